@@ -1,0 +1,540 @@
+//! [`Auth`]: the seed's `Auth` class (register, log in, sessions, password reset) over any
+//! [`Store`], with expiry and bcrypt off the async runtime.
+
+use std::{
+    fmt,
+    path::Path,
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
+
+use crate::{
+    clock::{Clock, SystemClock},
+    config::AuthConfig,
+    error::{AuthError, StoreError},
+    password::{PasswordHasher, check_hashable},
+    store::{
+        EndSessions, PasswordReset, Purged, RedbStore, ResetRecord, SessionRecord, Store,
+        UserQuery, UserUpdate,
+    },
+    token::{ResetToken, SessionId, SessionToken, TokenDigest},
+    user::{AuthenticatedUser, User, UserId, check_email},
+};
+
+/// A successful login: the new session's token (for the cookie) and its record.
+#[derive(Clone, Debug)]
+pub struct LoggedIn {
+    /// The account.
+    pub user: User,
+    /// The new session's token: give it to the client, then forget it.
+    pub token: SessionToken,
+    /// The new session.
+    pub session: SessionRecord,
+}
+
+/// One of a user's sessions, as listed to them: never its token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Its public id.
+    pub id: SessionId,
+    /// The stored record.
+    pub record: SessionRecord,
+}
+
+/// The authentication service: accounts, sessions and password resets over a [`Store`].
+///
+/// Cheap to clone; clones share the store, the configuration and the bcrypt pool. Every
+/// [`AuthLayer`](crate::AuthLayer) on one database should share one `Auth`.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_user_auth::{Auth, AuthConfig};
+///
+/// let dir = tempfile::tempdir()?;
+/// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::seed().with_bcrypt_cost(4)?)?;
+/// auth.register_user("bob@bob.com", "mySuperPwd").await?;
+/// assert!(auth.valid_login("bob@bob.com", "mySuperPwd").await?);
+/// let session = auth.create_session("bob@bob.com").await?.expect("known email");
+/// let user = auth.get_user_from_session_id(Some(session.expose())).await?;
+/// assert_eq!(user.map(|u| u.email).as_deref(), Some("bob@bob.com"));
+/// # Ok(())
+/// # }
+/// ```
+pub struct Auth<S = RedbStore> {
+    shared: Arc<Shared<S>>,
+}
+
+struct Shared<S> {
+    store: S,
+    config: AuthConfig,
+    clock: Arc<dyn Clock>,
+    hasher: PasswordHasher,
+}
+
+impl<S> Clone for Auth<S> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+}
+
+impl<S> fmt::Debug for Auth<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth")
+            .field("config", &self.shared.config)
+            .field("clock", &self.shared.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Auth<RedbStore> {
+    /// Opens (or creates) the redb database at `path`.
+    ///
+    /// # Errors
+    /// The database cannot be opened: see [`RedbStore::open`].
+    pub fn open(path: impl AsRef<Path>, config: AuthConfig) -> Result<Self, StoreError> {
+        Ok(Self::new(RedbStore::open(path)?, config))
+    }
+}
+
+impl<S: Store> Auth<S> {
+    /// An `Auth` over `store` with the system clock.
+    ///
+    /// Computes one bcrypt hash at the configured cost (the dummy hash that unknown emails
+    /// are verified against), so it takes as long as one login.
+    pub fn new(store: S, config: AuthConfig) -> Self {
+        Self::with_clock(store, config, SystemClock)
+    }
+
+    /// An `Auth` reading the time from `clock` (a [`ManualClock`](crate::ManualClock) in
+    /// tests).
+    pub fn with_clock(store: S, config: AuthConfig, clock: impl Clock) -> Self {
+        let hasher = PasswordHasher::new(
+            config.bcrypt_cost,
+            config.hashing_threads,
+            config.hashing_queue,
+        );
+        Self {
+            shared: Arc::new(Shared {
+                store,
+                config,
+                clock: Arc::new(clock),
+                hasher,
+            }),
+        }
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &S {
+        &self.shared.store
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AuthConfig {
+        &self.shared.config
+    }
+
+    /// The current time by the configured clock.
+    #[must_use]
+    pub fn now(&self) -> SystemTime {
+        self.shared.clock.now()
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The seed's API.
+
+    /// Registers a user (the seed's `register_user`).
+    ///
+    /// # Errors
+    /// [`AuthError::EmailTaken`] if the email (compared without regard to case) has an
+    /// account; [`AuthError::InvalidEmail`] or [`AuthError::InvalidPassword`] when refused;
+    /// [`AuthError::Overloaded`] or [`AuthError::Store`].
+    pub async fn register_user(&self, email: &str, password: &str) -> Result<User, AuthError> {
+        let email = check_email(email)?;
+        self.shared.config.password_policy.check(password, email)?;
+        match self
+            .shared
+            .store
+            .find_user_by(UserQuery::Email(email.to_owned()))
+            .await
+        {
+            Ok(_) => return Err(AuthError::EmailTaken(email.to_owned())),
+            Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let hash = self.shared.hasher.hash(password.to_owned()).await?;
+        match self.shared.store.add_user(email, &hash).await {
+            Ok(user) => Ok(user),
+            Err(StoreError::EmailTaken) => Err(AuthError::EmailTaken(email.to_owned())),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Whether `password` is the password of the account `email` (the seed's
+    /// `valid_login`). An unknown email costs one bcrypt verify all the same.
+    ///
+    /// # Errors
+    /// [`AuthError::Overloaded`] or [`AuthError::Store`].
+    pub async fn valid_login(&self, email: &str, password: &str) -> Result<bool, AuthError> {
+        Ok(self.check_credentials(email, password).await?.is_some())
+    }
+
+    /// Starts a new session for `email` without checking a password (the seed's
+    /// `create_session`); `None` for an unknown email.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn create_session(&self, email: &str) -> Result<Option<SessionToken>, AuthError> {
+        match self.find(UserQuery::Email(email.to_owned())).await? {
+            Some(user) => Ok(Some(self.start_session(user).await?.token)),
+            None => Ok(None),
+        }
+    }
+
+    /// The user of a live session (the seed's `get_user_from_session_id`); `None` for `None`,
+    /// a malformed, unknown or expired id.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn get_user_from_session_id(
+        &self,
+        session_id: Option<&str>,
+    ) -> Result<Option<User>, AuthError> {
+        let Some(token) = session_id.and_then(SessionToken::parse) else {
+            return Ok(None);
+        };
+        Ok(self.live_session(&token).await?.map(|(_, user)| user))
+    }
+
+    /// Ends every session of the user (the seed's `destroy_session`: afterwards the user has
+    /// no session).
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn destroy_session(&self, user_id: UserId) -> Result<(), AuthError> {
+        self.shared
+            .store
+            .delete_sessions_of(user_id, EndSessions::All)
+            .await?;
+        Ok(())
+    }
+
+    /// Issues a reset token for `email` (the seed's `get_reset_password_token`), replacing any
+    /// earlier one. It expires after the configured lifetime and works once.
+    ///
+    /// # Errors
+    /// [`AuthError::UnknownEmail`]; [`AuthError::Store`].
+    pub async fn get_reset_password_token(&self, email: &str) -> Result<ResetToken, AuthError> {
+        let user = self
+            .find(UserQuery::Email(email.to_owned()))
+            .await?
+            .ok_or(AuthError::UnknownEmail)?;
+        let token = ResetToken::generate();
+        let now = self.now();
+        let record = ResetRecord {
+            user_id: user.id,
+            created: now,
+            expires: now + self.shared.config.reset_token_lifetime,
+        };
+        match self
+            .shared
+            .store
+            .replace_reset_token(token.digest(), record)
+            .await
+        {
+            Ok(()) => Ok(token),
+            Err(StoreError::NotFound) => Err(AuthError::UnknownEmail),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Sets a new password with a reset token (the seed's `update_password`) and consumes the
+    /// token.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] for an unknown, expired or used token (whatever the
+    /// password); [`AuthError::InvalidPassword`] if the policy refuses the password (the
+    /// token stays usable); [`AuthError::Overloaded`] or [`AuthError::Store`].
+    pub async fn update_password(
+        &self,
+        reset_token: &str,
+        password: &str,
+    ) -> Result<User, AuthError> {
+        self.reset(None, reset_token, password).await
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // What the HTTP layer uses.
+
+    /// Checks credentials and starts a session: `None` for wrong credentials (unknown email
+    /// or wrong password alike, in the same time). A hash of a lower cost than configured is
+    /// re-hashed.
+    ///
+    /// # Errors
+    /// [`AuthError::Overloaded`] or [`AuthError::Store`].
+    pub async fn log_in(&self, email: &str, password: &str) -> Result<Option<LoggedIn>, AuthError> {
+        match self.check_credentials(email, password).await? {
+            Some(user) => Ok(Some(self.start_session(user).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The user of a live session, as the wrapped app receives it; `None` if the session is
+    /// unknown or expired. Records activity at most once per renewal interval, without
+    /// waiting for that write.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn authenticate(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<(AuthenticatedUser, SessionRecord)>, AuthError> {
+        let digest = token.digest();
+        let Some((record, user)) = self.live_session(token).await? else {
+            return Ok(None);
+        };
+        let authenticated = AuthenticatedUser {
+            id: user.id,
+            email: user.email,
+            session: digest.session_id(),
+        };
+        Ok(Some((authenticated, record)))
+    }
+
+    /// Ends the session of `token`; `false` if it was not live.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn log_out(&self, token: &SessionToken) -> Result<bool, AuthError> {
+        if self.live_session(token).await?.is_none() {
+            return Ok(false);
+        }
+        Ok(self.shared.store.delete_session(token.digest()).await?)
+    }
+
+    /// Resets the password of `email` with `reset_token`: the token must be live and belong
+    /// to that email.
+    ///
+    /// # Errors
+    /// As [`Auth::update_password`].
+    pub async fn reset_password(
+        &self,
+        email: &str,
+        reset_token: &str,
+        new_password: &str,
+    ) -> Result<User, AuthError> {
+        self.reset(Some(email), reset_token, new_password).await
+    }
+
+    /// A user's live sessions, oldest first.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn sessions_of(&self, user_id: UserId) -> Result<Vec<SessionInfo>, AuthError> {
+        let now = self.now();
+        Ok(self
+            .shared
+            .store
+            .sessions_of(user_id)
+            .await?
+            .into_iter()
+            .filter(|(_, record)| self.is_live(record, now))
+            .map(|(digest, record)| SessionInfo {
+                id: digest.session_id(),
+                record,
+            })
+            .collect())
+    }
+
+    /// Deletes a user with their sessions and reset token, in one transaction.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`] (with [`StoreError::NotFound`] for an unknown id).
+    pub async fn delete_user(&self, user_id: UserId) -> Result<(), AuthError> {
+        Ok(self.shared.store.delete_user(user_id).await?)
+    }
+
+    /// Removes expired sessions and reset tokens now.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn purge_expired(&self) -> Result<Purged, AuthError> {
+        let now = self.now();
+        let idle_before = now
+            .checked_sub(self.shared.config.session_idle_timeout)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(self.shared.store.purge_expired(now, idle_before).await?)
+    }
+
+    /// Spawns a task on the current Tokio runtime that purges expired records every `every`.
+    /// The application owns the handle: abort it to stop purging.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn spawn_purger(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let auth = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match auth.purge_expired().await {
+                    Ok(p) if p.sessions + p.reset_tokens > 0 => {
+                        tracing::debug!(
+                            sessions = p.sessions,
+                            reset_tokens = p.reset_tokens,
+                            "purged expired records"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
+                }
+            }
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+
+    async fn find(&self, query: UserQuery) -> Result<Option<User>, AuthError> {
+        match self.shared.store.find_user_by(query).await {
+            Ok(user) => Ok(Some(user)),
+            Err(StoreError::NotFound) => Ok(None),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn check_credentials(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<Option<User>, AuthError> {
+        let user = self.find(UserQuery::Email(email.to_owned())).await?;
+        let hash = user.as_ref().map(|u| u.hashed_password.clone());
+        let verified = self.shared.hasher.verify(password.to_owned(), hash).await?;
+        let Some(mut user) = user.filter(|_| verified.ok) else {
+            return Ok(None);
+        };
+        if let Some(rehash) = verified.rehash {
+            match self
+                .shared
+                .store
+                .update_user(user.id, UserUpdate::new().hashed_password(rehash))
+                .await
+            {
+                Ok(updated) => user = updated,
+                Err(e) => {
+                    tracing::warn!(user_id = %user.id, error = %e, "re-hashing a password at the configured cost failed")
+                }
+            }
+        }
+        Ok(Some(user))
+    }
+
+    async fn start_session(&self, user: User) -> Result<LoggedIn, AuthError> {
+        let token = SessionToken::generate();
+        let now = self.now();
+        let session = SessionRecord {
+            user_id: user.id,
+            created: now,
+            last_seen: now,
+            expires: now + self.shared.config.session_lifetime,
+        };
+        self.shared
+            .store
+            .insert_session(
+                token.digest(),
+                session,
+                self.shared.config.max_sessions_per_user,
+            )
+            .await?;
+        Ok(LoggedIn {
+            user,
+            token,
+            session,
+        })
+    }
+
+    fn is_live(&self, record: &SessionRecord, now: SystemTime) -> bool {
+        now < record.expires && now < record.last_seen + self.shared.config.session_idle_timeout
+    }
+
+    async fn live_session(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<(SessionRecord, User)>, AuthError> {
+        let digest = token.digest();
+        let Some((record, user)) = self.shared.store.session(digest).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if !self.is_live(&record, now) {
+            return Ok(None);
+        }
+        if now >= record.last_seen + self.shared.config.session_renewal {
+            self.renew_later(digest, now);
+        }
+        Ok(Some((record, user)))
+    }
+
+    fn renew_later(&self, digest: TokenDigest, now: SystemTime) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let auth = self.clone();
+        runtime.spawn(async move {
+            if let Err(e) = auth.shared.store.touch_session(digest, now).await {
+                tracing::warn!(error = %e, "recording session activity failed");
+            }
+        });
+    }
+
+    async fn reset(
+        &self,
+        email: Option<&str>,
+        token: &str,
+        password: &str,
+    ) -> Result<User, AuthError> {
+        let token = ResetToken::parse(token).ok_or(AuthError::InvalidToken)?;
+        let digest = token.digest();
+        let now = self.now();
+        let record = self
+            .shared
+            .store
+            .reset_token(digest)
+            .await?
+            .filter(|r| r.expires > now)
+            .ok_or(AuthError::InvalidToken)?;
+        let user = self
+            .find(UserQuery::Id(record.user_id))
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        if let Some(email) = email {
+            let same =
+                check_email(email).is_ok_and(|e| e.to_lowercase() == user.email.to_lowercase());
+            if !same {
+                return Err(AuthError::InvalidToken);
+            }
+        }
+        self.shared
+            .config
+            .password_policy
+            .check(password, &user.email)?;
+        check_hashable(password)?;
+        let hashed_password = self.shared.hasher.hash(password.to_owned()).await?;
+        let reset = PasswordReset {
+            token: digest,
+            user_id: user.id,
+            now,
+            hashed_password,
+            end_sessions: self.shared.config.end_sessions_on_reset,
+        };
+        match self.shared.store.reset_password(reset).await {
+            Ok(user) => Ok(user),
+            Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

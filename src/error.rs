@@ -1,0 +1,193 @@
+//! The crate's error types, one enum per layer.
+
+use std::{error::Error as StdError, fmt, sync::Arc};
+
+/// Why the store could not do what it was asked.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// No record matches (the seed's `NoResultFound`).
+    #[error("no matching record")]
+    NotFound,
+    /// Another account already has this email (compared without regard to case).
+    #[error("email already registered")]
+    EmailTaken,
+    /// The store's write queue is full: the caller should shed the request (503).
+    #[error("the store is overloaded")]
+    Busy,
+    /// The database file was written by a different schema version of this crate.
+    #[error(
+        "the database file has schema version {found}, this version of tower-user-auth reads \
+         version {expected}; open it with a matching version or migrate it"
+    )]
+    SchemaVersion {
+        /// The version recorded in the file.
+        found: u64,
+        /// The version this build reads and writes.
+        expected: u64,
+    },
+    /// The store has shut down.
+    #[error("the store is closed")]
+    Closed,
+    /// The storage backend failed (I/O error, full disk, corruption...).
+    #[error("storage failure: {0}")]
+    Backend(#[source] BackendError),
+}
+
+/// A storage backend's own error, shared so that one failed commit can be reported to every
+/// request whose write it carried.
+#[derive(Clone)]
+pub struct BackendError(pub Arc<dyn StdError + Send + Sync>);
+
+impl BackendError {
+    /// Wraps a backend error.
+    pub fn new(error: impl StdError + Send + Sync + 'static) -> Self {
+        Self(Arc::new(error))
+    }
+}
+
+impl fmt::Debug for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0, f)
+    }
+}
+
+impl StdError for BackendError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.0.source()
+    }
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(e: redb::Error) -> Self {
+        Self::Backend(BackendError::new(e))
+    }
+}
+
+macro_rules! redb_errors {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                Self::from(redb::Error::from(e))
+            }
+        }
+    )*};
+}
+redb_errors!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+/// Why a password was refused. The message says why, so that the user can choose another.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PasswordError {
+    /// The password is empty.
+    #[error("password must not be empty")]
+    Empty,
+    /// bcrypt only reads 72 bytes; a longer password would be silently truncated.
+    #[error(
+        "password is {bytes} bytes long; at most 72 bytes (UTF-8) are accepted, since bcrypt ignores the rest"
+    )]
+    TooLong {
+        /// The password's length in bytes.
+        bytes: usize,
+    },
+    /// bcrypt stops at a NUL byte.
+    #[error("password must not contain a NUL character")]
+    ContainsNul,
+    /// Shorter than the policy's minimum.
+    #[error("password must be at least {min} characters long")]
+    TooShort {
+        /// The minimum, in characters.
+        min: usize,
+    },
+    /// On the list of commonly used passwords.
+    #[error("password is too common; choose one that is not on lists of common passwords")]
+    TooCommon,
+    /// The same as the account's email.
+    #[error("password must not be the same as the email")]
+    SameAsEmail,
+}
+
+/// Why an email was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmailError {
+    /// Empty after trimming.
+    #[error("email must not be empty")]
+    Empty,
+    /// Longer than 254 bytes (RFC 5321).
+    #[error("email must be at most 254 bytes long")]
+    TooLong,
+    /// Not of the form `local@domain`.
+    #[error("email is not a valid address")]
+    Invalid,
+}
+
+/// Why an [`Auth`](crate::Auth) operation failed.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Registration of an email that has an account (the seed's
+    /// `ValueError("User <email> already exists")`).
+    #[error("user {0} already exists")]
+    EmailTaken(String),
+    /// No account has this email.
+    #[error("no user with this email")]
+    UnknownEmail,
+    /// The reset token is unknown, expired, used, superseded or not this email's.
+    #[error("invalid or expired reset token")]
+    InvalidToken,
+    /// The email was refused.
+    #[error(transparent)]
+    InvalidEmail(#[from] EmailError),
+    /// The password was refused by the policy.
+    #[error(transparent)]
+    InvalidPassword(#[from] PasswordError),
+    /// Too many password hashes are queued: shed the request (503).
+    #[error("the server is busy hashing passwords; retry later")]
+    Overloaded,
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Busy => Self::Overloaded,
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// A configuration value that cannot be used.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// bcrypt accepts costs from 4 to 31.
+    #[error("bcrypt cost must be between 4 and 31, got {0}")]
+    BcryptCost(u32),
+    /// A route path must start with `/`.
+    #[error("route path {0:?} must start with '/' and be distinct from the others")]
+    RoutePath(String),
+    /// Not a valid cookie name (RFC 6265 token).
+    #[error("invalid cookie name {0:?}")]
+    CookieName(String),
+    /// A duration or size that must be positive was zero.
+    #[error("{0} must be greater than zero")]
+    Zero(&'static str),
+    /// An unknown profile name.
+    #[error("unknown profile {0:?}: expected \"seed\" or \"hardened\"")]
+    Profile(String),
+}

@@ -1,0 +1,107 @@
+//! The layer's own answers: JSON bodies, and rejections as HTTP responses.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::Full;
+
+use crate::error::AuthError;
+
+/// A response the layer gives itself.
+pub(crate) type OwnResponse = Response<Full<Bytes>>;
+
+/// A JSON answer with `Cache-Control: no-store` (every auth route's answer carries a cookie
+/// or account data, or says something about an account).
+pub(crate) fn json(status: StatusCode, body: &serde_json::Value) -> OwnResponse {
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
+    let mut res = Response::new(Full::new(Bytes::from(bytes)));
+    *res.status_mut() = status;
+    let headers = res.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+/// A refusal: a status and a message, answered as `{"message": ...}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Rejection {
+    pub(crate) status: StatusCode,
+    pub(crate) message: Cow<'static, str>,
+    pub(crate) allow: Option<&'static str>,
+    pub(crate) retry_after: Option<u64>,
+}
+
+impl Rejection {
+    pub(crate) fn new(status: StatusCode, message: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+            allow: None,
+            retry_after: None,
+        }
+    }
+
+    pub(crate) fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    pub(crate) fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden")
+    }
+
+    pub(crate) fn method_not_allowed(allow: &'static str) -> Self {
+        Self {
+            allow: Some(allow),
+            ..Self::new(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+        }
+    }
+
+    pub(crate) fn unavailable(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the server is busy; retry later",
+            )
+        }
+    }
+
+    pub(crate) fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+
+    pub(crate) fn into_response(self) -> OwnResponse {
+        let mut res = json(self.status, &serde_json::json!({ "message": self.message }));
+        if let Some(allow) = self.allow {
+            res.headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        res
+    }
+}
+
+impl From<AuthError> for Rejection {
+    /// The answer to an error of [`Auth`](crate::Auth) where the route has no more specific
+    /// one. Store failures are logged here, once.
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::EmailTaken(_) => Self::bad_request("email already registered"),
+            AuthError::InvalidEmail(e) => Self::bad_request(e.to_string()),
+            AuthError::InvalidPassword(e) => Self::bad_request(e.to_string()),
+            AuthError::UnknownEmail | AuthError::InvalidToken => Self::forbidden(),
+            AuthError::Overloaded => Self::unavailable(1),
+            AuthError::Store(e) => {
+                tracing::error!(error = %e, "store failure");
+                Self::internal()
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+//! [`AuthService`]: answers the auth routes or passes the request on.
+
+use std::{
+    fmt,
+    task::{Context, Poll},
+};
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use tower_service::Service;
+
+use super::{
+    body::AuthBody,
+    cookie::{self, SessionCookie},
+    future::ResponseFuture,
+    response::Rejection,
+    routes,
+};
+use crate::{BoxError, auth::Auth, store::Store, user::AuthenticatedUser};
+
+/// The service made by [`AuthLayer`](super::AuthLayer).
+pub struct AuthService<T, S> {
+    inner: T,
+    auth: Auth<S>,
+}
+
+impl<T, S> AuthService<T, S> {
+    /// Wraps `inner`.
+    pub fn new(inner: T, auth: Auth<S>) -> Self {
+        Self { inner, auth }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+
+    /// Unwraps the wrapped service.
+    pub fn into_inner(self) -> T {
+        self.inner
+    }
+}
+
+impl<T: Clone, S> Clone for AuthService<T, S> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+impl<T: fmt::Debug, S> fmt::Debug for AuthService<T, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthService")
+            .field("inner", &self.inner)
+            .field("auth", &self.auth)
+            .finish()
+    }
+}
+
+impl<T, S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<T, S>
+where
+    T: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone + Send + 'static,
+    T::Future: Send + 'static,
+    T::Error: Send + 'static,
+    S: Store,
+    ReqBody: Body + Send + 'static,
+    ReqBody::Data: Send,
+    ReqBody::Error: Into<BoxError>,
+    ResBody: Body<Data = Bytes> + Send + 'static,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = T::Error;
+    type Future = ResponseFuture<T::Future, ResBody, T::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        let config = self.auth.config();
+        if let Some(matched) = routes::match_route(config.routes(), req.method(), req.uri().path())
+        {
+            return match matched {
+                Ok(route) => {
+                    ResponseFuture::route(Box::pin(routes::handle(self.auth.clone(), route, req)))
+                }
+                Err(allow) => {
+                    ResponseFuture::ready(Rejection::method_not_allowed(allow).into_response())
+                }
+            };
+        }
+        // Only this layer says who the user is.
+        req.extensions_mut().remove::<AuthenticatedUser>();
+        let SessionCookie::Token(token) =
+            cookie::session_cookie(req.headers(), config.cookie_name())
+        else {
+            return ResponseFuture::inner(self.inner.call(req));
+        };
+        // The inner service is called from inside the future: take the one that was driven to
+        // readiness and leave a clone in its place (see tower's "Be careful when cloning inner
+        // services" in the `Service` docs).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let auth = self.auth.clone();
+        ResponseFuture::authenticated(Box::pin(async move {
+            match auth.authenticate(&token).await {
+                Ok(Some((user, _))) => {
+                    req.extensions_mut().insert(user);
+                }
+                Ok(None) => {}
+                Err(e) => return Ok(Rejection::from(e).into_response().map(AuthBody::own)),
+            }
+            inner.call(req).await.map(|res| res.map(AuthBody::inner))
+        }))
+    }
+}

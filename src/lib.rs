@@ -1,0 +1,82 @@
+//! User accounts for any [tower] service: one [`AuthLayer`] that serves register, log in, log
+//! out, profile and password reset, validates the session cookie on every other request, and
+//! hands the [`AuthenticatedUser`] to the wrapped service in the request extensions.
+//!
+//! Accounts and sessions live in an embedded [redb] file ([`store::RedbStore`]), behind the
+//! [`store::Store`] trait. Passwords are hashed with bcrypt on a dedicated thread pool;
+//! session ids and reset tokens are random UUIDs of which only SHA-256 digests are stored.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::convert::Infallible;
+//!
+//! use bytes::Bytes;
+//! use http::{Request, Response};
+//! use http_body_util::Full;
+//! use hyper::{body::Incoming, server::conn::http1};
+//! use hyper_util::rt::TokioIo;
+//! use tower::{ServiceBuilder, ServiceExt, service_fn};
+//! use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser};
+//!
+//! async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+//!     let body = match req.extensions().get::<AuthenticatedUser>() {
+//!         Some(user) => format!("hello {}", user.email),
+//!         None => "hello stranger".to_owned(),
+//!     };
+//!     Ok(Response::new(Full::new(Bytes::from(body))))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     let auth = Auth::open("auth.redb", AuthConfig::default())?;
+//!     let service = ServiceBuilder::new().layer(AuthLayer::new(auth)).service_fn(app);
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
+//!     loop {
+//!         let (stream, _) = listener.accept().await?;
+//!         let service = service.clone();
+//!         tokio::spawn(async move {
+//!             let service = hyper::service::service_fn(move |req| service.clone().oneshot(req));
+//!             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+//!         });
+//!     }
+//! }
+//! ```
+//!
+//! # Architecture
+//!
+//! Layers, bottom to top, each knowing only those below it:
+//!
+//! | layer | modules |
+//! | --- | --- |
+//! | domain | [`user`], [`token`], [`password`], [`clock`], [`error`] |
+//! | storage | [`store`] (the trait and [`store::RedbStore`]) |
+//! | service | [`auth`] ([`Auth`]), [`config`] ([`AuthConfig`]) |
+//! | HTTP | [`AuthLayer`], [`AuthService`] and their private modules (routes, extraction, cookies) |
+//!
+//! [tower]: https://docs.rs/tower
+//! [redb]: https://docs.rs/redb
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(unreachable_pub, missing_debug_implementations)]
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod error;
+mod http;
+pub mod password;
+pub mod store;
+pub mod token;
+pub mod user;
+
+pub use auth::Auth;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{AuthConfig, Profile, Routes};
+pub use error::{AuthError, ConfigError, StoreError};
+pub use http::{AuthBody, AuthLayer, AuthService, PeerAddr, ResponseFuture};
+pub use user::{AuthenticatedUser, User, UserId};
+
+/// A boxed error, as request bodies may produce.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -1,0 +1,188 @@
+//! Session and reset tokens: generation, the SHA-256 digest that is all the store keeps, and
+//! the public id of a session.
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use uuid::Uuid;
+
+/// The length of a token as issued: a hyphenated UUID v4.
+const TOKEN_LEN: usize = 36;
+
+macro_rules! secret_token {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        ///
+        /// A random UUID v4 (122 random bits, above the 64 of OWASP ASVS 4.0.3 §3.2.2). Its
+        /// `Debug` is redacted; only its [`TokenDigest`] is ever stored.
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Draws a fresh random token.
+            #[must_use]
+            pub fn generate() -> Self {
+                Self(Uuid::new_v4().to_string())
+            }
+
+            /// Takes a token a client sent. Returns `None` when it cannot be one we issued
+            /// (not a lowercase hyphenated UUID), so that no store look-up is spent on it.
+            #[must_use]
+            pub fn parse(raw: &str) -> Option<Self> {
+                let well_formed = raw.len() == TOKEN_LEN
+                    && raw
+                        .bytes()
+                        .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                    && Uuid::try_parse(raw).is_ok();
+                well_formed.then(|| Self(raw.to_owned()))
+            }
+
+            /// The token as given to the client.
+            #[must_use]
+            pub fn expose(&self) -> &str {
+                &self.0
+            }
+
+            /// The SHA-256 digest under which the store keeps it.
+            #[must_use]
+            pub fn digest(&self) -> TokenDigest {
+                TokenDigest::of(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(concat!(stringify!($name), "(<redacted>)"))
+            }
+        }
+    };
+}
+
+secret_token!(
+    /// A session token: the value of the session cookie.
+    SessionToken
+);
+secret_token!(
+    /// A password-reset token.
+    ResetToken
+);
+
+/// The SHA-256 digest of a token: what the store keys sessions and reset tokens by, so that a
+/// copy of the database hands out no live credential.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenDigest(pub [u8; 32]);
+
+impl TokenDigest {
+    /// Digests a token.
+    #[must_use]
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Compares two digests in constant time.
+    #[must_use]
+    pub fn ct_eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+
+    /// The public id of the session stored under this digest.
+    #[must_use]
+    pub fn session_id(&self) -> SessionId {
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&self.0[..16]);
+        SessionId(id)
+    }
+}
+
+impl fmt::Debug for TokenDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TokenDigest({})", self.session_id())
+    }
+}
+
+/// The public id of a session: the first 128 bits of its token's digest, shown as hex.
+///
+/// It names a session (in logs, in a list of a user's sessions) without being usable as one:
+/// the token cannot be recovered from it.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionId(pub [u8; 16]);
+
+impl SessionId {
+    /// Parses the 32-hex-digit form produced by `Display`.
+    #[must_use]
+    pub fn parse(hex: &str) -> Option<Self> {
+        if hex.len() != 32 {
+            return None;
+        }
+        let mut id = [0u8; 16];
+        for (i, byte) in id.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+        }
+        Some(Self(id))
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_parse_and_differ() {
+        let a = SessionToken::generate();
+        let b = SessionToken::generate();
+        assert_ne!(a, b);
+        assert_eq!(SessionToken::parse(a.expose()), Some(a.clone()));
+        assert_ne!(a.digest(), b.digest());
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        for raw in [
+            "",
+            "abc",
+            "00000000-0000-4000-8000-00000000000",
+            "00000000-0000-4000-8000-0000000000000",
+            "0000000000000000000000000000000000000",
+            "ABCDEF00-0000-4000-8000-000000000000",
+            "zzzzzzzz-0000-4000-8000-000000000000",
+            "00000000-0000-4000-8000-00000000000é",
+        ] {
+            assert!(SessionToken::parse(raw).is_none(), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn digest_is_sha256_of_the_token() {
+        // echo -n 00000000-0000-4000-8000-000000000000 | sha256sum
+        let d = TokenDigest::of("00000000-0000-4000-8000-000000000000");
+        assert_eq!(d.0.len(), 32);
+        assert!(d.ct_eq(&TokenDigest::of("00000000-0000-4000-8000-000000000000")));
+        assert!(!d.ct_eq(&TokenDigest::of("00000000-0000-4000-8000-000000000001")));
+    }
+
+    #[test]
+    fn debug_never_shows_the_token() {
+        let t = ResetToken::generate();
+        assert!(!format!("{t:?}").contains(t.expose()));
+    }
+
+    #[test]
+    fn session_id_round_trips() {
+        let id = SessionToken::generate().digest().session_id();
+        assert_eq!(SessionId::parse(&id.to_string()), Some(id));
+        assert_eq!(SessionId::parse("xyz"), None);
+    }
+}

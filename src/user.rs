@@ -1,0 +1,132 @@
+//! Accounts: the stored [`User`] and the [`AuthenticatedUser`] the wrapped app receives.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::token::SessionId;
+
+/// A user's numeric id, assigned in increasing order at registration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UserId(pub u64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A stored account: the seed's `users` row without its session and reset columns, which
+/// live in their own tables.
+///
+/// `Debug` redacts the password hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// The account's id.
+    pub id: UserId,
+    /// The email as the user registered it, trimmed.
+    pub email: String,
+    /// The bcrypt hash of the password (`$2b$...`).
+    pub hashed_password: String,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("hashed_password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// What the wrapped service finds in the request extensions when the request carries a valid
+/// session cookie: the user's id and email and the public id of the session. Never the
+/// password hash, never the session token.
+///
+/// ```
+/// use http::Request;
+/// use tower_user_auth::AuthenticatedUser;
+///
+/// fn greet<B>(req: &Request<B>) -> String {
+///     match req.extensions().get::<AuthenticatedUser>() {
+///         Some(user) => format!("hello {}", user.email),
+///         None => "hello stranger".to_owned(),
+///     }
+/// }
+/// assert_eq!(greet(&Request::new(())), "hello stranger");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct AuthenticatedUser {
+    /// The account's id.
+    pub id: UserId,
+    /// The email as registered.
+    pub email: String,
+    /// The public id of the session the request came with (not its token).
+    #[serde(skip)]
+    pub session: SessionId,
+}
+
+/// Trims `raw` and checks that it can be an address: at most 254 bytes, one `@` with text on
+/// both sides, no white space or control characters, a domain of dot-separated labels.
+///
+/// # Errors
+/// Why it cannot be an address.
+pub fn check_email(raw: &str) -> Result<&str, crate::error::EmailError> {
+    use crate::error::EmailError;
+    let email = raw.trim();
+    if email.is_empty() {
+        return Err(EmailError::Empty);
+    }
+    if email.len() > 254 {
+        return Err(EmailError::TooLong);
+    }
+    let Some((local, domain)) = email.rsplit_once('@') else {
+        return Err(EmailError::Invalid);
+    };
+    let clean = |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    let domain_ok =
+        clean(domain) && !domain.contains('@') && domain.split('.').all(|label| !label.is_empty());
+    if !clean(local) || local.contains('@') || !domain_ok {
+        return Err(EmailError::Invalid);
+    }
+    Ok(email)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::EmailError;
+
+    #[test]
+    fn emails_are_trimmed_and_checked() {
+        assert_eq!(check_email("  bob@bob.com \n"), Ok("bob@bob.com"));
+        assert_eq!(check_email("Foo@Example.COM"), Ok("Foo@Example.COM"));
+        assert_eq!(check_email("   "), Err(EmailError::Empty));
+        for bad in [
+            "bob",
+            "@bob.com",
+            "bob@",
+            "bob@@bob.com",
+            "b ob@bob.com",
+            "bob@bob..com",
+            "bob@.com",
+            "a@b@c",
+        ] {
+            assert_eq!(check_email(bad), Err(EmailError::Invalid), "{bad}");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert_eq!(check_email(&long), Err(EmailError::TooLong));
+    }
+
+    #[test]
+    fn debug_redacts_the_hash() {
+        let u = User {
+            id: UserId(1),
+            email: "a@b.c".into(),
+            hashed_password: "$2b$04$secret".into(),
+        };
+        assert!(!format!("{u:?}").contains("secret"));
+    }
+}
