@@ -2,9 +2,11 @@
 //! [`Store`], with expiry and bcrypt off the async runtime.
 
 use std::{
+    collections::HashSet,
     fmt,
+    net::IpAddr,
     path::Path,
-    sync::Arc,
+    sync::{Arc, Mutex, PoisonError},
     time::{Duration, SystemTime},
 };
 
@@ -17,6 +19,7 @@ use crate::{
         EndSessions, PasswordReset, Purged, RedbStore, ResetRecord, SessionRecord, Store,
         UserQuery, UserUpdate,
     },
+    throttle::Throttle,
     token::{ResetToken, SessionId, SessionToken, TokenDigest},
     user::{AuthenticatedUser, User, UserId, check_email},
 };
@@ -70,6 +73,33 @@ struct Shared<S> {
     config: AuthConfig,
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
+    throttle: Throttle,
+    /// Sessions whose activity is being written, so that concurrent requests on one session
+    /// write it once.
+    renewing: Mutex<HashSet<[u8; 32]>>,
+}
+
+/// How an audit event names the client: its address, or `-` when the server gave none.
+struct Client(Option<IpAddr>);
+
+impl fmt::Display for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(ip) => ip.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
+}
+
+/// What `POST /reset_password` led to.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ResetRequested {
+    /// The token, to put in the answer (seed profile).
+    Token(ResetToken),
+    /// Handed to a detached task that issues the token, if the email has an account, and
+    /// gives it to the reset hook (hardened profile): the answer reveals nothing.
+    Dispatched,
 }
 
 impl<S> Clone for Auth<S> {
@@ -116,12 +146,15 @@ impl<S: Store> Auth<S> {
             config.hashing_threads,
             config.hashing_queue,
         );
+        let throttle = Throttle::new(config.throttle.clone());
         Self {
             shared: Arc::new(Shared {
                 store,
                 config,
                 clock: Arc::new(clock),
                 hasher,
+                throttle,
+                renewing: Mutex::new(HashSet::new()),
             }),
         }
     }
@@ -153,7 +186,35 @@ impl<S: Store> Auth<S> {
     /// account; [`AuthError::InvalidEmail`] or [`AuthError::InvalidPassword`] when refused;
     /// [`AuthError::Overloaded`] or [`AuthError::Store`].
     pub async fn register_user(&self, email: &str, password: &str) -> Result<User, AuthError> {
+        self.register(email, password, None).await
+    }
+
+    /// Registers a user for a client: as [`Auth::register_user`], with the per-client
+    /// registration quota and an audit event.
+    ///
+    /// # Errors
+    /// As [`Auth::register_user`], and [`AuthError::Throttled`].
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<User, AuthError> {
         let email = check_email(email)?;
+        if let Err(retry_after) = self.shared.throttle.registration(client, self.now()) {
+            tracing::warn!(target: "tower_user_auth::audit", event = "register_throttled", client = %Client(client));
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let user = self.insert_user(email, password).await.inspect_err(|e| {
+            if let AuthError::EmailTaken(_) = e {
+                tracing::info!(target: "tower_user_auth::audit", event = "register_refused", reason = "email taken", client = %Client(client));
+            }
+        })?;
+        tracing::info!(target: "tower_user_auth::audit", event = "register", user_id = %user.id, client = %Client(client));
+        Ok(user)
+    }
+
+    async fn insert_user(&self, email: &str, password: &str) -> Result<User, AuthError> {
         self.shared.config.password_policy.check(password, email)?;
         match self
             .shared
@@ -179,7 +240,7 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::Overloaded`] or [`AuthError::Store`].
     pub async fn valid_login(&self, email: &str, password: &str) -> Result<bool, AuthError> {
-        Ok(self.check_credentials(email, password).await?.is_some())
+        Ok(self.check_credentials(email, password).await?.0.is_some())
     }
 
     /// Starts a new session for `email` without checking a password (the seed's
@@ -228,6 +289,10 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::UnknownEmail`]; [`AuthError::Store`].
     pub async fn get_reset_password_token(&self, email: &str) -> Result<ResetToken, AuthError> {
+        Ok(self.issue_reset_token(email).await?.1)
+    }
+
+    async fn issue_reset_token(&self, email: &str) -> Result<(User, ResetToken), AuthError> {
         let user = self
             .find(UserQuery::Email(email.to_owned()))
             .await?
@@ -245,7 +310,7 @@ impl<S: Store> Auth<S> {
             .replace_reset_token(token.digest(), record)
             .await
         {
-            Ok(()) => Ok(token),
+            Ok(()) => Ok((user, token)),
             Err(StoreError::NotFound) => Err(AuthError::UnknownEmail),
             Err(e) => Err(e.into()),
         }
@@ -266,6 +331,48 @@ impl<S: Store> Auth<S> {
         self.reset(None, reset_token, password).await
     }
 
+    /// Deletes every session of the user and returns how many there were.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn end_all_sessions(
+        &self,
+        user_id: UserId,
+        client: Option<IpAddr>,
+    ) -> Result<usize, AuthError> {
+        let ended = self
+            .shared
+            .store
+            .delete_sessions_of(user_id, EndSessions::All)
+            .await?;
+        tracing::info!(target: "tower_user_auth::audit", event = "sessions_ended", user_id = %user_id, count = ended, client = %Client(client));
+        Ok(ended)
+    }
+
+    /// Ends one of a user's sessions, named by its public id; `false` if the user has no
+    /// such session.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn end_session(
+        &self,
+        user_id: UserId,
+        session: SessionId,
+    ) -> Result<bool, AuthError> {
+        let sessions = self.shared.store.sessions_of(user_id).await?;
+        let Some((digest, _)) = sessions
+            .into_iter()
+            .find(|(d, _)| d.session_id() == session)
+        else {
+            return Ok(false);
+        };
+        let ended = self.shared.store.delete_session(digest).await?;
+        if ended {
+            tracing::info!(target: "tower_user_auth::audit", event = "session_ended", user_id = %user_id, session = %session);
+        }
+        Ok(ended)
+    }
+
     // -----------------------------------------------------------------------------------------
     // What the HTTP layer uses.
 
@@ -275,11 +382,40 @@ impl<S: Store> Auth<S> {
     ///
     /// # Errors
     /// [`AuthError::Overloaded`] or [`AuthError::Store`].
-    pub async fn log_in(&self, email: &str, password: &str) -> Result<Option<LoggedIn>, AuthError> {
-        match self.check_credentials(email, password).await? {
-            Some(user) => Ok(Some(self.start_session(user).await?)),
-            None => Ok(None),
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Option<LoggedIn>, AuthError> {
+        let throttle = &self.shared.throttle;
+        if let Err(retry_after) = throttle.check_failures(email, client, self.now()) {
+            tracing::warn!(target: "tower_user_auth::audit", event = "login_throttled", client = %Client(client), retry_after = retry_after.as_secs());
+            return Err(AuthError::Throttled { retry_after });
         }
+        let (user, known) = self.check_credentials(email, password).await?;
+        let Some(user) = user else {
+            throttle.record_failure(email, client, self.now());
+            match known {
+                Some(id) => {
+                    tracing::info!(target: "tower_user_auth::audit", event = "login_failed", user_id = %id, client = %Client(client))
+                }
+                None => {
+                    tracing::info!(target: "tower_user_auth::audit", event = "login_failed", client = %Client(client))
+                }
+            }
+            return Ok(None);
+        };
+        throttle.record_success(email, client);
+        let logged_in = self.start_session(user).await?;
+        tracing::info!(
+            target: "tower_user_auth::audit",
+            event = "login",
+            user_id = %logged_in.user.id,
+            session = %logged_in.token.digest().session_id(),
+            client = %Client(client),
+        );
+        Ok(Some(logged_in))
     }
 
     /// The user of a live session, as the wrapped app receives it; `None` if the session is
@@ -308,11 +444,19 @@ impl<S: Store> Auth<S> {
     ///
     /// # Errors
     /// [`AuthError::Store`].
-    pub async fn log_out(&self, token: &SessionToken) -> Result<bool, AuthError> {
-        if self.live_session(token).await?.is_none() {
+    pub async fn log_out(
+        &self,
+        token: &SessionToken,
+        client: Option<IpAddr>,
+    ) -> Result<bool, AuthError> {
+        let Some((record, _)) = self.live_session(token).await? else {
             return Ok(false);
+        };
+        let ended = self.shared.store.delete_session(token.digest()).await?;
+        if ended {
+            tracing::info!(target: "tower_user_auth::audit", event = "logout", user_id = %record.user_id, session = %token.digest().session_id(), client = %Client(client));
         }
-        Ok(self.shared.store.delete_session(token.digest()).await?)
+        Ok(ended)
     }
 
     /// Resets the password of `email` with `reset_token`: the token must be live and belong
@@ -325,8 +469,132 @@ impl<S: Store> Auth<S> {
         email: &str,
         reset_token: &str,
         new_password: &str,
+        client: Option<IpAddr>,
     ) -> Result<User, AuthError> {
-        self.reset(Some(email), reset_token, new_password).await
+        let throttle = &self.shared.throttle;
+        if let Err(retry_after) = throttle.check_failures(email, client, self.now()) {
+            tracing::warn!(target: "tower_user_auth::audit", event = "reset_throttled", client = %Client(client));
+            return Err(AuthError::Throttled { retry_after });
+        }
+        match self.reset(Some(email), reset_token, new_password).await {
+            Ok(user) => {
+                throttle.record_success(email, client);
+                tracing::info!(target: "tower_user_auth::audit", event = "password_reset", user_id = %user.id, client = %Client(client));
+                Ok(user)
+            }
+            Err(AuthError::InvalidToken) => {
+                throttle.record_failure(email, client, self.now());
+                tracing::info!(target: "tower_user_auth::audit", event = "password_reset_refused", reason = "invalid token", client = %Client(client));
+                Err(AuthError::InvalidToken)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Handles a reset request for `email` from `client`, after the per-email and per-client
+    /// quotas: in the seed profile (token in the response) the token is issued now
+    /// ([`AuthError::UnknownEmail`] if there is no account); otherwise everything that
+    /// depends on the email (the look-up, the store write, the hook) runs detached, so that
+    /// the answer and its timing are the same whether the email has an account or not.
+    ///
+    /// # Errors
+    /// [`AuthError::Throttled`]; in the seed profile [`AuthError::UnknownEmail`] and
+    /// [`AuthError::Store`].
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+    ) -> Result<ResetRequested, AuthError> {
+        if let Err(retry_after) = self
+            .shared
+            .throttle
+            .reset_request(email, client, self.now())
+        {
+            tracing::warn!(target: "tower_user_auth::audit", event = "reset_request_throttled", client = %Client(client));
+            return Err(AuthError::Throttled { retry_after });
+        }
+        if self.shared.config.reset_token_in_response {
+            let (user, token) = self.issue_reset_token(email).await.inspect_err(|e| {
+                if let AuthError::UnknownEmail = e {
+                    tracing::info!(target: "tower_user_auth::audit", event = "reset_requested", known = false, client = %Client(client));
+                }
+            })?;
+            tracing::info!(target: "tower_user_auth::audit", event = "reset_requested", user_id = %user.id, client = %Client(client));
+            self.deliver_detached(user.email, token.clone());
+            return Ok(ResetRequested::Token(token));
+        }
+        let auth = self.clone();
+        let email = email.to_owned();
+        let work = async move {
+            match auth.issue_reset_token(&email).await {
+                Ok((user, token)) => {
+                    tracing::info!(target: "tower_user_auth::audit", event = "reset_requested", user_id = %user.id, client = %Client(client));
+                    auth.deliver_detached(user.email, token);
+                }
+                Err(AuthError::UnknownEmail) => {
+                    tracing::info!(target: "tower_user_auth::audit", event = "reset_requested", known = false, client = %Client(client));
+                }
+                Err(e) => tracing::error!(error = %e, "issuing a reset token failed"),
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(work)),
+            Err(_) => work.await,
+        }
+        Ok(ResetRequested::Dispatched)
+    }
+
+    /// Changes the password of the user of the session `token`, who proves it with the
+    /// current password; ends the user's other sessions in the same transaction.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidSession`], [`AuthError::InvalidPassword`] (the new one),
+    /// [`AuthError::WrongPassword`] (the current one), [`AuthError::Throttled`],
+    /// [`AuthError::Overloaded`], [`AuthError::Store`].
+    pub async fn change_password(
+        &self,
+        token: &SessionToken,
+        current_password: &str,
+        new_password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<User, AuthError> {
+        let Some((_, user)) = self.live_session(token).await? else {
+            return Err(AuthError::InvalidSession);
+        };
+        let throttle = &self.shared.throttle;
+        if let Err(retry_after) = throttle.check_failures(&user.email, client, self.now()) {
+            tracing::warn!(target: "tower_user_auth::audit", event = "password_change_throttled", user_id = %user.id, client = %Client(client));
+            return Err(AuthError::Throttled { retry_after });
+        }
+        self.shared
+            .config
+            .password_policy
+            .check(new_password, &user.email)?;
+        let verified = self
+            .shared
+            .hasher
+            .verify(
+                current_password.to_owned(),
+                Some(user.hashed_password.clone()),
+            )
+            .await?;
+        if !verified.ok {
+            throttle.record_failure(&user.email, client, self.now());
+            tracing::info!(target: "tower_user_auth::audit", event = "password_change_refused", reason = "wrong password", user_id = %user.id, client = %Client(client));
+            return Err(AuthError::WrongPassword);
+        }
+        throttle.record_success(&user.email, client);
+        let hash = self.shared.hasher.hash(new_password.to_owned()).await?;
+        let update = UserUpdate::new()
+            .hashed_password(hash)
+            .end_sessions(EndSessions::AllExcept(token.digest()));
+        let user = match self.shared.store.update_user(user.id, update).await {
+            Ok(user) => user,
+            Err(StoreError::NotFound) => return Err(AuthError::InvalidSession),
+            Err(e) => return Err(e.into()),
+        };
+        tracing::info!(target: "tower_user_auth::audit", event = "password_changed", user_id = %user.id, client = %Client(client));
+        Ok(user)
     }
 
     /// A user's live sessions, oldest first.
@@ -406,16 +674,18 @@ impl<S: Store> Auth<S> {
         }
     }
 
+    /// The user if the credentials are right, and the id of the account the email names.
     async fn check_credentials(
         &self,
         email: &str,
         password: &str,
-    ) -> Result<Option<User>, AuthError> {
+    ) -> Result<(Option<User>, Option<UserId>), AuthError> {
         let user = self.find(UserQuery::Email(email.to_owned())).await?;
+        let known = user.as_ref().map(|u| u.id);
         let hash = user.as_ref().map(|u| u.hashed_password.clone());
         let verified = self.shared.hasher.verify(password.to_owned(), hash).await?;
         let Some(mut user) = user.filter(|_| verified.ok) else {
-            return Ok(None);
+            return Ok((None, known));
         };
         if let Some(rehash) = verified.rehash {
             match self
@@ -426,11 +696,39 @@ impl<S: Store> Auth<S> {
             {
                 Ok(updated) => user = updated,
                 Err(e) => {
-                    tracing::warn!(user_id = %user.id, error = %e, "re-hashing a password at the configured cost failed")
+                    tracing::warn!(user_id = %user.id, error = %e, "re-hashing a password at the configured cost failed");
                 }
             }
         }
-        Ok(Some(user))
+        Ok((Some(user), known))
+    }
+
+    /// Gives a reset token to the configured hook on a blocking thread, detached; logs a
+    /// failure (never the token).
+    fn deliver_detached(&self, email: String, token: ResetToken) {
+        let Some(hook) = self.shared.config.reset_hook.clone() else {
+            return;
+        };
+        let deliver = move || {
+            if let Err(e) = hook.deliver(&email, &token) {
+                tracing::error!(error = %e, "the reset token hook failed");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let task = runtime.spawn_blocking(deliver);
+                runtime.spawn(async move {
+                    if task.await.is_err() {
+                        tracing::error!("the reset token hook panicked");
+                    }
+                });
+            }
+            Err(_) => {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)).is_err() {
+                    tracing::error!("the reset token hook panicked");
+                }
+            }
+        }
     }
 
     async fn start_session(&self, user: User) -> Result<LoggedIn, AuthError> {
@@ -483,11 +781,25 @@ impl<S: Store> Auth<S> {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
+        let first = self
+            .shared
+            .renewing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(digest.0);
+        if !first {
+            return;
+        }
         let auth = self.clone();
         runtime.spawn(async move {
             if let Err(e) = auth.shared.store.touch_session(digest, now).await {
                 tracing::warn!(error = %e, "recording session activity failed");
             }
+            auth.shared
+                .renewing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&digest.0);
         });
     }
 

@@ -1,9 +1,13 @@
 //! The configuration: one builder, with the hardened profile as its `Default` and the seed
 //! profile as a named preset.
 
-use std::{fmt, str::FromStr, time::Duration};
+use std::{fmt, net::IpAddr, str::FromStr, sync::Arc, time::Duration};
 
-use crate::{error::ConfigError, password::PasswordPolicy};
+use ipnet::IpNet;
+
+use crate::{
+    error::ConfigError, hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig,
+};
 
 /// A named set of defaults. See the crate docs for what differs between them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,10 +49,14 @@ impl fmt::Display for Profile {
 pub struct Routes {
     /// `POST`: register (`/users`).
     pub register: String,
-    /// `POST`: log in, `DELETE`: log out (`/sessions`).
+    /// `POST`: log in, `DELETE`: log out, `GET`: list the user's sessions (`/sessions`).
     pub sessions: String,
+    /// `DELETE`: end all the user's sessions (`/sessions/all`).
+    pub all_sessions: String,
     /// `GET`: the logged-in user's profile (`/profile`).
     pub profile: String,
+    /// `PUT`: change the password while logged in (`/profile/password`).
+    pub password: String,
     /// `POST`: ask for a reset token, `PUT`: reset the password (`/reset_password`).
     pub reset_password: String,
     /// Where logout redirects (`/`).
@@ -60,7 +68,9 @@ impl Default for Routes {
         Self {
             register: "/users".into(),
             sessions: "/sessions".into(),
+            all_sessions: "/sessions/all".into(),
             profile: "/profile".into(),
+            password: "/profile/password".into(),
             reset_password: "/reset_password".into(),
             after_logout: "/".into(),
         }
@@ -81,7 +91,7 @@ impl Default for Routes {
 /// assert_eq!(config.cookie_name(), "__Host-session_id");
 /// # Ok::<(), tower_user_auth::ConfigError>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 #[must_use]
 pub struct AuthConfig {
     pub(crate) profile: Profile,
@@ -101,6 +111,38 @@ pub struct AuthConfig {
     pub(crate) body_limit: usize,
     pub(crate) hashing_threads: usize,
     pub(crate) hashing_queue: usize,
+    pub(crate) throttle: ThrottleConfig,
+    pub(crate) reset_hook: Option<Arc<dyn ResetTokenHook>>,
+    pub(crate) allowed_origins: Vec<String>,
+    pub(crate) trusted_proxies: Vec<IpNet>,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("profile", &self.profile)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("password_policy", &self.password_policy)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("session_lifetime", &self.session_lifetime)
+            .field("session_renewal", &self.session_renewal)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
+            .field("reset_token_lifetime", &self.reset_token_lifetime)
+            .field("reset_token_in_response", &self.reset_token_in_response)
+            .field("end_sessions_on_reset", &self.end_sessions_on_reset)
+            .field("cookie_name", &self.cookie_name)
+            .field("secure_cookie", &self.secure_cookie)
+            .field("routes", &self.routes)
+            .field("registration", &self.registration)
+            .field("body_limit", &self.body_limit)
+            .field("hashing_threads", &self.hashing_threads)
+            .field("hashing_queue", &self.hashing_queue)
+            .field("throttle", &self.throttle)
+            .field("reset_hook", &self.reset_hook.as_ref().map(|_| "<hook>"))
+            .field("allowed_origins", &self.allowed_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .finish()
+    }
 }
 
 impl Default for AuthConfig {
@@ -131,6 +173,10 @@ impl AuthConfig {
             body_limit: 16 * 1024,
             hashing_threads: threads,
             hashing_queue: 16 * threads,
+            throttle: ThrottleConfig::default(),
+            reset_hook: None,
+            allowed_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 
@@ -294,7 +340,9 @@ impl AuthConfig {
         let paths = [
             &routes.register,
             &routes.sessions,
+            &routes.all_sessions,
             &routes.profile,
+            &routes.password,
             &routes.reset_password,
         ];
         for (i, p) in paths.iter().enumerate() {
@@ -348,6 +396,78 @@ impl AuthConfig {
         }
         self.hashing_threads = threads;
         self.hashing_queue = queue;
+        Ok(self)
+    }
+}
+
+impl AuthConfig {
+    /// Limits on failed attempts and request rates (on by default in both profiles).
+    pub fn with_throttle(mut self, throttle: ThrottleConfig) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// The throttling limits.
+    #[must_use]
+    pub fn throttle(&self) -> &ThrottleConfig {
+        &self.throttle
+    }
+
+    /// The hook that delivers reset tokens (an e-mail sender). Without one, in the hardened
+    /// profile a token is stored but reaches nobody: configure one.
+    pub fn with_reset_token_hook(mut self, hook: impl ResetTokenHook) -> Self {
+        self.reset_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Origins besides the request's own that may send state-changing requests
+    /// (`https://app.example.com`), compared without regard to case.
+    ///
+    /// # Errors
+    /// [`ConfigError::Origin`] for a value that is not `scheme://host[:port]`.
+    pub fn with_allowed_origins<I, T>(mut self, origins: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        let mut list = Vec::new();
+        for origin in origins {
+            let origin: String = origin.into();
+            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+            let valid = origin.split_once("://").is_some_and(|(scheme, host)| {
+                !scheme.is_empty() && !host.is_empty() && !host.contains('/')
+            });
+            if !valid {
+                return Err(ConfigError::Origin(origin));
+            }
+            list.push(origin);
+        }
+        self.allowed_origins = list;
+        Ok(self)
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed: when the peer address is one of these
+    /// (an address or a network such as `10.0.0.0/8`), the client address is the rightmost
+    /// address of `X-Forwarded-For` that is not a trusted proxy. By default none is trusted
+    /// and the peer address is the client.
+    ///
+    /// # Errors
+    /// [`ConfigError::TrustedProxy`] for a value that is neither an address nor a network.
+    pub fn with_trusted_proxies<I, T>(mut self, proxies: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        let mut list = Vec::new();
+        for p in proxies {
+            let p = p.as_ref().trim();
+            let net = p
+                .parse::<IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| ConfigError::TrustedProxy(p.to_owned()))?;
+            list.push(net);
+        }
+        self.trusted_proxies = list;
         Ok(self)
     }
 }

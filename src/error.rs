@@ -135,6 +135,10 @@ pub enum EmailError {
 }
 
 /// Why an [`Auth`](crate::Auth) operation failed.
+///
+/// The HTTP layer answers each with the status the contract names: `EmailTaken`,
+/// `InvalidEmail`, `InvalidPassword` 400; `WrongPassword`, `InvalidSession`, `UnknownEmail`,
+/// `InvalidToken` 403; `Throttled` 429; `Overloaded` 503; `Store` 500.
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -154,6 +158,18 @@ pub enum AuthError {
     /// The password was refused by the policy.
     #[error(transparent)]
     InvalidPassword(#[from] PasswordError),
+    /// The current password given to change it is wrong.
+    #[error("wrong password")]
+    WrongPassword,
+    /// The session is unknown or has expired.
+    #[error("no valid session")]
+    InvalidSession,
+    /// Too many attempts: retry after the given time (429 with `Retry-After`).
+    #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
+    Throttled {
+        /// How long to wait.
+        retry_after: std::time::Duration,
+    },
     /// Too many password hashes are queued: shed the request (503).
     #[error("the server is busy hashing passwords; retry later")]
     Overloaded,
@@ -187,6 +203,12 @@ pub enum ConfigError {
     /// A duration or size that must be positive was zero.
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    /// Not an IP address or network (`10.0.0.0/8`, `::1`).
+    #[error("invalid trusted proxy {0:?}: expected an IP address or network")]
+    TrustedProxy(String),
+    /// An allowed origin must be `scheme://host[:port]`.
+    #[error("invalid origin {0:?}: expected scheme://host[:port]")]
+    Origin(String),
     /// An unknown profile name.
     #[error("unknown profile {0:?}: expected \"seed\" or \"hardened\"")]
     Profile(String),

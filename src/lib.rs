@@ -51,7 +51,7 @@
 //! | --- | --- |
 //! | domain | [`user`], [`token`], [`password`], [`clock`], [`error`] |
 //! | storage | [`store`] (the trait and [`store::RedbStore`]) |
-//! | service | [`auth`] ([`Auth`]), [`config`] ([`AuthConfig`]) |
+//! | service | [`auth`] ([`Auth`]), [`config`] ([`AuthConfig`]), [`throttle`], [`hook`] |
 //! | HTTP | [`AuthLayer`], [`AuthService`] and their private modules (routes, extraction, cookies) |
 //!
 //! [tower]: https://docs.rs/tower
@@ -65,17 +65,21 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod hook;
 mod http;
 pub mod password;
 pub mod store;
+pub mod throttle;
 pub mod token;
 pub mod user;
 
-pub use auth::Auth;
+pub use auth::{Auth, ResetRequested};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, Profile, Routes};
 pub use error::{AuthError, ConfigError, StoreError};
+pub use hook::ResetTokenHook;
 pub use http::{AuthBody, AuthLayer, AuthService, PeerAddr, ResponseFuture};
+pub use throttle::ThrottleConfig;
 pub use user::{AuthenticatedUser, User, UserId};
 
 /// A boxed error, as request bodies may produce.

@@ -7,7 +7,7 @@ use std::{
     task::{Context, Poll, ready},
 };
 
-use http::Response;
+use http::{HeaderValue, Response, header};
 use pin_project_lite::pin_project;
 
 use super::{body::AuthBody, response::OwnResponse};
@@ -25,8 +25,9 @@ pin_project! {
 pin_project! {
     #[project = KindProj]
     enum Kind<F, B, E> {
-        // The wrapped service's future: a request without a session cookie. Not boxed.
-        Inner { #[pin] future: F },
+        // The wrapped service's future: a request without a valid session cookie. Not
+        // boxed. A cookie that cannot name a session is cleared in the answer.
+        Inner { #[pin] future: F, clear_cookie: Option<HeaderValue> },
         // An auth route, answered by the layer.
         Route { future: BoxFuture<OwnResponse> },
         // A session to validate before the wrapped service is called.
@@ -37,9 +38,12 @@ pin_project! {
 }
 
 impl<F, B, E> ResponseFuture<F, B, E> {
-    pub(crate) fn inner(future: F) -> Self {
+    pub(crate) fn inner(future: F, clear_cookie: Option<HeaderValue>) -> Self {
         Self {
-            kind: Kind::Inner { future },
+            kind: Kind::Inner {
+                future,
+                clear_cookie,
+            },
         }
     }
 
@@ -78,8 +82,14 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().kind.project() {
-            KindProj::Inner { future } => {
-                let response = ready!(future.poll(cx))?;
+            KindProj::Inner {
+                future,
+                clear_cookie,
+            } => {
+                let mut response = ready!(future.poll(cx))?;
+                if let Some(cookie) = clear_cookie.take() {
+                    clear_session_cookie(&mut response, cookie);
+                }
                 Poll::Ready(Ok(response.map(AuthBody::inner)))
             }
             KindProj::Route { future } => {
@@ -92,4 +102,12 @@ where
             }
         }
     }
+}
+
+/// Adds a `Set-Cookie` that drops the session cookie to a response of the wrapped service,
+/// which then must not be stored by a shared cache.
+pub(crate) fn clear_session_cookie<B>(response: &mut Response<B>, cookie: HeaderValue) {
+    let headers = response.headers_mut();
+    headers.append(header::SET_COOKIE, cookie);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }

@@ -5,7 +5,9 @@
 //! extensions when its session cookie names a live session.
 
 mod body;
+mod client;
 mod cookie;
+mod csrf;
 mod extract;
 mod future;
 mod layer;
@@ -13,12 +15,7 @@ mod response;
 mod routes;
 mod service;
 
-use std::net::SocketAddr;
-
-pub use self::{body::AuthBody, future::ResponseFuture, layer::AuthLayer, service::AuthService};
-
-/// The address of the client's end of the connection. The server puts it in each request's
-/// extensions (hyper does not do so by itself; see the demo); the layer reads it for audit
-/// events and throttling.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PeerAddr(pub SocketAddr);
+pub use self::{
+    body::AuthBody, client::PeerAddr, future::ResponseFuture, layer::AuthLayer,
+    service::AuthService,
+};

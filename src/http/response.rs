@@ -33,6 +33,7 @@ pub(crate) struct Rejection {
     pub(crate) message: Cow<'static, str>,
     pub(crate) allow: Option<&'static str>,
     pub(crate) retry_after: Option<u64>,
+    pub(crate) set_cookie: Option<HeaderValue>,
 }
 
 impl Rejection {
@@ -42,7 +43,14 @@ impl Rejection {
             message: message.into(),
             allow: None,
             retry_after: None,
+            set_cookie: None,
         }
+    }
+
+    /// The same refusal, setting (clearing) a cookie.
+    pub(crate) fn with_cookie(mut self, set_cookie: HeaderValue) -> Self {
+        self.set_cookie = Some(set_cookie);
+        self
     }
 
     pub(crate) fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
@@ -70,6 +78,10 @@ impl Rejection {
         }
     }
 
+    pub(crate) fn cross_site() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "cross-site request refused")
+    }
+
     pub(crate) fn internal() -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
@@ -79,6 +91,9 @@ impl Rejection {
         if let Some(allow) = self.allow {
             res.headers_mut()
                 .insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if let Some(cookie) = self.set_cookie {
+            res.headers_mut().insert(header::SET_COOKIE, cookie);
         }
         if let Some(secs) = self.retry_after {
             res.headers_mut()
@@ -96,7 +111,17 @@ impl From<AuthError> for Rejection {
             AuthError::EmailTaken(_) => Self::bad_request("email already registered"),
             AuthError::InvalidEmail(e) => Self::bad_request(e.to_string()),
             AuthError::InvalidPassword(e) => Self::bad_request(e.to_string()),
-            AuthError::UnknownEmail | AuthError::InvalidToken => Self::forbidden(),
+            AuthError::UnknownEmail
+            | AuthError::InvalidToken
+            | AuthError::InvalidSession
+            | AuthError::WrongPassword => Self::forbidden(),
+            AuthError::Throttled { retry_after } => Self {
+                retry_after: Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
+                ..Self::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many attempts; retry later",
+                )
+            },
             AuthError::Overloaded => Self::unavailable(1),
             AuthError::Store(e) => {
                 tracing::error!(error = %e, "store failure");

@@ -1,18 +1,28 @@
 //! The auth routes: one function per route, each request → [`Auth`] call → response.
 
-use std::net::SocketAddr;
+use std::{
+    net::IpAddr,
+    time::{SystemTime, UNIX_EPOCH},
+};
 
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body::Body;
 use serde_json::json;
 
 use super::{
-    PeerAddr,
-    cookie::{self, SessionCookie},
-    extract,
+    client, cookie,
+    cookie::SessionCookie,
+    csrf, extract,
     response::{OwnResponse, Rejection, json},
 };
-use crate::{BoxError, auth::Auth, config::Routes, error::AuthError, store::Store};
+use crate::{
+    BoxError,
+    auth::{Auth, ResetRequested},
+    config::Routes,
+    error::AuthError,
+    store::Store,
+    token::SessionToken,
+};
 
 /// An auth route, matched by path and method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -20,7 +30,10 @@ pub(crate) enum Route {
     Register,
     LogIn,
     LogOut,
+    ListSessions,
+    EndAllSessions,
     Profile,
+    ChangePassword,
     RequestReset,
     Reset,
 }
@@ -38,20 +51,29 @@ pub(crate) fn match_route(
         _ => path,
     };
     let is = |route: &str| route.strip_suffix('/').unwrap_or(route) == path;
+    let m = method;
     let (allow, route) = if is(&routes.register) {
-        ("POST", (method == Method::POST).then_some(Route::Register))
+        ("POST", (m == Method::POST).then_some(Route::Register))
     } else if is(&routes.sessions) {
-        let route = match *method {
+        let route = match *m {
             Method::POST => Some(Route::LogIn),
             Method::DELETE => Some(Route::LogOut),
+            Method::GET | Method::HEAD => Some(Route::ListSessions),
             _ => None,
         };
-        ("POST, DELETE", route)
+        ("GET, HEAD, POST, DELETE", route)
+    } else if is(&routes.all_sessions) {
+        (
+            "DELETE",
+            (m == Method::DELETE).then_some(Route::EndAllSessions),
+        )
     } else if is(&routes.profile) {
-        let route = (method == Method::GET || method == Method::HEAD).then_some(Route::Profile);
+        let route = (m == Method::GET || m == Method::HEAD).then_some(Route::Profile);
         ("GET, HEAD", route)
+    } else if is(&routes.password) {
+        ("PUT", (m == Method::PUT).then_some(Route::ChangePassword))
     } else if is(&routes.reset_password) {
-        let route = match *method {
+        let route = match *m {
             Method::POST => Some(Route::RequestReset),
             Method::PUT => Some(Route::Reset),
             _ => None,
@@ -70,31 +92,61 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
-    let client = req.extensions().get::<PeerAddr>().map(|p| p.0);
+    let config = auth.config();
+    let client = client::client_ip(&req, &config.trusted_proxies);
+    if csrf::is_state_changing(req.method())
+        && csrf::is_cross_site(req.headers(), req.uri(), &config.allowed_origins)
+    {
+        tracing::warn!(target: "tower_user_auth::audit", event = "cross_site_refused", client = %client.map_or_else(|| "-".to_owned(), |c| c.to_string()));
+        return Rejection::cross_site().into_response();
+    }
+    let cookie = cookie::session_cookie(req.headers(), config.cookie_name());
     let answer = match route {
         Route::Register => register(&auth, req, client).await,
         Route::LogIn => log_in(&auth, req, client).await,
-        Route::LogOut => log_out(&auth, session_cookie(&auth, req), client).await,
-        Route::Profile => profile(&auth, session_cookie(&auth, req)).await,
+        Route::LogOut => log_out(&auth, &cookie, client).await,
+        Route::ListSessions => list_sessions(&auth, &cookie).await,
+        Route::EndAllSessions => end_all_sessions(&auth, &cookie, client).await,
+        Route::Profile => profile(&auth, &cookie).await,
+        Route::ChangePassword => change_password(&auth, &cookie, req, client).await,
         Route::RequestReset => request_reset(&auth, req, client).await,
         Route::Reset => reset(&auth, req, client).await,
     };
     answer.unwrap_or_else(Rejection::into_response)
 }
 
-fn session_cookie<S: Store, B>(auth: &Auth<S>, req: Request<B>) -> SessionCookie {
-    cookie::session_cookie(req.headers(), auth.config().cookie_name())
+/// 403 for a request whose session cookie names no live session; a cookie it carried is
+/// dropped from the browser.
+fn no_session<S: Store>(auth: &Auth<S>, cookie: &SessionCookie) -> Rejection {
+    let rejection = Rejection::forbidden();
+    match cookie {
+        SessionCookie::Absent => rejection,
+        _ => rejection.with_cookie(cookie::clear_session(auth.config())),
+    }
 }
 
-/// The client address for audit events: `-` when the server did not provide it.
-fn addr(client: Option<SocketAddr>) -> String {
-    client.map_or_else(|| "-".to_owned(), |a| a.ip().to_string())
+/// The token of a live session, or 403.
+async fn session<S: Store>(
+    auth: &Auth<S>,
+    cookie: &SessionCookie,
+) -> Result<(SessionToken, crate::AuthenticatedUser), Rejection> {
+    let SessionCookie::Token(token) = cookie else {
+        return Err(no_session(auth, cookie));
+    };
+    match auth.authenticate(token).await? {
+        Some((user, _)) => Ok((token.clone(), user)),
+        None => Err(no_session(auth, cookie)),
+    }
+}
+
+fn unix_seconds(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 async fn register<S: Store, B>(
     auth: &Auth<S>,
     req: Request<B>,
-    client: Option<SocketAddr>,
+    client: Option<IpAddr>,
 ) -> Result<OwnResponse, Rejection>
 where
     B: Body,
@@ -109,12 +161,7 @@ where
     let fields = extract::fields(req, auth.config().body_limit).await?;
     let email = fields.required("email")?.trim();
     let password = fields.required("password")?;
-    let user = auth.register_user(email, password).await.inspect_err(|e| {
-        if let AuthError::EmailTaken(_) = e {
-            tracing::info!(target: "tower_user_auth::audit", event = "register_refused", reason = "email taken", client = %addr(client));
-        }
-    })?;
-    tracing::info!(target: "tower_user_auth::audit", event = "register", user_id = %user.id, client = %addr(client));
+    auth.register(email, password, client).await?;
     Ok(json(
         StatusCode::OK,
         &json!({ "email": email, "message": "user created" }),
@@ -124,7 +171,7 @@ where
 async fn log_in<S: Store, B>(
     auth: &Auth<S>,
     req: Request<B>,
-    client: Option<SocketAddr>,
+    client: Option<IpAddr>,
 ) -> Result<OwnResponse, Rejection>
 where
     B: Body,
@@ -133,20 +180,12 @@ where
     let fields = extract::fields(req, auth.config().body_limit).await?;
     let email = fields.required("email")?.trim();
     let password = fields.required("password")?;
-    let Some(logged_in) = auth.log_in(email, password).await? else {
-        tracing::info!(target: "tower_user_auth::audit", event = "login_failed", client = %addr(client));
+    let Some(logged_in) = auth.log_in(email, password, client).await? else {
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
             "wrong email or password",
         ));
     };
-    tracing::info!(
-        target: "tower_user_auth::audit",
-        event = "login",
-        user_id = %logged_in.user.id,
-        session = %logged_in.token.digest().session_id(),
-        client = %addr(client),
-    );
     let max_age = logged_in
         .session
         .expires
@@ -163,45 +202,102 @@ where
     Ok(res)
 }
 
-async fn log_out<S: Store>(
-    auth: &Auth<S>,
-    cookie: SessionCookie,
-    client: Option<SocketAddr>,
-) -> Result<OwnResponse, Rejection> {
-    let SessionCookie::Token(token) = cookie else {
-        return Err(Rejection::forbidden());
-    };
-    let session = token.digest().session_id();
-    if !auth.log_out(&token).await? {
-        return Err(Rejection::forbidden());
-    }
-    tracing::info!(target: "tower_user_auth::audit", event = "logout", session = %session, client = %addr(client));
-    let mut res = json(StatusCode::FOUND, &json!({ "message": "logged out" }));
+/// The answer to logout: a redirect that clears the cookie.
+fn logged_out<S: Store>(auth: &Auth<S>, message: &str) -> OwnResponse {
+    let mut res = json(StatusCode::FOUND, &json!({ "message": message }));
     let location = HeaderValue::try_from(auth.config().routes().after_logout.as_str())
         .unwrap_or_else(|_| HeaderValue::from_static("/"));
     res.headers_mut().insert(header::LOCATION, location);
     res.headers_mut()
         .insert(header::SET_COOKIE, cookie::clear_session(auth.config()));
-    Ok(res)
+    res
+}
+
+async fn log_out<S: Store>(
+    auth: &Auth<S>,
+    cookie: &SessionCookie,
+    client: Option<IpAddr>,
+) -> Result<OwnResponse, Rejection> {
+    let SessionCookie::Token(token) = cookie else {
+        return Err(no_session(auth, cookie));
+    };
+    if !auth.log_out(token, client).await? {
+        return Err(no_session(auth, cookie));
+    }
+    Ok(logged_out(auth, "logged out"))
+}
+
+async fn list_sessions<S: Store>(
+    auth: &Auth<S>,
+    cookie: &SessionCookie,
+) -> Result<OwnResponse, Rejection> {
+    let (_, user) = session(auth, cookie).await?;
+    let sessions: Vec<_> = auth
+        .sessions_of(user.id)
+        .await?
+        .into_iter()
+        .map(|s| {
+            json!({
+                "id": s.id.to_string(),
+                "created": unix_seconds(s.record.created),
+                "last_seen": unix_seconds(s.record.last_seen),
+                "expires": unix_seconds(s.record.expires),
+                "current": s.id == user.session,
+            })
+        })
+        .collect();
+    Ok(json(StatusCode::OK, &serde_json::Value::Array(sessions)))
+}
+
+async fn end_all_sessions<S: Store>(
+    auth: &Auth<S>,
+    cookie: &SessionCookie,
+    client: Option<IpAddr>,
+) -> Result<OwnResponse, Rejection> {
+    let (_, user) = session(auth, cookie).await?;
+    auth.end_all_sessions(user.id, client).await?;
+    Ok(logged_out(auth, "all sessions ended"))
 }
 
 async fn profile<S: Store>(
     auth: &Auth<S>,
-    cookie: SessionCookie,
+    cookie: &SessionCookie,
 ) -> Result<OwnResponse, Rejection> {
-    let SessionCookie::Token(token) = cookie else {
-        return Err(Rejection::forbidden());
-    };
-    let Some((user, _)) = auth.authenticate(&token).await? else {
-        return Err(Rejection::forbidden());
-    };
+    let (_, user) = session(auth, cookie).await?;
     Ok(json(StatusCode::OK, &json!({ "email": user.email })))
+}
+
+async fn change_password<S: Store, B>(
+    auth: &Auth<S>,
+    cookie: &SessionCookie,
+    req: Request<B>,
+    client: Option<IpAddr>,
+) -> Result<OwnResponse, Rejection>
+where
+    B: Body,
+    B::Error: Into<BoxError>,
+{
+    let SessionCookie::Token(token) = cookie else {
+        return Err(no_session(auth, cookie));
+    };
+    let fields = extract::fields(req, auth.config().body_limit).await?;
+    let current = fields.required("current_password")?;
+    let new = fields.required("new_password")?;
+    let user = match auth.change_password(token, current, new, client).await {
+        Ok(user) => user,
+        Err(AuthError::InvalidSession) => return Err(no_session(auth, cookie)),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(json(
+        StatusCode::OK,
+        &json!({ "email": user.email, "message": "Password changed" }),
+    ))
 }
 
 async fn request_reset<S: Store, B>(
     auth: &Auth<S>,
     req: Request<B>,
-    client: Option<SocketAddr>,
+    client: Option<IpAddr>,
 ) -> Result<OwnResponse, Rejection>
 where
     B: Body,
@@ -209,29 +305,27 @@ where
 {
     let fields = extract::fields(req, auth.config().body_limit).await?;
     let email = fields.required("email")?.trim();
-    let token = auth.get_reset_password_token(email).await.inspect_err(|e| {
-        if let AuthError::UnknownEmail = e {
-            tracing::info!(target: "tower_user_auth::audit", event = "reset_requested_unknown", client = %addr(client));
-        }
-    })?;
-    tracing::info!(target: "tower_user_auth::audit", event = "reset_requested", client = %addr(client));
-    if auth.config().reset_token_in_response {
-        Ok(json(
+    match auth.request_password_reset(email, client).await {
+        Ok(ResetRequested::Token(token)) => Ok(json(
             StatusCode::OK,
             &json!({ "email": email, "reset_token": token.expose() }),
-        ))
-    } else {
-        Ok(json(
+        )),
+        Ok(_) => Ok(json(
             StatusCode::OK,
-            &json!({ "email": email, "message": "reset token sent" }),
-        ))
+            &json!({
+                "email": email,
+                "message": "if an account has this email, a reset token has been sent to it",
+            }),
+        )),
+        Err(AuthError::UnknownEmail) => Err(Rejection::forbidden()),
+        Err(e) => Err(e.into()),
     }
 }
 
 async fn reset<S: Store, B>(
     auth: &Auth<S>,
     req: Request<B>,
-    client: Option<SocketAddr>,
+    client: Option<IpAddr>,
 ) -> Result<OwnResponse, Rejection>
 where
     B: Body,
@@ -241,8 +335,7 @@ where
     let email = fields.required("email")?.trim();
     let token = fields.required("reset_token")?;
     let password = fields.required("new_password")?;
-    let user = auth.reset_password(email, token, password).await?;
-    tracing::info!(target: "tower_user_auth::audit", event = "password_reset", user_id = %user.id, client = %addr(client));
+    auth.reset_password(email, token, password, client).await?;
     Ok(json(
         StatusCode::OK,
         &json!({ "email": email, "message": "Password updated" }),
@@ -270,8 +363,24 @@ mod tests {
             Some(Ok(Route::LogOut))
         );
         assert_eq!(
+            match_route(&r, &Method::GET, "/sessions"),
+            Some(Ok(Route::ListSessions))
+        );
+        assert_eq!(
+            match_route(&r, &Method::DELETE, "/sessions/all"),
+            Some(Ok(Route::EndAllSessions))
+        );
+        assert_eq!(
+            match_route(&r, &Method::POST, "/sessions/all/"),
+            Some(Err("DELETE"))
+        );
+        assert_eq!(
             match_route(&r, &Method::HEAD, "/profile"),
             Some(Ok(Route::Profile))
+        );
+        assert_eq!(
+            match_route(&r, &Method::PUT, "/profile/password"),
+            Some(Ok(Route::ChangePassword))
         );
         assert_eq!(
             match_route(&r, &Method::PATCH, "/reset_password"),

@@ -13,7 +13,8 @@ use tower_service::Service;
 use super::{
     body::AuthBody,
     cookie::{self, SessionCookie},
-    future::ResponseFuture,
+    csrf,
+    future::{ResponseFuture, clear_session_cookie},
     response::Rejection,
     routes,
 };
@@ -99,10 +100,19 @@ where
         }
         // Only this layer says who the user is.
         req.extensions_mut().remove::<AuthenticatedUser>();
-        let SessionCookie::Token(token) =
-            cookie::session_cookie(req.headers(), config.cookie_name())
-        else {
-            return ResponseFuture::inner(self.inner.call(req));
+        let token = match cookie::session_cookie(req.headers(), config.cookie_name()) {
+            SessionCookie::Absent => return ResponseFuture::inner(self.inner.call(req), None),
+            _ if csrf::is_state_changing(req.method())
+                && csrf::is_cross_site(req.headers(), req.uri(), &config.allowed_origins) =>
+            {
+                tracing::warn!(target: "tower_user_auth::audit", event = "cross_site_refused", path = req.uri().path());
+                return ResponseFuture::ready(Rejection::cross_site().into_response());
+            }
+            SessionCookie::Invalid => {
+                let clear = cookie::clear_session(config);
+                return ResponseFuture::inner(self.inner.call(req), Some(clear));
+            }
+            SessionCookie::Token(token) => token,
         };
         // The inner service is called from inside the future: take the one that was driven to
         // readiness and leave a clone in its place (see tower's "Be careful when cloning inner
@@ -111,14 +121,19 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = self.auth.clone();
         ResponseFuture::authenticated(Box::pin(async move {
-            match auth.authenticate(&token).await {
+            let live = match auth.authenticate(&token).await {
                 Ok(Some((user, _))) => {
                     req.extensions_mut().insert(user);
+                    true
                 }
-                Ok(None) => {}
+                Ok(None) => false,
                 Err(e) => return Ok(Rejection::from(e).into_response().map(AuthBody::own)),
+            };
+            let mut res = inner.call(req).await?;
+            if !live {
+                clear_session_cookie(&mut res, cookie::clear_session(auth.config()));
             }
-            inner.call(req).await.map(|res| res.map(AuthBody::inner))
+            Ok(res.map(AuthBody::inner))
         }))
     }
 }

@@ -1,5 +1,5 @@
-//! Passwords: the policy that accepts or refuses them, and bcrypt, which runs on a small pool
-//! of dedicated threads so that hashing never blocks the async runtime.
+//! bcrypt on a small pool of dedicated threads, so that hashing never blocks the async
+//! runtime and a burst of logins waits in a bounded queue.
 
 use std::{
     sync::{
@@ -11,84 +11,8 @@ use std::{
 
 use tokio::sync::oneshot;
 
+use super::check_hashable;
 use crate::error::{AuthError, PasswordError};
-
-/// bcrypt reads at most this many bytes of a password.
-pub const BCRYPT_MAX_BYTES: usize = 72;
-
-/// Which passwords are accepted. The same rules apply on every route that sets a password.
-///
-/// Whatever the policy, a password bcrypt cannot hash faithfully (over 72 bytes, or with a NUL
-/// character) is refused rather than truncated.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PasswordPolicy {
-    /// Minimum length in characters (Unicode scalar values).
-    pub min_chars: usize,
-    /// Refuse a password equal to the account's email (compared without regard to case).
-    pub reject_email: bool,
-}
-
-impl PasswordPolicy {
-    /// The seed's policy: anything non-empty that bcrypt can hash faithfully.
-    #[must_use]
-    pub fn seed() -> Self {
-        Self {
-            min_chars: 1,
-            reject_email: false,
-        }
-    }
-
-    /// NIST SP 800-63B / OWASP ASVS 2.1: at least 12 characters, no composition rules, not
-    /// the email.
-    #[must_use]
-    pub fn hardened() -> Self {
-        Self {
-            min_chars: 12,
-            reject_email: true,
-        }
-    }
-
-    /// Checks a new password for the account `email`.
-    ///
-    /// # Errors
-    /// The first rule the password breaks.
-    pub fn check(&self, password: &str, email: &str) -> Result<(), PasswordError> {
-        check_hashable(password)?;
-        if password.chars().count() < self.min_chars {
-            return Err(PasswordError::TooShort {
-                min: self.min_chars,
-            });
-        }
-        if self.reject_email && password.trim().eq_ignore_ascii_case(email.trim()) {
-            return Err(PasswordError::SameAsEmail);
-        }
-        Ok(())
-    }
-}
-
-impl Default for PasswordPolicy {
-    fn default() -> Self {
-        Self::hardened()
-    }
-}
-
-/// Whether bcrypt can hash `password` without losing any of it.
-///
-/// # Errors
-/// [`PasswordError::Empty`], [`PasswordError::TooLong`] or [`PasswordError::ContainsNul`].
-pub fn check_hashable(password: &str) -> Result<(), PasswordError> {
-    if password.is_empty() {
-        Err(PasswordError::Empty)
-    } else if password.len() > BCRYPT_MAX_BYTES {
-        Err(PasswordError::TooLong {
-            bytes: password.len(),
-        })
-    } else if password.contains('\0') {
-        Err(PasswordError::ContainsNul)
-    } else {
-        Ok(())
-    }
-}
 
 /// The outcome of checking a password against a stored hash.
 #[derive(Clone, Debug, PartialEq, Eq)]

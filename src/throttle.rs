@@ -1,0 +1,504 @@
+//! Throttling: exponential backoff of failures per (account, client address), ceilings per
+//! account and per client, and request quotas for registration and reset requests, in
+//! bounded memory.
+//!
+//! Accounts are keyed by a digest of the normalised email whether or not an account has it,
+//! so that throttling answers alike for known and unknown emails.
+
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    net::IpAddr,
+    sync::{Mutex, PoisonError},
+    time::{Duration, SystemTime},
+};
+
+use sha2::{Digest, Sha256};
+
+/// Limits on failed attempts and on request rates (OWASP ASVS 2.2.1, NIST SP 800-63B
+/// §5.2.2).
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_user_auth::ThrottleConfig;
+///
+/// let throttle = ThrottleConfig::default()
+///     .with_free_failures(3)
+///     .with_backoff(Duration::from_secs(2), Duration::from_secs(600));
+/// assert_eq!(throttle.free_failures, 3);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ThrottleConfig {
+    /// Whether throttling is on at all (on by default; off only for tests and benchmarks).
+    pub enabled: bool,
+    /// Failures from one client address on one account before backoff starts (5).
+    pub free_failures: u32,
+    /// The first backoff (1 s); each further failure doubles it...
+    pub backoff_start: Duration,
+    /// ...up to this (15 minutes).
+    pub backoff_max: Duration,
+    /// Failures on one account from all addresses per hour (100, NIST SP 800-63B §5.2.2).
+    pub account_failures_per_hour: u32,
+    /// Failures from one address across all accounts per hour (100: credential stuffing).
+    pub client_failures_per_hour: u32,
+    /// Registrations from one address per hour (20).
+    pub registrations_per_client_per_hour: u32,
+    /// Reset requests for one email per hour (5).
+    pub reset_requests_per_account_per_hour: u32,
+    /// Reset requests from one address per hour (20).
+    pub reset_requests_per_client_per_hour: u32,
+    /// Entries kept per table; the oldest are dropped beyond it, so that a spray of many
+    /// accounts or addresses cannot exhaust memory (100,000).
+    pub max_entries: usize,
+}
+
+impl Default for ThrottleConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            free_failures: 5,
+            backoff_start: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(15 * 60),
+            account_failures_per_hour: 100,
+            client_failures_per_hour: 100,
+            registrations_per_client_per_hour: 20,
+            reset_requests_per_account_per_hour: 5,
+            reset_requests_per_client_per_hour: 20,
+            max_entries: 100_000,
+        }
+    }
+}
+
+impl ThrottleConfig {
+    /// No throttling at all: for tests and benchmarks only.
+    #[must_use]
+    pub fn disabled() -> Self {
+        Self {
+            enabled: false,
+            ..Self::default()
+        }
+    }
+
+    /// Failures allowed before backoff starts.
+    #[must_use]
+    pub fn with_free_failures(mut self, n: u32) -> Self {
+        self.free_failures = n;
+        self
+    }
+
+    /// The first and the longest backoff.
+    #[must_use]
+    pub fn with_backoff(mut self, start: Duration, max: Duration) -> Self {
+        self.backoff_start = start;
+        self.backoff_max = max.max(start);
+        self
+    }
+
+    /// The per-account and per-client ceilings on failures per hour.
+    #[must_use]
+    pub fn with_failure_ceilings(mut self, per_account: u32, per_client: u32) -> Self {
+        self.account_failures_per_hour = per_account;
+        self.client_failures_per_hour = per_client;
+        self
+    }
+
+    /// Registrations per client address per hour.
+    #[must_use]
+    pub fn with_registrations_per_hour(mut self, n: u32) -> Self {
+        self.registrations_per_client_per_hour = n;
+        self
+    }
+
+    /// Reset requests per email and per client address per hour.
+    #[must_use]
+    pub fn with_reset_requests_per_hour(mut self, per_account: u32, per_client: u32) -> Self {
+        self.reset_requests_per_account_per_hour = per_account;
+        self.reset_requests_per_client_per_hour = per_client;
+        self
+    }
+
+    /// The bound on entries per table.
+    #[must_use]
+    pub fn with_max_entries(mut self, n: usize) -> Self {
+        self.max_entries = n.max(16);
+        self
+    }
+}
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+/// An account key: 128 bits of the SHA-256 of the trimmed, lowercased email, so that a key
+/// costs 16 bytes however long the email a client sends.
+type Account = [u8; 16];
+
+fn account_key(email: &str) -> Account {
+    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Backoff {
+    failures: u32,
+    last_failure: SystemTime,
+    blocked_until: SystemTime,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Window {
+    start: SystemTime,
+    count: u32,
+}
+
+/// A table of bounded size: when full, expired entries are dropped, then arbitrary ones.
+#[derive(Debug)]
+struct Table<K, V> {
+    map: HashMap<K, V>,
+}
+
+impl<K: Hash + Eq + Copy, V: Copy> Table<K, V> {
+    fn new() -> Self {
+        Self {
+            map: HashMap::new(),
+        }
+    }
+
+    fn make_room(&mut self, max: usize, expired: impl Fn(&V) -> bool) {
+        if self.map.len() < max {
+            return;
+        }
+        self.map.retain(|_, v| !expired(v));
+        if self.map.len() >= max {
+            // Still full of live entries: drop a tenth, so the sweep is amortised.
+            let excess = self.map.len() + 1 - max * 9 / 10;
+            let doomed: Vec<K> = self.map.keys().take(excess).copied().collect();
+            for k in doomed {
+                self.map.remove(&k);
+            }
+        }
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    pairs: Table<(Account, Option<IpAddr>), Backoff>,
+    account_failures: Table<Account, Window>,
+    client_failures: Table<IpAddr, Window>,
+    registrations: Table<IpAddr, Window>,
+    reset_accounts: Table<Account, Window>,
+    reset_clients: Table<IpAddr, Window>,
+}
+
+/// The throttle's state, shared by every clone of an [`Auth`](crate::Auth).
+#[derive(Debug)]
+pub(crate) struct Throttle {
+    config: ThrottleConfig,
+    state: Mutex<State>,
+}
+
+fn remaining(until: SystemTime, now: SystemTime) -> Duration {
+    until.duration_since(now).unwrap_or(Duration::ZERO)
+}
+
+fn window_blocks(w: Option<&Window>, limit: u32, now: SystemTime) -> Option<Duration> {
+    let w = w?;
+    let end = w.start + HOUR;
+    (now < end && w.count >= limit).then(|| remaining(end, now))
+}
+
+fn window_expired(w: &Window, now: SystemTime) -> bool {
+    now >= w.start + HOUR
+}
+
+fn bump<K: Hash + Eq + Copy>(table: &mut Table<K, Window>, key: K, now: SystemTime, max: usize) {
+    table.make_room(max, |w| window_expired(w, now));
+    let w = table.map.entry(key).or_insert(Window {
+        start: now,
+        count: 0,
+    });
+    if window_expired(w, now) {
+        *w = Window {
+            start: now,
+            count: 0,
+        };
+    }
+    w.count = w.count.saturating_add(1);
+}
+
+impl Throttle {
+    pub(crate) fn new(config: ThrottleConfig) -> Self {
+        Self {
+            config,
+            state: Mutex::new(State {
+                pairs: Table::new(),
+                account_failures: Table::new(),
+                client_failures: Table::new(),
+                registrations: Table::new(),
+                reset_accounts: Table::new(),
+                reset_clients: Table::new(),
+            }),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether an attempt on `email` from `client` may proceed; if not, for how long it is
+    /// held back.
+    pub(crate) fn check_failures(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<(), Duration> {
+        if !self.config.enabled {
+            return Ok(());
+        }
+        let account = account_key(email);
+        let state = self.state();
+        let mut wait = Duration::ZERO;
+        if let Some(b) = state.pairs.map.get(&(account, client)) {
+            wait = wait.max(remaining(b.blocked_until, now));
+        }
+        if let Some(w) = window_blocks(
+            state.account_failures.map.get(&account),
+            self.config.account_failures_per_hour,
+            now,
+        ) {
+            wait = wait.max(w);
+        }
+        let per_client = client.and_then(|ip| {
+            window_blocks(
+                state.client_failures.map.get(&ip),
+                self.config.client_failures_per_hour,
+                now,
+            )
+        });
+        if let Some(w) = per_client {
+            wait = wait.max(w);
+        }
+        if wait.is_zero() { Ok(()) } else { Err(wait) }
+    }
+
+    /// Counts a failed attempt.
+    pub(crate) fn record_failure(&self, email: &str, client: Option<IpAddr>, now: SystemTime) {
+        if !self.config.enabled {
+            return;
+        }
+        let account = account_key(email);
+        let config = &self.config;
+        let max = config.max_entries;
+        let mut state = self.state();
+        let idle = config.backoff_max + HOUR;
+        state.pairs.make_room(max, |b| now >= b.last_failure + idle);
+        let entry = state.pairs.map.entry((account, client)).or_insert(Backoff {
+            failures: 0,
+            last_failure: now,
+            blocked_until: now,
+        });
+        if now >= entry.last_failure + idle {
+            entry.failures = 0;
+        }
+        entry.failures = entry.failures.saturating_add(1);
+        entry.last_failure = now;
+        if entry.failures >= config.free_failures.max(1) {
+            let doublings = (entry.failures - config.free_failures.max(1)).min(30);
+            let delay = config
+                .backoff_start
+                .saturating_mul(1u32 << doublings)
+                .min(config.backoff_max);
+            entry.blocked_until = now + delay;
+        }
+        bump(&mut state.account_failures, account, now, max);
+        if let Some(ip) = client {
+            bump(&mut state.client_failures, ip, now, max);
+        }
+    }
+
+    /// A successful attempt clears the backoff of its (account, client) pair; the ceilings
+    /// keep their counts.
+    pub(crate) fn record_success(&self, email: &str, client: Option<IpAddr>) {
+        if !self.config.enabled {
+            return;
+        }
+        self.state().pairs.map.remove(&(account_key(email), client));
+    }
+
+    /// Counts a registration from `client`, or says how long it must wait.
+    pub(crate) fn registration(
+        &self,
+        client: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<(), Duration> {
+        let (true, Some(ip)) = (self.config.enabled, client) else {
+            return Ok(());
+        };
+        let mut state = self.state();
+        if let Some(w) = window_blocks(
+            state.registrations.map.get(&ip),
+            self.config.registrations_per_client_per_hour,
+            now,
+        ) {
+            return Err(w);
+        }
+        bump(&mut state.registrations, ip, now, self.config.max_entries);
+        Ok(())
+    }
+
+    /// Counts a reset request for `email` from `client`, or says how long it must wait.
+    pub(crate) fn reset_request(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<(), Duration> {
+        if !self.config.enabled {
+            return Ok(());
+        }
+        let account = account_key(email);
+        let mut state = self.state();
+        let mut wait = window_blocks(
+            state.reset_accounts.map.get(&account),
+            self.config.reset_requests_per_account_per_hour,
+            now,
+        );
+        if let Some(ip) = client {
+            let w = window_blocks(
+                state.reset_clients.map.get(&ip),
+                self.config.reset_requests_per_client_per_hour,
+                now,
+            );
+            wait = wait.max(w);
+        }
+        if let Some(w) = wait {
+            return Err(w);
+        }
+        let max = self.config.max_entries;
+        bump(&mut state.reset_accounts, account, now, max);
+        if let Some(ip) = client {
+            bump(&mut state.reset_clients, ip, now, max);
+        }
+        Ok(())
+    }
+
+    /// How many entries the tables hold, for tests of the memory bound.
+    #[cfg(test)]
+    fn entries(&self) -> usize {
+        let s = self.state();
+        s.pairs.map.len()
+            + s.account_failures.map.len()
+            + s.client_failures.map.len()
+            + s.registrations.map.len()
+            + s.reset_accounts.map.len()
+            + s.reset_clients.map.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::{net::Ipv4Addr, time::UNIX_EPOCH};
+
+    use super::*;
+
+    fn ip(n: u32) -> Option<IpAddr> {
+        Some(IpAddr::V4(Ipv4Addr::from(n)))
+    }
+
+    #[test]
+    fn backoff_starts_after_free_failures_and_doubles_to_a_cap() {
+        let t = Throttle::new(ThrottleConfig::default());
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for _ in 0..4 {
+            t.record_failure("bob@x.io", ip(1), now);
+            assert_eq!(t.check_failures("bob@x.io", ip(1), now), Ok(()));
+        }
+        t.record_failure("bob@x.io", ip(1), now);
+        assert_eq!(
+            t.check_failures("BOB@x.io ", ip(1), now),
+            Err(Duration::from_secs(1))
+        );
+        // Another address is not held back by this pair.
+        assert_eq!(t.check_failures("bob@x.io", ip(2), now), Ok(()));
+        t.record_failure("bob@x.io", ip(1), now);
+        assert_eq!(
+            t.check_failures("bob@x.io", ip(1), now),
+            Err(Duration::from_secs(2))
+        );
+        for _ in 0..20 {
+            t.record_failure("bob@x.io", ip(1), now);
+        }
+        assert_eq!(
+            t.check_failures("bob@x.io", ip(1), now),
+            Err(Duration::from_secs(900))
+        );
+        let later = now + Duration::from_secs(901);
+        assert_eq!(t.check_failures("bob@x.io", ip(1), later), Ok(()));
+        t.record_success("bob@x.io", ip(1));
+        t.record_failure("bob@x.io", ip(1), later);
+        assert_eq!(t.check_failures("bob@x.io", ip(1), later), Ok(()));
+    }
+
+    #[test]
+    fn per_account_and_per_client_ceilings() {
+        let t = Throttle::new(ThrottleConfig::default().with_failure_ceilings(10, 7));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        // Seven accounts from one address: the client ceiling.
+        for i in 0..7 {
+            t.record_failure(&format!("u{i}@x.io"), ip(9), now);
+        }
+        assert!(t.check_failures("fresh@x.io", ip(9), now).is_err());
+        assert!(t.check_failures("fresh@x.io", ip(10), now).is_ok());
+        // Ten addresses on one account: the account ceiling, from anywhere.
+        for i in 0..10 {
+            t.record_failure("target@x.io", ip(100 + i), now);
+        }
+        assert!(t.check_failures("target@x.io", ip(999), now).is_err());
+        let later = now + HOUR;
+        assert!(t.check_failures("target@x.io", ip(999), later).is_ok());
+    }
+
+    #[test]
+    fn quotas_for_registration_and_reset_requests() {
+        let t = Throttle::new(
+            ThrottleConfig::default()
+                .with_registrations_per_hour(2)
+                .with_reset_requests_per_hour(2, 3),
+        );
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        assert!(t.registration(ip(1), now).is_ok());
+        assert!(t.registration(ip(1), now).is_ok());
+        assert!(t.registration(ip(1), now).is_err());
+        assert!(t.registration(ip(2), now).is_ok());
+        assert!(t.reset_request("a@x.io", ip(1), now).is_ok());
+        assert!(t.reset_request("a@x.io", ip(2), now).is_ok());
+        assert!(t.reset_request("a@x.io", ip(3), now).is_err());
+        assert!(t.reset_request("b@x.io", ip(1), now).is_ok());
+        assert!(t.reset_request("c@x.io", ip(1), now).is_ok());
+        assert!(t.reset_request("d@x.io", ip(1), now).is_err());
+    }
+
+    #[test]
+    fn memory_stays_bounded_under_a_spray() {
+        let t = Throttle::new(ThrottleConfig::default().with_max_entries(1000));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for i in 0..50_000u32 {
+            t.record_failure(&format!("user{i}@x.io"), ip(i), now);
+            let _ = t.registration(ip(i), now);
+            let _ = t.reset_request(&format!("user{i}@x.io"), ip(i), now);
+        }
+        assert!(t.entries() <= 6 * 1000, "{}", t.entries());
+    }
+
+    #[test]
+    fn disabled_never_throttles() {
+        let t = Throttle::new(ThrottleConfig::disabled());
+        let now = UNIX_EPOCH;
+        for _ in 0..100 {
+            t.record_failure("a@x.io", ip(1), now);
+        }
+        assert!(t.check_failures("a@x.io", ip(1), now).is_ok());
+    }
+}
