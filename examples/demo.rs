@@ -20,7 +20,10 @@ use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, ServiceExt, service_fn};
-use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser, PeerAddr, Profile};
+use tower_user_auth::{
+    Auth, AuthConfig, AuthLayer, AuthenticatedUser, BoxError, PeerAddr, Profile, Routes,
+    ThrottleConfig, password::PasswordPolicy, token::ResetToken,
+};
 
 /// The wrapped app: the seed's `GET /`, and `GET /me`, which reads the injected user.
 async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -141,8 +144,100 @@ fn config_from_env() -> Result<(AuthConfig, Duration), Setup> {
             threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         c = c.with_hashing_pool(threads, queue.unwrap_or(16 * threads))?;
     }
+    let policy = password_policy_from_env(c.password_policy().clone())?;
+    let throttle = throttle_from_env(c.throttle().clone())?;
+    let routes = routes_from_env(c.routes().clone());
+    c = c
+        .with_password_policy(policy)
+        .with_throttle(throttle)
+        .with_routes(routes)?;
+    if let Some(v) = var("AUTH_ALLOWED_ORIGINS") {
+        c = c.with_allowed_origins(list(&v))?;
+    }
+    if let Some(v) = var("AUTH_TRUSTED_PROXIES") {
+        c = c.with_trusted_proxies(list(&v))?;
+    }
+    // The development mailer: where the token does not go back in the answer, print it on
+    // standard output (never in the tracing log).
+    let token_in_answer = flag("AUTH_RESET_TOKEN_IN_RESPONSE")?.unwrap_or(profile == Profile::Seed);
+    if !token_in_answer {
+        c = c.with_reset_token_hook(|email: &str, token: &ResetToken| {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "reset token for {email}: {}", token.expose())?;
+            out.flush()?;
+            Ok::<(), BoxError>(())
+        });
+    }
     let purge_every = seconds("AUTH_PURGE_INTERVAL")?.unwrap_or(Duration::from_secs(60));
     Ok((c, purge_every))
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn password_policy_from_env(mut p: PasswordPolicy) -> Result<PasswordPolicy, Setup> {
+    if let Some(v) = parse::<usize>("AUTH_PASSWORD_MIN_LENGTH")? {
+        p = p.with_min_chars(v);
+    }
+    if let Some(v) = flag("AUTH_PASSWORD_REJECT_COMMON")? {
+        p = p.with_reject_common(v);
+    }
+    if let Some(v) = flag("AUTH_PASSWORD_REJECT_EMAIL")? {
+        p = p.with_reject_email(v);
+    }
+    Ok(p)
+}
+
+fn throttle_from_env(mut t: ThrottleConfig) -> Result<ThrottleConfig, Setup> {
+    if let Some(v) = flag("AUTH_THROTTLE")? {
+        t.enabled = v;
+    }
+    if let Some(v) = parse("AUTH_THROTTLE_FREE_FAILURES")? {
+        t = t.with_free_failures(v);
+    }
+    let start = seconds("AUTH_THROTTLE_BACKOFF_START")?.unwrap_or(t.backoff_start);
+    let max = seconds("AUTH_THROTTLE_BACKOFF_MAX")?.unwrap_or(t.backoff_max);
+    t = t.with_backoff(start, max);
+    let per_account =
+        parse("AUTH_THROTTLE_ACCOUNT_FAILURES_PER_HOUR")?.unwrap_or(t.account_failures_per_hour);
+    let per_client =
+        parse("AUTH_THROTTLE_CLIENT_FAILURES_PER_HOUR")?.unwrap_or(t.client_failures_per_hour);
+    t = t.with_failure_ceilings(per_account, per_client);
+    if let Some(v) = parse("AUTH_THROTTLE_REGISTRATIONS_PER_HOUR")? {
+        t = t.with_registrations_per_hour(v);
+    }
+    let reset_account = parse("AUTH_THROTTLE_RESET_REQUESTS_PER_ACCOUNT_PER_HOUR")?
+        .unwrap_or(t.reset_requests_per_account_per_hour);
+    let reset_client = parse("AUTH_THROTTLE_RESET_REQUESTS_PER_CLIENT_PER_HOUR")?
+        .unwrap_or(t.reset_requests_per_client_per_hour);
+    t = t.with_reset_requests_per_hour(reset_account, reset_client);
+    if let Some(v) = parse("AUTH_THROTTLE_MAX_ENTRIES")? {
+        t = t.with_max_entries(v);
+    }
+    Ok(t)
+}
+
+fn routes_from_env(mut r: Routes) -> Routes {
+    for (name, slot) in [
+        ("AUTH_ROUTE_REGISTER", &mut r.register),
+        ("AUTH_ROUTE_SESSIONS", &mut r.sessions),
+        ("AUTH_ROUTE_ALL_SESSIONS", &mut r.all_sessions),
+        ("AUTH_ROUTE_PROFILE", &mut r.profile),
+        ("AUTH_ROUTE_PASSWORD", &mut r.password),
+        ("AUTH_ROUTE_RESET_PASSWORD", &mut r.reset_password),
+        ("AUTH_ROUTE_AFTER_LOGOUT", &mut r.after_logout),
+    ] {
+        if let Some(v) = var(name) {
+            *slot = v;
+        }
+    }
+    r
 }
 
 async fn shutdown_signal() {

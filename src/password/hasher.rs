@@ -42,7 +42,10 @@ impl PasswordHasher {
             let receiver = Arc::clone(&receiver);
             thread::Builder::new()
                 .name(format!("user-auth-bcrypt-{i}"))
-                .spawn(move || worker(&receiver))
+                .spawn(move || {
+                    lower_priority();
+                    worker(&receiver);
+                })
                 .expect("spawning a bcrypt worker thread");
         }
         // A hash to verify against when the email is unknown, so that the failure costs as
@@ -107,6 +110,28 @@ impl PasswordHasher {
             Verified { ok, rehash }
         })
         .await
+    }
+}
+
+/// Puts the calling thread at the lowest scheduling priority (`SCHED_IDLE` on Linux), so
+/// that request handling always preempts hashing: a login storm uses the CPU only when
+/// nothing else wants it.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::{
+            ThreadPriority,
+            unix::{
+                NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+                thread_native_id,
+            },
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        if let Err(e) =
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+        {
+            tracing::warn!(error = ?e, "could not lower the bcrypt threads' priority");
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! never sees a token itself.
 
 mod redb;
+mod session_cache;
 
 use std::{future::Future, time::SystemTime};
 

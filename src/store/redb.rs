@@ -20,6 +20,7 @@ use tokio::sync::oneshot;
 
 use super::{
     EndSessions, PasswordReset, Purged, ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
+    session_cache::{Dirty, SessionCache},
 };
 use crate::{
     error::{BackendError, StoreError},
@@ -53,6 +54,23 @@ const USER_RESET: TableDefinition<u64, [u8; 32]> = TableDefinition::new("reset_t
 /// (expires ms, digest): reset tokens by expiry, for purging.
 const RESET_EXPIRY: TableDefinition<(u64, [u8; 32]), ()> =
     TableDefinition::new("reset_tokens_by_expiry");
+
+thread_local! {
+    /// What the writer thread's current batch changed, for the session cache. Only the
+    /// writer thread runs write operations.
+    static DIRTY: std::cell::RefCell<Dirty> = std::cell::RefCell::new(Dirty::default());
+}
+
+fn dirty_session(digest: [u8; 32]) {
+    DIRTY.with(|d| d.borrow_mut().sessions.insert(digest));
+}
+
+fn dirty_user(id: u64) {
+    DIRTY.with(|d| d.borrow_mut().users.insert(id));
+}
+
+/// Sessions kept in the in-process cache.
+const SESSION_CACHE_ENTRIES: usize = 100_000;
 
 /// At most this many writes share one commit.
 const MAX_BATCH: usize = 256;
@@ -117,6 +135,7 @@ pub struct RedbStore {
 
 struct Shared {
     db: Arc<Database>,
+    cache: Arc<SessionCache>,
     jobs: Option<SyncSender<Box<dyn Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -170,15 +189,18 @@ impl RedbStore {
     pub fn with_database(db: Database) -> Result<Self, StoreError> {
         init_schema(&db)?;
         let db = Arc::new(db);
+        let cache = Arc::new(SessionCache::new(SESSION_CACHE_ENTRIES));
         let (jobs, receiver) = mpsc::sync_channel(DEFAULT_WRITE_QUEUE);
         let writer_db = Arc::clone(&db);
+        let writer_cache = Arc::clone(&cache);
         let writer = thread::Builder::new()
             .name("user-auth-redb-writer".into())
-            .spawn(move || run_writer(&writer_db, &receiver))
+            .spawn(move || run_writer(&writer_db, &writer_cache, &receiver))
             .map_err(|e| StoreError::Backend(BackendError::new(e)))?;
         Ok(Self {
             shared: Arc::new(Shared {
                 db,
+                cache,
                 jobs: Some(jobs),
                 writer: Mutex::new(Some(writer)),
             }),
@@ -316,7 +338,7 @@ where
     }
 }
 
-fn run_writer(db: &Database, jobs: &Receiver<Box<dyn Job>>) {
+fn run_writer(db: &Database, cache: &SessionCache, jobs: &Receiver<Box<dyn Job>>) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -326,8 +348,14 @@ fn run_writer(db: &Database, jobs: &Receiver<Box<dyn Job>>) {
             }
         }
         let committed = commit_batch(db, &mut batch);
-        if let Err(e) = &committed {
-            tracing::error!(error = %e, writes = batch.len(), "store commit failed");
+        let dirty = DIRTY.with(|d| std::mem::take(&mut *d.borrow_mut()));
+        match &committed {
+            // Before anyone is answered: an answered logout is seen by every later request.
+            Ok(()) => cache.invalidate(&dirty),
+            Err(e) => {
+                cache.clear();
+                tracing::error!(error = %e, writes = batch.len(), "store commit failed");
+            }
         }
         for job in batch {
             job.finish(committed.clone());
@@ -367,6 +395,7 @@ fn remove_session(txn: &WriteTransaction, digest: [u8; 32]) -> Result<bool, Stor
     else {
         return Ok(false);
     };
+    dirty_session(digest);
     txn.open_multimap_table(USER_SESSIONS)?
         .remove(user, digest)?;
     txn.open_table(SESSION_EXPIRY)?.remove((expires, digest))?;
@@ -412,6 +441,7 @@ fn remove_reset_of(txn: &WriteTransaction, user: u64) -> Result<(), StoreError> 
 }
 
 fn set_hash(txn: &WriteTransaction, user: &User, hash: &str) -> Result<(), StoreError> {
+    dirty_user(user.id.0);
     let mut users = txn.open_table(USERS)?;
     let created = users.get(user.id.0)?.map_or(0, |v| v.value().2);
     users.insert(user.id.0, (user.email.as_str(), hash, created))?;
@@ -502,6 +532,7 @@ impl Store for RedbStore {
             let user = get_user(txn, id.0)?.ok_or(StoreError::NotFound)?;
             remove_sessions_of(txn, id.0, EndSessions::All)?;
             remove_reset_of(txn, id.0)?;
+            dirty_user(id.0);
             txn.open_table(EMAILS)?
                 .remove(email_key(&user.email).as_str())?;
             txn.open_table(USERS)?.remove(id.0)?;
@@ -568,7 +599,12 @@ impl Store for RedbStore {
         &self,
         token: TokenDigest,
     ) -> Result<Option<(SessionRecord, User)>, StoreError> {
-        self.read(|txn| {
+        let cache = &self.shared.cache;
+        if let Some(hit) = cache.get(&token.0) {
+            return Ok(Some(hit));
+        }
+        let epoch = cache.epoch();
+        let found = self.read(|txn| {
             let Some(record) = txn
                 .open_table(SESSIONS)?
                 .get(token.0)?
@@ -589,7 +625,11 @@ impl Store for RedbStore {
                     hashed_password: hash.to_owned(),
                 },
             )))
-        })
+        })?;
+        if let Some(found) = &found {
+            cache.insert(epoch, token.0, found.clone());
+        }
+        Ok(found)
     }
 
     async fn touch_session(
@@ -605,6 +645,7 @@ impl Store for RedbStore {
                 return Ok(());
             };
             let seen = millis(last_seen).max(old_seen);
+            dirty_session(token.0);
             sessions.insert(token.0, (user, created, seen, expires))?;
             let mut idle = txn.open_table(SESSION_IDLE)?;
             idle.remove((old_seen, token.0))?;

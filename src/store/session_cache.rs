@@ -1,0 +1,113 @@
+//! An exact in-process cache of sessions for [`RedbStore`](super::RedbStore): validating a
+//! session cookie costs a hash-map look-up instead of a read transaction.
+//!
+//! Exact because the redb file has one writer, this process, and every committed change to a
+//! session or a user invalidates what it touched before the write is answered:
+//!
+//! - the writer commits, then bumps `epoch`, then removes the touched entries;
+//! - a reader that misses loads `epoch`, reads the database, and inserts what it read only if
+//!   `epoch` is unchanged, checked under the same lock the writer removes under.
+//!
+//! A reader whose snapshot predates a commit therefore either inserts before the writer's
+//! removal (and is removed) or sees the bumped epoch (and does not insert).
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+};
+
+use super::SessionRecord;
+use crate::user::User;
+
+/// What a commit changed, for invalidation.
+#[derive(Debug, Default)]
+pub(crate) struct Dirty {
+    pub(crate) sessions: HashSet<[u8; 32]>,
+    pub(crate) users: HashSet<u64>,
+}
+
+impl Dirty {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.sessions.is_empty() && self.users.is_empty()
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct SessionCache {
+    entries: RwLock<HashMap<[u8; 32], (SessionRecord, User)>>,
+    epoch: AtomicU64,
+    capacity: usize,
+}
+
+impl SessionCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            epoch: AtomicU64::new(0),
+            capacity,
+        }
+    }
+
+    pub(crate) fn get(&self, digest: &[u8; 32]) -> Option<(SessionRecord, User)> {
+        if self.capacity == 0 {
+            return None;
+        }
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(digest)
+            .cloned()
+    }
+
+    /// The epoch to pass to [`SessionCache::insert`] after reading the database.
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Caches what was read, unless a commit invalidated anything since `epoch`.
+    pub(crate) fn insert(&self, epoch: u64, digest: [u8; 32], value: (SessionRecord, User)) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if self.epoch.load(Ordering::SeqCst) != epoch {
+            return;
+        }
+        if entries.len() >= self.capacity {
+            // Drop an arbitrary tenth: cheaper than tracking recency on every hit.
+            let excess = entries.len() + 1 - self.capacity * 9 / 10;
+            let doomed: Vec<[u8; 32]> = entries.keys().take(excess).copied().collect();
+            for key in doomed {
+                entries.remove(&key);
+            }
+        }
+        entries.insert(digest, value);
+    }
+
+    /// Called by the writer after a commit, before answering the writes it carried.
+    pub(crate) fn invalidate(&self, dirty: &Dirty) {
+        if dirty.is_empty() {
+            return;
+        }
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        for digest in &dirty.sessions {
+            entries.remove(digest);
+        }
+        if !dirty.users.is_empty() {
+            entries.retain(|_, (_, user)| !dirty.users.contains(&user.id.0));
+        }
+    }
+
+    /// Forgets everything (after a failed commit, whose effects are unknown to the cache).
+    pub(crate) fn clear(&self) {
+        self.epoch.fetch_add(1, Ordering::SeqCst);
+        self.entries
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
