@@ -9,52 +9,16 @@
 //! `AUTH_DB` (auth.redb), `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`) and the
 //! `AUTH_*` options listed in the README. Stops gracefully on Ctrl-C or SIGTERM.
 
-use std::{
-    convert::Infallible, env, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration,
-};
+mod common;
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
-use http_body_util::Full;
-use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
+use std::{env, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration};
+
 use tokio::net::TcpListener;
-use tower::{ServiceBuilder, ServiceExt, service_fn};
+use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
-    Auth, AuthConfig, AuthLayer, AuthenticatedUser, BoxError, PeerAddr, Profile, Routes,
-    ThrottleConfig, password::PasswordPolicy, token::ResetToken,
+    Auth, AuthConfig, AuthLayer, BoxError, Profile, Routes, ThrottleConfig,
+    password::PasswordPolicy, token::ResetToken,
 };
-
-/// The wrapped app: the seed's `GET /`, and `GET /me`, which reads the injected user.
-async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let (status, body) = match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/") => (
-            StatusCode::OK,
-            serde_json::json!({ "message": "Bienvenue" }),
-        ),
-        ("GET", "/me") => match req.extensions().get::<AuthenticatedUser>() {
-            Some(user) => (
-                StatusCode::OK,
-                serde_json::json!({ "id": user.id, "email": user.email }),
-            ),
-            None => (
-                StatusCode::UNAUTHORIZED,
-                serde_json::json!({ "message": "not logged in" }),
-            ),
-        },
-        _ => (
-            StatusCode::NOT_FOUND,
-            serde_json::json!({ "message": "not found" }),
-        ),
-    };
-    let mut res = Response::new(Full::new(Bytes::from(body.to_string())));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    Ok(res)
-}
 
 /// A problem with the environment, reported before the server starts.
 #[derive(Debug)]
@@ -240,27 +204,6 @@ fn routes_from_env(mut r: Routes) -> Routes {
     r
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
-}
-
 async fn run() -> Result<(), Setup> {
     let (config, purge_every) = config_from_env()?;
     let host = var("HOST").unwrap_or_else(|| "127.0.0.1".into());
@@ -273,7 +216,7 @@ async fn run() -> Result<(), Setup> {
     let purger = auth.spawn_purger(purge_every);
     let service = ServiceBuilder::new()
         .layer(AuthLayer::new(auth))
-        .service(service_fn(app));
+        .service(service_fn(common::app));
 
     let listener = TcpListener::bind((host.as_str(), port))
         .await
@@ -282,45 +225,8 @@ async fn run() -> Result<(), Setup> {
     println!("listening on http://{addr}");
     tracing::info!(%addr, %profile, db = %db, "serving");
 
-    let graceful = GracefulShutdown::new();
-    let shutdown = shutdown_signal();
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(accepted) => accepted,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let service = service.clone();
-                let per_request = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-                    req.extensions_mut().insert(PeerAddr(peer));
-                    service.clone().oneshot(req)
-                });
-                let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), per_request);
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(e) = connection.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-            () = &mut shutdown => break,
-        }
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
-    drop(listener);
+    common::serve(listener, service.clone(), common::shutdown_signal()).await;
     purger.abort();
-    if tokio::time::timeout(Duration::from_secs(30), graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("some connections did not finish within 30 s");
-    }
     drop(service);
     Ok(())
 }

@@ -15,7 +15,7 @@ mod session_cache;
 
 use std::{future::Future, time::SystemTime};
 
-pub use self::redb::RedbStore;
+pub use self::redb::{RedbStore, RedbStoreBuilder};
 use crate::{
     error::StoreError,
     token::TokenDigest,

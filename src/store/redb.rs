@@ -156,6 +156,67 @@ impl Drop for Shared {
     }
 }
 
+/// Options of a [`RedbStore`] before it opens.
+///
+/// ```
+/// use tower_user_auth::store::RedbStore;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = RedbStore::builder()
+///     .session_cache_entries(1_000_000)
+///     .write_queue(8192)
+///     .open(dir.path().join("auth.redb"))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct RedbStoreBuilder {
+    session_cache_entries: usize,
+    write_queue: usize,
+}
+
+impl Default for RedbStoreBuilder {
+    fn default() -> Self {
+        Self {
+            session_cache_entries: SESSION_CACHE_ENTRIES,
+            write_queue: DEFAULT_WRITE_QUEUE,
+        }
+    }
+}
+
+impl RedbStoreBuilder {
+    /// How many validated sessions to keep in memory (default 100,000; about 250 bytes each;
+    /// 0 turns the cache off). The cache is exact: every change to a session or a user
+    /// invalidates it before the change is answered.
+    pub fn session_cache_entries(mut self, entries: usize) -> Self {
+        self.session_cache_entries = entries;
+        self
+    }
+
+    /// How many writes may wait for the writer thread before further ones are refused with
+    /// [`StoreError::Busy`] (default 4096).
+    pub fn write_queue(mut self, writes: usize) -> Self {
+        self.write_queue = writes;
+        self
+    }
+
+    /// Opens (or creates) the database at `path`.
+    ///
+    /// # Errors
+    /// As [`RedbStore::open`].
+    pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
+        RedbStore::start(Database::create(path)?, &self)
+    }
+
+    /// Uses an open redb database.
+    ///
+    /// # Errors
+    /// As [`RedbStore::open`].
+    pub fn with_database(self, db: Database) -> Result<RedbStore, StoreError> {
+        RedbStore::start(db, &self)
+    }
+}
+
 impl fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedbStore").finish_non_exhaustive()
@@ -169,7 +230,13 @@ impl RedbStore {
     /// The file cannot be created or opened (permissions, already open in this or another
     /// process, not a redb file), or it records another schema version.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        Self::with_database(Database::create(path)?)
+        RedbStoreBuilder::default().open(path)
+    }
+
+    /// A builder to set the session cache and the write queue before opening.
+    #[must_use]
+    pub fn builder() -> RedbStoreBuilder {
+        RedbStoreBuilder::default()
     }
 
     /// A store on a database held in memory: for tests and examples.
@@ -187,10 +254,14 @@ impl RedbStore {
     /// # Errors
     /// As [`RedbStore::open`].
     pub fn with_database(db: Database) -> Result<Self, StoreError> {
+        RedbStoreBuilder::default().with_database(db)
+    }
+
+    fn start(db: Database, options: &RedbStoreBuilder) -> Result<Self, StoreError> {
         init_schema(&db)?;
         let db = Arc::new(db);
-        let cache = Arc::new(SessionCache::new(SESSION_CACHE_ENTRIES));
-        let (jobs, receiver) = mpsc::sync_channel(DEFAULT_WRITE_QUEUE);
+        let cache = Arc::new(SessionCache::new(options.session_cache_entries));
+        let (jobs, receiver) = mpsc::sync_channel(options.write_queue.max(1));
         let writer_db = Arc::clone(&db);
         let writer_cache = Arc::clone(&cache);
         let writer = thread::Builder::new()

@@ -1,0 +1,119 @@
+//! Micro-benchmarks of the per-request path: token parse and digest, session look-up (cached
+//! and from the database), user load, and the layer's pass-through overhead.
+//!
+//! ```text
+//! cargo bench --bench hot_path
+//! ```
+
+use std::{convert::Infallible, hint::black_box, time::Duration};
+
+use bytes::Bytes;
+use criterion::{Criterion, criterion_group, criterion_main};
+use futures_util::FutureExt;
+use http::{Request, Response, header};
+use http_body_util::Full;
+use tower::{Layer, Service, ServiceExt, service_fn};
+use tower_user_auth::{
+    Auth, AuthConfig, AuthLayer, AuthenticatedUser,
+    store::{RedbStore, Store, UserQuery},
+    token::SessionToken,
+};
+
+async fn echo(req: Request<Full<Bytes>>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let id = req
+        .extensions()
+        .get::<AuthenticatedUser>()
+        .map_or(0, |u| u.id.0);
+    Ok(Response::new(Full::new(Bytes::from(id.to_string()))))
+}
+
+fn hot_path(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = AuthConfig::seed().with_bcrypt_cost(4).expect("cost");
+    let store = RedbStore::open(dir.path().join("bench.redb")).expect("store");
+    let auth = Auth::new(store.clone(), config);
+    let token = rt.block_on(async {
+        auth.register_user("bench@example.com", "bench-password")
+            .await
+            .expect("register");
+        auth.create_session("bench@example.com")
+            .await
+            .expect("session")
+            .expect("known")
+    });
+    let user_id = rt
+        .block_on(auth.get_user_from_session_id(Some(token.expose())))
+        .expect("read")
+        .expect("user")
+        .id;
+    let raw = token.expose().to_owned();
+    let cookie = format!("theme=dark; session_id={raw}");
+
+    c.bench_function("token parse", |b| {
+        b.iter(|| SessionToken::parse(black_box(&raw)))
+    });
+    c.bench_function("token digest (SHA-256)", |b| {
+        b.iter(|| black_box(&token).digest())
+    });
+    let digest = token.digest();
+    c.bench_function("session look-up (cached)", |b| {
+        b.iter(|| store.session(black_box(digest)).now_or_never())
+    });
+    let unknown = SessionToken::generate().digest();
+    c.bench_function("session look-up (miss, database read)", |b| {
+        b.iter(|| store.session(black_box(unknown)).now_or_never())
+    });
+    c.bench_function("user load by id (database read)", |b| {
+        b.iter(|| {
+            store
+                .find_user_by(UserQuery::Id(black_box(user_id)))
+                .now_or_never()
+        })
+    });
+    c.bench_function(
+        "authenticate (parse + digest + cached session + expiry)",
+        |b| b.iter(|| rt.block_on(auth.authenticate(black_box(&token)))),
+    );
+
+    let request = |with_cookie: bool| {
+        let mut req = Request::get("/me").body(Full::default()).expect("request");
+        if with_cookie {
+            req.headers_mut()
+                .insert(header::COOKIE, cookie.parse().expect("header"));
+        }
+        req
+    };
+    let mut bare = service_fn(echo);
+    let mut layered = AuthLayer::new(auth.clone()).layer(service_fn(echo));
+    let mut group = c.benchmark_group("pass-through");
+    group.measurement_time(Duration::from_secs(3));
+    group.bench_function("app alone", |b| {
+        b.iter(|| rt.block_on(bare.ready().then(|s| s.expect("ready").call(request(true)))))
+    });
+    group.bench_function("app behind AuthLayer, no cookie", |b| {
+        b.iter(|| {
+            rt.block_on(
+                layered
+                    .ready()
+                    .then(|s| s.expect("ready").call(request(false))),
+            )
+        })
+    });
+    group.bench_function("app behind AuthLayer, valid cookie", |b| {
+        b.iter(|| {
+            rt.block_on(
+                layered
+                    .ready()
+                    .then(|s| s.expect("ready").call(request(true))),
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, hot_path);
+criterion_main!(benches);
