@@ -101,9 +101,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = dir.path().join("scale.redb");
     let config = AuthConfig::seed().with_bcrypt_cost(4)?;
     let hash = bcrypt::hash("scale-benchmark-password", 4)?;
-    let cache: usize = std::env::var("SESSION_CACHE").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    println!("session cache: {cache} entries (SESSION_CACHE; 0 = every look-up reads the database)");
-    let store = RedbStore::builder().session_cache_entries(cache).open(&path)?;
+    let cache: usize = std::env::var("SESSION_CACHE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    println!(
+        "session cache: {cache} entries (SESSION_CACHE; 0 = every look-up reads the database)"
+    );
+    let store = RedbStore::builder()
+        .session_cache_entries(cache)
+        .open(&path)?;
 
     let t0 = Instant::now();
     let mut tokens = seed(&store, 0, small, &hash).await;

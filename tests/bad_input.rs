@@ -32,26 +32,110 @@ async fn missing_empty_duplicated_and_malformed_fields_are_400() {
     let long_field = [("email", "x@y.io"), ("password", long.as_str())];
     let cases: Vec<(Method, &str, Body<'_>)> = vec![
         (Method::POST, "/users", Body::Form(&[("email", "x@y.io")])),
-        (Method::POST, "/users", Body::Form(&[("email", ""), ("password", "pw")])),
-        (Method::POST, "/users", Body::Form(&[("email", "x@y.io"), ("password", "")])),
-        (Method::POST, "/users", Body::Form(&[("email", "x@y.io"), ("email", "z@y.io"), ("password", "pw")])),
-        (Method::POST, "/users", Body::Form(&[("email", "not-an-email"), ("password", "pw")])),
+        (
+            Method::POST,
+            "/users",
+            Body::Form(&[("email", ""), ("password", "pw")]),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Form(&[("email", "x@y.io"), ("password", "")]),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Form(&[("email", "x@y.io"), ("email", "z@y.io"), ("password", "pw")]),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Form(&[("email", "not-an-email"), ("password", "pw")]),
+        ),
         (Method::POST, "/users", Body::Form(&long_field)),
-        (Method::POST, "/users", Body::Form(&[("email", "x@y.io"), ("password", "p\0w")])),
+        (
+            Method::POST,
+            "/users",
+            Body::Form(&[("email", "x@y.io"), ("password", "p\0w")]),
+        ),
         (Method::POST, "/users", Body::Empty),
-        (Method::POST, "/users", Body::Raw("application/x-www-form-urlencoded", b"email=%FF%FE&password=pw".to_vec())),
-        (Method::POST, "/users", Body::Raw("application/x-www-form-urlencoded", b"email=\xc3\x28&password=pw".to_vec())),
-        (Method::POST, "/users", Body::Raw("application/json", b"{\"email\": \"x@y.io\", \"password\": 5}".to_vec())),
-        (Method::POST, "/users", Body::Raw("application/json", b"{\"email\": \"x@y.io\", ".to_vec())),
-        (Method::POST, "/users", Body::Raw("application/json", b"[\"x@y.io\"]".to_vec())),
-        (Method::POST, "/users", Body::Raw("application/json", "[".repeat(5000).into_bytes())),
-        (Method::POST, "/users", Body::Raw("multipart/form-data; boundary=XX", b"--XX\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nx@y.io".to_vec())),
-        (Method::POST, "/users", Body::Raw("multipart/form-data", b"--XX--".to_vec())),
-        (Method::POST, "/sessions", Body::Form(&[("email", "bob@bob.com")])),
-        (Method::POST, "/sessions", Body::Form(&[("email", "bob@bob.com"), ("password", "pwd"), ("password", "pwd")])),
+        (
+            Method::POST,
+            "/users",
+            Body::Raw(
+                "application/x-www-form-urlencoded",
+                b"email=%FF%FE&password=pw".to_vec(),
+            ),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Raw(
+                "application/x-www-form-urlencoded",
+                b"email=\xc3\x28&password=pw".to_vec(),
+            ),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Raw(
+                "application/json",
+                b"{\"email\": \"x@y.io\", \"password\": 5}".to_vec(),
+            ),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Raw("application/json", b"{\"email\": \"x@y.io\", ".to_vec()),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Raw("application/json", b"[\"x@y.io\"]".to_vec()),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Raw("application/json", "[".repeat(5000).into_bytes()),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Raw(
+                "multipart/form-data; boundary=XX",
+                b"--XX\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\nx@y.io".to_vec(),
+            ),
+        ),
+        (
+            Method::POST,
+            "/users",
+            Body::Raw("multipart/form-data", b"--XX--".to_vec()),
+        ),
+        (
+            Method::POST,
+            "/sessions",
+            Body::Form(&[("email", "bob@bob.com")]),
+        ),
+        (
+            Method::POST,
+            "/sessions",
+            Body::Form(&[
+                ("email", "bob@bob.com"),
+                ("password", "pwd"),
+                ("password", "pwd"),
+            ]),
+        ),
         (Method::POST, "/reset_password", Body::Form(&[])),
-        (Method::PUT, "/reset_password", Body::Form(&[("email", "bob@bob.com"), ("reset_token", "x")])),
-        (Method::PUT, "/reset_password", Body::Form(&[("email", "bob@bob.com"), ("new_password", "x")])),
+        (
+            Method::PUT,
+            "/reset_password",
+            Body::Form(&[("email", "bob@bob.com"), ("reset_token", "x")]),
+        ),
+        (
+            Method::PUT,
+            "/reset_password",
+            Body::Form(&[("email", "bob@bob.com"), ("new_password", "x")]),
+        ),
     ];
     for (method, path, body) in cases {
         let a = call(&svc, request(method.clone(), path, &[], body)).await;
@@ -67,22 +151,53 @@ async fn unsupported_types_oversized_bodies_and_wrong_methods() {
     let (auth, _dir) = common::auth(config);
     let svc = common::service(&auth);
     let before = state(&auth).await;
-    for ct in ["text/plain", "application/xml", "multipart/mixed; boundary=x"] {
-        let a = call(&svc, request(Method::POST, "/users", &[], Body::Raw(ct, b"email=a@b.c&password=x".to_vec()))).await;
+    for ct in [
+        "text/plain",
+        "application/xml",
+        "multipart/mixed; boundary=x",
+    ] {
+        let a = call(
+            &svc,
+            request(
+                Method::POST,
+                "/users",
+                &[],
+                Body::Raw(ct, b"email=a@b.c&password=x".to_vec()),
+            ),
+        )
+        .await;
         assert_refused(&a, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     }
     let big = format!("email=a%40b.c&password={}", "x".repeat(2000));
-    let a = call(&svc, request(Method::POST, "/users", &[], Body::Raw("application/x-www-form-urlencoded", big.clone().into_bytes()))).await;
+    let a = call(
+        &svc,
+        request(
+            Method::POST,
+            "/users",
+            &[],
+            Body::Raw(
+                "application/x-www-form-urlencoded",
+                big.clone().into_bytes(),
+            ),
+        ),
+    )
+    .await;
     assert_refused(&a, StatusCode::PAYLOAD_TOO_LARGE);
     let a = call(
         &svc,
-        request(Method::POST, "/users", &[("content-length", "999999999")], Body::Raw("application/x-www-form-urlencoded", b"x".to_vec())),
+        request(
+            Method::POST,
+            "/users",
+            &[("content-length", "999999999")],
+            Body::Raw("application/x-www-form-urlencoded", b"x".to_vec()),
+        ),
     )
     .await;
     assert_refused(&a, StatusCode::PAYLOAD_TOO_LARGE);
     // A streamed body with no Content-Length is cut off at the cap as it is read.
-    let chunks: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> =
-        (0..100).map(|_| Ok(http_body::Frame::data(Bytes::from(vec![b'a'; 100])))).collect();
+    let chunks: Vec<Result<http_body::Frame<Bytes>, std::convert::Infallible>> = (0..100)
+        .map(|_| Ok(http_body::Frame::data(Bytes::from(vec![b'a'; 100]))))
+        .collect();
     let streamed = Request::post("/users")
         .header("content-type", "application/x-www-form-urlencoded")
         .body(StreamBody::new(futures_util::stream::iter(chunks)))
@@ -116,21 +231,78 @@ async fn reset_tokens_403_whatever_the_password_and_400_keeps_the_token() {
     auth.register_user("bob@bob.com", "pwd").await.unwrap();
     let token = auth.get_reset_password_token("bob@bob.com").await.unwrap();
     for pw in ["fine", &"x".repeat(100), "nul\0"] {
-        let a = call(&svc, request(Method::PUT, "/reset_password", &[], Body::Form(&[("email", "bob@bob.com"), ("reset_token", "00000000-0000-4000-8000-000000000000"), ("new_password", pw)]))).await;
+        let a = call(
+            &svc,
+            request(
+                Method::PUT,
+                "/reset_password",
+                &[],
+                Body::Form(&[
+                    ("email", "bob@bob.com"),
+                    ("reset_token", "00000000-0000-4000-8000-000000000000"),
+                    ("new_password", pw),
+                ]),
+            ),
+        )
+        .await;
         assert_refused(&a, StatusCode::FORBIDDEN);
     }
     // The right token with another account's email.
     auth.register_user("eve@bob.com", "pwd").await.unwrap();
-    let a = call(&svc, request(Method::PUT, "/reset_password", &[], Body::Form(&[("email", "eve@bob.com"), ("reset_token", token.expose()), ("new_password", "new")]))).await;
+    let a = call(
+        &svc,
+        request(
+            Method::PUT,
+            "/reset_password",
+            &[],
+            Body::Form(&[
+                ("email", "eve@bob.com"),
+                ("reset_token", token.expose()),
+                ("new_password", "new"),
+            ]),
+        ),
+    )
+    .await;
     assert_refused(&a, StatusCode::FORBIDDEN);
     for pw in [&"x".repeat(100), "nul\0"] {
-        let a = call(&svc, request(Method::PUT, "/reset_password", &[], Body::Form(&[("email", "bob@bob.com"), ("reset_token", token.expose()), ("new_password", pw)]))).await;
+        let a = call(
+            &svc,
+            request(
+                Method::PUT,
+                "/reset_password",
+                &[],
+                Body::Form(&[
+                    ("email", "bob@bob.com"),
+                    ("reset_token", token.expose()),
+                    ("new_password", pw),
+                ]),
+            ),
+        )
+        .await;
         assert_refused(&a, StatusCode::BAD_REQUEST);
         assert!(a.json()["message"].as_str().unwrap().contains("password"));
     }
     assert!(auth.valid_login("bob@bob.com", "pwd").await.unwrap());
-    let a = call(&svc, request(Method::PUT, "/reset_password", &[], Body::Form(&[("email", "BOB@bob.com"), ("reset_token", token.expose()), ("new_password", "new")]))).await;
-    assert_eq!(a.status, StatusCode::OK, "the token stayed usable: {}", a.body);
+    let a = call(
+        &svc,
+        request(
+            Method::PUT,
+            "/reset_password",
+            &[],
+            Body::Form(&[
+                ("email", "BOB@bob.com"),
+                ("reset_token", token.expose()),
+                ("new_password", "new"),
+            ]),
+        ),
+    )
+    .await;
+    assert_eq!(
+        a.status,
+        StatusCode::OK,
+        "the token stayed usable: {}",
+        a.body
+    );
     assert!(auth.valid_login("bob@bob.com", "new").await.unwrap());
 }
 
@@ -142,7 +314,11 @@ async fn cookies_pass_through_and_profile() {
     let token = auth.create_session("bob@bob.com").await.unwrap().unwrap();
     let good = format!("lang=fr; session_id={}", token.expose());
 
-    let a = call(&svc, request(Method::GET, "/me", &[("cookie", &good)], Body::Empty)).await;
+    let a = call(
+        &svc,
+        request(Method::GET, "/me", &[("cookie", &good)], Body::Empty),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     let v = a.json();
     assert_eq!(v["email"], "bob@bob.com");
@@ -151,30 +327,65 @@ async fn cookies_pass_through_and_profile() {
 
     let a = call(&svc, request(Method::GET, "/me", &[], Body::Empty)).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    assert!(a.set_cookie_line("session_id").is_none(), "no cookie, nothing to clear");
+    assert!(
+        a.set_cookie_line("session_id").is_none(),
+        "no cookie, nothing to clear"
+    );
 
     let unknown = "session_id=00000000-0000-4000-8000-000000000000".to_owned();
     let dup = format!("session_id={0}; session_id={0}", token.expose());
-    for bad in [unknown.as_str(), "session_id=garbage", "session_id=", dup.as_str(), "session_id=\"quoted\""] {
-        let a = call(&svc, request(Method::GET, "/me", &[("cookie", bad)], Body::Empty)).await;
-        assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{bad}: passes through without a user");
-        assert!(a.set_cookie_line("session_id").unwrap().contains("Max-Age=0"), "{bad}");
-        let a = call(&svc, request(Method::GET, "/profile", &[("cookie", bad)], Body::Empty)).await;
+    for bad in [
+        unknown.as_str(),
+        "session_id=garbage",
+        "session_id=",
+        dup.as_str(),
+        "session_id=\"quoted\"",
+    ] {
+        let a = call(
+            &svc,
+            request(Method::GET, "/me", &[("cookie", bad)], Body::Empty),
+        )
+        .await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNAUTHORIZED,
+            "{bad}: passes through without a user"
+        );
+        assert!(
+            a.set_cookie_line("session_id")
+                .unwrap()
+                .contains("Max-Age=0"),
+            "{bad}"
+        );
+        let a = call(
+            &svc,
+            request(Method::GET, "/profile", &[("cookie", bad)], Body::Empty),
+        )
+        .await;
         assert_refused(&a, StatusCode::FORBIDDEN);
-        let a = call(&svc, request(Method::DELETE, "/sessions", &[("cookie", bad)], Body::Empty)).await;
+        let a = call(
+            &svc,
+            request(Method::DELETE, "/sessions", &[("cookie", bad)], Body::Empty),
+        )
+        .await;
         assert_refused(&a, StatusCode::FORBIDDEN);
     }
     // Only the layer says who the user is: an identity set further out is dropped.
     let mut req = request(Method::GET, "/me", &[], Body::Empty);
-    req.extensions_mut().insert(tower_user_auth::AuthenticatedUser {
-        id: tower_user_auth::UserId(1),
-        email: "forged@x.io".into(),
-        session: token.digest().session_id(),
-    });
+    req.extensions_mut()
+        .insert(tower_user_auth::AuthenticatedUser {
+            id: tower_user_auth::UserId(1),
+            email: "forged@x.io".into(),
+            session: token.digest().session_id(),
+        });
     let a = call(&svc, req).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED);
     // The session survived all that.
-    let a = call(&svc, request(Method::GET, "/profile", &[("cookie", &good)], Body::Empty)).await;
+    let a = call(
+        &svc,
+        request(Method::GET, "/profile", &[("cookie", &good)], Body::Empty),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.json(), serde_json::json!({"email": "bob@bob.com"}));
 }
@@ -194,20 +405,58 @@ async fn configurable_routes_and_closed_registration() {
     let (auth, _dir) = common::auth(config);
     let svc = common::service(&auth);
     let creds = [("email", "r@r.io"), ("password", "pw")];
-    let a = call(&svc, request(Method::POST, "/auth/register", &[], Body::Form(&creds))).await;
+    let a = call(
+        &svc,
+        request(Method::POST, "/auth/register", &[], Body::Form(&creds)),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = call(&svc, request(Method::POST, "/users", &[], Body::Form(&creds))).await;
-    assert_eq!(a.status, StatusCode::NOT_FOUND, "the default path now belongs to the app");
-    let a = call(&svc, request(Method::POST, "/auth/login", &[], Body::Form(&creds))).await;
+    let a = call(
+        &svc,
+        request(Method::POST, "/users", &[], Body::Form(&creds)),
+    )
+    .await;
+    assert_eq!(
+        a.status,
+        StatusCode::NOT_FOUND,
+        "the default path now belongs to the app"
+    );
+    let a = call(
+        &svc,
+        request(Method::POST, "/auth/login", &[], Body::Form(&creds)),
+    )
+    .await;
     let cookie = format!("session_id={}", a.cookie("session_id").unwrap());
-    let a = call(&svc, request(Method::GET, "/auth/me", &[("cookie", &cookie)], Body::Empty)).await;
+    let a = call(
+        &svc,
+        request(Method::GET, "/auth/me", &[("cookie", &cookie)], Body::Empty),
+    )
+    .await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = call(&svc, request(Method::DELETE, "/auth/login", &[("cookie", &cookie)], Body::Empty)).await;
+    let a = call(
+        &svc,
+        request(
+            Method::DELETE,
+            "/auth/login",
+            &[("cookie", &cookie)],
+            Body::Empty,
+        ),
+    )
+    .await;
     assert_eq!(a.header("location"), Some("/bye"));
 
-    let (closed, _dir2) = common::auth(AuthConfig::seed().with_bcrypt_cost(4).unwrap().with_registration(false));
+    let (closed, _dir2) = common::auth(
+        AuthConfig::seed()
+            .with_bcrypt_cost(4)
+            .unwrap()
+            .with_registration(false),
+    );
     let svc = common::service(&closed);
-    let a = call(&svc, request(Method::POST, "/users", &[], Body::Form(&creds))).await;
+    let a = call(
+        &svc,
+        request(Method::POST, "/users", &[], Body::Form(&creds)),
+    )
+    .await;
     assert_refused(&a, StatusCode::FORBIDDEN);
     assert_eq!(closed.store().counts().unwrap().0, 0);
 }

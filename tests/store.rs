@@ -11,7 +11,10 @@ use std::{
 use tower_user_auth::{
     Auth, AuthError, StoreError, UserId,
     error::PasswordError,
-    store::{EndSessions, PasswordReset, RedbStore, ResetRecord, SessionRecord, Store, UserQuery, UserUpdate},
+    store::{
+        EndSessions, PasswordReset, RedbStore, ResetRecord, SessionRecord, Store, UserQuery,
+        UserUpdate,
+    },
     token::{ResetToken, SessionToken},
 };
 
@@ -38,7 +41,10 @@ async fn data_survives_closing_and_reopening_the_file() {
     // Every handle is gone: the file can be opened again, with everything in it.
     let auth = Auth::open(&path, common::seed()).unwrap();
     assert!(auth.valid_login("A@B.io", "pw1").await.unwrap());
-    let user = auth.get_user_from_session_id(Some(token.expose())).await.unwrap();
+    let user = auth
+        .get_user_from_session_id(Some(token.expose()))
+        .await
+        .unwrap();
     assert_eq!(user.map(|u| u.email), Some("a@b.io".to_owned()));
     auth.update_password(reset.expose(), "pw2").await.unwrap();
     assert!(auth.valid_login("a@b.io", "pw2").await.unwrap());
@@ -51,8 +57,14 @@ async fn sixteen_racing_registrations_of_one_email_make_one_account() {
     let mut tasks = Vec::new();
     for i in 0..16 {
         let store = store.clone();
-        let email = if i % 2 == 0 { "race@example.com" } else { " RACE@example.com" };
-        tasks.push(tokio::spawn(async move { store.add_user(email, "$2b$04$x").await }));
+        let email = if i % 2 == 0 {
+            "race@example.com"
+        } else {
+            " RACE@example.com"
+        };
+        tasks.push(tokio::spawn(async move {
+            store.add_user(email, "$2b$04$x").await
+        }));
     }
     let mut ok = 0;
     for t in tasks {
@@ -73,7 +85,12 @@ async fn sixteen_racing_registrations_of_one_email_make_one_account() {
     }))
     .await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
-    assert!(results.iter().filter(|r| r.is_err()).all(|r| matches!(r, Err(AuthError::EmailTaken(_)))));
+    assert!(
+        results
+            .iter()
+            .filter(|r| r.is_err())
+            .all(|r| matches!(r, Err(AuthError::EmailTaken(_))))
+    );
 }
 
 #[tokio::test]
@@ -86,13 +103,29 @@ async fn issued_tokens_never_reach_the_file() {
         for i in 0..20 {
             let email = format!("user{i}@example.com");
             auth.register_user(&email, "pw").await.unwrap();
-            secrets.push(auth.create_session(&email).await.unwrap().unwrap().expose().to_owned());
-            secrets.push(auth.get_reset_password_token(&email).await.unwrap().expose().to_owned());
+            secrets.push(
+                auth.create_session(&email)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .expose()
+                    .to_owned(),
+            );
+            secrets.push(
+                auth.get_reset_password_token(&email)
+                    .await
+                    .unwrap()
+                    .expose()
+                    .to_owned(),
+            );
         }
     }
     let bytes = std::fs::read(&path).unwrap();
     let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    assert!(contains(b"user7@example.com"), "the check can see stored text");
+    assert!(
+        contains(b"user7@example.com"),
+        "the check can see stored text"
+    );
     for secret in &secrets {
         assert!(!contains(secret.as_bytes()), "a token is in the file");
         let dashless: String = secret.chars().filter(|c| *c != '-').collect();
@@ -106,41 +139,103 @@ async fn find_update_and_delete_users() {
     let store = auth.store();
     let user = store.add_user(" Mixed@Case.io ", "$2b$04$h").await.unwrap();
     assert_eq!(user.email, "Mixed@Case.io");
-    for q in [UserQuery::Id(user.id), UserQuery::Email("mixed@case.IO".into())] {
+    for q in [
+        UserQuery::Id(user.id),
+        UserQuery::Email("mixed@case.IO".into()),
+    ] {
         assert_eq!(store.find_user_by(q).await.unwrap().id, user.id);
     }
-    assert!(matches!(store.find_user_by(UserQuery::Id(UserId(999))).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.find_user_by(UserQuery::Email("x@y.z".into())).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.find_user_by(UserQuery::Id(UserId(999))).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.find_user_by(UserQuery::Email("x@y.z".into())).await,
+        Err(StoreError::NotFound)
+    ));
     let token = SessionToken::generate();
     let now = SystemTime::now();
-    store.insert_session(token.digest(), session(user.id, now, 60), None).await.unwrap();
-    assert_eq!(store.find_user_by(UserQuery::Session(token.digest())).await.unwrap().id, user.id);
+    store
+        .insert_session(token.digest(), session(user.id, now, 60), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_user_by(UserQuery::Session(token.digest()))
+            .await
+            .unwrap()
+            .id,
+        user.id
+    );
     let reset = ResetToken::generate();
-    let record = ResetRecord { user_id: user.id, created: now, expires: now + Duration::from_secs(60) };
-    store.replace_reset_token(reset.digest(), record).await.unwrap();
-    assert_eq!(store.find_user_by(UserQuery::ResetToken(reset.digest())).await.unwrap().id, user.id);
+    let record = ResetRecord {
+        user_id: user.id,
+        created: now,
+        expires: now + Duration::from_secs(60),
+    };
+    store
+        .replace_reset_token(reset.digest(), record)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .find_user_by(UserQuery::ResetToken(reset.digest()))
+            .await
+            .unwrap()
+            .id,
+        user.id
+    );
 
     let other = store.add_user("other@case.io", "$2b$04$o").await.unwrap();
     assert!(matches!(
-        store.update_user(other.id, UserUpdate::new().email("MIXED@case.io")).await,
+        store
+            .update_user(other.id, UserUpdate::new().email("MIXED@case.io"))
+            .await,
         Err(StoreError::EmailTaken)
     ));
-    let moved = store.update_user(other.id, UserUpdate::new().email("new@case.io")).await.unwrap();
+    let moved = store
+        .update_user(other.id, UserUpdate::new().email("new@case.io"))
+        .await
+        .unwrap();
     assert_eq!(moved.email, "new@case.io");
-    assert!(store.find_user_by(UserQuery::Email("other@case.io".into())).await.is_err());
-    assert!(matches!(store.update_user(UserId(999), UserUpdate::new()).await, Err(StoreError::NotFound)));
+    assert!(
+        store
+            .find_user_by(UserQuery::Email("other@case.io".into()))
+            .await
+            .is_err()
+    );
+    assert!(matches!(
+        store.update_user(UserId(999), UserUpdate::new()).await,
+        Err(StoreError::NotFound)
+    ));
 
     let updated = store
-        .update_user(user.id, UserUpdate::new().hashed_password("$2b$04$new").end_sessions(EndSessions::All))
+        .update_user(
+            user.id,
+            UserUpdate::new()
+                .hashed_password("$2b$04$new")
+                .end_sessions(EndSessions::All),
+        )
         .await
         .unwrap();
     assert_eq!(updated.hashed_password, "$2b$04$new");
-    assert!(store.session(token.digest()).await.unwrap().is_none(), "ended in the same update");
+    assert!(
+        store.session(token.digest()).await.unwrap().is_none(),
+        "ended in the same update"
+    );
 
     store.delete_user(user.id).await.unwrap();
-    assert!(store.find_user_by(UserQuery::ResetToken(reset.digest())).await.is_err());
+    assert!(
+        store
+            .find_user_by(UserQuery::ResetToken(reset.digest()))
+            .await
+            .is_err()
+    );
     assert!(store.reset_token(reset.digest()).await.unwrap().is_none());
-    assert!(matches!(store.delete_user(user.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_user(user.id).await,
+        Err(StoreError::NotFound)
+    ));
     // The email is free again.
     store.add_user("mixed@case.io", "$2b$04$h").await.unwrap();
 }
@@ -151,25 +246,55 @@ async fn sessions_cap_touch_list_and_delete() {
     let store = auth.store();
     let user = store.add_user("s@s.io", "$2b$04$h").await.unwrap();
     // Whole seconds: the store keeps milliseconds.
-    let secs = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let secs = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(secs);
     let tokens: Vec<SessionToken> = (0..4).map(|_| SessionToken::generate()).collect();
     for (i, t) in tokens.iter().enumerate() {
         let created = t0 + Duration::from_secs(i as u64);
-        store.insert_session(t.digest(), session(user.id, created, 600), Some(3)).await.unwrap();
+        store
+            .insert_session(t.digest(), session(user.id, created, 600), Some(3))
+            .await
+            .unwrap();
     }
-    assert!(store.session(tokens[0].digest()).await.unwrap().is_none(), "the oldest was evicted");
+    assert!(
+        store.session(tokens[0].digest()).await.unwrap().is_none(),
+        "the oldest was evicted"
+    );
     let listed = store.sessions_of(user.id).await.unwrap();
-    assert_eq!(listed.iter().map(|(d, _)| *d).collect::<Vec<_>>(), tokens[1..].iter().map(SessionToken::digest).collect::<Vec<_>>());
-    store.touch_session(tokens[1].digest(), t0 + Duration::from_secs(100)).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|(d, _)| *d).collect::<Vec<_>>(),
+        tokens[1..]
+            .iter()
+            .map(SessionToken::digest)
+            .collect::<Vec<_>>()
+    );
+    store
+        .touch_session(tokens[1].digest(), t0 + Duration::from_secs(100))
+        .await
+        .unwrap();
     let (rec, _) = store.session(tokens[1].digest()).await.unwrap().unwrap();
     assert_eq!(rec.last_seen, t0 + Duration::from_secs(100));
     assert!(store.delete_session(tokens[1].digest()).await.unwrap());
     assert!(!store.delete_session(tokens[1].digest()).await.unwrap());
-    assert_eq!(store.delete_sessions_of(user.id, EndSessions::AllExcept(tokens[3].digest())).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .delete_sessions_of(user.id, EndSessions::AllExcept(tokens[3].digest()))
+            .await
+            .unwrap(),
+        1
+    );
     assert!(store.session(tokens[3].digest()).await.unwrap().is_some());
     assert!(matches!(
-        store.insert_session(SessionToken::generate().digest(), session(UserId(77), t0, 1), None).await,
+        store
+            .insert_session(
+                SessionToken::generate().digest(),
+                session(UserId(77), t0, 1),
+                None
+            )
+            .await,
         Err(StoreError::NotFound)
     ));
 }
@@ -182,13 +307,29 @@ async fn a_refused_reset_changes_nothing_and_a_good_one_is_one_transaction() {
     let bob = store.add_user("bob@x.io", "$2b$04$bob").await.unwrap();
     let now = SystemTime::now();
     let s = SessionToken::generate();
-    store.insert_session(s.digest(), session(alice.id, now, 600), None).await.unwrap();
+    store
+        .insert_session(s.digest(), session(alice.id, now, 600), None)
+        .await
+        .unwrap();
     let first = ResetToken::generate();
-    let rec = ResetRecord { user_id: alice.id, created: now, expires: now + Duration::from_secs(60) };
-    store.replace_reset_token(first.digest(), rec).await.unwrap();
+    let rec = ResetRecord {
+        user_id: alice.id,
+        created: now,
+        expires: now + Duration::from_secs(60),
+    };
+    store
+        .replace_reset_token(first.digest(), rec)
+        .await
+        .unwrap();
     let second = ResetToken::generate();
-    store.replace_reset_token(second.digest(), rec).await.unwrap();
-    assert!(store.reset_token(first.digest()).await.unwrap().is_none(), "only the newest lives");
+    store
+        .replace_reset_token(second.digest(), rec)
+        .await
+        .unwrap();
+    assert!(
+        store.reset_token(first.digest()).await.unwrap().is_none(),
+        "only the newest lives"
+    );
 
     let attempt = |token: &ResetToken, user: UserId, at: SystemTime| PasswordReset {
         token: token.digest(),
@@ -203,18 +344,33 @@ async fn a_refused_reset_changes_nothing_and_a_good_one_is_one_transaction() {
         attempt(&second, alice.id, now + Duration::from_secs(61)),
         attempt(&ResetToken::generate(), alice.id, now),
     ] {
-        assert!(matches!(store.reset_password(bad).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.reset_password(bad).await,
+            Err(StoreError::NotFound)
+        ));
     }
     let alice_now = store.find_user_by(UserQuery::Id(alice.id)).await.unwrap();
     assert_eq!(alice_now.hashed_password, "$2b$04$alice");
     assert!(store.reset_token(second.digest()).await.unwrap().is_some());
     assert!(store.session(s.digest()).await.unwrap().is_some());
 
-    let done = store.reset_password(attempt(&second, alice.id, now)).await.unwrap();
+    let done = store
+        .reset_password(attempt(&second, alice.id, now))
+        .await
+        .unwrap();
     assert_eq!(done.hashed_password, "$2b$04$evil");
-    assert!(store.reset_token(second.digest()).await.unwrap().is_none(), "used once");
-    assert!(store.session(s.digest()).await.unwrap().is_none(), "sessions ended with it");
-    assert!(matches!(store.reset_password(attempt(&second, alice.id, now)).await, Err(StoreError::NotFound)));
+    assert!(
+        store.reset_token(second.digest()).await.unwrap().is_none(),
+        "used once"
+    );
+    assert!(
+        store.session(s.digest()).await.unwrap().is_none(),
+        "sessions ended with it"
+    );
+    assert!(matches!(
+        store.reset_password(attempt(&second, alice.id, now)).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 #[tokio::test]
@@ -223,23 +379,53 @@ async fn purge_removes_only_expired_records() {
     let store = auth.store();
     let user = store.add_user("p@p.io", "$2b$04$h").await.unwrap();
     let now = SystemTime::now();
-    let (old, idle, live) = (SessionToken::generate(), SessionToken::generate(), SessionToken::generate());
-    store.insert_session(old.digest(), session(user.id, now - Duration::from_secs(100), 50), None).await.unwrap();
+    let (old, idle, live) = (
+        SessionToken::generate(),
+        SessionToken::generate(),
+        SessionToken::generate(),
+    );
+    store
+        .insert_session(
+            old.digest(),
+            session(user.id, now - Duration::from_secs(100), 50),
+            None,
+        )
+        .await
+        .unwrap();
     let mut idle_rec = session(user.id, now - Duration::from_secs(100), 1000);
     idle_rec.last_seen = now - Duration::from_secs(90);
-    store.insert_session(idle.digest(), idle_rec, None).await.unwrap();
-    store.insert_session(live.digest(), session(user.id, now, 1000), None).await.unwrap();
+    store
+        .insert_session(idle.digest(), idle_rec, None)
+        .await
+        .unwrap();
+    store
+        .insert_session(live.digest(), session(user.id, now, 1000), None)
+        .await
+        .unwrap();
     let dead_token = ResetToken::generate();
-    let r = ResetRecord { user_id: user.id, created: now - Duration::from_secs(100), expires: now - Duration::from_secs(1) };
-    store.replace_reset_token(dead_token.digest(), r).await.unwrap();
+    let r = ResetRecord {
+        user_id: user.id,
+        created: now - Duration::from_secs(100),
+        expires: now - Duration::from_secs(1),
+    };
+    store
+        .replace_reset_token(dead_token.digest(), r)
+        .await
+        .unwrap();
 
-    let purged = store.purge_expired(now, now - Duration::from_secs(60)).await.unwrap();
+    let purged = store
+        .purge_expired(now, now - Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!((purged.sessions, purged.reset_tokens), (2, 1));
     assert!(store.session(live.digest()).await.unwrap().is_some());
     assert!(store.session(old.digest()).await.unwrap().is_none());
     assert!(store.session(idle.digest()).await.unwrap().is_none());
     assert_eq!(store.counts().unwrap(), (1, 1, 0));
-    let again = store.purge_expired(now, now - Duration::from_secs(60)).await.unwrap();
+    let again = store
+        .purge_expired(now, now - Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!((again.sessions, again.reset_tokens), (0, 0));
 }
 
@@ -252,12 +438,20 @@ async fn a_file_of_another_schema_version_is_refused() {
         let txn = db.begin_write().unwrap();
         {
             let def: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("meta");
-            txn.open_table(def).unwrap().insert("schema_version", 999).unwrap();
+            txn.open_table(def)
+                .unwrap()
+                .insert("schema_version", 999)
+                .unwrap();
         }
         txn.commit().unwrap();
     }
     match RedbStore::open(&path) {
-        Err(e @ StoreError::SchemaVersion { found: 999, expected: 1 }) => {
+        Err(
+            e @ StoreError::SchemaVersion {
+                found: 999,
+                expected: 1,
+            },
+        ) => {
             assert!(e.to_string().contains("schema version 999"), "{e}");
         }
         other => panic!("expected a schema version error, got {other:?}"),
@@ -273,7 +467,10 @@ async fn unopenable_files_are_errors_not_panics() {
     assert!(RedbStore::open(&garbage).is_err());
     let path = dir.path().join("twice.redb");
     let first = RedbStore::open(&path).unwrap();
-    assert!(RedbStore::open(&path).is_err(), "redb refuses a second open of one file");
+    assert!(
+        RedbStore::open(&path).is_err(),
+        "redb refuses a second open of one file"
+    );
     drop(first);
     assert!(RedbStore::open(&path).is_ok());
 }
@@ -290,45 +487,81 @@ async fn in_memory_store_works() {
 async fn auth_errors_of_the_seed_api() {
     let (auth, _dir) = common::auth(common::seed());
     auth.register_user("e@e.io", "pw").await.unwrap();
-    assert!(matches!(auth.register_user("E@E.IO", "pw").await, Err(AuthError::EmailTaken(e)) if e == "E@E.IO"));
+    assert!(
+        matches!(auth.register_user("E@E.IO", "pw").await, Err(AuthError::EmailTaken(e)) if e == "E@E.IO")
+    );
     assert!(!auth.valid_login("e@e.io", "nope").await.unwrap());
     assert!(!auth.valid_login("ghost@e.io", "pw").await.unwrap());
     assert!(auth.create_session("ghost@e.io").await.unwrap().is_none());
-    for sid in [None, Some(""), Some("garbage"), Some("00000000-0000-4000-8000-000000000000")] {
+    for sid in [
+        None,
+        Some(""),
+        Some("garbage"),
+        Some("00000000-0000-4000-8000-000000000000"),
+    ] {
         assert!(auth.get_user_from_session_id(sid).await.unwrap().is_none());
     }
-    assert!(matches!(auth.get_reset_password_token("ghost@e.io").await, Err(AuthError::UnknownEmail)));
-    assert!(matches!(auth.update_password("not-a-token", "pw").await, Err(AuthError::InvalidToken)));
     assert!(matches!(
-        auth.update_password(&ResetToken::generate().expose().to_owned(), "pw").await,
+        auth.get_reset_password_token("ghost@e.io").await,
+        Err(AuthError::UnknownEmail)
+    ));
+    assert!(matches!(
+        auth.update_password("not-a-token", "pw").await,
+        Err(AuthError::InvalidToken)
+    ));
+    assert!(matches!(
+        auth.update_password(ResetToken::generate().expose(), "pw")
+            .await,
         Err(AuthError::InvalidToken)
     ));
     for (pw, err) in [
         ("", PasswordError::Empty),
         ("a\0b", PasswordError::ContainsNul),
     ] {
-        assert!(matches!(auth.register_user("p@e.io", pw).await, Err(AuthError::InvalidPassword(e)) if e == err));
+        assert!(
+            matches!(auth.register_user("p@e.io", pw).await, Err(AuthError::InvalidPassword(e)) if e == err)
+        );
     }
     assert!(matches!(
         auth.register_user("p@e.io", &"x".repeat(73)).await,
-        Err(AuthError::InvalidPassword(PasswordError::TooLong { bytes: 73 }))
+        Err(AuthError::InvalidPassword(PasswordError::TooLong {
+            bytes: 73
+        }))
     ));
-    assert!(matches!(auth.register_user("not an email", "pw").await, Err(AuthError::InvalidEmail(_))));
+    assert!(matches!(
+        auth.register_user("not an email", "pw").await,
+        Err(AuthError::InvalidEmail(_))
+    ));
 
     // destroy_session ends every session of the user.
     let s1 = auth.create_session("e@e.io").await.unwrap().unwrap();
     let s2 = auth.create_session("e@e.io").await.unwrap().unwrap();
-    let user = auth.get_user_from_session_id(Some(s1.expose())).await.unwrap().unwrap();
+    let user = auth
+        .get_user_from_session_id(Some(s1.expose()))
+        .await
+        .unwrap()
+        .unwrap();
     auth.destroy_session(user.id).await.unwrap();
     for s in [s1, s2] {
-        assert!(auth.get_user_from_session_id(Some(s.expose())).await.unwrap().is_none());
+        assert!(
+            auth.get_user_from_session_id(Some(s.expose()))
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
     // A token works once, and only the newest works.
     let old = auth.get_reset_password_token("e@e.io").await.unwrap();
     let new = auth.get_reset_password_token("e@e.io").await.unwrap();
-    assert!(matches!(auth.update_password(old.expose(), "pw2").await, Err(AuthError::InvalidToken)));
+    assert!(matches!(
+        auth.update_password(old.expose(), "pw2").await,
+        Err(AuthError::InvalidToken)
+    ));
     auth.update_password(new.expose(), "pw2").await.unwrap();
-    assert!(matches!(auth.update_password(new.expose(), "pw3").await, Err(AuthError::InvalidToken)));
+    assert!(matches!(
+        auth.update_password(new.expose(), "pw3").await,
+        Err(AuthError::InvalidToken)
+    ));
     assert!(auth.valid_login("e@e.io", "pw2").await.unwrap());
 }
 
@@ -338,8 +571,18 @@ async fn clones_share_one_state() {
     let clone = auth.clone();
     auth.register_user("c@c.io", "pw").await.unwrap();
     let token = clone.create_session("c@c.io").await.unwrap().unwrap();
-    assert!(auth.get_user_from_session_id(Some(token.expose())).await.unwrap().is_some());
+    assert!(
+        auth.get_user_from_session_id(Some(token.expose()))
+            .await
+            .unwrap()
+            .is_some()
+    );
     let shared = Arc::new(clone);
     assert!(shared.log_out(&token, None).await.unwrap());
-    assert!(auth.get_user_from_session_id(Some(token.expose())).await.unwrap().is_none());
+    assert!(
+        auth.get_user_from_session_id(Some(token.expose()))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

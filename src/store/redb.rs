@@ -234,7 +234,6 @@ impl RedbStore {
     }
 
     /// A builder to set the session cache and the write queue before opening.
-    #[must_use]
     pub fn builder() -> RedbStoreBuilder {
         RedbStoreBuilder::default()
     }

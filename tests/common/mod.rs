@@ -51,27 +51,39 @@ pub fn hardened() -> AuthConfig {
 /// The demo's app: `GET /`, `GET /me`, and `POST /echo` (a state-changing app route).
 pub async fn app<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, body) = match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/") => (StatusCode::OK, serde_json::json!({ "message": "Bienvenue" })),
+        ("GET", "/") => (
+            StatusCode::OK,
+            serde_json::json!({ "message": "Bienvenue" }),
+        ),
         ("GET", "/me") | ("POST", "/echo") => match req.extensions().get::<AuthenticatedUser>() {
             Some(user) => (
                 StatusCode::OK,
                 serde_json::json!({ "id": user.id, "email": user.email, "session": user.session.to_string() }),
             ),
-            None => (StatusCode::UNAUTHORIZED, serde_json::json!({ "message": "not logged in" })),
+            None => (
+                StatusCode::UNAUTHORIZED,
+                serde_json::json!({ "message": "not logged in" }),
+            ),
         },
-        _ => (StatusCode::NOT_FOUND, serde_json::json!({ "message": "not found" })),
+        _ => (
+            StatusCode::NOT_FOUND,
+            serde_json::json!({ "message": "not found" }),
+        ),
     };
     let mut res = Response::new(Full::new(Bytes::from(body.to_string())));
     *res.status_mut() = status;
-    res.headers_mut()
-        .insert(header::CONTENT_TYPE, "application/json".parse().expect("value"));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        "application/json".parse().expect("value"),
+    );
     Ok(res)
 }
 
+/// The in-process app type.
+pub type App = tower::util::ServiceFn<fn(Request<Full<Bytes>>) -> AppFuture>;
+
 /// The layer around [`app`], in process.
-pub fn service(
-    auth: &Auth,
-) -> AuthService<tower::util::ServiceFn<fn(Request<Full<Bytes>>) -> AppFuture>, RedbStore> {
+pub fn service(auth: &Auth) -> AuthService<App, RedbStore> {
     let f: fn(Request<Full<Bytes>>) -> AppFuture = |req| Box::pin(app(req));
     ServiceBuilder::new()
         .layer(AuthLayer::new(auth.clone()))
@@ -151,7 +163,10 @@ impl Body<'_> {
                     })
                     .collect::<Vec<_>>()
                     .join("&");
-                (Some("application/x-www-form-urlencoded".into()), s.into_bytes())
+                (
+                    Some("application/x-www-form-urlencoded".into()),
+                    s.into_bytes(),
+                )
             }
             Body::Multipart(fields) => {
                 let mut s = String::new();
@@ -161,7 +176,10 @@ impl Body<'_> {
                     ));
                 }
                 s.push_str("--BOUNDARYxyz--\r\n");
-                (Some("multipart/form-data; boundary=BOUNDARYxyz".into()), s.into_bytes())
+                (
+                    Some("multipart/form-data; boundary=BOUNDARYxyz".into()),
+                    s.into_bytes(),
+                )
             }
             Body::Json(v) => (Some("application/json".into()), v.to_string().into_bytes()),
             Body::Raw(ct, bytes) => (Some((*ct).to_owned()), bytes.clone()),
@@ -230,7 +248,13 @@ impl Http {
         }
     }
 
-    pub async fn send(&self, method: Method, url: &str, headers: &[(&str, &str)], body: Body<'_>) -> Answer {
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Answer {
         let (ct, bytes) = body.encode();
         let mut req = Request::builder().method(method).uri(url);
         if let Some(ct) = ct {
@@ -261,8 +285,11 @@ impl Http {
 /// Calls the in-process service once.
 pub async fn call<S>(svc: &S, req: Request<Full<Bytes>>) -> Answer
 where
-    S: tower::Service<Request<Full<Bytes>>, Response = Response<AuthBody<Full<Bytes>>>, Error = Infallible>
-        + Clone,
+    S: tower::Service<
+            Request<Full<Bytes>>,
+            Response = Response<AuthBody<Full<Bytes>>>,
+            Error = Infallible,
+        > + Clone,
 {
     let res = tokio::time::timeout(Duration::from_secs(10), svc.clone().oneshot(req))
         .await
@@ -278,7 +305,12 @@ where
 }
 
 /// Builds an in-process request.
-pub fn request(method: Method, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Request<Full<Bytes>> {
+pub fn request(
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body<'_>,
+) -> Request<Full<Bytes>> {
     let (ct, bytes) = body.encode();
     let mut req = Request::builder().method(method).uri(path);
     if let Some(ct) = ct {
@@ -291,7 +323,13 @@ pub fn request(method: Method, path: &str, headers: &[(&str, &str)], body: Body<
 }
 
 /// As [`request`], from a client address.
-pub fn request_from(peer: &str, method: Method, path: &str, headers: &[(&str, &str)], body: Body<'_>) -> Request<Full<Bytes>> {
+pub fn request_from(
+    peer: &str,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Body<'_>,
+) -> Request<Full<Bytes>> {
     let mut req = request(method, path, headers, body);
     req.extensions_mut()
         .insert(PeerAddr(peer.parse().expect("socket address")));
