@@ -429,7 +429,7 @@ impl<S: Store> Auth<S> {
         token: &SessionToken,
     ) -> Result<Option<(AuthenticatedUser, SessionRecord)>, AuthError> {
         let digest = token.digest();
-        let Some((record, user)) = self.live_session(token).await? else {
+        let Some((record, user)) = self.live_session_by_digest(digest).await? else {
             return Ok(None);
         };
         let authenticated = AuthenticatedUser {
@@ -763,7 +763,13 @@ impl<S: Store> Auth<S> {
         &self,
         token: &SessionToken,
     ) -> Result<Option<(SessionRecord, User)>, AuthError> {
-        let digest = token.digest();
+        self.live_session_by_digest(token.digest()).await
+    }
+
+    async fn live_session_by_digest(
+        &self,
+        digest: TokenDigest,
+    ) -> Result<Option<(SessionRecord, User)>, AuthError> {
         let Some((record, user)) = self.shared.store.session(digest).await? else {
             return Ok(None);
         };

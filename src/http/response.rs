@@ -13,7 +13,7 @@ pub(crate) type OwnResponse = Response<Full<Bytes>>;
 
 /// A JSON answer with `Cache-Control: no-store` (every auth route's answer carries a cookie
 /// or account data, or says something about an account).
-pub(crate) fn json(status: StatusCode, body: &serde_json::Value) -> OwnResponse {
+pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> OwnResponse {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut res = Response::new(Full::new(Bytes::from(bytes)));
     *res.status_mut() = status;

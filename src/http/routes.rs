@@ -261,12 +261,18 @@ async fn end_all_sessions<S: Store>(
     Ok(logged_out(auth, "all sessions ended"))
 }
 
+/// The answer of `GET /profile`.
+#[derive(serde::Serialize)]
+struct Profile<'a> {
+    email: &'a str,
+}
+
 async fn profile<S: Store>(
     auth: &Auth<S>,
     cookie: &SessionCookie,
 ) -> Result<OwnResponse, Rejection> {
     let (_, user) = session(auth, cookie).await?;
-    Ok(json(StatusCode::OK, &json!({ "email": user.email })))
+    Ok(json(StatusCode::OK, &Profile { email: &user.email }))
 }
 
 async fn change_password<S: Store, B>(
