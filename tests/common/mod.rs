@@ -22,6 +22,8 @@ use tower_user_auth::{
     store::RedbStore,
 };
 
+pub mod demo;
+
 /// An `Auth` on a fresh redb file; the directory lives as long as the returned guard.
 pub fn auth(config: AuthConfig) -> (Auth, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -248,6 +250,7 @@ impl Http {
         }
     }
 
+    /// As [`Http::try_send`], panicking on a connection error or a timeout.
     pub async fn send(
         &self,
         method: Method,
@@ -255,6 +258,20 @@ impl Http {
         headers: &[(&str, &str)],
         body: Body<'_>,
     ) -> Answer {
+        self.try_send(method, url, headers, body)
+            .await
+            .unwrap_or_else(|e| panic!("request failed: {e}"))
+    }
+
+    /// Sends a request; a connection error or a timeout (10 s) is an `Err`, for servers that
+    /// may be killed mid-request.
+    pub async fn try_send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<Answer, String> {
         let (ct, bytes) = body.encode();
         let mut req = Request::builder().method(method).uri(url);
         if let Some(ct) = ct {
@@ -263,22 +280,24 @@ impl Http {
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
-        let req = req.body(Full::new(Bytes::from(bytes))).expect("request");
+        let req = req
+            .body(Full::new(Bytes::from(bytes)))
+            .map_err(|e| e.to_string())?;
         let res = tokio::time::timeout(Duration::from_secs(10), self.client.request(req))
             .await
-            .expect("no answer within 10 s")
-            .expect("request failed");
+            .map_err(|_| "timeout".to_owned())?
+            .map_err(|e| e.to_string())?;
         let (parts, body) = res.into_parts();
         let body = tokio::time::timeout(Duration::from_secs(10), body.collect())
             .await
-            .expect("body within 10 s")
-            .expect("body")
+            .map_err(|_| "timeout".to_owned())?
+            .map_err(|e| e.to_string())?
             .to_bytes();
-        Answer {
+        Ok(Answer {
             status: parts.status,
             headers: parts.headers,
             body: String::from_utf8_lossy(&body).into_owned(),
-        }
+        })
     }
 }
 
