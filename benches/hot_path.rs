@@ -113,6 +113,15 @@ fn hot_path(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // The bound on logins: one verify at the default cost, on one core.
+    let hash = bcrypt::hash("bench-password", bcrypt::DEFAULT_COST).expect("hash");
+    let mut group = c.benchmark_group("bcrypt");
+    group.sample_size(10);
+    group.bench_function("verify at cost 12", |b| {
+        b.iter(|| bcrypt::verify(black_box("bench-password"), &hash))
+    });
+    group.finish();
 }
 
 criterion_group!(benches, hot_path);

@@ -21,7 +21,6 @@ use crate::{
     config::Routes,
     error::AuthError,
     store::Store,
-    token::SessionToken,
 };
 
 /// An auth route, matched by path and method.
@@ -127,16 +126,16 @@ fn no_session<S: Store>(auth: &Auth<S>, cookie: &SessionCookie) -> Rejection {
     }
 }
 
-/// The token of a live session, or 403.
+/// The user of a live session, or 403.
 async fn session<S: Store>(
     auth: &Auth<S>,
     cookie: &SessionCookie,
-) -> Result<(SessionToken, crate::AuthenticatedUser), Rejection> {
+) -> Result<crate::AuthenticatedUser, Rejection> {
     let SessionCookie::Token(token) = cookie else {
         return Err(no_session(auth, cookie));
     };
     match auth.authenticate(token).await? {
-        Some((user, _)) => Ok((token.clone(), user)),
+        Some((user, _)) => Ok(user),
         None => Err(no_session(auth, cookie)),
     }
 }
@@ -233,7 +232,7 @@ async fn list_sessions<S: Store>(
     auth: &Auth<S>,
     cookie: &SessionCookie,
 ) -> Result<OwnResponse, Rejection> {
-    let (_, user) = session(auth, cookie).await?;
+    let user = session(auth, cookie).await?;
     let sessions: Vec<_> = auth
         .sessions_of(user.id)
         .await?
@@ -256,7 +255,7 @@ async fn end_all_sessions<S: Store>(
     cookie: &SessionCookie,
     client: Option<IpAddr>,
 ) -> Result<OwnResponse, Rejection> {
-    let (_, user) = session(auth, cookie).await?;
+    let user = session(auth, cookie).await?;
     auth.end_all_sessions(user.id, client).await?;
     Ok(logged_out(auth, "all sessions ended"))
 }
@@ -271,7 +270,7 @@ async fn profile<S: Store>(
     auth: &Auth<S>,
     cookie: &SessionCookie,
 ) -> Result<OwnResponse, Rejection> {
-    let (_, user) = session(auth, cookie).await?;
+    let user = session(auth, cookie).await?;
     Ok(json(StatusCode::OK, &Profile { email: &user.email }))
 }
 
