@@ -1,19 +1,24 @@
-//! The demo as its users run it: a child process on a real redb file, stopped with SIGTERM
-//! and restarted on the same file.
+//! The demo as its users run it: the real binary as a child process on a real redb file,
+//! driven over TCP with the seed's scenario, stopped with SIGTERM (exit 0) and restarted on
+//! the same file; and the demo refusing a bad environment with a message, without a panic.
 
 mod common;
 
 use std::{
-    io::{BufRead, BufReader},
+    io::{BufRead, BufReader, Read},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
+    sync::mpsc::Receiver,
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
-use common::{Body, Http};
+use common::{Answer, Body, Http, assert_error};
 use http::{Method, StatusCode};
+use serde_json::{Value, json};
 
-/// The demo binary `cargo test` built beside this test.
+/// The demo binary `cargo test` built beside this test: the test executable is
+/// `target/<profile>/deps/<name>`, the demo `target/<profile>/examples/demo`.
 fn demo_binary() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable");
     let profile_dir = exe
@@ -31,9 +36,12 @@ fn demo_binary() -> PathBuf {
     demo
 }
 
+/// A running demo. Dropping it kills it (for a test that failed half-way).
 struct Demo {
     child: Child,
     base: String,
+    stdout: Receiver<String>,
+    stderr: Option<JoinHandle<String>>,
 }
 
 impl Drop for Demo {
@@ -43,231 +51,546 @@ impl Drop for Demo {
     }
 }
 
-fn start(db: &Path, extra: &[(&str, &str)]) -> Demo {
+/// The demo's command: `PORT=0`, `AUTH_DB=db`, `BCRYPT_COST=4`, then `env`.
+fn command(db: &Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(demo_binary());
     cmd.env("PORT", "0")
         .env("AUTH_DB", db)
         .env("BCRYPT_COST", "4")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    for (k, v) in extra {
+        .env("RUST_LOG", "info")
+        .env_remove("AUTH_PROFILE")
+        .env_remove("HOST")
+        .stdin(Stdio::null());
+    for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("start the demo");
+    cmd
+}
+
+/// Reads a pipe to its end on a thread.
+fn drain(pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = BufReader::new(pipe).read_to_string(&mut s);
+        s
+    })
+}
+
+/// Starts the demo and waits (30 s at most) for its `listening on http://ADDR` line.
+fn start(db: &Path, env: &[(&str, &str)]) -> Demo {
+    let mut child = command(db, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the demo");
     let stdout = child.stdout.take().expect("stdout");
+    let stderr = drain(child.stderr.take().expect("stderr"));
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
+            if tx.send(line).is_err() {
+                break;
+            }
         }
     });
-    let line = rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the demo prints its address");
+    let mut demo = Demo {
+        child,
+        base: String::new(),
+        stdout: rx,
+        stderr: Some(stderr),
+    };
+    let line = match demo.stdout.recv_timeout(Duration::from_secs(30)) {
+        Ok(line) => line,
+        Err(e) => {
+            let _ = demo.child.kill();
+            let _ = demo.child.wait();
+            let stderr = demo.stderr.take().map(|h| h.join().unwrap_or_default());
+            panic!("the demo printed no address ({e}); stderr: {stderr:?}");
+        }
+    };
     let base = line
         .strip_prefix("listening on ")
-        .expect("address line")
+        .unwrap_or_else(|| panic!("not the address line: {line:?}"))
         .to_owned();
-    Demo { child, base }
+    let addr: std::net::SocketAddr = base
+        .strip_prefix("http://")
+        .unwrap_or_else(|| panic!("not an http URL: {base:?}"))
+        .parse()
+        .unwrap_or_else(|e| panic!("not an address ({e}): {base:?}"));
+    assert!(
+        addr.ip().is_loopback(),
+        "HOST defaults to 127.0.0.1: {addr}"
+    );
+    assert_ne!(addr.port(), 0, "PORT=0 prints the port it picked");
+    demo.base = base;
+    demo
 }
 
-fn stop(mut demo: Demo) -> std::process::ExitStatus {
-    let status = Command::new("kill")
-        .args(["-TERM", &demo.child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(status.success());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(status) = demo.child.try_wait().expect("wait") {
-            return status;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the demo did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+impl Demo {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits (30 s at most) for the exit; returns the status and stderr.
+    fn terminate(mut self) -> (ExitStatus, String) {
+        let kill = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(kill.success(), "kill -TERM failed");
+        let status = wait_for(&mut self.child, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("the demo did not stop within 30 s of SIGTERM"));
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        (status, stderr)
     }
 }
 
+/// Waits for `child` to exit, at most `limit`; `None` (and the child killed) if it did not.
+fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[track_caller]
+fn assert_ok(a: &Answer, expected: &Value) {
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(&a.json(), expected);
+}
+
+#[track_caller]
+fn assert_clean_exit(status: ExitStatus, stderr: &str) {
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "exit 0 on SIGTERM; stderr:\n{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+const EMAIL: &str = "guillaume@holberton.io";
+const PASSWORD: &str = "b4l0u";
+const NEW_PASSWORD: &str = "t4rt1fl3tt3";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn demo_serves_stops_on_sigterm_and_keeps_its_data() {
-    let dir = tempfile::tempdir().unwrap();
+async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
+    let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("demo.redb");
     let http = Http::new();
-    let creds = [("email", "demo@example.com"), ("password", "abcde")];
+    let creds = [("email", EMAIL), ("password", PASSWORD)];
 
     let demo = start(&db, &[]);
     let a = http
-        .send(Method::GET, &format!("{}/", demo.base), &[], Body::Empty)
+        .send(Method::GET, &demo.url("/"), &[], Body::Empty)
         .await;
-    assert_eq!(a.json(), serde_json::json!({"message": "Bienvenue"}));
+    assert_ok(&a, &json!({"message": "Bienvenue"}));
+    // 1.
+    let a = http
+        .send(Method::POST, &demo.url("/users"), &[], Body::Form(&creds))
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "user created"}));
     let a = http
         .send(
             Method::POST,
-            &format!("{}/users", demo.base),
+            &demo.url("/users"),
+            &[],
+            Body::Multipart(&creds),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST);
+    assert_eq!(a.json(), json!({"message": "email already registered"}));
+    // 2.
+    let a = http
+        .send(
+            Method::POST,
+            &demo.url("/sessions"),
+            &[],
+            Body::Form(&[("email", EMAIL), ("password", "NoNo")]),
+        )
+        .await;
+    assert_error(&a, StatusCode::UNAUTHORIZED);
+    // 3.
+    let a = http
+        .send(Method::GET, &demo.url("/profile"), &[], Body::Empty)
+        .await;
+    assert_error(&a, StatusCode::FORBIDDEN);
+    // 4.
+    let a = http
+        .send(
+            Method::POST,
+            &demo.url("/sessions"),
             &[],
             Body::Form(&creds),
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK);
-    let a = http
-        .send(
-            Method::POST,
-            &format!("{}/sessions", demo.base),
-            &[],
-            Body::Form(&creds),
-        )
-        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
+    let line = a.set_cookie_line("session_id").expect("session cookie");
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
+        assert!(line.contains(attr), "{attr}: {line}");
+    }
+    assert!(!line.contains("Secure"), "seed profile by default: {line}");
     let cookie = format!("session_id={}", a.cookie("session_id").expect("cookie"));
+    // 5.
     let a = http
         .send(
             Method::GET,
-            &format!("{}/me", demo.base),
+            &demo.url("/profile"),
             &[("cookie", &cookie)],
             Body::Empty,
         )
         .await;
-    assert_eq!(a.json()["email"], "demo@example.com");
-    assert!(stop(demo).success(), "exit 0 on SIGTERM");
-
-    let demo = start(&db, &[]);
+    assert_ok(&a, &json!({"email": EMAIL}));
+    // The demo's own route that reads the injected user: exactly id and email.
     let a = http
         .send(
             Method::GET,
-            &format!("{}/profile", demo.base),
+            &demo.url("/me"),
             &[("cookie", &cookie)],
             Body::Empty,
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK, "the session survived the restart");
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let me = a.json();
+    assert_eq!(me["email"], json!(EMAIL));
+    assert!(me["id"].is_u64(), "{me}");
+    assert_eq!(me.as_object().map(serde_json::Map::len), Some(2), "{me}");
+    let a = http
+        .send(Method::GET, &demo.url("/me"), &[], Body::Empty)
+        .await;
+    assert_error(&a, StatusCode::UNAUTHORIZED);
+    // 6.
+    let answers = http
+        .send_following(
+            Method::DELETE,
+            &demo.url("/sessions"),
+            &[("cookie", &cookie)],
+            Body::Empty,
+        )
+        .await;
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers[0].status, StatusCode::FOUND);
+    assert_eq!(answers[0].header("location"), Some("/"));
+    assert!(
+        answers[0]
+            .set_cookie_line("session_id")
+            .is_some_and(|l| l.contains("Max-Age=0")),
+        "{:?}",
+        answers[0].headers
+    );
+    assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
+    // 7.
     let a = http
         .send(
             Method::POST,
-            &format!("{}/sessions", demo.base),
+            &demo.url("/reset_password"),
+            &[],
+            Body::Multipart(&[("email", EMAIL)]),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["email"], json!(EMAIL));
+    let token = a.json()["reset_token"]
+        .as_str()
+        .expect("token in the seed profile")
+        .to_owned();
+    // 8.
+    let a = http
+        .send(
+            Method::PUT,
+            &demo.url("/reset_password"),
+            &[],
+            Body::Json(json!({"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "Password updated"}));
+    // 9.
+    let a = http
+        .send(
+            Method::POST,
+            &demo.url("/sessions"),
+            &[],
+            Body::Form(&[("email", EMAIL), ("password", NEW_PASSWORD)]),
+        )
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
+    let live = format!("session_id={}", a.cookie("session_id").expect("cookie"));
+
+    let (status, stderr) = demo.terminate();
+    assert_clean_exit(status, &stderr);
+    assert!(
+        !stderr.contains(&token) && !stderr.contains(NEW_PASSWORD) && !stderr.contains(PASSWORD),
+        "no secret in the log:\n{stderr}"
+    );
+
+    // The same file, a new process: the account, its new password and its session are there.
+    let demo = start(&db, &[]);
+    let a = http
+        .send(
+            Method::POST,
+            &demo.url("/sessions"),
+            &[],
+            Body::Form(&[("email", EMAIL), ("password", NEW_PASSWORD)]),
+        )
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
+    let a = http
+        .send(
+            Method::POST,
+            &demo.url("/sessions"),
             &[],
             Body::Form(&creds),
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK, "so did the account");
-    assert!(stop(demo).success());
+    assert_error(&a, StatusCode::UNAUTHORIZED);
+    let a = http
+        .send(
+            Method::GET,
+            &demo.url("/profile"),
+            &[("cookie", &live)],
+            Body::Empty,
+        )
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL}));
+    let a = http
+        .send(
+            Method::GET,
+            &demo.url("/me"),
+            &[("cookie", &live)],
+            Body::Empty,
+        )
+        .await;
+    assert_eq!(a.json(), me, "the same user, the same id");
+    let a = http
+        .send(Method::POST, &demo.url("/users"), &[], Body::Form(&creds))
+        .await;
+    assert_eq!(a.status, StatusCode::BAD_REQUEST, "still registered");
+    let a = http
+        .send(
+            Method::PUT,
+            &demo.url("/reset_password"),
+            &[],
+            Body::Form(&[
+                ("email", EMAIL),
+                ("reset_token", &token),
+                ("new_password", "again"),
+            ]),
+        )
+        .await;
+    assert_error(&a, StatusCode::FORBIDDEN);
+    let (status, stderr) = demo.terminate();
+    assert_clean_exit(status, &stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_request_in_flight_finish() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(&dir.path().join("demo.redb"), &[]);
+    let addr = demo.base.trim_start_matches("http://").to_owned();
+    // Half a request: the headers and part of the body.
+    let body = "email=inflight%40example.com&password=abcde";
+    let (head, tail) = body.split_at(10);
+    let mut stream = tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::net::TcpStream::connect(&addr),
+    )
+    .await
+    .expect("connect in time")
+    .expect("connect");
+    let request = format!(
+        "POST /users HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.expect("write");
+    stream.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let pid = demo.child.id().to_string();
+    let kill = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stream
+        .write_all(tail.as_bytes())
+        .await
+        .expect("write the rest");
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer))
+        .await
+        .expect("the answer in time")
+        .expect("read");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the request in flight was answered: {answer:?}"
+    );
+    assert!(answer.contains("user created"), "{answer}");
+    let (status, stderr) = demo.terminate_already_signalled();
+    assert_clean_exit(status, &stderr);
+}
+
+impl Demo {
+    /// Waits for a demo that was already sent SIGTERM.
+    fn terminate_already_signalled(mut self) -> (ExitStatus, String) {
+        let status = wait_for(&mut self.child, Duration::from_secs(30))
+            .unwrap_or_else(|| panic!("the demo did not stop within 30 s of SIGTERM"));
+        let stderr = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap_or_default())
+            .unwrap_or_default();
+        (status, stderr)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.redb");
-    let mut cmd = Command::new(demo_binary());
-    cmd.env("PORT", "0")
-        .env("AUTH_DB", &db)
-        .env("BCRYPT_COST", "4")
-        .env("AUTH_PROFILE", "hardened")
-        .env("AUTH_COOKIE_SECURE", "false")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let err_log = std::thread::spawn(move || {
-        let mut s = String::new();
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            s.push_str(&line);
-            s.push('\n');
-        }
-        s
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
-        .unwrap()
-        .replace("listening on ", "");
-    let demo = Demo { child, base };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("demo.redb"),
+        &[
+            ("AUTH_PROFILE", "hardened"),
+            ("AUTH_COOKIE_SECURE", "false"),
+        ],
+    );
     let http = Http::new();
-    let creds = [
-        ("email", "h@example.com"),
-        ("password", "a long enough passphrase"),
-    ];
+    let (email, password) = ("h@example.com", "a long enough passphrase");
     let a = http
         .send(
             Method::POST,
-            &format!("{}/users", demo.base),
+            &demo.url("/users"),
             &[],
-            Body::Form(&creds),
+            Body::Form(&[("email", email), ("password", password)]),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let a = http
         .send(
             Method::POST,
-            &format!("{}/reset_password", demo.base),
+            &demo.url("/reset_password"),
             &[],
-            Body::Form(&[("email", "h@example.com")]),
+            Body::Form(&[("email", email)]),
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.json().get("reset_token").is_none(), "never in the answer");
-    let line = rx
+    let line = demo
+        .stdout
         .recv_timeout(Duration::from_secs(10))
-        .expect("the hook prints the token");
+        .expect("the development mailer prints the token");
     let token = line
-        .strip_prefix("reset token for h@example.com: ")
-        .expect("mailer line")
+        .strip_prefix(&format!("reset token for {email}: "))
+        .unwrap_or_else(|| panic!("mailer line: {line:?}"))
         .to_owned();
     let a = http
         .send(
             Method::PUT,
-            &format!("{}/reset_password", demo.base),
+            &demo.url("/reset_password"),
             &[],
             Body::Form(&[
-                ("email", "h@example.com"),
+                ("email", email),
                 ("reset_token", &token),
                 ("new_password", "another long passphrase"),
             ]),
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK);
-    assert!(stop(demo).success());
-    let log = err_log.join().unwrap();
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let (status, log) = demo.terminate();
+    assert_clean_exit(status, &log);
     assert!(
         log.contains("reset_requested"),
-        "the audit log has the event"
+        "the audit log has the event:\n{log}"
     );
     assert!(!log.contains(&token), "the token is never logged");
-    assert!(!log.contains("a long enough passphrase"));
+    assert!(!log.contains(password), "nor the password");
+}
+
+/// Runs the demo with `env` and expects it to stop at once with a message naming `expect`.
+fn assert_refused_to_start(env: &[(&str, &str)], expect: &[&str]) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let started = Instant::now();
+    let mut child = command(&dir.path().join("x.redb"), env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the demo");
+    let stdout = drain(child.stdout.take().expect("stdout"));
+    let stderr = drain(child.stderr.take().expect("stderr"));
+    let status = wait_for(&mut child, Duration::from_secs(20));
+    let stdout = stdout.join().unwrap_or_default();
+    let stderr = stderr.join().unwrap_or_default();
+    let status = status.unwrap_or_else(|| {
+        panic!("{env:?}: the demo did not stop (stdout {stdout:?}, stderr {stderr:?})")
+    });
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{env:?}: took {:?}",
+        started.elapsed()
+    );
+    let code = status.code();
+    assert!(
+        code.is_some_and(|c| c != 0),
+        "{env:?}: a non-zero exit, not a signal: {status}; stderr {stderr:?}"
+    );
+    assert_ne!(code, Some(101), "{env:?}: a panic's exit code: {stderr}");
+    assert!(!stderr.contains("panicked"), "{env:?}: {stderr}");
+    for e in expect {
+        assert!(
+            stderr.contains(e),
+            "{env:?}: {e:?} not in stderr {stderr:?}"
+        );
+    }
+    assert!(
+        !stdout.contains("listening on"),
+        "{env:?}: it never served: {stdout}"
+    );
 }
 
 #[test]
-fn bad_configuration_stops_the_demo_with_a_message() {
-    let dir = tempfile::tempdir().unwrap();
+fn an_unknown_profile_stops_the_demo_with_a_message() {
+    assert_refused_to_start(&[("AUTH_PROFILE", "bogus")], &["bogus", "profile"]);
+}
+
+#[test]
+fn a_database_in_a_missing_directory_stops_the_demo_with_a_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("no/such/dir/auth.redb");
+    let db = db.to_str().expect("utf-8 path");
+    assert_refused_to_start(&[("AUTH_DB", db)], &["cannot open the database", db]);
+    assert!(!dir.path().join("no").exists(), "nothing was created");
+}
+
+#[test]
+fn other_bad_settings_stop_the_demo_with_a_message() {
     for (env, expect) in [
-        (vec![("AUTH_PROFILE", "bogus")], "bogus"),
-        (
-            vec![("AUTH_DB", "/nonexistent/dir/x.redb")],
-            "cannot open the database",
-        ),
-        (vec![("BCRYPT_COST", "99")], "bcrypt cost"),
-        (
-            vec![("AUTH_SESSION_LIFETIME", "soon")],
-            "AUTH_SESSION_LIFETIME",
-        ),
-        (vec![("AUTH_TRUSTED_PROXIES", "not-an-ip")], "not-an-ip"),
+        (("BCRYPT_COST", "99"), "bcrypt cost"),
+        (("BCRYPT_COST", "twelve"), "BCRYPT_COST"),
+        (("PORT", "99999"), "PORT"),
+        (("AUTH_SESSION_LIFETIME", "soon"), "AUTH_SESSION_LIFETIME"),
+        (("AUTH_COOKIE_SECURE", "maybe"), "AUTH_COOKIE_SECURE"),
+        (("AUTH_TRUSTED_PROXIES", "not-an-ip"), "not-an-ip"),
     ] {
-        let mut cmd = Command::new(demo_binary());
-        cmd.env("PORT", "0")
-            .env("AUTH_DB", dir.path().join("x.redb"));
-        for (k, v) in &env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("run the demo");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(!out.status.success(), "{env:?}");
-        assert!(stderr.contains(expect), "{env:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert_refused_to_start(&[env], &[expect]);
     }
+}
+
+#[test]
+fn a_port_in_use_stops_the_demo_with_a_message() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    assert_refused_to_start(&[("PORT", &port)], &["cannot listen", &port]);
 }

@@ -1,17 +1,26 @@
 //! The seed's end-to-end client, replayed step by step over a real TCP socket against the
-//! demo's app behind the layer (seed profile), with the seed's five-character passwords.
+//! demo's app behind the layer (seed profile), with the seed's five-character passwords; then
+//! the contract's details around it: cookie attributes, trailing slashes, `GET /me`, several
+//! sessions, emails.
 
 mod common;
 
-use common::{Body, Http};
+use common::{Answer, Body, Http, Server, assert_error};
 use http::{Method, StatusCode};
-use serde_json::json;
+use serde_json::{Value, json};
+use tower_user_auth::Auth;
+
+/// The seed profile's absolute session lifetime (30 days), which the cookie's `Max-Age` says.
+const SEED_SESSION_LIFETIME: u64 = 30 * 24 * 60 * 60;
 
 /// The encodings a client may send form data in.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 enum Encoding {
+    /// `requests.post(url, data=...)`.
     Form,
+    /// `curl -F email=... -F password=...`.
     Multipart,
+    /// `requests.post(url, json=...)`.
     Json,
 }
 
@@ -19,7 +28,7 @@ fn body<'a>(enc: Encoding, fields: &'a [(&'a str, &'a str)]) -> Body<'a> {
     match enc {
         Encoding::Form => Body::Form(fields),
         Encoding::Multipart => Body::Multipart(fields),
-        Encoding::Json => Body::Json(serde_json::Value::Object(
+        Encoding::Json => Body::Json(Value::Object(
             fields
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), json!(v)))
@@ -28,144 +37,203 @@ fn body<'a>(enc: Encoding, fields: &'a [(&'a str, &'a str)]) -> Body<'a> {
     }
 }
 
-async fn seed_scenario(enc: Encoding) {
-    let (auth, _dir) = common::auth(common::seed());
+/// A client of one server that may add a trailing slash to every auth route.
+struct Client<'s> {
+    http: Http,
+    server: &'s Server,
+    slash: bool,
+}
+
+impl Client<'_> {
+    fn url(&self, route: &str) -> String {
+        let slash = if self.slash { "/" } else { "" };
+        self.server.url(&format!("{route}{slash}"))
+    }
+
+    async fn send(
+        &self,
+        method: Method,
+        route: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Answer {
+        self.http
+            .send(method, &self.url(route), headers, body)
+            .await
+    }
+}
+
+async fn setup() -> (Auth, tempfile::TempDir, Server) {
+    let (auth, dir) = common::auth(common::seed());
     let server = common::serve(&auth).await;
-    let http = Http::new();
-    let url = |p: &str| format!("{}{p}", server.base);
+    (auth, dir, server)
+}
+
+/// Asserts a successful JSON answer with exactly `expected` as its body.
+#[track_caller]
+fn assert_ok(a: &Answer, expected: &Value) {
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(&a.json(), expected);
+}
+
+/// Asserts the attributes of the session cookie a login sets, and returns its value.
+#[track_caller]
+fn login_cookie(a: &Answer) -> String {
+    let line = a.set_cookie_line("session_id").expect("a session cookie");
+    let attrs: Vec<&str> = line.split(';').map(str::trim).collect();
+    for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(attrs.contains(&attr), "{attr} missing: {line}");
+    }
+    assert!(
+        !attrs.iter().any(|a| a.eq_ignore_ascii_case("secure")),
+        "no Secure in the seed profile: {line}"
+    );
+    let max_age: u64 = attrs
+        .iter()
+        .find_map(|a| a.strip_prefix("Max-Age="))
+        .unwrap_or_else(|| panic!("Max-Age missing: {line}"))
+        .parse()
+        .expect("Max-Age is a number of seconds");
+    assert!(
+        (SEED_SESSION_LIFETIME - 60..=SEED_SESSION_LIFETIME).contains(&max_age),
+        "Max-Age is the session's remaining lifetime: {line}"
+    );
+    let value = a.cookie("session_id").expect("cookie value");
+    assert_eq!(
+        value.len(),
+        36,
+        "a hyphenated uuid4, as the seed's: {value}"
+    );
+    assert_eq!(value.matches('-').count(), 4, "{value}");
+    value
+}
+
+/// Asserts the `Set-Cookie` that drops the session cookie.
+#[track_caller]
+fn assert_cleared(a: &Answer) {
+    let line = a
+        .set_cookie_line("session_id")
+        .unwrap_or_else(|| panic!("no Set-Cookie clearing the session: {:?}", a.headers));
+    assert!(line.starts_with("session_id=;"), "emptied: {line}");
+    let attrs: Vec<&str> = line.split(';').map(str::trim).collect();
+    assert!(attrs.contains(&"Max-Age=0"), "{line}");
+    assert!(attrs.contains(&"Path=/"), "{line}");
+}
+
+/// The seed's client script, step by step.
+async fn seed_scenario(enc: Encoding, slash: bool) {
+    let (_auth, _dir, server) = setup().await;
+    let c = Client {
+        http: Http::new(),
+        server: &server,
+        slash,
+    };
     let email = "guillaume@holberton.io";
     let (password, new_password) = ("b4l0u", "t4rt1fl3tt3");
+    let creds = [("email", email), ("password", password)];
 
     // 1. register (200), again (400)
-    let a = http
-        .send(
-            Method::POST,
-            &url("/users"),
-            &[],
-            body(enc, &[("email", email), ("password", password)]),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(a.json(), json!({"email": email, "message": "user created"}));
-    let a = http
-        .send(
-            Method::POST,
-            &url("/users"),
-            &[],
-            body(enc, &[("email", email), ("password", password)]),
-        )
-        .await;
+    let a = c.send(Method::POST, "/users", &[], body(enc, &creds)).await;
+    assert_ok(&a, &json!({"email": email, "message": "user created"}));
+    let a = c.send(Method::POST, "/users", &[], body(enc, &creds)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.json(), json!({"message": "email already registered"}));
 
     // 2. wrong password (401)
-    let a = http
+    let a = c
         .send(
             Method::POST,
-            &url("/sessions"),
+            "/sessions",
             &[],
             body(enc, &[("email", email), ("password", "NoNo")]),
         )
         .await;
-    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
-    assert!(a.cookie("session_id").is_none());
+    assert_error(&a, StatusCode::UNAUTHORIZED);
+    assert!(a.cookie("session_id").is_none(), "no session: {a:?}");
 
     // 3. profile without a cookie (403)
-    let a = http
-        .send(Method::GET, &url("/profile"), &[], Body::Empty)
-        .await;
-    assert_eq!(a.status, StatusCode::FORBIDDEN);
+    let a = c.send(Method::GET, "/profile", &[], Body::Empty).await;
+    assert_error(&a, StatusCode::FORBIDDEN);
+    assert!(
+        a.set_cookie_line("session_id").is_none(),
+        "nothing to clear"
+    );
 
     // 4. log in (200) and read the cookie
-    let a = http
-        .send(
-            Method::POST,
-            &url("/sessions"),
-            &[],
-            body(enc, &[("email", email), ("password", password)]),
-        )
+    let a = c
+        .send(Method::POST, "/sessions", &[], body(enc, &creds))
         .await;
-    assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(a.json(), json!({"email": email, "message": "logged in"}));
+    assert_ok(&a, &json!({"email": email, "message": "logged in"}));
     assert_eq!(a.header("cache-control"), Some("no-store"));
-    let session_id = a.cookie("session_id").expect("session cookie");
-    let line = a.set_cookie_line("session_id").expect("set-cookie");
-    for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
-        assert!(line.contains(attr), "{line}");
-    }
-    assert!(
-        !line.contains("Secure"),
-        "seed profile has no Secure: {line}"
-    );
+    let session_id = login_cookie(&a);
     let cookie = format!("session_id={session_id}");
 
-    // 5. profile with the cookie (200)
-    let a = http
-        .send(
-            Method::GET,
-            &url("/profile"),
+    // 5. profile with the cookie, passed by hand (200)
+    let a = c
+        .send(Method::GET, "/profile", &[("cookie", &cookie)], Body::Empty)
+        .await;
+    assert_ok(&a, &json!({"email": email}));
+
+    // 6. log out, following the redirect as Python requests does: the 302 after DELETE is
+    // followed with GET, and the cookie given by hand is sent again (requests keeps it in the
+    // request's own jar, which the Max-Age=0 answer does not clear).
+    let answers = c
+        .http
+        .send_following(
+            Method::DELETE,
+            &c.url("/sessions"),
             &[("cookie", &cookie)],
             Body::Empty,
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(a.json(), json!({"email": email}));
-
-    // 6. log out, following the redirect as Python requests does (302 → GET)
-    let a = http
+    assert_eq!(answers.len(), 2, "one redirect: {answers:?}");
+    let redirect = &answers[0];
+    assert_eq!(redirect.status, StatusCode::FOUND, "{}", redirect.body);
+    assert_eq!(redirect.header("location"), Some("/"));
+    assert_cleared(redirect);
+    assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
+    // A browser drops the cookie instead: the same final answer.
+    let a = c
+        .http
+        .send(Method::GET, &server.url("/"), &[], Body::Empty)
+        .await;
+    assert_ok(&a, &json!({"message": "Bienvenue"}));
+    let a = c
+        .send(Method::GET, "/profile", &[("cookie", &cookie)], Body::Empty)
+        .await;
+    assert_error(&a, StatusCode::FORBIDDEN);
+    let a = c
         .send(
             Method::DELETE,
-            &url("/sessions"),
+            "/sessions",
             &[("cookie", &cookie)],
             Body::Empty,
         )
         .await;
-    assert_eq!(a.status, StatusCode::FOUND);
-    assert_eq!(a.header("location"), Some("/"));
-    assert!(
-        a.set_cookie_line("session_id")
-            .expect("cleared")
-            .contains("Max-Age=0")
-    );
-    let a = http
-        .send(
-            Method::GET,
-            &url(a.header("location").expect("location")),
-            &[],
-            Body::Empty,
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(a.json(), json!({"message": "Bienvenue"}));
-    let a = http
-        .send(
-            Method::GET,
-            &url("/profile"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::FORBIDDEN, "the session is over");
+    assert_error(&a, StatusCode::FORBIDDEN);
 
     // 7. reset token (200)
-    let a = http
+    let a = c
         .send(
             Method::POST,
-            &url("/reset_password"),
+            "/reset_password",
             &[],
             body(enc, &[("email", email)]),
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let v = a.json();
     assert_eq!(v["email"], json!(email));
-    let token = v["reset_token"].as_str().expect("token").to_owned();
+    let token = v["reset_token"].as_str().expect("reset_token").to_owned();
+    assert_eq!(token.len(), 36, "a uuid4, as the seed's: {token}");
+    assert_eq!(v.as_object().map(serde_json::Map::len), Some(2), "{v}");
 
     // 8. update the password (200)
-    let a = http
+    let a = c
         .send(
             Method::PUT,
-            &url("/reset_password"),
+            "/reset_password",
             &[],
             body(
                 enc,
@@ -177,103 +245,212 @@ async fn seed_scenario(enc: Encoding) {
             ),
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(
-        a.json(),
-        json!({"email": email, "message": "Password updated"})
-    );
+    assert_ok(&a, &json!({"email": email, "message": "Password updated"}));
 
-    // 9. log in with the new password (200)
-    let a = http
+    // 9. log in with the new password (200); the old one no longer works
+    let a = c
         .send(
             Method::POST,
-            &url("/sessions"),
+            "/sessions",
             &[],
             body(enc, &[("email", email), ("password", new_password)]),
         )
         .await;
-    assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(a.json(), json!({"email": email, "message": "logged in"}));
+    assert_ok(&a, &json!({"email": email, "message": "logged in"}));
+    login_cookie(&a);
+    let a = c
+        .send(Method::POST, "/sessions", &[], body(enc, &creds))
+        .await;
+    assert_error(&a, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn seed_client_with_urlencoded_forms() {
-    seed_scenario(Encoding::Form).await;
+    seed_scenario(Encoding::Form, false).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn seed_client_with_multipart_forms() {
-    seed_scenario(Encoding::Multipart).await;
+    seed_scenario(Encoding::Multipart, false).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[tokio::test]
 async fn seed_client_with_json_bodies() {
-    seed_scenario(Encoding::Json).await;
+    seed_scenario(Encoding::Json, false).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn trailing_slashes_me_route_and_several_sessions() {
-    let (auth, _dir) = common::auth(common::seed());
-    let server = common::serve(&auth).await;
+#[tokio::test]
+async fn seed_client_with_trailing_slashes_urlencoded() {
+    seed_scenario(Encoding::Form, true).await;
+}
+
+#[tokio::test]
+async fn seed_client_with_trailing_slashes_multipart() {
+    seed_scenario(Encoding::Multipart, true).await;
+}
+
+#[tokio::test]
+async fn seed_client_with_trailing_slashes_json() {
+    seed_scenario(Encoding::Json, true).await;
+}
+
+#[tokio::test]
+async fn me_with_and_without_a_session() {
+    let (auth, _dir, server) = setup().await;
     let http = Http::new();
-    let url = |p: &str| format!("{}{p}", server.base);
-    let creds = [("email", "  Bob@Example.com "), ("password", "pwd")];
-    let a = http
-        .send(Method::POST, &url("/users/"), &[], Body::Form(&creds))
-        .await;
-    assert_eq!(a.status, StatusCode::OK);
-    assert_eq!(
-        a.json()["email"],
-        json!("Bob@Example.com"),
-        "echoed as sent, trimmed"
-    );
-    let again = [("email", "bob@example.COM"), ("password", "pwd")];
-    let a = http
-        .send(Method::POST, &url("/users"), &[], Body::Form(&again))
-        .await;
-    assert_eq!(
-        a.status,
-        StatusCode::BAD_REQUEST,
-        "emails are unique without regard to case"
-    );
+    let creds = [("email", "me@example.com"), ("password", "abcde")];
+    let user = auth
+        .register_user("me@example.com", "abcde")
+        .await
+        .expect("register");
 
-    let first = http
-        .send(Method::POST, &url("/sessions/"), &[], Body::Form(&again))
+    let a = http
+        .send(Method::GET, &server.url("/me"), &[], Body::Empty)
         .await;
-    assert_eq!(first.json()["email"], json!("bob@example.COM"));
-    let second = http
-        .send(Method::POST, &url("/sessions"), &[], Body::Form(&creds))
-        .await;
-    let c1 = format!("session_id={}", first.cookie("session_id").expect("cookie"));
-    let c2 = format!(
-        "session_id={}",
-        second.cookie("session_id").expect("cookie")
-    );
-    assert_ne!(c1, c2, "each login makes a new session");
-
-    let me = http
-        .send(Method::GET, &url("/me"), &[("cookie", &c1)], Body::Empty)
-        .await;
-    assert_eq!(me.status, StatusCode::OK);
-    assert_eq!(me.json()["email"], json!("Bob@Example.com"));
-    assert!(me.json()["id"].is_u64());
-    let anon = http.send(Method::GET, &url("/me"), &[], Body::Empty).await;
-    assert_eq!(anon.status, StatusCode::UNAUTHORIZED);
+    assert_error(&a, StatusCode::UNAUTHORIZED);
+    assert!(a.set_cookie_line("session_id").is_none());
 
     let a = http
         .send(
+            Method::POST,
+            &server.url("/sessions"),
+            &[],
+            Body::Form(&creds),
+        )
+        .await;
+    let cookie = format!("session_id={}", login_cookie(&a));
+    let a = http
+        .send(
             Method::GET,
-            &url("/profile/"),
-            &[("cookie", &c1)],
+            &server.url("/me"),
+            &[("cookie", &cookie)],
+            Body::Empty,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let v = a.json();
+    assert_eq!(v["id"], json!(user.id.0));
+    assert_eq!(v["email"], json!("me@example.com"));
+    assert!(!a.body.contains("$2b$"), "no password hash: {}", a.body);
+    assert!(
+        !a.body.contains(&cookie["session_id=".len()..]),
+        "no session token: {}",
+        a.body
+    );
+    // The wrapped app's route answers alike among other cookies.
+    let a = http
+        .send(
+            Method::GET,
+            &server.url("/me"),
+            &[("cookie", &format!("theme=dark; {cookie}; lang=fr"))],
             Body::Empty,
         )
         .await;
     assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["email"], json!("me@example.com"));
+    // GET / does not need a session, with or without one.
+    for headers in [&[][..], &[("cookie", cookie.as_str())][..]] {
+        let a = http
+            .send(Method::GET, &server.url("/"), headers, Body::Empty)
+            .await;
+        assert_ok(&a, &json!({"message": "Bienvenue"}));
+    }
+}
+
+#[tokio::test]
+async fn each_login_is_a_session_and_logout_ends_only_its_own() {
+    let (_auth, _dir, server) = setup().await;
+    let http = Http::new();
+    let creds = [("email", "two@example.com"), ("password", "abcde")];
+    let a = http
+        .send(Method::POST, &server.url("/users"), &[], Body::Form(&creds))
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    let first = http
+        .send(
+            Method::POST,
+            &server.url("/sessions"),
+            &[],
+            Body::Form(&creds),
+        )
+        .await;
+    let second = http
+        .send(
+            Method::POST,
+            &server.url("/sessions"),
+            &[],
+            Body::Multipart(&creds),
+        )
+        .await;
+    let c1 = format!("session_id={}", login_cookie(&first));
+    let c2 = format!("session_id={}", login_cookie(&second));
+    assert_ne!(c1, c2, "each login makes a new session");
+    for c in [&c1, &c2] {
+        let a = http
+            .send(
+                Method::GET,
+                &server.url("/profile"),
+                &[("cookie", c)],
+                Body::Empty,
+            )
+            .await;
+        assert_ok(&a, &json!({"email": "two@example.com"}));
+    }
+
     let a = http
         .send(
             Method::DELETE,
-            &url("/sessions/"),
+            &server.url("/sessions"),
             &[("cookie", &c1)],
+            Body::Empty,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::FOUND);
+    assert_cleared(&a);
+
+    let a = http
+        .send(
+            Method::GET,
+            &server.url("/profile"),
+            &[("cookie", &c1)],
+            Body::Empty,
+        )
+        .await;
+    assert_error(&a, StatusCode::FORBIDDEN);
+    let a = http
+        .send(
+            Method::GET,
+            &server.url("/me"),
+            &[("cookie", &c1)],
+            Body::Empty,
+        )
+        .await;
+    assert_error(&a, StatusCode::UNAUTHORIZED);
+    let a = http
+        .send(
+            Method::GET,
+            &server.url("/profile"),
+            &[("cookie", &c2)],
+            Body::Empty,
+        )
+        .await;
+    assert_ok(&a, &json!({"email": "two@example.com"}));
+    let a = http
+        .send(
+            Method::GET,
+            &server.url("/me"),
+            &[("cookie", &c2)],
+            Body::Empty,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.json()["email"], json!("two@example.com"));
+
+    let a = http
+        .send(
+            Method::DELETE,
+            &server.url("/sessions/"),
+            &[("cookie", &c2)],
             Body::Empty,
         )
         .await;
@@ -281,47 +458,125 @@ async fn trailing_slashes_me_route_and_several_sessions() {
     let a = http
         .send(
             Method::GET,
-            &url("/profile"),
+            &server.url("/profile"),
             &[("cookie", &c2)],
             Body::Empty,
         )
         .await;
-    assert_eq!(
-        a.status,
-        StatusCode::OK,
-        "logging out one session leaves the other"
-    );
+    assert_error(&a, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn emails_are_unique_without_regard_to_case_and_echoed_trimmed() {
+    let (_auth, _dir, server) = setup().await;
+    let http = Http::new();
+    let url = |p: &str| server.url(p);
+
     let a = http
-        .send(Method::GET, &url("/me"), &[("cookie", &c1)], Body::Empty)
-        .await;
-    assert_eq!(
-        a.status,
-        StatusCode::UNAUTHORIZED,
-        "a dead session passes through without a user"
-    );
-    assert!(
-        a.set_cookie_line("session_id")
-            .is_some_and(|l| l.contains("Max-Age=0")),
-        "and its cookie is cleared"
-    );
-    let token = http
         .send(
             Method::POST,
-            &url("/reset_password/"),
+            &url("/users"),
             &[],
-            Body::Form(&[("email", "BOB@example.com")]),
+            Body::Form(&[("email", "  Bob@Example.com \t"), ("password", "abcde")]),
         )
         .await;
-    assert_eq!(token.status, StatusCode::OK);
-    let unknown = http
+    assert_ok(
+        &a,
+        &json!({"email": "Bob@Example.com", "message": "user created"}),
+    );
+    for (enc, email) in [
+        (Encoding::Form, "bob@example.com"),
+        (Encoding::Multipart, "BOB@EXAMPLE.COM"),
+        (Encoding::Json, " bob@Example.COM "),
+    ] {
+        let a = http
+            .send(
+                Method::POST,
+                &url("/users"),
+                &[],
+                body(enc, &[("email", email), ("password", "other")]),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{enc:?} {email}");
+        assert_eq!(a.json(), json!({"message": "email already registered"}));
+    }
+
+    let a = http
+        .send(
+            Method::POST,
+            &url("/sessions"),
+            &[],
+            Body::Json(json!({"email": " BOB@example.com  ", "password": "abcde"})),
+        )
+        .await;
+    assert_ok(
+        &a,
+        &json!({"email": "BOB@example.com", "message": "logged in"}),
+    );
+    let cookie = format!("session_id={}", login_cookie(&a));
+    let a = http
+        .send(
+            Method::GET,
+            &url("/profile"),
+            &[("cookie", &cookie)],
+            Body::Empty,
+        )
+        .await;
+    assert_ok(&a, &json!({"email": "Bob@Example.com"}));
+
+    let a = http
         .send(
             Method::POST,
             &url("/reset_password"),
             &[],
-            Body::Form(&[("email", "nobody@example.com")]),
+            Body::Multipart(&[("email", " bob@EXAMPLE.com ")]),
         )
         .await;
-    assert_eq!(unknown.status, StatusCode::FORBIDDEN);
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["email"], json!("bob@EXAMPLE.com"));
+    let token = a.json()["reset_token"].as_str().expect("token").to_owned();
+    let a = http
+        .send(
+            Method::PUT,
+            &url("/reset_password"),
+            &[],
+            Body::Form(&[
+                ("email", "BOB@example.COM "),
+                ("reset_token", &token),
+                ("new_password", "fghij"),
+            ]),
+        )
+        .await;
+    assert_ok(
+        &a,
+        &json!({"email": "BOB@example.COM", "message": "Password updated"}),
+    );
+    let a = http
+        .send(
+            Method::POST,
+            &url("/sessions"),
+            &[],
+            Body::Form(&[("email", "bob@example.com"), ("password", "fghij")]),
+        )
+        .await;
+    assert_ok(
+        &a,
+        &json!({"email": "bob@example.com", "message": "logged in"}),
+    );
+
+    // Another address is another account.
+    let a = http
+        .send(
+            Method::POST,
+            &url("/users"),
+            &[],
+            Body::Form(&[("email", "bob@example.org"), ("password", "abcde")]),
+        )
+        .await;
+    assert_ok(
+        &a,
+        &json!({"email": "bob@example.org", "message": "user created"}),
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

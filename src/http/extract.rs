@@ -28,6 +28,16 @@ impl Fields {
             _ => Err(Rejection::bad_request(format!("missing field '{name}'"))),
         }
     }
+
+    /// As [`Fields::required`], trimmed; white space alone counts as missing. For emails,
+    /// which are trimmed (passwords are taken as given).
+    pub(crate) fn required_trimmed(&self, name: &'static str) -> Result<&str, Rejection> {
+        let value = self.required(name)?.trim();
+        if value.is_empty() {
+            return Err(Rejection::bad_request(format!("missing field '{name}'")));
+        }
+        Ok(value)
+    }
 }
 
 /// Reads the body of `req` as form fields.

@@ -109,6 +109,13 @@ impl Drop for Server {
     }
 }
 
+impl Server {
+    /// The URL of `path` on this server.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
 pub async fn serve(auth: &Auth) -> Server {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
@@ -138,6 +145,9 @@ pub async fn serve(auth: &Auth) -> Server {
         task,
     }
 }
+
+/// The boundary style of curl's `-F`.
+pub const CURL_BOUNDARY: &str = "------------------------d74496d66958873e";
 
 /// A request body.
 pub enum Body<'a> {
@@ -171,15 +181,16 @@ impl Body<'_> {
                 )
             }
             Body::Multipart(fields) => {
+                // As `curl -F name=value` sends it.
                 let mut s = String::new();
                 for (k, v) in *fields {
                     s.push_str(&format!(
-                        "--BOUNDARYxyz\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
+                        "--{CURL_BOUNDARY}\r\nContent-Disposition: form-data; name=\"{k}\"\r\n\r\n{v}\r\n"
                     ));
                 }
-                s.push_str("--BOUNDARYxyz--\r\n");
+                s.push_str(&format!("--{CURL_BOUNDARY}--\r\n"));
                 (
-                    Some("multipart/form-data; boundary=BOUNDARYxyz".into()),
+                    Some(format!("multipart/form-data; boundary={CURL_BOUNDARY}")),
                     s.into_bytes(),
                 )
             }
@@ -263,6 +274,51 @@ impl Http {
             .unwrap_or_else(|e| panic!("request failed: {e}"))
     }
 
+    /// Sends a request and follows redirects as Python `requests` does: after a 302 or 303
+    /// (and a 301 answering a POST) the next request is a GET (HEAD stays HEAD) without a
+    /// body; otherwise the method and body are kept; the
+    /// other headers, the `Cookie` header included, are sent again. Returns every answer in
+    /// order, the last one final; at most 5 redirects.
+    pub async fn send_following(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Vec<Answer> {
+        let (ct, bytes) = body.encode();
+        let mut method = method;
+        let mut url = url.to_owned();
+        let mut body = ct.map(|ct| (ct, bytes));
+        let mut answers = Vec::new();
+        for _ in 0..=5 {
+            let this_body = match &body {
+                Some((ct, bytes)) => Body::Raw(ct.as_str(), bytes.clone()),
+                None => Body::Empty,
+            };
+            let a = self.send(method.clone(), &url, headers, this_body).await;
+            let status = a.status.as_u16();
+            let location = a.header("location").map(str::to_owned);
+            answers.push(a);
+            let Some(location) = location.filter(|_| matches!(status, 301..=303 | 307 | 308))
+            else {
+                return answers;
+            };
+            url = resolve(&url, &location);
+            // requests' `rebuild_method`.
+            let to_get = match status {
+                302 | 303 => method != Method::HEAD,
+                301 => method == Method::POST,
+                _ => false,
+            };
+            if to_get {
+                method = Method::GET;
+                body = None;
+            }
+        }
+        panic!("more than 5 redirects: {answers:?}");
+    }
+
     /// Sends a request; a connection error or a timeout (10 s) is an `Err`, for servers that
     /// may be killed mid-request.
     pub async fn try_send(
@@ -299,6 +355,51 @@ impl Http {
             body: String::from_utf8_lossy(&body).into_owned(),
         })
     }
+}
+
+/// `location` resolved against `base` (absolute URLs and absolute paths).
+pub fn resolve(base: &str, location: &str) -> String {
+    if location.starts_with("http://") || location.starts_with("https://") {
+        return location.to_owned();
+    }
+    assert!(
+        location.starts_with('/'),
+        "relative Location not supported: {location}"
+    );
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let origin_end = base[after_scheme..]
+        .find('/')
+        .map_or(base.len(), |i| after_scheme + i);
+    format!("{}{location}", &base[..origin_end])
+}
+
+/// How many users, sessions and reset tokens the store holds.
+pub fn counts(auth: &Auth) -> (u64, u64, u64) {
+    auth.store().counts().expect("counts")
+}
+
+/// Asserts that `a` is a refusal with `status`: a JSON body `{"message": "..."}` and nothing
+/// else, with `Content-Type: application/json`.
+#[track_caller]
+pub fn assert_error(a: &Answer, status: StatusCode) {
+    assert_eq!(a.status, status, "{}", a.body);
+    assert_eq!(
+        a.header("content-type"),
+        Some("application/json"),
+        "{status}: {}",
+        a.body
+    );
+    let v = a.json();
+    let message = v.get("message").and_then(serde_json::Value::as_str);
+    assert!(
+        message.is_some_and(|m| !m.is_empty()),
+        "{status}: no message in {v}"
+    );
+    assert_eq!(
+        v.as_object().map(serde_json::Map::len),
+        Some(1),
+        "{status}: only a message: {v}"
+    );
 }
 
 /// Calls the in-process service once.
