@@ -97,8 +97,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
     let small = 1_000.min(n);
+    // SCALE_KEEP=DIR keeps the database (DIR/scale.redb) and writes the tokens to
+    // DIR/tokens.txt, for the HTTP-level run of benches/scale_http.sh.
+    let keep = std::env::var("SCALE_KEEP").ok().map(std::path::PathBuf::from);
     let dir = tempfile::tempdir()?;
-    let path = dir.path().join("scale.redb");
+    let path = keep.as_ref().map_or_else(|| dir.path().join("scale.redb"), |k| k.join("scale.redb"));
     // Seeding a million sessions takes over a minute; with the default renewal interval every
     // one of them would then be renewed (one write each) during the measurement. A running
     // server spreads those writes over time; here they are kept out of the read figures.
@@ -137,6 +140,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (p50_big, p99_big) = measure(&auth, &tokens).await;
     let size_big = file_size(&path);
     println!("{n:>9} users+sessions: authenticate p50 {p50_big} ns, p99 {p99_big} ns");
+    if let Some(keep) = &keep {
+        let lines: Vec<&str> = tokens.iter().map(SessionToken::expose).collect();
+        std::fs::write(keep.join("tokens.txt"), lines.join("\n") + "\n")?;
+    }
     println!(
         "ratio p50 {:.2}x, p99 {:.2}x; file {} MiB, {:.0} bytes per user+session",
         p50_big as f64 / p50_small as f64,
