@@ -99,9 +99,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let small = 1_000.min(n);
     // SCALE_KEEP=DIR keeps the database (DIR/scale.redb) and writes the tokens to
     // DIR/tokens.txt, for the HTTP-level run of benches/scale_http.sh.
-    let keep = std::env::var("SCALE_KEEP").ok().map(std::path::PathBuf::from);
+    let keep = std::env::var("SCALE_KEEP")
+        .ok()
+        .map(std::path::PathBuf::from);
     let dir = tempfile::tempdir()?;
-    let path = keep.as_ref().map_or_else(|| dir.path().join("scale.redb"), |k| k.join("scale.redb"));
+    let path = keep
+        .as_ref()
+        .map_or_else(|| dir.path().join("scale.redb"), |k| k.join("scale.redb"));
     // Seeding a million sessions takes over a minute; with the default renewal interval every
     // one of them would then be renewed (one write each) during the measurement. A running
     // server spreads those writes over time; here they are kept out of the read figures.
