@@ -214,6 +214,23 @@ async fn run() -> Result<(), Setup> {
     let auth = Auth::open(&db, config)
         .map_err(|e| Setup(format!("cannot open the database {db:?}: {e}")))?;
     let purger = auth.spawn_purger(purge_every);
+    // AUTH_STATS_INTERVAL (seconds): print storage statistics on standard output, for the soak
+    // test and for watching a development server.
+    if let Some(every) = seconds("AUTH_STATS_INTERVAL")? {
+        let store = auth.store().clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
+            loop {
+                ticks.tick().await;
+                if let Ok(s) = store.stats().await {
+                    println!(
+                        "stats users={} sessions={} reset_tokens={} stored_bytes={} allocated_bytes={}",
+                        s.users, s.sessions, s.reset_tokens, s.stored_bytes, s.allocated_bytes
+                    );
+                }
+            }
+        });
+    }
     let service = ServiceBuilder::new()
         .layer(AuthLayer::new(auth))
         .service(service_fn(common::app));

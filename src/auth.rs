@@ -390,7 +390,21 @@ impl<S: Store> Auth<S> {
     ) -> Result<Option<LoggedIn>, AuthError> {
         let throttle = &self.shared.throttle;
         if let Err(retry_after) = throttle.check_failures(email, client, self.now()) {
-            tracing::warn!(target: "tower_user_auth::audit", event = "login_throttled", client = %Client(client), retry_after = retry_after.as_secs());
+            // A read, no bcrypt: the audit trail names the account when there is one.
+            let user_id = self
+                .find(UserQuery::Email(email.to_owned()))
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.id);
+            match user_id {
+                Some(id) => {
+                    tracing::warn!(target: "tower_user_auth::audit", event = "login_throttled", user_id = %id, client = %Client(client), retry_after = retry_after.as_secs())
+                }
+                None => {
+                    tracing::warn!(target: "tower_user_auth::audit", event = "login_throttled", client = %Client(client), retry_after = retry_after.as_secs())
+                }
+            }
             return Err(AuthError::Throttled { retry_after });
         }
         let (user, known) = self.check_credentials(email, password).await?;

@@ -132,6 +132,23 @@ const HOUR: Duration = Duration::from_secs(3600);
 /// costs 16 bytes however long the email a client sends.
 type Account = [u8; 16];
 
+/// The key of a client address: an IPv6 host usually holds a whole /64 and can change
+/// addresses within it at will, so IPv6 clients are counted by their /64 (and IPv4-mapped
+/// addresses as IPv4).
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
+    }
+}
+
 fn account_key(email: &str) -> Account {
     let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
     let mut key = [0u8; 16];
@@ -254,6 +271,7 @@ impl Throttle {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<(), Duration> {
+        let client = client.map(client_key);
         if !self.config.enabled {
             return Ok(());
         }
@@ -285,6 +303,7 @@ impl Throttle {
 
     /// Counts a failed attempt.
     pub(crate) fn record_failure(&self, email: &str, client: Option<IpAddr>, now: SystemTime) {
+        let client = client.map(client_key);
         if !self.config.enabled {
             return;
         }
@@ -321,6 +340,7 @@ impl Throttle {
     /// A successful attempt clears the backoff of its (account, client) pair; the ceilings
     /// keep their counts.
     pub(crate) fn record_success(&self, email: &str, client: Option<IpAddr>) {
+        let client = client.map(client_key);
         if !self.config.enabled {
             return;
         }
@@ -333,6 +353,7 @@ impl Throttle {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<(), Duration> {
+        let client = client.map(client_key);
         let (true, Some(ip)) = (self.config.enabled, client) else {
             return Ok(());
         };
@@ -355,6 +376,7 @@ impl Throttle {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<(), Duration> {
+        let client = client.map(client_key);
         if !self.config.enabled {
             return Ok(());
         }
@@ -490,6 +512,31 @@ mod tests {
             let _ = t.reset_request(&format!("user{i}@x.io"), ip(i), now);
         }
         assert!(t.entries() <= 6 * 1000, "{}", t.entries());
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let t = Throttle::new(ThrottleConfig::default().with_failure_ceilings(100, 3));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let addr = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for (i, a) in ["2001:db8:1:2::1", "2001:db8:1:2::2", "2001:db8:1:2:ffff::3"]
+            .iter()
+            .enumerate()
+        {
+            t.record_failure(&format!("v{i}@x.io"), addr(a), now);
+        }
+        assert!(
+            t.check_failures("fresh@x.io", addr("2001:db8:1:2:abcd::9"), now)
+                .is_err()
+        );
+        assert!(
+            t.check_failures("fresh@x.io", addr("2001:db8:1:3::1"), now)
+                .is_ok()
+        );
+        assert_eq!(
+            client_key("::ffff:192.0.2.1".parse().unwrap()),
+            "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
     }
 
     #[test]

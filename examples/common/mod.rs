@@ -15,6 +15,7 @@ use tower_user_auth::{AuthenticatedUser, BoxError, PeerAddr};
 
 /// The wrapped app: the seed's `GET /`, and `GET /me`, which reads the injected user.
 pub async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
+    let req_path_is_me = req.uri().path() == "/me";
     let (status, body) = match (req.method().as_str(), req.uri().path()) {
         ("GET", "/") => (
             StatusCode::OK,
@@ -41,6 +42,13 @@ pub async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infall
         header::CONTENT_TYPE,
         header::HeaderValue::from_static("application/json"),
     );
+    if req_path_is_me {
+        // Account data: not for shared caches.
+        res.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+    }
     Ok(res)
 }
 

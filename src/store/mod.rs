@@ -15,7 +15,7 @@ mod session_cache;
 
 use std::{future::Future, time::SystemTime};
 
-pub use self::redb::{RedbStore, RedbStoreBuilder};
+pub use self::redb::{RedbStore, RedbStoreBuilder, StoreStats};
 use crate::{
     error::StoreError,
     token::TokenDigest,

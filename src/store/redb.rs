@@ -156,6 +156,23 @@ impl Drop for Shared {
     }
 }
 
+/// What [`RedbStore::stats`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Accounts.
+    pub users: u64,
+    /// Sessions, live or awaiting the purge.
+    pub sessions: u64,
+    /// Reset tokens, live or awaiting the purge.
+    pub reset_tokens: u64,
+    /// Bytes of keys and values stored.
+    pub stored_bytes: u64,
+    /// Bytes of the pages redb has allocated (the file may be larger: redb grows it in steps
+    /// and reuses freed pages).
+    pub allocated_bytes: u64,
+}
+
 /// Options of a [`RedbStore`] before it opens.
 ///
 /// ```
@@ -302,6 +319,25 @@ impl RedbStore {
             Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
         }
         answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Storage statistics, for monitoring: record counts and the bytes redb has in use. Runs
+    /// as a (read-only) job of the writer thread.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.write(|txn| {
+            let stats = txn.stats()?;
+            Ok(StoreStats {
+                users: txn.open_table(USERS)?.len()?,
+                sessions: txn.open_table(SESSIONS)?.len()?,
+                reset_tokens: txn.open_table(RESETS)?.len()?,
+                stored_bytes: stats.stored_bytes(),
+                allocated_bytes: stats.allocated_pages() * stats.page_size() as u64,
+            })
+        })
+        .await
     }
 
     /// Statistics for benchmarks and monitoring: how many users, sessions and reset tokens
