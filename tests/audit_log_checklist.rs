@@ -1,0 +1,210 @@
+//! Items 29 and 30 of `SECURITY.md`: the audit events, and what the log must never hold.
+//!
+//! This binary installs a GLOBAL `tracing` subscriber (at TRACE, every target) writing into
+//! an in-memory buffer, so it holds a single test: one full scenario in the hardened profile
+//! (register, failed login, login, profile, a pass-through request, the sessions list,
+//! change of password, reset request with a hook, reset, logout, end of all sessions,
+//! throttling), then a search of the captured text:
+//!
+//! - item 30: no password, no session cookie value, no reset token (in any form), no Cookie
+//!   header, no form body, no password hash;
+//! - item 29: the audit events `register`, `login`, `login_failed`, `login_throttled`,
+//!   `logout`, `reset_requested`, `password_reset`, `password_changed`, `sessions_ended`, each
+//!   with the user's id and the client address; and a failing reset hook is logged.
+
+mod checklist_common;
+
+use std::{
+    io,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use checklist_common::*;
+use http::Method;
+use tower_user_auth::{BoxError, token::ResetToken};
+
+/// Everything the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+const EMAIL: &str = "audited.user@example.com";
+const P1: &str = "first secret passphrase A1";
+const P_WRONG: &str = "wrong secret guess B2";
+const P2: &str = "second secret passphrase C3";
+const P3: &str = "third secret passphrase D4";
+/// The client address of every request (see `checklist_common::DEFAULT_PEER`).
+const CLIENT: &str = "192.0.2.10";
+
+const EVENTS: [&str; 9] = [
+    "register",
+    "login",
+    "login_failed",
+    "login_throttled",
+    "logout",
+    "reset_requested",
+    "password_reset",
+    "password_changed",
+    "sessions_ended",
+];
+
+#[tokio::test]
+async fn audit_log_full_scenario_items_29_and_30() {
+    let log = Captured::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .init();
+
+    // The hook delivers the token, then fails (as a mailer might after a partial send): the
+    // failure must be logged, the token not.
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let hook = move |_: &str, token: &ResetToken| -> Result<(), BoxError> {
+        tx.send(token.expose().to_owned()).expect("test alive");
+        Err("smtp unavailable".into())
+    };
+    let h = Harness::new(hardened_config().with_reset_token_hook(hook));
+    let mut cookies: Vec<String> = Vec::new();
+
+    // Register, fail once, log in twice.
+    assert_eq!(h.register(EMAIL, P1).await.status, 200);
+    let uid = h.user(EMAIL).await.id;
+    let hash = h.user(EMAIL).await.hashed_password;
+    assert_eq!(h.login(EMAIL, P_WRONG).await.status, 401);
+    assert_eq!(h.login("nobody@example.com", P_WRONG).await.status, 401);
+    let c1 = h.session(EMAIL, P1).await;
+    let c2 = h.session(EMAIL, P1).await;
+    cookies.extend([c1.clone(), c2.clone()]);
+
+    // Read the profile, pass through to the app, list the sessions.
+    assert_eq!(h.profile(&c1).await.status, 200);
+    let me = h.send(with_cookie(get("/me"), &c1)).await;
+    assert_eq!(me.app_user().expect("a user")["id"], uid.0);
+    assert_eq!(h.send(with_cookie(get("/sessions"), &c1)).await.status, 200);
+
+    // Change the password (ends c2), log in again.
+    assert_eq!(h.change_password(&c1, P1, P2).await.status, 200);
+    let c3 = h.session(EMAIL, P2).await;
+    cookies.push(c3.clone());
+
+    // Reset: request (the token goes to the hook), reset (ends every session).
+    assert_eq!(h.request_reset(EMAIL).await.status, 200);
+    let token = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .expect("the hook was called")
+        .expect("a token");
+    let res = h.reset(EMAIL, &token, P3).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+
+    // Log in and out; log in twice and end all sessions.
+    let c4 = h.session(EMAIL, P3).await;
+    assert_eq!(h.logout(&c4).await.status, 302);
+    let c5 = h.session(EMAIL, P3).await;
+    let c6 = h.session(EMAIL, P3).await;
+    cookies.extend([c4, c5.clone(), c6]);
+    let res = h
+        .send(with_cookie(empty(Method::DELETE, "/sessions/all"), &c5))
+        .await;
+    assert_eq!(res.status, 302);
+
+    // Throttling: five failures, then 429.
+    for _ in 0..5 {
+        assert_eq!(h.login(EMAIL, P_WRONG).await.status, 401);
+    }
+    assert_eq!(h.login(EMAIL, P3).await.status, 429);
+
+    // The hook's failure is logged by a detached task: wait for it.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log.text().contains("reset token hook failed") {
+        assert!(
+            Instant::now() < deadline,
+            "the hook's failure was not logged:\n{}",
+            log.text()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let text = log.text();
+    assert!(text.contains("smtp unavailable"), "{text}");
+
+    // ---- Item 30: nothing secret in the log. ----
+    let mut secrets: Vec<(String, String)> = vec![
+        ("password P1".into(), P1.into()),
+        ("wrong password".into(), P_WRONG.into()),
+        ("password P2".into(), P2.into()),
+        ("password P3".into(), P3.into()),
+        ("reset token".into(), token.clone()),
+        ("reset token without hyphens".into(), token.replace('-', "")),
+        ("password hash".into(), hash.clone()),
+        (
+            "new password hash".into(),
+            h.user(EMAIL).await.hashed_password,
+        ),
+    ];
+    for (i, c) in cookies.iter().enumerate() {
+        secrets.push((format!("session cookie {i}"), c.clone()));
+        secrets.push((
+            format!("session cookie {i} without hyphens"),
+            c.replace('-', ""),
+        ));
+    }
+    for (what, secret) in &secrets {
+        assert!(!text.contains(secret.as_str()), "the log holds the {what}");
+    }
+    for (what, marker) in [
+        ("a Cookie header", "session_id="),
+        ("a Cookie header", "cookie:"),
+        ("a form body", "password="),
+        ("a form body", "reset_token="),
+        ("a form body", "email=audited.user%40"),
+        ("a bcrypt hash", "$2b$"),
+    ] {
+        assert!(
+            !text.to_lowercase().contains(&marker.to_lowercase()),
+            "the log holds {what} ({marker:?})"
+        );
+    }
+
+    // ---- Item 29: the audit events, with user id and client address. ----
+    let user_id = format!("user_id={}", uid.0);
+    let client = format!("client={CLIENT}");
+    let mut missing = Vec::new();
+    for event in EVENTS {
+        let marker = format!("event=\"{event}\"");
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains(&marker)).collect();
+        if lines.is_empty() {
+            missing.push(format!("{event}: no event"));
+        } else if !lines
+            .iter()
+            .any(|l| l.contains(&user_id) && l.contains(&client))
+        {
+            missing.push(format!(
+                "{event}: no line with {user_id} and {client}: {lines:?}"
+            ));
+        }
+    }
+    // The throttled attempt is an attempt on the account: which one must be known.
+    assert!(
+        missing.is_empty(),
+        "audit events missing or incomplete:\n{}\n\nthe log:\n{text}",
+        missing.join("\n")
+    );
+}
