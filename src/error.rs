@@ -64,29 +64,6 @@ impl StdError for BackendError {
     }
 }
 
-impl From<redb::Error> for StoreError {
-    fn from(e: redb::Error) -> Self {
-        Self::Backend(BackendError::new(e))
-    }
-}
-
-macro_rules! redb_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(e: $t) -> Self {
-                Self::from(redb::Error::from(e))
-            }
-        }
-    )*};
-}
-redb_errors!(
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
-
 /// Why a password was refused. The message says why, so that the user can choose another.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -1,0 +1,153 @@
+//! Migrations of older files to the current schema, in place, inside the write transaction
+//! that opens the file.
+//!
+//! [`STEPS`] is a chain: step `i` turns a file of version `FIRST_MIGRATABLE + i` into one of the
+//! next version. [`run`] applies the steps from the file's version up to
+//! [`SCHEMA_VERSION`]; the caller then records the new version and commits. Since redb
+//! commits a write transaction atomically (and drops an uncommitted one without a trace), a
+//! crash or an error anywhere in the chain leaves the file as it was: it is migrated again at
+//! the next open.
+//!
+//! To change the schema: bump [`SCHEMA_VERSION`], keep the tables a step reads as they were
+//! (like [`v1`] here), and append one step.
+
+use redb::{Key, ReadableTable, Table, TableDefinition, TableHandle, Value, WriteTransaction};
+
+use super::{
+    records::{StoredReset, StoredSession, StoredUser, TimeIndexKey},
+    schema::{RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USERS},
+};
+use crate::error::StoreError;
+
+/// One step: rewrites a file of one version as the next.
+type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
+
+/// The oldest version a step starts from.
+const FIRST_MIGRATABLE: u64 = 1;
+
+/// The chain: `STEPS[i]` migrates version `FIRST_MIGRATABLE + i` to the next.
+const STEPS: &[Step] = &[v1_to_v2];
+
+// Every version from the first migratable one up to the current one has its step.
+const _: () = assert!(FIRST_MIGRATABLE + STEPS.len() as u64 == SCHEMA_VERSION);
+
+/// Whether a file of `version` can be migrated to the current one.
+pub(super) fn can_migrate(version: u64) -> bool {
+    (FIRST_MIGRATABLE..SCHEMA_VERSION).contains(&version)
+}
+
+/// Migrates a file of `version` (one that [`can_migrate`]) to [`SCHEMA_VERSION`] within
+/// `txn`; recording the new version is the caller's.
+pub(super) fn run(txn: &WriteTransaction, version: u64) -> Result<(), StoreError> {
+    for (from, step) in (FIRST_MIGRATABLE..).zip(STEPS) {
+        if from >= version {
+            step(txn)?;
+            tracing::info!(from, to = from + 1, "migrated the store's schema");
+        }
+    }
+    Ok(())
+}
+
+/// The tables of version 1 that version 2 changed, as version 1 defined them.
+pub(super) mod v1 {
+    use redb::TableDefinition;
+
+    /// id → (email as registered, bcrypt hash, created ms).
+    pub(in super::super) const USERS: TableDefinition<u64, (&str, &str, u64)> =
+        TableDefinition::new("users");
+    /// Token digest → (user id, created ms, last seen ms, expires ms).
+    pub(super) const SESSIONS: TableDefinition<[u8; 32], (u64, u64, u64, u64)> =
+        TableDefinition::new("sessions");
+    /// (expires ms, digest) → ().
+    pub(super) const SESSION_EXPIRY: TableDefinition<(u64, [u8; 32]), ()> =
+        TableDefinition::new("sessions_by_expiry");
+    /// (last seen ms, digest) → ().
+    pub(super) const SESSION_IDLE: TableDefinition<(u64, [u8; 32]), ()> =
+        TableDefinition::new("sessions_by_last_seen");
+    /// Token digest → (user id, created ms, expires ms).
+    pub(super) const RESETS: TableDefinition<[u8; 32], (u64, u64, u64)> =
+        TableDefinition::new("reset_tokens");
+    /// (expires ms, digest) → ().
+    pub(super) const RESET_EXPIRY: TableDefinition<(u64, [u8; 32]), ()> =
+        TableDefinition::new("reset_tokens_by_expiry");
+}
+
+/// Version 1 → 2: the tuple records become typed records (same fields, same order); the tables
+/// keep their names. The other tables did not change.
+fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
+    rewrite(txn, v1::USERS, USERS, |new, id, (email, hash, created)| {
+        let user = StoredUser {
+            email: email.to_owned(),
+            hashed_password: hash.to_owned(),
+            created_ms: created,
+        };
+        new.insert(id, user)?;
+        Ok(())
+    })?;
+    rewrite(txn, v1::SESSIONS, SESSIONS, |new, digest, fields| {
+        let (user_id, created_ms, last_seen_ms, expires_ms) = fields;
+        let session = StoredSession {
+            user_id,
+            created_ms,
+            last_seen_ms,
+            expires_ms,
+        };
+        new.insert(digest, session)?;
+        Ok(())
+    })?;
+    rewrite(txn, v1::RESETS, RESETS, |new, digest, fields| {
+        let (user_id, created_ms, expires_ms) = fields;
+        let reset = StoredReset {
+            user_id,
+            created_ms,
+            expires_ms,
+        };
+        new.insert(digest, reset)?;
+        Ok(())
+    })?;
+    for (old, current) in [
+        (v1::SESSION_EXPIRY, SESSION_EXPIRY),
+        (v1::SESSION_IDLE, SESSION_IDLE),
+        (v1::RESET_EXPIRY, RESET_EXPIRY),
+    ] {
+        rewrite(txn, old, current, |new, (at_ms, digest), ()| {
+            new.insert(TimeIndexKey::new(at_ms, digest), ())?;
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// Rewrites table `old` as `new` (same name, other types): `copy` inserts each old entry into
+/// a new table under a temporary name, then the old table is deleted and the new one takes
+/// its name. Streams: the table is never held in memory whole.
+fn rewrite<OK, OV, NK, NV>(
+    txn: &WriteTransaction,
+    old: TableDefinition<'_, OK, OV>,
+    new: TableDefinition<'_, NK, NV>,
+    mut copy: impl FnMut(
+        &mut Table<'_, NK, NV>,
+        OK::SelfType<'_>,
+        OV::SelfType<'_>,
+    ) -> Result<(), StoreError>,
+) -> Result<(), StoreError>
+where
+    OK: Key + 'static,
+    OV: Value + 'static,
+    NK: Key + 'static,
+    NV: Value + 'static,
+{
+    let temporary = format!("{}.migrating", new.name());
+    let temporary: TableDefinition<'_, NK, NV> = TableDefinition::new(&temporary);
+    {
+        let source = txn.open_table(old)?;
+        let mut target = txn.open_table(temporary)?;
+        for entry in source.iter()? {
+            let (key, value) = entry?;
+            copy(&mut target, key.value(), value.value())?;
+        }
+    }
+    txn.delete_table(old)?;
+    txn.rename_table(temporary, new)?;
+    Ok(())
+}

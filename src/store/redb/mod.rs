@@ -1,0 +1,292 @@
+//! The embedded store: one redb file, reads inline, writes group-committed by one thread.
+//!
+//! - [`schema`]: the tables, the schema version, and what opening a file does;
+//! - [`migrate`]: the chain of in-place migrations from older schema versions;
+//! - [`records`]: the typed records the tables hold, with their byte encodings;
+//! - [`writer`]: the writer thread and its group commit;
+//! - [`users`], [`sessions`], [`resets`]: the operations on each kind of record, inside a
+//!   transaction;
+//! - `store_impl`: the [`Store`](super::Store) trait over those operations;
+//! - `errors`: redb's errors as [`StoreError`].
+
+mod errors;
+mod migrate;
+mod records;
+mod resets;
+mod schema;
+mod sessions;
+mod store_impl;
+mod users;
+mod writer;
+
+use std::{
+    fmt,
+    path::Path,
+    sync::{
+        Arc, Mutex, PoisonError,
+        mpsc::{self, SyncSender, TrySendError},
+    },
+    thread::{self, JoinHandle},
+};
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, WriteTransaction};
+
+use self::{
+    schema::{RESETS, SESSIONS, USERS},
+    writer::{Job, Pending},
+};
+use super::session_cache::SessionCache;
+use crate::error::{BackendError, StoreError};
+
+/// Sessions kept in the in-process cache.
+const SESSION_CACHE_ENTRIES: usize = 100_000;
+
+/// Writes waiting for the writer thread beyond which new ones are refused with
+/// [`StoreError::Busy`].
+const DEFAULT_WRITE_QUEUE: usize = 4096;
+
+/// The embedded store: accounts, sessions and reset tokens in one redb file.
+///
+/// Cheap to clone: clones share the database, which redb lets one process open only once. Reads
+/// run on the caller's thread; writes go to one writer thread that commits whatever has queued
+/// up in one transaction with immediate durability (group commit) and answers each caller only
+/// after that commit, so an answered write survives a crash.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_user_auth::store::{RedbStore, Store, UserQuery};
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = RedbStore::open(dir.path().join("auth.redb"))?;
+/// let user = store.add_user("bob@example.com", "$2b$04$...").await?;
+/// let found = store.find_user_by(UserQuery::Email("BOB@example.com".into())).await?;
+/// assert_eq!(found.id, user.id);
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone)]
+pub struct RedbStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    db: Arc<Database>,
+    cache: Arc<SessionCache>,
+    jobs: Option<SyncSender<Box<dyn Job>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued and stop; waiting for it
+        // means the file is closed when the last handle is gone and can be opened again.
+        self.jobs = None;
+        let writer = self
+            .writer
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(writer) = writer {
+            let _ = writer.join();
+        }
+    }
+}
+
+/// What [`RedbStore::stats`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreStats {
+    /// Accounts.
+    pub users: u64,
+    /// Sessions, live or awaiting the purge.
+    pub sessions: u64,
+    /// Reset tokens, live or awaiting the purge.
+    pub reset_tokens: u64,
+    /// Bytes of keys and values stored.
+    pub stored_bytes: u64,
+    /// Bytes of the pages redb has allocated (the file may be larger: redb grows it in steps
+    /// and reuses freed pages).
+    pub allocated_bytes: u64,
+}
+
+/// Options of a [`RedbStore`] before it opens.
+///
+/// ```
+/// use tower_user_auth::store::RedbStore;
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = RedbStore::builder()
+///     .session_cache_entries(1_000_000)
+///     .write_queue(8192)
+///     .open(dir.path().join("auth.redb"))?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct RedbStoreBuilder {
+    session_cache_entries: usize,
+    write_queue: usize,
+}
+
+impl Default for RedbStoreBuilder {
+    fn default() -> Self {
+        Self {
+            session_cache_entries: SESSION_CACHE_ENTRIES,
+            write_queue: DEFAULT_WRITE_QUEUE,
+        }
+    }
+}
+
+impl RedbStoreBuilder {
+    /// How many validated sessions to keep in memory (default 100,000; about 250 bytes each;
+    /// 0 turns the cache off). The cache is exact: every change to a session or a user
+    /// invalidates it before the change is answered.
+    pub fn session_cache_entries(mut self, entries: usize) -> Self {
+        self.session_cache_entries = entries;
+        self
+    }
+
+    /// How many writes may wait for the writer thread before further ones are refused with
+    /// [`StoreError::Busy`] (default 4096).
+    pub fn write_queue(mut self, writes: usize) -> Self {
+        self.write_queue = writes;
+        self
+    }
+
+    /// Opens (or creates) the database at `path`.
+    ///
+    /// # Errors
+    /// As [`RedbStore::open`].
+    pub fn open(self, path: impl AsRef<Path>) -> Result<RedbStore, StoreError> {
+        RedbStore::start(Database::create(path)?, &self)
+    }
+
+    /// Uses an open redb database.
+    ///
+    /// # Errors
+    /// As [`RedbStore::open`].
+    pub fn with_database(self, db: Database) -> Result<RedbStore, StoreError> {
+        RedbStore::start(db, &self)
+    }
+}
+
+impl fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedbStore").finish_non_exhaustive()
+    }
+}
+
+impl RedbStore {
+    /// Opens the database at `path`, creating it if needed. A file of an older schema version
+    /// is migrated in place, in one transaction, before this returns.
+    ///
+    /// # Errors
+    /// The file cannot be created or opened (permissions, already open in this or another
+    /// process, not a redb file), or it records a newer schema version
+    /// ([`StoreError::SchemaVersion`]), or its migration failed (the file is then unchanged).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        RedbStoreBuilder::default().open(path)
+    }
+
+    /// A builder to set the session cache and the write queue before opening.
+    pub fn builder() -> RedbStoreBuilder {
+        RedbStoreBuilder::default()
+    }
+
+    /// A store on a database held in memory: for tests and examples.
+    ///
+    /// # Errors
+    /// Never in practice; the signature matches [`RedbStore::open`].
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new())?;
+        Self::with_database(db)
+    }
+
+    /// A store on an open redb database (for example one built with a custom storage
+    /// backend). Creates the tables, or checks the schema version and migrates an older file.
+    ///
+    /// # Errors
+    /// As [`RedbStore::open`].
+    pub fn with_database(db: Database) -> Result<Self, StoreError> {
+        RedbStoreBuilder::default().with_database(db)
+    }
+
+    fn start(db: Database, options: &RedbStoreBuilder) -> Result<Self, StoreError> {
+        schema::open_schema(&db)?;
+        let db = Arc::new(db);
+        let cache = Arc::new(SessionCache::new(options.session_cache_entries));
+        let (jobs, receiver) = mpsc::sync_channel(options.write_queue.max(1));
+        let writer_db = Arc::clone(&db);
+        let writer_cache = Arc::clone(&cache);
+        let writer = thread::Builder::new()
+            .name("user-auth-redb-writer".into())
+            .spawn(move || writer::run_writer(&writer_db, &writer_cache, &receiver))
+            .map_err(|e| StoreError::Backend(BackendError::new(e)))?;
+        Ok(Self {
+            shared: Arc::new(Shared {
+                db,
+                cache,
+                jobs: Some(jobs),
+                writer: Mutex::new(Some(writer)),
+            }),
+        })
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.shared.db.begin_read()?;
+        f(&txn)
+    }
+
+    async fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (job, answer) = Pending::new(op);
+        let job: Box<dyn Job> = Box::new(job);
+        let jobs = self.shared.jobs.as_ref().ok_or(StoreError::Closed)?;
+        match jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(StoreError::Busy),
+            Err(TrySendError::Disconnected(_)) => return Err(StoreError::Closed),
+        }
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Storage statistics, for monitoring: record counts and the bytes redb has in use. Runs
+    /// as a (read-only) job of the writer thread.
+    ///
+    /// # Errors
+    /// The store failed.
+    pub async fn stats(&self) -> Result<StoreStats, StoreError> {
+        self.write(|txn| {
+            let stats = txn.stats()?;
+            Ok(StoreStats {
+                users: txn.open_table(USERS)?.len()?,
+                sessions: txn.open_table(SESSIONS)?.len()?,
+                reset_tokens: txn.open_table(RESETS)?.len()?,
+                stored_bytes: stats.stored_bytes(),
+                allocated_bytes: stats.allocated_pages() * stats.page_size() as u64,
+            })
+        })
+        .await
+    }
+
+    /// Statistics for benchmarks and monitoring: how many users, sessions and reset tokens
+    /// are stored.
+    ///
+    /// # Errors
+    /// The read failed.
+    pub fn counts(&self) -> Result<(u64, u64, u64), StoreError> {
+        self.read(|txn| {
+            Ok((
+                txn.open_table(USERS)?.len()?,
+                txn.open_table(SESSIONS)?.len()?,
+                txn.open_table(RESETS)?.len()?,
+            ))
+        })
+    }
+}

@@ -1,0 +1,468 @@
+//! The records the tables hold, as named types with explicit byte encodings.
+//!
+//! Each implements redb's [`Value`] (and [`Key`] where it is a key) by hand, with a fixed,
+//! documented layout, so that what is on disk does not depend on how redb encodes tuples.
+//! All integers are times in milliseconds since the UNIX epoch or user ids.
+//!
+//! Decoding never panics: redb only hands back bytes that the same type encoded, but should a
+//! slice be short or garbled anyway, missing integer bytes read as zero and invalid UTF-8 is
+//! replaced, so a damaged file gives wrong records, not a crashed process.
+//!
+//! A record's redb type name is part of the table's identity in the file: changing a layout
+//! means a new type name, a new schema version and a migration step (see `migrate.rs`).
+
+use std::{
+    cmp::Ordering,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use redb::{Key, TypeName, Value};
+
+use crate::{
+    store::{ResetRecord, SessionRecord},
+    user::UserId,
+};
+
+/// Milliseconds since the UNIX epoch, as stored (0 before the epoch, saturating far after).
+pub(super) fn millis(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The moment `ms` milliseconds after the UNIX epoch.
+pub(super) fn time(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// The `N` bytes of `data` at `at`, zero-filled where `data` is shorter.
+fn bytes_at<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0; N];
+    if let Some(have) = data.get(at..) {
+        let n = have.len().min(N);
+        out[..n].copy_from_slice(&have[..n]);
+    }
+    out
+}
+
+/// The little-endian `u64` at byte `at` of `data` (missing bytes read as zero).
+fn u64_le_at(data: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes_at(data, at))
+}
+
+/// An account: the value of the `users` table, keyed by user id.
+///
+/// Layout (variable width): `created_ms` (u64 LE, 8 bytes), the email's length in bytes (u32
+/// LE, 4 bytes), the email (UTF-8, as registered), then the bcrypt hash (UTF-8) to the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct StoredUser {
+    /// The email as registered (trimmed, case kept).
+    pub(super) email: String,
+    /// The bcrypt hash.
+    pub(super) hashed_password: String,
+    /// When the account was created.
+    pub(super) created_ms: u64,
+}
+
+impl Value for StoredUser {
+    type SelfType<'a> = Self;
+    type AsBytes<'a> = Vec<u8>;
+
+    fn fixed_width() -> Option<usize> {
+        None
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Self
+    where
+        Self: 'a,
+    {
+        let created_ms = u64_le_at(data, 0);
+        let email_len = u32::from_le_bytes(bytes_at(data, 8)) as usize;
+        let rest = data.get(12..).unwrap_or_default();
+        let (email, hash) = rest.split_at(email_len.min(rest.len()));
+        Self {
+            email: String::from_utf8_lossy(email).into_owned(),
+            hashed_password: String::from_utf8_lossy(hash).into_owned(),
+            created_ms,
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
+    where
+        Self: 'b,
+    {
+        // An email longer than 4 GiB cannot reach the store (the HTTP layer caps bodies), and
+        // would only be cut short here, never panic.
+        let email = value.email.as_bytes();
+        let email = &email[..email.len().min(u32::MAX as usize)];
+        let mut out = Vec::with_capacity(12 + email.len() + value.hashed_password.len());
+        out.extend_from_slice(&value.created_ms.to_le_bytes());
+        out.extend_from_slice(&(email.len() as u32).to_le_bytes());
+        out.extend_from_slice(email);
+        out.extend_from_slice(value.hashed_password.as_bytes());
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::StoredUser")
+    }
+}
+
+/// A session: the value of the `sessions` table, keyed by the token's digest.
+///
+/// Layout (32 bytes): `user_id`, `created_ms`, `last_seen_ms`, `expires_ms`, each a u64 LE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct StoredSession {
+    /// The owner.
+    pub(super) user_id: u64,
+    /// When it was created.
+    pub(super) created_ms: u64,
+    /// When it was last seen.
+    pub(super) last_seen_ms: u64,
+    /// When it ends whatever its activity.
+    pub(super) expires_ms: u64,
+}
+
+impl StoredSession {
+    /// The stored form of `record`.
+    pub(super) fn new(record: &SessionRecord) -> Self {
+        Self {
+            user_id: record.user_id.0,
+            created_ms: millis(record.created),
+            last_seen_ms: millis(record.last_seen),
+            expires_ms: millis(record.expires),
+        }
+    }
+
+    /// The record the [`Store`](crate::store::Store) trait speaks of.
+    pub(super) fn record(self) -> SessionRecord {
+        SessionRecord {
+            user_id: UserId(self.user_id),
+            created: time(self.created_ms),
+            last_seen: time(self.last_seen_ms),
+            expires: time(self.expires_ms),
+        }
+    }
+}
+
+impl Value for StoredSession {
+    type SelfType<'a> = Self;
+    type AsBytes<'a> = [u8; 32];
+
+    fn fixed_width() -> Option<usize> {
+        Some(32)
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Self
+    where
+        Self: 'a,
+    {
+        Self {
+            user_id: u64_le_at(data, 0),
+            created_ms: u64_le_at(data, 8),
+            last_seen_ms: u64_le_at(data, 16),
+            expires_ms: u64_le_at(data, 24),
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 32]
+    where
+        Self: 'b,
+    {
+        let mut out = [0; 32];
+        let fields = [
+            value.user_id,
+            value.created_ms,
+            value.last_seen_ms,
+            value.expires_ms,
+        ];
+        for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field.to_le_bytes());
+        }
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::StoredSession")
+    }
+}
+
+/// A reset token: the value of the `reset_tokens` table, keyed by the token's digest.
+///
+/// Layout (24 bytes): `user_id`, `created_ms`, `expires_ms`, each a u64 LE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct StoredReset {
+    /// Whose password it resets.
+    pub(super) user_id: u64,
+    /// When it was issued.
+    pub(super) created_ms: u64,
+    /// When it stops working.
+    pub(super) expires_ms: u64,
+}
+
+impl StoredReset {
+    /// The stored form of `record`.
+    pub(super) fn new(record: &ResetRecord) -> Self {
+        Self {
+            user_id: record.user_id.0,
+            created_ms: millis(record.created),
+            expires_ms: millis(record.expires),
+        }
+    }
+
+    /// The record the [`Store`](crate::store::Store) trait speaks of.
+    pub(super) fn record(self) -> ResetRecord {
+        ResetRecord {
+            user_id: UserId(self.user_id),
+            created: time(self.created_ms),
+            expires: time(self.expires_ms),
+        }
+    }
+}
+
+impl Value for StoredReset {
+    type SelfType<'a> = Self;
+    type AsBytes<'a> = [u8; 24];
+
+    fn fixed_width() -> Option<usize> {
+        Some(24)
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Self
+    where
+        Self: 'a,
+    {
+        Self {
+            user_id: u64_le_at(data, 0),
+            created_ms: u64_le_at(data, 8),
+            expires_ms: u64_le_at(data, 16),
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 24]
+    where
+        Self: 'b,
+    {
+        let mut out = [0; 24];
+        let fields = [value.user_id, value.created_ms, value.expires_ms];
+        for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
+            chunk.copy_from_slice(&field.to_le_bytes());
+        }
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::StoredReset")
+    }
+}
+
+/// The key of a time index (`sessions_by_expiry`, `sessions_by_last_seen`,
+/// `reset_tokens_by_expiry`): a moment, then the digest of the token it concerns. The tables
+/// hold no value (`()`); ranges over the key find what is due.
+///
+/// Layout (40 bytes): `at_ms` as a u64 **big**-endian, then the 32-byte digest, so that the
+/// bytes sort as the pair does: by time, then by digest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct TimeIndexKey {
+    /// The moment (expiry or last activity).
+    pub(super) at_ms: u64,
+    /// The token's digest.
+    pub(super) digest: [u8; 32],
+}
+
+impl TimeIndexKey {
+    /// The key of `digest` at `at_ms`.
+    pub(super) fn new(at_ms: u64, digest: [u8; 32]) -> Self {
+        Self { at_ms, digest }
+    }
+
+    /// The greatest key at `at_ms`: `..=TimeIndexKey::last_at(t)` is everything at or before `t`.
+    pub(super) fn last_at(at_ms: u64) -> Self {
+        Self::new(at_ms, [0xff; 32])
+    }
+
+    /// The least key at `at_ms`: `..TimeIndexKey::first_at(t)` is everything before `t`.
+    pub(super) fn first_at(at_ms: u64) -> Self {
+        Self::new(at_ms, [0; 32])
+    }
+}
+
+impl Value for TimeIndexKey {
+    type SelfType<'a> = Self;
+    type AsBytes<'a> = [u8; 40];
+
+    fn fixed_width() -> Option<usize> {
+        Some(40)
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Self
+    where
+        Self: 'a,
+    {
+        Self {
+            at_ms: u64::from_be_bytes(bytes_at(data, 0)),
+            digest: bytes_at(data, 8),
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 40]
+    where
+        Self: 'b,
+    {
+        let mut out = [0; 40];
+        out[..8].copy_from_slice(&value.at_ms.to_be_bytes());
+        out[8..].copy_from_slice(&value.digest);
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::TimeIndexKey")
+    }
+}
+
+impl Key for TimeIndexKey {
+    fn compare(data1: &[u8], data2: &[u8]) -> Ordering {
+        // Big-endian time first: byte order is the pair's order.
+        data1.cmp(data2)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encodes and decodes `value` through redb's trait, as a table would.
+    fn round_trip<T>(value: &T) -> T
+    where
+        T: for<'a> Value<SelfType<'a> = T>,
+    {
+        let bytes = T::as_bytes(value);
+        if let Some(width) = T::fixed_width() {
+            assert_eq!(bytes.as_ref().len(), width);
+        }
+        T::from_bytes(bytes.as_ref())
+    }
+
+    /// Every prefix of `bytes`, and a few garbled versions, decode without panicking.
+    fn survives_damage<T>(bytes: &[u8])
+    where
+        T: for<'a> Value<SelfType<'a> = T>,
+    {
+        for n in 0..=bytes.len() {
+            let _ = T::from_bytes(&bytes[..n]);
+        }
+        for fill in [0x00, 0xff, 0x80] {
+            let _ = T::from_bytes(&vec![fill; bytes.len() + 7]);
+        }
+    }
+
+    #[test]
+    fn users_round_trip() {
+        for user in [
+            StoredUser {
+                email: "Bob@Example.com".into(),
+                hashed_password: "$2b$04$abcdefghijklmnopqrstuv".into(),
+                created_ms: 1_767_225_600_000,
+            },
+            StoredUser {
+                email: String::new(),
+                hashed_password: String::new(),
+                created_ms: 0,
+            },
+            StoredUser {
+                email: "ünï@çødé.example".into(),
+                hashed_password: "h".into(),
+                created_ms: u64::MAX,
+            },
+        ] {
+            assert_eq!(round_trip(&user), user);
+        }
+    }
+
+    #[test]
+    fn user_layout_is_as_documented() {
+        let user = StoredUser {
+            email: "a@b".into(),
+            hashed_password: "xy".into(),
+            created_ms: 0x0102,
+        };
+        assert_eq!(
+            StoredUser::as_bytes(&user),
+            [
+                2, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'@', b'b', b'x', b'y'
+            ]
+        );
+    }
+
+    #[test]
+    fn damaged_users_decode_without_panicking() {
+        let user = StoredUser {
+            email: "a@b.io".into(),
+            hashed_password: "$2b$04$hash".into(),
+            created_ms: 7,
+        };
+        survives_damage::<StoredUser>(&StoredUser::as_bytes(&user));
+        // A length beyond the data and invalid UTF-8.
+        let odd = StoredUser::from_bytes(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xc3]);
+        assert_eq!(odd.hashed_password, "");
+        assert_eq!(odd.email, "\u{fffd}");
+    }
+
+    #[test]
+    fn sessions_round_trip() {
+        let session = StoredSession {
+            user_id: 3,
+            created_ms: 1_767_225_600_000,
+            last_seen_ms: 1_767_225_660_000,
+            expires_ms: u64::MAX,
+        };
+        assert_eq!(round_trip(&session), session);
+        assert_eq!(StoredSession::new(&session.record()), session);
+        let bytes = StoredSession::as_bytes(&session);
+        assert_eq!(bytes[..8], 3u64.to_le_bytes());
+        survives_damage::<StoredSession>(&bytes);
+        assert_eq!(StoredSession::from_bytes(&[]).user_id, 0);
+    }
+
+    #[test]
+    fn resets_round_trip() {
+        let reset = StoredReset {
+            user_id: u64::MAX,
+            created_ms: 1,
+            expires_ms: 3_600_001,
+        };
+        assert_eq!(round_trip(&reset), reset);
+        assert_eq!(StoredReset::new(&reset.record()), reset);
+        let bytes = StoredReset::as_bytes(&reset);
+        assert_eq!(bytes[16..], 3_600_001u64.to_le_bytes());
+        survives_damage::<StoredReset>(&bytes);
+    }
+
+    #[test]
+    fn time_index_keys_round_trip_and_sort_as_pairs() {
+        let keys = [
+            TimeIndexKey::new(0, [0; 32]),
+            TimeIndexKey::new(1, [0xff; 32]),
+            TimeIndexKey::new(256, [0; 32]),
+            TimeIndexKey::new(256, [1; 32]),
+            TimeIndexKey::last_at(u64::MAX),
+        ];
+        for key in keys {
+            assert_eq!(round_trip(&key), key);
+        }
+        for a in keys {
+            for b in keys {
+                let (ea, eb) = (TimeIndexKey::as_bytes(&a), TimeIndexKey::as_bytes(&b));
+                assert_eq!(TimeIndexKey::compare(&ea, &eb), a.cmp(&b), "{a:?} {b:?}");
+            }
+        }
+        survives_damage::<TimeIndexKey>(&TimeIndexKey::as_bytes(&keys[3]));
+        assert!(TimeIndexKey::compare(&[1], &[1, 0]).is_lt());
+    }
+
+    #[test]
+    fn times_convert_to_milliseconds_and_back() {
+        let t = UNIX_EPOCH + Duration::from_millis(1_767_225_600_123);
+        assert_eq!(time(millis(t)), t);
+        assert_eq!(millis(UNIX_EPOCH - Duration::from_secs(1)), 0);
+    }
+}

@@ -1,0 +1,113 @@
+//! Reset tokens: the `reset_tokens` table, the one live token per user, and the expiry index
+//! the purge ranges over.
+
+use redb::{ReadTransaction, ReadableTable, WriteTransaction};
+
+use super::{
+    records::{StoredReset, TimeIndexKey},
+    schema::{RESET_EXPIRY, RESETS, USER_RESET},
+    sessions, users,
+};
+use crate::{
+    error::StoreError,
+    store::{EndSessions, PasswordReset, ResetRecord},
+    token::TokenDigest,
+    user::User,
+};
+
+/// Stores `record` as the user's one reset token, replacing any earlier one.
+/// [`StoreError::NotFound`] if the user does not exist.
+pub(super) fn replace(
+    txn: &WriteTransaction,
+    token: TokenDigest,
+    record: &ResetRecord,
+) -> Result<(), StoreError> {
+    let user = record.user_id.0;
+    if !users::exists(txn, user)? {
+        return Err(StoreError::NotFound);
+    }
+    remove_of(txn, user)?;
+    let stored = StoredReset::new(record);
+    txn.open_table(RESETS)?.insert(token.0, stored)?;
+    txn.open_table(USER_RESET)?.insert(user, token.0)?;
+    txn.open_table(RESET_EXPIRY)?
+        .insert(TimeIndexKey::new(stored.expires_ms, token.0), ())?;
+    Ok(())
+}
+
+/// The reset token `token`, if stored.
+pub(super) fn get(
+    txn: &ReadTransaction,
+    token: TokenDigest,
+) -> Result<Option<ResetRecord>, StoreError> {
+    Ok(txn
+        .open_table(RESETS)?
+        .get(token.0)?
+        .map(|v| v.value().record()))
+}
+
+/// Sets the new hash if the token is live and the user's, then spends the token (and ends
+/// the user's sessions if asked); [`StoreError::NotFound`] otherwise.
+pub(super) fn reset_password(
+    txn: &WriteTransaction,
+    reset: PasswordReset,
+) -> Result<User, StoreError> {
+    let record = txn
+        .open_table(RESETS)?
+        .get(reset.token.0)?
+        .map(|v| v.value().record());
+    let good = record.is_some_and(|r| r.user_id == reset.user_id && r.expires > reset.now);
+    if !good {
+        return Err(StoreError::NotFound);
+    }
+    let mut user = users::get(txn, reset.user_id.0)?;
+    user.hashed_password = reset.hashed_password;
+    users::save(txn, &user)?;
+    remove_of(txn, user.id.0)?;
+    if reset.end_sessions {
+        sessions::remove_all_of(txn, user.id.0, EndSessions::All)?;
+    }
+    Ok(user)
+}
+
+/// Removes user `user`'s reset token, if any.
+pub(super) fn remove_of(txn: &WriteTransaction, user: u64) -> Result<(), StoreError> {
+    let Some(digest) = txn.open_table(USER_RESET)?.remove(user)?.map(|v| v.value()) else {
+        return Ok(());
+    };
+    if let Some(stored) = txn.open_table(RESETS)?.remove(digest)?.map(|v| v.value()) {
+        txn.open_table(RESET_EXPIRY)?
+            .remove(TimeIndexKey::new(stored.expires_ms, digest))?;
+    }
+    Ok(())
+}
+
+/// Removes the reset tokens that expired at or before `now_ms`; how many.
+pub(super) fn purge(txn: &WriteTransaction, now_ms: u64) -> Result<usize, StoreError> {
+    let mut due: Vec<TimeIndexKey> = Vec::new();
+    for entry in txn
+        .open_table(RESET_EXPIRY)?
+        .range(..=TimeIndexKey::last_at(now_ms))?
+    {
+        due.push(entry?.0.value());
+    }
+    let mut purged = 0;
+    for key in due {
+        txn.open_table(RESET_EXPIRY)?.remove(key)?;
+        if let Some(stored) = txn
+            .open_table(RESETS)?
+            .remove(key.digest)?
+            .map(|v| v.value())
+        {
+            let mut by_user = txn.open_table(USER_RESET)?;
+            if by_user
+                .get(stored.user_id)?
+                .is_some_and(|v| v.value() == key.digest)
+            {
+                by_user.remove(stored.user_id)?;
+            }
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}

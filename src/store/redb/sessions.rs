@@ -1,0 +1,202 @@
+//! Sessions: the `sessions` table, its index by user, and its two time indexes (absolute
+//! expiry and last activity) that the purge ranges over.
+
+use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
+
+use super::{
+    records::{StoredSession, TimeIndexKey, millis},
+    schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS, USERS},
+    users, writer,
+};
+use crate::{
+    error::StoreError,
+    store::{EndSessions, SessionRecord},
+    token::TokenDigest,
+    user::User,
+};
+
+/// The digests of user `user`'s sessions.
+fn digests_of(
+    index: &impl ReadableMultimapTable<u64, [u8; 32]>,
+    user: u64,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let mut digests = Vec::new();
+    for d in index.get(user)? {
+        digests.push(d?.value());
+    }
+    Ok(digests)
+}
+
+/// The sessions of user `user`, with their digests, in index order.
+fn stored_of(
+    index: &impl ReadableMultimapTable<u64, [u8; 32]>,
+    table: &impl ReadableTable<[u8; 32], StoredSession>,
+    user: u64,
+) -> Result<Vec<([u8; 32], StoredSession)>, StoreError> {
+    let mut all = Vec::new();
+    for digest in digests_of(index, user)? {
+        if let Some(v) = table.get(digest)? {
+            all.push((digest, v.value()));
+        }
+    }
+    Ok(all)
+}
+
+/// Stores a session; then, if `max_per_user` is set, ends the user's oldest sessions beyond
+/// it (never the new one). [`StoreError::NotFound`] if the user does not exist.
+pub(super) fn insert(
+    txn: &WriteTransaction,
+    token: TokenDigest,
+    session: &SessionRecord,
+    max_per_user: Option<usize>,
+) -> Result<(), StoreError> {
+    let user = session.user_id.0;
+    if !users::exists(txn, user)? {
+        return Err(StoreError::NotFound);
+    }
+    let stored = StoredSession::new(session);
+    txn.open_table(SESSIONS)?.insert(token.0, stored)?;
+    txn.open_multimap_table(USER_SESSIONS)?
+        .insert(user, token.0)?;
+    txn.open_table(SESSION_EXPIRY)?
+        .insert(TimeIndexKey::new(stored.expires_ms, token.0), ())?;
+    txn.open_table(SESSION_IDLE)?
+        .insert(TimeIndexKey::new(stored.last_seen_ms, token.0), ())?;
+    if let Some(max) = max_per_user {
+        let mut sessions: Vec<(u64, [u8; 32])> = stored_of(
+            &txn.open_multimap_table(USER_SESSIONS)?,
+            &txn.open_table(SESSIONS)?,
+            user,
+        )?
+        .into_iter()
+        .map(|(digest, s)| (s.created_ms, digest))
+        .collect();
+        if sessions.len() > max {
+            sessions.sort_unstable();
+            let excess = sessions.len() - max;
+            for (_, d) in sessions
+                .into_iter()
+                .filter(|(_, d)| *d != token.0)
+                .take(excess)
+            {
+                remove(txn, d)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The session of `token` and its user, if both exist.
+pub(super) fn get(
+    txn: &ReadTransaction,
+    token: TokenDigest,
+) -> Result<Option<(SessionRecord, User)>, StoreError> {
+    let Some(stored) = txn.open_table(SESSIONS)?.get(token.0)?.map(|v| v.value()) else {
+        return Ok(None);
+    };
+    let user = users::by_id(&txn.open_table(USERS)?, stored.user_id)?;
+    Ok(user.map(|user| (stored.record(), user)))
+}
+
+/// Moves the session's last activity forward to `last_seen` (never back); nothing if the
+/// session is gone.
+pub(super) fn touch(
+    txn: &WriteTransaction,
+    token: TokenDigest,
+    last_seen: std::time::SystemTime,
+) -> Result<(), StoreError> {
+    let mut sessions = txn.open_table(SESSIONS)?;
+    let Some(mut stored) = sessions.get(token.0)?.map(|v| v.value()) else {
+        return Ok(());
+    };
+    let old_seen = stored.last_seen_ms;
+    stored.last_seen_ms = millis(last_seen).max(old_seen);
+    writer::dirty_session(token.0);
+    sessions.insert(token.0, stored)?;
+    let mut idle = txn.open_table(SESSION_IDLE)?;
+    idle.remove(TimeIndexKey::new(old_seen, token.0))?;
+    idle.insert(TimeIndexKey::new(stored.last_seen_ms, token.0), ())?;
+    Ok(())
+}
+
+/// The sessions of user `user`, oldest first.
+pub(super) fn of_user(
+    txn: &ReadTransaction,
+    user: u64,
+) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+    let mut all: Vec<_> = stored_of(
+        &txn.open_multimap_table(USER_SESSIONS)?,
+        &txn.open_table(SESSIONS)?,
+        user,
+    )?
+    .into_iter()
+    .map(|(digest, s)| (TokenDigest(digest), s.record()))
+    .collect();
+    all.sort_by_key(|(_, s)| s.created);
+    Ok(all)
+}
+
+/// Removes the session `digest` and its index entries; `false` if there was none.
+pub(super) fn remove(txn: &WriteTransaction, digest: [u8; 32]) -> Result<bool, StoreError> {
+    let Some(stored) = txn.open_table(SESSIONS)?.remove(digest)?.map(|v| v.value()) else {
+        return Ok(false);
+    };
+    writer::dirty_session(digest);
+    txn.open_multimap_table(USER_SESSIONS)?
+        .remove(stored.user_id, digest)?;
+    txn.open_table(SESSION_EXPIRY)?
+        .remove(TimeIndexKey::new(stored.expires_ms, digest))?;
+    txn.open_table(SESSION_IDLE)?
+        .remove(TimeIndexKey::new(stored.last_seen_ms, digest))?;
+    Ok(true)
+}
+
+/// Removes the sessions of user `user` that `which` names; how many there were.
+pub(super) fn remove_all_of(
+    txn: &WriteTransaction,
+    user: u64,
+    which: EndSessions,
+) -> Result<usize, StoreError> {
+    let keep = match which {
+        EndSessions::None => return Ok(0),
+        EndSessions::All => None,
+        EndSessions::AllExcept(d) => Some(d.0),
+    };
+    let digests = digests_of(&txn.open_multimap_table(USER_SESSIONS)?, user)?;
+    let mut removed = 0;
+    for digest in digests.into_iter().filter(|d| Some(*d) != keep) {
+        if remove(txn, digest)? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes the sessions that expired at or before `now_ms` or were last seen before
+/// `idle_before_ms`; how many.
+pub(super) fn purge(
+    txn: &WriteTransaction,
+    now_ms: u64,
+    idle_before_ms: u64,
+) -> Result<usize, StoreError> {
+    let mut doomed: Vec<[u8; 32]> = Vec::new();
+    for entry in txn
+        .open_table(SESSION_EXPIRY)?
+        .range(..=TimeIndexKey::last_at(now_ms))?
+    {
+        doomed.push(entry?.0.value().digest);
+    }
+    for entry in txn
+        .open_table(SESSION_IDLE)?
+        .range(..TimeIndexKey::first_at(idle_before_ms))?
+    {
+        doomed.push(entry?.0.value().digest);
+    }
+    let mut purged = 0;
+    for digest in doomed {
+        if remove(txn, digest)? {
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}

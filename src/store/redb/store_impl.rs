@@ -1,0 +1,123 @@
+//! [`Store`] for [`RedbStore`]: each method runs one operation of [`users`], [`sessions`] or
+//! [`resets`], reads on the caller's thread, writes on the writer thread.
+
+use std::time::SystemTime;
+
+use super::{RedbStore, records::millis, resets, sessions, users};
+use crate::{
+    error::StoreError,
+    store::{
+        EndSessions, PasswordReset, Purged, ResetRecord, SessionRecord, Store, UserQuery,
+        UserUpdate,
+    },
+    token::TokenDigest,
+    user::{User, UserId},
+};
+
+impl Store for RedbStore {
+    async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
+        let email = email.trim().to_owned();
+        let hash = hashed_password.to_owned();
+        self.write(move |txn| users::add(txn, email, hash)).await
+    }
+
+    async fn find_user_by(&self, query: UserQuery) -> Result<User, StoreError> {
+        self.read(|txn| users::find(txn, query))
+    }
+
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
+        self.write(move |txn| users::update(txn, id, update)).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        self.write(move |txn| users::delete(txn, id)).await
+    }
+
+    async fn insert_session(
+        &self,
+        token: TokenDigest,
+        session: SessionRecord,
+        max_per_user: Option<usize>,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| sessions::insert(txn, token, &session, max_per_user))
+            .await
+    }
+
+    async fn session(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        let cache = &self.shared.cache;
+        if let Some(hit) = cache.get(&token.0) {
+            return Ok(Some(hit));
+        }
+        let epoch = cache.epoch();
+        let found = self.read(|txn| sessions::get(txn, token))?;
+        if let Some(found) = &found {
+            cache.insert(epoch, token.0, found.clone());
+        }
+        Ok(found)
+    }
+
+    async fn touch_session(
+        &self,
+        token: TokenDigest,
+        last_seen: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| sessions::touch(txn, token, last_seen))
+            .await
+    }
+
+    async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
+        self.write(move |txn| sessions::remove(txn, token.0)).await
+    }
+
+    async fn sessions_of(
+        &self,
+        id: UserId,
+    ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+        self.read(|txn| sessions::of_user(txn, id.0))
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        id: UserId,
+        which: EndSessions,
+    ) -> Result<usize, StoreError> {
+        self.write(move |txn| sessions::remove_all_of(txn, id.0, which))
+            .await
+    }
+
+    async fn replace_reset_token(
+        &self,
+        token: TokenDigest,
+        record: ResetRecord,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| resets::replace(txn, token, &record))
+            .await
+    }
+
+    async fn reset_token(&self, token: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
+        self.read(|txn| resets::get(txn, token))
+    }
+
+    async fn reset_password(&self, reset: PasswordReset) -> Result<User, StoreError> {
+        self.write(move |txn| resets::reset_password(txn, reset))
+            .await
+    }
+
+    async fn purge_expired(
+        &self,
+        now: SystemTime,
+        idle_before: SystemTime,
+    ) -> Result<Purged, StoreError> {
+        self.write(move |txn| {
+            let (now, idle_before) = (millis(now), millis(idle_before));
+            Ok(Purged {
+                sessions: sessions::purge(txn, now, idle_before)?,
+                reset_tokens: resets::purge(txn, now)?,
+            })
+        })
+        .await
+    }
+}
