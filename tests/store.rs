@@ -449,7 +449,7 @@ async fn a_file_of_another_schema_version_is_refused() {
         Err(
             e @ StoreError::SchemaVersion {
                 found: 999,
-                expected: 1,
+                expected: 2,
             },
         ) => {
             assert!(e.to_string().contains("schema version 999"), "{e}");
@@ -585,4 +585,257 @@ async fn clones_share_one_state() {
             .unwrap()
             .is_none()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema migration, on a file written by schema version 1 (see tests/fixtures/README.md).
+
+/// The time the fixture was written at (2026-01-01T00:00:00Z), plus two minutes.
+fn fixture_now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600 + 120)
+}
+
+/// The fixture's accounts and their passwords.
+const FIXTURE_USERS: [(&str, &str); 3] = [
+    ("alice@example.com", "alice-password-1"),
+    ("Bob@Example.com", "bob-password-2"),
+    ("carol@example.com", "carol-password-3"),
+];
+/// The fixture's live sessions and their owners.
+const FIXTURE_SESSIONS: [(&str, &str); 3] = [
+    ("83b2d8e9-7dbd-4e75-9831-88dab19f23d0", "alice@example.com"),
+    ("7b015318-dad9-4f88-8ef9-36dbfb7a7b17", "Bob@Example.com"),
+    ("c66dd8ff-78f9-4360-a5cc-c4defa35f757", "carol@example.com"),
+];
+/// Bob's second session, logged out before the file was written.
+const FIXTURE_LOGGED_OUT: &str = "205093c3-9649-4bca-98e1-2af5eefb18e2";
+/// Carol's reset token.
+const FIXTURE_RESET: &str = "8d8bdc97-748d-4767-80b9-e502cfe8ed64";
+
+const META: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("meta");
+/// The `users` table as schema version 1 defined it.
+const V1_USERS: redb::TableDefinition<'_, u64, (&str, &str, u64)> =
+    redb::TableDefinition::new("users");
+
+/// A copy of the version-1 fixture in a temp dir.
+fn v1_fixture() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("auth.redb");
+    std::fs::copy(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1.redb"),
+        &path,
+    )
+    .unwrap();
+    (dir, path)
+}
+
+/// The schema version a (closed) file records, and the names of its tables.
+fn version_and_tables(path: &std::path::Path) -> (Option<u64>, Vec<String>) {
+    use redb::{ReadableDatabase, TableHandle};
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let version = txn
+        .open_table(META)
+        .unwrap()
+        .get("schema_version")
+        .unwrap()
+        .map(|v| v.value());
+    let mut tables: Vec<String> = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_owned())
+        .collect();
+    tables.sort();
+    (version, tables)
+}
+
+/// An `Auth` (seed profile) on `path` with the clock at the fixture's time.
+fn fixture_auth(path: &std::path::Path) -> Auth {
+    let clock = tower_user_auth::ManualClock::new(fixture_now());
+    Auth::with_clock(RedbStore::open(path).unwrap(), common::seed(), clock)
+}
+
+#[tokio::test]
+async fn a_version_1_file_is_migrated_in_place() {
+    let (_dir, path) = v1_fixture();
+    let (version, v1_tables) = version_and_tables(&path);
+    assert_eq!(version, Some(1));
+    {
+        let auth = fixture_auth(&path);
+        assert_eq!(auth.store().counts().unwrap(), (3, 3, 1));
+        for (email, password) in FIXTURE_USERS {
+            assert!(auth.valid_login(email, password).await.unwrap(), "{email}");
+            assert!(!auth.valid_login(email, "wrong").await.unwrap(), "{email}");
+        }
+        for (token, email) in FIXTURE_SESSIONS {
+            let user = auth.get_user_from_session_id(Some(token)).await.unwrap();
+            assert_eq!(user.map(|u| u.email).as_deref(), Some(email), "{token}");
+        }
+        let gone = auth.get_user_from_session_id(Some(FIXTURE_LOGGED_OUT));
+        assert!(gone.await.unwrap().is_none());
+        // Ids and the id counter survive: a new account gets the next id.
+        let dave = auth.register_user("dave@example.com", "pw").await.unwrap();
+        assert_eq!(dave.id, UserId(4));
+        let carol = auth
+            .update_password(FIXTURE_RESET, "carol-new")
+            .await
+            .unwrap();
+        assert_eq!(carol.id, UserId(3));
+        assert!(
+            auth.valid_login("carol@example.com", "carol-new")
+                .await
+                .unwrap()
+        );
+        assert!(auth.update_password(FIXTURE_RESET, "again").await.is_err());
+    }
+    // The file now records the new version, with the same tables (no leftovers), and its
+    // tables no longer open with version 1's types.
+    let (version, tables) = version_and_tables(&path);
+    assert_eq!(version, Some(2));
+    assert_eq!(tables, v1_tables);
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
+        assert!(txn.open_table(V1_USERS).is_err());
+    }
+    // Opening the migrated file again changes nothing.
+    let auth = fixture_auth(&path);
+    assert_eq!(auth.store().counts().unwrap(), (4, 3, 0));
+    assert!(
+        auth.valid_login("carol@example.com", "carol-new")
+            .await
+            .unwrap()
+    );
+    assert!(
+        auth.valid_login("BOB@example.com", "bob-password-2")
+            .await
+            .unwrap()
+    );
+    let alice = auth.get_user_from_session_id(Some(FIXTURE_SESSIONS[0].0));
+    assert_eq!(alice.await.unwrap().map(|u| u.id), Some(UserId(1)));
+    drop(auth);
+    assert_eq!(version_and_tables(&path), (Some(2), v1_tables));
+}
+
+#[tokio::test]
+async fn migrated_records_keep_their_times_and_indexes() {
+    let (_dir, path) = v1_fixture();
+    let store = RedbStore::open(&path).unwrap();
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    let bob = store
+        .find_user_by(UserQuery::Email("bob@example.com".into()))
+        .await
+        .unwrap();
+    let sessions = store.sessions_of(bob.id).await.unwrap();
+    assert_eq!(sessions.len(), 1);
+    let (digest, record) = sessions[0];
+    assert_eq!(
+        digest,
+        SessionToken::parse(FIXTURE_SESSIONS[1].0).unwrap().digest()
+    );
+    assert_eq!(record.user_id, bob.id);
+    assert_eq!(record.created, t0 + Duration::from_secs(60));
+    assert_eq!(
+        record.expires,
+        record.created + Duration::from_secs(30 * 24 * 3600)
+    );
+    let reset = ResetToken::parse(FIXTURE_RESET).unwrap().digest();
+    let reset = store.reset_token(reset).await.unwrap().unwrap();
+    assert_eq!(reset.expires, t0 + Duration::from_secs(60 + 3600));
+    // The time indexes were carried over: purging at the right moments finds each record.
+    let just_before = reset.expires - Duration::from_millis(1);
+    let purged = store.purge_expired(just_before, t0).await.unwrap();
+    assert_eq!((purged.sessions, purged.reset_tokens), (0, 0));
+    let purged = store.purge_expired(reset.expires, t0).await.unwrap();
+    assert_eq!((purged.sessions, purged.reset_tokens), (0, 1));
+    // Idle since before t0 + 61 s: all three live sessions (last seen at t0 or t0 + 60 s).
+    let idle_before = t0 + Duration::from_secs(61);
+    let purged = store.purge_expired(t0, idle_before).await.unwrap();
+    assert_eq!((purged.sessions, purged.reset_tokens), (3, 0));
+    assert_eq!(store.counts().unwrap(), (3, 0, 0));
+}
+
+#[tokio::test]
+async fn a_failed_migration_leaves_the_file_as_it_was() {
+    let (_dir, path) = v1_fixture();
+    // Damage the last table the migration rewrites: it no longer opens with version 1's type,
+    // so the migration fails after rewriting the others, inside its one transaction.
+    let broken: redb::TableDefinition<'_, &str, &str> =
+        redb::TableDefinition::new("reset_tokens_by_expiry");
+    let v1_expiry: redb::TableDefinition<'_, (u64, [u8; 32]), ()> =
+        redb::TableDefinition::new("reset_tokens_by_expiry");
+    let saved: Vec<(u64, [u8; 32])> = {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        let saved = {
+            use redb::ReadableTable;
+            let table = txn.open_table(v1_expiry).unwrap();
+            table
+                .iter()
+                .unwrap()
+                .map(|e| e.unwrap().0.value())
+                .collect()
+        };
+        txn.delete_table(v1_expiry).unwrap();
+        txn.open_table(broken).unwrap().insert("x", "y").unwrap();
+        txn.commit().unwrap();
+        saved
+    };
+    let (_, tables_before) = version_and_tables(&path);
+    assert!(matches!(
+        RedbStore::open(&path),
+        Err(StoreError::Backend(_))
+    ));
+    // Nothing of the migration landed: still version 1, version 1's types, no temporary tables.
+    assert_eq!(version_and_tables(&path), (Some(1), tables_before));
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        assert_eq!(
+            redb::ReadableTableMetadata::len(&txn.open_table(V1_USERS).unwrap()).unwrap(),
+            3
+        );
+        // Repair the table; the next open migrates the whole file.
+        txn.delete_table(broken).unwrap();
+        let mut table = txn.open_table(v1_expiry).unwrap();
+        for key in saved {
+            table.insert(key, ()).unwrap();
+        }
+        drop(table);
+        txn.commit().unwrap();
+    }
+    let auth = fixture_auth(&path);
+    assert_eq!(auth.store().counts().unwrap(), (3, 3, 1));
+    auth.update_password(FIXTURE_RESET, "carol-new")
+        .await
+        .unwrap();
+    drop(auth);
+    assert_eq!(version_and_tables(&path).0, Some(2));
+}
+
+#[tokio::test]
+async fn a_version_1_file_claiming_a_future_version_is_refused_untouched() {
+    let (_dir, path) = v1_fixture();
+    {
+        let db = redb::Database::open(&path).unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert("schema_version", 3)
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let before = version_and_tables(&path);
+    match RedbStore::open(&path) {
+        Err(StoreError::SchemaVersion {
+            found: 3,
+            expected: 2,
+        }) => {}
+        other => panic!("expected a schema version error, got {other:?}"),
+    }
+    assert_eq!(version_and_tables(&path), before);
+    let db = redb::Database::open(&path).unwrap();
+    let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
+    let users = txn.open_table(V1_USERS).unwrap();
+    assert_eq!(redb::ReadableTableMetadata::len(&users).unwrap(), 3);
 }
