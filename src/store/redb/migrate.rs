@@ -14,8 +14,9 @@
 use redb::{Key, ReadableTable, Table, TableDefinition, TableHandle, Value, WriteTransaction};
 
 use super::{
-    records::{StoredReset, StoredSession, StoredUser, TimeIndexKey},
+    records::{StoredReset, StoredSession, StoredUser},
     schema::{RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USERS},
+    time_index::TimeIndexKey,
 };
 use crate::error::StoreError;
 
@@ -150,4 +151,19 @@ where
     txn.delete_table(old)?;
     txn.rename_table(temporary, new)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_older_version_since_the_first_migrates_and_no_other() {
+        assert!(!can_migrate(0));
+        for version in FIRST_MIGRATABLE..SCHEMA_VERSION {
+            assert!(can_migrate(version));
+        }
+        assert!(!can_migrate(SCHEMA_VERSION));
+        assert!(!can_migrate(SCHEMA_VERSION + 1));
+    }
 }

@@ -2,7 +2,8 @@
 //!
 //! - [`schema`]: the tables, the schema version, and what opening a file does;
 //! - [`migrate`]: the chain of in-place migrations from older schema versions;
-//! - [`records`]: the typed records the tables hold, with their byte encodings;
+//! - [`records`], [`time_index`]: the typed records and keys the tables hold, with their byte
+//!   encodings;
 //! - [`writer`]: the writer thread and its group commit;
 //! - [`users`], [`sessions`], [`resets`]: the operations on each kind of record, inside a
 //!   transaction;
@@ -16,6 +17,7 @@ mod resets;
 mod schema;
 mod sessions;
 mod store_impl;
+mod time_index;
 mod users;
 mod writer;
 

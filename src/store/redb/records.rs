@@ -1,6 +1,7 @@
 //! The records the tables hold, as named types with explicit byte encodings.
 //!
-//! Each implements redb's [`Value`] (and [`Key`] where it is a key) by hand, with a fixed,
+//! Each implements redb's [`Value`] by hand (the key of the time indexes is in
+//! [`time_index`](super::time_index)), with a fixed,
 //! documented layout, so that what is on disk does not depend on how redb encodes tuples.
 //! All integers are times in milliseconds since the UNIX epoch or user ids.
 //!
@@ -11,12 +12,9 @@
 //! A record's redb type name is part of the table's identity in the file: changing a layout
 //! means a new type name, a new schema version and a migration step (see `migrate.rs`).
 
-use std::{
-    cmp::Ordering,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redb::{Key, TypeName, Value};
+use redb::{TypeName, Value};
 
 use crate::{
     store::{ResetRecord, SessionRecord},
@@ -35,7 +33,7 @@ pub(super) fn time(ms: u64) -> SystemTime {
 }
 
 /// The `N` bytes of `data` at `at`, zero-filled where `data` is shorter.
-fn bytes_at<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
+pub(super) fn bytes_at<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
     let mut out = [0; N];
     if let Some(have) = data.get(at..) {
         let n = have.len().min(N);
@@ -93,10 +91,11 @@ impl Value for StoredUser {
         // An email longer than 4 GiB cannot reach the store (the HTTP layer caps bodies), and
         // would only be cut short here, never panic.
         let email = value.email.as_bytes();
-        let email = &email[..email.len().min(u32::MAX as usize)];
+        let email_len = u32::try_from(email.len()).unwrap_or(u32::MAX);
+        let email = &email[..email_len as usize];
         let mut out = Vec::with_capacity(12 + email.len() + value.hashed_password.len());
         out.extend_from_slice(&value.created_ms.to_le_bytes());
-        out.extend_from_slice(&(email.len() as u32).to_le_bytes());
+        out.extend_from_slice(&email_len.to_le_bytes());
         out.extend_from_slice(email);
         out.extend_from_slice(value.hashed_password.as_bytes());
         out
@@ -255,83 +254,12 @@ impl Value for StoredReset {
     }
 }
 
-/// The key of a time index (`sessions_by_expiry`, `sessions_by_last_seen`,
-/// `reset_tokens_by_expiry`): a moment, then the digest of the token it concerns. The tables
-/// hold no value (`()`); ranges over the key find what is due.
-///
-/// Layout (40 bytes): `at_ms` as a u64 **big**-endian, then the 32-byte digest, so that the
-/// bytes sort as the pair does: by time, then by digest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct TimeIndexKey {
-    /// The moment (expiry or last activity).
-    pub(super) at_ms: u64,
-    /// The token's digest.
-    pub(super) digest: [u8; 32],
-}
-
-impl TimeIndexKey {
-    /// The key of `digest` at `at_ms`.
-    pub(super) fn new(at_ms: u64, digest: [u8; 32]) -> Self {
-        Self { at_ms, digest }
-    }
-
-    /// The greatest key at `at_ms`: `..=TimeIndexKey::last_at(t)` is everything at or before `t`.
-    pub(super) fn last_at(at_ms: u64) -> Self {
-        Self::new(at_ms, [0xff; 32])
-    }
-
-    /// The least key at `at_ms`: `..TimeIndexKey::first_at(t)` is everything before `t`.
-    pub(super) fn first_at(at_ms: u64) -> Self {
-        Self::new(at_ms, [0; 32])
-    }
-}
-
-impl Value for TimeIndexKey {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = [u8; 40];
-
-    fn fixed_width() -> Option<usize> {
-        Some(40)
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        Self {
-            at_ms: u64::from_be_bytes(bytes_at(data, 0)),
-            digest: bytes_at(data, 8),
-        }
-    }
-
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 40]
-    where
-        Self: 'b,
-    {
-        let mut out = [0; 40];
-        out[..8].copy_from_slice(&value.at_ms.to_be_bytes());
-        out[8..].copy_from_slice(&value.digest);
-        out
-    }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::TimeIndexKey")
-    }
-}
-
-impl Key for TimeIndexKey {
-    fn compare(data1: &[u8], data2: &[u8]) -> Ordering {
-        // Big-endian time first: byte order is the pair's order.
-        data1.cmp(data2)
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// Encodes and decodes `value` through redb's trait, as a table would.
-    fn round_trip<T>(value: &T) -> T
+    pub(in crate::store::redb) fn round_trip<T>(value: &T) -> T
     where
         T: for<'a> Value<SelfType<'a> = T>,
     {
@@ -343,7 +271,7 @@ mod tests {
     }
 
     /// Every prefix of `bytes`, and a few garbled versions, decode without panicking.
-    fn survives_damage<T>(bytes: &[u8])
+    pub(in crate::store::redb) fn survives_damage<T>(bytes: &[u8])
     where
         T: for<'a> Value<SelfType<'a> = T>,
     {
@@ -435,28 +363,6 @@ mod tests {
         let bytes = StoredReset::as_bytes(&reset);
         assert_eq!(bytes[16..], 3_600_001u64.to_le_bytes());
         survives_damage::<StoredReset>(&bytes);
-    }
-
-    #[test]
-    fn time_index_keys_round_trip_and_sort_as_pairs() {
-        let keys = [
-            TimeIndexKey::new(0, [0; 32]),
-            TimeIndexKey::new(1, [0xff; 32]),
-            TimeIndexKey::new(256, [0; 32]),
-            TimeIndexKey::new(256, [1; 32]),
-            TimeIndexKey::last_at(u64::MAX),
-        ];
-        for key in keys {
-            assert_eq!(round_trip(&key), key);
-        }
-        for a in keys {
-            for b in keys {
-                let (ea, eb) = (TimeIndexKey::as_bytes(&a), TimeIndexKey::as_bytes(&b));
-                assert_eq!(TimeIndexKey::compare(&ea, &eb), a.cmp(&b), "{a:?} {b:?}");
-            }
-        }
-        survives_damage::<TimeIndexKey>(&TimeIndexKey::as_bytes(&keys[3]));
-        assert!(TimeIndexKey::compare(&[1], &[1, 0]).is_lt());
     }
 
     #[test]

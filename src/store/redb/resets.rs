@@ -4,9 +4,11 @@
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::{
-    records::{StoredReset, TimeIndexKey},
+    records::StoredReset,
     schema::{RESET_EXPIRY, RESETS, USER_RESET},
-    sessions, users,
+    sessions,
+    time_index::TimeIndexKey,
+    users,
 };
 use crate::{
     error::StoreError,

@@ -22,7 +22,8 @@ use redb::{
 
 use super::{
     migrate,
-    records::{StoredReset, StoredSession, StoredUser, TimeIndexKey},
+    records::{StoredReset, StoredSession, StoredUser},
+    time_index::TimeIndexKey,
 };
 use crate::error::StoreError;
 

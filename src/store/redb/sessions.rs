@@ -4,8 +4,9 @@
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
 
 use super::{
-    records::{StoredSession, TimeIndexKey, millis},
+    records::{StoredSession, millis},
     schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS, USERS},
+    time_index::TimeIndexKey,
     users, writer,
 };
 use crate::{
