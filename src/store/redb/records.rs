@@ -47,6 +47,51 @@ fn u64_le_at(data: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes_at(data, at))
 }
 
+/// Implements [`Value`] for a struct of `u64` fields, stored as consecutive little-endian
+/// u64s in the order listed (fixed width: 8 bytes a field) under the type name given.
+macro_rules! u64_fields_value {
+    ($record:ty, $type_name:literal, [$($field:ident),+ $(,)?]) => {
+        impl $record {
+            /// The encoded width: 8 bytes a field.
+            const WIDTH: usize = [$(stringify!($field)),+].len() * 8;
+        }
+
+        impl Value for $record {
+            type SelfType<'a> = Self;
+            type AsBytes<'a> = [u8; Self::WIDTH];
+
+            fn fixed_width() -> Option<usize> {
+                Some(Self::WIDTH)
+            }
+
+            fn from_bytes<'a>(data: &'a [u8]) -> Self
+            where
+                Self: 'a,
+            {
+                let mut fields = (0..).step_by(8).map(|at| u64_le_at(data, at));
+                Self {
+                    $($field: fields.next().unwrap_or_default()),+
+                }
+            }
+
+            fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; Self::WIDTH]
+            where
+                Self: 'b,
+            {
+                let mut out = [0; Self::WIDTH];
+                for (chunk, field) in out.chunks_exact_mut(8).zip([$(value.$field),+]) {
+                    chunk.copy_from_slice(&field.to_le_bytes());
+                }
+                out
+            }
+
+            fn type_name() -> TypeName {
+                TypeName::new($type_name)
+            }
+        }
+    };
+}
+
 /// An account: the value of the `users` table, keyed by user id.
 ///
 /// Layout (variable width): `created_ms` (u64 LE, 8 bytes), the email's length in bytes (u32
@@ -143,47 +188,11 @@ impl StoredSession {
     }
 }
 
-impl Value for StoredSession {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = [u8; 32];
-
-    fn fixed_width() -> Option<usize> {
-        Some(32)
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        Self {
-            user_id: u64_le_at(data, 0),
-            created_ms: u64_le_at(data, 8),
-            last_seen_ms: u64_le_at(data, 16),
-            expires_ms: u64_le_at(data, 24),
-        }
-    }
-
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 32]
-    where
-        Self: 'b,
-    {
-        let mut out = [0; 32];
-        let fields = [
-            value.user_id,
-            value.created_ms,
-            value.last_seen_ms,
-            value.expires_ms,
-        ];
-        for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
-            chunk.copy_from_slice(&field.to_le_bytes());
-        }
-        out
-    }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::StoredSession")
-    }
-}
+u64_fields_value!(
+    StoredSession,
+    "tower_user_auth::StoredSession",
+    [user_id, created_ms, last_seen_ms, expires_ms]
+);
 
 /// A reset token: the value of the `reset_tokens` table, keyed by the token's digest.
 ///
@@ -218,41 +227,11 @@ impl StoredReset {
     }
 }
 
-impl Value for StoredReset {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = [u8; 24];
-
-    fn fixed_width() -> Option<usize> {
-        Some(24)
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        Self {
-            user_id: u64_le_at(data, 0),
-            created_ms: u64_le_at(data, 8),
-            expires_ms: u64_le_at(data, 16),
-        }
-    }
-
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 24]
-    where
-        Self: 'b,
-    {
-        let mut out = [0; 24];
-        let fields = [value.user_id, value.created_ms, value.expires_ms];
-        for (chunk, field) in out.chunks_exact_mut(8).zip(fields) {
-            chunk.copy_from_slice(&field.to_le_bytes());
-        }
-        out
-    }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::StoredReset")
-    }
-}
+u64_fields_value!(
+    StoredReset,
+    "tower_user_auth::StoredReset",
+    [user_id, created_ms, expires_ms]
+);
 
 #[cfg(test)]
 pub(super) mod tests {
