@@ -1,7 +1,7 @@
 //! The records the tables hold, as named types with explicit byte encodings.
 //!
 //! Each implements redb's [`Value`] by hand (the key of the time indexes is in
-//! [`time_index`](super::time_index)), with a fixed,
+//! [`super::time_index`]), with a fixed,
 //! documented layout, so that what is on disk does not depend on how redb encodes tuples.
 //! All integers are times in milliseconds since the UNIX epoch or user ids.
 //!

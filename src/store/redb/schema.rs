@@ -4,7 +4,7 @@
 //!
 //! - a new file (no `meta` version and no `users` table) gets the current tables and version;
 //! - a file of the current version is used as it is;
-//! - a file of an older version is migrated in place (see [`migrate`](super::migrate)), in the
+//! - a file of an older version is migrated in place (see [`super::migrate`]), in the
 //!   same write transaction that then records the current version, so the file on disk is
 //!   either entirely the old version or entirely the new one;
 //! - a file of a newer version, or with accounts but no version, is refused with
@@ -13,7 +13,7 @@
 //! | version | written by | change |
 //! |---|---|---|
 //! | 1 | 0.1 up to the typed records | values and index keys were redb tuples |
-//! | 2 | since | typed records with explicit encodings (see [`records`](super::records)) |
+//! | 2 | since | typed records with explicit encodings (see [`super::records`]) |
 
 use redb::{
     Database, MultimapTableDefinition, ReadableTable, ReadableTableMetadata, TableDefinition,

@@ -1,4 +1,4 @@
-//! The key of the time indexes, with its byte encoding: see [`records`](super::records) for
+//! The key of the time indexes, with its byte encoding: see [`super::records`] for
 //! the conventions (explicit layouts, decoding that never panics).
 
 use std::cmp::Ordering;
