@@ -10,10 +10,13 @@
 //! - a file of a newer version, or with accounts but no version, is refused with
 //!   [`StoreError::SchemaVersion`], untouched.
 //!
-//! | version | written by | change |
-//! |---|---|---|
-//! | 1 | 0.1 up to the typed records | values and index keys were redb tuples |
-//! | 2 | since | typed records with explicit encodings (see [`super::records`]) |
+//! | version | layout |
+//! |---|---|
+//! | 1 | values and time-index keys are redb tuples (`tests/fixtures/v1.redb` is such a file) |
+//! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) |
+//!
+//! Version 2 is migrated to from version 1 by [`super::migrate`]; a file with no recorded
+//! version but an empty `users` table is taken as version 1.
 
 use redb::{
     Database, MultimapTableDefinition, ReadableTable, ReadableTableMetadata, TableDefinition,
@@ -128,4 +131,77 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(USER_RESET)?;
     txn.open_table(RESET_EXPIRY)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use redb::{ReadableDatabase, backends::InMemoryBackend};
+
+    use super::*;
+
+    fn memory_db() -> Database {
+        Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .expect("in-memory database")
+    }
+
+    fn recorded(db: &Database, key: &str) -> Option<u64> {
+        let txn = db.begin_read().expect("read");
+        let meta = txn.open_table(META).expect("meta");
+        meta.get(key).expect("get").map(|v| v.value())
+    }
+
+    /// A file with version 1's `users` table (holding `accounts` accounts) and no version.
+    fn unversioned(accounts: u64) -> Database {
+        let db = memory_db();
+        let txn = db.begin_write().expect("write");
+        {
+            let mut users = txn.open_table(migrate::v1::USERS).expect("users");
+            for id in 1..=accounts {
+                users.insert(id, ("a@b.io", "$2b$04$x", 0)).expect("insert");
+            }
+        }
+        txn.commit().expect("commit");
+        db
+    }
+
+    #[test]
+    fn a_new_file_gets_the_current_version_and_tables() {
+        let db = memory_db();
+        open_schema(&db).expect("open");
+        assert_eq!(recorded(&db, SCHEMA_VERSION_KEY), Some(SCHEMA_VERSION));
+        assert_eq!(recorded(&db, NEXT_USER_ID_KEY), Some(1));
+        let txn = db.begin_read().expect("read");
+        assert!(
+            txn.open_table(USERS)
+                .expect("users")
+                .is_empty()
+                .expect("len")
+        );
+        drop(txn);
+        open_schema(&db).expect("open again");
+        assert_eq!(recorded(&db, SCHEMA_VERSION_KEY), Some(SCHEMA_VERSION));
+    }
+
+    #[test]
+    fn a_file_with_accounts_but_no_version_is_refused() {
+        let db = unversioned(1);
+        match open_schema(&db) {
+            Err(StoreError::SchemaVersion {
+                found: 0,
+                expected: SCHEMA_VERSION,
+            }) => {}
+            other => panic!("expected a schema version error, got {other:?}"),
+        }
+        // Untouched: not even the `meta` table was created.
+        let txn = db.begin_read().expect("read");
+        assert!(txn.open_table(META).is_err());
+    }
+
+    #[test]
+    fn a_file_with_empty_tables_and_no_version_is_taken_as_version_1() {
+        let db = unversioned(0);
+        open_schema(&db).expect("open");
+        assert_eq!(recorded(&db, SCHEMA_VERSION_KEY), Some(SCHEMA_VERSION));
+    }
 }
