@@ -72,6 +72,8 @@ pub struct RedbStore {
     shared: Arc<Shared>,
 }
 
+/// What every clone of a [`RedbStore`] shares: the database, the session cache, the writer
+/// thread and its queue.
 struct Shared {
     db: Arc<Database>,
     cache: Arc<SessionCache>,
