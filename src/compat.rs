@@ -115,8 +115,10 @@ pub trait SeedApi {
     ///
     /// # Errors
     /// [`AuthError::Store`].
-    fn destroy_session(&self, user_id: UserId)
-    -> impl Future<Output = Result<(), AuthError>> + Send;
+    fn destroy_session(
+        &self,
+        user_id: UserId,
+    ) -> impl Future<Output = Result<(), AuthError>> + Send;
 
     /// Issues a reset token for `email` (the seed's `get_reset_password_token`), replacing any
     /// earlier one, without quotas or hook. It expires after the configured lifetime and

@@ -98,7 +98,11 @@ impl Auth<RedbStore> {
     /// [`RedbStore::open`].
     pub fn open(path: impl AsRef<Path>, config: AuthConfig) -> Result<Self, OpenError> {
         config.validate()?;
-        Ok(Self::from_valid(RedbStore::open(path)?, config, SystemClock))
+        Ok(Self::from_valid(
+            RedbStore::open(path)?,
+            config,
+            SystemClock,
+        ))
     }
 }
 
@@ -120,7 +124,11 @@ impl<S: Store> Auth<S> {
     ///
     /// # Errors
     /// A [`ConfigError`] with every problem of the configuration.
-    pub fn with_clock(store: S, config: AuthConfig, clock: impl Clock) -> Result<Self, ConfigError> {
+    pub fn with_clock(
+        store: S,
+        config: AuthConfig,
+        clock: impl Clock,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         Ok(Self::from_valid(store, config, clock))
     }

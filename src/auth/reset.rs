@@ -115,7 +115,10 @@ impl<S: Store> Auth<S> {
         }
     }
 
-    pub(crate) async fn issue_reset_token(&self, email: &str) -> Result<(User, ResetToken), AuthError> {
+    pub(crate) async fn issue_reset_token(
+        &self,
+        email: &str,
+    ) -> Result<(User, ResetToken), AuthError> {
         let user = self
             .find(UserQuery::Email(email.to_owned()))
             .await?

@@ -57,7 +57,12 @@ impl AuthConfig {
         if self.hashing_threads == 0 {
             problems.push(ConfigProblem::Zero("hashing threads"));
         }
-        problems.extend(self.rejected_origins.iter().cloned().map(ConfigProblem::Origin));
+        problems.extend(
+            self.rejected_origins
+                .iter()
+                .cloned()
+                .map(ConfigProblem::Origin),
+        );
         problems.extend(
             self.rejected_proxies
                 .iter()
@@ -102,7 +107,12 @@ mod tests {
             problems(&AuthConfig::seed().with_bcrypt_cost(3)),
             [ConfigProblem::BcryptCost(3)]
         );
-        assert!(AuthConfig::seed().with_cookie_name("a b").validate().is_err());
+        assert!(
+            AuthConfig::seed()
+                .with_cookie_name("a b")
+                .validate()
+                .is_err()
+        );
         assert!(AuthConfig::seed().with_cookie_name("").validate().is_err());
         assert!(
             AuthConfig::seed()
@@ -167,7 +177,10 @@ mod tests {
             message.starts_with("invalid configuration (11 problems): bcrypt cost"),
             "{message}"
         );
-        assert!(message.ends_with("expected an IP address or network"), "{message}");
+        assert!(
+            message.ends_with("expected an IP address or network"),
+            "{message}"
+        );
         assert_eq!(
             ConfigError::from(ConfigProblem::BcryptCost(3)).to_string(),
             "invalid configuration: bcrypt cost must be between 4 and 31, got 3"

@@ -43,7 +43,6 @@ pub fn is_common(password: &str) -> bool {
 /// assert!(policy.check("correct horse battery staple", "bob@example.com").is_ok());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use]
 pub struct PasswordPolicy {
     min_chars: usize,
     reject_common: bool,
@@ -53,6 +52,7 @@ pub struct PasswordPolicy {
 impl PasswordPolicy {
     /// The compatibility profile's policy ([`AuthConfig::seed`](crate::AuthConfig::seed)):
     /// anything non-empty that bcrypt can hash faithfully.
+    #[must_use]
     pub fn seed() -> Self {
         Self {
             min_chars: 1,
@@ -63,6 +63,7 @@ impl PasswordPolicy {
 
     /// OWASP ASVS 2.1 / NIST SP 800-63B: at least 12 characters, not a common password, not
     /// the email.
+    #[must_use]
     pub fn hardened() -> Self {
         Self {
             min_chars: 12,
@@ -73,12 +74,14 @@ impl PasswordPolicy {
 
     /// The same policy with another minimum length in characters (Unicode scalar values;
     /// at least 1).
+    #[must_use]
     pub fn with_min_chars(mut self, min: usize) -> Self {
         self.min_chars = min.max(1);
         self
     }
 
     /// The same policy, refusing passwords on the shipped list of common passwords or not.
+    #[must_use]
     pub fn with_reject_common(mut self, on: bool) -> Self {
         self.reject_common = on;
         self
@@ -86,6 +89,7 @@ impl PasswordPolicy {
 
     /// The same policy, refusing a password equal to the account's email (compared without
     /// regard to case) or not.
+    #[must_use]
     pub fn with_reject_email(mut self, on: bool) -> Self {
         self.reject_email = on;
         self

@@ -16,7 +16,6 @@ use std::time::Duration;
 /// assert_eq!(throttle.backoff_max(), Duration::from_secs(600));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[must_use]
 pub struct ThrottleConfig {
     enabled: bool,
     free_failures: u32,
@@ -49,17 +48,20 @@ impl Default for ThrottleConfig {
 
 impl ThrottleConfig {
     /// No throttling at all: for tests and benchmarks only.
+    #[must_use]
     pub fn disabled() -> Self {
         Self::default().with_enabled(false)
     }
 
     /// Whether throttling is on at all (on by default; off only for tests and benchmarks).
+    #[must_use]
     pub fn with_enabled(mut self, on: bool) -> Self {
         self.enabled = on;
         self
     }
 
     /// Failures from one client address on one account before backoff starts (default 5).
+    #[must_use]
     pub fn with_free_failures(mut self, n: u32) -> Self {
         self.free_failures = n;
         self
@@ -67,6 +69,7 @@ impl ThrottleConfig {
 
     /// The first backoff (default 1 s), which each further failure doubles, up to the
     /// longest (default 15 minutes; never below the first).
+    #[must_use]
     pub fn with_backoff(mut self, start: Duration, max: Duration) -> Self {
         self.backoff_start = start;
         self.backoff_max = max.max(start);
@@ -76,6 +79,7 @@ impl ThrottleConfig {
     /// The ceilings on failures per hour: on one account from all addresses (default 100,
     /// NIST SP 800-63B §5.2.2), and from one address across all accounts (default 100:
     /// credential stuffing).
+    #[must_use]
     pub fn with_failure_ceilings(mut self, per_account: u32, per_client: u32) -> Self {
         self.account_failures_per_hour = per_account;
         self.client_failures_per_hour = per_client;
@@ -83,6 +87,7 @@ impl ThrottleConfig {
     }
 
     /// Registrations from one client address per hour (default 20).
+    #[must_use]
     pub fn with_registrations_per_hour(mut self, n: u32) -> Self {
         self.registrations_per_client_per_hour = n;
         self
@@ -90,6 +95,7 @@ impl ThrottleConfig {
 
     /// Reset requests per hour for one email (default 5) and from one client address
     /// (default 20).
+    #[must_use]
     pub fn with_reset_requests_per_hour(mut self, per_account: u32, per_client: u32) -> Self {
         self.reset_requests_per_account_per_hour = per_account;
         self.reset_requests_per_client_per_hour = per_client;
@@ -98,6 +104,7 @@ impl ThrottleConfig {
 
     /// Entries kept per table (default 100,000; at least 16); the oldest are dropped beyond
     /// it, so that a spray of many accounts or addresses cannot exhaust memory.
+    #[must_use]
     pub fn with_max_entries(mut self, n: usize) -> Self {
         self.max_entries = n.max(16);
         self
