@@ -142,8 +142,7 @@ pub enum EmailError {
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// Registration of an email that has an account (the seed's
-    /// `ValueError("User <email> already exists")`).
+    /// Registration of an email that has an account (compared without regard to case).
     #[error("user {0} already exists")]
     EmailTaken(String),
     /// No account has this email.
