@@ -18,7 +18,7 @@ use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleCo
 /// Start from a profile ([`AuthConfig::hardened`], also `Default`, or the compatibility
 /// preset [`AuthConfig::seed`]) and change what you need with the `with_*` setters. The
 /// setters never fail: [`AuthConfig::validate`] checks the whole configuration at once and
-/// reports every problem in one [`ConfigError`]. [`Auth::new`](crate::Auth::new),
+/// reports every problem in one [`ConfigError`](crate::ConfigError). [`Auth::new`](crate::Auth::new),
 /// [`Auth::with_clock`](crate::Auth::with_clock) and [`Auth::open`](crate::Auth::open) run it,
 /// so an invalid configuration never reaches a running service.
 ///
