@@ -123,6 +123,13 @@ impl Throttle {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The keys of an attempt on `email` from `client`; `None` when throttling is off.
+    fn keys(&self, email: &str, client: Option<IpAddr>) -> Option<(Account, Option<IpAddr>)> {
+        self.config
+            .enabled()
+            .then(|| (account_key(email), client.map(client_key)))
+    }
+
     /// Whether an attempt on `email` from `client` may proceed; if not, for how long it is
     /// held back.
     pub(crate) fn check_failures(
@@ -131,11 +138,9 @@ impl Throttle {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<(), Duration> {
-        let client = client.map(client_key);
-        if !self.config.enabled() {
+        let Some((account, client)) = self.keys(email, client) else {
             return Ok(());
-        }
-        let account = account_key(email);
+        };
         let state = self.state();
         let mut wait = Duration::ZERO;
         if let Some(b) = state.pairs.map.get(&(account, client)) {
@@ -163,11 +168,9 @@ impl Throttle {
 
     /// Counts a failed attempt.
     pub(crate) fn record_failure(&self, email: &str, client: Option<IpAddr>, now: SystemTime) {
-        let client = client.map(client_key);
-        if !self.config.enabled() {
+        let Some((account, client)) = self.keys(email, client) else {
             return;
-        }
-        let account = account_key(email);
+        };
         let config = &self.config;
         let max = config.max_entries();
         let mut state = self.state();
@@ -200,11 +203,9 @@ impl Throttle {
     /// A successful attempt clears the backoff of its (account, client) pair; the ceilings
     /// keep their counts.
     pub(crate) fn record_success(&self, email: &str, client: Option<IpAddr>) {
-        let client = client.map(client_key);
-        if !self.config.enabled() {
-            return;
+        if let Some(pair) = self.keys(email, client) {
+            self.state().pairs.map.remove(&pair);
         }
-        self.state().pairs.map.remove(&(account_key(email), client));
     }
 
     /// Counts a registration from `client`, or says how long it must wait.
@@ -236,11 +237,9 @@ impl Throttle {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<(), Duration> {
-        let client = client.map(client_key);
-        if !self.config.enabled() {
+        let Some((account, client)) = self.keys(email, client) else {
             return Ok(());
-        }
-        let account = account_key(email);
+        };
         let mut state = self.state();
         let mut wait = window_blocks(
             state.reset_accounts.map.get(&account),
