@@ -17,7 +17,7 @@ use std::{env, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration}
 use tokio::net::TcpListener;
 use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
-    Auth, AuthConfig, AuthLayer, BoxError, OpenError, Profile, Routes, ThrottleConfig,
+    Auth, AuthConfig, AuthLayer, BoxError, ConfigError, OpenError, Profile, Routes, ThrottleConfig,
     password::PasswordPolicy, token::ResetToken,
 };
 
@@ -70,6 +70,11 @@ impl Env {
         self.parse::<u64>(name).map(Duration::from_secs)
     }
 
+    /// Notes every problem of a configuration error.
+    fn note(&mut self, e: &ConfigError) {
+        self.problems.extend(problem_lines(e));
+    }
+
     /// The problems noted, if any.
     fn finish(self) -> Result<(), Setup> {
         if self.problems.is_empty() {
@@ -78,6 +83,11 @@ impl Env {
             Err(Setup(self.problems))
         }
     }
+}
+
+/// One line per problem of a configuration error.
+fn problem_lines(e: &ConfigError) -> Vec<String> {
+    e.problems().iter().map(ToString::to_string).collect()
 }
 
 /// What the demo reads from its environment.
@@ -104,8 +114,12 @@ fn settings_from_env() -> Result<Settings, Setup> {
         port: env.parse("PORT").unwrap_or(5000),
         db: Env::var("AUTH_DB").unwrap_or_else(|| "auth.redb".into()),
     };
-    if let Err(e) = settings.config.validate() {
-        env.problems.push(e.to_string());
+    // Auth::open validates the configuration too; check it here only to report its
+    // problems together with the environment's.
+    if !env.problems.is_empty()
+        && let Err(e) = settings.config.validate()
+    {
+        env.note(&e);
     }
     env.finish()?;
     Ok(settings)
@@ -116,7 +130,7 @@ fn config_from_env(env: &mut Env) -> AuthConfig {
     let profile = match Env::var("AUTH_PROFILE").map(|p| p.parse::<Profile>()) {
         Some(Ok(profile)) => profile,
         Some(Err(e)) => {
-            env.problems.push(e.to_string());
+            env.note(&e);
             Profile::Seed
         }
         None => Profile::Seed,
@@ -281,6 +295,7 @@ async fn run() -> Result<(), Setup> {
 
     let auth = Auth::open(&db, config).map_err(|e| match e {
         OpenError::Store(e) => Setup::from(format!("cannot open the database {db:?}: {e}")),
+        OpenError::Config(e) => Setup(problem_lines(&e)),
         other => Setup::from(other),
     })?;
     let purger = auth.spawn_purger(purge_every);

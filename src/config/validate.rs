@@ -74,6 +74,7 @@ impl AuthConfig {
         }
         if self.bcrypt_cost < LOWEST_PRODUCTION_COST {
             tracing::warn!(
+                target: "tower_user_auth::config",
                 cost = self.bcrypt_cost,
                 "bcrypt cost below 10: acceptable only for tests and local demos"
             );
