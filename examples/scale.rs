@@ -110,7 +110,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // one of them would then be renewed (one write each) during the measurement. A running
     // server spreads those writes over time; here they are kept out of the read figures.
     let config = AuthConfig::seed()
-        .with_bcrypt_cost(4)?
+        .with_bcrypt_cost(4)
         .with_session_renewal(Duration::from_secs(24 * 3600));
     let hash = bcrypt::hash("scale-benchmark-password", 4)?;
     let cache: usize = std::env::var("SESSION_CACHE")
@@ -126,7 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let t0 = Instant::now();
     let mut tokens = seed(&store, 0, small, &hash).await;
-    let auth = Auth::new(store.clone(), config.clone());
+    let auth = Auth::new(store.clone(), config.clone())?;
     let (p50_small, p99_small) = measure(&auth, &tokens).await;
     let size_small = file_size(&path);
     println!(

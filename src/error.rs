@@ -119,8 +119,7 @@ pub enum EmailError {
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// Registration of an email that has an account (the seed's
-    /// `ValueError("User <email> already exists")`).
+    /// Registration of an email that has an account (compared without regard to case).
     #[error("user {0} already exists")]
     EmailTaken(String),
     /// No account has this email.
@@ -164,14 +163,16 @@ impl From<StoreError> for AuthError {
     }
 }
 
-/// A configuration value that cannot be used.
+/// One configuration value that cannot be used, as [`AuthConfig::validate`] reports it.
+///
+/// [`AuthConfig::validate`]: crate::AuthConfig::validate
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
-pub enum ConfigError {
+pub enum ConfigProblem {
     /// bcrypt accepts costs from 4 to 31.
     #[error("bcrypt cost must be between 4 and 31, got {0}")]
     BcryptCost(u32),
-    /// A route path must start with `/`.
+    /// A route path must start with `/` and differ from the other routes' paths.
     #[error("route path {0:?} must start with '/' and be distinct from the others")]
     RoutePath(String),
     /// Not a valid cookie name (RFC 6265 token).
@@ -189,4 +190,73 @@ pub enum ConfigError {
     /// An unknown profile name.
     #[error("unknown profile {0:?}: expected \"seed\" or \"hardened\"")]
     Profile(String),
+}
+
+/// A configuration that cannot be used: every problem found, not only the first.
+///
+/// ```
+/// use tower_user_auth::{AuthConfig, error::ConfigProblem};
+///
+/// let error = AuthConfig::default()
+///     .with_bcrypt_cost(3)
+///     .with_cookie_name("a b")
+///     .validate()
+///     .unwrap_err();
+/// assert_eq!(
+///     error.problems(),
+///     [ConfigProblem::BcryptCost(3), ConfigProblem::CookieName("a b".into())]
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    problems: Vec<ConfigProblem>,
+}
+
+impl ConfigError {
+    /// An error of these problems; `None` if there are none.
+    pub(crate) fn from_problems(problems: Vec<ConfigProblem>) -> Option<Self> {
+        (!problems.is_empty()).then_some(Self { problems })
+    }
+
+    /// Every problem found, in the order of the configuration's options.
+    #[must_use]
+    pub fn problems(&self) -> &[ConfigProblem] {
+        &self.problems
+    }
+}
+
+impl From<ConfigProblem> for ConfigError {
+    fn from(problem: ConfigProblem) -> Self {
+        Self {
+            problems: vec![problem],
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("invalid configuration")?;
+        if self.problems.len() > 1 {
+            write!(f, " ({} problems)", self.problems.len())?;
+        }
+        for (i, problem) in self.problems.iter().enumerate() {
+            f.write_str(if i == 0 { ": " } else { "; " })?;
+            problem.fmt(f)?;
+        }
+        Ok(())
+    }
+}
+
+impl StdError for ConfigError {}
+
+/// Why [`Auth::open`](crate::Auth::open) failed: the configuration or the database.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The configuration has problems; the database was not opened.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database cannot be opened.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

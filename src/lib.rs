@@ -52,6 +52,7 @@
 //! | domain | [`user`], [`token`], [`password`], [`clock`], [`error`] |
 //! | storage | [`store`] (the trait and [`store::RedbStore`]) |
 //! | service | [`auth`] ([`Auth`]), [`config`] ([`AuthConfig`]), [`throttle`], [`hook`] |
+//! | compatibility | [`compat`]: the method names of the Python service this crate re-creates |
 //! | HTTP | [`AuthLayer`], [`AuthService`] and their private modules (routes, extraction, cookies) |
 //!
 //! [tower]: https://docs.rs/tower
@@ -63,6 +64,7 @@
 
 pub mod auth;
 pub mod clock;
+pub mod compat;
 pub mod config;
 pub mod error;
 pub mod hook;
@@ -76,7 +78,7 @@ pub mod user;
 pub use auth::{Auth, ResetRequested};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, Profile, Routes};
-pub use error::{AuthError, ConfigError, StoreError};
+pub use error::{AuthError, ConfigError, ConfigProblem, OpenError, StoreError};
 pub use hook::ResetTokenHook;
 pub use http::{AuthBody, AuthLayer, AuthService, PeerAddr, ResponseFuture};
 pub use throttle::ThrottleConfig;

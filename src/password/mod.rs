@@ -43,18 +43,15 @@ pub fn is_common(password: &str) -> bool {
 /// assert!(policy.check("correct horse battery staple", "bob@example.com").is_ok());
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
 pub struct PasswordPolicy {
-    /// Minimum length in characters (Unicode scalar values).
-    pub min_chars: usize,
-    /// Refuse passwords on the shipped list of common passwords.
-    pub reject_common: bool,
-    /// Refuse a password equal to the account's email (compared without regard to case).
-    pub reject_email: bool,
+    min_chars: usize,
+    reject_common: bool,
+    reject_email: bool,
 }
 
 impl PasswordPolicy {
-    /// The seed's policy: anything non-empty that bcrypt can hash faithfully.
+    /// The compatibility profile's policy ([`AuthConfig::seed`](crate::AuthConfig::seed)):
+    /// anything non-empty that bcrypt can hash faithfully.
     #[must_use]
     pub fn seed() -> Self {
         Self {
@@ -75,25 +72,45 @@ impl PasswordPolicy {
         }
     }
 
-    /// The same policy with another minimum length (at least 1).
+    /// The same policy with another minimum length in characters (Unicode scalar values;
+    /// at least 1).
     #[must_use]
     pub fn with_min_chars(mut self, min: usize) -> Self {
         self.min_chars = min.max(1);
         self
     }
 
-    /// The same policy, refusing common passwords or not.
+    /// The same policy, refusing passwords on the shipped list of common passwords or not.
     #[must_use]
     pub fn with_reject_common(mut self, on: bool) -> Self {
         self.reject_common = on;
         self
     }
 
-    /// The same policy, refusing the email as password or not.
+    /// The same policy, refusing a password equal to the account's email (compared without
+    /// regard to case) or not.
     #[must_use]
     pub fn with_reject_email(mut self, on: bool) -> Self {
         self.reject_email = on;
         self
+    }
+
+    /// The minimum length in characters.
+    #[must_use]
+    pub fn min_chars(&self) -> usize {
+        self.min_chars
+    }
+
+    /// Whether common passwords are refused.
+    #[must_use]
+    pub fn reject_common(&self) -> bool {
+        self.reject_common
+    }
+
+    /// Whether a password equal to the email is refused.
+    #[must_use]
+    pub fn reject_email(&self) -> bool {
+        self.reject_email
     }
 
     /// Checks a new password for the account `email`.

@@ -1,9 +1,5 @@
-//! Throttling: exponential backoff of failures per (account, client address), ceilings per
-//! account and per client, and request quotas for registration and reset requests, in
-//! bounded memory.
-//!
-//! Accounts are keyed by a digest of the normalised email whether or not an account has it,
-//! so that throttling answers alike for known and unknown emails.
+//! [`Throttle`]: the counters behind [`ThrottleConfig`]'s limits, shared by every clone of
+//! an [`Auth`](crate::Auth), in tables of bounded size.
 
 use std::{
     collections::HashMap,
@@ -13,148 +9,12 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use sha2::{Digest, Sha256};
-
-/// Limits on failed attempts and on request rates (OWASP ASVS 2.2.1, NIST SP 800-63B
-/// §5.2.2).
-///
-/// ```
-/// use std::time::Duration;
-/// use tower_user_auth::ThrottleConfig;
-///
-/// let throttle = ThrottleConfig::default()
-///     .with_free_failures(3)
-///     .with_backoff(Duration::from_secs(2), Duration::from_secs(600));
-/// assert_eq!(throttle.free_failures, 3);
-/// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ThrottleConfig {
-    /// Whether throttling is on at all (on by default; off only for tests and benchmarks).
-    pub enabled: bool,
-    /// Failures from one client address on one account before backoff starts (5).
-    pub free_failures: u32,
-    /// The first backoff (1 s); each further failure doubles it...
-    pub backoff_start: Duration,
-    /// ...up to this (15 minutes).
-    pub backoff_max: Duration,
-    /// Failures on one account from all addresses per hour (100, NIST SP 800-63B §5.2.2).
-    pub account_failures_per_hour: u32,
-    /// Failures from one address across all accounts per hour (100: credential stuffing).
-    pub client_failures_per_hour: u32,
-    /// Registrations from one address per hour (20).
-    pub registrations_per_client_per_hour: u32,
-    /// Reset requests for one email per hour (5).
-    pub reset_requests_per_account_per_hour: u32,
-    /// Reset requests from one address per hour (20).
-    pub reset_requests_per_client_per_hour: u32,
-    /// Entries kept per table; the oldest are dropped beyond it, so that a spray of many
-    /// accounts or addresses cannot exhaust memory (100,000).
-    pub max_entries: usize,
-}
-
-impl Default for ThrottleConfig {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            free_failures: 5,
-            backoff_start: Duration::from_secs(1),
-            backoff_max: Duration::from_secs(15 * 60),
-            account_failures_per_hour: 100,
-            client_failures_per_hour: 100,
-            registrations_per_client_per_hour: 20,
-            reset_requests_per_account_per_hour: 5,
-            reset_requests_per_client_per_hour: 20,
-            max_entries: 100_000,
-        }
-    }
-}
-
-impl ThrottleConfig {
-    /// No throttling at all: for tests and benchmarks only.
-    #[must_use]
-    pub fn disabled() -> Self {
-        Self {
-            enabled: false,
-            ..Self::default()
-        }
-    }
-
-    /// Failures allowed before backoff starts.
-    #[must_use]
-    pub fn with_free_failures(mut self, n: u32) -> Self {
-        self.free_failures = n;
-        self
-    }
-
-    /// The first and the longest backoff.
-    #[must_use]
-    pub fn with_backoff(mut self, start: Duration, max: Duration) -> Self {
-        self.backoff_start = start;
-        self.backoff_max = max.max(start);
-        self
-    }
-
-    /// The per-account and per-client ceilings on failures per hour.
-    #[must_use]
-    pub fn with_failure_ceilings(mut self, per_account: u32, per_client: u32) -> Self {
-        self.account_failures_per_hour = per_account;
-        self.client_failures_per_hour = per_client;
-        self
-    }
-
-    /// Registrations per client address per hour.
-    #[must_use]
-    pub fn with_registrations_per_hour(mut self, n: u32) -> Self {
-        self.registrations_per_client_per_hour = n;
-        self
-    }
-
-    /// Reset requests per email and per client address per hour.
-    #[must_use]
-    pub fn with_reset_requests_per_hour(mut self, per_account: u32, per_client: u32) -> Self {
-        self.reset_requests_per_account_per_hour = per_account;
-        self.reset_requests_per_client_per_hour = per_client;
-        self
-    }
-
-    /// The bound on entries per table.
-    #[must_use]
-    pub fn with_max_entries(mut self, n: usize) -> Self {
-        self.max_entries = n.max(16);
-        self
-    }
-}
+use super::{
+    ThrottleConfig,
+    keys::{Account, account_key, client_key},
+};
 
 const HOUR: Duration = Duration::from_secs(3600);
-
-/// An account key: 128 bits of the SHA-256 of the trimmed, lowercased email, so that a key
-/// costs 16 bytes however long the email a client sends.
-type Account = [u8; 16];
-
-/// The key of a client address: an IPv6 host usually holds a whole /64 and can change
-/// addresses within it at will, so IPv6 clients are counted by their /64 (and IPv4-mapped
-/// addresses as IPv4).
-fn client_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut segments = v6.segments();
-                segments[4..].fill(0);
-                IpAddr::V6(segments.into())
-            }
-        },
-    }
-}
-
-fn account_key(email: &str) -> Account {
-    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
-    let mut key = [0u8; 16];
-    key.copy_from_slice(&digest[..16]);
-    key
-}
 
 #[derive(Clone, Copy, Debug)]
 struct Backoff {
@@ -263,6 +123,13 @@ impl Throttle {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The keys of an attempt on `email` from `client`; `None` when throttling is off.
+    fn keys(&self, email: &str, client: Option<IpAddr>) -> Option<(Account, Option<IpAddr>)> {
+        self.config
+            .enabled()
+            .then(|| (account_key(email), client.map(client_key)))
+    }
+
     /// Whether an attempt on `email` from `client` may proceed; if not, for how long it is
     /// held back.
     pub(crate) fn check_failures(
@@ -271,11 +138,9 @@ impl Throttle {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<(), Duration> {
-        let client = client.map(client_key);
-        if !self.config.enabled {
+        let Some((account, client)) = self.keys(email, client) else {
             return Ok(());
-        }
-        let account = account_key(email);
+        };
         let state = self.state();
         let mut wait = Duration::ZERO;
         if let Some(b) = state.pairs.map.get(&(account, client)) {
@@ -283,7 +148,7 @@ impl Throttle {
         }
         if let Some(w) = window_blocks(
             state.account_failures.map.get(&account),
-            self.config.account_failures_per_hour,
+            self.config.account_failures_per_hour(),
             now,
         ) {
             wait = wait.max(w);
@@ -291,7 +156,7 @@ impl Throttle {
         let per_client = client.and_then(|ip| {
             window_blocks(
                 state.client_failures.map.get(&ip),
-                self.config.client_failures_per_hour,
+                self.config.client_failures_per_hour(),
                 now,
             )
         });
@@ -303,15 +168,13 @@ impl Throttle {
 
     /// Counts a failed attempt.
     pub(crate) fn record_failure(&self, email: &str, client: Option<IpAddr>, now: SystemTime) {
-        let client = client.map(client_key);
-        if !self.config.enabled {
+        let Some((account, client)) = self.keys(email, client) else {
             return;
-        }
-        let account = account_key(email);
+        };
         let config = &self.config;
-        let max = config.max_entries;
+        let max = config.max_entries();
         let mut state = self.state();
-        let idle = config.backoff_max + HOUR;
+        let idle = config.backoff_max() + HOUR;
         state.pairs.make_room(max, |b| now >= b.last_failure + idle);
         let entry = state.pairs.map.entry((account, client)).or_insert(Backoff {
             failures: 0,
@@ -323,12 +186,12 @@ impl Throttle {
         }
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
-        if entry.failures >= config.free_failures.max(1) {
-            let doublings = (entry.failures - config.free_failures.max(1)).min(30);
+        if entry.failures >= config.free_failures().max(1) {
+            let doublings = (entry.failures - config.free_failures().max(1)).min(30);
             let delay = config
-                .backoff_start
+                .backoff_start()
                 .saturating_mul(1u32 << doublings)
-                .min(config.backoff_max);
+                .min(config.backoff_max());
             entry.blocked_until = now + delay;
         }
         bump(&mut state.account_failures, account, now, max);
@@ -340,11 +203,9 @@ impl Throttle {
     /// A successful attempt clears the backoff of its (account, client) pair; the ceilings
     /// keep their counts.
     pub(crate) fn record_success(&self, email: &str, client: Option<IpAddr>) {
-        let client = client.map(client_key);
-        if !self.config.enabled {
-            return;
+        if let Some(pair) = self.keys(email, client) {
+            self.state().pairs.map.remove(&pair);
         }
-        self.state().pairs.map.remove(&(account_key(email), client));
     }
 
     /// Counts a registration from `client`, or says how long it must wait.
@@ -354,18 +215,18 @@ impl Throttle {
         now: SystemTime,
     ) -> Result<(), Duration> {
         let client = client.map(client_key);
-        let (true, Some(ip)) = (self.config.enabled, client) else {
+        let (true, Some(ip)) = (self.config.enabled(), client) else {
             return Ok(());
         };
         let mut state = self.state();
         if let Some(w) = window_blocks(
             state.registrations.map.get(&ip),
-            self.config.registrations_per_client_per_hour,
+            self.config.registrations_per_client_per_hour(),
             now,
         ) {
             return Err(w);
         }
-        bump(&mut state.registrations, ip, now, self.config.max_entries);
+        bump(&mut state.registrations, ip, now, self.config.max_entries());
         Ok(())
     }
 
@@ -376,21 +237,19 @@ impl Throttle {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<(), Duration> {
-        let client = client.map(client_key);
-        if !self.config.enabled {
+        let Some((account, client)) = self.keys(email, client) else {
             return Ok(());
-        }
-        let account = account_key(email);
+        };
         let mut state = self.state();
         let mut wait = window_blocks(
             state.reset_accounts.map.get(&account),
-            self.config.reset_requests_per_account_per_hour,
+            self.config.reset_requests_per_account_per_hour(),
             now,
         );
         if let Some(ip) = client {
             let w = window_blocks(
                 state.reset_clients.map.get(&ip),
-                self.config.reset_requests_per_client_per_hour,
+                self.config.reset_requests_per_client_per_hour(),
                 now,
             );
             wait = wait.max(w);
@@ -398,7 +257,7 @@ impl Throttle {
         if let Some(w) = wait {
             return Err(w);
         }
-        let max = self.config.max_entries;
+        let max = self.config.max_entries();
         bump(&mut state.reset_accounts, account, now, max);
         if let Some(ip) = client {
             bump(&mut state.reset_clients, ip, now, max);

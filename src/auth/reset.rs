@@ -1,0 +1,218 @@
+//! Password reset: requesting a token and resetting with it.
+
+use std::net::IpAddr;
+
+use super::{
+    Auth,
+    audit::{Client, audit},
+};
+use crate::{
+    error::{AuthError, StoreError},
+    password::check_hashable,
+    store::{PasswordReset, ResetRecord, Store, UserQuery},
+    token::ResetToken,
+    user::{User, check_email},
+};
+
+/// What `POST /reset_password` led to.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum ResetRequested {
+    /// The token, to put in the answer (when tokens go back in the answer, as in the
+    /// compatibility profile).
+    Token(ResetToken),
+    /// Handed to a detached task that issues the token, if the email has an account, and
+    /// gives it to the reset hook (hardened profile): the answer reveals nothing.
+    Dispatched,
+}
+
+impl<S: Store> Auth<S> {
+    /// Handles a reset request for `email` from `client`, after the per-email and per-client
+    /// quotas. When tokens go back in the answer (the compatibility profile), the token is
+    /// issued now ([`AuthError::UnknownEmail`] if there is no account); otherwise everything
+    /// that depends on the email (the look-up, the store write, the hook) runs detached, so
+    /// that the answer and its timing are the same whether the email has an account or not.
+    ///
+    /// # Errors
+    /// [`AuthError::Throttled`]; when tokens go back in the answer, also
+    /// [`AuthError::UnknownEmail`] and [`AuthError::Store`].
+    pub async fn request_password_reset(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+    ) -> Result<ResetRequested, AuthError> {
+        if let Err(retry_after) = self
+            .shared
+            .throttle
+            .reset_request(email, client, self.now())
+        {
+            audit!(warn, "reset_request_throttled", client = %Client(client));
+            return Err(AuthError::Throttled { retry_after });
+        }
+        if self.shared.config.reset_token_in_response {
+            let (user, token) = self.issue_reset_token(email).await.inspect_err(|e| {
+                if let AuthError::UnknownEmail = e {
+                    audit!(info, "reset_requested", known = false, client = %Client(client));
+                }
+            })?;
+            audit!(info, "reset_requested", user_id = %user.id, client = %Client(client));
+            self.deliver_detached(user.email, token.clone());
+            return Ok(ResetRequested::Token(token));
+        }
+        let auth = self.clone();
+        let email = email.to_owned();
+        let work = async move {
+            match auth.issue_reset_token(&email).await {
+                Ok((user, token)) => {
+                    audit!(info, "reset_requested", user_id = %user.id, client = %Client(client));
+                    auth.deliver_detached(user.email, token);
+                }
+                Err(AuthError::UnknownEmail) => {
+                    audit!(info, "reset_requested", known = false, client = %Client(client));
+                }
+                Err(e) => tracing::error!(error = %e, "issuing a reset token failed"),
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(work)),
+            Err(_) => work.await,
+        }
+        Ok(ResetRequested::Dispatched)
+    }
+
+    /// Resets the password of `email` with `reset_token`: the token must be live and belong
+    /// to that email.
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidToken`] for an unknown, expired, used or other email's token
+    /// (whatever the password); [`AuthError::InvalidPassword`] if the policy refuses the
+    /// password (the token stays usable); [`AuthError::Throttled`],
+    /// [`AuthError::Overloaded`] or [`AuthError::Store`].
+    pub async fn reset_password(
+        &self,
+        email: &str,
+        reset_token: &str,
+        new_password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<User, AuthError> {
+        let throttle = &self.shared.throttle;
+        if let Err(retry_after) = throttle.check_failures(email, client, self.now()) {
+            audit!(warn, "reset_throttled", client = %Client(client));
+            return Err(AuthError::Throttled { retry_after });
+        }
+        match self.reset(Some(email), reset_token, new_password).await {
+            Ok(user) => {
+                throttle.record_success(email, client);
+                audit!(info, "password_reset", user_id = %user.id, client = %Client(client));
+                Ok(user)
+            }
+            Err(AuthError::InvalidToken) => {
+                throttle.record_failure(email, client, self.now());
+                audit!(info, "password_reset_refused", reason = "invalid token", client = %Client(client));
+                Err(AuthError::InvalidToken)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub(crate) async fn issue_reset_token(
+        &self,
+        email: &str,
+    ) -> Result<(User, ResetToken), AuthError> {
+        let user = self
+            .find(UserQuery::Email(email.to_owned()))
+            .await?
+            .ok_or(AuthError::UnknownEmail)?;
+        let token = ResetToken::generate();
+        let now = self.now();
+        let record = ResetRecord {
+            user_id: user.id,
+            created: now,
+            expires: now + self.shared.config.reset_token_lifetime,
+        };
+        match self
+            .shared
+            .store
+            .replace_reset_token(token.digest(), record)
+            .await
+        {
+            Ok(()) => Ok((user, token)),
+            Err(StoreError::NotFound) => Err(AuthError::UnknownEmail),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub(crate) async fn reset(
+        &self,
+        email: Option<&str>,
+        token: &str,
+        password: &str,
+    ) -> Result<User, AuthError> {
+        let token = ResetToken::parse(token).ok_or(AuthError::InvalidToken)?;
+        let digest = token.digest();
+        let now = self.now();
+        let record = self
+            .shared
+            .store
+            .reset_token(digest)
+            .await?
+            .filter(|r| r.expires > now)
+            .ok_or(AuthError::InvalidToken)?;
+        let user = self
+            .find(UserQuery::Id(record.user_id))
+            .await?
+            .ok_or(AuthError::InvalidToken)?;
+        if let Some(email) = email {
+            let same =
+                check_email(email).is_ok_and(|e| e.to_lowercase() == user.email.to_lowercase());
+            if !same {
+                return Err(AuthError::InvalidToken);
+            }
+        }
+        self.shared
+            .config
+            .password_policy
+            .check(password, &user.email)?;
+        check_hashable(password)?;
+        let hashed_password = self.shared.hasher.hash(password.to_owned()).await?;
+        let reset = PasswordReset {
+            token: digest,
+            user_id: user.id,
+            now,
+            hashed_password,
+            end_sessions: self.shared.config.end_sessions_on_reset,
+        };
+        match self.shared.store.reset_password(reset).await {
+            Ok(user) => Ok(user),
+            Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
+            Err(e) => Err(e.into()),
+        }
+    }
+    /// Gives a reset token to the configured hook on a blocking thread, detached; logs a
+    /// failure (never the token).
+    fn deliver_detached(&self, email: String, token: ResetToken) {
+        let Some(hook) = self.shared.config.reset_hook.clone() else {
+            return;
+        };
+        let deliver = move || {
+            if let Err(e) = hook.deliver(&email, &token) {
+                tracing::error!(error = %e, "the reset token hook failed");
+            }
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                let task = runtime.spawn_blocking(deliver);
+                runtime.spawn(async move {
+                    if task.await.is_err() {
+                        tracing::error!("the reset token hook panicked");
+                    }
+                });
+            }
+            Err(_) => {
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)).is_err() {
+                    tracing::error!("the reset token hook panicked");
+                }
+            }
+        }
+    }
+}

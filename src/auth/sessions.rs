@@ -1,0 +1,297 @@
+//! Sessions: log in, authenticate, log out, list and end sessions, and purge expired ones.
+
+use std::{
+    net::IpAddr,
+    sync::PoisonError,
+    time::{Duration, SystemTime},
+};
+
+use super::{
+    Auth,
+    audit::{Client, audit},
+};
+use crate::{
+    error::AuthError,
+    store::{EndSessions, Purged, SessionRecord, Store, UserQuery},
+    token::{SessionId, SessionToken, TokenDigest},
+    user::{AuthenticatedUser, User, UserId},
+};
+
+/// A successful login: the new session's token (for the cookie) and its record.
+#[derive(Clone, Debug)]
+pub struct LoggedIn {
+    /// The account.
+    pub user: User,
+    /// The new session's token: give it to the client, then forget it.
+    pub token: SessionToken,
+    /// The new session.
+    pub session: SessionRecord,
+}
+
+/// One of a user's sessions, as listed to them: never its token.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// Its public id.
+    pub id: SessionId,
+    /// The stored record.
+    pub record: SessionRecord,
+}
+
+impl<S: Store> Auth<S> {
+    /// Checks credentials and starts a session: `None` for wrong credentials (unknown email
+    /// or wrong password alike, in the same time). A hash of a lower cost than configured is
+    /// re-hashed.
+    ///
+    /// # Errors
+    /// [`AuthError::Overloaded`] or [`AuthError::Store`].
+    pub async fn log_in(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+    ) -> Result<Option<LoggedIn>, AuthError> {
+        let throttle = &self.shared.throttle;
+        if let Err(retry_after) = throttle.check_failures(email, client, self.now()) {
+            // A read, no bcrypt: the audit trail names the account when there is one.
+            let user_id = self
+                .find(UserQuery::Email(email.to_owned()))
+                .await
+                .ok()
+                .flatten()
+                .map(|u| u.id);
+            audit!(warn, "login_throttled", user_id = user_id.map(display), client = %Client(client), retry_after = retry_after.as_secs());
+            return Err(AuthError::Throttled { retry_after });
+        }
+        let (user, known) = self.check_credentials(email, password).await?;
+        let Some(user) = user else {
+            throttle.record_failure(email, client, self.now());
+            audit!(info, "login_failed", user_id = known.map(display), client = %Client(client));
+            return Ok(None);
+        };
+        throttle.record_success(email, client);
+        let logged_in = self.start_session(user).await?;
+        let session = logged_in.token.digest().session_id();
+        audit!(info, "login", user_id = %logged_in.user.id, session = %session, client = %Client(client));
+        Ok(Some(logged_in))
+    }
+
+    /// The user of a live session, as the wrapped app receives it; `None` if the session is
+    /// unknown or expired. Records activity at most once per renewal interval, without
+    /// waiting for that write.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn authenticate(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<(AuthenticatedUser, SessionRecord)>, AuthError> {
+        let digest = token.digest();
+        let Some((record, user)) = self.live_session_by_digest(digest).await? else {
+            return Ok(None);
+        };
+        let authenticated = AuthenticatedUser {
+            id: user.id,
+            email: user.email,
+            session: digest.session_id(),
+        };
+        Ok(Some((authenticated, record)))
+    }
+
+    /// Ends the session of `token`; `false` if it was not live.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn log_out(
+        &self,
+        token: &SessionToken,
+        client: Option<IpAddr>,
+    ) -> Result<bool, AuthError> {
+        let Some((record, _)) = self.live_session(token).await? else {
+            return Ok(false);
+        };
+        let ended = self.shared.store.delete_session(token.digest()).await?;
+        if ended {
+            audit!(info, "logout", user_id = %record.user_id, session = %token.digest().session_id(), client = %Client(client));
+        }
+        Ok(ended)
+    }
+
+    /// Deletes every session of the user and returns how many there were.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn end_all_sessions(
+        &self,
+        user_id: UserId,
+        client: Option<IpAddr>,
+    ) -> Result<usize, AuthError> {
+        let ended = self
+            .shared
+            .store
+            .delete_sessions_of(user_id, EndSessions::All)
+            .await?;
+        audit!(info, "sessions_ended", user_id = %user_id, count = ended, client = %Client(client));
+        Ok(ended)
+    }
+
+    /// Ends one of a user's sessions, named by its public id; `false` if the user has no
+    /// such session.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn end_session(
+        &self,
+        user_id: UserId,
+        session: SessionId,
+    ) -> Result<bool, AuthError> {
+        let sessions = self.shared.store.sessions_of(user_id).await?;
+        let Some((digest, _)) = sessions
+            .into_iter()
+            .find(|(d, _)| d.session_id() == session)
+        else {
+            return Ok(false);
+        };
+        let ended = self.shared.store.delete_session(digest).await?;
+        if ended {
+            audit!(info, "session_ended", user_id = %user_id, session = %session);
+        }
+        Ok(ended)
+    }
+
+    /// A user's live sessions, oldest first.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn sessions_of(&self, user_id: UserId) -> Result<Vec<SessionInfo>, AuthError> {
+        let now = self.now();
+        Ok(self
+            .shared
+            .store
+            .sessions_of(user_id)
+            .await?
+            .into_iter()
+            .filter(|(_, record)| self.is_live(record, now))
+            .map(|(digest, record)| SessionInfo {
+                id: digest.session_id(),
+                record,
+            })
+            .collect())
+    }
+
+    /// Removes expired sessions and reset tokens now.
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn purge_expired(&self) -> Result<Purged, AuthError> {
+        let now = self.now();
+        let idle_before = now
+            .checked_sub(self.shared.config.session_idle_timeout)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        Ok(self.shared.store.purge_expired(now, idle_before).await?)
+    }
+
+    /// Spawns a task on the current Tokio runtime that purges expired records every `every`.
+    /// The application owns the handle: abort it to stop purging.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn spawn_purger(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let auth = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match auth.purge_expired().await {
+                    Ok(p) if p.sessions + p.reset_tokens > 0 => {
+                        tracing::debug!(
+                            sessions = p.sessions,
+                            reset_tokens = p.reset_tokens,
+                            "purged expired records"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
+                }
+            }
+        })
+    }
+
+    pub(crate) async fn start_session(&self, user: User) -> Result<LoggedIn, AuthError> {
+        let token = SessionToken::generate();
+        let now = self.now();
+        let session = SessionRecord {
+            user_id: user.id,
+            created: now,
+            last_seen: now,
+            expires: now + self.shared.config.session_lifetime,
+        };
+        self.shared
+            .store
+            .insert_session(
+                token.digest(),
+                session,
+                self.shared.config.max_sessions_per_user,
+            )
+            .await?;
+        Ok(LoggedIn {
+            user,
+            token,
+            session,
+        })
+    }
+
+    fn is_live(&self, record: &SessionRecord, now: SystemTime) -> bool {
+        now < record.expires && now < record.last_seen + self.shared.config.session_idle_timeout
+    }
+
+    pub(crate) async fn live_session(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<(SessionRecord, User)>, AuthError> {
+        self.live_session_by_digest(token.digest()).await
+    }
+
+    async fn live_session_by_digest(
+        &self,
+        digest: TokenDigest,
+    ) -> Result<Option<(SessionRecord, User)>, AuthError> {
+        let Some((record, user)) = self.shared.store.session(digest).await? else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if !self.is_live(&record, now) {
+            return Ok(None);
+        }
+        if now >= record.last_seen + self.shared.config.session_renewal {
+            self.renew_later(digest, now);
+        }
+        Ok(Some((record, user)))
+    }
+
+    fn renew_later(&self, digest: TokenDigest, now: SystemTime) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let first = self
+            .shared
+            .renewing
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(digest.0);
+        if !first {
+            return;
+        }
+        let auth = self.clone();
+        runtime.spawn(async move {
+            if let Err(e) = auth.shared.store.touch_session(digest, now).await {
+                tracing::warn!(error = %e, "recording session activity failed");
+            }
+            auth.shared
+                .renewing
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&digest.0);
+        });
+    }
+}

@@ -1,0 +1,405 @@
+//! The configuration: one builder, [`AuthConfig`], with the hardened profile as its `Default`
+//! and the compatibility profile ([`AuthConfig::seed`]) as a named preset; its setters never
+//! fail, and [`AuthConfig::validate`] checks the whole of it.
+
+mod profile;
+mod routes;
+mod validate;
+
+use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
+
+use ipnet::IpNet;
+
+pub use self::{profile::Profile, routes::Routes};
+use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig};
+
+/// Everything configurable about [`Auth`](crate::Auth) and [`AuthLayer`](crate::AuthLayer).
+///
+/// Start from a profile ([`AuthConfig::hardened`], also `Default`, or the compatibility
+/// preset [`AuthConfig::seed`]) and change what you need with the `with_*` setters. The
+/// setters never fail: [`AuthConfig::validate`] checks the whole configuration at once and
+/// reports every problem in one [`ConfigError`](crate::ConfigError). [`Auth::new`](crate::Auth::new),
+/// [`Auth::with_clock`](crate::Auth::with_clock) and [`Auth::open`](crate::Auth::open) run it,
+/// so an invalid configuration never reaches a running service.
+///
+/// Validating once, rather than in each setter, is a deliberate choice (fallible setters,
+/// as many tower crates have, see one value at a time): one step that sees the whole
+/// configuration can check values that only make sense together, and a deployment with
+/// several mistakes hears of all of them in one run.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_user_auth::AuthConfig;
+///
+/// let config = AuthConfig::hardened()
+///     .with_bcrypt_cost(10)
+///     .with_session_idle_timeout(Duration::from_secs(3600))
+///     .with_cookie_name("__Host-session_id");
+/// config.validate()?;
+/// assert_eq!(config.cookie_name(), "__Host-session_id");
+/// # Ok::<(), tower_user_auth::ConfigError>(())
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct AuthConfig {
+    pub(crate) profile: Profile,
+    pub(crate) bcrypt_cost: u32,
+    pub(crate) password_policy: PasswordPolicy,
+    pub(crate) session_idle_timeout: Duration,
+    pub(crate) session_lifetime: Duration,
+    pub(crate) session_renewal: Duration,
+    pub(crate) max_sessions_per_user: Option<usize>,
+    pub(crate) reset_token_lifetime: Duration,
+    pub(crate) reset_token_in_response: bool,
+    pub(crate) end_sessions_on_reset: bool,
+    pub(crate) cookie_name: String,
+    pub(crate) secure_cookie: bool,
+    pub(crate) routes: Routes,
+    pub(crate) registration: bool,
+    pub(crate) body_limit: usize,
+    pub(crate) hashing_threads: usize,
+    pub(crate) hashing_queue: usize,
+    pub(crate) throttle: ThrottleConfig,
+    pub(crate) reset_hook: Option<Arc<dyn ResetTokenHook>>,
+    /// The allowed origins, normalised (trimmed, lowercased, no trailing `/`).
+    pub(crate) allowed_origins: Vec<String>,
+    /// Values given as origins that are not `scheme://host[:port]`, for validation.
+    pub(crate) rejected_origins: Vec<String>,
+    pub(crate) trusted_proxies: Vec<IpNet>,
+    /// Values given as trusted proxies that are neither an address nor a network, for
+    /// validation.
+    pub(crate) rejected_proxies: Vec<String>,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("profile", &self.profile)
+            .field("bcrypt_cost", &self.bcrypt_cost)
+            .field("password_policy", &self.password_policy)
+            .field("session_idle_timeout", &self.session_idle_timeout)
+            .field("session_lifetime", &self.session_lifetime)
+            .field("session_renewal", &self.session_renewal)
+            .field("max_sessions_per_user", &self.max_sessions_per_user)
+            .field("reset_token_lifetime", &self.reset_token_lifetime)
+            .field("reset_token_in_response", &self.reset_token_in_response)
+            .field("end_sessions_on_reset", &self.end_sessions_on_reset)
+            .field("cookie_name", &self.cookie_name)
+            .field("secure_cookie", &self.secure_cookie)
+            .field("routes", &self.routes)
+            .field("registration", &self.registration)
+            .field("body_limit", &self.body_limit)
+            .field("hashing_threads", &self.hashing_threads)
+            .field("hashing_queue", &self.hashing_queue)
+            .field("throttle", &self.throttle)
+            .field("reset_hook", &self.reset_hook.as_ref().map(|_| "<hook>"))
+            .field("allowed_origins", &self.allowed_origins)
+            .field("rejected_origins", &self.rejected_origins)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("rejected_proxies", &self.rejected_proxies)
+            .finish()
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self::hardened()
+    }
+}
+
+impl AuthConfig {
+    /// The hardened profile (also `AuthConfig::default()`).
+    pub fn hardened() -> Self {
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            profile: Profile::Hardened,
+            bcrypt_cost: bcrypt::DEFAULT_COST,
+            password_policy: PasswordPolicy::hardened(),
+            session_idle_timeout: Duration::from_secs(30 * 60),
+            session_lifetime: Duration::from_secs(12 * 60 * 60),
+            session_renewal: Duration::from_secs(60),
+            max_sessions_per_user: Some(32),
+            reset_token_lifetime: Duration::from_secs(60 * 60),
+            reset_token_in_response: false,
+            end_sessions_on_reset: true,
+            cookie_name: "session_id".into(),
+            secure_cookie: true,
+            routes: Routes::default(),
+            registration: true,
+            body_limit: 16 * 1024,
+            hashing_threads: threads,
+            hashing_queue: 16 * threads,
+            throttle: ThrottleConfig::default(),
+            reset_hook: None,
+            allowed_origins: Vec::new(),
+            rejected_origins: Vec::new(),
+            trusted_proxies: Vec::new(),
+            rejected_proxies: Vec::new(),
+        }
+    }
+
+    /// The compatibility profile ([`Profile::Seed`]): what clients of the service this crate
+    /// re-creates expect. Reset tokens come back in the answer, any non-empty password is
+    /// accepted, the cookie has no `Secure` attribute, sessions last 14 days idle and 30 in
+    /// all, and a password reset keeps them.
+    pub fn seed() -> Self {
+        Self {
+            profile: Profile::Seed,
+            password_policy: PasswordPolicy::seed(),
+            session_idle_timeout: Duration::from_secs(14 * 24 * 60 * 60),
+            session_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
+            max_sessions_per_user: None,
+            reset_token_in_response: true,
+            end_sessions_on_reset: false,
+            secure_cookie: false,
+            ..Self::hardened()
+        }
+    }
+
+    /// The preset of a profile.
+    pub fn for_profile(profile: Profile) -> Self {
+        match profile {
+            Profile::Hardened => Self::hardened(),
+            Profile::Seed => Self::seed(),
+        }
+    }
+
+    /// The profile this configuration started from.
+    #[must_use]
+    pub fn profile(&self) -> Profile {
+        self.profile
+    }
+
+    /// bcrypt cost for new hashes (default 12; validation accepts 4..=31). Costs below 10
+    /// are for tests and local demos: validation accepts them with a warning in the log.
+    pub fn with_bcrypt_cost(mut self, cost: u32) -> Self {
+        self.bcrypt_cost = cost;
+        self
+    }
+
+    /// The bcrypt cost.
+    #[must_use]
+    pub fn bcrypt_cost(&self) -> u32 {
+        self.bcrypt_cost
+    }
+
+    /// The rules for new passwords.
+    pub fn with_password_policy(mut self, policy: PasswordPolicy) -> Self {
+        self.password_policy = policy;
+        self
+    }
+
+    /// The rules for new passwords.
+    #[must_use]
+    pub fn password_policy(&self) -> &PasswordPolicy {
+        &self.password_policy
+    }
+
+    /// A session not used for this long ends (default 30 minutes hardened, 14 days in the
+    /// compatibility profile; validation refuses zero).
+    pub fn with_session_idle_timeout(mut self, timeout: Duration) -> Self {
+        self.session_idle_timeout = timeout;
+        self
+    }
+
+    /// A session ends this long after login whatever its activity (default 12 hours
+    /// hardened, 30 days in the compatibility profile; validation refuses zero).
+    pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_lifetime = lifetime;
+        self
+    }
+
+    /// A session's last activity is written at most once per this interval (default 60 s),
+    /// so the idle timeout is enforced to within it and reads do not write.
+    pub fn with_session_renewal(mut self, interval: Duration) -> Self {
+        self.session_renewal = interval;
+        self
+    }
+
+    /// At most this many sessions per user; a login beyond it ends the oldest (`None`: no
+    /// cap; default 32 hardened, none in the compatibility profile).
+    pub fn with_max_sessions_per_user(mut self, max: Option<usize>) -> Self {
+        self.max_sessions_per_user = max.map(|m| m.max(1));
+        self
+    }
+
+    /// A reset token works for this long (default one hour; validation refuses zero).
+    pub fn with_reset_token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.reset_token_lifetime = lifetime;
+        self
+    }
+
+    /// Whether `POST /reset_password` returns the token in its body (compatibility profile:
+    /// on; hardened: off, the token goes to the [reset hook](Self::with_reset_token_hook)).
+    pub fn with_reset_token_in_response(mut self, on: bool) -> Self {
+        self.reset_token_in_response = on;
+        self
+    }
+
+    /// Whether a password reset ends all the user's sessions (hardened: on; compatibility
+    /// profile: off).
+    pub fn with_end_sessions_on_reset(mut self, on: bool) -> Self {
+        self.end_sessions_on_reset = on;
+        self
+    }
+
+    /// The session cookie's name (default `session_id`; validation requires an RFC 6265
+    /// token); `__Host-` names need [`with_secure_cookie(true)`](Self::with_secure_cookie).
+    pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = name.into();
+        self
+    }
+
+    /// The session cookie's name.
+    #[must_use]
+    pub fn cookie_name(&self) -> &str {
+        &self.cookie_name
+    }
+
+    /// Whether the cookie carries `Secure` (hardened: on; compatibility profile: off, for
+    /// plain http on localhost).
+    pub fn with_secure_cookie(mut self, on: bool) -> Self {
+        self.secure_cookie = on;
+        self
+    }
+
+    /// Where the auth routes are served (validation requires paths that start with `/`,
+    /// each route on its own path).
+    pub fn with_routes(mut self, routes: Routes) -> Self {
+        self.routes = routes;
+        self
+    }
+
+    /// Where the auth routes are served.
+    #[must_use]
+    pub fn routes(&self) -> &Routes {
+        &self.routes
+    }
+
+    /// Whether `POST /users` registers (on by default); off, it answers 403.
+    pub fn with_registration(mut self, on: bool) -> Self {
+        self.registration = on;
+        self
+    }
+
+    /// Request bodies on auth routes above this many bytes are refused with 413 before
+    /// parsing (default 16 KiB; validation refuses zero).
+    pub fn with_body_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = bytes;
+        self
+    }
+
+    /// bcrypt runs on this many dedicated threads (default: the available cores; validation
+    /// refuses zero), with at most `queue` hashes waiting; beyond that, requests that need a
+    /// hash get 503.
+    pub fn with_hashing_pool(mut self, threads: usize, queue: usize) -> Self {
+        self.hashing_threads = threads;
+        self.hashing_queue = queue;
+        self
+    }
+
+    /// Limits on failed attempts and request rates (on by default in both profiles).
+    pub fn with_throttle(mut self, throttle: ThrottleConfig) -> Self {
+        self.throttle = throttle;
+        self
+    }
+
+    /// The throttling limits.
+    #[must_use]
+    pub fn throttle(&self) -> &ThrottleConfig {
+        &self.throttle
+    }
+
+    /// The hook that delivers reset tokens (an e-mail sender). Without one, in the hardened
+    /// profile a token is stored but reaches nobody: configure one.
+    pub fn with_reset_token_hook(mut self, hook: impl ResetTokenHook) -> Self {
+        self.reset_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Origins besides the request's own that may send state-changing requests
+    /// (`https://app.example.com`), compared without regard to case. Replaces any earlier
+    /// list; validation refuses a value that is not `scheme://host[:port]`.
+    pub fn with_allowed_origins<I, T>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        self.allowed_origins.clear();
+        self.rejected_origins.clear();
+        for origin in origins {
+            let origin: String = origin.into();
+            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+            let valid = origin.split_once("://").is_some_and(|(scheme, host)| {
+                !scheme.is_empty() && !host.is_empty() && !host.contains('/')
+            });
+            if valid {
+                self.allowed_origins.push(origin);
+            } else {
+                self.rejected_origins.push(origin);
+            }
+        }
+        self
+    }
+
+    /// Proxies whose `X-Forwarded-For` is believed: when the peer address is one of these
+    /// (an address or a network such as `10.0.0.0/8`), the client address is the rightmost
+    /// address of `X-Forwarded-For` that is not a trusted proxy. By default none is trusted
+    /// and the peer address is the client. Replaces any earlier list; validation refuses a
+    /// value that is neither an address nor a network.
+    pub fn with_trusted_proxies<I, T>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<str>,
+    {
+        self.trusted_proxies.clear();
+        self.rejected_proxies.clear();
+        for proxy in proxies {
+            let proxy = proxy.as_ref().trim();
+            match proxy
+                .parse::<IpNet>()
+                .or_else(|_| proxy.parse::<IpAddr>().map(IpNet::from))
+            {
+                Ok(net) => self.trusted_proxies.push(net),
+                Err(_) => self.rejected_proxies.push(proxy.to_owned()),
+            }
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_hardened() {
+        let c = AuthConfig::default();
+        assert_eq!(c.profile(), Profile::Hardened);
+        assert!(c.secure_cookie);
+        assert!(!c.reset_token_in_response);
+        assert_eq!(c.password_policy.min_chars(), 12);
+    }
+
+    #[test]
+    fn seed_preset_matches_the_contract() {
+        let c = AuthConfig::seed();
+        assert!(!c.secure_cookie);
+        assert!(c.reset_token_in_response);
+        assert!(!c.end_sessions_on_reset);
+        assert_eq!(c.cookie_name(), "session_id");
+        assert_eq!(c.bcrypt_cost(), 12);
+    }
+
+    #[test]
+    fn a_later_list_replaces_an_earlier_one() {
+        let c = AuthConfig::seed()
+            .with_trusted_proxies(["bogus"])
+            .with_trusted_proxies(["10.0.0.0/8", "::1"])
+            .with_allowed_origins(["nope"])
+            .with_allowed_origins([" HTTPS://App.Example.com/ "]);
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.allowed_origins, ["https://app.example.com"]);
+        assert_eq!(c.validate(), Ok(()));
+    }
+}

@@ -1,0 +1,48 @@
+//! The keys the throttle counts by: a digest of the account's email, and the client's
+//! address (or its network).
+
+use std::net::IpAddr;
+
+use sha2::{Digest, Sha256};
+
+/// An account key: 128 bits of the SHA-256 of the trimmed, lowercased email, so that a key
+/// costs 16 bytes however long the email a client sends.
+pub(super) type Account = [u8; 16];
+
+/// The key of a client address: an IPv6 host usually holds a whole /64 and can change
+/// addresses within it at will, so IPv6 clients are counted by their /64 (and IPv4-mapped
+/// addresses as IPv4).
+pub(super) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let mut segments = v6.segments();
+                segments[4..].fill(0);
+                IpAddr::V6(segments.into())
+            }
+        },
+    }
+}
+
+/// The key of the account an email names, whether or not it has an account.
+pub(super) fn account_key(email: &str) -> Account {
+    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    let mut key = [0u8; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_is_keyed_by_its_64_and_emails_without_case() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::3"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(account_key(" Bob@X.io"), account_key("bob@x.io"));
+    }
+}

@@ -1,0 +1,13 @@
+//! Throttling: exponential backoff of failures per (account, client address), ceilings per
+//! account and per client, and request quotas for registration and reset requests, in
+//! bounded memory.
+//!
+//! Accounts are keyed by a digest of the normalised email whether or not an account has it,
+//! so that throttling answers alike for known and unknown emails.
+
+mod config;
+mod keys;
+mod limiter;
+
+pub use self::config::ThrottleConfig;
+pub(crate) use self::limiter::Throttle;
