@@ -77,7 +77,9 @@ impl Backend {
     }
 
     fn write(&self) -> RwLockWriteGuard<'_, Accounts> {
-        self.accounts.write().unwrap_or_else(PoisonError::into_inner)
+        self.accounts
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// bcrypt off the async workers; `None` if hashing failed.
@@ -125,9 +127,10 @@ impl AuthnBackend for Backend {
         };
         let Some(user) = user else { return Ok(None) };
         let hash = user.hash.clone();
-        let ok = tokio::task::spawn_blocking(move || bcrypt::verify(c.password, &hash).unwrap_or(false))
-            .await
-            .map_err(|_| HashTaskFailed)?;
+        let ok =
+            tokio::task::spawn_blocking(move || bcrypt::verify(c.password, &hash).unwrap_or(false))
+                .await
+                .map_err(|_| HashTaskFailed)?;
         Ok(ok.then_some(user))
     }
 
