@@ -2,8 +2,15 @@
 //! live sessions and users, and the database size per user and per session.
 //!
 //! ```text
-//! cargo run --release --example scale -- 1000000
+//! cargo bench --bench scale -- 1000000                        # every look-up reads redb
+//! SESSION_CACHE=2000000 cargo bench --bench scale -- 1000000  # all sessions cached
 //! ```
+//!
+//! Options: N, the first numeric argument (1,000,000 under `cargo bench`; a 2,000-record smoke
+//! run when `cargo test --benches` runs this target, which passes no `--bench`);
+//! `SESSION_CACHE` (entries of the in-process session cache, default 0: every look-up reads
+//! the database); `SCALE_KEEP=DIR` keeps the database (`DIR/scale.redb`) and writes the
+//! tokens to `DIR/tokens.txt`, for `benches/scale_http.sh`.
 //!
 //! Records are seeded through the `Store` (group-committed, many writes in flight) with one
 //! precomputed bcrypt hash: that shortcut is for this benchmark only.
@@ -86,19 +93,28 @@ async fn measure(auth: &Auth, tokens: &[SessionToken]) -> (u128, u128) {
     (times[times.len() / 2], times[times.len() * 99 / 100])
 }
 
+/// N: the first numeric argument; else 1,000,000 when run by `cargo bench` (which passes
+/// `--bench`), or a quick smoke run when run as a test by `cargo test --benches`.
+fn records_from_args(args: impl Iterator<Item = String>) -> usize {
+    let mut benching = false;
+    for arg in args {
+        if let Ok(n) = arg.parse() {
+            return n;
+        }
+        benching |= arg == "--bench";
+    }
+    if benching { 1_000_000 } else { 2_000 }
+}
+
 fn file_size(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(1_000_000);
+    let n = records_from_args(std::env::args().skip(1));
     let small = 1_000.min(n);
-    // SCALE_KEEP=DIR keeps the database (DIR/scale.redb) and writes the tokens to
-    // DIR/tokens.txt, for the HTTP-level run of benches/scale_http.sh.
+    // SCALE_KEEP=DIR: see the module documentation.
     let keep = std::env::var("SCALE_KEEP")
         .ok()
         .map(std::path::PathBuf::from);

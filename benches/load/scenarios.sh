@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# Load figures for one server that implements the seed's HTTP contract.
+#   benches/load/scenarios.sh NAME COMMAND [ARGS...]
+# Starts COMMAND pinned to CPU 0 with PORT (a free loopback port), AUTH_DB (a fresh path) and
+# BCRYPT_COST (default 12) in its environment, registers and logs in one user with curl, then
+# drives it with wrk (one thread, pinned to CPU 1) and prints one line per scenario:
+#   NAME  SCENARIO  requests/s  p50  p99  non2xx=COUNT
+# Scenarios (DURATION seconds each, default 8):
+#   profile(valid cookie)        GET /profile with the logged-in cookie, 32 connections
+#   profile(bad cookie)          GET /profile with an unknown cookie, 32 connections
+#   index(no cookie)             GET /, 32 connections
+#   index(4 conns)               GET /, 4 connections
+#   pass-through(PATH)           only with PASS_PATH=PATH: a route of the wrapped app, with the
+#                                logged-in cookie, 32 connections (the layer's pass-through cost)
+#   login(cost=C)                POST /sessions, 4 connections: logins/s is bcrypt-bound
+#   index(4 conns, login storm)  GET /, 4 connections, while 8 more connections keep logging in
+#                                (compare with index(4 conns): does hashing stall the server?)
+# SCENARIOS=pass runs the pass-through scenario alone, and ACCOUNTS=no skips the register and
+# log-in steps (a fixed unknown cookie is sent instead): together they drive a server with no
+# account routes, such as the app without the layer.
+# Needs wrk, taskset, curl and python3.
+set -euo pipefail
+name=$1
+shift
+kit=$(cd "$(dirname "$0")" && pwd)
+duration=${DURATION:-8}
+cost=${BCRYPT_COST:-12}
+scenarios=${SCENARIOS:-all}
+dummy_sid=00000000-0000-4000-8000-000000000000
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+base="http://127.0.0.1:$port"
+work=$(mktemp -d)
+PORT=$port AUTH_DB=$work/auth.redb BCRYPT_COST=$cost taskset -c 0 "$@" >"$work/server.log" 2>&1 &
+server=$!
+storm=
+cleanup() {
+  if [ -n "$storm" ]; then kill "$storm" 2>/dev/null || true; fi
+  kill "$server" 2>/dev/null || true
+  wait "$server" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+for _ in $(seq 1 300); do
+  curl -s -o /dev/null "$base/" && break
+  sleep 0.1
+done
+curl -s -o /dev/null "$base/" || { echo "$name: the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+
+sid=$dummy_sid
+if [ "${ACCOUNTS:-yes}" != no ]; then
+  form="email=bench@example.com&password=bench-password-123"
+  curl -s -o /dev/null -d "$form" "$base/users"
+  sid=$(curl -s -D - -o /dev/null -d "$form" "$base/sessions" |
+    sed -n -E 's/^[Ss]et-[Cc]ookie: *session_id=([^;]*).*/\1/p' | tr -d '\r')
+  [ -n "$sid" ] || { echo "$name: logging in gave no session cookie" >&2; exit 1; }
+fi
+
+# scenario WRK_ARGS...: one wrk run, printed as one line.
+measure() {
+  local scenario=$1
+  shift
+  local out
+  out=$(taskset -c 1 wrk -t1 -d"${duration}s" --latency "$@" 2>&1) || true
+  printf '%-22s %-28s %10s %9s %9s non2xx=%s\n' "$name" "$scenario" \
+    "$(awk '/Requests\/sec/ {print $2}' <<<"$out")" \
+    "$(awk '$1 == "50%" {print $2}' <<<"$out")" \
+    "$(awk '$1 == "99%" {print $2}' <<<"$out")" \
+    "$(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)"
+}
+
+if [ "$scenarios" = pass ]; then
+  measure "pass-through(${PASS_PATH:?SCENARIOS=pass needs PASS_PATH})" -c32 -H "Cookie: session_id=$sid" "$base$PASS_PATH"
+  exit 0
+fi
+measure "profile(valid cookie)" -c32 -H "Cookie: session_id=$sid" "$base/profile"
+measure "profile(bad cookie)" -c32 -H "Cookie: session_id=$dummy_sid" "$base/profile"
+measure "index(no cookie)" -c32 "$base/"
+measure "index(4 conns)" -c4 "$base/"
+if [ -n "${PASS_PATH:-}" ]; then
+  measure "pass-through($PASS_PATH)" -c32 -H "Cookie: session_id=$sid" "$base$PASS_PATH"
+fi
+measure "login(cost=$cost)" -c4 -s "$kit/login.lua" "$base/sessions"
+# The storm starts a second early and ends a second late, so it covers the whole measurement.
+taskset -c 1 wrk -t1 -c8 -d"$((duration + 2))s" -s "$kit/login.lua" "$base/sessions" >/dev/null 2>&1 &
+storm=$!
+sleep 1
+measure "index(4 conns, login storm)" -c4 "$base/"
+wait "$storm"
+storm=
