@@ -1,12 +1,12 @@
 //! Bad input through the layer, in process: every refusal is the contract's 4xx with a JSON
 //! `{"message"}` body, never a 5xx, and leaves the store unchanged.
 
-mod common;
+mod support;
 
 use bytes::Bytes;
-use common::{Answer, Body, call, request};
 use http::{Method, Request, StatusCode};
 use http_body_util::StreamBody;
+use support::{Answer, Body, call, request};
 use tower::ServiceExt;
 use tower_user_auth::{Auth, AuthConfig, AuthLayer, Routes};
 
@@ -24,8 +24,8 @@ async fn state(auth: &Auth) -> (u64, u64, u64) {
 
 #[tokio::test]
 async fn missing_empty_duplicated_and_malformed_fields_are_400() {
-    let (auth, _dir) = common::auth(common::seed());
-    let svc = common::service(&auth);
+    let (auth, _dir) = support::auth(support::seed_config());
+    let svc = support::service(&auth);
     auth.register_user("bob@bob.com", "pwd").await.unwrap();
     let before = state(&auth).await;
     let long = "p".repeat(73);
@@ -147,9 +147,9 @@ async fn missing_empty_duplicated_and_malformed_fields_are_400() {
 
 #[tokio::test]
 async fn unsupported_types_oversized_bodies_and_wrong_methods() {
-    let config = common::seed().with_body_limit(1024).unwrap();
-    let (auth, _dir) = common::auth(config);
-    let svc = common::service(&auth);
+    let config = support::seed_config().with_body_limit(1024).unwrap();
+    let (auth, _dir) = support::auth(config);
+    let svc = support::service(&auth);
     let before = state(&auth).await;
     for ct in [
         "text/plain",
@@ -204,7 +204,7 @@ async fn unsupported_types_oversized_bodies_and_wrong_methods() {
         .unwrap();
     let layered = tower::ServiceBuilder::new()
         .layer(AuthLayer::new(auth.clone()))
-        .service(tower::service_fn(common::app));
+        .service(tower::service_fn(support::app));
     let res = layered.oneshot(streamed).await.unwrap();
     assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE);
 
@@ -226,8 +226,8 @@ async fn unsupported_types_oversized_bodies_and_wrong_methods() {
 
 #[tokio::test]
 async fn reset_tokens_403_whatever_the_password_and_400_keeps_the_token() {
-    let (auth, _dir) = common::auth(common::seed());
-    let svc = common::service(&auth);
+    let (auth, _dir) = support::auth(support::seed_config());
+    let svc = support::service(&auth);
     auth.register_user("bob@bob.com", "pwd").await.unwrap();
     let token = auth.get_reset_password_token("bob@bob.com").await.unwrap();
     for pw in ["fine", &"x".repeat(100), "nul\0"] {
@@ -308,8 +308,8 @@ async fn reset_tokens_403_whatever_the_password_and_400_keeps_the_token() {
 
 #[tokio::test]
 async fn cookies_pass_through_and_profile() {
-    let (auth, _dir) = common::auth(common::seed());
-    let svc = common::service(&auth);
+    let (auth, _dir) = support::auth(support::seed_config());
+    let svc = support::service(&auth);
     auth.register_user("bob@bob.com", "pwd").await.unwrap();
     let token = auth.create_session("bob@bob.com").await.unwrap().unwrap();
     let good = format!("lang=fr; session_id={}", token.expose());
@@ -401,9 +401,9 @@ async fn configurable_routes_and_closed_registration() {
         reset_password: "/auth/reset".into(),
         after_logout: "/bye".into(),
     };
-    let config = common::seed().with_routes(routes).unwrap();
-    let (auth, _dir) = common::auth(config);
-    let svc = common::service(&auth);
+    let config = support::seed_config().with_routes(routes).unwrap();
+    let (auth, _dir) = support::auth(config);
+    let svc = support::service(&auth);
     let creds = [("email", "r@r.io"), ("password", "pw")];
     let a = call(
         &svc,
@@ -445,13 +445,13 @@ async fn configurable_routes_and_closed_registration() {
     .await;
     assert_eq!(a.header("location"), Some("/bye"));
 
-    let (closed, _dir2) = common::auth(
+    let (closed, _dir2) = support::auth(
         AuthConfig::seed()
             .with_bcrypt_cost(4)
             .unwrap()
             .with_registration(false),
     );
-    let svc = common::service(&closed);
+    let svc = support::service(&closed);
     let a = call(
         &svc,
         request(Method::POST, "/users", &[], Body::Form(&creds)),

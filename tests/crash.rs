@@ -5,7 +5,7 @@
 //! `CRASH_CYCLES` sets the number of kill/restart cycles (20 by default, for CI);
 //! `CRASH_SEED` replays a run.
 
-mod common;
+mod support;
 
 use std::{
     collections::HashMap,
@@ -13,8 +13,8 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use common::{Body, Http, demo::Demo};
 use http::{Method, StatusCode};
+use support::{Body, Demo, Http};
 
 /// What the clients know was acknowledged, per user.
 #[derive(Clone, Debug, Default)]

@@ -3,16 +3,16 @@
 //! of the contract's "Decisions", each answered with its 4xx and a JSON `{"message"}` body,
 //! never a 5xx, and leaving the store as it was.
 
-mod common;
+mod support;
 
 use std::{convert::Infallible, fmt::Debug, time::Duration};
 
 use bytes::Bytes;
-use common::{Answer, Body, assert_error, counts};
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use serde_json::{Value, json};
+use support::{Answer, Body, assert_error, counts};
 use tower::{Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_user_auth::{
     Auth, AuthBody, AuthConfig, AuthLayer, AuthenticatedUser, ManualClock, Routes, UserId,
@@ -107,7 +107,7 @@ async fn send(
     headers: &[(&str, &str)],
     body: Body<'_>,
 ) -> Answer {
-    oneshot(auth, common::request(method, path, headers, body)).await
+    oneshot(auth, support::request(method, path, headers, body)).await
 }
 
 /// A request with a raw body and content type.
@@ -183,7 +183,7 @@ impl Snapshot {
 }
 
 fn seed_auth() -> (Auth, tempfile::TempDir) {
-    common::auth(common::seed())
+    support::auth(support::seed_config())
 }
 
 /// A form in one of the three encodings, duplicates kept (JSON included).
@@ -904,8 +904,8 @@ fn streamed_forever(
 
 #[tokio::test]
 async fn bodies_over_the_cap_are_413_by_length_and_as_streamed() {
-    let config = common::seed().with_body_limit(CAP).expect("limit");
-    let (auth, _dir) = common::auth(config);
+    let config = support::seed_config().with_body_limit(CAP).expect("limit");
+    let (auth, _dir) = support::auth(config);
     auth.register_user("bob@bob.com", "pwd")
         .await
         .expect("register");
@@ -1118,7 +1118,7 @@ async fn a_bad_reset_token_is_403_whatever_the_password() {
     let clock = ManualClock::new(std::time::SystemTime::now());
     let store =
         tower_user_auth::store::RedbStore::open(dir.path().join("auth.redb")).expect("store");
-    let auth = Auth::with_clock(store, common::seed(), clock.clone());
+    let auth = Auth::with_clock(store, support::seed_config(), clock.clone());
     // One account per kind of bad token, so that no account sees more than 3 failures.
     let emails = ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.io"];
     for email in emails {
@@ -1325,12 +1325,12 @@ async fn routes_are_configurable() {
         reset_password: "/auth/reset".into(),
         after_logout: "/goodbye".into(),
     };
-    let config = common::seed()
+    let config = support::seed_config()
         .with_routes(routes)
         .expect("routes")
         .with_cookie_name("sid")
         .expect("cookie name");
-    let (auth, _dir) = common::auth(config);
+    let (auth, _dir) = support::auth(config);
     let creds = [("email", "r@r.io"), ("password", "pw")];
 
     // The default paths now belong to the app.
@@ -1464,7 +1464,7 @@ async fn closed_registration_is_403_and_the_rest_works() {
         .with_bcrypt_cost(4)
         .expect("cost")
         .with_registration(false);
-    let (auth, _dir) = common::auth(config);
+    let (auth, _dir) = support::auth(config);
     auth.register_user("old@x.io", "pwd")
         .await
         .expect("the API still registers");

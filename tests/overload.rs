@@ -1,11 +1,11 @@
 //! Overload and graceful shutdown, against the demo as a child process.
 
-mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use common::{Body, Http, demo::Demo};
 use http::{Method, StatusCode};
+use support::{Body, Demo, Http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_sheds_logins_and_keeps_cheap_requests_fast() {

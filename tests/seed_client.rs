@@ -3,11 +3,11 @@
 //! the contract's details around it: cookie attributes, trailing slashes, `GET /me`, several
 //! sessions, emails.
 
-mod common;
+mod support;
 
-use common::{Answer, Body, Http, Server, assert_error};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
+use support::{Answer, Body, Http, Server, assert_error};
 use tower_user_auth::Auth;
 
 /// The seed profile's absolute session lifetime (30 days), which the cookie's `Max-Age` says.
@@ -64,8 +64,8 @@ impl Client<'_> {
 }
 
 async fn setup() -> (Auth, tempfile::TempDir, Server) {
-    let (auth, dir) = common::auth(common::seed());
-    let server = common::serve(&auth).await;
+    let (auth, dir) = support::auth(support::seed_config());
+    let server = support::serve(&auth).await;
     (auth, dir, server)
 }
 
@@ -584,7 +584,7 @@ async fn default_cost_round_trip() {
     // The one test at bcrypt's default cost, 12, as shipped.
     let config = tower_user_auth::AuthConfig::seed();
     assert_eq!(config.bcrypt_cost(), 12);
-    let (auth, _dir) = common::auth(config);
+    let (auth, _dir) = support::auth(config);
     let user = auth
         .register_user("cost@example.com", "abcde")
         .await

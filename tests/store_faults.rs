@@ -2,7 +2,7 @@
 //! full disk, corruption on read): the layer answers 500 with a JSON body, keeps serving what
 //! does not need the store, and recovers when the store does.
 
-mod common;
+mod support;
 
 use std::{
     sync::{
@@ -12,8 +12,8 @@ use std::{
     time::SystemTime,
 };
 
-use common::{Body, call, request_from};
 use http::{Method, StatusCode};
+use support::{Body, call, request_from};
 use tower::ServiceBuilder;
 use tower_user_auth::{
     Auth, AuthLayer, StoreError, User, UserId,
@@ -142,10 +142,10 @@ async fn faults_answer_500_json_and_the_layer_recovers() {
         inner: RedbStore::open(dir.path().join("auth.redb")).unwrap(),
         mode: Arc::clone(&mode),
     };
-    let auth = Auth::new(store, common::seed());
+    let auth = Auth::new(store, support::seed_config());
     let svc = ServiceBuilder::new()
         .layer(AuthLayer::new(auth.clone()))
-        .service(tower::service_fn(common::app));
+        .service(tower::service_fn(support::app));
     let creds = [("email", "f@x.io"), ("password", "pw")];
     let a = call(
         &svc,
