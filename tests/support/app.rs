@@ -2,7 +2,6 @@
 
 use std::{
     convert::Infallible,
-    future::{Ready, ready},
     pin::Pin,
     sync::{
         Arc,
@@ -13,7 +12,7 @@ use std::{
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use tower::Service;
 use tower_user_auth::AuthenticatedUser;
 
@@ -41,18 +40,24 @@ pub fn demo_app() -> DemoApp {
     tower::service_fn(f)
 }
 
-/// The recording app: answers every request 200 with JSON naming the method, the path and the
-/// `AuthenticatedUser` it received (or `null`), and counts its calls.
+/// The recording app: answers every request 200 with JSON naming the method, the path, the
+/// body and the `AuthenticatedUser` it received (or `null`), marked `"app": true` and
+/// `X-Echo: 1`; counts its calls.
 #[derive(Clone, Debug, Default)]
 pub struct Echo {
     /// How many requests reached the app.
     pub calls: Arc<AtomicUsize>,
 }
 
-impl<B> Service<Request<B>> for Echo {
+impl<B> Service<Request<B>> for Echo
+where
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: std::fmt::Debug,
+{
     type Response = Response<Full<Bytes>>;
     type Error = Infallible;
-    type Future = Ready<Result<Response<Full<Bytes>>, Infallible>>;
+    type Future = AppFuture;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -60,28 +65,47 @@ impl<B> Service<Request<B>> for Echo {
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         self.calls.fetch_add(1, Ordering::SeqCst);
-        let user = req.extensions().get::<AuthenticatedUser>().map(|u| {
-            serde_json::json!({
-                "id": u.id.0,
-                "email": u.email,
-                "session": u.session.to_string(),
-                "debug": format!("{u:?}"),
-                "serialized": serde_json::to_value(u).expect("serialize"),
-            })
-        });
-        let body = serde_json::json!({
-            "app": true,
-            "method": req.method().as_str(),
-            "path": req.uri().path(),
-            "user": user,
-        });
-        let mut res = Response::new(Full::new(Bytes::from(body.to_string())));
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        ready(Ok(res))
+        Box::pin(echo(req))
     }
+}
+
+/// What [`Echo`] answers.
+async fn echo<B>(req: Request<B>) -> Result<Response<Full<Bytes>>, Infallible>
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let (parts, body) = req.into_parts();
+    let user = parts.extensions.get::<AuthenticatedUser>().map(|u| {
+        // Exhaustive: a field added to what the app receives (a hash, a token) fails here.
+        let AuthenticatedUser { id, email, session } = u.clone();
+        serde_json::json!({
+            "id": id.0,
+            "email": email,
+            "session": session.to_string(),
+            "debug": format!("{u:?}"),
+            "serialized": serde_json::to_value(u).expect("serialize"),
+        })
+    });
+    let body = match body.collect().await {
+        Ok(c) => String::from_utf8_lossy(&c.to_bytes()).into_owned(),
+        Err(e) => format!("<body error {e:?}>"),
+    };
+    let answer = serde_json::json!({
+        "app": true,
+        "method": parts.method.as_str(),
+        "path": parts.uri.path(),
+        "user": user,
+        "body": body,
+    });
+    let mut res = Response::new(Full::new(Bytes::from(answer.to_string())));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res.headers_mut()
+        .insert("x-echo", HeaderValue::from_static("1"));
+    Ok(res)
 }
 
 impl Echo {

@@ -7,13 +7,11 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use bytes::Bytes;
 use http::{Method, Request, Response};
-use http_body_util::Full;
 use tempfile::TempDir;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_user_auth::{
-    Auth, AuthBody, AuthConfig, AuthLayer, AuthService, ManualClock, PeerAddr, User, UserId,
+    Auth, AuthConfig, AuthLayer, AuthService, ManualClock, PeerAddr, User, UserId,
     store::{RedbStore, Store, UserQuery},
     token::TokenDigest,
 };
@@ -62,20 +60,26 @@ pub fn service(auth: &Auth) -> AuthService<DemoApp, RedbStore> {
         .service(demo_app())
 }
 
-/// Calls the in-process service once (10 s at most).
-pub async fn call<S>(svc: &S, req: Request<FullBody>) -> Answer
+/// The layer around [`Echo`], in process.
+pub fn echo_service(auth: &Auth) -> AuthService<Echo, RedbStore> {
+    AuthLayer::new(auth.clone()).layer(Echo::default())
+}
+
+/// Calls the in-process service once, and reads the answer (10 s at most for each).
+pub async fn call<S, B, RB>(svc: &S, req: Request<B>) -> Answer
 where
-    S: tower::Service<
-            Request<FullBody>,
-            Response = Response<AuthBody<Full<Bytes>>>,
-            Error = Infallible,
-        > + Clone,
+    S: tower::Service<Request<B>, Response = Response<RB>, Error = Infallible> + Clone,
+    RB: http_body::Body,
+    RB::Error: std::fmt::Debug,
 {
+    let what = format!("{} {}", req.method(), req.uri());
     let res = tokio::time::timeout(Duration::from_secs(10), svc.clone().oneshot(req))
         .await
-        .expect("answer within 10 s")
+        .unwrap_or_else(|_| panic!("{what}: no answer within 10 s"))
         .expect("infallible");
-    Answer::read(res).await
+    tokio::time::timeout(Duration::from_secs(10), Answer::read(res))
+        .await
+        .unwrap_or_else(|_| panic!("{what}: no body within 10 s"))
 }
 
 /// An `Auth` over a real redb file in a temporary directory, with a manual clock starting at
