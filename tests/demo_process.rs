@@ -10,9 +10,9 @@ use std::{
     time::{Duration, Instant},
 };
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
-use support::{Answer, Body, Demo, Http, assert_error, demo};
+use support::{Answer, Body, Demo, assert_error, demo};
 
 /// Starts the demo with `RUST_LOG=info` (the log the tests search for secrets) and `env`.
 fn start(db: &Path, env: &[(&str, &str)]) -> Demo {
@@ -45,53 +45,32 @@ const NEW_PASSWORD: &str = "t4rt1fl3tt3";
 async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("demo.redb");
-    let http = Http::new();
     let creds = [("email", EMAIL), ("password", PASSWORD)];
+    let new_creds = [("email", EMAIL), ("password", NEW_PASSWORD)];
 
     let demo = start(&db, &[]);
-    let a = http
-        .send(Method::GET, &demo.url("/"), &[], Body::Empty)
-        .await;
+    let a = demo.http.get("/", "").await;
     assert_ok(&a, &json!({"message": "Bienvenue"}));
     // 1.
-    let a = http
-        .send(Method::POST, &demo.url("/users"), &[], Body::Form(&creds))
-        .await;
+    let a = demo.http.post("/users", Body::Form(&creds)).await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "user created"}));
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/users"),
-            &[],
-            Body::Multipart(&creds),
-        )
-        .await;
+    let a = demo.http.post("/users", Body::Multipart(&creds)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.json(), json!({"message": "email already registered"}));
     // 2.
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
+    let a = demo
+        .http
+        .post(
+            "/sessions",
             Body::Form(&[("email", EMAIL), ("password", "NoNo")]),
         )
         .await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
     // 3.
-    let a = http
-        .send(Method::GET, &demo.url("/profile"), &[], Body::Empty)
-        .await;
+    let a = demo.http.get("/profile", "").await;
     assert_error(&a, StatusCode::FORBIDDEN);
     // 4.
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
-            Body::Form(&creds),
-        )
-        .await;
+    let a = demo.http.post("/sessions", Body::Form(&creds)).await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
     let line = a.set_cookie_line("session_id").expect("session cookie");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
@@ -100,42 +79,19 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     assert!(!line.contains("Secure"), "seed profile by default: {line}");
     let cookie = format!("session_id={}", a.cookie("session_id").expect("cookie"));
     // 5.
-    let a = http
-        .send(
-            Method::GET,
-            &demo.url("/profile"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let a = demo.http.get("/profile", &cookie).await;
     assert_ok(&a, &json!({"email": EMAIL}));
     // The demo's own route that reads the injected user: exactly id and email.
-    let a = http
-        .send(
-            Method::GET,
-            &demo.url("/me"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let a = demo.http.get("/me", &cookie).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let me = a.json();
     assert_eq!(me["email"], json!(EMAIL));
     assert!(me["id"].is_u64(), "{me}");
     assert_eq!(me.as_object().map(serde_json::Map::len), Some(2), "{me}");
-    let a = http
-        .send(Method::GET, &demo.url("/me"), &[], Body::Empty)
-        .await;
+    let a = demo.http.get("/me", "").await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
     // 6.
-    let answers = http
-        .send_following(
-            Method::DELETE,
-            &demo.url("/sessions"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let answers = demo.http.delete_following("/sessions", &cookie).await;
     assert_eq!(answers.len(), 2, "{answers:?}");
     assert_eq!(answers[0].status, StatusCode::FOUND);
     assert_eq!(answers[0].header("location"), Some("/"));
@@ -148,13 +104,9 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     );
     assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
     // 7.
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/reset_password"),
-            &[],
-            Body::Multipart(&[("email", EMAIL)]),
-        )
+    let a = demo
+        .http
+        .post("/reset_password", Body::Multipart(&[("email", EMAIL)]))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.json()["email"], json!(EMAIL));
@@ -163,24 +115,16 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
         .expect("token in the seed profile")
         .to_owned();
     // 8.
-    let a = http
-        .send(
-            Method::PUT,
-            &demo.url("/reset_password"),
-            &[],
+    let a = demo
+        .http
+        .put(
+            "/reset_password",
             Body::Json(json!({"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD})),
         )
         .await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "Password updated"}));
     // 9.
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
-            Body::Form(&[("email", EMAIL), ("password", NEW_PASSWORD)]),
-        )
-        .await;
+    let a = demo.http.post("/sessions", Body::Form(&new_creds)).await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
     let live = format!("session_id={}", a.cookie("session_id").expect("cookie"));
 
@@ -193,51 +137,20 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
 
     // The same file, a new process: the account, its new password and its session are there.
     let demo = start(&db, &[]);
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
-            Body::Form(&[("email", EMAIL), ("password", NEW_PASSWORD)]),
-        )
-        .await;
+    let a = demo.http.post("/sessions", Body::Form(&new_creds)).await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
-            Body::Form(&creds),
-        )
-        .await;
+    let a = demo.http.post("/sessions", Body::Form(&creds)).await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
-    let a = http
-        .send(
-            Method::GET,
-            &demo.url("/profile"),
-            &[("cookie", &live)],
-            Body::Empty,
-        )
-        .await;
+    let a = demo.http.get("/profile", &live).await;
     assert_ok(&a, &json!({"email": EMAIL}));
-    let a = http
-        .send(
-            Method::GET,
-            &demo.url("/me"),
-            &[("cookie", &live)],
-            Body::Empty,
-        )
-        .await;
+    let a = demo.http.get("/me", &live).await;
     assert_eq!(a.json(), me, "the same user, the same id");
-    let a = http
-        .send(Method::POST, &demo.url("/users"), &[], Body::Form(&creds))
-        .await;
+    let a = demo.http.post("/users", Body::Form(&creds)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "still registered");
-    let a = http
-        .send(
-            Method::PUT,
-            &demo.url("/reset_password"),
-            &[],
+    let a = demo
+        .http
+        .put(
+            "/reset_password",
             Body::Form(&[
                 ("email", EMAIL),
                 ("reset_token", &token),
@@ -304,24 +217,18 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
             ("AUTH_COOKIE_SECURE", "false"),
         ],
     );
-    let http = Http::new();
     let (email, password) = ("h@example.com", "a long enough passphrase");
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/users"),
-            &[],
+    let a = demo
+        .http
+        .post(
+            "/users",
             Body::Form(&[("email", email), ("password", password)]),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/reset_password"),
-            &[],
-            Body::Form(&[("email", email)]),
-        )
+    let a = demo
+        .http
+        .post("/reset_password", Body::Form(&[("email", email)]))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.json().get("reset_token").is_none(), "never in the answer");
@@ -333,11 +240,10 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
         .strip_prefix(&format!("reset token for {email}: "))
         .unwrap_or_else(|| panic!("mailer line: {line:?}"))
         .to_owned();
-    let a = http
-        .send(
-            Method::PUT,
-            &demo.url("/reset_password"),
-            &[],
+    let a = demo
+        .http
+        .put(
+            "/reset_password",
             Body::Form(&[
                 ("email", email),
                 ("reset_token", &token),

@@ -33,14 +33,7 @@ async fn a_valid_cookie_hands_the_app_its_user_and_nothing_secret() {
         ),
         (Method::DELETE, "/things/3", format!("session_id={token}")),
     ] {
-        let a = send(
-            &auth,
-            method.clone(),
-            path,
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+        let a = send(&auth, method.clone(), path, &cookie, Body::Empty).await;
         let v = echoed(&a);
         let u = &v["user"];
         assert_eq!(u["id"], json!(user.id.0), "{method} {path}");
@@ -74,7 +67,7 @@ async fn a_valid_cookie_hands_the_app_its_user_and_nothing_secret() {
         &auth,
         Method::GET,
         "/",
-        &[("cookie", &format!("session_id={other}"))],
+        &format!("session_id={other}"),
         Body::Empty,
     )
     .await;
@@ -147,7 +140,7 @@ async fn unknown_malformed_and_duplicated_cookies_pass_through_without_a_user() 
         format!("session_idx={token}"),
         format!("xsession_id={token}"),
     ] {
-        let a = send(&auth, Method::GET, "/", &[("cookie", &cookie)], Body::Empty).await;
+        let a = send(&auth, Method::GET, "/", &cookie, Body::Empty).await;
         let v = echoed(&a);
         assert_eq!(v["user"], Value::Null, "{cookie}");
     }
@@ -156,7 +149,7 @@ async fn unknown_malformed_and_duplicated_cookies_pass_through_without_a_user() 
         &auth,
         Method::GET,
         "/",
-        &[("cookie", &format!("session_id={token}"))],
+        &format!("session_id={token}"),
         Body::Empty,
     )
     .await;

@@ -27,8 +27,8 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Value, json};
-use support::{Answer, Body, call, counts, echo_service};
-use tower_user_auth::Auth;
+use support::{Answer, Body, call, cookie_header, counts, echo_service};
+use tower_user_auth::{Auth, token::ResetToken};
 
 /// One request through the layer around [`support::Echo`]; never a 5xx.
 async fn oneshot<B>(auth: &Auth, req: Request<B>) -> Answer
@@ -47,15 +47,14 @@ where
     a
 }
 
-/// [`oneshot`] of a request built by [`support::request`].
-async fn send(
-    auth: &Auth,
-    method: Method,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Body<'_>,
-) -> Answer {
-    oneshot(auth, support::request(method, path, headers, body)).await
+/// [`oneshot`] of a request built by [`support::request`], with `cookie` as its `Cookie`
+/// header unless it is empty.
+async fn send(auth: &Auth, method: Method, path: &str, cookie: &str, body: Body<'_>) -> Answer {
+    oneshot(
+        auth,
+        support::request(method, path, &cookie_header(cookie), body),
+    )
+    .await
 }
 
 /// A request with a raw body and content type.
@@ -118,6 +117,14 @@ impl Snapshot {
         assert_eq!(counts(auth), self.counts, "{what}: the store changed");
     }
 
+    /// [`Snapshot::check`], and bob's reset `token` was neither replaced nor consumed.
+    async fn check_with_token(&self, auth: &Auth, token: &ResetToken, what: &str) {
+        self.check(auth, what).await;
+        auth.update_password(token.expose(), "newpw")
+            .await
+            .expect("the token still works");
+    }
+
     async fn check(&self, auth: &Auth, what: &str) {
         self.check_counts(auth, what);
         assert!(
@@ -138,12 +145,7 @@ fn seed_auth() -> (Auth, tempfile::TempDir) {
 /// issued for it, and a [`Snapshot`] of that state.
 async fn bob_with_reset_token(
     config: tower_user_auth::AuthConfig,
-) -> (
-    Auth,
-    tempfile::TempDir,
-    tower_user_auth::token::ResetToken,
-    Snapshot,
-) {
+) -> (Auth, tempfile::TempDir, ResetToken, Snapshot) {
     let (auth, dir) = support::auth(config);
     auth.register_user("bob@bob.com", "pwd")
         .await
@@ -205,7 +207,7 @@ async fn log_in(auth: &Auth, email: &str, password: &str) -> String {
         auth,
         Method::POST,
         "/sessions",
-        &[],
+        "",
         Body::Form(&[("email", email), ("password", password)]),
     )
     .await;

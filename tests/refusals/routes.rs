@@ -89,14 +89,7 @@ async fn wrong_methods_are_405_with_allow() {
             for method in &methods {
                 if allowed.contains(&method.as_str()) {
                     // Served: whatever the answer, not 405 (no body, so nothing is created).
-                    let a = send(
-                        &auth,
-                        method.clone(),
-                        &path,
-                        &[("cookie", &cookie)],
-                        Body::Empty,
-                    )
-                    .await;
+                    let a = send(&auth, method.clone(), &path, &cookie, Body::Empty).await;
                     assert_ne!(a.status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
                     assert!(a.headers.get(header::ALLOW).is_none(), "{method} {path}");
                     continue;
@@ -107,7 +100,7 @@ async fn wrong_methods_are_405_with_allow() {
                     &auth,
                     method.clone(),
                     &path,
-                    &[("cookie", &cookie)],
+                    &cookie,
                     Body::Form(&[("email", "new@bob.com"), ("password", "pwd")]),
                 )
                 .await;
@@ -172,7 +165,7 @@ async fn routes_are_configurable() {
         (Method::GET, "/profile"),
         (Method::PUT, "/reset_password"),
     ] {
-        let a = send(&auth, method, path, &[], Body::Form(&creds)).await;
+        let a = send(&auth, method, path, "", Body::Form(&creds)).await;
         passed_without_user(&a);
     }
     assert_eq!(counts(&auth).0, 0, "nobody registered on the old path");
@@ -181,7 +174,7 @@ async fn routes_are_configurable() {
         &auth,
         Method::POST,
         "/auth/register/",
-        &[],
+        "",
         Body::Form(&creds),
     )
     .await;
@@ -189,14 +182,7 @@ async fn routes_are_configurable() {
         a.json(),
         json!({"email": "r@r.io", "message": "user created"})
     );
-    let a = send(
-        &auth,
-        Method::POST,
-        "/auth/session",
-        &[],
-        Body::Form(&creds),
-    )
-    .await;
+    let a = send(&auth, Method::POST, "/auth/session", "", Body::Form(&creds)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(
         a.cookie("session_id").is_none(),
@@ -204,22 +190,15 @@ async fn routes_are_configurable() {
     );
     let sid = a.cookie("sid").expect("sid cookie");
     let cookie = format!("sid={sid}");
-    let a = send(
-        &auth,
-        Method::GET,
-        "/auth/me",
-        &[("cookie", &cookie)],
-        Body::Empty,
-    )
-    .await;
+    let a = send(&auth, Method::GET, "/auth/me", &cookie, Body::Empty).await;
     assert_eq!(a.json(), json!({"email": "r@r.io"}));
-    let a = send(&auth, Method::GET, "/", &[("cookie", &cookie)], Body::Empty).await;
+    let a = send(&auth, Method::GET, "/", &cookie, Body::Empty).await;
     assert_eq!(echoed(&a)["user"]["email"], json!("r@r.io"));
     let a = send(
         &auth,
         Method::GET,
         "/",
-        &[("cookie", &format!("session_id={sid}"))],
+        &format!("session_id={sid}"),
         Body::Empty,
     )
     .await;
@@ -228,14 +207,14 @@ async fn routes_are_configurable() {
         Value::Null,
         "the default name is just another cookie"
     );
-    let a = send(&auth, Method::GET, "/auth/reset", &[], Body::Empty).await;
+    let a = send(&auth, Method::GET, "/auth/reset", "", Body::Empty).await;
     assert_error(&a, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(a.header("allow"), Some("POST, PUT"));
     let a = send(
         &auth,
         Method::POST,
         "/auth/session/everywhere",
-        &[],
+        "",
         Body::Empty,
     )
     .await;
@@ -245,7 +224,7 @@ async fn routes_are_configurable() {
         &auth,
         Method::POST,
         "/auth/reset",
-        &[],
+        "",
         Body::Form(&[("email", "r@r.io")]),
     )
     .await;
@@ -254,7 +233,7 @@ async fn routes_are_configurable() {
         &auth,
         Method::PUT,
         "/auth/reset",
-        &[],
+        "",
         Body::Form(&[
             ("email", "r@r.io"),
             ("reset_token", &reset),
@@ -263,14 +242,7 @@ async fn routes_are_configurable() {
     )
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let a = send(
-        &auth,
-        Method::DELETE,
-        "/auth/session",
-        &[("cookie", &cookie)],
-        Body::Empty,
-    )
-    .await;
+    let a = send(&auth, Method::DELETE, "/auth/session", &cookie, Body::Empty).await;
     assert_eq!(a.status, StatusCode::FOUND);
     assert_eq!(a.header("location"), Some("/goodbye"));
     assert!(
@@ -279,14 +251,7 @@ async fn routes_are_configurable() {
         "{:?}",
         a.headers
     );
-    let a = send(
-        &auth,
-        Method::GET,
-        "/auth/me",
-        &[("cookie", &cookie)],
-        Body::Empty,
-    )
-    .await;
+    let a = send(&auth, Method::GET, "/auth/me", &cookie, Body::Empty).await;
     assert_error(&a, StatusCode::FORBIDDEN);
 }
 
@@ -316,7 +281,7 @@ async fn closed_registration_is_403_and_the_rest_works() {
         &auth,
         Method::GET,
         "/profile",
-        &[("cookie", &format!("session_id={token}"))],
+        &format!("session_id={token}"),
         Body::Empty,
     )
     .await;

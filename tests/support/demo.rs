@@ -9,6 +9,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use super::Client;
+
 /// How long a demo may take to print its address, or to exit once signalled.
 pub const DEMO_LIMIT: Duration = Duration::from_secs(30);
 
@@ -78,6 +80,8 @@ pub struct Demo {
     pub child: Child,
     /// `http://ADDR`, from its first line.
     pub base: String,
+    /// A client of the demo.
+    pub http: Client,
     /// Its standard output, line by line, after the address line.
     pub stdout: Receiver<String>,
     stderr: Option<JoinHandle<String>>,
@@ -113,6 +117,7 @@ impl Demo {
         let mut demo = Demo {
             child,
             base: String::new(),
+            http: Client::new(""),
             stdout: rx,
             stderr: Some(stderr),
         };
@@ -141,13 +146,14 @@ impl Demo {
             "HOST defaults to 127.0.0.1: {addr}"
         );
         assert_ne!(addr.port(), 0, "PORT=0 prints the port it picked");
+        demo.http = Client::new(&base);
         demo.base = base;
         demo
     }
 
     /// The URL of `path`.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.http.url(path)
     }
 
     /// Sends `signal` (`TERM`, `KILL`) to the demo.

@@ -54,7 +54,7 @@ pub fn counts(auth: &Auth) -> (u64, u64, u64) {
 }
 
 /// The layer around the demo's app ([`super::app`]), in process.
-pub fn service(auth: &Auth) -> AuthService<DemoApp, RedbStore> {
+pub fn service<S: Store>(auth: &Auth<S>) -> AuthService<DemoApp, S> {
     ServiceBuilder::new()
         .layer(AuthLayer::new(auth.clone()))
         .service(demo_app())

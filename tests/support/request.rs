@@ -101,6 +101,15 @@ pub fn try_request(
     req.body(Full::new(Bytes::from(bytes)))
 }
 
+/// `Cookie: <cookie>` as a header list; no header when `cookie` is empty.
+pub fn cookie_header(cookie: &str) -> Vec<(&'static str, &str)> {
+    if cookie.is_empty() {
+        Vec::new()
+    } else {
+        vec![("cookie", cookie)]
+    }
+}
+
 /// As [`request`], from a client address.
 pub fn request_from(
     peer: &str,

@@ -9,20 +9,22 @@ use http::{HeaderValue, Method, Request, Response, header};
 use http_body_util::{BodyExt, Full};
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{
-    client::legacy::{Client, connect::HttpConnector},
+    client::legacy::{Client as HyperClient, connect::HttpConnector},
     rt::{TokioExecutor, TokioIo},
 };
 use tokio::net::TcpListener;
 use tower::{Layer, Service, ServiceExt};
 use tower_user_auth::{Auth, AuthLayer, PeerAddr};
 
-use super::{Answer, Body, Echo, FullBody, app, try_request};
+use super::{Answer, Body, Echo, FullBody, app, cookie_header, try_request};
 
 /// A server on 127.0.0.1:0; stopped when dropped.
 pub struct Server {
     /// `http://ADDR`.
     pub base: String,
     pub addr: SocketAddr,
+    /// A client of this server.
+    pub http: Client,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -35,7 +37,7 @@ impl Drop for Server {
 impl Server {
     /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        self.http.url(path)
     }
 }
 
@@ -78,8 +80,10 @@ where
             });
         }
     });
+    let base = format!("http://{addr}");
     Server {
-        base: format!("http://{addr}"),
+        http: Client::new(&base),
+        base,
         addr,
         task,
     }
@@ -106,7 +110,7 @@ pub async fn http(addr: SocketAddr, mut req: Request<FullBody>) -> Answer {
 /// request.
 #[derive(Clone)]
 pub struct Http {
-    client: Client<HttpConnector, FullBody>,
+    client: HyperClient<HttpConnector, FullBody>,
 }
 
 impl Default for Http {
@@ -118,7 +122,7 @@ impl Default for Http {
 impl Http {
     pub fn new() -> Self {
         Self {
-            client: Client::builder(TokioExecutor::new()).build_http(),
+            client: HyperClient::builder(TokioExecutor::new()).build_http(),
         }
     }
 
@@ -201,6 +205,98 @@ impl Http {
             .map_err(|e| e.to_string())?
             .to_bytes();
         Ok(Answer::from_parts(parts, &body))
+    }
+}
+
+/// An [`Http`] client of one site (a [`Server`], a [`Demo`](super::Demo)): requests name
+/// paths, not URLs; clones share the connection pool.
+#[derive(Clone)]
+pub struct Client {
+    pub http: Http,
+    /// `http://ADDR`.
+    pub base: String,
+    /// Appended to every path (`"/"` to send the routes with a trailing slash).
+    pub suffix: &'static str,
+}
+
+impl Client {
+    /// A client of `base` (`http://ADDR`).
+    pub fn new(base: &str) -> Self {
+        Self {
+            http: Http::new(),
+            base: base.to_owned(),
+            suffix: "",
+        }
+    }
+
+    /// The same client, sending every path with a trailing slash.
+    pub fn with_trailing_slash(&self) -> Self {
+        Self {
+            suffix: "/",
+            ..self.clone()
+        }
+    }
+
+    /// The URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}{}", self.base, self.suffix)
+    }
+
+    /// [`Http::send`] to `path`.
+    pub async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Answer {
+        self.http.send(method, &self.url(path), headers, body).await
+    }
+
+    /// [`Http::try_send`] to `path`.
+    pub async fn try_send(
+        &self,
+        method: Method,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Body<'_>,
+    ) -> Result<Answer, String> {
+        self.http
+            .try_send(method, &self.url(path), headers, body)
+            .await
+    }
+
+    /// `DELETE path` with `cookie`, following redirects ([`Http::send_following`]).
+    pub async fn delete_following(&self, path: &str, cookie: &str) -> Vec<Answer> {
+        let url = self.url(path);
+        self.http
+            .send_following(Method::DELETE, &url, &cookie_header(cookie), Body::Empty)
+            .await
+    }
+
+    /// `GET path`, with `cookie` as the `Cookie` header unless it is empty.
+    pub async fn get(&self, path: &str, cookie: &str) -> Answer {
+        self.without_body(Method::GET, path, cookie).await
+    }
+
+    /// `DELETE path`, with `cookie` as the `Cookie` header unless it is empty.
+    pub async fn delete(&self, path: &str, cookie: &str) -> Answer {
+        self.without_body(Method::DELETE, path, cookie).await
+    }
+
+    /// `POST path` with `body`, without a cookie.
+    pub async fn post(&self, path: &str, body: Body<'_>) -> Answer {
+        self.send(Method::POST, path, &[], body).await
+    }
+
+    /// `PUT path` with `body`, without a cookie.
+    pub async fn put(&self, path: &str, body: Body<'_>) -> Answer {
+        self.send(Method::PUT, path, &[], body).await
+    }
+
+    async fn without_body(&self, method: Method, path: &str, cookie: &str) -> Answer {
+        self.send(method, path, &cookie_header(cookie), Body::Empty)
+            .await
     }
 }
 
