@@ -3,7 +3,7 @@
 //! off once expired records are purged. Alone in its binary so that its load does not skew
 //! the latency checks of other tests. `SOAK_SECONDS` sets its length (60 by default, for CI).
 
-mod common;
+mod support;
 
 use std::{
     sync::{
@@ -13,8 +13,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Body, Http, demo::Demo};
 use http::{Method, StatusCode};
+use support::{Body, Demo, Http};
 
 #[derive(Default)]
 struct Tally {
