@@ -13,7 +13,7 @@
 //!   every one with the client address and at least one with the user's id; and a failing
 //!   reset hook is logged.
 
-mod checklist_common;
+mod support;
 
 use std::{
     io,
@@ -21,8 +21,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use checklist_common::*;
 use http::Method;
+use support::*;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tower_user_auth::{BoxError, token::ResetToken};
 

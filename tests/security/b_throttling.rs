@@ -7,7 +7,7 @@ use tower_user_auth::ThrottleConfig;
 
 use crate::{
     HOUR, SEC, message,
-    support::{Body, Harness, form, from_peer, http, seed_config, serve, with_header},
+    support::{FullBody, Harness, form, from_peer, http, seed_config, serve_echo, with_header},
 };
 
 /// `n` failed logins on `email` from `peer`, each answered 401.
@@ -19,7 +19,7 @@ async fn fail(h: &Harness, email: &str, peer: &str, n: usize) {
 }
 
 /// A login from the connection `peer` whose `X-Forwarded-For` says `xff`.
-fn login_via(peer: &str, xff: &str, email: &str, pw: &str) -> Request<Body> {
+fn login_via(peer: &str, xff: &str, email: &str, pw: &str) -> Request<FullBody> {
     let req = form(
         Method::POST,
         "/sessions",
@@ -317,7 +317,8 @@ async fn item_07_throttling_over_a_real_socket_uses_the_connection_address() {
     let h = Harness::seed();
     let email = "tcp@example.com";
     h.registered(email, "pw").await;
-    let (addr, server) = serve(h.auth.clone()).await;
+    let server = serve_echo(&h.auth).await;
+    let addr = server.addr;
     let login = |pw: &str| {
         form(
             Method::POST,
@@ -334,7 +335,6 @@ async fn item_07_throttling_over_a_real_socket_uses_the_connection_address() {
     assert_eq!(res.retry_after(), Some(1));
     // The same account from another address (not over this socket) is fine.
     assert_eq!(h.login_from(email, "pw", "203.0.113.9").await.status, 200);
-    server.abort();
 }
 
 /// Item 7: guessing the current password at PUT /profile/password (with a stolen session)

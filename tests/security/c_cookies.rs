@@ -11,7 +11,7 @@ use tower_user_auth::{
 use crate::{
     HOUR,
     support::{
-        Body, GOOD_PW, Harness, clears, cookie_attributes, cookie_name_value, empty, get,
+        FullBody, GOOD_PW, Harness, clears, cookie_attributes, cookie_name_value, empty, get,
         hardened_config, with_cookie, with_header,
     },
 };
@@ -35,11 +35,13 @@ async fn item_13_cookie_attributes_per_profile() {
     for (h, secure) in [(Harness::seed(), false), (Harness::hardened(), true)] {
         h.registered("attrs@example.com", GOOD_PW).await;
         let res = h.login("attrs@example.com", GOOD_PW).await;
-        let line = res.set_cookie_for("session_id").expect("session_id cookie");
+        let line = res
+            .set_cookie_line("session_id")
+            .expect("session_id cookie");
         assert_cookie_attributes(&line, "session_id", secure);
         assert_eq!(res.set_cookies().len(), 1);
         let c = res.session_cookie().unwrap();
-        let clear = h.logout(&c).await.set_cookie_for("session_id").unwrap();
+        let clear = h.logout(&c).await.set_cookie_line("session_id").unwrap();
         let attrs = cookie_attributes(&clear);
         assert_eq!(attrs.contains(&"secure".to_owned()), secure, "{clear}");
         assert!(attrs.contains(&"samesite=lax".to_owned()), "{clear}");
@@ -54,10 +56,10 @@ async fn item_13_cookie_name_configurable_for_host_prefix() {
     let h = Harness::new(hardened_config().with_cookie_name(name).unwrap());
     h.registered("host@example.com", GOOD_PW).await;
     let res = h.login("host@example.com", GOOD_PW).await;
-    assert!(res.set_cookie_for("session_id").is_none());
-    let line = res.set_cookie_for(name).expect("the configured name");
+    assert!(res.set_cookie_line("session_id").is_none());
+    let line = res.set_cookie_line(name).expect("the configured name");
     assert_cookie_attributes(&line, name, true);
-    let token = res.session_cookie_named(name).unwrap();
+    let token = res.cookie(name).unwrap();
     let cookie = format!("{name}={token}");
     let ok = h
         .send(with_header(get("/profile"), "cookie", &cookie))
@@ -119,7 +121,7 @@ async fn item_14_malformed_or_duplicated_cookie_403_never_500_and_cleared() {
         vec![b"session_id=%00%00".to_vec()],
     ];
     for lines in &cookie_lines {
-        let build = |mut req: Request<Body>| {
+        let build = |mut req: Request<FullBody>| {
             for l in lines {
                 req.headers_mut()
                     .append(header::COOKIE, http::HeaderValue::from_bytes(l).unwrap());
@@ -138,7 +140,7 @@ async fn item_14_malformed_or_duplicated_cookie_403_never_500_and_cleared() {
             let what = format!("{} {}: {shown}", req.method(), req.uri());
             let res = h.send(req).await;
             assert_eq!(res.status, status, "{what}: {}", res.text());
-            let line = res.set_cookie_for("session_id").unwrap_or_default();
+            let line = res.set_cookie_line("session_id").unwrap_or_default();
             assert!(clears(&line), "{what}: not cleared ({line:?})");
             if status == 200 {
                 assert!(res.app_user().is_none(), "{what}");

@@ -11,7 +11,7 @@ use crate::{
     HOUR, MIN, SEC,
     support::{
         GOOD_PW, Harness, OTHER_PW, clears, cookie_attributes, empty, form, get, hardened_config,
-        http, seed_config, serve, start_time, with_cookie,
+        http, seed_config, serve_echo, start_time, with_cookie,
     },
 };
 
@@ -102,7 +102,7 @@ async fn item_10_several_devices_logout_one_list_and_end_all() {
     let res = h.send(end_all(&cookies[2])).await;
     assert_eq!(res.status, 302, "{}", res.text());
     assert_eq!(res.header("location"), Some("/"));
-    assert!(clears(&res.set_cookie_for("session_id").unwrap()));
+    assert!(clears(&res.set_cookie_line("session_id").unwrap()));
     for c in &cookies {
         assert_eq!(h.profile(c).await.status, 403);
     }
@@ -217,14 +217,14 @@ async fn item_11_idle_timeout_enforced_activity_keeps_alive() {
     h.advance(30 * MIN + SEC);
     let res = h.profile(&c).await;
     assert_eq!(res.status, 403);
-    assert!(clears(&res.set_cookie_for("session_id").unwrap()));
+    assert!(clears(&res.set_cookie_line("session_id").unwrap()));
     assert!(h.app_get(&c).await.app_user().is_none());
 }
 
 /// The `Max-Age` of the session cookie a login on `h` sets.
 async fn login_max_age(h: &Harness, email: &str, pw: &str) -> Vec<String> {
     let res = h.login(email, pw).await;
-    cookie_attributes(&res.set_cookie_for("session_id").unwrap())
+    cookie_attributes(&res.set_cookie_line("session_id").unwrap())
         .into_iter()
         .filter(|a| a.starts_with("max-age="))
         .collect()
@@ -348,7 +348,7 @@ async fn item_12_logout_deletes_the_record_and_expires_the_cookie() {
         let res = h.logout(&c).await;
         assert_eq!(res.status, 302);
         assert_eq!(res.header("location"), Some("/"));
-        let line = res.set_cookie_for("session_id").expect("a Set-Cookie");
+        let line = res.set_cookie_line("session_id").expect("a Set-Cookie");
         assert!(clears(&line), "{line}");
         let attrs = cookie_attributes(&line);
         assert!(attrs.contains(&"path=/".to_owned()) && attrs.contains(&"httponly".to_owned()));
@@ -365,7 +365,7 @@ async fn item_12_logout_deletes_the_record_and_expires_the_cookie() {
         assert_eq!(res.status, 200);
         assert_eq!(h.app_calls(), calls + 1);
         assert!(res.app_user().is_none());
-        assert!(clears(&res.set_cookie_for("session_id").expect("cleared")));
+        assert!(clears(&res.set_cookie_line("session_id").expect("cleared")));
         assert_eq!(res.header("cache-control"), Some("no-store"));
     }
 }
@@ -376,7 +376,8 @@ async fn item_12_logout_deletes_the_record_and_expires_the_cookie() {
 async fn item_12_logout_redirect_followed_over_a_real_socket() {
     let h = Harness::seed();
     h.registered("sock@example.com", "pw").await;
-    let (addr, server) = serve(h.auth.clone()).await;
+    let server = serve_echo(&h.auth).await;
+    let addr = server.addr;
     let fields = [("email", "sock@example.com"), ("password", "pw")];
     let res = http(addr, form(Method::POST, "/sessions", &fields)).await;
     assert_eq!(res.status, 200);
@@ -384,11 +385,10 @@ async fn item_12_logout_redirect_followed_over_a_real_socket() {
     let res = http(addr, with_cookie(empty(Method::DELETE, "/sessions"), &c)).await;
     assert_eq!(res.status, 302);
     let location = res.header("location").unwrap().to_owned();
-    assert!(clears(&res.set_cookie_for("session_id").unwrap()));
+    assert!(clears(&res.set_cookie_line("session_id").unwrap()));
     let res = http(addr, get(&location)).await;
     assert_eq!(res.status, 200);
     assert!(res.app_user().is_none());
     let res = http(addr, with_cookie(get("/profile"), &c)).await;
     assert_eq!(res.status, 403);
-    server.abort();
 }

@@ -19,7 +19,7 @@ use tower_user_auth::{AuthConfig, AuthLayer, store::Store};
 use crate::{
     seed_token,
     support::{
-        Body, Echo, Harness, Resp, empty, form, get, seed_config, unthrottled, urlencode,
+        Answer, Echo, FullBody, Harness, empty, form, get, seed_config, unthrottled, urlencode,
         with_cookie, with_header,
     },
 };
@@ -50,7 +50,11 @@ fn cross_site_variants() -> Vec<Vec<(&'static str, &'static str)>> {
 }
 
 /// `POST path` with `fields` from a browser page described by `site`.
-fn post_site(path: &str, fields: &[(&str, &str)], site: &[(&'static str, &str)]) -> Request<Body> {
+fn post_site(
+    path: &str,
+    fields: &[(&str, &str)],
+    site: &[(&'static str, &str)],
+) -> Request<FullBody> {
     with_site(form(Method::POST, path, fields), site)
 }
 
@@ -296,7 +300,7 @@ async fn item_24_bodies_capped_413_before_parsing() {
         .await
         .expect("answered")
         .unwrap();
-    let res = Resp::read(res).await;
+    let res = Answer::read(res).await;
     assert_eq!(res.status, 413);
     let kib = pulled.load(Ordering::SeqCst);
     assert!(kib <= 20, "{kib} KiB read");

@@ -21,6 +21,14 @@ use crate::{
     },
 };
 
+/// A runtime on this thread, for tests that must outlive it (and every handle it holds).
+fn current_thread_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+}
+
 /// Item 25: passwords are stored only as bcrypt hashes, each with its own salt (a new
 /// password too).
 #[tokio::test]
@@ -67,10 +75,7 @@ fn item_26_database_file_holds_no_issued_token_or_password_only_digests() {
     const PW: [&str; 3] = ["first password 1", "second password 2", "third password 3"];
     const EMAILS: [&str; 2] = ["a@example.com", "b@example.com"];
     for hardened in [false, true] {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = current_thread_runtime();
         let (dir, path, secrets, live) = rt.block_on(async {
             let (h, mut inbox) = if hardened {
                 hardened_with_inbox(hardened_config())
@@ -363,10 +368,7 @@ fn crash_child_process() {
     let Ok(path) = std::env::var(CRASH_CHILD_ENV) else {
         return;
     };
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread_runtime();
     rt.block_on(async {
         let auth = Auth::open(&path, crash_config()).unwrap();
         for i in 1.. {
@@ -424,10 +426,7 @@ fn item_28_crash_at_any_point_leaves_old_or_new_state_and_the_file_opens() {
     for round in 0..5u64 {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(DB_FILE);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
+        let rt = current_thread_runtime();
         rt.block_on(async {
             let auth = Auth::open(&path, crash_config()).unwrap();
             let password = crash_password(0);

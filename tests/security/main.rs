@@ -12,7 +12,7 @@
 //! or over a real TCP socket with hyper. The two timing tests (items 6 and 17) are
 //! statistical: medians of interleaved samples, within the bound `SECURITY.md` states.
 
-#[path = "../checklist_common/mod.rs"]
+#[path = "../support/mod.rs"]
 mod support;
 
 mod a_passwords;
@@ -31,7 +31,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use support::{Resp, from_peer, median, ratio};
+use support::{Answer, from_peer, median, ratio};
 
 const SEC: Duration = Duration::from_secs(1);
 const MIN: Duration = Duration::from_secs(60);
@@ -41,7 +41,7 @@ const HOUR: Duration = Duration::from_secs(3600);
 const TIMING_RATIO: std::ops::RangeInclusive<f64> = 0.5..=2.0;
 
 /// The `message` of a JSON error answer.
-fn message(res: &Resp) -> String {
+fn message(res: &Answer) -> String {
     res.json()["message"]
         .as_str()
         .unwrap_or_else(|| panic!("no message in {}", res.text()))
@@ -49,13 +49,13 @@ fn message(res: &Resp) -> String {
 }
 
 /// The `reset_token` of a seed-profile answer to `POST /reset_password` (asserts 200).
-fn seed_token(res: &Resp) -> String {
+fn seed_token(res: &Answer) -> String {
     assert_eq!(res.status, 200, "{}", res.text());
     res.json()["reset_token"].as_str().unwrap().to_owned()
 }
 
 /// `POST path` with a form body, from the client address `peer`.
-fn post_from(path: &str, fields: &[(&str, &str)], peer: &str) -> http::Request<support::Body> {
+fn post_from(path: &str, fields: &[(&str, &str)], peer: &str) -> http::Request<support::FullBody> {
     from_peer(support::form(http::Method::POST, path, fields), peer)
 }
 
