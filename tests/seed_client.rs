@@ -7,35 +7,11 @@ mod support;
 
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::{Answer, Body, Server, assert_error};
+use support::{Answer, Body, Encoding, Server, assert_error};
 use tower_user_auth::Auth;
 
 /// The seed profile's absolute session lifetime (30 days), which the cookie's `Max-Age` says.
 const SEED_SESSION_LIFETIME: u64 = 30 * 24 * 60 * 60;
-
-/// The encodings a client may send form data in.
-#[derive(Clone, Copy, Debug)]
-enum Encoding {
-    /// `requests.post(url, data=...)`.
-    Form,
-    /// `curl -F email=... -F password=...`.
-    Multipart,
-    /// `requests.post(url, json=...)`.
-    Json,
-}
-
-fn body<'a>(enc: Encoding, fields: &'a [(&'a str, &'a str)]) -> Body<'a> {
-    match enc {
-        Encoding::Form => Body::Form(fields),
-        Encoding::Multipart => Body::Multipart(fields),
-        Encoding::Json => Body::Json(Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), json!(v)))
-                .collect(),
-        )),
-    }
-}
 
 async fn setup() -> (Auth, tempfile::TempDir, Server) {
     let (auth, dir) = support::auth(support::seed_config());
@@ -108,9 +84,9 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
     let creds = [("email", email), ("password", password)];
 
     // 1. register (200), again (400)
-    let a = c.post("/users", body(enc, &creds)).await;
+    let a = c.post("/users", enc.body(&creds)).await;
     assert_ok(&a, &json!({"email": email, "message": "user created"}));
-    let a = c.post("/users", body(enc, &creds)).await;
+    let a = c.post("/users", enc.body(&creds)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.json(), json!({"message": "email already registered"}));
 
@@ -118,7 +94,7 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
     let a = c
         .post(
             "/sessions",
-            body(enc, &[("email", email), ("password", "NoNo")]),
+            enc.body(&[("email", email), ("password", "NoNo")]),
         )
         .await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
@@ -133,7 +109,7 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
     );
 
     // 4. log in (200) and read the cookie
-    let a = c.post("/sessions", body(enc, &creds)).await;
+    let a = c.post("/sessions", enc.body(&creds)).await;
     assert_ok(&a, &json!({"email": email, "message": "logged in"}));
     assert_eq!(a.header("cache-control"), Some("no-store"));
     let session_id = login_cookie(&a);
@@ -154,7 +130,7 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
     assert_cleared(redirect);
     assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
     // A browser drops the cookie instead: the same final answer.
-    let a = c.get("/", "").await;
+    let a = server.http.get("/", "").await;
     assert_ok(&a, &json!({"message": "Bienvenue"}));
     let a = c.get("/profile", &cookie).await;
     assert_error(&a, StatusCode::FORBIDDEN);
@@ -163,7 +139,7 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
 
     // 7. reset token (200)
     let a = c
-        .post("/reset_password", body(enc, &[("email", email)]))
+        .post("/reset_password", enc.body(&[("email", email)]))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let v = a.json();
@@ -176,14 +152,11 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
     let a = c
         .put(
             "/reset_password",
-            body(
-                enc,
-                &[
-                    ("email", email),
-                    ("reset_token", &token),
-                    ("new_password", new_password),
-                ],
-            ),
+            enc.body(&[
+                ("email", email),
+                ("reset_token", &token),
+                ("new_password", new_password),
+            ]),
         )
         .await;
     assert_ok(&a, &json!({"email": email, "message": "Password updated"}));
@@ -192,12 +165,12 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
     let a = c
         .post(
             "/sessions",
-            body(enc, &[("email", email), ("password", new_password)]),
+            enc.body(&[("email", email), ("password", new_password)]),
         )
         .await;
     assert_ok(&a, &json!({"email": email, "message": "logged in"}));
     login_cookie(&a);
-    let a = c.post("/sessions", body(enc, &creds)).await;
+    let a = c.post("/sessions", enc.body(&creds)).await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
 }
 
@@ -325,7 +298,7 @@ async fn emails_are_unique_without_regard_to_case_and_echoed_trimmed() {
         let a = c
             .post(
                 "/users",
-                body(enc, &[("email", email), ("password", "other")]),
+                enc.body(&[("email", email), ("password", "other")]),
             )
             .await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{enc:?} {email}");

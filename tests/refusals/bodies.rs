@@ -10,8 +10,8 @@ use http_body_util::{Full, StreamBody};
 use serde_json::json;
 
 use super::{
-    Enc, bob_with_reset_token, encode, forms, oneshot, raw, seed_auth,
-    support::{self, assert_error, counts},
+    bob_with_reset_token, encode, forms, oneshot, raw, seed_auth,
+    support::{self, Encoding, assert_error, counts},
 };
 
 #[tokio::test]
@@ -187,7 +187,7 @@ async fn unsupported_content_types_are_415() {
     let (auth, _dir, token, snapshot) = bob_with_reset_token(support::seed_config()).await;
     for (method, path, form) in forms(token.expose()) {
         let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (_, urlencoded) = encode(Enc::Form, &fields);
+        let (_, urlencoded) = encode(Encoding::Form, &fields);
         for ct in [
             "text/plain",
             "application/xml",
@@ -303,7 +303,7 @@ async fn bodies_over_the_cap_are_413_by_length_and_as_streamed() {
     let (auth, _dir, token, snapshot) = bob_with_reset_token(config).await;
     for (method, path, form) in forms(token.expose()) {
         let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (ct, valid) = encode(Enc::Form, &fields);
+        let (ct, valid) = encode(Encoding::Form, &fields);
         let padded = |total: usize| -> Vec<u8> {
             let mut b = valid.clone();
             b.extend_from_slice(b"&pad=");

@@ -9,8 +9,8 @@ use serde_json::json;
 use tower_user_auth::{Auth, ManualClock, token::SessionToken};
 
 use super::{
-    ENCODINGS, Enc, bob_with_reset_token, form_request, forms, oneshot, send,
-    support::{self, Answer, Body, assert_error, counts},
+    bob_with_reset_token, form_request, forms, oneshot, send,
+    support::{self, Answer, Body, Encoding, assert_error, counts},
 };
 
 /// `PUT path` (a reset route) with the three fields as a form.
@@ -33,7 +33,7 @@ async fn register(auth: &Auth, email: &str, password: &str) -> Answer {
 async fn missing_empty_and_duplicated_fields_are_400_on_every_route_and_encoding() {
     let (auth, _dir, token, snapshot) = bob_with_reset_token(support::seed_config()).await;
     for (method, path, form) in forms(token.expose()) {
-        for enc in ENCODINGS {
+        for enc in Encoding::ALL {
             for (i, (name, value)) in form.iter().enumerate() {
                 let others = || {
                     form.iter()
@@ -88,7 +88,7 @@ async fn an_email_that_is_blank_once_trimmed_is_400_on_every_route() {
                 .collect();
             let a = oneshot(
                 &auth,
-                form_request(method.clone(), path, Enc::Form, &fields),
+                form_request(method.clone(), path, Encoding::Form, &fields),
             )
             .await;
             if a.status != StatusCode::BAD_REQUEST {
@@ -192,7 +192,7 @@ async fn a_valid_token_with_a_refused_password_is_400_and_stays_usable() {
     let too_long = "x".repeat(100);
     let just_over = "y".repeat(73);
     let multibyte = "é".repeat(37); // 37 characters, 74 bytes
-    for enc in ENCODINGS {
+    for enc in Encoding::ALL {
         for pw in [
             too_long.as_str(),
             just_over.as_str(),

@@ -27,7 +27,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Value, json};
-use support::{Answer, Body, call, cookie_header, counts, echo_service};
+use support::{Answer, Body, Encoding, call, cookie_header, counts, echo_service};
 use tower_user_auth::{Auth, token::ResetToken};
 
 /// One request through the layer around [`support::Echo`]; never a 5xx.
@@ -158,47 +158,20 @@ async fn bob_with_reset_token(
     (auth, dir, token, snapshot)
 }
 
-/// A form in one of the three encodings, duplicates kept (JSON included).
-#[derive(Clone, Copy, Debug)]
-enum Enc {
-    Form,
-    Multipart,
-    Json,
+/// The content type and bytes of `fields` in `enc`.
+fn encode(enc: Encoding, fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let (ct, bytes) = enc.body(fields).encode();
+    (ct.expect("content type"), bytes)
 }
 
-const ENCODINGS: [Enc; 3] = [Enc::Form, Enc::Multipart, Enc::Json];
-
-fn encode(enc: Enc, fields: &[(&str, &str)]) -> (String, Vec<u8>) {
-    match enc {
-        Enc::Form | Enc::Multipart => {
-            let body = match enc {
-                Enc::Form => Body::Form(fields),
-                _ => Body::Multipart(fields),
-            };
-            let (ct, bytes) = body.encode();
-            (ct.expect("content type"), bytes)
-        }
-        Enc::Json => {
-            let members: Vec<String> = fields
-                .iter()
-                .map(|(k, v)| format!("{}: {}", json!(k), json!(v)))
-                .collect();
-            (
-                "application/json".into(),
-                format!("{{{}}}", members.join(", ")).into_bytes(),
-            )
-        }
-    }
-}
-
+/// A request with `fields` in `enc`.
 fn form_request(
     method: Method,
     path: &str,
-    enc: Enc,
+    enc: Encoding,
     fields: &[(&str, &str)],
 ) -> Request<Full<Bytes>> {
-    let (ct, bytes) = encode(enc, fields);
-    raw(method, path, &ct, bytes)
+    support::request(method, path, &[], enc.body(fields))
 }
 
 /// Logs in through the layer and returns the session token.

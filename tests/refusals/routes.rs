@@ -8,9 +8,8 @@ use serde_json::{Value, json};
 use tower_user_auth::{AuthConfig, Routes};
 
 use super::{
-    ENCODINGS, Snapshot, echoed, form_request, log_in, oneshot, passed_without_user, seed_auth,
-    send,
-    support::{self, Body, assert_error, counts},
+    Snapshot, echoed, form_request, log_in, oneshot, passed_without_user, seed_auth, send,
+    support::{self, Body, Encoding, assert_error, counts},
 };
 
 #[tokio::test]
@@ -266,7 +265,7 @@ async fn closed_registration_is_403_and_the_rest_works() {
         .await
         .expect("the API still registers");
     let snapshot = Snapshot::take(&auth, "old@x.io", "pwd").await;
-    for enc in ENCODINGS {
+    for enc in Encoding::ALL {
         for fields in [
             &[("email", "new@x.io"), ("password", "pwd")][..],
             &[("email", "old@x.io"), ("password", "pwd")][..],

@@ -57,6 +57,41 @@ impl Body<'_> {
     }
 }
 
+/// The three encodings a client may send form fields in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// `application/x-www-form-urlencoded`, as `requests.post(url, data=...)` sends it.
+    Form,
+    /// `multipart/form-data`, as `curl -F name=value` sends it.
+    Multipart,
+    /// A JSON object, as `requests.post(url, json=...)` sends it.
+    Json,
+}
+
+impl Encoding {
+    /// Every encoding.
+    pub const ALL: [Encoding; 3] = [Encoding::Form, Encoding::Multipart, Encoding::Json];
+
+    /// `fields` as a body in this encoding, duplicated names kept (JSON included: the object
+    /// is written member by member).
+    pub fn body<'a>(self, fields: &'a [(&'a str, &'a str)]) -> Body<'a> {
+        match self {
+            Encoding::Form => Body::Form(fields),
+            Encoding::Multipart => Body::Multipart(fields),
+            Encoding::Json => {
+                let members: Vec<String> = fields
+                    .iter()
+                    .map(|(k, v)| format!("{}: {}", serde_json::json!(k), serde_json::json!(v)))
+                    .collect();
+                Body::Raw(
+                    "application/json",
+                    format!("{{{}}}", members.join(", ")).into_bytes(),
+                )
+            }
+        }
+    }
+}
+
 /// `fields` percent-encoded as a form body.
 pub fn urlencode(fields: &[(&str, &str)]) -> String {
     fields

@@ -5,16 +5,14 @@
 //! `CRASH_CYCLES` sets the number of kill/restart cycles (20 by default, for CI);
 //! `CRASH_SEED` replays a run.
 
-mod support;
-
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
+use crate::support::{Body, Demo, Http};
 use http::{Method, StatusCode};
-use support::{Body, Demo, Http};
 
 /// What the clients know was acknowledged, per user.
 #[derive(Clone, Debug, Default)]
