@@ -2,167 +2,23 @@
 //! driven over TCP with the seed's scenario, stopped with SIGTERM (exit 0) and restarted on
 //! the same file; and the demo refusing a bad environment with a message, without a panic.
 
-mod common;
+mod support;
 
 use std::{
-    io::{BufRead, BufReader, Read},
-    path::{Path, PathBuf},
-    process::{Child, Command, ExitStatus, Stdio},
-    sync::mpsc::Receiver,
-    thread::JoinHandle,
+    path::Path,
+    process::{ExitStatus, Stdio},
     time::{Duration, Instant},
 };
 
-use common::{Answer, Body, Http, assert_error};
-use http::{Method, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
+use support::{Answer, Body, Demo, assert_error, demo};
 
-/// The demo binary `cargo test` built beside this test: the test executable is
-/// `target/<profile>/deps/<name>`, the demo `target/<profile>/examples/demo`.
-fn demo_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("target/<profile>");
-    let demo = profile_dir
-        .join("examples")
-        .join(format!("demo{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        demo.exists(),
-        "{} is missing: run the tests with cargo test",
-        demo.display()
-    );
-    demo
-}
-
-/// A running demo. Dropping it kills it (for a test that failed half-way).
-struct Demo {
-    child: Child,
-    base: String,
-    stdout: Receiver<String>,
-    stderr: Option<JoinHandle<String>>,
-}
-
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// The demo's command: `PORT=0`, `AUTH_DB=db`, `BCRYPT_COST=4`, then `env`.
-fn command(db: &Path, env: &[(&str, &str)]) -> Command {
-    let mut cmd = Command::new(demo_binary());
-    cmd.env("PORT", "0")
-        .env("AUTH_DB", db)
-        .env("BCRYPT_COST", "4")
-        .env("RUST_LOG", "info")
-        .env_remove("AUTH_PROFILE")
-        .env_remove("HOST")
-        .stdin(Stdio::null());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    cmd
-}
-
-/// Reads a pipe to its end on a thread.
-fn drain(pipe: impl Read + Send + 'static) -> JoinHandle<String> {
-    std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = BufReader::new(pipe).read_to_string(&mut s);
-        s
-    })
-}
-
-/// Starts the demo and waits (30 s at most) for its `listening on http://ADDR` line.
+/// Starts the demo with `RUST_LOG=info` (the log the tests search for secrets) and `env`.
 fn start(db: &Path, env: &[(&str, &str)]) -> Demo {
-    let mut child = command(db, env)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the demo");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = drain(child.stderr.take().expect("stderr"));
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut demo = Demo {
-        child,
-        base: String::new(),
-        stdout: rx,
-        stderr: Some(stderr),
-    };
-    let line = match demo.stdout.recv_timeout(Duration::from_secs(30)) {
-        Ok(line) => line,
-        Err(e) => {
-            let _ = demo.child.kill();
-            let _ = demo.child.wait();
-            let stderr = demo.stderr.take().map(|h| h.join().unwrap_or_default());
-            panic!("the demo printed no address ({e}); stderr: {stderr:?}");
-        }
-    };
-    let base = line
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("not the address line: {line:?}"))
-        .to_owned();
-    let addr: std::net::SocketAddr = base
-        .strip_prefix("http://")
-        .unwrap_or_else(|| panic!("not an http URL: {base:?}"))
-        .parse()
-        .unwrap_or_else(|e| panic!("not an address ({e}): {base:?}"));
-    assert!(
-        addr.ip().is_loopback(),
-        "HOST defaults to 127.0.0.1: {addr}"
-    );
-    assert_ne!(addr.port(), 0, "PORT=0 prints the port it picked");
-    demo.base = base;
-    demo
-}
-
-impl Demo {
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    /// Sends SIGTERM and waits (30 s at most) for the exit; returns the status and stderr.
-    fn terminate(mut self) -> (ExitStatus, String) {
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(kill.success(), "kill -TERM failed");
-        let status = wait_for(&mut self.child, Duration::from_secs(30))
-            .unwrap_or_else(|| panic!("the demo did not stop within 30 s of SIGTERM"));
-        let stderr = self
-            .stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        (status, stderr)
-    }
-}
-
-/// Waits for `child` to exit, at most `limit`; `None` (and the child killed) if it did not.
-fn wait_for(child: &mut Child, limit: Duration) -> Option<ExitStatus> {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut all = vec![("RUST_LOG", "info")];
+    all.extend_from_slice(env);
+    Demo::start(db, &all)
 }
 
 #[track_caller]
@@ -189,53 +45,32 @@ const NEW_PASSWORD: &str = "t4rt1fl3tt3";
 async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("demo.redb");
-    let http = Http::new();
     let creds = [("email", EMAIL), ("password", PASSWORD)];
+    let new_creds = [("email", EMAIL), ("password", NEW_PASSWORD)];
 
     let demo = start(&db, &[]);
-    let a = http
-        .send(Method::GET, &demo.url("/"), &[], Body::Empty)
-        .await;
+    let a = demo.http.get("/", "").await;
     assert_ok(&a, &json!({"message": "Bienvenue"}));
     // 1.
-    let a = http
-        .send(Method::POST, &demo.url("/users"), &[], Body::Form(&creds))
-        .await;
+    let a = demo.http.post("/users", Body::Form(&creds)).await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "user created"}));
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/users"),
-            &[],
-            Body::Multipart(&creds),
-        )
-        .await;
+    let a = demo.http.post("/users", Body::Multipart(&creds)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.json(), json!({"message": "email already registered"}));
     // 2.
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
+    let a = demo
+        .http
+        .post(
+            "/sessions",
             Body::Form(&[("email", EMAIL), ("password", "NoNo")]),
         )
         .await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
     // 3.
-    let a = http
-        .send(Method::GET, &demo.url("/profile"), &[], Body::Empty)
-        .await;
+    let a = demo.http.get("/profile", "").await;
     assert_error(&a, StatusCode::FORBIDDEN);
     // 4.
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
-            Body::Form(&creds),
-        )
-        .await;
+    let a = demo.http.post("/sessions", Body::Form(&creds)).await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
     let line = a.set_cookie_line("session_id").expect("session cookie");
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/", "Max-Age="] {
@@ -244,42 +79,19 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     assert!(!line.contains("Secure"), "seed profile by default: {line}");
     let cookie = format!("session_id={}", a.cookie("session_id").expect("cookie"));
     // 5.
-    let a = http
-        .send(
-            Method::GET,
-            &demo.url("/profile"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let a = demo.http.get("/profile", &cookie).await;
     assert_ok(&a, &json!({"email": EMAIL}));
     // The demo's own route that reads the injected user: exactly id and email.
-    let a = http
-        .send(
-            Method::GET,
-            &demo.url("/me"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let a = demo.http.get("/me", &cookie).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let me = a.json();
     assert_eq!(me["email"], json!(EMAIL));
     assert!(me["id"].is_u64(), "{me}");
     assert_eq!(me.as_object().map(serde_json::Map::len), Some(2), "{me}");
-    let a = http
-        .send(Method::GET, &demo.url("/me"), &[], Body::Empty)
-        .await;
+    let a = demo.http.get("/me", "").await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
     // 6.
-    let answers = http
-        .send_following(
-            Method::DELETE,
-            &demo.url("/sessions"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let answers = demo.http.delete_following("/sessions", &cookie).await;
     assert_eq!(answers.len(), 2, "{answers:?}");
     assert_eq!(answers[0].status, StatusCode::FOUND);
     assert_eq!(answers[0].header("location"), Some("/"));
@@ -292,13 +104,9 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     );
     assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
     // 7.
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/reset_password"),
-            &[],
-            Body::Multipart(&[("email", EMAIL)]),
-        )
+    let a = demo
+        .http
+        .post("/reset_password", Body::Multipart(&[("email", EMAIL)]))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.json()["email"], json!(EMAIL));
@@ -307,24 +115,16 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
         .expect("token in the seed profile")
         .to_owned();
     // 8.
-    let a = http
-        .send(
-            Method::PUT,
-            &demo.url("/reset_password"),
-            &[],
+    let a = demo
+        .http
+        .put(
+            "/reset_password",
             Body::Json(json!({"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD})),
         )
         .await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "Password updated"}));
     // 9.
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
-            Body::Form(&[("email", EMAIL), ("password", NEW_PASSWORD)]),
-        )
-        .await;
+    let a = demo.http.post("/sessions", Body::Form(&new_creds)).await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
     let live = format!("session_id={}", a.cookie("session_id").expect("cookie"));
 
@@ -337,51 +137,20 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
 
     // The same file, a new process: the account, its new password and its session are there.
     let demo = start(&db, &[]);
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
-            Body::Form(&[("email", EMAIL), ("password", NEW_PASSWORD)]),
-        )
-        .await;
+    let a = demo.http.post("/sessions", Body::Form(&new_creds)).await;
     assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/sessions"),
-            &[],
-            Body::Form(&creds),
-        )
-        .await;
+    let a = demo.http.post("/sessions", Body::Form(&creds)).await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
-    let a = http
-        .send(
-            Method::GET,
-            &demo.url("/profile"),
-            &[("cookie", &live)],
-            Body::Empty,
-        )
-        .await;
+    let a = demo.http.get("/profile", &live).await;
     assert_ok(&a, &json!({"email": EMAIL}));
-    let a = http
-        .send(
-            Method::GET,
-            &demo.url("/me"),
-            &[("cookie", &live)],
-            Body::Empty,
-        )
-        .await;
+    let a = demo.http.get("/me", &live).await;
     assert_eq!(a.json(), me, "the same user, the same id");
-    let a = http
-        .send(Method::POST, &demo.url("/users"), &[], Body::Form(&creds))
-        .await;
+    let a = demo.http.post("/users", Body::Form(&creds)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "still registered");
-    let a = http
-        .send(
-            Method::PUT,
-            &demo.url("/reset_password"),
-            &[],
+    let a = demo
+        .http
+        .put(
+            "/reset_password",
             Body::Form(&[
                 ("email", EMAIL),
                 ("reset_token", &token),
@@ -418,12 +187,7 @@ async fn sigterm_lets_a_request_in_flight_finish() {
     stream.write_all(request.as_bytes()).await.expect("write");
     stream.flush().await.expect("flush");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let pid = demo.child.id().to_string();
-    let kill = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
+    demo.signal("TERM");
     tokio::time::sleep(Duration::from_millis(500)).await;
     stream
         .write_all(tail.as_bytes())
@@ -439,22 +203,8 @@ async fn sigterm_lets_a_request_in_flight_finish() {
         "the request in flight was answered: {answer:?}"
     );
     assert!(answer.contains("user created"), "{answer}");
-    let (status, stderr) = demo.terminate_already_signalled();
+    let (status, stderr) = demo.terminated();
     assert_clean_exit(status, &stderr);
-}
-
-impl Demo {
-    /// Waits for a demo that was already sent SIGTERM.
-    fn terminate_already_signalled(mut self) -> (ExitStatus, String) {
-        let status = wait_for(&mut self.child, Duration::from_secs(30))
-            .unwrap_or_else(|| panic!("the demo did not stop within 30 s of SIGTERM"));
-        let stderr = self
-            .stderr
-            .take()
-            .map(|h| h.join().unwrap_or_default())
-            .unwrap_or_default();
-        (status, stderr)
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -467,24 +217,18 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
             ("AUTH_COOKIE_SECURE", "false"),
         ],
     );
-    let http = Http::new();
     let (email, password) = ("h@example.com", "a long enough passphrase");
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/users"),
-            &[],
+    let a = demo
+        .http
+        .post(
+            "/users",
             Body::Form(&[("email", email), ("password", password)]),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let a = http
-        .send(
-            Method::POST,
-            &demo.url("/reset_password"),
-            &[],
-            Body::Form(&[("email", email)]),
-        )
+    let a = demo
+        .http
+        .post("/reset_password", Body::Form(&[("email", email)]))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.json().get("reset_token").is_none(), "never in the answer");
@@ -496,11 +240,10 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
         .strip_prefix(&format!("reset token for {email}: "))
         .unwrap_or_else(|| panic!("mailer line: {line:?}"))
         .to_owned();
-    let a = http
-        .send(
-            Method::PUT,
-            &demo.url("/reset_password"),
-            &[],
+    let a = demo
+        .http
+        .put(
+            "/reset_password",
             Body::Form(&[
                 ("email", email),
                 ("reset_token", &token),
@@ -523,14 +266,14 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
 fn assert_refused_to_start(env: &[(&str, &str)], expect: &[&str]) {
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
-    let mut child = command(&dir.path().join("x.redb"), env)
+    let mut child = demo::command(&dir.path().join("x.redb"), env)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run the demo");
-    let stdout = drain(child.stdout.take().expect("stdout"));
-    let stderr = drain(child.stderr.take().expect("stderr"));
-    let status = wait_for(&mut child, Duration::from_secs(20));
+    let stdout = demo::read_to_end(child.stdout.take().expect("stdout"));
+    let stderr = demo::read_to_end(child.stderr.take().expect("stderr"));
+    let status = demo::wait_for(&mut child, Duration::from_secs(20));
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     let status = status.unwrap_or_else(|| {

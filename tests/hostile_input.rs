@@ -3,15 +3,15 @@
 //! leaves the store unchanged. `PROPTEST_CASES` raises the number of cases (256 by default).
 //! Giant headers go over a real socket. The nastiest cases found are kept as plain tests.
 
-mod common;
+mod support;
 
 use std::{sync::LazyLock, time::Duration};
 
 use bytes::Bytes;
-use common::{Body, Http, call};
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};
 use http_body_util::Full;
 use proptest::prelude::*;
+use support::{Body, Http, call};
 use tower_user_auth::{Auth, PeerAddr};
 
 struct World {
@@ -28,7 +28,7 @@ static WORLD: LazyLock<World> = LazyLock::new(|| {
         .build()
         .unwrap();
     let (auth, dir) = rt.block_on(async {
-        let (auth, dir) = common::auth(common::seed());
+        let (auth, dir) = support::auth(support::seed_config());
         auth.register_user("victim@example.com", "victim-pw")
             .await
             .unwrap();
@@ -242,7 +242,7 @@ proptest! {
         let Some(req) = build(&case) else { return Ok(()); };
         world.rt.block_on(async {
             let before = world.auth.store().counts().unwrap();
-            let svc = common::service(&world.auth);
+            let svc = support::service(&world.auth);
             let answer = tokio::time::timeout(Duration::from_secs(10), call(&svc, req))
                 .await
                 .expect("no hang");
@@ -278,8 +278,8 @@ async fn refused_requests_never_change_the_victims_password() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn giant_headers_over_a_socket_are_refused_and_the_server_keeps_serving() {
-    let (auth, _dir) = common::auth(common::seed());
-    let server = common::serve(&auth).await;
+    let (auth, _dir) = support::auth(support::seed_config());
+    let server = support::serve(&auth).await;
     for size in [10_000usize, 100_000, 1_000_000] {
         let big = format!("session_id={}", "a".repeat(size));
         let answer = Http::new()
@@ -322,9 +322,9 @@ type NastyCase = (Method, &'static str, Vec<(&'static str, Vec<u8>)>, Vec<u8>);
 /// The nastiest inputs found, kept as plain cases.
 #[tokio::test]
 async fn corpus_of_nasty_cases() {
-    let (auth, _dir) = common::auth(common::seed());
+    let (auth, _dir) = support::auth(support::seed_config());
     auth.register_user("n@x.io", "pw").await.unwrap();
-    let svc = common::service(&auth);
+    let svc = support::service(&auth);
     let cases: Vec<NastyCase> = vec![
         (
             Method::POST,

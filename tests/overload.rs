@@ -1,11 +1,11 @@
 //! Overload and graceful shutdown, against the demo as a child process.
 
-mod common;
+mod support;
 
 use std::time::{Duration, Instant};
 
-use common::{Body, Http, demo::Demo};
 use http::{Method, StatusCode};
+use support::{Body, Demo, Http};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn overload_sheds_logins_and_keeps_cheap_requests_fast() {
@@ -22,17 +22,14 @@ async fn overload_sheds_logins_and_keeps_cheap_requests_fast() {
     let http = Http::new();
     let creds = [("email", "o@load.test"), ("password", "pw")];
     assert_eq!(
-        http.send(Method::POST, &demo.url("/users"), &[], Body::Form(&creds))
-            .await
-            .status,
+        demo.http.post("/users", Body::Form(&creds)).await.status,
         StatusCode::OK
     );
     let idle = {
         let mut t = Vec::new();
         for _ in 0..20 {
             let s = Instant::now();
-            http.send(Method::GET, &demo.url("/"), &[], Body::Empty)
-                .await;
+            demo.http.get("/", "").await;
             t.push(s.elapsed());
         }
         t.sort();
@@ -48,9 +45,7 @@ async fn overload_sheds_logins_and_keeps_cheap_requests_fast() {
         let mut t = Vec::new();
         for _ in 0..20 {
             let s = Instant::now();
-            let a = http
-                .send(Method::GET, &demo.url("/"), &[], Body::Empty)
-                .await;
+            let a = demo.http.get("/", "").await;
             assert_eq!(a.status, StatusCode::OK);
             t.push(s.elapsed());
         }
@@ -91,9 +86,7 @@ async fn graceful_shutdown_finishes_in_flight_requests_durably() {
     let http = Http::new();
     let creds = [("email", "g@load.test"), ("password", "pw")];
     assert_eq!(
-        http.send(Method::POST, &demo.url("/users"), &[], Body::Form(&creds))
-            .await
-            .status,
+        demo.http.post("/users", Body::Form(&creds)).await.status,
         StatusCode::OK
     );
     let url = demo.url("/sessions");
@@ -121,14 +114,7 @@ async fn graceful_shutdown_finishes_in_flight_requests_durably() {
     let demo = Demo::start(&db, &[]);
     for c in cookies {
         let header = format!("session_id={c}");
-        let a = http
-            .send(
-                Method::GET,
-                &demo.url("/profile"),
-                &[("cookie", &header)],
-                Body::Empty,
-            )
-            .await;
+        let a = demo.http.get("/profile", &header).await;
         assert_eq!(
             a.status,
             StatusCode::OK,

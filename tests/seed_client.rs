@@ -3,69 +3,19 @@
 //! the contract's details around it: cookie attributes, trailing slashes, `GET /me`, several
 //! sessions, emails.
 
-mod common;
+mod support;
 
-use common::{Answer, Body, Http, Server, assert_error};
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
+use support::{Answer, Body, Encoding, Server, assert_error};
 use tower_user_auth::Auth;
 
 /// The seed profile's absolute session lifetime (30 days), which the cookie's `Max-Age` says.
 const SEED_SESSION_LIFETIME: u64 = 30 * 24 * 60 * 60;
 
-/// The encodings a client may send form data in.
-#[derive(Clone, Copy, Debug)]
-enum Encoding {
-    /// `requests.post(url, data=...)`.
-    Form,
-    /// `curl -F email=... -F password=...`.
-    Multipart,
-    /// `requests.post(url, json=...)`.
-    Json,
-}
-
-fn body<'a>(enc: Encoding, fields: &'a [(&'a str, &'a str)]) -> Body<'a> {
-    match enc {
-        Encoding::Form => Body::Form(fields),
-        Encoding::Multipart => Body::Multipart(fields),
-        Encoding::Json => Body::Json(Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), json!(v)))
-                .collect(),
-        )),
-    }
-}
-
-/// A client of one server that may add a trailing slash to every auth route.
-struct Client<'s> {
-    http: Http,
-    server: &'s Server,
-    slash: bool,
-}
-
-impl Client<'_> {
-    fn url(&self, route: &str) -> String {
-        let slash = if self.slash { "/" } else { "" };
-        self.server.url(&format!("{route}{slash}"))
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        route: &str,
-        headers: &[(&str, &str)],
-        body: Body<'_>,
-    ) -> Answer {
-        self.http
-            .send(method, &self.url(route), headers, body)
-            .await
-    }
-}
-
 async fn setup() -> (Auth, tempfile::TempDir, Server) {
-    let (auth, dir) = common::auth(common::seed());
-    let server = common::serve(&auth).await;
+    let (auth, dir) = support::auth(support::seed_config());
+    let server = support::serve(&auth).await;
     (auth, dir, server)
 }
 
@@ -124,36 +74,34 @@ fn assert_cleared(a: &Answer) {
 /// The seed's client script, step by step.
 async fn seed_scenario(enc: Encoding, slash: bool) {
     let (_auth, _dir, server) = setup().await;
-    let c = Client {
-        http: Http::new(),
-        server: &server,
-        slash,
+    let c = if slash {
+        server.http.with_trailing_slash()
+    } else {
+        server.http.clone()
     };
     let email = "guillaume@holberton.io";
     let (password, new_password) = ("b4l0u", "t4rt1fl3tt3");
     let creds = [("email", email), ("password", password)];
 
     // 1. register (200), again (400)
-    let a = c.send(Method::POST, "/users", &[], body(enc, &creds)).await;
+    let a = c.post("/users", enc.body(&creds)).await;
     assert_ok(&a, &json!({"email": email, "message": "user created"}));
-    let a = c.send(Method::POST, "/users", &[], body(enc, &creds)).await;
+    let a = c.post("/users", enc.body(&creds)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.json(), json!({"message": "email already registered"}));
 
     // 2. wrong password (401)
     let a = c
-        .send(
-            Method::POST,
+        .post(
             "/sessions",
-            &[],
-            body(enc, &[("email", email), ("password", "NoNo")]),
+            enc.body(&[("email", email), ("password", "NoNo")]),
         )
         .await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
     assert!(a.cookie("session_id").is_none(), "no session: {a:?}");
 
     // 3. profile without a cookie (403)
-    let a = c.send(Method::GET, "/profile", &[], Body::Empty).await;
+    let a = c.get("/profile", "").await;
     assert_error(&a, StatusCode::FORBIDDEN);
     assert!(
         a.set_cookie_line("session_id").is_none(),
@@ -161,32 +109,20 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
     );
 
     // 4. log in (200) and read the cookie
-    let a = c
-        .send(Method::POST, "/sessions", &[], body(enc, &creds))
-        .await;
+    let a = c.post("/sessions", enc.body(&creds)).await;
     assert_ok(&a, &json!({"email": email, "message": "logged in"}));
     assert_eq!(a.header("cache-control"), Some("no-store"));
     let session_id = login_cookie(&a);
     let cookie = format!("session_id={session_id}");
 
     // 5. profile with the cookie, passed by hand (200)
-    let a = c
-        .send(Method::GET, "/profile", &[("cookie", &cookie)], Body::Empty)
-        .await;
+    let a = c.get("/profile", &cookie).await;
     assert_ok(&a, &json!({"email": email}));
 
     // 6. log out, following the redirect as Python requests does: the 302 after DELETE is
     // followed with GET, and the cookie given by hand is sent again (requests keeps it in the
     // request's own jar, which the Max-Age=0 answer does not clear).
-    let answers = c
-        .http
-        .send_following(
-            Method::DELETE,
-            &c.url("/sessions"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let answers = c.delete_following("/sessions", &cookie).await;
     assert_eq!(answers.len(), 2, "one redirect: {answers:?}");
     let redirect = &answers[0];
     assert_eq!(redirect.status, StatusCode::FOUND, "{}", redirect.body);
@@ -194,33 +130,16 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
     assert_cleared(redirect);
     assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
     // A browser drops the cookie instead: the same final answer.
-    let a = c
-        .http
-        .send(Method::GET, &server.url("/"), &[], Body::Empty)
-        .await;
+    let a = server.http.get("/", "").await;
     assert_ok(&a, &json!({"message": "Bienvenue"}));
-    let a = c
-        .send(Method::GET, "/profile", &[("cookie", &cookie)], Body::Empty)
-        .await;
+    let a = c.get("/profile", &cookie).await;
     assert_error(&a, StatusCode::FORBIDDEN);
-    let a = c
-        .send(
-            Method::DELETE,
-            "/sessions",
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.delete("/sessions", &cookie).await;
     assert_error(&a, StatusCode::FORBIDDEN);
 
     // 7. reset token (200)
     let a = c
-        .send(
-            Method::POST,
-            "/reset_password",
-            &[],
-            body(enc, &[("email", email)]),
-        )
+        .post("/reset_password", enc.body(&[("email", email)]))
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let v = a.json();
@@ -231,102 +150,66 @@ async fn seed_scenario(enc: Encoding, slash: bool) {
 
     // 8. update the password (200)
     let a = c
-        .send(
-            Method::PUT,
+        .put(
             "/reset_password",
-            &[],
-            body(
-                enc,
-                &[
-                    ("email", email),
-                    ("reset_token", &token),
-                    ("new_password", new_password),
-                ],
-            ),
+            enc.body(&[
+                ("email", email),
+                ("reset_token", &token),
+                ("new_password", new_password),
+            ]),
         )
         .await;
     assert_ok(&a, &json!({"email": email, "message": "Password updated"}));
 
     // 9. log in with the new password (200); the old one no longer works
     let a = c
-        .send(
-            Method::POST,
+        .post(
             "/sessions",
-            &[],
-            body(enc, &[("email", email), ("password", new_password)]),
+            enc.body(&[("email", email), ("password", new_password)]),
         )
         .await;
     assert_ok(&a, &json!({"email": email, "message": "logged in"}));
     login_cookie(&a);
-    let a = c
-        .send(Method::POST, "/sessions", &[], body(enc, &creds))
-        .await;
+    let a = c.post("/sessions", enc.body(&creds)).await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn seed_client_with_urlencoded_forms() {
-    seed_scenario(Encoding::Form, false).await;
+/// One test per encoding, with and without trailing slashes.
+macro_rules! seed_client_tests {
+    ($($name:ident: $enc:expr, $slash:expr;)*) => {$(
+        #[tokio::test]
+        async fn $name() {
+            seed_scenario($enc, $slash).await;
+        }
+    )*};
 }
 
-#[tokio::test]
-async fn seed_client_with_multipart_forms() {
-    seed_scenario(Encoding::Multipart, false).await;
-}
-
-#[tokio::test]
-async fn seed_client_with_json_bodies() {
-    seed_scenario(Encoding::Json, false).await;
-}
-
-#[tokio::test]
-async fn seed_client_with_trailing_slashes_urlencoded() {
-    seed_scenario(Encoding::Form, true).await;
-}
-
-#[tokio::test]
-async fn seed_client_with_trailing_slashes_multipart() {
-    seed_scenario(Encoding::Multipart, true).await;
-}
-
-#[tokio::test]
-async fn seed_client_with_trailing_slashes_json() {
-    seed_scenario(Encoding::Json, true).await;
+seed_client_tests! {
+    seed_client_with_urlencoded_forms: Encoding::Form, false;
+    seed_client_with_multipart_forms: Encoding::Multipart, false;
+    seed_client_with_json_bodies: Encoding::Json, false;
+    seed_client_with_trailing_slashes_urlencoded: Encoding::Form, true;
+    seed_client_with_trailing_slashes_multipart: Encoding::Multipart, true;
+    seed_client_with_trailing_slashes_json: Encoding::Json, true;
 }
 
 #[tokio::test]
 async fn me_with_and_without_a_session() {
     let (auth, _dir, server) = setup().await;
-    let http = Http::new();
+    let c = &server.http;
     let creds = [("email", "me@example.com"), ("password", "abcde")];
     let user = auth
         .register_user("me@example.com", "abcde")
         .await
         .expect("register");
 
-    let a = http
-        .send(Method::GET, &server.url("/me"), &[], Body::Empty)
-        .await;
+    let a = c.get("/me", "").await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
     assert!(a.set_cookie_line("session_id").is_none());
 
-    let a = http
-        .send(
-            Method::POST,
-            &server.url("/sessions"),
-            &[],
-            Body::Form(&creds),
-        )
-        .await;
+    let a = c.post("/sessions", Body::Form(&creds)).await;
     let cookie = format!("session_id={}", login_cookie(&a));
-    let a = http
-        .send(
-            Method::GET,
-            &server.url("/me"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.get("/me", &cookie).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let v = a.json();
     assert_eq!(v["id"], json!(user.id.0));
@@ -338,10 +221,10 @@ async fn me_with_and_without_a_session() {
         a.body
     );
     // The wrapped app's route answers alike among other cookies.
-    let a = http
+    let a = c
         .send(
             Method::GET,
-            &server.url("/me"),
+            "/me",
             &[("cookie", &format!("theme=dark; {cookie}; lang=fr"))],
             Body::Empty,
         )
@@ -350,9 +233,7 @@ async fn me_with_and_without_a_session() {
     assert_eq!(a.json()["email"], json!("me@example.com"));
     // GET / does not need a session, with or without one.
     for headers in [&[][..], &[("cookie", cookie.as_str())][..]] {
-        let a = http
-            .send(Method::GET, &server.url("/"), headers, Body::Empty)
-            .await;
+        let a = c.send(Method::GET, "/", headers, Body::Empty).await;
         assert_ok(&a, &json!({"message": "Bienvenue"}));
     }
 }
@@ -360,123 +241,48 @@ async fn me_with_and_without_a_session() {
 #[tokio::test]
 async fn each_login_is_a_session_and_logout_ends_only_its_own() {
     let (_auth, _dir, server) = setup().await;
-    let http = Http::new();
+    let c = &server.http;
     let creds = [("email", "two@example.com"), ("password", "abcde")];
-    let a = http
-        .send(Method::POST, &server.url("/users"), &[], Body::Form(&creds))
-        .await;
+    let a = c.post("/users", Body::Form(&creds)).await;
     assert_eq!(a.status, StatusCode::OK);
-    let first = http
-        .send(
-            Method::POST,
-            &server.url("/sessions"),
-            &[],
-            Body::Form(&creds),
-        )
-        .await;
-    let second = http
-        .send(
-            Method::POST,
-            &server.url("/sessions"),
-            &[],
-            Body::Multipart(&creds),
-        )
-        .await;
+    let first = c.post("/sessions", Body::Form(&creds)).await;
+    let second = c.post("/sessions", Body::Multipart(&creds)).await;
     let c1 = format!("session_id={}", login_cookie(&first));
     let c2 = format!("session_id={}", login_cookie(&second));
     assert_ne!(c1, c2, "each login makes a new session");
-    for c in [&c1, &c2] {
-        let a = http
-            .send(
-                Method::GET,
-                &server.url("/profile"),
-                &[("cookie", c)],
-                Body::Empty,
-            )
-            .await;
+    for cookie in [&c1, &c2] {
+        let a = c.get("/profile", cookie).await;
         assert_ok(&a, &json!({"email": "two@example.com"}));
     }
 
-    let a = http
-        .send(
-            Method::DELETE,
-            &server.url("/sessions"),
-            &[("cookie", &c1)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.delete("/sessions", &c1).await;
     assert_eq!(a.status, StatusCode::FOUND);
     assert_cleared(&a);
 
-    let a = http
-        .send(
-            Method::GET,
-            &server.url("/profile"),
-            &[("cookie", &c1)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.get("/profile", &c1).await;
     assert_error(&a, StatusCode::FORBIDDEN);
-    let a = http
-        .send(
-            Method::GET,
-            &server.url("/me"),
-            &[("cookie", &c1)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.get("/me", &c1).await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
-    let a = http
-        .send(
-            Method::GET,
-            &server.url("/profile"),
-            &[("cookie", &c2)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.get("/profile", &c2).await;
     assert_ok(&a, &json!({"email": "two@example.com"}));
-    let a = http
-        .send(
-            Method::GET,
-            &server.url("/me"),
-            &[("cookie", &c2)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.get("/me", &c2).await;
     assert_eq!(a.status, StatusCode::OK);
     assert_eq!(a.json()["email"], json!("two@example.com"));
 
-    let a = http
-        .send(
-            Method::DELETE,
-            &server.url("/sessions/"),
-            &[("cookie", &c2)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.delete("/sessions/", &c2).await;
     assert_eq!(a.status, StatusCode::FOUND);
-    let a = http
-        .send(
-            Method::GET,
-            &server.url("/profile"),
-            &[("cookie", &c2)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.get("/profile", &c2).await;
     assert_error(&a, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
 async fn emails_are_unique_without_regard_to_case_and_echoed_trimmed() {
     let (_auth, _dir, server) = setup().await;
-    let http = Http::new();
-    let url = |p: &str| server.url(p);
+    let c = &server.http;
 
-    let a = http
-        .send(
-            Method::POST,
-            &url("/users"),
-            &[],
+    let a = c
+        .post(
+            "/users",
             Body::Form(&[("email", "  Bob@Example.com \t"), ("password", "abcde")]),
         )
         .await;
@@ -489,23 +295,19 @@ async fn emails_are_unique_without_regard_to_case_and_echoed_trimmed() {
         (Encoding::Multipart, "BOB@EXAMPLE.COM"),
         (Encoding::Json, " bob@Example.COM "),
     ] {
-        let a = http
-            .send(
-                Method::POST,
-                &url("/users"),
-                &[],
-                body(enc, &[("email", email), ("password", "other")]),
+        let a = c
+            .post(
+                "/users",
+                enc.body(&[("email", email), ("password", "other")]),
             )
             .await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{enc:?} {email}");
         assert_eq!(a.json(), json!({"message": "email already registered"}));
     }
 
-    let a = http
-        .send(
-            Method::POST,
-            &url("/sessions"),
-            &[],
+    let a = c
+        .post(
+            "/sessions",
             Body::Json(json!({"email": " BOB@example.com  ", "password": "abcde"})),
         )
         .await;
@@ -514,32 +316,21 @@ async fn emails_are_unique_without_regard_to_case_and_echoed_trimmed() {
         &json!({"email": "BOB@example.com", "message": "logged in"}),
     );
     let cookie = format!("session_id={}", login_cookie(&a));
-    let a = http
-        .send(
-            Method::GET,
-            &url("/profile"),
-            &[("cookie", &cookie)],
-            Body::Empty,
-        )
-        .await;
+    let a = c.get("/profile", &cookie).await;
     assert_ok(&a, &json!({"email": "Bob@Example.com"}));
 
-    let a = http
-        .send(
-            Method::POST,
-            &url("/reset_password"),
-            &[],
+    let a = c
+        .post(
+            "/reset_password",
             Body::Multipart(&[("email", " bob@EXAMPLE.com ")]),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert_eq!(a.json()["email"], json!("bob@EXAMPLE.com"));
     let token = a.json()["reset_token"].as_str().expect("token").to_owned();
-    let a = http
-        .send(
-            Method::PUT,
-            &url("/reset_password"),
-            &[],
+    let a = c
+        .put(
+            "/reset_password",
             Body::Form(&[
                 ("email", "BOB@example.COM "),
                 ("reset_token", &token),
@@ -551,11 +342,9 @@ async fn emails_are_unique_without_regard_to_case_and_echoed_trimmed() {
         &a,
         &json!({"email": "BOB@example.COM", "message": "Password updated"}),
     );
-    let a = http
-        .send(
-            Method::POST,
-            &url("/sessions"),
-            &[],
+    let a = c
+        .post(
+            "/sessions",
             Body::Form(&[("email", "bob@example.com"), ("password", "fghij")]),
         )
         .await;
@@ -565,11 +354,9 @@ async fn emails_are_unique_without_regard_to_case_and_echoed_trimmed() {
     );
 
     // Another address is another account.
-    let a = http
-        .send(
-            Method::POST,
-            &url("/users"),
-            &[],
+    let a = c
+        .post(
+            "/users",
             Body::Form(&[("email", "bob@example.org"), ("password", "abcde")]),
         )
         .await;
@@ -584,7 +371,7 @@ async fn default_cost_round_trip() {
     // The one test at bcrypt's default cost, 12, as shipped.
     let config = tower_user_auth::AuthConfig::seed();
     assert_eq!(config.bcrypt_cost(), 12);
-    let (auth, _dir) = common::auth(config);
+    let (auth, _dir) = support::auth(config);
     let user = auth
         .register_user("cost@example.com", "abcde")
         .await

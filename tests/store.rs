@@ -1,7 +1,7 @@
 //! The redb store and `Auth` on real files in temp dirs: persistence, racing registrations,
 //! token digests at rest, transactions, schema versions, and every error path.
 
-mod common;
+mod support;
 
 use std::{
     sync::Arc,
@@ -32,14 +32,14 @@ async fn data_survives_closing_and_reopening_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("auth.redb");
     let (token, reset) = {
-        let auth = Auth::open(&path, common::seed()).unwrap();
+        let auth = Auth::open(&path, support::seed_config()).unwrap();
         auth.register_user("a@b.io", "pw1").await.unwrap();
         let token = auth.create_session("a@b.io").await.unwrap().unwrap();
         let reset = auth.get_reset_password_token("a@b.io").await.unwrap();
         (token, reset)
     };
     // Every handle is gone: the file can be opened again, with everything in it.
-    let auth = Auth::open(&path, common::seed()).unwrap();
+    let auth = Auth::open(&path, support::seed_config()).unwrap();
     assert!(auth.valid_login("A@B.io", "pw1").await.unwrap());
     let user = auth
         .get_user_from_session_id(Some(token.expose()))
@@ -78,7 +78,7 @@ async fn sixteen_racing_registrations_of_one_email_make_one_account() {
     assert_eq!(store.counts().unwrap().0, 1);
 
     // The same through Auth, with hashing in between.
-    let (auth, _dir) = common::auth(common::seed());
+    let (auth, _dir) = support::auth(support::seed_config());
     let results = futures_util::future::join_all((0..16).map(|_| {
         let auth = auth.clone();
         async move { auth.register_user("same@example.com", "pw").await }
@@ -99,7 +99,7 @@ async fn issued_tokens_never_reach_the_file() {
     let path = dir.path().join("auth.redb");
     let mut secrets = Vec::new();
     {
-        let auth = Auth::open(&path, common::seed()).unwrap();
+        let auth = Auth::open(&path, support::seed_config()).unwrap();
         for i in 0..20 {
             let email = format!("user{i}@example.com");
             auth.register_user(&email, "pw").await.unwrap();
@@ -135,7 +135,7 @@ async fn issued_tokens_never_reach_the_file() {
 
 #[tokio::test]
 async fn find_update_and_delete_users() {
-    let (auth, _dir) = common::auth(common::seed());
+    let (auth, _dir) = support::auth(support::seed_config());
     let store = auth.store();
     let user = store.add_user(" Mixed@Case.io ", "$2b$04$h").await.unwrap();
     assert_eq!(user.email, "Mixed@Case.io");
@@ -242,7 +242,7 @@ async fn find_update_and_delete_users() {
 
 #[tokio::test]
 async fn sessions_cap_touch_list_and_delete() {
-    let (auth, _dir) = common::auth(common::seed());
+    let (auth, _dir) = support::auth(support::seed_config());
     let store = auth.store();
     let user = store.add_user("s@s.io", "$2b$04$h").await.unwrap();
     // Whole seconds: the store keeps milliseconds.
@@ -301,7 +301,7 @@ async fn sessions_cap_touch_list_and_delete() {
 
 #[tokio::test]
 async fn a_refused_reset_changes_nothing_and_a_good_one_is_one_transaction() {
-    let (auth, _dir) = common::auth(common::seed());
+    let (auth, _dir) = support::auth(support::seed_config());
     let store = auth.store();
     let alice = store.add_user("alice@x.io", "$2b$04$alice").await.unwrap();
     let bob = store.add_user("bob@x.io", "$2b$04$bob").await.unwrap();
@@ -375,7 +375,7 @@ async fn a_refused_reset_changes_nothing_and_a_good_one_is_one_transaction() {
 
 #[tokio::test]
 async fn purge_removes_only_expired_records() {
-    let (auth, _dir) = common::auth(common::seed());
+    let (auth, _dir) = support::auth(support::seed_config());
     let store = auth.store();
     let user = store.add_user("p@p.io", "$2b$04$h").await.unwrap();
     let now = SystemTime::now();
@@ -478,14 +478,14 @@ async fn unopenable_files_are_errors_not_panics() {
 #[tokio::test]
 async fn in_memory_store_works() {
     let store = RedbStore::in_memory().unwrap();
-    let auth = Auth::new(store, common::seed());
+    let auth = Auth::new(store, support::seed_config());
     auth.register_user("m@m.io", "pw").await.unwrap();
     assert!(auth.valid_login("m@m.io", "pw").await.unwrap());
 }
 
 #[tokio::test]
 async fn auth_errors_of_the_seed_api() {
-    let (auth, _dir) = common::auth(common::seed());
+    let (auth, _dir) = support::auth(support::seed_config());
     auth.register_user("e@e.io", "pw").await.unwrap();
     assert!(
         matches!(auth.register_user("E@E.IO", "pw").await, Err(AuthError::EmailTaken(e)) if e == "E@E.IO")
@@ -567,7 +567,7 @@ async fn auth_errors_of_the_seed_api() {
 
 #[tokio::test]
 async fn clones_share_one_state() {
-    let (auth, _dir) = common::auth(common::seed());
+    let (auth, _dir) = support::auth(support::seed_config());
     let clone = auth.clone();
     auth.register_user("c@c.io", "pw").await.unwrap();
     let token = clone.create_session("c@c.io").await.unwrap().unwrap();

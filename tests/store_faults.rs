@@ -2,7 +2,7 @@
 //! full disk, corruption on read): the layer answers 500 with a JSON body, keeps serving what
 //! does not need the store, and recovers when the store does.
 
-mod common;
+mod support;
 
 use std::{
     sync::{
@@ -12,11 +12,10 @@ use std::{
     time::SystemTime,
 };
 
-use common::{Body, call, request_from};
 use http::{Method, StatusCode};
-use tower::ServiceBuilder;
+use support::{Answer, Body, DemoApp, call, cookie_header, request_from};
 use tower_user_auth::{
-    Auth, AuthLayer, StoreError, User, UserId,
+    Auth, AuthService, StoreError, User, UserId,
     error::BackendError,
     store::{
         EndSessions, PasswordReset, Purged, RedbStore, ResetRecord, SessionRecord, Store,
@@ -134,6 +133,21 @@ impl Store for Faulty {
 
 const PEER: &str = "192.0.2.50:1000";
 
+/// One request from [`PEER`], with `cookie` as the `Cookie` header unless it is empty.
+async fn send(
+    svc: &AuthService<DemoApp, Faulty>,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    body: Body<'_>,
+) -> Answer {
+    call(
+        svc,
+        request_from(PEER, method, path, &cookie_header(cookie), body),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn faults_answer_500_json_and_the_layer_recovers() {
     let dir = tempfile::tempdir().unwrap();
@@ -142,22 +156,12 @@ async fn faults_answer_500_json_and_the_layer_recovers() {
         inner: RedbStore::open(dir.path().join("auth.redb")).unwrap(),
         mode: Arc::clone(&mode),
     };
-    let auth = Auth::new(store, common::seed());
-    let svc = ServiceBuilder::new()
-        .layer(AuthLayer::new(auth.clone()))
-        .service(tower::service_fn(common::app));
+    let auth = Auth::new(store, support::seed_config());
+    let svc = support::service(&auth);
     let creds = [("email", "f@x.io"), ("password", "pw")];
-    let a = call(
-        &svc,
-        request_from(PEER, Method::POST, "/users", &[], Body::Form(&creds)),
-    )
-    .await;
+    let a = send(&svc, Method::POST, "/users", "", Body::Form(&creds)).await;
     assert_eq!(a.status, StatusCode::OK);
-    let login = call(
-        &svc,
-        request_from(PEER, Method::POST, "/sessions", &[], Body::Form(&creds)),
-    )
-    .await;
+    let login = send(&svc, Method::POST, "/sessions", "", Body::Form(&creds)).await;
     let cookie = format!("session_id={}", login.cookie("session_id").unwrap());
 
     // A full disk: writes fail, reads work.
@@ -175,7 +179,7 @@ async fn faults_answer_500_json_and_the_layer_recovers() {
             Body::Form(&[("email", "f@x.io")]),
         ),
     ] {
-        let a = call(&svc, request_from(PEER, m, p, &[], body)).await;
+        let a = send(&svc, m, p, "", body).await;
         assert_eq!(
             a.status,
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -188,29 +192,9 @@ async fn faults_answer_500_json_and_the_layer_recovers() {
             "no internals leak to the client"
         );
     }
-    let a = call(
-        &svc,
-        request_from(
-            PEER,
-            Method::GET,
-            "/profile",
-            &[("cookie", &cookie)],
-            Body::Empty,
-        ),
-    )
-    .await;
+    let a = send(&svc, Method::GET, "/profile", &cookie, Body::Empty).await;
     assert_eq!(a.status, StatusCode::OK, "reads still work");
-    let a = call(
-        &svc,
-        request_from(
-            PEER,
-            Method::DELETE,
-            "/sessions",
-            &[("cookie", &cookie)],
-            Body::Empty,
-        ),
-    )
-    .await;
+    let a = send(&svc, Method::DELETE, "/sessions", &cookie, Body::Empty).await;
     assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR);
 
     // I/O errors or corruption on read: every store access fails.
@@ -220,26 +204,19 @@ async fn faults_answer_500_json_and_the_layer_recovers() {
         (Method::GET, "/me"),
         (Method::GET, "/sessions"),
     ] {
-        let a = call(
-            &svc,
-            request_from(PEER, m, p, &[("cookie", &cookie)], Body::Empty),
-        )
-        .await;
+        let a = send(&svc, m, p, &cookie, Body::Empty).await;
         assert_eq!(a.status, StatusCode::INTERNAL_SERVER_ERROR, "{p}");
         assert!(a.json()["message"].is_string());
     }
     // What needs no store keeps being served.
-    let a = call(&svc, request_from(PEER, Method::GET, "/", &[], Body::Empty)).await;
+    let a = send(&svc, Method::GET, "/", "", Body::Empty).await;
     assert_eq!(a.status, StatusCode::OK);
-    let a = call(
+    let a = send(
         &svc,
-        request_from(
-            PEER,
-            Method::POST,
-            "/users",
-            &[],
-            Body::Form(&[("email", "x")]),
-        ),
+        Method::POST,
+        "/users",
+        "",
+        Body::Form(&[("email", "x")]),
     )
     .await;
     assert_eq!(
@@ -250,27 +227,14 @@ async fn faults_answer_500_json_and_the_layer_recovers() {
 
     // Recovery.
     mode.store(HEALTHY, Ordering::SeqCst);
-    let a = call(
-        &svc,
-        request_from(
-            PEER,
-            Method::GET,
-            "/profile",
-            &[("cookie", &cookie)],
-            Body::Empty,
-        ),
-    )
-    .await;
+    let a = send(&svc, Method::GET, "/profile", &cookie, Body::Empty).await;
     assert_eq!(a.status, StatusCode::OK, "the session survived the outage");
-    let a = call(
+    let a = send(
         &svc,
-        request_from(
-            PEER,
-            Method::POST,
-            "/users",
-            &[],
-            Body::Form(&[("email", "g@x.io"), ("password", "pw")]),
-        ),
+        Method::POST,
+        "/users",
+        "",
+        Body::Form(&[("email", "g@x.io"), ("password", "pw")]),
     )
     .await;
     assert_eq!(a.status, StatusCode::OK);

@@ -2,55 +2,18 @@
 
 #![allow(dead_code)]
 
-use std::{convert::Infallible, future::Future, time::Duration};
+mod app;
 
-use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
-use http_body_util::Full;
+pub use app::app;
+
+use std::{future::Future, time::Duration};
+
+use http::{Request, Response};
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown};
 use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
-use tower_user_auth::{AuthenticatedUser, BoxError, PeerAddr};
-
-/// The wrapped app: the seed's `GET /`, and `GET /me`, which reads the injected user.
-pub async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let req_path_is_me = req.uri().path() == "/me";
-    let (status, body) = match (req.method().as_str(), req.uri().path()) {
-        ("GET", "/") => (
-            StatusCode::OK,
-            serde_json::json!({ "message": "Bienvenue" }),
-        ),
-        ("GET", "/me") => match req.extensions().get::<AuthenticatedUser>() {
-            Some(user) => (
-                StatusCode::OK,
-                serde_json::json!({ "id": user.id, "email": user.email }),
-            ),
-            None => (
-                StatusCode::UNAUTHORIZED,
-                serde_json::json!({ "message": "not logged in" }),
-            ),
-        },
-        _ => (
-            StatusCode::NOT_FOUND,
-            serde_json::json!({ "message": "not found" }),
-        ),
-    };
-    let mut res = Response::new(Full::new(Bytes::from(body.to_string())));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    if req_path_is_me {
-        // Account data: not for shared caches.
-        res.headers_mut().insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("no-store"),
-        );
-    }
-    Ok(res)
-}
+use tower_user_auth::{BoxError, PeerAddr};
 
 /// Serves `service` on `listener`, one HTTP/1 connection per task, putting each connection's
 /// peer address in its requests' extensions, until `shutdown` completes; then lets in-flight

@@ -1,9 +1,7 @@
 //! Load and soak: a mixed workload of concurrent clients against the demo, with session and
 //! token lifetimes of seconds; no 5xx, no lost write, and memory and database size that level
-//! off once expired records are purged. Alone in its binary so that its load does not skew
-//! the latency checks of other tests. `SOAK_SECONDS` sets its length (60 by default, for CI).
-
-mod common;
+//! off once expired records are purged. Beside the crash test only, so that its load skews no
+//! latency check. `SOAK_SECONDS` sets its length (60 by default, for CI).
 
 use std::{
     sync::{
@@ -13,7 +11,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Body, Http, demo::Demo};
+use crate::support::{Body, Demo, Http};
 use http::{Method, StatusCode};
 
 #[derive(Default)]

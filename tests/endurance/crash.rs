@@ -5,15 +5,13 @@
 //! `CRASH_CYCLES` sets the number of kill/restart cycles (20 by default, for CI);
 //! `CRASH_SEED` replays a run.
 
-mod common;
-
 use std::{
     collections::HashMap,
     sync::{Arc, Mutex},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use common::{Body, Http, demo::Demo};
+use crate::support::{Body, Demo, Http};
 use http::{Method, StatusCode};
 
 /// What the clients know was acknowledged, per user.
@@ -209,19 +207,20 @@ async fn client(base: String, accounts: Accounts, worker: usize, cycle: usize, s
     }
 }
 
-async fn login_status(http: &Http, demo: &Demo, email: &str, password: &str) -> StatusCode {
-    let body = [("email", email), ("password", password)];
-    http.send(Method::POST, &demo.url("/sessions"), &[], Body::Form(&body))
+/// The status of a login to `demo`.
+async fn login_status(demo: &Demo, email: &str, password: &str) -> StatusCode {
+    let fields = [("email", email), ("password", password)];
+    demo.http
+        .post("/sessions", Body::Form(&fields))
         .await
         .status
 }
 
 /// Everything acknowledged is there; in-flight resets landed whole or not at all.
 async fn verify(demo: &Demo, accounts: &Accounts) {
-    let http = Http::new();
     let snapshot: Vec<(String, Account)> = accounts.lock().unwrap().clone().into_iter().collect();
     for (email, account) in snapshot {
-        let with_old = login_status(&http, demo, &email, &account.password).await;
+        let with_old = login_status(demo, &email, &account.password).await;
         match &account.pending {
             None => assert_eq!(
                 with_old,
@@ -229,7 +228,7 @@ async fn verify(demo: &Demo, accounts: &Accounts) {
                 "{email}: acknowledged password lost"
             ),
             Some(new) => {
-                let with_new = login_status(&http, demo, &email, new).await;
+                let with_new = login_status(demo, &email, new).await;
                 assert!(
                     (with_old == StatusCode::OK) != (with_new == StatusCode::OK),
                     "{email}: exactly one of the old and new passwords must work ({with_old}, {with_new}): {account:?}"
@@ -242,37 +241,23 @@ async fn verify(demo: &Demo, accounts: &Accounts) {
                 a.pending = None;
             }
         }
-        for cookie in &account.live {
-            let header = format!("session_id={cookie}");
-            let a = http
-                .send(
-                    Method::GET,
-                    &demo.url("/profile"),
-                    &[("cookie", &header)],
-                    Body::Empty,
-                )
-                .await;
-            assert_eq!(
-                a.status,
+        for (cookies, expected, what) in [
+            (
+                &account.live,
                 StatusCode::OK,
-                "{email}: an acknowledged session was lost"
-            );
-        }
-        for cookie in &account.dead {
-            let header = format!("session_id={cookie}");
-            let a = http
-                .send(
-                    Method::GET,
-                    &demo.url("/profile"),
-                    &[("cookie", &header)],
-                    Body::Empty,
-                )
-                .await;
-            assert_eq!(
-                a.status,
+                "an acknowledged session was lost",
+            ),
+            (
+                &account.dead,
                 StatusCode::FORBIDDEN,
-                "{email}: an ended session came back"
-            );
+                "an ended session came back",
+            ),
+        ] {
+            for cookie in cookies {
+                let cookie = format!("session_id={cookie}");
+                let a = demo.http.get("/profile", &cookie).await;
+                assert_eq!(a.status, expected, "{email}: {what}");
+            }
         }
     }
 }

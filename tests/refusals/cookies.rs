@@ -1,0 +1,199 @@
+//! Cookies: what the wrapped app receives for a valid session cookie, for unknown, malformed
+//! and duplicated ones, and for an identity injected further out.
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, StatusCode, header};
+use http_body_util::Full;
+use serde_json::{Value, json};
+use tower_user_auth::{AuthenticatedUser, UserId, token::SessionToken};
+
+use super::{
+    Snapshot, echoed, log_in, oneshot, passed_without_user, seed_auth, send,
+    support::{Body, assert_error},
+};
+
+#[tokio::test]
+async fn a_valid_cookie_hands_the_app_its_user_and_nothing_secret() {
+    let (auth, _dir) = seed_auth();
+    let user = auth
+        .register_user("Ann@Example.com", "abcde")
+        .await
+        .expect("register");
+    let token = log_in(&auth, "ann@example.COM", "abcde").await;
+    let session = SessionToken::parse(&token)
+        .expect("a token")
+        .digest()
+        .session_id();
+    for (method, path, cookie) in [
+        (Method::GET, "/", format!("session_id={token}")),
+        (
+            Method::POST,
+            "/orders",
+            format!("a=1; session_id={token}; b=2"),
+        ),
+        (Method::DELETE, "/things/3", format!("session_id={token}")),
+    ] {
+        let a = send(&auth, method.clone(), path, &cookie, Body::Empty).await;
+        let v = echoed(&a);
+        let u = &v["user"];
+        assert_eq!(u["id"], json!(user.id.0), "{method} {path}");
+        assert_eq!(
+            u["email"],
+            json!("Ann@Example.com"),
+            "the email as registered"
+        );
+        assert_eq!(
+            u["session"],
+            json!(session.to_string()),
+            "the session's public id"
+        );
+        assert_ne!(u["session"], json!(token));
+        let debug = u["debug"].as_str().expect("debug");
+        assert!(!debug.contains("$2"), "no hash: {debug}");
+        assert!(
+            !a.body.contains(&user.hashed_password),
+            "no hash: {}",
+            a.body
+        );
+        assert!(!a.body.contains(&token), "never the token: {}", a.body);
+        assert!(
+            a.headers.get(header::SET_COOKIE).is_none(),
+            "a live session's cookie stays"
+        );
+    }
+    // A second session of the same user is told apart.
+    let other = log_in(&auth, "Ann@Example.com", "abcde").await;
+    let a = send(
+        &auth,
+        Method::GET,
+        "/",
+        &format!("session_id={other}"),
+        Body::Empty,
+    )
+    .await;
+    let v = echoed(&a);
+    assert_eq!(v["user"]["id"], json!(user.id.0));
+    assert_ne!(v["user"]["session"], json!(session.to_string()));
+}
+
+#[tokio::test]
+async fn unknown_malformed_and_duplicated_cookies_pass_through_without_a_user() {
+    let (auth, _dir) = seed_auth();
+    auth.register_user("bob@bob.com", "pwd")
+        .await
+        .expect("register");
+    let token = log_in(&auth, "bob@bob.com", "pwd").await;
+    let snapshot = Snapshot::take(&auth, "bob@bob.com", "pwd").await;
+    let unknown = SessionToken::generate();
+    let cases: Vec<Vec<Vec<u8>>> = vec![
+        vec![format!("session_id={}", unknown.expose()).into_bytes()],
+        vec![b"session_id=garbage".to_vec()],
+        vec![b"session_id=".to_vec()],
+        vec![format!("session_id={}", token.to_uppercase()).into_bytes()],
+        vec![format!("session_id={token}x").into_bytes()],
+        vec![format!("session_id=\"{token}\"").into_bytes()],
+        vec![format!("session_id={token}; session_id={token}").into_bytes()],
+        vec![format!("session_id={token}; session_id={}", unknown.expose()).into_bytes()],
+        vec![
+            format!("session_id={token}").into_bytes(),
+            format!("session_id={token}").into_bytes(),
+        ],
+        vec![b"session_id=\xff\xfe".to_vec()],
+        vec![
+            format!("session_id={token}").into_bytes(),
+            b"session_id=\xff".to_vec(),
+        ],
+    ];
+    // Unknown, garbage, empty, quoted and doubled session ids are cleared.
+    let cleared = [0, 1, 2, 5, 6];
+    for (i, cookies) in cases.iter().enumerate() {
+        let shown: Vec<String> = cookies
+            .iter()
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect();
+        let build = |method: Method, path: &str| {
+            let mut req = Request::builder().method(method).uri(path);
+            for c in cookies {
+                req = req.header("cookie", HeaderValue::from_bytes(c).expect("header"));
+            }
+            req.body(Full::new(Bytes::new())).expect("request")
+        };
+        let a = oneshot(&auth, build(Method::GET, "/")).await;
+        passed_without_user(&a);
+        if cleared.contains(&i) {
+            assert!(
+                a.set_cookie_line("session_id").is_some(),
+                "{shown:?}: the cookie is cleared"
+            );
+        }
+        let a = oneshot(&auth, build(Method::POST, "/orders")).await;
+        passed_without_user(&a);
+        let a = oneshot(&auth, build(Method::GET, "/profile")).await;
+        assert_error(&a, StatusCode::FORBIDDEN);
+        let a = oneshot(&auth, build(Method::DELETE, "/sessions")).await;
+        assert_error(&a, StatusCode::FORBIDDEN);
+        snapshot.check_counts(&auth, &format!("{shown:?}"));
+    }
+    // Names are case-sensitive and exact: these are other cookies.
+    for cookie in [
+        format!("Session_id={token}"),
+        format!("session_idx={token}"),
+        format!("xsession_id={token}"),
+    ] {
+        let a = send(&auth, Method::GET, "/", &cookie, Body::Empty).await;
+        let v = echoed(&a);
+        assert_eq!(v["user"], Value::Null, "{cookie}");
+    }
+    // The live session survived all that.
+    let a = send(
+        &auth,
+        Method::GET,
+        "/",
+        &format!("session_id={token}"),
+        Body::Empty,
+    )
+    .await;
+    assert_eq!(echoed(&a)["user"]["email"], json!("bob@bob.com"));
+    snapshot.check(&auth, "after the bad cookies").await;
+}
+
+#[tokio::test]
+async fn a_user_injected_further_out_is_removed() {
+    let (auth, _dir) = seed_auth();
+    let bob = auth
+        .register_user("bob@bob.com", "pwd")
+        .await
+        .expect("register");
+    let token = log_in(&auth, "bob@bob.com", "pwd").await;
+    let forged = AuthenticatedUser {
+        id: UserId(bob.id.0 + 1000),
+        email: "forged@evil.io".into(),
+        session: SessionToken::generate().digest().session_id(),
+    };
+    for cookie in [
+        None,
+        Some("session_id=garbage".to_owned()),
+        Some(format!("session_id={token}")),
+    ] {
+        let mut req = Request::get("/");
+        if let Some(c) = &cookie {
+            req = req.header("cookie", c.as_str());
+        }
+        let mut req = req.body(Full::new(Bytes::new())).expect("request");
+        req.extensions_mut().insert(forged.clone());
+        let a = oneshot(&auth, req).await;
+        let v = echoed(&a);
+        match cookie.as_deref() {
+            Some(c) if c.contains(&token) => {
+                assert_eq!(v["user"]["email"], json!("bob@bob.com"), "the real user");
+                assert_eq!(v["user"]["id"], json!(bob.id.0));
+            }
+            _ => assert_eq!(
+                v["user"],
+                Value::Null,
+                "{cookie:?}: the forged user is gone"
+            ),
+        }
+        assert!(!a.body.contains("forged@evil.io"), "{}", a.body);
+    }
+}

@@ -1,0 +1,167 @@
+//! The checked map: the checklist table of `SECURITY.md` names the tests of every item, and
+//! this module holds that table to the source.
+//!
+//! A row is `| N | requirement | tests |`; its last cell lists test references in backticks:
+//! a bare name is a test of this suite (`tests/security/*.rs`); `path::name` is a test in
+//! another file of the repository (`tests/audit_log.rs::name`,
+//! `src/throttle.rs::tests::name`: the last segment is the function).
+
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    path::{Path, PathBuf},
+};
+
+/// The numbered items of the checklist.
+const ITEMS: std::ops::RangeInclusive<u32> = 1..=31;
+
+/// The heading above the checklist table in `SECURITY.md`.
+const TABLE_HEADING: &str = "## The checklist";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The names of the test functions (`#[test]`, `#[tokio::test]`) in a Rust source.
+fn test_fns(source: &str) -> BTreeSet<String> {
+    let lines: Vec<&str> = source.lines().map(str::trim).collect();
+    let mut names = BTreeSet::new();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(rest) = line
+            .trim_start_matches("pub ")
+            .trim_start_matches("async ")
+            .strip_prefix("fn ")
+        else {
+            continue;
+        };
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // The attributes and comments right above the function.
+        let is_test = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| l.starts_with("#[") || l.starts_with("//"))
+            .any(|l| *l == "#[test]" || l.starts_with("#[tokio::test"));
+        if is_test {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+/// The tests of this suite, by name.
+fn suite_tests() -> BTreeSet<String> {
+    let dir = root().join("tests/security");
+    let mut names = BTreeSet::new();
+    for entry in std::fs::read_dir(&dir).expect("tests/security") {
+        let path: PathBuf = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "rs") {
+            names.extend(test_fns(&std::fs::read_to_string(&path).expect("read")));
+        }
+    }
+    names
+}
+
+/// The checklist table of `SECURITY.md`: item number -> the test references of its row.
+fn checklist_table() -> BTreeMap<u32, Vec<String>> {
+    let doc = std::fs::read_to_string(root().join("SECURITY.md")).expect("SECURITY.md");
+    let start = doc.find(TABLE_HEADING).unwrap_or_else(|| {
+        panic!("SECURITY.md has no {TABLE_HEADING:?} section");
+    });
+    let mut rows = BTreeMap::new();
+    for line in doc[start..].lines().skip(1) {
+        if line.starts_with("## ") {
+            break;
+        }
+        let cells: Vec<&str> = line.trim().trim_matches('|').split('|').collect();
+        let Ok(item) = cells[0].trim().parse::<u32>() else {
+            continue;
+        };
+        let tests = cells.last().expect("a cell");
+        let refs: Vec<String> = tests
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        assert!(
+            rows.insert(item, refs).is_none(),
+            "item {item} has two rows in SECURITY.md"
+        );
+    }
+    rows
+}
+
+/// Whether a test reference of the table names a test that exists.
+fn exists(reference: &str, suite: &BTreeSet<String>) -> bool {
+    match reference.split_once("::") {
+        None => suite.contains(reference),
+        Some((file, path)) => {
+            let name = path.rsplit("::").next().expect("a name");
+            std::fs::read_to_string(root().join(file)).is_ok_and(|s| test_fns(&s).contains(name))
+        }
+    }
+}
+
+/// The map is complete and true: every item 1..=31 has a row with at least one test, every
+/// test named there exists, every `item_NN_...` test of this suite is named in row NN, and
+/// every test of `tests/audit_log.rs` is named somewhere.
+#[test]
+fn the_checklist_table_in_security_md_maps_every_item_to_existing_tests() {
+    let table = checklist_table();
+    let suite = suite_tests();
+    let mut problems = Vec::new();
+    let numbers: BTreeSet<u32> = table.keys().copied().collect();
+    let expected: BTreeSet<u32> = ITEMS.collect();
+    if numbers != expected {
+        problems.push(format!("the table's items are {numbers:?}, not 1..=31"));
+    }
+    for (item, refs) in &table {
+        if refs.is_empty() {
+            problems.push(format!("item {item} has no test"));
+        }
+        for r in refs.iter().filter(|r| !exists(r, &suite)) {
+            problems.push(format!("item {item} names `{r}`, which is no test"));
+        }
+    }
+    for name in &suite {
+        let Some(number) = name
+            .strip_prefix("item_")
+            .and_then(|rest| rest.get(..2))
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !table.get(&number).is_some_and(|refs| refs.contains(name)) {
+            problems.push(format!("`{name}` is not named under item {number}"));
+        }
+    }
+    let cited: BTreeSet<&str> = table.values().flatten().map(String::as_str).collect();
+    let audit = std::fs::read_to_string(root().join("tests/audit_log.rs")).expect("audit_log");
+    for name in test_fns(&audit) {
+        if !cited.contains(format!("tests/audit_log.rs::{name}").as_str()) {
+            problems.push(format!(
+                "`tests/audit_log.rs::{name}` is named under no item"
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "SECURITY.md's checklist table and the tests disagree:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The scanner finds test functions and only them (so that the check above means something).
+#[test]
+fn the_map_check_recognises_test_functions() {
+    let source = "#[test]\nfn a() {}\n/// doc\n#[tokio::test(flavor = \"current_thread\")]\n\
+                  async fn b() {}\nfn helper() {}\n#[tokio::test]\npub async fn c() {}\n";
+    let names: Vec<String> = test_fns(source).into_iter().collect();
+    assert_eq!(names, ["a", "b", "c"]);
+    assert!(
+        suite_tests()
+            .contains("the_checklist_table_in_security_md_maps_every_item_to_existing_tests")
+    );
+}

@@ -1,0 +1,37 @@
+//! The one harness every test suite shares (`mod support;`).
+//!
+//! | module | what it is for |
+//! |---|---|
+//! | [`config`] | configuration presets: the seed and hardened profiles at bcrypt cost 4, unthrottled, the passwords the tests use |
+//! | [`app`] | the wrapped apps: the demo's own app (the very source of `examples/common/app.rs`, plus the test routes) and [`Echo`], which reports the user the layer injected and counts its calls |
+//! | [`request`] | request builders: bodies ([`Body`]: form, multipart as curl sends it, JSON, raw), `get`, `form`, `with_cookie`, `with_header`, `from_peer` |
+//! | [`answer`] | [`Answer`], a response read whole (status, headers, body, `json()`, cookies, `retry_after()`, `app_user()`), and [`assert_error`] |
+//! | [`harness`] | in process: an `Auth` on a real redb file in a temp dir ([`auth`], [`auth_with_clock`]), the layer around the demo's app ([`service`], [`call`]), and [`Harness`] (a [`ManualClock`](tower_user_auth::ManualClock), [`Echo`] behind the layer, register/login/profile/logout/reset/change_password/counts/advance) |
+//! | [`server`] | over TCP: the layer on a real socket with each connection's peer address ([`serve`], [`serve_echo`]), and the clients ([`Http`], [`http`]) |
+//! | [`demo`] | the demo binary as a child process ([`Demo`], [`demo::binary`]: the one place that finds it) |
+//! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
+//! | [`stats`] | median and ratio for the timing tests |
+//!
+//! Each suite uses part of it, hence the `allow`s.
+
+#![allow(dead_code, unused_imports, unreachable_pub)]
+
+pub mod answer;
+pub mod app;
+pub mod config;
+pub mod demo;
+pub mod harness;
+pub mod inbox;
+pub mod request;
+pub mod server;
+pub mod stats;
+
+pub use answer::*;
+pub use app::*;
+pub use config::*;
+pub use demo::Demo;
+pub use harness::*;
+pub use inbox::*;
+pub use request::*;
+pub use server::*;
+pub use stats::*;
