@@ -11,20 +11,14 @@ use std::{
 };
 
 use http::StatusCode;
-use serde_json::{Value, json};
-use support::{Answer, Body, Demo, assert_error, demo};
+use serde_json::json;
+use support::{Body, Demo, assert_error, assert_ok, demo};
 
 /// Starts the demo with `RUST_LOG=info` (the log the tests search for secrets) and `env`.
 fn start(db: &Path, env: &[(&str, &str)]) -> Demo {
     let mut all = vec![("RUST_LOG", "info")];
     all.extend_from_slice(env);
     Demo::start(db, &all)
-}
-
-#[track_caller]
-fn assert_ok(a: &Answer, expected: &Value) {
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(&a.json(), expected);
 }
 
 #[track_caller]

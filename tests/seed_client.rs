@@ -6,8 +6,8 @@
 mod support;
 
 use http::{Method, StatusCode};
-use serde_json::{Value, json};
-use support::{Answer, Body, Encoding, Server, assert_error};
+use serde_json::json;
+use support::{Answer, Body, Encoding, Server, assert_error, assert_ok};
 use tower_user_auth::Auth;
 
 /// The seed profile's absolute session lifetime (30 days), which the cookie's `Max-Age` says.
@@ -17,14 +17,6 @@ async fn setup() -> (Auth, tempfile::TempDir, Server) {
     let (auth, dir) = support::auth(support::seed_config());
     let server = support::serve(&auth).await;
     (auth, dir, server)
-}
-
-/// Asserts a successful JSON answer with exactly `expected` as its body.
-#[track_caller]
-fn assert_ok(a: &Answer, expected: &Value) {
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(a.header("content-type"), Some("application/json"));
-    assert_eq!(&a.json(), expected);
 }
 
 /// Asserts the attributes of the session cookie a login sets, and returns its value.

@@ -287,10 +287,12 @@ fn streamed_forever(
         .expect("request")
 }
 
+/// A body streamed from a list of frames.
+type Frames<E> =
+    StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, E>>>>;
+
 /// `POST /users` with an urlencoded body streamed as `frames`, without a `Content-Length`.
-fn streamed_registration<E>(
-    frames: Vec<Result<Frame<Bytes>, E>>,
-) -> Request<StreamBody<futures_util::stream::Iter<std::vec::IntoIter<Result<Frame<Bytes>, E>>>>> {
+fn streamed_registration<E>(frames: Vec<Result<Frame<Bytes>, E>>) -> Request<Frames<E>> {
     Request::post("/users")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(StreamBody::new(futures_util::stream::iter(frames)))

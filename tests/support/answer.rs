@@ -119,6 +119,15 @@ pub fn clears(line: &str) -> bool {
     cookie_name_value(line).1.is_empty() && cookie_attributes(line).iter().any(|a| a == "max-age=0")
 }
 
+/// Asserts a successful JSON answer (200, `Content-Type: application/json`) with exactly
+/// `expected` as its body.
+#[track_caller]
+pub fn assert_ok(a: &Answer, expected: &Value) {
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.header("content-type"), Some("application/json"));
+    assert_eq!(&a.json(), expected);
+}
+
 /// Asserts that `a` is a refusal with `status`: a JSON body `{"message": "..."}` and nothing
 /// else, with `Content-Type: application/json`.
 #[track_caller]

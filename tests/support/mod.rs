@@ -4,15 +4,17 @@
 //! |---|---|
 //! | [`config`] | configuration presets: the seed and hardened profiles at bcrypt cost 4, unthrottled, the passwords the tests use |
 //! | [`app`] | the wrapped apps: the demo's own app (the very source of `examples/common/app.rs`, plus the test routes) and [`Echo`], which reports the user the layer injected and counts its calls |
-//! | [`request`] | request builders: bodies ([`Body`]: form, multipart as curl sends it, JSON, raw), `get`, `form`, `with_cookie`, `with_header`, `from_peer` |
-//! | [`answer`] | [`Answer`], a response read whole (status, headers, body, `json()`, cookies, `retry_after()`, `app_user()`), and [`assert_error`] |
-//! | [`harness`] | in process: an `Auth` on a real redb file in a temp dir ([`auth`], [`auth_with_clock`]), the layer around the demo's app ([`service`], [`call`]), and [`Harness`] (a [`ManualClock`](tower_user_auth::ManualClock), [`Echo`] behind the layer, register/login/profile/logout/reset/change_password/counts/advance) |
-//! | [`server`] | over TCP: the layer on a real socket with each connection's peer address ([`serve`], [`serve_echo`]), and the clients ([`Http`], [`http`]) |
-//! | [`demo`] | the demo binary as a child process ([`Demo`], [`demo::binary`]: the one place that finds it) |
+//! | [`request`] | request builders: bodies ([`Body`]: form, multipart as curl sends it, JSON, raw; [`Encoding`]: the three ways to send form fields), [`request`](request::request), `get`, `form`, `empty`, `with_cookie`, `with_header`, `cookie_header`, `from_peer`, `request_from` |
+//! | [`answer`] | [`Answer`], a response read whole (status, headers, body, `json()`, cookies, `retry_after()`, `app_user()`), [`assert_ok`] and [`assert_error`] |
+//! | [`harness`] | in process: an `Auth` on a real redb file in a temp dir ([`auth`], [`auth_with_clock`]), the layer around the demo's app or [`Echo`] ([`service`], [`echo_service`], [`call`]), and [`Harness`] (a [`ManualClock`](tower_user_auth::ManualClock), [`Echo`] behind the layer, register/login/profile/logout/reset/change_password/counts/advance) |
+//! | [`server`] | over TCP: the layer on a real socket with each connection's peer address ([`serve`], [`serve_echo`], [`serve_app`]), and the clients: [`Http`] (by URL, optionally following redirects as Python `requests` does), [`Client`] (one site by path: `get`, `post`, `put`, `delete`, `delete_following`), [`http`] (one prepared request on a new connection) |
+//! | [`demo`] | the demo binary as a child process: [`demo::binary`] (the one place that finds it), [`demo::command`], [`Demo`] (start and wait for its address, `signal`, `terminate`, its stdout lines, stderr, resident memory, a [`Client`]) |
 //! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
 //! | [`stats`] | median and ratio for the timing tests |
 //!
-//! Each suite uses part of it, hence the `allow`s.
+//! A suite at `tests/NAME.rs` declares `mod support;`; one in a folder (`tests/NAME/main.rs`)
+//! declares `#[path = "../support/mod.rs"] mod support;`. Each suite uses part of it, hence
+//! the `allow`s.
 
 #![allow(dead_code, unused_imports, unreachable_pub)]
 
