@@ -6,6 +6,7 @@
 //! ```
 
 use std::{convert::Infallible, hint::black_box, time::Duration};
+use tower_user_auth::compat::SeedApi;
 
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -33,9 +34,9 @@ fn hot_path(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = AuthConfig::seed().with_bcrypt_cost(4).expect("cost");
+    let config = AuthConfig::seed().with_bcrypt_cost(4);
     let store = RedbStore::open(dir.path().join("bench.redb")).expect("store");
-    let auth = Auth::new(store.clone(), config);
+    let auth = Auth::new(store.clone(), config).expect("valid configuration");
     let token = rt.block_on(async {
         auth.register_user("bench@example.com", "bench-password")
             .await

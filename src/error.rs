@@ -6,7 +6,7 @@ use std::{error::Error as StdError, fmt, sync::Arc};
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// No record matches (the seed's `NoResultFound`).
+    /// No record matches.
     #[error("no matching record")]
     NotFound,
     /// Another account already has this email (compared without regard to case).

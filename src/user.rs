@@ -17,8 +17,8 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A stored account: the seed's `users` row without its session and reset columns, which
-/// live in their own tables.
+/// A stored account: its id, email and password hash. Sessions and reset tokens live in
+/// their own records.
 ///
 /// `Debug` redacts the password hash.
 #[derive(Clone, PartialEq, Eq)]

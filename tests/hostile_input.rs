@@ -6,6 +6,7 @@
 mod support;
 
 use std::{sync::LazyLock, time::Duration};
+use tower_user_auth::compat::SeedApi;
 
 use bytes::Bytes;
 use http::{HeaderName, HeaderValue, Method, Request, StatusCode};

@@ -9,6 +9,7 @@ use http::{Method, StatusCode};
 use serde_json::json;
 use support::{Answer, Body, Encoding, Server, assert_error, assert_ok};
 use tower_user_auth::Auth;
+use tower_user_auth::compat::SeedApi;
 
 /// The seed profile's absolute session lifetime (30 days), which the cookie's `Max-Age` says.
 const SEED_SESSION_LIFETIME: u64 = 30 * 24 * 60 * 60;

@@ -7,6 +7,7 @@ use std::{
     sync::Arc,
     time::{Duration, SystemTime},
 };
+use tower_user_auth::compat::SeedApi;
 
 use tower_user_auth::{
     Auth, AuthError, StoreError, UserId,
@@ -478,7 +479,7 @@ async fn unopenable_files_are_errors_not_panics() {
 #[tokio::test]
 async fn in_memory_store_works() {
     let store = RedbStore::in_memory().unwrap();
-    let auth = Auth::new(store, support::seed_config());
+    let auth = Auth::new(store, support::seed_config()).expect("valid configuration");
     auth.register_user("m@m.io", "pw").await.unwrap();
     assert!(auth.valid_login("m@m.io", "pw").await.unwrap());
 }
@@ -652,7 +653,12 @@ fn version_and_tables(path: &std::path::Path) -> (Option<u64>, Vec<String>) {
 /// An `Auth` (seed profile) on `path` with the clock at the fixture's time.
 fn fixture_auth(path: &std::path::Path) -> Auth {
     let clock = tower_user_auth::ManualClock::new(fixture_now());
-    Auth::with_clock(RedbStore::open(path).unwrap(), common::seed(), clock)
+    Auth::with_clock(
+        RedbStore::open(path).unwrap(),
+        support::seed_config(),
+        clock,
+    )
+    .expect("valid configuration")
 }
 
 #[tokio::test]

@@ -11,6 +11,7 @@ use std::{
     },
     time::SystemTime,
 };
+use tower_user_auth::compat::SeedApi;
 
 use http::{Method, StatusCode};
 use support::{Answer, Body, DemoApp, call, cookie_header, request_from};
@@ -156,7 +157,7 @@ async fn faults_answer_500_json_and_the_layer_recovers() {
         inner: RedbStore::open(dir.path().join("auth.redb")).unwrap(),
         mode: Arc::clone(&mode),
     };
-    let auth = Auth::new(store, support::seed_config());
+    let auth = Auth::new(store, support::seed_config()).expect("valid configuration");
     let svc = support::service(&auth);
     let creds = [("email", "f@x.io"), ("password", "pw")];
     let a = send(&svc, Method::POST, "/users", "", Body::Form(&creds)).await;

@@ -22,7 +22,7 @@ use crate::{
     user::{User, UserId},
 };
 
-/// The seed's `find_user_by(**kw)` filters, as a type: an unknown column cannot be asked for.
+/// How to find a user, as a type: an unknown column cannot be asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum UserQuery {
     /// By id.
@@ -35,8 +35,7 @@ pub enum UserQuery {
     ResetToken(TokenDigest),
 }
 
-/// The seed's `update_user(user_id, **kw)` attributes, as a type: an unknown attribute cannot
-/// be set.
+/// What to change on a user, as a type: an unknown attribute cannot be set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserUpdate {
@@ -145,7 +144,7 @@ pub struct Purged {
 /// Implementations decide where the work runs; callers on an async runtime expect that no
 /// method blocks a worker thread on disk or network I/O for long.
 pub trait Store: Send + Sync + 'static {
-    /// Inserts a user (the seed's `add_user`). Fails with [`StoreError::EmailTaken`] if an
+    /// Inserts a user. Fails with [`StoreError::EmailTaken`] if an
     /// account has the same email without regard to case; the check and the insert are one
     /// transaction.
     fn add_user(
@@ -154,14 +153,13 @@ pub trait Store: Send + Sync + 'static {
         hashed_password: &str,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
-    /// The first user matching the filter (the seed's `find_user_by`); [`StoreError::NotFound`]
-    /// if none.
+    /// The user matching the filter; [`StoreError::NotFound`] if none.
     fn find_user_by(
         &self,
         query: UserQuery,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
-    /// Applies `update` to user `id` (the seed's `update_user`) and returns the updated user.
+    /// Applies `update` to user `id` and returns the updated user.
     fn update_user(
         &self,
         id: UserId,

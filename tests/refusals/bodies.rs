@@ -301,7 +301,7 @@ fn streamed_registration<E>(frames: Vec<Result<Frame<Bytes>, E>>) -> Request<Fra
 
 #[tokio::test]
 async fn bodies_over_the_cap_are_413_by_length_and_as_streamed() {
-    let config = support::seed_config().with_body_limit(CAP).expect("limit");
+    let config = support::seed_config().with_body_limit(CAP);
     let (auth, _dir, token, snapshot) = bob_with_reset_token(config).await;
     for (method, path, form) in forms(token.expose()) {
         let fields: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();

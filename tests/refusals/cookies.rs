@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Value, json};
+use tower_user_auth::compat::SeedApi;
 use tower_user_auth::{AuthenticatedUser, UserId, token::SessionToken};
 
 use super::{

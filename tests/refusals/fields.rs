@@ -3,6 +3,7 @@
 //! token kept).
 
 use std::time::Duration;
+use tower_user_auth::compat::SeedApi;
 
 use http::{Method, StatusCode};
 use serde_json::json;
@@ -119,7 +120,8 @@ async fn a_bad_reset_token_is_403_whatever_the_password() {
     let clock = ManualClock::new(std::time::SystemTime::now());
     let store =
         tower_user_auth::store::RedbStore::open(dir.path().join("auth.redb")).expect("store");
-    let auth = Auth::with_clock(store, support::seed_config(), clock.clone());
+    let auth = Auth::with_clock(store, support::seed_config(), clock.clone())
+        .expect("valid configuration");
     // One account per kind of bad token, so that no account sees more than 3 failures.
     let emails = ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io", "f@x.io"];
     for email in emails {

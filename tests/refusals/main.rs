@@ -22,6 +22,7 @@ mod fields;
 mod routes;
 
 use std::fmt::Debug;
+use tower_user_auth::compat::SeedApi;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
 use http_body_util::Full;
 use serde_json::{Value, json};
+use tower_user_auth::compat::SeedApi;
 use tower_user_auth::{AuthConfig, Routes};
 
 use super::{
@@ -151,9 +152,7 @@ async fn routes_are_configurable() {
     };
     let config = support::seed_config()
         .with_routes(routes)
-        .expect("routes")
-        .with_cookie_name("sid")
-        .expect("cookie name");
+        .with_cookie_name("sid");
     let (auth, _dir) = support::auth(config);
     let creds = [("email", "r@r.io"), ("password", "pw")];
 
@@ -258,7 +257,6 @@ async fn routes_are_configurable() {
 async fn closed_registration_is_403_and_the_rest_works() {
     let config = AuthConfig::seed()
         .with_bcrypt_cost(4)
-        .expect("cost")
         .with_registration(false);
     let (auth, _dir) = support::auth(config);
     auth.register_user("old@x.io", "pwd")

@@ -1,6 +1,7 @@
 //! A. Passwords: items 1 to 4.
 
 use std::sync::{Arc, Mutex};
+use tower_user_auth::compat::SeedApi;
 
 use tower_user_auth::{
     Auth, AuthConfig, AuthError,
@@ -295,11 +296,19 @@ fn item_04_bcrypt_cost_default_12_configurable_low_cost_warns() {
     assert_eq!(AuthConfig::seed().bcrypt_cost(), 12);
 
     let log = LogBuf::default();
-    let c = log.capture(|| AuthConfig::seed().with_bcrypt_cost(10).unwrap());
+    let c = log.capture(|| {
+        let c = AuthConfig::seed().with_bcrypt_cost(10);
+        c.validate().expect("valid configuration");
+        c
+    });
     assert_eq!(c.bcrypt_cost(), 10);
     assert!(!log.text().contains("WARN"), "{}", log.text());
 
-    let c = log.capture(|| AuthConfig::seed().with_bcrypt_cost(9).unwrap());
+    let c = log.capture(|| {
+        let c = AuthConfig::seed().with_bcrypt_cost(9);
+        c.validate().expect("valid configuration");
+        c
+    });
     assert_eq!(c.bcrypt_cost(), 9);
     let text = log.text();
     assert!(
@@ -307,8 +316,8 @@ fn item_04_bcrypt_cost_default_12_configurable_low_cost_warns() {
         "{text}"
     );
 
-    assert!(AuthConfig::seed().with_bcrypt_cost(3).is_err());
-    assert!(AuthConfig::seed().with_bcrypt_cost(32).is_err());
+    assert!(AuthConfig::seed().with_bcrypt_cost(3).validate().is_err());
+    assert!(AuthConfig::seed().with_bcrypt_cost(32).validate().is_err());
 }
 
 /// Item 4: new hashes use the configured cost; a stored hash of lower cost is re-hashed at
@@ -322,9 +331,10 @@ async fn item_04_lower_cost_hash_rehashed_at_next_successful_login() {
 
     let stronger = Auth::with_clock(
         h.store.clone(),
-        AuthConfig::seed().with_bcrypt_cost(5).unwrap(),
+        AuthConfig::seed().with_bcrypt_cost(5),
         h.clock.clone(),
-    );
+    )
+    .expect("valid configuration");
     assert!(
         stronger
             .log_in(email, "wrong", None)

@@ -53,7 +53,7 @@ async fn item_13_cookie_attributes_per_profile() {
 #[tokio::test]
 async fn item_13_cookie_name_configurable_for_host_prefix() {
     let name = "__Host-session_id";
-    let h = Harness::new(hardened_config().with_cookie_name(name).unwrap());
+    let h = Harness::new(hardened_config().with_cookie_name(name));
     h.registered("host@example.com", GOOD_PW).await;
     let res = h.login("host@example.com", GOOD_PW).await;
     assert!(res.set_cookie_line("session_id").is_none());
@@ -67,7 +67,12 @@ async fn item_13_cookie_name_configurable_for_host_prefix() {
     assert_eq!(ok.status, 200);
     // The default name is not read any more.
     assert_eq!(h.profile(&token).await.status, 403);
-    assert!(AuthConfig::default().with_cookie_name("bad name").is_err());
+    assert!(
+        AuthConfig::default()
+            .with_cookie_name("bad name")
+            .validate()
+            .is_err()
+    );
 }
 
 /// Item 14: the session id is read from the `Cookie` header only (not the query string, not

@@ -2,6 +2,7 @@
 
 use http::Method;
 use serde_json::Value;
+use tower_user_auth::compat::SeedApi;
 use tower_user_auth::{
     store::Store,
     token::{SessionId, SessionToken, TokenDigest},
@@ -266,9 +267,7 @@ async fn item_11_absolute_lifetime_enforced_despite_activity() {
 async fn item_11_idle_timeout_and_lifetime_configurable() {
     let config = seed_config()
         .with_session_idle_timeout(5 * MIN)
-        .unwrap()
-        .with_session_lifetime(HOUR)
-        .unwrap();
+        .with_session_lifetime(HOUR);
     let h = Harness::new(config);
     h.registered("conf@example.com", "pw").await;
     let idle = h.session("conf@example.com", "pw").await;

@@ -117,8 +117,8 @@ async fn item_17_same_timing_known_or_unknown_email_slow_hook_detached() {
         d.fetch_add(1, Ordering::SeqCst);
         Ok(())
     };
-    let config = unthrottled(AuthConfig::default().with_bcrypt_cost(8).unwrap())
-        .with_reset_token_hook(slow_hook);
+    let config =
+        unthrottled(AuthConfig::default().with_bcrypt_cost(8)).with_reset_token_hook(slow_hook);
     let h = Harness::new(config);
     h.registered("slow@example.com", GOOD_PW).await;
     let h = &h;
@@ -199,7 +199,7 @@ async fn item_18_token_single_use_newest_only_own_email_only() {
 #[tokio::test]
 async fn item_18_token_expires_default_one_hour_configurable() {
     let default = Harness::seed();
-    let configured = Harness::new(seed_config().with_reset_token_lifetime(10 * MIN).unwrap());
+    let configured = Harness::new(seed_config().with_reset_token_lifetime(10 * MIN));
     for (h, lifetime) in [(default, HOUR), (configured, 10 * MIN)] {
         h.registered("early@example.com", "pw").await;
         h.registered("late@example.com", "pw").await;

@@ -130,9 +130,7 @@ async fn item_22_cross_site_requests_with_the_cookie_refused_app_included() {
 /// header pass.
 #[tokio::test]
 async fn item_22_same_origin_allow_listed_and_headerless_requests_pass() {
-    let config = seed_config()
-        .with_allowed_origins(["https://admin.example"])
-        .unwrap();
+    let config = seed_config().with_allowed_origins(["https://admin.example"]);
     let h = Harness::new(config);
     let passing: Vec<Vec<(&'static str, &'static str)>> = vec![
         vec![],
@@ -305,7 +303,7 @@ async fn item_24_bodies_capped_413_before_parsing() {
     let kib = pulled.load(Ordering::SeqCst);
     assert!(kib <= 20, "{kib} KiB read");
 
-    let small = Harness::new(seed_config().with_body_limit(64).unwrap());
+    let small = Harness::new(seed_config().with_body_limit(64));
     small.registered("s@x.io", "pw").await;
     let res = small.login("s@x.io", &"q".repeat(60)).await;
     assert_eq!(res.status, 413);
@@ -318,9 +316,7 @@ async fn item_24_bodies_capped_413_before_parsing() {
 /// once, on a single-threaded runtime.
 #[tokio::test(flavor = "current_thread")]
 async fn item_24_login_burst_sheds_503_and_pass_through_stays_fast() {
-    let config = unthrottled(AuthConfig::seed().with_bcrypt_cost(10).unwrap())
-        .with_hashing_pool(1, 1)
-        .unwrap();
+    let config = unthrottled(AuthConfig::seed().with_bcrypt_cost(10)).with_hashing_pool(1, 1);
     let h = Arc::new(Harness::new(config));
     h.registered("burst@example.com", "pw").await;
     let done = Arc::new(AtomicUsize::new(0));

@@ -6,6 +6,7 @@ use std::{
     process::{Command, Stdio},
     time::{Duration, Instant},
 };
+use tower_user_auth::compat::SeedApi;
 
 use tower_user_auth::{
     Auth, AuthConfig, Profile, UserId,
@@ -161,9 +162,7 @@ fn item_26_database_file_holds_no_issued_token_or_password_only_digests() {
 async fn item_27_purge_expired_removes_idle_old_sessions_and_expired_tokens() {
     let config = seed_config()
         .with_session_idle_timeout(30 * MIN)
-        .unwrap()
-        .with_session_lifetime(2 * HOUR)
-        .unwrap();
+        .with_session_lifetime(2 * HOUR);
     let h = Harness::new(config);
     h.registered("purge@example.com", "pw").await;
     let active = h.session("purge@example.com", "pw").await;
@@ -388,7 +387,7 @@ fn crash_child_process() {
 /// works, the index agrees with the records, and the database is fully usable.
 async fn assert_old_or_new_state(path: &std::path::Path, round: u64, last: u64) {
     let store = RedbStore::open(path).expect("the file opens after a crash");
-    let auth = Auth::new(store.clone(), crash_config());
+    let auth = Auth::new(store.clone(), crash_config()).expect("valid configuration");
     let valid = |i| {
         let auth = auth.clone();
         async move { auth.valid_login(CRASH_EMAIL, &crash_password(i)).await }

@@ -44,7 +44,7 @@ pub fn auth_with_clock(config: AuthConfig) -> (Auth, ManualClock, TempDir) {
     let dir = tempfile::tempdir().expect("temp dir");
     let clock = ManualClock::new(SystemTime::now());
     let store = RedbStore::open(dir.path().join(DB_FILE)).expect("open store");
-    let auth = Auth::with_clock(store, config, clock.clone());
+    let auth = Auth::with_clock(store, config, clock.clone()).expect("valid configuration");
     (auth, clock, dir)
 }
 
@@ -99,7 +99,8 @@ impl Harness {
         let path = dir.path().join(DB_FILE);
         let store = RedbStore::open(&path).expect("open store");
         let clock = ManualClock::new(start_time());
-        let auth = Auth::with_clock(store.clone(), config, clock.clone());
+        let auth =
+            Auth::with_clock(store.clone(), config, clock.clone()).expect("valid configuration");
         Self {
             dir,
             path,
