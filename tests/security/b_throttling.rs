@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use http::{Method, Request};
+use http::{HeaderValue, Method, Request};
 use tower_user_auth::ThrottleConfig;
 
 use crate::{
@@ -308,6 +308,131 @@ async fn item_07_trusted_proxies_decide_which_forwarded_for_is_believed() {
         .send(login_via("198.51.100.1", "203.0.113.200", email, "pw"))
         .await;
     assert_eq!(res.status, 429);
+}
+
+/// A login from the connection `peer` with one `X-Forwarded-For` header per item of `xffs`,
+/// as raw bytes (a header value need not be UTF-8).
+fn login_via_raw(peer: &str, xffs: &[&[u8]], email: &str, pw: &str) -> Request<FullBody> {
+    let mut req = from_peer(
+        form(
+            Method::POST,
+            "/sessions",
+            &[("email", email), ("password", pw)],
+        ),
+        peer,
+    );
+    for xff in xffs {
+        let value = HeaderValue::from_bytes(xff).expect("header value");
+        req.headers_mut().append("x-forwarded-for", value);
+    }
+    req
+}
+
+/// Item 7: a request from a trusted proxy with no parseable untrusted `X-Forwarded-For` entry
+/// (none at all, garbage, or only trusted hops) is counted as "an unknown client behind that
+/// proxy": such requests meet their own per-client ceiling, and never the key of the proxy's
+/// own address (an IPv6 proxy's /64, where other clients may be), nor another proxy's.
+#[tokio::test]
+async fn item_07_unknown_clients_behind_a_proxy_have_their_own_key_not_the_proxys() {
+    let throttle = ThrottleConfig::default().with_failure_ceilings(1000, 6);
+    let config = seed_config()
+        .with_trusted_proxies(["10.0.0.1", "10.0.0.2", "2001:db8:ffff:1::1"])
+        .with_throttle(throttle);
+    let h = Harness::new(config);
+    h.registered("own@example.com", "pw").await;
+    let proxy = "2001:db8:ffff:1::1";
+    let unknown: [&[&[u8]]; 6] = [
+        &[],
+        &[b"unknown"],
+        &[b"\xff\xfe"],
+        &[b"10.0.0.2"],
+        &[b"203.0.113.7, _hidden"],
+        &[b"[2001:db8::1"],
+    ];
+    for (i, xff) in unknown.iter().enumerate() {
+        let email = format!("stuffed{i}@example.com");
+        let res = h.send(login_via_raw(proxy, xff, &email, "x")).await;
+        assert_eq!(res.status, 401, "{xff:?}");
+    }
+    // Unknown clients behind that proxy have met their ceiling, whatever garbage they send.
+    for xff in unknown {
+        let res = h
+            .send(login_via_raw(proxy, xff, "own@example.com", "pw"))
+            .await;
+        assert_eq!(res.status, 429, "{xff:?}");
+    }
+    // A client in the proxy's /64, connecting directly, is not held back by them...
+    let res = h
+        .login_from("own@example.com", "pw", "2001:db8:ffff:1::99")
+        .await;
+    assert_eq!(
+        res.status, 200,
+        "unknown clients behind the proxy were counted as the proxy itself"
+    );
+    // ...nor is a client that the proxy names, nor unknown clients behind other proxies.
+    let res = h
+        .send(login_via_raw(
+            proxy,
+            &[b"203.0.113.9"],
+            "own@example.com",
+            "pw",
+        ))
+        .await;
+    assert_eq!(res.status, 200);
+    for other in ["10.0.0.1", "10.0.0.2"] {
+        let res = h
+            .send(login_via_raw(other, &[b"garbage"], "own@example.com", "pw"))
+            .await;
+        assert_eq!(res.status, 200, "behind {other}");
+    }
+}
+
+/// Item 7: the client behind a trusted proxy is the rightmost untrusted `X-Forwarded-For`
+/// entry (ports allowed; several headers are one list); whatever a throttled client puts to
+/// its left (garbage, non-ASCII or non-UTF-8 bytes, another header) it stays throttled.
+#[tokio::test]
+async fn item_07_garbage_left_of_the_client_cannot_escape_its_throttle() {
+    let config = seed_config().with_trusted_proxies(["10.0.0.0/8"]);
+    let h = Harness::new(config);
+    let email = "garbage@example.com";
+    h.registered(email, "pw").await;
+    for _ in 0..5 {
+        let res = h
+            .send(login_via_raw("10.0.0.1", &[b"203.0.113.7"], email, "x"))
+            .await;
+        assert_eq!(res.status, 401);
+    }
+    let escapes: [&[&[u8]]; 8] = [
+        &[b"203.0.113.7"],
+        &[b"nonsense, 203.0.113.7"],
+        &[b"\xff\xfe, 203.0.113.7"],
+        &[b"caf\xc3\xa9, 203.0.113.7, 10.0.0.9"],
+        &[b"\x80", b"203.0.113.7"],
+        &[b"203.0.113.7:5678"],
+        &[b"unknown, 203.0.113.7:1, 10.0.0.5:443"],
+        &[b"[::1]:x, 203.0.113.7", b""],
+    ];
+    for xff in escapes {
+        let res = h.send(login_via_raw("10.0.0.2", xff, email, "pw")).await;
+        assert_eq!(res.status, 429, "escaped with {xff:?}: {}", res.text());
+    }
+    // An IPv6 client with a port, behind the proxy, is throttled as itself.
+    for _ in 0..5 {
+        let xff: &[&[u8]] = &[b"[2001:db8:1:2::7]:443"];
+        assert_eq!(
+            h.send(login_via_raw("10.0.0.1", xff, email, "x"))
+                .await
+                .status,
+            401
+        );
+    }
+    let xff: &[&[u8]] = &[b"\xff, 2001:db8:1:2::8"];
+    assert_eq!(
+        h.send(login_via_raw("10.0.0.1", xff, email, "pw"))
+            .await
+            .status,
+        429
+    );
 }
 
 /// Item 7, over a real TCP socket: the server puts the peer address in the extensions (as
