@@ -344,9 +344,12 @@ impl AuthConfig {
 
     /// Proxies whose `X-Forwarded-For` is believed: when the peer address is one of these
     /// (an address or a network such as `10.0.0.0/8`), the client address is the rightmost
-    /// address of `X-Forwarded-For` that is not a trusted proxy. By default none is trusted
-    /// and the peer address is the client. Replaces any earlier list; validation refuses a
-    /// value that is neither an address nor a network.
+    /// entry of `X-Forwarded-For` (all its headers, as one list; ports allowed) that is not
+    /// a trusted proxy. When there is no such entry (no header, only trusted hops, or an
+    /// entry that is not an address before one is found) the request counts as "an unknown
+    /// client behind that proxy", with a throttling key of its own, never the proxy's. By
+    /// default none is trusted and the peer address is the client. Replaces any earlier
+    /// list; validation refuses a value that is neither an address nor a network.
     pub fn with_trusted_proxies<I, T>(mut self, proxies: I) -> Self
     where
         I: IntoIterator<Item = T>,

@@ -1,10 +1,11 @@
 //! The client's address: the peer address the server put in the request extensions, or,
 //! behind a trusted proxy, the address that proxy says it forwarded for.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use http::{HeaderMap, Request};
 use ipnet::IpNet;
+use sha2::{Digest, Sha256};
 
 /// The address of the client's end of the connection. The server puts it in each request's
 /// extensions (hyper does not do so by itself; see the demo); the layer reads it for
@@ -13,7 +14,9 @@ use ipnet::IpNet;
 pub struct PeerAddr(pub SocketAddr);
 
 /// The client address of `req`: the peer address, unless the peer is a trusted proxy, in
-/// which case the rightmost `X-Forwarded-For` address that is not itself a trusted proxy.
+/// which case the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy, or,
+/// if there is none, [the address that stands for an unknown client behind that
+/// proxy](unknown_behind).
 pub(crate) fn client_ip<B>(req: &Request<B>, trusted: &[IpNet]) -> Option<IpAddr> {
     let extensions = req.extensions();
     let peer = extensions
@@ -23,31 +26,86 @@ pub(crate) fn client_ip<B>(req: &Request<B>, trusted: &[IpNet]) -> Option<IpAddr
     if trusted.is_empty() || !is_trusted(peer, trusted) {
         return Some(peer);
     }
-    Some(forwarded_for(req.headers(), trusted).unwrap_or(peer))
+    Some(forwarded_for(req.headers(), trusted).unwrap_or_else(|| unknown_behind(peer)))
+}
+
+/// `ip`, an IPv4-mapped IPv6 address as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
 }
 
 fn is_trusted(ip: IpAddr, trusted: &[IpNet]) -> bool {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = canonical(ip);
     trusted.iter().any(|net| net.contains(&ip))
 }
 
-/// Walks `X-Forwarded-For` from the right (the hop nearest to us) past trusted proxies. An
-/// entry that is not an address ends the walk: what lies left of it cannot be trusted.
+/// Walks `X-Forwarded-For` from the right (the hop nearest to us) past trusted proxies to the
+/// first entry that is not one. Several headers are one comma-separated list, in order;
+/// empty elements are no entries (RFC 9110, section 5.6.1). An entry that is not an address
+/// (the value may hold any bytes) ends the walk without a client: what lies left of it was
+/// written by someone unknown. What lies left of the client is never read.
 fn forwarded_for(headers: &HeaderMap, trusted: &[IpNet]) -> Option<IpAddr> {
-    let mut hops: Vec<&str> = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        hops.extend(value.to_str().ok()?.split(',').map(str::trim));
-    }
-    for hop in hops.into_iter().rev() {
-        let ip = hop.parse::<IpAddr>().ok()?;
+    let entries = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .rev()
+        .flat_map(|value| value.as_bytes().rsplit(|&b| b == b','))
+        .map(<[u8]>::trim_ascii)
+        .filter(|entry| !entry.is_empty());
+    for entry in entries {
+        let ip = parse_entry(entry)?;
         if !is_trusted(ip, trusted) {
             return Some(ip);
         }
     }
     None
+}
+
+/// An entry of `X-Forwarded-For`: an address, with or without a port (`1.2.3.4:5678`,
+/// `[2001:db8::1]:443`, `[2001:db8::1]`).
+fn parse_entry(entry: &[u8]) -> Option<IpAddr> {
+    let entry = std::str::from_utf8(entry).ok()?;
+    entry
+        .parse::<IpAddr>()
+        .or_else(|_| entry.parse::<SocketAddr>().map(|s| s.ip()))
+        .ok()
+        .or_else(|| {
+            let bracketed = entry.strip_prefix('[')?.strip_suffix(']')?;
+            bracketed.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+        })
+}
+
+/// The address that stands for "an unknown client behind `proxy`", for throttling and the
+/// audit log: the request came from a trusted proxy that named no client we can read.
+///
+/// It lies in `0100::/8`, which IANA keeps reserved (only its `100::/64` is assigned, as a
+/// discard-only prefix, RFC 6666), so no real client has it; its first 64 bits, which the
+/// throttle counts by, name the proxy: `100:0:a00:1::` for `10.0.0.1`, and `101:` followed
+/// by 48 bits of the SHA-256 of the /64 of an IPv6 proxy. Every such request through one
+/// proxy shares one key, and never the key of the proxy's own address.
+fn unknown_behind(proxy: IpAddr) -> IpAddr {
+    let top: [u16; 4] = match canonical(proxy) {
+        IpAddr::V4(v4) => {
+            let [a, b, c, d] = v4.octets();
+            [
+                0x0100,
+                0,
+                u16::from_be_bytes([a, b]),
+                u16::from_be_bytes([c, d]),
+            ]
+        }
+        IpAddr::V6(v6) => {
+            let digest = Sha256::digest(&v6.octets()[..8]);
+            let word = |i: usize| u16::from_be_bytes([digest[i], digest[i + 1]]);
+            [0x0101, word(0), word(2), word(4)]
+        }
+    };
+    let mut segments = [0u16; 8];
+    segments[..4].copy_from_slice(&top);
+    IpAddr::V6(Ipv6Addr::from(segments))
 }
 
 #[cfg(test)]
@@ -173,6 +231,7 @@ mod tests {
         let v4 = behind("10.0.0.1:5");
         assert!(v4.iter().all(|c| *c == v4[0]), "{v4:?}");
         assert_ne!(v4[0], ip("10.0.0.1"));
+        assert_eq!(v4[0], ip("100:0:a00:1::"));
         assert_ne!(v4[0], behind("10.0.0.2:5")[0]);
         let v6 = behind("[2001:db8:ffff:1::1]:5");
         assert!(v6.iter().all(|c| *c == v6[0]), "{v6:?}");
