@@ -331,3 +331,75 @@ fn a_port_in_use_stops_the_demo_with_a_message() {
     let port = taken.local_addr().expect("addr").port().to_string();
     assert_refused_to_start(&[("PORT", &port)], &["cannot listen", &port]);
 }
+
+/// Settings that cannot work together stop the demo before it listens, every one reported:
+/// a `__Host-` cookie without `Secure` (the demo's default profile has none), a renewal
+/// interval longer than the idle timeout, an after-logout target that is an auth route, and
+/// a trusted network of every address.
+#[test]
+fn settings_that_cannot_work_together_stop_the_demo_with_every_message() {
+    assert_refused_to_start(
+        &[
+            ("AUTH_COOKIE_NAME", "__Host-sid"),
+            ("AUTH_SESSION_IDLE_TIMEOUT", "600"),
+            ("AUTH_SESSION_RENEWAL", "3600"),
+            ("AUTH_ROUTE_AFTER_LOGOUT", "/sessions"),
+            ("AUTH_TRUSTED_PROXIES", "0.0.0.0/0"),
+        ],
+        &["__Host-sid", "renewal", "\"/sessions\"", "0.0.0.0/0"],
+    );
+    assert_refused_to_start(
+        &[
+            ("AUTH_PROFILE", "hardened"),
+            ("AUTH_COOKIE_SECURE", "false"),
+            ("AUTH_COOKIE_NAME", "__Secure-sid"),
+        ],
+        &["__Secure-sid", "Secure"],
+    );
+}
+
+/// The demo's address line and its standard error until then, started with `env`
+/// (`HOST` may be any address: [`Demo::start`] insists on loopback).
+fn start_on(db: &Path, env: &[(&str, &str)]) -> (String, String) {
+    use std::io::{BufRead, BufReader};
+    let mut child = demo::command(db, env)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the demo");
+    let stderr = demo::read_to_end(child.stderr.take().expect("stderr"));
+    let mut line = String::new();
+    let read = BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line);
+    // The warning is written before the address line; stop the demo to read it.
+    let _ = child.kill();
+    let _ = child.wait();
+    let stderr = stderr.join().unwrap_or_default();
+    assert!(
+        read.is_ok_and(|n| n > 0),
+        "no address line; stderr {stderr:?}"
+    );
+    (line, stderr)
+}
+
+/// A `Secure` cookie served over plain http beyond loopback is dropped by browsers: the
+/// hardened demo listening on such an address warns at start-up, on standard error (the
+/// address line stays the first of standard output); on loopback, where browsers accept it,
+/// and in the compatibility profile (no `Secure`), it does not.
+#[test]
+fn the_hardened_demo_on_plain_http_beyond_loopback_warns_that_browsers_drop_the_cookie() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("auth.redb");
+    let warned = |stderr: &str| stderr.contains("Secure") && stderr.contains("plain http");
+    let (line, stderr) = start_on(&db, &[("AUTH_PROFILE", "hardened"), ("HOST", "0.0.0.0")]);
+    assert!(line.starts_with("listening on http://0.0.0.0:"), "{line}");
+    assert!(warned(&stderr), "no warning: {stderr:?}");
+    assert!(stderr.contains("WARN"), "{stderr}");
+    for env in [
+        &[("AUTH_PROFILE", "hardened")][..],
+        &[("AUTH_PROFILE", "seed"), ("HOST", "0.0.0.0")],
+    ] {
+        let (line, stderr) = start_on(&db, env);
+        assert!(line.starts_with("listening on http://"), "{line}");
+        assert!(!warned(&stderr), "{env:?}: {stderr}");
+    }
+}

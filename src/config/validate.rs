@@ -187,4 +187,95 @@ mod tests {
             "invalid configuration: bcrypt cost must be between 4 and 31, got 3"
         );
     }
+
+    /// Values that only fail together are refused, each with its own message, all at once:
+    /// a `__Host-` or `__Secure-` cookie name (matched without regard to case, as RFC
+    /// 6265bis does) without `Secure`, a renewal interval not shorter than the idle timeout,
+    /// an after-logout target that is an auth route, a trusted network of every address.
+    #[test]
+    fn combinations_that_cannot_work_are_refused_together() {
+        let refused = |config: AuthConfig, needles: &[&str]| {
+            let error = config.validate().expect_err(needles[0]);
+            let message = error.to_string();
+            for needle in needles {
+                assert!(message.contains(needle), "{needle:?} not in {message}");
+            }
+            error.problems().len()
+        };
+        let seed = AuthConfig::seed;
+        assert_eq!(
+            refused(
+                seed().with_cookie_name("__Host-sid"),
+                &["__Host-sid", "Secure"]
+            ),
+            1
+        );
+        assert_eq!(
+            refused(seed().with_cookie_name("__host-sid"), &["__host-sid"]),
+            1
+        );
+        let plain = AuthConfig::hardened().with_secure_cookie(false);
+        assert_eq!(
+            refused(
+                plain.with_cookie_name("__Secure-sid"),
+                &["__Secure-sid", "Secure"]
+            ),
+            1
+        );
+        let day = Duration::from_secs(24 * 3600);
+        assert_eq!(
+            refused(seed().with_session_renewal(14 * day), &["renewal", "idle"]),
+            1
+        );
+        let slow = AuthConfig::hardened().with_session_renewal(Duration::from_secs(3600));
+        assert_eq!(refused(slow, &["renewal"]), 1);
+        for target in ["/sessions", "/profile/", "/reset_password"] {
+            let routes = Routes {
+                after_logout: target.into(),
+                ..Routes::default()
+            };
+            assert_eq!(refused(seed().with_routes(routes), &[target, "logout"]), 1);
+        }
+        for everyone in ["0.0.0.0/0", "::/0"] {
+            let config = seed().with_trusted_proxies(["10.0.0.0/8", everyone]);
+            assert_eq!(refused(config, &[everyone]), 1);
+        }
+        let routes = Routes {
+            after_logout: "/sessions".into(),
+            ..Routes::default()
+        };
+        let all = seed()
+            .with_cookie_name("__Secure-session_id")
+            .with_session_renewal(14 * day)
+            .with_routes(routes)
+            .with_trusted_proxies(["0.0.0.0/0"]);
+        assert_eq!(
+            refused(all, &["__Secure-", "renewal", "/sessions", "0.0.0.0/0"]),
+            4
+        );
+    }
+
+    /// Merely risky values pass (the log warns of some): only what cannot work is refused.
+    #[test]
+    fn risky_combinations_are_accepted() {
+        let hour = Duration::from_secs(3600);
+        for config in [
+            AuthConfig::hardened().with_cookie_name("__Host-session_id"),
+            AuthConfig::hardened().with_cookie_name("__Secure-session_id"),
+            AuthConfig::seed().with_cookie_name("my__Host-sid"),
+            AuthConfig::seed().with_session_renewal(Duration::ZERO),
+            AuthConfig::hardened()
+                .with_session_idle_timeout(48 * hour)
+                .with_session_lifetime(hour),
+            AuthConfig::seed().with_body_limit(64),
+            AuthConfig::hardened().with_reset_token_in_response(true),
+            AuthConfig::seed().with_trusted_proxies(["0.0.0.0/1", "10.0.0.0/8"]),
+            AuthConfig::seed().with_routes(Routes {
+                after_logout: "/goodbye".into(),
+                ..Routes::default()
+            }),
+        ] {
+            assert_eq!(config.validate(), Ok(()), "{config:?}");
+        }
+    }
 }

@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use http::{Method, Request, header};
 use tower_user_auth::{
-    AuthConfig, AuthenticatedUser, UserId,
+    Auth, AuthConfig, AuthenticatedUser, OpenError, UserId,
     token::{SessionId, TokenDigest},
 };
 
@@ -73,6 +73,41 @@ async fn item_13_cookie_name_configurable_for_host_prefix() {
             .validate()
             .is_err()
     );
+}
+
+/// Item 13: a `__Host-` or `__Secure-` cookie name without `Secure` cannot work (browsers
+/// drop such a cookie): the configuration is refused when the service opens, before the
+/// database file is created, with a message that names the cookie.
+#[test]
+fn item_13_prefixed_cookie_name_without_secure_is_refused_at_start() {
+    for (name, secure) in [
+        ("__Host-session_id", false),
+        ("__Secure-session_id", false),
+        ("__HOST-session_id", false),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = dir.path().join("auth.redb");
+        let config = AuthConfig::seed()
+            .with_cookie_name(name)
+            .with_secure_cookie(secure);
+        let error = Auth::open(&db, config).expect_err(name);
+        let OpenError::Config(error) = error else {
+            panic!("{name}: {error}")
+        };
+        let message = error.to_string();
+        assert!(
+            message.contains(name) && message.contains("Secure"),
+            "{message}"
+        );
+        assert!(!db.exists(), "{name}: the database was opened");
+    }
+    // With `Secure`, they are accepted.
+    for name in ["__Host-session_id", "__Secure-session_id"] {
+        let config = AuthConfig::seed()
+            .with_cookie_name(name)
+            .with_secure_cookie(true);
+        assert_eq!(config.validate(), Ok(()), "{name}");
+    }
 }
 
 /// Item 14: the session id is read from the `Cookie` header only (not the query string, not
