@@ -298,6 +298,12 @@ async fn run() -> Result<(), Setup> {
         OpenError::Config(e) => Setup(problem_lines(&e)),
         other => Setup::from(other),
     })?;
+    // Browsers drop a Secure cookie served over plain http beyond loopback: warn once the
+    // listening address is known.
+    let plain_http_warning = {
+        let config = auth.config().clone();
+        move |addr| config.plain_http_warning(addr)
+    };
     let purger = auth.spawn_purger(purge_every);
     // AUTH_STATS_INTERVAL (seconds): print storage statistics on standard output, for the soak
     // test and for watching a development server.
@@ -324,6 +330,9 @@ async fn run() -> Result<(), Setup> {
         .await
         .map_err(|e| Setup::from(format!("cannot listen on {host}:{port}: {e}")))?;
     let addr: SocketAddr = listener.local_addr()?;
+    if let Some(warning) = plain_http_warning(addr) {
+        tracing::warn!("{warning} (AUTH_COOKIE_SECURE=false turns it off)");
+    }
     println!("listening on http://{addr}");
     tracing::info!(%addr, %profile, db = %db, "serving");
 

@@ -190,6 +190,44 @@ pub enum ConfigProblem {
     /// An unknown profile name.
     #[error("unknown profile {0:?}: expected \"seed\" or \"hardened\"")]
     Profile(String),
+    /// A cookie name with a prefix that browsers accept only on a cookie with the `Secure`
+    /// attribute (`__Host-`, `__Secure-`; matched without regard to case, as RFC 6265bis
+    /// does), configured without `Secure`: browsers would drop the cookie.
+    #[error(
+        "cookie name {name:?} starts with {prefix}, which browsers accept only on a Secure \
+         cookie: turn the Secure attribute on or choose another name"
+    )]
+    CookiePrefixNeedsSecure {
+        /// The cookie name.
+        name: String,
+        /// The prefix, as the standard spells it.
+        prefix: &'static str,
+    },
+    /// A session renewal interval not shorter than the idle timeout: the last activity
+    /// would never be written in time, so an active session would end at its idle timeout.
+    #[error(
+        "session renewal interval ({renewal:?}) must be shorter than the idle timeout \
+         ({idle:?}): an active session would still end at its idle timeout"
+    )]
+    SessionRenewal {
+        /// The renewal interval.
+        renewal: std::time::Duration,
+        /// The idle timeout.
+        idle: std::time::Duration,
+    },
+    /// An after-logout target that is an auth route: the redirect after logout would end on
+    /// that route's refusal of a logged-out client.
+    #[error(
+        "after-logout path {0:?} is an auth route: the redirect after logout would end on an error"
+    )]
+    AfterLogoutOnRoute(String),
+    /// A trusted proxy network that holds every address (`0.0.0.0/0`, `::/0`): every
+    /// `X-Forwarded-For` entry would be a trusted proxy, so no client could ever be found.
+    #[error(
+        "trusted proxy {0} holds every address, so no client address could ever be found: \
+         list your proxies' addresses or networks"
+    )]
+    TrustsEveryone(String),
 }
 
 /// A configuration that cannot be used: every problem found, not only the first.

@@ -5,12 +5,13 @@
 mod profile;
 mod routes;
 mod validate;
+mod warning;
 
 use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use ipnet::IpNet;
 
-pub use self::{profile::Profile, routes::Routes};
+pub use self::{profile::Profile, routes::Routes, warning::ConfigWarning};
 use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig};
 
 /// Everything configurable about [`Auth`](crate::Auth) and [`AuthLayer`](crate::AuthLayer).
@@ -210,7 +211,8 @@ impl AuthConfig {
     }
 
     /// A session's last activity is written at most once per this interval (default 60 s),
-    /// so the idle timeout is enforced to within it and reads do not write.
+    /// so the idle timeout is enforced to within it and reads do not write; validation
+    /// requires it shorter than the idle timeout.
     pub fn with_session_renewal(mut self, interval: Duration) -> Self {
         self.session_renewal = interval;
         self
@@ -244,7 +246,10 @@ impl AuthConfig {
     }
 
     /// The session cookie's name (default `session_id`; validation requires an RFC 6265
-    /// token); `__Host-` names need [`with_secure_cookie(true)`](Self::with_secure_cookie).
+    /// token). Names that start with `__Host-` or `__Secure-` (in any case) need
+    /// [`with_secure_cookie(true)`](Self::with_secure_cookie), which validation checks;
+    /// `__Host-` also needs `Path=/` and no `Domain`, which the cookie always has (its path
+    /// is not configurable).
     pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = name.into();
         self
@@ -349,7 +354,8 @@ impl AuthConfig {
     /// entry that is not an address before one is found) the request counts as "an unknown
     /// client behind that proxy", with a throttling key of its own, never the proxy's. By
     /// default none is trusted and the peer address is the client. Replaces any earlier
-    /// list; validation refuses a value that is neither an address nor a network.
+    /// list; validation refuses a value that is neither an address nor a network, and a
+    /// network of every address (`0.0.0.0/0`, `::/0`), behind which no client could be found.
     pub fn with_trusted_proxies<I, T>(mut self, proxies: I) -> Self
     where
         I: IntoIterator<Item = T>,

@@ -38,7 +38,9 @@ impl Default for Routes {
 
 impl Routes {
     /// Every path that does not start with `/`, or that another route already serves
-    /// (trailing slashes aside).
+    /// (trailing slashes aside), and an after-logout target that is an auth route: the
+    /// browser following the redirect would meet that route's refusal of a logged-out
+    /// client (403, or 405 for a method it does not serve).
     pub(crate) fn problems(&self) -> Vec<ConfigProblem> {
         let served = [
             &self.register,
@@ -57,8 +59,18 @@ impl Routes {
                 problems.push(ConfigProblem::RoutePath((*path).clone()));
             }
         }
+        let target = self
+            .after_logout
+            .split(['?', '#'])
+            .next()
+            .unwrap_or_default();
         if !self.after_logout.starts_with('/') {
             problems.push(ConfigProblem::RoutePath(self.after_logout.clone()));
+        } else if served
+            .iter()
+            .any(|path| path.trim_end_matches('/') == target.trim_end_matches('/'))
+        {
+            problems.push(ConfigProblem::AfterLogoutOnRoute(self.after_logout.clone()));
         }
         problems
     }

@@ -5,16 +5,22 @@ use std::time::Duration;
 use super::AuthConfig;
 use crate::error::{ConfigError, ConfigProblem};
 
-/// bcrypt costs below this are for tests and local demos: accepted with a warning.
-const LOWEST_PRODUCTION_COST: u32 = 10;
+/// Cookie name prefixes that browsers accept only on a `Secure` cookie (RFC 6265bis,
+/// section 4.1.3), matched without regard to case. `__Host-` also requires `Path=/` and no
+/// `Domain`, which this crate's cookie always has (its path is not configurable).
+const SECURE_ONLY_PREFIXES: [&str; 2] = ["__Secure-", "__Host-"];
 
 impl AuthConfig {
     /// Checks the whole configuration and reports every problem at once.
     ///
     /// [`Auth::new`](crate::Auth::new), [`Auth::with_clock`](crate::Auth::with_clock) and
     /// [`Auth::open`](crate::Auth::open) call it; call it yourself to check a configuration
-    /// before anything else starts. A valid configuration with a bcrypt cost below 10 is
-    /// accepted with a warning in the log.
+    /// before anything else starts. Besides values that are wrong in themselves, it refuses
+    /// values that cannot work together: a `__Host-` or `__Secure-` cookie name without
+    /// `Secure`, a session renewal interval not shorter than the idle timeout, an
+    /// after-logout target that is an auth route, a trusted proxy network of every address.
+    /// A valid configuration that is merely risky (see [`warnings`](Self::warnings), such as
+    /// a bcrypt cost below 10) is accepted with a warning in the log.
     ///
     /// ```
     /// use std::time::Duration;
@@ -47,9 +53,17 @@ impl AuthConfig {
                 problems.push(ConfigProblem::Zero(what));
             }
         }
+        if !self.session_idle_timeout.is_zero() && self.session_renewal >= self.session_idle_timeout
+        {
+            problems.push(ConfigProblem::SessionRenewal {
+                renewal: self.session_renewal,
+                idle: self.session_idle_timeout,
+            });
+        }
         if !is_cookie_name(&self.cookie_name) {
             problems.push(ConfigProblem::CookieName(self.cookie_name.clone()));
         }
+        problems.extend(self.cookie_prefix_problem());
         problems.extend(self.routes.problems());
         if self.body_limit == 0 {
             problems.push(ConfigProblem::Zero("body limit"));
@@ -69,17 +83,35 @@ impl AuthConfig {
                 .cloned()
                 .map(ConfigProblem::TrustedProxy),
         );
+        problems.extend(
+            self.trusted_proxies
+                .iter()
+                .filter(|net| net.prefix_len() == 0)
+                .map(|net| ConfigProblem::TrustsEveryone(net.to_string())),
+        );
         if let Some(error) = ConfigError::from_problems(problems) {
             return Err(error);
         }
-        if self.bcrypt_cost < LOWEST_PRODUCTION_COST {
-            tracing::warn!(
-                target: "tower_user_auth::config",
-                cost = self.bcrypt_cost,
-                "bcrypt cost below 10: acceptable only for tests and local demos"
-            );
+        for warning in self.warnings() {
+            tracing::warn!(target: "tower_user_auth::config", "{warning}");
         }
         Ok(())
+    }
+
+    /// A cookie name that browsers accept only with `Secure`, on a cookie without it.
+    fn cookie_prefix_problem(&self) -> Option<ConfigProblem> {
+        if self.secure_cookie {
+            return None;
+        }
+        let name = self.cookie_name.as_bytes();
+        let prefix = SECURE_ONLY_PREFIXES.into_iter().find(|prefix| {
+            name.get(..prefix.len())
+                .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
+        })?;
+        Some(ConfigProblem::CookiePrefixNeedsSecure {
+            name: self.cookie_name.clone(),
+            prefix,
+        })
     }
 }
 
@@ -250,8 +282,26 @@ mod tests {
             .with_routes(routes)
             .with_trusted_proxies(["0.0.0.0/0"]);
         assert_eq!(
-            refused(all, &["__Secure-", "renewal", "/sessions", "0.0.0.0/0"]),
+            refused(
+                all.clone(),
+                &["__Secure-", "renewal", "/sessions", "0.0.0.0/0"]
+            ),
             4
+        );
+        assert_eq!(
+            problems(&all),
+            [
+                ConfigProblem::SessionRenewal {
+                    renewal: 14 * day,
+                    idle: 14 * day
+                },
+                ConfigProblem::CookiePrefixNeedsSecure {
+                    name: "__Secure-session_id".into(),
+                    prefix: "__Secure-"
+                },
+                ConfigProblem::AfterLogoutOnRoute("/sessions".into()),
+                ConfigProblem::TrustsEveryone("0.0.0.0/0".into()),
+            ]
         );
     }
 
