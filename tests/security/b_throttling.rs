@@ -20,12 +20,32 @@ async fn fail(h: &Harness, email: &str, peer: &str, n: usize) {
 
 /// A login from the connection `peer` whose `X-Forwarded-For` says `xff`.
 fn login_via(peer: &str, xff: &str, email: &str, pw: &str) -> Request<FullBody> {
-    let req = form(
-        Method::POST,
-        "/sessions",
-        &[("email", email), ("password", pw)],
+    login_via_raw(peer, &[xff.as_bytes()], email, pw)
+}
+
+/// A login from the connection `peer` with one `X-Forwarded-For` header per item of `xffs`,
+/// as raw bytes (a header value need not be UTF-8).
+fn login_via_raw(peer: &str, xffs: &[&[u8]], email: &str, pw: &str) -> Request<FullBody> {
+    let mut req = from_peer(
+        form(
+            Method::POST,
+            "/sessions",
+            &[("email", email), ("password", pw)],
+        ),
+        peer,
     );
-    with_header(from_peer(req, peer), "x-forwarded-for", xff)
+    for xff in xffs {
+        let value = HeaderValue::from_bytes(xff).expect("header value");
+        req.headers_mut().append("x-forwarded-for", value);
+    }
+    req
+}
+
+/// A harness that trusts the proxies of 10.0.0.0/8, with `email` registered (password `pw`).
+async fn behind_proxies(email: &str) -> Harness {
+    let h = Harness::new(seed_config().with_trusted_proxies(["10.0.0.0/8"]));
+    h.registered(email, "pw").await;
+    h
 }
 
 /// Item 7: after 5 failures from one address on one account, 429 with `Retry-After` in
@@ -276,10 +296,8 @@ async fn item_07_ipv6_host_rotating_addresses_in_its_64_cannot_lock_out_owner() 
 /// client (its rightmost untrusted hop); from an untrusted peer it is ignored.
 #[tokio::test]
 async fn item_07_trusted_proxies_decide_which_forwarded_for_is_believed() {
-    let config = seed_config().with_trusted_proxies(["10.0.0.0/8"]);
-    let h = Harness::new(config);
     let email = "proxied@example.com";
-    h.registered(email, "pw").await;
+    let h = behind_proxies(email).await;
 
     // Behind the proxy, client 203.0.113.7 fails five times (its leftmost hop is forged).
     for i in 0..5 {
@@ -308,24 +326,6 @@ async fn item_07_trusted_proxies_decide_which_forwarded_for_is_believed() {
         .send(login_via("198.51.100.1", "203.0.113.200", email, "pw"))
         .await;
     assert_eq!(res.status, 429);
-}
-
-/// A login from the connection `peer` with one `X-Forwarded-For` header per item of `xffs`,
-/// as raw bytes (a header value need not be UTF-8).
-fn login_via_raw(peer: &str, xffs: &[&[u8]], email: &str, pw: &str) -> Request<FullBody> {
-    let mut req = from_peer(
-        form(
-            Method::POST,
-            "/sessions",
-            &[("email", email), ("password", pw)],
-        ),
-        peer,
-    );
-    for xff in xffs {
-        let value = HeaderValue::from_bytes(xff).expect("header value");
-        req.headers_mut().append("x-forwarded-for", value);
-    }
-    req
 }
 
 /// Item 7: a request from a trusted proxy with no parseable untrusted `X-Forwarded-For` entry
@@ -392,10 +392,8 @@ async fn item_07_unknown_clients_behind_a_proxy_have_their_own_key_not_the_proxy
 /// its left (garbage, non-ASCII or non-UTF-8 bytes, another header) it stays throttled.
 #[tokio::test]
 async fn item_07_garbage_left_of_the_client_cannot_escape_its_throttle() {
-    let config = seed_config().with_trusted_proxies(["10.0.0.0/8"]);
-    let h = Harness::new(config);
     let email = "garbage@example.com";
-    h.registered(email, "pw").await;
+    let h = behind_proxies(email).await;
     for _ in 0..5 {
         let res = h
             .send(login_via_raw("10.0.0.1", &[b"203.0.113.7"], email, "x"))
@@ -416,23 +414,12 @@ async fn item_07_garbage_left_of_the_client_cannot_escape_its_throttle() {
         let res = h.send(login_via_raw("10.0.0.2", xff, email, "pw")).await;
         assert_eq!(res.status, 429, "escaped with {xff:?}: {}", res.text());
     }
-    // An IPv6 client with a port, behind the proxy, is throttled as itself.
+    // An IPv6 client with a port, behind the proxy, is throttled as itself (its /64).
+    let v6 = |xff: &'static [u8], pw| h.send(login_via_raw("10.0.0.1", &[xff], email, pw));
     for _ in 0..5 {
-        let xff: &[&[u8]] = &[b"[2001:db8:1:2::7]:443"];
-        assert_eq!(
-            h.send(login_via_raw("10.0.0.1", xff, email, "x"))
-                .await
-                .status,
-            401
-        );
+        assert_eq!(v6(b"[2001:db8:1:2::7]:443", "x").await.status, 401);
     }
-    let xff: &[&[u8]] = &[b"\xff, 2001:db8:1:2::8"];
-    assert_eq!(
-        h.send(login_via_raw("10.0.0.1", xff, email, "pw"))
-            .await
-            .status,
-        429
-    );
+    assert_eq!(v6(b"\xff, 2001:db8:1:2::8", "pw").await.status, 429);
 }
 
 /// Item 7, over a real TCP socket: the server puts the peer address in the extensions (as
