@@ -49,6 +49,9 @@ pub struct AuthConfig {
     pub(crate) session_idle_timeout: Duration,
     pub(crate) session_lifetime: Duration,
     pub(crate) session_renewal: Duration,
+    /// Whether [`with_session_renewal`](Self::with_session_renewal) set the renewal interval;
+    /// if not, it follows the idle timeout.
+    pub(crate) session_renewal_set: bool,
     pub(crate) max_sessions_per_user: Option<usize>,
     pub(crate) reset_token_lifetime: Duration,
     pub(crate) reset_token_in_response: bool,
@@ -102,6 +105,9 @@ impl fmt::Debug for AuthConfig {
     }
 }
 
+/// The default session renewal interval, unless half the idle timeout is shorter.
+const DEFAULT_RENEWAL: Duration = Duration::from_secs(60);
+
 impl Default for AuthConfig {
     fn default() -> Self {
         Self::hardened()
@@ -118,7 +124,8 @@ impl AuthConfig {
             password_policy: PasswordPolicy::hardened(),
             session_idle_timeout: Duration::from_secs(30 * 60),
             session_lifetime: Duration::from_secs(12 * 60 * 60),
-            session_renewal: Duration::from_secs(60),
+            session_renewal: DEFAULT_RENEWAL,
+            session_renewal_set: false,
             max_sessions_per_user: Some(32),
             reset_token_lifetime: Duration::from_secs(60 * 60),
             reset_token_in_response: false,
@@ -200,6 +207,9 @@ impl AuthConfig {
     /// compatibility profile; validation refuses zero).
     pub fn with_session_idle_timeout(mut self, timeout: Duration) -> Self {
         self.session_idle_timeout = timeout;
+        if !self.session_renewal_set {
+            self.session_renewal = DEFAULT_RENEWAL.min(timeout / 2);
+        }
         self
     }
 
@@ -210,11 +220,13 @@ impl AuthConfig {
         self
     }
 
-    /// A session's last activity is written at most once per this interval (default 60 s),
-    /// so the idle timeout is enforced to within it and reads do not write; validation
-    /// requires it shorter than the idle timeout.
+    /// A session's last activity is written at most once per this interval (default 60 s,
+    /// or half the idle timeout if that is shorter), so the idle timeout is enforced to
+    /// within it and reads do not write; validation requires it shorter than the idle
+    /// timeout.
     pub fn with_session_renewal(mut self, interval: Duration) -> Self {
         self.session_renewal = interval;
+        self.session_renewal_set = true;
         self
     }
 
@@ -398,6 +410,27 @@ mod tests {
         assert!(!c.end_sessions_on_reset);
         assert_eq!(c.cookie_name(), "session_id");
         assert_eq!(c.bcrypt_cost(), 12);
+    }
+
+    #[test]
+    fn the_default_renewal_follows_a_short_idle_timeout() {
+        let secs = Duration::from_secs;
+        let short = AuthConfig::seed().with_session_idle_timeout(secs(2));
+        assert_eq!(short.session_renewal, secs(1));
+        assert_eq!(short.validate(), Ok(()));
+        assert_eq!(AuthConfig::hardened().session_renewal, secs(60));
+        // Set, it stays, whichever setter comes first.
+        for config in [
+            AuthConfig::seed()
+                .with_session_renewal(secs(90))
+                .with_session_idle_timeout(secs(2)),
+            AuthConfig::seed()
+                .with_session_idle_timeout(secs(2))
+                .with_session_renewal(secs(90)),
+        ] {
+            assert_eq!(config.session_renewal, secs(90));
+            assert!(config.validate().is_err());
+        }
     }
 
     #[test]
