@@ -331,7 +331,7 @@ async fn run() -> Result<(), Setup> {
         .map_err(|e| Setup::from(format!("cannot listen on {host}:{port}: {e}")))?;
     let addr: SocketAddr = listener.local_addr()?;
     if let Some(warning) = plain_http_warning(addr) {
-        tracing::warn!("{warning} (AUTH_COOKIE_SECURE=false turns it off)");
+        tracing::warn!("{warning} (here: AUTH_COOKIE_SECURE=false)");
     }
     println!("listening on http://{addr}");
     tracing::info!(%addr, %profile, db = %db, "serving");
