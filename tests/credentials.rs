@@ -1,0 +1,127 @@
+//! Credential changes under concurrency: a password change, a reset and the re-hash at login
+//! each compare-and-set against what the request verified, advance the credential generation
+//! that sessions are checked against, and revoke outstanding reset tokens, all in one write
+//! transaction (issue 9, properties 1 to 3).
+//!
+//! The races run over real sockets against a real redb file, many bounded rounds each, so
+//! that they are hit on a 2-core machine.
+
+mod support;
+
+use http::Method;
+use tower_user_auth::{
+    Auth, AuthConfig,
+    compat::SeedApi,
+    store::{RedbStore, Store, UserUpdate},
+};
+
+use support::{
+    Answer, Body, GOOD_PW, Harness, OTHER_PW, Server, cookie_header, hardened_config,
+    seed_config, serve_echo, unthrottled,
+};
+
+/// `POST /sessions` over the socket.
+async fn login(server: &Server, email: &str, password: &str) -> Answer {
+    let body = Body::Form(&[("email", email), ("password", password)]);
+    server.http.post("/sessions", body).await
+}
+
+/// `PUT /reset_password` over the socket.
+async fn reset(server: &Server, email: &str, token: &str, password: &str) -> Answer {
+    let fields = [
+        ("email", email),
+        ("reset_token", token),
+        ("new_password", password),
+    ];
+    server.http.put("/reset_password", Body::Form(&fields)).await
+}
+
+/// `PUT /profile/password` over the socket with the session cookie.
+async fn change(server: &Server, cookie: &str, current: &str, new: &str) -> Answer {
+    let fields = [("current_password", current), ("new_password", new)];
+    let headers = cookie_header(cookie);
+    server
+        .http
+        .send(Method::PUT, "/profile/password", &headers, Body::Form(&fields))
+        .await
+}
+
+/// The `Cookie` header (`session_id=...`) of a login's answer, if it logged in.
+fn cookie(login: &Answer) -> Option<String> {
+    login.session_cookie().map(|v| format!("session_id={v}"))
+}
+
+/// The `Cookie` headers of the logins that answered 200.
+fn cookies(answers: &[Answer]) -> Vec<String> {
+    answers.iter().filter_map(cookie).collect()
+}
+
+/// Property 1: a login that re-hashes an old-cost hash must not put the old password back
+/// after a concurrent reset. Accounts are made at cost 4 and logged into at cost 8, each
+/// round racing the login's re-hash against a reset with a token issued beforehand.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_rehash_racing_a_reset_never_puts_the_old_password_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path().join("auth.redb")).unwrap();
+    let low = Auth::new(store.clone(), unthrottled(seed_config())).unwrap();
+    let config = unthrottled(AuthConfig::seed().with_bcrypt_cost(8));
+    let auth = Auth::new(store, config).unwrap();
+    let server = serve_echo(&auth).await;
+    let mut old_back = Vec::new();
+    for round in 0..12 {
+        let email = format!("rehash{round}@example.com");
+        low.register_user(&email, "old-password").await.unwrap();
+        let token = auth.get_reset_password_token(&email).await.unwrap();
+        let (_, reset) = tokio::join!(
+            login(&server, &email, "old-password"),
+            reset(&server, &email, token.expose(), "new-password"),
+        );
+        assert_eq!(reset.status, 200, "round {round}: {}", reset.text());
+        let new_works = auth.valid_login(&email, "new-password").await.unwrap();
+        let old_works = auth.valid_login(&email, "old-password").await.unwrap();
+        if old_works || !new_works {
+            old_back.push(round);
+        }
+    }
+    assert!(
+        old_back.is_empty(),
+        "the reset was answered 200 but the old password is back in rounds {old_back:?}"
+    );
+}
+
+/// Property 1: of a dozen concurrent password changes with the right current password,
+/// exactly one is told "Password changed" and its password is the one that works; the
+/// others get 409 (or 403 if they read the account after the winner changed it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_concurrent_password_changes_exactly_one_succeeds_and_holds() {
+    let config = unthrottled(AuthConfig::hardened().with_bcrypt_cost(8));
+    let (auth, _dir) = support::auth(config);
+    let server = serve_echo(&auth).await;
+    for round in 0..3 {
+        let email = format!("changes{round}@example.com");
+        auth.register_user(&email, GOOD_PW).await.unwrap();
+        let cookie = cookie(&login(&server, &email, GOOD_PW).await).expect("logged in");
+        let news: Vec<String> = (0..12).map(|i| format!("new password number {i}")).collect();
+        let answers = futures_util::future::join_all(
+            news.iter().map(|new| change(&server, &cookie, GOOD_PW, new)),
+        )
+        .await;
+        let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+        let winners: Vec<usize> = (0..12).filter(|&i| statuses[i] == 200).collect();
+        assert_eq!(winners.len(), 1, "round {round}: statuses {statuses:?}");
+        assert!(
+            statuses.iter().all(|s| [200, 403, 409].contains(s)),
+            "round {round}: statuses {statuses:?}"
+        );
+        assert!(statuses.contains(&409), "round {round}: {statuses:?}");
+        for a in answers.iter().filter(|a| a.status == 409) {
+            assert!(a.json()["message"].is_string(), "{}", a.text());
+        }
+        for (i, new) in news.iter().enumerate() {
+            let works = auth.valid_login(&email, new).await.unwrap();
+            assert_eq!(works, i == winners[0], "round {round}: password {i}");
+        }
+        // The changer's session survives its own change.
+        assert_eq!(server.http.get("/profile", &cookie).await.status, 200);
+    }
+}
