@@ -125,3 +125,61 @@ async fn of_concurrent_password_changes_exactly_one_succeeds_and_holds() {
         assert_eq!(server.http.get("/profile", &cookie).await.status, 200);
     }
 }
+
+/// Property 2: logins with the old password racing a reset that ends sessions (hardened)
+/// leave no session behind, including the ones being created at that moment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_racing_a_reset_leave_no_session_made_with_the_old_password() {
+    let config = unthrottled(hardened_config().with_bcrypt_cost(6));
+    let (auth, _dir) = support::auth(config);
+    let server = serve_echo(&auth).await;
+    let mut survivors = Vec::new();
+    for round in 0..10 {
+        let email = format!("reset-race{round}@example.com");
+        auth.register_user(&email, GOOD_PW).await.unwrap();
+        let token = auth.get_reset_password_token(&email).await.unwrap();
+        let logins = futures_util::future::join_all((0..8).map(|_| login(&server, &email, GOOD_PW)));
+        let (logins, reset) = tokio::join!(
+            logins,
+            reset(&server, &email, token.expose(), OTHER_PW)
+        );
+        assert_eq!(reset.status, 200, "{}", reset.text());
+        for cookie in cookies(&logins) {
+            if server.http.get("/profile", &cookie).await.status == 200 {
+                survivors.push(round);
+            }
+        }
+    }
+    assert!(
+        survivors.is_empty(),
+        "sessions made with the old password survived the reset in rounds {survivors:?}"
+    );
+}
+
+/// Property 2: logins with the old password racing a password change leave only the
+/// changer's session, which keeps its id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_racing_a_password_change_leave_only_the_changers_session() {
+    let config = unthrottled(hardened_config().with_bcrypt_cost(6));
+    let (auth, _dir) = support::auth(config);
+    let server = serve_echo(&auth).await;
+    let mut survivors = Vec::new();
+    for round in 0..16 {
+        let email = format!("change-race{round}@example.com");
+        auth.register_user(&email, GOOD_PW).await.unwrap();
+        let mine = cookie(&login(&server, &email, GOOD_PW).await).expect("logged in");
+        let logins = futures_util::future::join_all((0..8).map(|_| login(&server, &email, GOOD_PW)));
+        let (logins, changed) = tokio::join!(logins, change(&server, &mine, GOOD_PW, OTHER_PW));
+        assert_eq!(changed.status, 200, "{}", changed.text());
+        assert_eq!(server.http.get("/profile", &mine).await.status, 200);
+        for cookie in cookies(&logins) {
+            if server.http.get("/profile", &cookie).await.status == 200 {
+                survivors.push(round);
+            }
+        }
+    }
+    assert!(
+        survivors.is_empty(),
+        "sessions made with the old password survived the change in rounds {survivors:?}"
+    );
+}
