@@ -183,3 +183,47 @@ async fn logins_racing_a_password_change_leave_only_the_changers_session() {
         "sessions made with the old password survived the change in rounds {survivors:?}"
     );
 }
+
+/// Property 3: a reset token requested before a password change no longer resets the
+/// password afterwards, in both profiles.
+#[tokio::test]
+async fn a_password_change_revokes_outstanding_reset_tokens_in_both_profiles() {
+    for h in [Harness::seed(), Harness::hardened()] {
+        h.registered("owner@example.com", GOOD_PW).await;
+        let token = h
+            .auth
+            .get_reset_password_token("owner@example.com")
+            .await
+            .unwrap();
+        let cookie = h.session("owner@example.com", GOOD_PW).await;
+        let changed = h.change_password(&cookie, GOOD_PW, OTHER_PW).await;
+        assert_eq!(changed.status, 200, "{}", changed.text());
+        let res = h
+            .reset("owner@example.com", token.expose(), "attacker's password")
+            .await;
+        assert_eq!(res.status, 403, "the stale token still reset: {}", res.text());
+        assert_eq!(h.login("owner@example.com", OTHER_PW).await.status, 200);
+        assert_eq!(h.counts().2, 0, "the token is gone from the store");
+    }
+}
+
+/// Property 3: a change of email through the store revokes the reset token too.
+#[tokio::test]
+async fn an_email_change_revokes_outstanding_reset_tokens() {
+    let h = Harness::seed();
+    let id = h.registered("old@example.com", GOOD_PW).await;
+    let token = h
+        .auth
+        .get_reset_password_token("old@example.com")
+        .await
+        .unwrap();
+    h.store
+        .update_user(id, UserUpdate::new().email("new@example.com"))
+        .await
+        .unwrap();
+    let res = h
+        .reset("new@example.com", token.expose(), "attacker's password")
+        .await;
+    assert_eq!(res.status, 403, "{}", res.text());
+    assert_eq!(h.counts().2, 0);
+}
