@@ -90,6 +90,42 @@ async fn item_06_unknown_email_takes_as_long_as_wrong_password() {
     );
 }
 
+/// Item 6, whatever the stored hash's cost: after the configured cost is raised, a wrong
+/// password for an account whose hash still has the old, lower cost takes as long as an
+/// unknown email. The account is made at cost 4 and logged into at cost 10; medians of 15
+/// interleaved samples each.
+#[tokio::test]
+async fn item_06_old_cost_hash_wrong_password_takes_as_long_as_unknown_email() {
+    let h = Harness::new(unthrottled(AuthConfig::seed().with_bcrypt_cost(10)));
+    let low = tower_user_auth::Auth::new(
+        h.store.clone(),
+        unthrottled(AuthConfig::seed().with_bcrypt_cost(4)),
+    )
+    .expect("valid configuration");
+    low.register_user("old-cost@example.com", "the-password")
+        .await
+        .expect("registered at cost 4");
+    let h = &h;
+    let (wrong, unknown) = paired_medians(
+        15,
+        |_| async move {
+            let res = h.login("old-cost@example.com", "wrong-password").await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        },
+        |i| async move {
+            let email = format!("nobody{i}@example.com");
+            let res = h.login(&email, "wrong-password").await;
+            assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        },
+    )
+    .await;
+    assert_alike(
+        "item 6 (old-cost hash)",
+        ("unknown email", unknown),
+        ("wrong password, cost-4 hash", wrong),
+    );
+}
+
 /// Item 8: credentials are read from the body only, never from the query string, at every
 /// route that takes them.
 #[tokio::test]
