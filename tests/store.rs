@@ -588,6 +588,32 @@ async fn clones_share_one_state() {
     );
 }
 
+/// Emails that are the same text once NFC-normalised (a precomposed "ë" and "e" followed by a
+/// combining diaeresis) are one account: the second registration is refused, either form
+/// finds and logs into the account, and answers echo the email as it was sent (trimmed).
+#[tokio::test]
+async fn emails_equal_after_nfc_normalisation_are_one_account() {
+    let h = support::Harness::seed();
+    let composed = "zo\u{eb}@example.com";
+    let decomposed = "zoe\u{308}@example.com";
+    let id = h.registered(composed, "pw").await;
+    let res = h.register(decomposed, "pw").await;
+    assert_eq!(res.status, 400, "{}", res.text());
+    let res = h.login(&format!(" {decomposed} "), "pw").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["email"], decomposed);
+    for email in [decomposed, "ZOE\u{308}@EXAMPLE.COM", composed] {
+        let found = h.store.find_user_by(UserQuery::Email(email.into())).await;
+        assert_eq!(found.unwrap().id, id, "{email:?}");
+    }
+    assert!(matches!(
+        h.store.add_user("Zoe\u{308}@example.com", "$2b$04$x").await,
+        Err(StoreError::EmailTaken)
+    ));
+    // The stored email is the one registered, as sent.
+    assert_eq!(h.user(decomposed).await.email, composed);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema migration, on a file written by schema version 1 (see tests/fixtures/README.md).
 

@@ -45,4 +45,13 @@ mod tests {
         assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
         assert_eq!(account_key(" Bob@X.io"), account_key("bob@x.io"));
     }
+
+    #[test]
+    fn emails_are_keyed_after_nfc_normalisation() {
+        assert_eq!(
+            account_key("zo\u{eb}@x.io"),
+            account_key("ZOE\u{308}@X.io")
+        );
+        assert_ne!(account_key("zoe@x.io"), account_key("zo\u{eb}@x.io"));
+    }
 }
