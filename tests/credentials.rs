@@ -16,8 +16,8 @@ use tower_user_auth::{
 };
 
 use support::{
-    Answer, Body, GOOD_PW, Harness, OTHER_PW, Server, cookie_header, hardened_config,
-    seed_config, serve_echo, unthrottled,
+    Answer, Body, GOOD_PW, Harness, OTHER_PW, Server, cookie_header, hardened_config, seed_config,
+    serve_echo, unthrottled,
 };
 
 /// `POST /sessions` over the socket.
@@ -33,7 +33,10 @@ async fn reset(server: &Server, email: &str, token: &str, password: &str) -> Ans
         ("reset_token", token),
         ("new_password", password),
     ];
-    server.http.put("/reset_password", Body::Form(&fields)).await
+    server
+        .http
+        .put("/reset_password", Body::Form(&fields))
+        .await
 }
 
 /// `PUT /profile/password` over the socket with the session cookie.
@@ -42,7 +45,12 @@ async fn change(server: &Server, cookie: &str, current: &str, new: &str) -> Answ
     let headers = cookie_header(cookie);
     server
         .http
-        .send(Method::PUT, "/profile/password", &headers, Body::Form(&fields))
+        .send(
+            Method::PUT,
+            "/profile/password",
+            &headers,
+            Body::Form(&fields),
+        )
         .await
 }
 
@@ -101,9 +109,12 @@ async fn of_concurrent_password_changes_exactly_one_succeeds_and_holds() {
         let email = format!("changes{round}@example.com");
         auth.register_user(&email, GOOD_PW).await.unwrap();
         let cookie = cookie(&login(&server, &email, GOOD_PW).await).expect("logged in");
-        let news: Vec<String> = (0..12).map(|i| format!("new password number {i}")).collect();
+        let news: Vec<String> = (0..12)
+            .map(|i| format!("new password number {i}"))
+            .collect();
         let answers = futures_util::future::join_all(
-            news.iter().map(|new| change(&server, &cookie, GOOD_PW, new)),
+            news.iter()
+                .map(|new| change(&server, &cookie, GOOD_PW, new)),
         )
         .await;
         let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
@@ -138,11 +149,10 @@ async fn logins_racing_a_reset_leave_no_session_made_with_the_old_password() {
         let email = format!("reset-race{round}@example.com");
         auth.register_user(&email, GOOD_PW).await.unwrap();
         let token = auth.get_reset_password_token(&email).await.unwrap();
-        let logins = futures_util::future::join_all((0..8).map(|_| login(&server, &email, GOOD_PW)));
-        let (logins, reset) = tokio::join!(
-            logins,
-            reset(&server, &email, token.expose(), OTHER_PW)
-        );
+        let logins =
+            futures_util::future::join_all((0..8).map(|_| login(&server, &email, GOOD_PW)));
+        let (logins, reset) =
+            tokio::join!(logins, reset(&server, &email, token.expose(), OTHER_PW));
         assert_eq!(reset.status, 200, "{}", reset.text());
         for cookie in cookies(&logins) {
             if server.http.get("/profile", &cookie).await.status == 200 {
@@ -168,7 +178,8 @@ async fn logins_racing_a_password_change_leave_only_the_changers_session() {
         let email = format!("change-race{round}@example.com");
         auth.register_user(&email, GOOD_PW).await.unwrap();
         let mine = cookie(&login(&server, &email, GOOD_PW).await).expect("logged in");
-        let logins = futures_util::future::join_all((0..8).map(|_| login(&server, &email, GOOD_PW)));
+        let logins =
+            futures_util::future::join_all((0..8).map(|_| login(&server, &email, GOOD_PW)));
         let (logins, changed) = tokio::join!(logins, change(&server, &mine, GOOD_PW, OTHER_PW));
         assert_eq!(changed.status, 200, "{}", changed.text());
         assert_eq!(server.http.get("/profile", &mine).await.status, 200);
@@ -201,7 +212,12 @@ async fn a_password_change_revokes_outstanding_reset_tokens_in_both_profiles() {
         let res = h
             .reset("owner@example.com", token.expose(), "attacker's password")
             .await;
-        assert_eq!(res.status, 403, "the stale token still reset: {}", res.text());
+        assert_eq!(
+            res.status,
+            403,
+            "the stale token still reset: {}",
+            res.text()
+        );
         assert_eq!(h.login("owner@example.com", OTHER_PW).await.status, 200);
         assert_eq!(h.counts().2, 0, "the token is gone from the store");
     }

@@ -25,6 +25,7 @@ fn session(user: UserId, now: SystemTime, secs: u64) -> SessionRecord {
         created: now,
         last_seen: now,
         expires: now + Duration::from_secs(secs),
+        generation: 0,
     }
 }
 
@@ -450,7 +451,7 @@ async fn a_file_of_another_schema_version_is_refused() {
         Err(
             e @ StoreError::SchemaVersion {
                 found: 999,
-                expected: 2,
+                expected: CURRENT_VERSION,
             },
         ) => {
             assert!(e.to_string().contains("schema version 999"), "{e}");
@@ -639,6 +640,9 @@ const FIXTURE_LOGGED_OUT: &str = "205093c3-9649-4bca-98e1-2af5eefb18e2";
 /// Carol's reset token.
 const FIXTURE_RESET: &str = "8d8bdc97-748d-4767-80b9-e502cfe8ed64";
 
+/// The schema version this build writes.
+const CURRENT_VERSION: u64 = 3;
+
 const META: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("meta");
 /// The `users` table as schema version 1 defined it.
 const V1_USERS: redb::TableDefinition<'_, u64, (&str, &str, u64)> =
@@ -723,7 +727,7 @@ async fn a_version_1_file_is_migrated_in_place() {
     // The file now records the new version, with the same tables (no leftovers), and its
     // tables no longer open with version 1's types.
     let (version, tables) = version_and_tables(&path);
-    assert_eq!(version, Some(2));
+    assert_eq!(version, Some(CURRENT_VERSION));
     assert_eq!(tables, v1_tables);
     {
         let db = redb::Database::open(&path).unwrap();
@@ -746,7 +750,7 @@ async fn a_version_1_file_is_migrated_in_place() {
     let alice = auth.get_user_from_session_id(Some(FIXTURE_SESSIONS[0].0));
     assert_eq!(alice.await.unwrap().map(|u| u.id), Some(UserId(1)));
     drop(auth);
-    assert_eq!(version_and_tables(&path), (Some(2), v1_tables));
+    assert_eq!(version_and_tables(&path), (Some(CURRENT_VERSION), v1_tables));
 }
 
 #[tokio::test]
@@ -842,7 +846,7 @@ async fn a_failed_migration_leaves_the_file_as_it_was() {
         .await
         .unwrap();
     drop(auth);
-    assert_eq!(version_and_tables(&path).0, Some(2));
+    assert_eq!(version_and_tables(&path).0, Some(CURRENT_VERSION));
 }
 
 #[tokio::test]
@@ -853,16 +857,14 @@ async fn a_version_1_file_claiming_a_future_version_is_refused_untouched() {
         let txn = db.begin_write().unwrap();
         txn.open_table(META)
             .unwrap()
-            .insert("schema_version", 3)
+            .insert("schema_version", CURRENT_VERSION + 1)
             .unwrap();
         txn.commit().unwrap();
     }
     let before = version_and_tables(&path);
     match RedbStore::open(&path) {
-        Err(StoreError::SchemaVersion {
-            found: 3,
-            expected: 2,
-        }) => {}
+        Err(StoreError::SchemaVersion { found, expected })
+            if found == CURRENT_VERSION + 1 && expected == CURRENT_VERSION => {}
         other => panic!("expected a schema version error, got {other:?}"),
     }
     assert_eq!(version_and_tables(&path), before);
