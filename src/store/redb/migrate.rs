@@ -213,7 +213,56 @@ where
 
 #[cfg(test)]
 mod tests {
+    use redb::{Database, ReadableDatabase, backends::InMemoryBackend};
+
     use super::*;
+    use crate::store::redb::schema::{META, SCHEMA_VERSION_KEY, open_schema};
+
+    #[test]
+    fn two_version_2_emails_equal_once_normalised_leave_the_key_to_the_older() {
+        let db = Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .expect("in-memory database");
+        let txn = db.begin_write().expect("write");
+        {
+            txn.open_table(META)
+                .expect("meta")
+                .insert(SCHEMA_VERSION_KEY, 2)
+                .expect("version");
+            let mut users = txn.open_table(v2::USERS).expect("users");
+            let mut emails = txn.open_table(EMAILS).expect("emails");
+            for (id, email) in [(1, "Zo\u{eb}@x.io"), (2, "zoe\u{308}@x.io"), (3, "a@x.io")] {
+                let user = v2::User {
+                    email: email.into(),
+                    hashed_password: "h".into(),
+                    created_ms: 0,
+                };
+                users.insert(id, user).expect("user");
+                emails
+                    .insert(email.to_lowercase().as_str(), id)
+                    .expect("email");
+            }
+        }
+        txn.commit().expect("commit");
+        open_schema(&db).expect("migrated");
+        let txn = db.begin_read().expect("read");
+        let emails = txn.open_table(EMAILS).expect("emails");
+        let keys: Vec<(String, u64)> = emails
+            .iter()
+            .expect("iter")
+            .map(|e| {
+                let (k, v) = e.expect("entry");
+                (k.value().to_owned(), v.value())
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [("a@x.io".to_owned(), 3), ("zo\u{eb}@x.io".to_owned(), 1)]
+        );
+        let users = txn.open_table(USERS).expect("users");
+        let zoe = users.get(2).expect("get").expect("kept").value();
+        assert_eq!((zoe.email.as_str(), zoe.generation), ("zoe\u{308}@x.io", 0));
+    }
 
     #[test]
     fn every_older_version_since_the_first_migrates_and_no_other() {
