@@ -122,6 +122,46 @@ pub(super) fn decode_account<const N: usize>(data: &[u8]) -> ([u64; N], String, 
     (fields, text(email), text(hash))
 }
 
+/// Implements [`Value`] for an account struct (fields `email`, `hashed_password` and the
+/// `u64`s listed) as [`encode_account`] lays it out, the `u64`s in the order listed, under
+/// the type name given.
+macro_rules! account_value {
+    ($record:ty, $type_name:literal, [$($field:ident),+ $(,)?]) => {
+        impl Value for $record {
+            type SelfType<'a> = Self;
+            type AsBytes<'a> = Vec<u8>;
+
+            fn fixed_width() -> Option<usize> {
+                None
+            }
+
+            fn from_bytes<'a>(data: &'a [u8]) -> Self
+            where
+                Self: 'a,
+            {
+                let ([$($field),+], email, hashed_password) = decode_account(data);
+                Self {
+                    email,
+                    hashed_password,
+                    $($field),+
+                }
+            }
+
+            fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
+            where
+                Self: 'b,
+            {
+                encode_account(&[$(value.$field),+], &value.email, &value.hashed_password)
+            }
+
+            fn type_name() -> TypeName {
+                TypeName::new($type_name)
+            }
+        }
+    };
+}
+pub(super) use account_value;
+
 /// An account: the value of the `users` table, keyed by user id.
 ///
 /// Layout (variable width, [`encode_account`] with two fields): `created_ms` (u64 LE),
@@ -139,42 +179,11 @@ pub(super) struct StoredUser {
     pub(super) generation: u64,
 }
 
-impl Value for StoredUser {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = Vec<u8>;
-
-    fn fixed_width() -> Option<usize> {
-        None
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        let ([created_ms, generation], email, hashed_password) = decode_account(data);
-        Self {
-            email,
-            hashed_password,
-            created_ms,
-            generation,
-        }
-    }
-
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
-    where
-        Self: 'b,
-    {
-        encode_account(
-            &[value.created_ms, value.generation],
-            &value.email,
-            &value.hashed_password,
-        )
-    }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::StoredUser.v3")
-    }
-}
+account_value!(
+    StoredUser,
+    "tower_user_auth::StoredUser.v3",
+    [created_ms, generation]
+);
 
 /// A session: the value of the `sessions` table, keyed by the token's digest.
 ///

@@ -3,7 +3,9 @@
 
 use redb::{TableDefinition, TypeName, Value};
 
-use super::super::records::{decode_account, encode_account, u64_fields_value, u64_le_at};
+use super::super::records::{
+    account_value, decode_account, encode_account, u64_fields_value, u64_le_at,
+};
 
 /// An account of version 2: no credential generation.
 ///
@@ -15,37 +17,7 @@ pub(in super::super) struct User {
     pub(in super::super) created_ms: u64,
 }
 
-impl Value for User {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = Vec<u8>;
-
-    fn fixed_width() -> Option<usize> {
-        None
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        let ([created_ms], email, hashed_password) = decode_account(data);
-        Self {
-            email,
-            hashed_password,
-            created_ms,
-        }
-    }
-
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
-    where
-        Self: 'b,
-    {
-        encode_account(&[value.created_ms], &value.email, &value.hashed_password)
-    }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::StoredUser")
-    }
-}
+account_value!(User, "tower_user_auth::StoredUser", [created_ms]);
 
 /// A session of version 2: no credential generation.
 ///
