@@ -73,8 +73,10 @@ pub trait SeedApi {
     /// [`Auth::register`] with `None`.
     ///
     /// # Errors
-    /// [`AuthError::EmailTaken`] if the email (compared without regard to case) has an
-    /// account; [`AuthError::InvalidEmail`] or [`AuthError::InvalidPassword`] when refused;
+    /// [`AuthError::EmailTaken`] if the email (compared by its
+    /// [`email_key`](crate::user::email_key): without regard to case or Unicode
+    /// normalisation) has an account; [`AuthError::InvalidEmail`] or
+    /// [`AuthError::InvalidPassword`] when refused;
     /// [`AuthError::Overloaded`] or [`AuthError::Store`].
     fn register_user(
         &self,

@@ -125,7 +125,8 @@ pub enum EmailError {
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// Registration of an email that has an account (compared without regard to case).
+    /// Registration of an email that has an account (compared by its
+    /// [`email_key`](crate::user::email_key): without regard to case or Unicode normalisation).
     #[error("user {0} already exists")]
     EmailTaken(String),
     /// No account has this email.
