@@ -50,6 +50,7 @@ async fn seed(store: &RedbStore, from: usize, to: usize, hash: &str) -> Vec<Sess
                     created: now,
                     last_seen: now,
                     expires: now + Duration::from_secs(24 * 3600),
+                    generation: user.generation,
                 };
                 (SessionToken::generate(), record)
             })

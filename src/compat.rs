@@ -73,8 +73,10 @@ pub trait SeedApi {
     /// [`Auth::register`] with `None`.
     ///
     /// # Errors
-    /// [`AuthError::EmailTaken`] if the email (compared without regard to case) has an
-    /// account; [`AuthError::InvalidEmail`] or [`AuthError::InvalidPassword`] when refused;
+    /// [`AuthError::EmailTaken`] if the email (compared by its
+    /// [`email_key`](crate::user::email_key): without regard to case or Unicode
+    /// normalisation) has an account; [`AuthError::InvalidEmail`] or
+    /// [`AuthError::InvalidPassword`] when refused;
     /// [`AuthError::Overloaded`] or [`AuthError::Store`].
     fn register_user(
         &self,
@@ -160,9 +162,18 @@ impl<S: Store> SeedApi for Auth<S> {
     }
 
     async fn create_session(&self, email: &str) -> Result<Option<SessionToken>, AuthError> {
-        match self.find(UserQuery::Email(email.to_owned())).await? {
-            Some(user) => Ok(Some(self.start_session(user).await?.token)),
-            None => Ok(None),
+        // No password is checked, so a password changed between the read and the insert only
+        // means reading the account again (at most a few times).
+        let mut attempts = 0;
+        loop {
+            let Some(user) = self.find(UserQuery::Email(email.to_owned())).await? else {
+                return Ok(None);
+            };
+            match self.start_session(user).await {
+                Ok(logged_in) => return Ok(Some(logged_in.token)),
+                Err(AuthError::CredentialsChanged) if attempts < 3 => attempts += 1,
+                Err(e) => return Err(e),
+            }
         }
     }
 

@@ -9,9 +9,14 @@ pub enum StoreError {
     /// No record matches.
     #[error("no matching record")]
     NotFound,
-    /// Another account already has this email (compared without regard to case).
+    /// Another account already has this email (compared by its
+    /// [`email_key`](crate::user::email_key): without regard to case or Unicode normalisation).
     #[error("email already registered")]
     EmailTaken,
+    /// A compare-and-set found the user's credentials changed since the caller read them
+    /// (another password change or reset came first): nothing was changed.
+    #[error("the credentials changed since they were read")]
+    Conflict,
     /// The store's write queue is full: the caller should shed the request (503).
     #[error("the store is overloaded")]
     Busy,
@@ -115,11 +120,13 @@ pub enum EmailError {
 ///
 /// The HTTP layer answers each with the status the contract names: `EmailTaken`,
 /// `InvalidEmail`, `InvalidPassword` 400; `WrongPassword`, `InvalidSession`, `UnknownEmail`,
-/// `InvalidToken` 403; `Throttled` 429; `Overloaded` 503; `Store` 500.
+/// `InvalidToken` 403; `CredentialsChanged` 409; `Throttled` 429; `Overloaded` 503; `Store`
+/// 500.
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
-    /// Registration of an email that has an account (compared without regard to case).
+    /// Registration of an email that has an account (compared by its
+    /// [`email_key`](crate::user::email_key): without regard to case or Unicode normalisation).
     #[error("user {0} already exists")]
     EmailTaken(String),
     /// No account has this email.
@@ -140,6 +147,10 @@ pub enum AuthError {
     /// The session is unknown or has expired.
     #[error("no valid session")]
     InvalidSession,
+    /// The password was changed or reset by another request after this one verified it:
+    /// nothing was changed (409).
+    #[error("the password was changed by another request meanwhile; nothing was changed")]
+    CredentialsChanged,
     /// Too many attempts: retry after the given time (429 with `Retry-After`).
     #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
     Throttled {

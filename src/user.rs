@@ -3,6 +3,7 @@
 use std::fmt;
 
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::token::SessionId;
 
@@ -17,8 +18,8 @@ impl fmt::Display for UserId {
     }
 }
 
-/// A stored account: its id, email and password hash. Sessions and reset tokens live in
-/// their own records.
+/// A stored account: its id, email, password hash and credential generation. Sessions and
+/// reset tokens live in their own records.
 ///
 /// `Debug` redacts the password hash.
 #[derive(Clone, PartialEq, Eq)]
@@ -29,6 +30,10 @@ pub struct User {
     pub email: String,
     /// The bcrypt hash of the password (`$2b$...`).
     pub hashed_password: String,
+    /// The credential generation (security stamp): advanced by every change of password (a
+    /// password change or a reset), in the transaction that changes it, and not by a re-hash
+    /// of the same password. A session is valid only at its user's current generation.
+    pub generation: u64,
 }
 
 impl fmt::Debug for User {
@@ -37,6 +42,7 @@ impl fmt::Debug for User {
             .field("id", &self.id)
             .field("email", &self.email)
             .field("hashed_password", &"<redacted>")
+            .field("generation", &self.generation)
             .finish()
     }
 }
@@ -66,6 +72,21 @@ pub struct AuthenticatedUser {
     /// The public id of the session the request came with (not its token).
     #[serde(skip)]
     pub session: SessionId,
+}
+
+/// The key that identifies an email address: trimmed, NFC-normalised (Unicode canonical
+/// composition), lowercased (Unicode's full lowercase mapping) and NFC-normalised again.
+///
+/// Two emails with one key are the same address: one account (the unique index of every
+/// store is keyed by it) and one throttling key. So "Zoë@Example.com" written with a
+/// precomposed "ë" and with "e" followed by a combining diaeresis are the same. Not the
+/// same: compatibility forms (a full-width "ｂ" is not "b", NFKC is not applied), look-alike
+/// letters of other scripts (Cyrillic "а" is not Latin "a"), dots or `+tags` in the local
+/// part, and the ASCII and punycode (`xn--`) forms of an internationalised domain.
+#[must_use]
+pub fn email_key(email: &str) -> String {
+    let composed: String = email.trim().nfc().collect();
+    composed.to_lowercase().nfc().collect()
 }
 
 /// Trims `raw` and checks that it can be an address: at most 254 bytes, one `@` with text on
@@ -121,11 +142,23 @@ mod tests {
     }
 
     #[test]
+    fn email_keys_are_nfc_and_lowercase() {
+        let composed = "Zo\u{eb}@Example.com";
+        let decomposed = " zoe\u{308}@example.COM ";
+        assert_eq!(email_key(composed), email_key(decomposed));
+        assert_eq!(email_key(composed), "zo\u{eb}@example.com");
+        // Compatibility forms and other scripts stay distinct.
+        assert_ne!(email_key("\u{ff42}ob@x.io"), email_key("bob@x.io"));
+        assert_ne!(email_key("\u{430}@x.io"), email_key("a@x.io"));
+    }
+
+    #[test]
     fn debug_redacts_the_hash() {
         let u = User {
             id: UserId(1),
             email: "a@b.c".into(),
             hashed_password: "$2b$04$secret".into(),
+            generation: 0,
         };
         assert!(!format!("{u:?}").contains("secret"));
     }

@@ -16,7 +16,7 @@ use tower_user_auth::{
         EndSessions, PasswordReset, RedbStore, ResetRecord, SessionRecord, Store, UserQuery,
         UserUpdate,
     },
-    token::{ResetToken, SessionToken},
+    token::{ResetToken, SessionToken, TokenDigest},
 };
 
 fn session(user: UserId, now: SystemTime, secs: u64) -> SessionRecord {
@@ -25,6 +25,7 @@ fn session(user: UserId, now: SystemTime, secs: u64) -> SessionRecord {
         created: now,
         last_seen: now,
         expires: now + Duration::from_secs(secs),
+        generation: 0,
     }
 }
 
@@ -450,7 +451,7 @@ async fn a_file_of_another_schema_version_is_refused() {
         Err(
             e @ StoreError::SchemaVersion {
                 found: 999,
-                expected: 2,
+                expected: CURRENT_VERSION,
             },
         ) => {
             assert!(e.to_string().contains("schema version 999"), "{e}");
@@ -588,6 +589,145 @@ async fn clones_share_one_state() {
     );
 }
 
+/// The credential contract of every store: a new hash is a compare-and-set against the
+/// generation, advances it, revokes the reset token, and ends or moves the sessions, in one
+/// transaction; a session is inserted only at the current generation; the re-hash is a
+/// compare-and-set against the hash and keeps the generation; an email change revokes the
+/// reset token.
+#[tokio::test]
+async fn credential_changes_are_compare_and_sets_that_advance_the_generation() {
+    let store = RedbStore::in_memory().unwrap();
+    let now = SystemTime::now();
+    let user = store.add_user("g@example.com", "$2b$04$a").await.unwrap();
+    assert_eq!(user.generation, 0);
+    let (a, b, c) = (
+        TokenDigest::of("a"),
+        TokenDigest::of("b"),
+        TokenDigest::of("c"),
+    );
+    for digest in [a, b] {
+        store
+            .insert_session(digest, session(user.id, now, 60), None)
+            .await
+            .unwrap();
+    }
+    let reset = |token: &str| {
+        let record = ResetRecord {
+            user_id: user.id,
+            created: now,
+            expires: now + Duration::from_secs(60),
+        };
+        store.replace_reset_token(TokenDigest::of(token), record)
+    };
+    let token_stored = |name: &'static str| {
+        let store = &store;
+        async move {
+            let stored = store.reset_token(TokenDigest::of(name)).await.unwrap();
+            stored.is_some()
+        }
+    };
+    reset("r1").await.unwrap();
+    // A stale generation: nothing changes.
+    let stale = UserUpdate::new()
+        .hashed_password("$2b$04$b")
+        .expected_generation(1);
+    assert!(matches!(
+        store.update_user(user.id, stale).await,
+        Err(StoreError::Conflict)
+    ));
+    let found = store.find_user_by(UserQuery::Id(user.id)).await.unwrap();
+    assert_eq!(
+        (found.hashed_password.as_str(), found.generation),
+        ("$2b$04$a", 0)
+    );
+    assert!(token_stored("r1").await);
+    // The current one: the hash, the next generation, the token gone, `b` ended, `a` moved.
+    let change = UserUpdate::new()
+        .hashed_password("$2b$04$b")
+        .end_sessions(EndSessions::AllExcept(a))
+        .expected_generation(0);
+    let changed = store.update_user(user.id, change).await.unwrap();
+    assert_eq!(changed.generation, 1);
+    assert_eq!(store.session(a).await.unwrap().unwrap().0.generation, 1);
+    assert!(store.session(b).await.unwrap().is_none());
+    assert!(!token_stored("r1").await);
+    // A session of the old generation is refused; of the current one, stored.
+    let old = session(user.id, now, 60);
+    assert!(matches!(
+        store.insert_session(c, old, None).await,
+        Err(StoreError::Conflict)
+    ));
+    let current = SessionRecord {
+        generation: 1,
+        ..old
+    };
+    store.insert_session(c, current, None).await.unwrap();
+    // The re-hash: against the hash verified, keeping the generation.
+    let rehash =
+        |old: &str, new: &str| store.rehash_password(user.id, old.to_owned(), new.to_owned());
+    assert!(!rehash("$2b$04$a", "$2b$05$a").await.unwrap());
+    assert!(rehash("$2b$04$b", "$2b$05$b").await.unwrap());
+    let found = store.find_user_by(UserQuery::Id(user.id)).await.unwrap();
+    assert_eq!(
+        (found.hashed_password.as_str(), found.generation),
+        ("$2b$05$b", 1)
+    );
+    // A reset that keeps sessions moves them all to the next generation, ids kept.
+    reset("r2").await.unwrap();
+    let reset_user = store
+        .reset_password(PasswordReset {
+            token: TokenDigest::of("r2"),
+            user_id: user.id,
+            now,
+            hashed_password: "$2b$04$c".into(),
+            end_sessions: false,
+        })
+        .await
+        .unwrap();
+    assert_eq!(reset_user.generation, 2);
+    let sessions = store.sessions_of(user.id).await.unwrap();
+    let mut digests: Vec<_> = sessions.iter().map(|(d, _)| *d).collect();
+    digests.sort_unstable_by_key(|d| d.0);
+    let mut expected = vec![a, c];
+    expected.sort_unstable_by_key(|d| d.0);
+    assert_eq!(digests, expected);
+    assert!(sessions.iter().all(|(_, s)| s.generation == 2));
+    // An email change revokes the reset token and keeps the generation.
+    reset("r3").await.unwrap();
+    let moved = store
+        .update_user(user.id, UserUpdate::new().email("h@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(moved.generation, 2);
+    assert!(!token_stored("r3").await);
+}
+
+/// Emails that are the same text once NFC-normalised (a precomposed "ë" and "e" followed by a
+/// combining diaeresis) are one account: the second registration is refused, either form
+/// finds and logs into the account, and answers echo the email as it was sent (trimmed).
+#[tokio::test]
+async fn emails_equal_after_nfc_normalisation_are_one_account() {
+    let h = support::Harness::seed();
+    let composed = "zo\u{eb}@example.com";
+    let decomposed = "zoe\u{308}@example.com";
+    let id = h.registered(composed, "pw").await;
+    let res = h.register(decomposed, "pw").await;
+    assert_eq!(res.status, 400, "{}", res.text());
+    let res = h.login(&format!(" {decomposed} "), "pw").await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_eq!(res.json()["email"], decomposed);
+    for email in [decomposed, "ZOE\u{308}@EXAMPLE.COM", composed] {
+        let found = h.store.find_user_by(UserQuery::Email(email.into())).await;
+        assert_eq!(found.unwrap().id, id, "{email:?}");
+    }
+    assert!(matches!(
+        h.store.add_user("Zoe\u{308}@example.com", "$2b$04$x").await,
+        Err(StoreError::EmailTaken)
+    ));
+    // The stored email is the one registered, as sent.
+    assert_eq!(h.user(decomposed).await.email, composed);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema migration, on a file written by schema version 1 (see tests/fixtures/README.md).
 
@@ -613,6 +753,9 @@ const FIXTURE_LOGGED_OUT: &str = "205093c3-9649-4bca-98e1-2af5eefb18e2";
 /// Carol's reset token.
 const FIXTURE_RESET: &str = "8d8bdc97-748d-4767-80b9-e502cfe8ed64";
 
+/// The schema version this build writes.
+const CURRENT_VERSION: u64 = 3;
+
 const META: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("meta");
 /// The `users` table as schema version 1 defined it.
 const V1_USERS: redb::TableDefinition<'_, u64, (&str, &str, u64)> =
@@ -620,13 +763,15 @@ const V1_USERS: redb::TableDefinition<'_, u64, (&str, &str, u64)> =
 
 /// A copy of the version-1 fixture in a temp dir.
 fn v1_fixture() -> (tempfile::TempDir, std::path::PathBuf) {
+    fixture_copy("v1.redb")
+}
+
+/// A copy of `tests/fixtures/NAME` in a temp dir.
+fn fixture_copy(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("auth.redb");
-    std::fs::copy(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/v1.redb"),
-        &path,
-    )
-    .unwrap();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    std::fs::copy(fixtures.join(name), &path).unwrap();
     (dir, path)
 }
 
@@ -697,7 +842,7 @@ async fn a_version_1_file_is_migrated_in_place() {
     // The file now records the new version, with the same tables (no leftovers), and its
     // tables no longer open with version 1's types.
     let (version, tables) = version_and_tables(&path);
-    assert_eq!(version, Some(2));
+    assert_eq!(version, Some(CURRENT_VERSION));
     assert_eq!(tables, v1_tables);
     {
         let db = redb::Database::open(&path).unwrap();
@@ -720,7 +865,10 @@ async fn a_version_1_file_is_migrated_in_place() {
     let alice = auth.get_user_from_session_id(Some(FIXTURE_SESSIONS[0].0));
     assert_eq!(alice.await.unwrap().map(|u| u.id), Some(UserId(1)));
     drop(auth);
-    assert_eq!(version_and_tables(&path), (Some(2), v1_tables));
+    assert_eq!(
+        version_and_tables(&path),
+        (Some(CURRENT_VERSION), v1_tables)
+    );
 }
 
 #[tokio::test]
@@ -816,7 +964,7 @@ async fn a_failed_migration_leaves_the_file_as_it_was() {
         .await
         .unwrap();
     drop(auth);
-    assert_eq!(version_and_tables(&path).0, Some(2));
+    assert_eq!(version_and_tables(&path).0, Some(CURRENT_VERSION));
 }
 
 #[tokio::test]
@@ -827,16 +975,14 @@ async fn a_version_1_file_claiming_a_future_version_is_refused_untouched() {
         let txn = db.begin_write().unwrap();
         txn.open_table(META)
             .unwrap()
-            .insert("schema_version", 3)
+            .insert("schema_version", CURRENT_VERSION + 1)
             .unwrap();
         txn.commit().unwrap();
     }
     let before = version_and_tables(&path);
     match RedbStore::open(&path) {
-        Err(StoreError::SchemaVersion {
-            found: 3,
-            expected: 2,
-        }) => {}
+        Err(StoreError::SchemaVersion { found, expected })
+            if found == CURRENT_VERSION + 1 && expected == CURRENT_VERSION => {}
         other => panic!("expected a schema version error, got {other:?}"),
     }
     assert_eq!(version_and_tables(&path), before);
@@ -844,4 +990,86 @@ async fn a_version_1_file_claiming_a_future_version_is_refused_untouched() {
     let txn = redb::ReadableDatabase::begin_read(&db).unwrap();
     let users = txn.open_table(V1_USERS).unwrap();
     assert_eq!(redb::ReadableTableMetadata::len(&users).unwrap(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema migration, on a file written by schema version 2 (see tests/fixtures/README.md).
+
+/// Zoë's email in `v2.redb`: the diaeresis as a combining mark (NFD).
+const V2_ZOE: &str = "zoe\u{308}@example.com";
+/// The accounts of `v2.redb` and their passwords.
+const V2_USERS: [(&str, &str); 4] = [
+    ("alice@example.com", "alice-password-1"),
+    ("Bob@Example.com", "bob-password-2"),
+    ("carol@example.com", "carol-password-3"),
+    (V2_ZOE, "zoe-password-4"),
+];
+/// The live sessions of `v2.redb` and their owners.
+const V2_SESSIONS: [(&str, &str); 4] = [
+    ("91b91c69-2588-453c-ae76-7b93bef121aa", "alice@example.com"),
+    ("d0f1f14d-ebe4-4e8e-82a0-36597500986d", "Bob@Example.com"),
+    ("9c01fc2b-70be-4674-af33-0f8d86af20b1", "carol@example.com"),
+    ("c995fd4b-625a-469e-a29b-905e88cba1df", V2_ZOE),
+];
+/// Bob's second session in `v2.redb`, logged out before the file was written.
+const V2_LOGGED_OUT: &str = "89ef9ac9-d79b-4bbd-9227-a207b0153185";
+/// Carol's reset token in `v2.redb`.
+const V2_RESET: &str = "c53016fd-a5bb-4a8f-9f3d-4a8e7c3f12ff";
+
+/// Every live session of `v2.redb` is valid, for its owner.
+async fn v2_sessions_are_valid(auth: &Auth) {
+    for (token, email) in V2_SESSIONS {
+        let user = auth.get_user_from_session_id(Some(token)).await.unwrap();
+        assert_eq!(user.map(|u| u.email).as_deref(), Some(email), "{token}");
+    }
+    let gone = auth.get_user_from_session_id(Some(V2_LOGGED_OUT));
+    assert!(gone.await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_version_2_file_is_migrated_in_place() {
+    let (_dir, path) = fixture_copy("v2.redb");
+    let (version, v2_tables) = version_and_tables(&path);
+    assert_eq!(version, Some(2));
+    {
+        let auth = fixture_auth(&path);
+        assert_eq!(auth.store().counts().unwrap(), (4, 4, 1));
+        // Every session stays valid: accounts and sessions start at generation 0.
+        v2_sessions_are_valid(&auth).await;
+        for (email, password) in V2_USERS {
+            assert!(auth.valid_login(email, password).await.unwrap(), "{email}");
+            assert!(!auth.valid_login(email, "wrong").await.unwrap(), "{email}");
+        }
+        // The email index was rebuilt with NFC keys: the composed form finds Zoë's account.
+        let composed = "Zo\u{eb}@example.com";
+        assert!(auth.valid_login(composed, "zoe-password-4").await.unwrap());
+        assert!(matches!(
+            auth.register_user(composed, "pw").await,
+            Err(AuthError::EmailTaken(_))
+        ));
+        let dave = auth.register_user("dave@example.com", "pw").await.unwrap();
+        assert_eq!(dave.id, UserId(5));
+        // The reset token works once; the seed profile keeps Carol's session across it.
+        let carol = auth.update_password(V2_RESET, "carol-new").await.unwrap();
+        assert_eq!((carol.id, carol.generation), (UserId(3), 1));
+        assert!(
+            auth.valid_login("carol@example.com", "carol-new")
+                .await
+                .unwrap()
+        );
+        assert!(auth.update_password(V2_RESET, "again").await.is_err());
+        v2_sessions_are_valid(&auth).await;
+    }
+    let (version, tables) = version_and_tables(&path);
+    assert_eq!(version, Some(CURRENT_VERSION));
+    assert_eq!(tables, v2_tables);
+    // Opening the migrated file again changes nothing.
+    let auth = fixture_auth(&path);
+    assert_eq!(auth.store().counts().unwrap(), (5, 4, 0));
+    v2_sessions_are_valid(&auth).await;
+    drop(auth);
+    assert_eq!(
+        version_and_tables(&path),
+        (Some(CURRENT_VERSION), v2_tables)
+    );
 }

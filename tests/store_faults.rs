@@ -126,6 +126,15 @@ impl Store for Faulty {
         self.write()?;
         self.inner.reset_password(r).await
     }
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        old: String,
+        new: String,
+    ) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.rehash_password(id, old, new).await
+    }
     async fn purge_expired(&self, now: SystemTime, idle: SystemTime) -> Result<Purged, StoreError> {
         self.write()?;
         self.inner.purge_expired(now, idle).await

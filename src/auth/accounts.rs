@@ -17,8 +17,10 @@ impl<S: Store> Auth<S> {
     /// event).
     ///
     /// # Errors
-    /// [`AuthError::EmailTaken`] if the email (compared without regard to case) has an
-    /// account; [`AuthError::InvalidEmail`] or [`AuthError::InvalidPassword`] when refused;
+    /// [`AuthError::EmailTaken`] if the email (compared by its
+    /// [`email_key`](crate::user::email_key): without regard to case or Unicode
+    /// normalisation) has an account; [`AuthError::InvalidEmail`] or
+    /// [`AuthError::InvalidPassword`] when refused;
     /// [`AuthError::Throttled`], [`AuthError::Overloaded`] or [`AuthError::Store`].
     pub async fn register(
         &self,

@@ -1,5 +1,5 @@
 //! Credentials: checking a password (and re-hashing it at the configured cost), and
-//! changing it.
+//! changing it, each write a compare-and-set against what was verified.
 
 use std::net::IpAddr;
 
@@ -16,6 +16,9 @@ use crate::{
 
 impl<S: Store> Auth<S> {
     /// The user if the credentials are right, and the id of the account the email names.
+    /// The user's generation is the one the password was verified at. A hash of a lower cost
+    /// than configured is replaced by one at the configured cost if it is still the hash
+    /// that was verified; the re-hash is dropped silently if the password changed meanwhile.
     pub(crate) async fn check_credentials(
         &self,
         email: &str,
@@ -29,13 +32,17 @@ impl<S: Store> Auth<S> {
             return Ok((None, known));
         };
         if let Some(rehash) = verified.rehash {
+            let verified_hash = user.hashed_password.clone();
             match self
                 .shared
                 .store
-                .update_user(user.id, UserUpdate::new().hashed_password(rehash))
+                .rehash_password(user.id, verified_hash, rehash.clone())
                 .await
             {
-                Ok(updated) => user = updated,
+                Ok(true) => user.hashed_password = rehash,
+                Ok(false) => {
+                    tracing::debug!(user_id = %user.id, "the password changed meanwhile; re-hash dropped");
+                }
                 Err(e) => {
                     tracing::warn!(user_id = %user.id, error = %e, "re-hashing a password at the configured cost failed");
                 }
@@ -45,12 +52,17 @@ impl<S: Store> Auth<S> {
     }
 
     /// Changes the password of the user of the session `token`, who proves it with the
-    /// current password; ends the user's other sessions in the same transaction.
+    /// current password. In one transaction, and only if the password verified is still the
+    /// current one (the credential generation is unchanged): sets the new hash, advances the
+    /// generation, revokes the reset token, ends the user's other sessions and keeps this one
+    /// (same id, new generation).
     ///
     /// # Errors
     /// [`AuthError::InvalidSession`], [`AuthError::InvalidPassword`] (the new one),
-    /// [`AuthError::WrongPassword`] (the current one), [`AuthError::Throttled`],
-    /// [`AuthError::Overloaded`], [`AuthError::Store`].
+    /// [`AuthError::WrongPassword`] (the current one), [`AuthError::CredentialsChanged`]
+    /// (another change or reset came first: nothing changed, and throttling counts neither a
+    /// failure nor a success), [`AuthError::Throttled`], [`AuthError::Overloaded`],
+    /// [`AuthError::Store`].
     pub async fn change_password(
         &self,
         token: &SessionToken,
@@ -83,17 +95,22 @@ impl<S: Store> Auth<S> {
             audit!(info, "password_change_refused", reason = "wrong password", user_id = %user.id, client = %Client(client));
             return Err(AuthError::WrongPassword);
         }
-        throttle.record_success(&user.email, client);
         let hash = self.shared.hasher.hash(new_password.to_owned()).await?;
         let update = UserUpdate::new()
             .hashed_password(hash)
-            .end_sessions(EndSessions::AllExcept(token.digest()));
-        let user = match self.shared.store.update_user(user.id, update).await {
-            Ok(user) => user,
+            .end_sessions(EndSessions::AllExcept(token.digest()))
+            .expected_generation(user.generation);
+        let changed = match self.shared.store.update_user(user.id, update).await {
+            Ok(changed) => changed,
             Err(StoreError::NotFound) => return Err(AuthError::InvalidSession),
+            Err(StoreError::Conflict) => {
+                audit!(info, "password_change_refused", reason = "credentials changed meanwhile", user_id = %user.id, client = %Client(client));
+                return Err(AuthError::CredentialsChanged);
+            }
             Err(e) => return Err(e.into()),
         };
-        audit!(info, "password_changed", user_id = %user.id, client = %Client(client));
-        Ok(user)
+        throttle.record_success(&user.email, client);
+        audit!(info, "password_changed", user_id = %changed.id, client = %Client(client));
+        Ok(changed)
     }
 }

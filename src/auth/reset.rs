@@ -11,7 +11,7 @@ use crate::{
     password::check_hashable,
     store::{PasswordReset, ResetRecord, Store, UserQuery},
     token::ResetToken,
-    user::{User, check_email},
+    user::{User, check_email, email_key},
 };
 
 /// What `POST /reset_password` led to.
@@ -163,8 +163,7 @@ impl<S: Store> Auth<S> {
             .await?
             .ok_or(AuthError::InvalidToken)?;
         if let Some(email) = email {
-            let same =
-                check_email(email).is_ok_and(|e| e.to_lowercase() == user.email.to_lowercase());
+            let same = check_email(email).is_ok_and(|e| email_key(e) == email_key(&user.email));
             if !same {
                 return Err(AuthError::InvalidToken);
             }

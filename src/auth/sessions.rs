@@ -11,7 +11,7 @@ use super::{
     audit::{Client, audit},
 };
 use crate::{
-    error::AuthError,
+    error::{AuthError, StoreError},
     store::{EndSessions, Purged, SessionRecord, Store, UserQuery},
     token::{SessionId, SessionToken, TokenDigest},
     user::{AuthenticatedUser, User, UserId},
@@ -39,7 +39,9 @@ pub struct SessionInfo {
 
 impl<S: Store> Auth<S> {
     /// Checks credentials and starts a session: `None` for wrong credentials (unknown email
-    /// or wrong password alike, in the same time). A hash of a lower cost than configured is
+    /// or wrong password alike, in the same time), and for a password changed or reset
+    /// between the check and the session's insert (the session is stored only at the
+    /// credential generation the check verified). A hash of a lower cost than configured is
     /// re-hashed.
     ///
     /// # Errors
@@ -68,8 +70,15 @@ impl<S: Store> Auth<S> {
             audit!(info, "login_failed", user_id = known.map(display), client = %Client(client));
             return Ok(None);
         };
+        let logged_in = match self.start_session(user).await {
+            Ok(logged_in) => logged_in,
+            Err(AuthError::CredentialsChanged) => {
+                audit!(info, "login_failed", reason = "credentials changed meanwhile", user_id = known.map(display), client = %Client(client));
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
+        };
         throttle.record_success(email, client);
-        let logged_in = self.start_session(user).await?;
         let session = logged_in.token.digest().session_id();
         audit!(info, "login", user_id = %logged_in.user.id, session = %session, client = %Client(client));
         Ok(Some(logged_in))
@@ -217,6 +226,8 @@ impl<S: Store> Auth<S> {
         })
     }
 
+    /// Stores a new session for `user` at the generation `user` was read (and its password
+    /// verified) at; [`AuthError::CredentialsChanged`] if that is no longer current.
     pub(crate) async fn start_session(&self, user: User) -> Result<LoggedIn, AuthError> {
         let token = SessionToken::generate();
         let now = self.now();
@@ -225,15 +236,22 @@ impl<S: Store> Auth<S> {
             created: now,
             last_seen: now,
             expires: now + self.shared.config.session_lifetime,
+            generation: user.generation,
         };
-        self.shared
+        let inserted = self
+            .shared
             .store
             .insert_session(
                 token.digest(),
                 session,
                 self.shared.config.max_sessions_per_user,
             )
-            .await?;
+            .await;
+        match inserted {
+            Ok(()) => {}
+            Err(StoreError::Conflict) => return Err(AuthError::CredentialsChanged),
+            Err(e) => return Err(e.into()),
+        }
         Ok(LoggedIn {
             user,
             token,
@@ -260,7 +278,9 @@ impl<S: Store> Auth<S> {
             return Ok(None);
         };
         let now = self.now();
-        if !self.is_live(&record, now) {
+        // A session of another credential generation cannot be stored (a change of password
+        // ends or moves every session in its transaction); checked all the same.
+        if !self.is_live(&record, now) || record.generation != user.generation {
             return Ok(None);
         }
         if now >= record.last_seen + self.shared.config.session_renewal {

@@ -115,6 +115,7 @@ impl From<AuthError> for Rejection {
             | AuthError::InvalidToken
             | AuthError::InvalidSession
             | AuthError::WrongPassword => Self::forbidden(),
+            AuthError::CredentialsChanged => Self::new(StatusCode::CONFLICT, e.to_string()),
             AuthError::Throttled { retry_after } => Self {
                 retry_after: Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
                 ..Self::new(

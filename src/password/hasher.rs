@@ -93,15 +93,24 @@ impl PasswordHasher {
         let known = hash.is_some();
         let hash = hash.unwrap_or_else(|| self.dummy_hash.clone());
         let cost = self.cost;
+        let stored_cost = hash
+            .parse::<bcrypt::HashParts>()
+            .ok()
+            .map(|parts| parts.get_cost());
+        let stale = stored_cost.is_some_and(|c| c < cost);
+        // A hash of a lower cost than configured (or an unreadable one) is checked faster than
+        // the dummy an unknown email is checked against: when it fails, the dummy is verified
+        // too, so that a wrong password takes as long as an unknown email.
+        let pad = (stored_cost.is_none_or(|c| c < cost)).then(|| self.dummy_hash.clone());
         self.run(move || {
             // A password we would refuse to hash can match no stored hash; verify the dummy
             // all the same so that the answer takes as long.
             let faithful = check_hashable(&password).is_ok();
             let candidate = if faithful { password.as_str() } else { "" };
             let ok = bcrypt::verify(candidate, &hash).unwrap_or(false) && faithful && known;
-            let stale = hash
-                .parse::<bcrypt::HashParts>()
-                .is_ok_and(|parts| parts.get_cost() < cost);
+            if let Some(pad) = pad.filter(|_| !ok) {
+                let _ = bcrypt::verify(candidate, &pad);
+            }
             let rehash = if ok && stale {
                 bcrypt::hash(&password, cost).ok()
             } else {

@@ -9,6 +9,29 @@
 //!
 //! Sessions and reset tokens are keyed by the SHA-256 [`TokenDigest`] of the token: a store
 //! never sees a token itself.
+//!
+//! # Credentials
+//!
+//! Every user has a credential generation ([`User::generation`], a security stamp), and every
+//! session records the generation it was made at ([`SessionRecord::generation`]). A change
+//! of password ([`Store::update_user`] with a new hash, [`Store::reset_password`]) advances
+//! the generation by one, in the transaction that sets the hash, and in that same
+//! transaction:
+//!
+//! - removes the user's reset token (so a token issued before the change is dead);
+//! - ends the sessions it is asked to end, and moves every other session of the user to the
+//!   new generation, keeping its key (the changer's cookie stays valid);
+//!
+//! so that no session of the old generation is left. [`Store::insert_session`] stores a
+//! session only if its generation is still the user's, checked in the inserting
+//! transaction: a login that verified the old password and inserts after the change fails
+//! with [`StoreError::Conflict`]. Callers treat a session whose generation is not its user's
+//! as invalid.
+//!
+//! Writes made from a read of the credentials are compare-and-sets inside the write
+//! transaction: a password change against the generation it verified
+//! ([`UserUpdate::expected_generation`]), the re-hash at login against the hash it verified
+//! ([`Store::rehash_password`]), a reset against its token still being stored.
 
 mod redb;
 mod session_cache;
@@ -16,6 +39,8 @@ mod session_cache;
 use std::{future::Future, time::SystemTime};
 
 pub use self::redb::{RedbStore, RedbStoreBuilder, StoreStats};
+#[cfg(doc)]
+use crate::user::email_key;
 use crate::{
     error::StoreError,
     token::TokenDigest,
@@ -27,7 +52,8 @@ use crate::{
 pub enum UserQuery {
     /// By id.
     Id(UserId),
-    /// By email, without regard to case or surrounding white space.
+    /// By email: by its [`email_key`] (without regard to surrounding white space, case or
+    /// Unicode normalisation).
     Email(String),
     /// The owner of the session with this token digest.
     Session(TokenDigest),
@@ -36,15 +62,22 @@ pub enum UserQuery {
 }
 
 /// What to change on a user, as a type: an unknown attribute cannot be set.
+///
+/// A new email or a new hash removes the user's reset token; a new hash also advances the
+/// credential generation and moves the sessions not ended to it (see the [module
+/// docs](self)).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserUpdate {
-    /// A new email (must stay unique without regard to case).
+    /// A new email (its [`email_key`] must stay unique).
     pub email: Option<String>,
-    /// A new bcrypt hash.
+    /// A new bcrypt hash: a new password.
     pub hashed_password: Option<String>,
     /// Sessions to end in the same transaction.
     pub end_sessions: EndSessions,
+    /// Compare-and-set: apply the update only if the user's credential generation is still
+    /// this one; otherwise [`StoreError::Conflict`] and nothing changes.
+    pub expected_generation: Option<u64>,
 }
 
 impl UserUpdate {
@@ -74,6 +107,14 @@ impl UserUpdate {
         self.end_sessions = which;
         self
     }
+
+    /// Applies the update only if the user's credential generation is still `generation`
+    /// (the one the caller verified the password at).
+    #[must_use]
+    pub fn expected_generation(mut self, generation: u64) -> Self {
+        self.expected_generation = Some(generation);
+        self
+    }
 }
 
 /// Which of a user's sessions a change ends.
@@ -99,6 +140,9 @@ pub struct SessionRecord {
     pub last_seen: SystemTime,
     /// When it ends whatever its activity (absolute lifetime).
     pub expires: SystemTime,
+    /// The user's credential generation the session belongs to: the one its login verified.
+    /// The session is valid only while this is the user's current generation.
+    pub generation: u64,
 }
 
 /// A stored reset token.
@@ -123,7 +167,8 @@ pub struct PasswordReset {
     pub now: SystemTime,
     /// The new bcrypt hash.
     pub hashed_password: String,
-    /// Whether to end all the user's sessions too.
+    /// Whether to end all the user's sessions too (otherwise they are moved to the new
+    /// credential generation).
     pub end_sessions: bool,
 }
 
@@ -136,17 +181,29 @@ pub struct Purged {
     pub reset_tokens: usize,
 }
 
-/// Where accounts, sessions and reset tokens live.
+/// Where accounts, sessions and reset tokens live: the contract every store implements
+/// (the embedded [`RedbStore`], a networked one later).
 ///
-/// Every method that changes more than one record does so in one transaction: either all of
-/// it is stored or none. Methods return once the change is durable.
+/// - **One transaction per method.** Every method that changes anything does all of it in
+///   one transaction, serialisable with every other: either all of it is stored or none,
+///   and a concurrent reader sees all or none. Every check a method makes (an email free, a
+///   token live, a generation or hash still current) is made inside that transaction.
+///   Methods return once the change is durable.
+/// - **Emails** are unique by their [`email_key`] (trimmed, NFC, lowercased); the email is
+///   stored as given (trimmed).
+/// - **Credentials** (see the [module docs](self)): a new hash advances the user's
+///   generation, removes their reset token and moves the sessions it does not end to the new
+///   generation, in its transaction; a session is inserted only at the user's current
+///   generation; compare-and-sets fail with [`StoreError::Conflict`] (or
+///   [`StoreError::NotFound`] for a reset token) and change nothing.
+/// - Errors returned before anything was written (`NotFound`, `EmailTaken`, `Conflict`)
+///   leave the store as it was.
 ///
 /// Implementations decide where the work runs; callers on an async runtime expect that no
 /// method blocks a worker thread on disk or network I/O for long.
 pub trait Store: Send + Sync + 'static {
-    /// Inserts a user. Fails with [`StoreError::EmailTaken`] if an
-    /// account has the same email without regard to case; the check and the insert are one
-    /// transaction.
+    /// Inserts a user at credential generation 0. Fails with [`StoreError::EmailTaken`] if an
+    /// account has the same [`email_key`]; the check and the insert are one transaction.
     fn add_user(
         &self,
         email: &str,
@@ -159,7 +216,17 @@ pub trait Store: Send + Sync + 'static {
         query: UserQuery,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
-    /// Applies `update` to user `id` and returns the updated user.
+    /// Applies `update` to user `id` in one transaction and returns the updated user:
+    ///
+    /// 1. if `update.expected_generation` is set and is not the user's generation,
+    ///    [`StoreError::Conflict`], nothing changed;
+    /// 2. a new email: [`StoreError::EmailTaken`] (nothing changed) if another account has
+    ///    its key; the index moves to the new key; the user's reset token is removed;
+    /// 3. a new hash: stored, the generation advanced by one, the reset token removed;
+    /// 4. the sessions `update.end_sessions` names are removed; with a new hash, every other
+    ///    session of the user is moved to the new generation (same key, same times).
+    ///
+    /// [`StoreError::NotFound`] for an unknown id.
     fn update_user(
         &self,
         id: UserId,
@@ -169,8 +236,10 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes a user with their sessions and reset token, in one transaction.
     fn delete_user(&self, id: UserId) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// Stores a new session. When the user then has more than `max_per_user` sessions, the
-    /// oldest are removed in the same transaction.
+    /// Stores a new session if `session.generation` is its user's current generation
+    /// ([`StoreError::Conflict`] otherwise; [`StoreError::NotFound`] for an unknown user),
+    /// checked in the inserting transaction. When the user then has more than
+    /// `max_per_user` sessions, the oldest are removed in the same transaction.
     fn insert_session(
         &self,
         token: TokenDigest,
@@ -178,7 +247,8 @@ pub trait Store: Send + Sync + 'static {
         max_per_user: Option<usize>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The session stored under `token` with its user, whatever its expiry: the caller decides.
+    /// The session stored under `token` with its user, whatever its expiry and generation:
+    /// the caller decides.
     fn session(
         &self,
         token: TokenDigest,
@@ -224,12 +294,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<ResetRecord>, StoreError>> + Send;
 
     /// In one transaction: checks that the token exists, belongs to `reset.user_id` and has
-    /// not expired, then sets the hash, removes the token and, if asked, the user's sessions.
-    /// [`StoreError::NotFound`] (and nothing changed) when the token is not good.
+    /// not expired, then sets the hash, advances the generation, removes the token and either
+    /// removes the user's sessions (`reset.end_sessions`) or moves them all to the new
+    /// generation. [`StoreError::NotFound`] (and nothing changed) when the token is not good
+    /// (including one consumed or revoked since the caller read it).
     fn reset_password(
         &self,
         reset: PasswordReset,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
+
+    /// Replaces the hash of user `id` by `new_hash`, a hash of the same password at another
+    /// cost (the upgrade at login), if the stored hash is still `verified_hash`: a
+    /// compare-and-set in one transaction. Does not change the generation, the sessions or
+    /// the reset token. `Ok(false)` (nothing changed) if the hash changed meanwhile or the
+    /// user is gone.
+    fn rehash_password(
+        &self,
+        id: UserId,
+        verified_hash: String,
+        new_hash: String,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Removes sessions whose absolute lifetime has passed or that have been idle since
     /// `idle_before`, and reset tokens that have expired.

@@ -5,8 +5,11 @@ use std::net::IpAddr;
 
 use sha2::{Digest, Sha256};
 
-/// An account key: 128 bits of the SHA-256 of the trimmed, lowercased email, so that a key
-/// costs 16 bytes however long the email a client sends.
+use crate::user::email_key;
+
+/// An account key: 128 bits of the SHA-256 of the email's [`email_key`] (trimmed, NFC,
+/// lowercased: the store's notion of the same address), so that a key costs 16 bytes
+/// however long the email a client sends.
 pub(super) type Account = [u8; 16];
 
 /// The key of a client address: an IPv6 host usually holds a whole /64 and can change
@@ -28,7 +31,7 @@ pub(super) fn client_key(ip: IpAddr) -> IpAddr {
 
 /// The key of the account an email names, whether or not it has an account.
 pub(super) fn account_key(email: &str) -> Account {
-    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    let digest = Sha256::digest(email_key(email).as_bytes());
     let mut key = [0u8; 16];
     key.copy_from_slice(&digest[..16]);
     key
@@ -44,5 +47,11 @@ mod tests {
         assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::3"));
         assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
         assert_eq!(account_key(" Bob@X.io"), account_key("bob@x.io"));
+    }
+
+    #[test]
+    fn emails_are_keyed_after_nfc_normalisation() {
+        assert_eq!(account_key("zo\u{eb}@x.io"), account_key("ZOE\u{308}@X.io"));
+        assert_ne!(account_key("zoe@x.io"), account_key("zo\u{eb}@x.io"));
     }
 }

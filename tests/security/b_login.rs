@@ -57,18 +57,13 @@ async fn item_05_throttling_answers_alike_for_known_and_unknown_emails() {
     assert_eq!(known.retry_after(), Some(1));
 }
 
-/// Item 6: an unknown email costs one bcrypt verify, so both failures take the same time.
-/// Medians of 15 interleaved samples each (after two warm-up rounds) at bcrypt cost 8.
-#[tokio::test]
-async fn item_06_unknown_email_takes_as_long_as_wrong_password() {
-    let config = unthrottled(AuthConfig::seed().with_bcrypt_cost(8));
-    let h = Harness::new(config);
-    h.registered("timed@example.com", "the-password").await;
-    let h = &h;
-    let (wrong, unknown) = paired_medians(
+/// The medians of 15 interleaved samples each (after two warm-up rounds) of a login to
+/// `email` with a wrong password and of one to an unknown email, both 401.
+async fn wrong_and_unknown_medians(h: &Harness, email: &str) -> (Duration, Duration) {
+    paired_medians(
         15,
         |_| async move {
-            let res = h.login("timed@example.com", "wrong-password").await;
+            let res = h.login(email, "wrong-password").await;
             assert_eq!(res.status, StatusCode::UNAUTHORIZED);
         },
         |i| async move {
@@ -77,7 +72,17 @@ async fn item_06_unknown_email_takes_as_long_as_wrong_password() {
             assert_eq!(res.status, StatusCode::UNAUTHORIZED);
         },
     )
-    .await;
+    .await
+}
+
+/// Item 6: an unknown email costs one bcrypt verify, so both failures take the same time.
+/// Medians of 15 interleaved samples each (after two warm-up rounds) at bcrypt cost 8.
+#[tokio::test]
+async fn item_06_unknown_email_takes_as_long_as_wrong_password() {
+    let config = unthrottled(AuthConfig::seed().with_bcrypt_cost(8));
+    let h = Harness::new(config);
+    h.registered("timed@example.com", "the-password").await;
+    let (wrong, unknown) = wrong_and_unknown_medians(&h, "timed@example.com").await;
     assert_alike(
         "item 6",
         ("unknown email", unknown),
@@ -87,6 +92,29 @@ async fn item_06_unknown_email_takes_as_long_as_wrong_password() {
     assert!(
         unknown >= Duration::from_millis(3),
         "unknown email median {unknown:?}"
+    );
+}
+
+/// Item 6, whatever the stored hash's cost: after the configured cost is raised, a wrong
+/// password for an account whose hash still has the old, lower cost takes as long as an
+/// unknown email. The account is made at cost 4 and logged into at cost 10; medians of 15
+/// interleaved samples each.
+#[tokio::test]
+async fn item_06_old_cost_hash_wrong_password_takes_as_long_as_unknown_email() {
+    let h = Harness::new(unthrottled(AuthConfig::seed().with_bcrypt_cost(10)));
+    let low = tower_user_auth::Auth::new(
+        h.store.clone(),
+        unthrottled(AuthConfig::seed().with_bcrypt_cost(4)),
+    )
+    .expect("valid configuration");
+    low.register_user("old-cost@example.com", "the-password")
+        .await
+        .expect("registered at cost 4");
+    let (wrong, unknown) = wrong_and_unknown_medians(&h, "old-cost@example.com").await;
+    assert_alike(
+        "item 6 (old-cost hash)",
+        ("unknown email", unknown),
+        ("wrong password, cost-4 hash", wrong),
     );
 }
 

@@ -9,16 +9,20 @@
 //! the next open.
 //!
 //! To change the schema: bump [`SCHEMA_VERSION`], keep the tables a step reads as they were
-//! (like [`v1`] here), and append one step.
+//! (like [`v1`] and [`v2`] here), and append one step.
+
+mod v2;
 
 use redb::{Key, ReadableTable, Table, TableDefinition, TableHandle, Value, WriteTransaction};
 
 use super::{
     records::{StoredReset, StoredSession, StoredUser},
-    schema::{RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USERS},
+    schema::{
+        EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USERS,
+    },
     time_index::TimeIndexKey,
 };
-use crate::error::StoreError;
+use crate::{error::StoreError, user::email_key};
 
 /// One step: rewrites a file of one version as the next.
 type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
@@ -27,7 +31,7 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 const FIRST_MIGRATABLE: u64 = 1;
 
 /// The chain: `STEPS[i]` migrates version `FIRST_MIGRATABLE + i` to the next.
-const STEPS: &[Step] = &[v1_to_v2];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
 
 // Every version from the first migratable one up to the current one has its step.
 const _: () = assert!(FIRST_MIGRATABLE + STEPS.len() as u64 == SCHEMA_VERSION);
@@ -76,18 +80,23 @@ pub(super) mod v1 {
 /// Version 1 → 2: the tuple records become typed records (same fields, same order); the tables
 /// keep their names. The other tables did not change.
 fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
-    rewrite(txn, v1::USERS, USERS, |new, id, (email, hash, created)| {
-        let user = StoredUser {
-            email: email.to_owned(),
-            hashed_password: hash.to_owned(),
-            created_ms: created,
-        };
-        new.insert(id, user)?;
-        Ok(())
-    })?;
-    rewrite(txn, v1::SESSIONS, SESSIONS, |new, digest, fields| {
+    rewrite(
+        txn,
+        v1::USERS,
+        v2::USERS,
+        |new, id, (email, hash, created)| {
+            let user = v2::User {
+                email: email.to_owned(),
+                hashed_password: hash.to_owned(),
+                created_ms: created,
+            };
+            new.insert(id, user)?;
+            Ok(())
+        },
+    )?;
+    rewrite(txn, v1::SESSIONS, v2::SESSIONS, |new, digest, fields| {
         let (user_id, created_ms, last_seen_ms, expires_ms) = fields;
-        let session = StoredSession {
+        let session = v2::Session {
             user_id,
             created_ms,
             last_seen_ms,
@@ -115,6 +124,55 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
             new.insert(TimeIndexKey::new(at_ms, digest), ())?;
             Ok(())
         })?;
+    }
+    Ok(())
+}
+
+/// Version 2 → 3: accounts and sessions gain the credential generation (0 for both, so every
+/// session stays valid), and the email index is rebuilt with the NFC-normalised keys of
+/// [`email_key`]. Reset tokens and the time indexes did not change.
+///
+/// Two version-2 accounts whose emails differ only in their Unicode normalisation now have
+/// one key: the older account (lower id) keeps it; the other stays stored, reachable by id
+/// and by its sessions but no longer by email, and is named in a warning.
+fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
+    rewrite(txn, v2::USERS, USERS, |new, id, old| {
+        let user = StoredUser {
+            email: old.email,
+            hashed_password: old.hashed_password,
+            created_ms: old.created_ms,
+            generation: 0,
+        };
+        new.insert(id, user)?;
+        Ok(())
+    })?;
+    rewrite(txn, v2::SESSIONS, SESSIONS, |new, digest, old| {
+        let session = StoredSession {
+            user_id: old.user_id,
+            created_ms: old.created_ms,
+            last_seen_ms: old.last_seen_ms,
+            expires_ms: old.expires_ms,
+            generation: 0,
+        };
+        new.insert(digest, session)?;
+        Ok(())
+    })?;
+    txn.delete_table(EMAILS)?;
+    let users = txn.open_table(USERS)?;
+    let mut emails = txn.open_table(EMAILS)?;
+    // In id order: the older account of two with one key keeps it.
+    for entry in users.iter()? {
+        let (id, user) = entry?;
+        let key = email_key(&user.value().email);
+        if let Some(holder) = emails.get(key.as_str())?.map(|v| v.value()) {
+            tracing::warn!(
+                user_id = id.value(),
+                kept_by = holder,
+                "two accounts have the same email once normalised; this one is no longer found by email"
+            );
+            continue;
+        }
+        emails.insert(key.as_str(), id.value())?;
     }
     Ok(())
 }
@@ -155,7 +213,56 @@ where
 
 #[cfg(test)]
 mod tests {
+    use redb::{Database, ReadableDatabase, backends::InMemoryBackend};
+
     use super::*;
+    use crate::store::redb::schema::{META, SCHEMA_VERSION_KEY, open_schema};
+
+    #[test]
+    fn two_version_2_emails_equal_once_normalised_leave_the_key_to_the_older() {
+        let db = Database::builder()
+            .create_with_backend(InMemoryBackend::new())
+            .expect("in-memory database");
+        let txn = db.begin_write().expect("write");
+        {
+            txn.open_table(META)
+                .expect("meta")
+                .insert(SCHEMA_VERSION_KEY, 2)
+                .expect("version");
+            let mut users = txn.open_table(v2::USERS).expect("users");
+            let mut emails = txn.open_table(EMAILS).expect("emails");
+            for (id, email) in [(1, "Zo\u{eb}@x.io"), (2, "zoe\u{308}@x.io"), (3, "a@x.io")] {
+                let user = v2::User {
+                    email: email.into(),
+                    hashed_password: "h".into(),
+                    created_ms: 0,
+                };
+                users.insert(id, user).expect("user");
+                emails
+                    .insert(email.to_lowercase().as_str(), id)
+                    .expect("email");
+            }
+        }
+        txn.commit().expect("commit");
+        open_schema(&db).expect("migrated");
+        let txn = db.begin_read().expect("read");
+        let emails = txn.open_table(EMAILS).expect("emails");
+        let keys: Vec<(String, u64)> = emails
+            .iter()
+            .expect("iter")
+            .map(|e| {
+                let (k, v) = e.expect("entry");
+                (k.value().to_owned(), v.value())
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [("a@x.io".to_owned(), 3), ("zo\u{eb}@x.io".to_owned(), 1)]
+        );
+        let users = txn.open_table(USERS).expect("users");
+        let zoe = users.get(2).expect("get").expect("kept").value();
+        assert_eq!((zoe.email.as_str(), zoe.generation), ("zoe\u{308}@x.io", 0));
+    }
 
     #[test]
     fn every_older_version_since_the_first_migrates_and_no_other() {

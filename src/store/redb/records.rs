@@ -43,7 +43,7 @@ pub(super) fn bytes_at<const N: usize>(data: &[u8], at: usize) -> [u8; N] {
 }
 
 /// The little-endian `u64` at byte `at` of `data` (missing bytes read as zero).
-fn u64_le_at(data: &[u8], at: usize) -> u64 {
+pub(super) fn u64_le_at(data: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes_at(data, at))
 }
 
@@ -91,11 +91,82 @@ macro_rules! u64_fields_value {
         }
     };
 }
+pub(super) use u64_fields_value;
+
+/// The stored form of an account's fields: `fields` little-endian u64s (8 bytes each), the
+/// email's length in bytes (u32 LE, 4 bytes), the email (UTF-8), then the bcrypt hash (UTF-8)
+/// to the end. Schema version 2 had one field (the creation time), version 3 has two.
+pub(super) fn encode_account(fields: &[u64], email: &str, hash: &str) -> Vec<u8> {
+    // An email longer than 4 GiB cannot reach the store (the HTTP layer caps bodies), and
+    // would only be cut short here, never panic.
+    let email = email.as_bytes();
+    let email_len = u32::try_from(email.len()).unwrap_or(u32::MAX);
+    let email = &email[..email_len as usize];
+    let mut out = Vec::with_capacity(fields.len() * 8 + 4 + email.len() + hash.len());
+    for field in fields {
+        out.extend_from_slice(&field.to_le_bytes());
+    }
+    out.extend_from_slice(&email_len.to_le_bytes());
+    out.extend_from_slice(email);
+    out.extend_from_slice(hash.as_bytes());
+    out
+}
+
+/// Decodes what [`encode_account`] wrote with `N` fields: the fields, the email, the hash.
+pub(super) fn decode_account<const N: usize>(data: &[u8]) -> ([u64; N], String, String) {
+    let fields = std::array::from_fn(|i| u64_le_at(data, i * 8));
+    let email_len = u32::from_le_bytes(bytes_at(data, N * 8)) as usize;
+    let rest = data.get(N * 8 + 4..).unwrap_or_default();
+    let (email, hash) = rest.split_at(email_len.min(rest.len()));
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (fields, text(email), text(hash))
+}
+
+/// Implements [`Value`] for an account struct (fields `email`, `hashed_password` and the
+/// `u64`s listed) as [`encode_account`] lays it out, the `u64`s in the order listed, under
+/// the type name given.
+macro_rules! account_value {
+    ($record:ty, $type_name:literal, [$($field:ident),+ $(,)?]) => {
+        impl Value for $record {
+            type SelfType<'a> = Self;
+            type AsBytes<'a> = Vec<u8>;
+
+            fn fixed_width() -> Option<usize> {
+                None
+            }
+
+            fn from_bytes<'a>(data: &'a [u8]) -> Self
+            where
+                Self: 'a,
+            {
+                let ([$($field),+], email, hashed_password) = decode_account(data);
+                Self {
+                    email,
+                    hashed_password,
+                    $($field),+
+                }
+            }
+
+            fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
+            where
+                Self: 'b,
+            {
+                encode_account(&[$(value.$field),+], &value.email, &value.hashed_password)
+            }
+
+            fn type_name() -> TypeName {
+                TypeName::new($type_name)
+            }
+        }
+    };
+}
+pub(super) use account_value;
 
 /// An account: the value of the `users` table, keyed by user id.
 ///
-/// Layout (variable width): `created_ms` (u64 LE, 8 bytes), the email's length in bytes (u32
-/// LE, 4 bytes), the email (UTF-8, as registered), then the bcrypt hash (UTF-8) to the end.
+/// Layout (variable width, [`encode_account`] with two fields): `created_ms` (u64 LE),
+/// `generation` (u64 LE), the email's length in bytes (u32 LE), the email (UTF-8, as
+/// registered), then the bcrypt hash (UTF-8) to the end.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct StoredUser {
     /// The email as registered (trimmed, case kept).
@@ -104,56 +175,20 @@ pub(super) struct StoredUser {
     pub(super) hashed_password: String,
     /// When the account was created.
     pub(super) created_ms: u64,
+    /// The credential generation: advanced by every change of password (and only then).
+    pub(super) generation: u64,
 }
 
-impl Value for StoredUser {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = Vec<u8>;
-
-    fn fixed_width() -> Option<usize> {
-        None
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        let created_ms = u64_le_at(data, 0);
-        let email_len = u32::from_le_bytes(bytes_at(data, 8)) as usize;
-        let rest = data.get(12..).unwrap_or_default();
-        let (email, hash) = rest.split_at(email_len.min(rest.len()));
-        Self {
-            email: String::from_utf8_lossy(email).into_owned(),
-            hashed_password: String::from_utf8_lossy(hash).into_owned(),
-            created_ms,
-        }
-    }
-
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
-    where
-        Self: 'b,
-    {
-        // An email longer than 4 GiB cannot reach the store (the HTTP layer caps bodies), and
-        // would only be cut short here, never panic.
-        let email = value.email.as_bytes();
-        let email_len = u32::try_from(email.len()).unwrap_or(u32::MAX);
-        let email = &email[..email_len as usize];
-        let mut out = Vec::with_capacity(12 + email.len() + value.hashed_password.len());
-        out.extend_from_slice(&value.created_ms.to_le_bytes());
-        out.extend_from_slice(&email_len.to_le_bytes());
-        out.extend_from_slice(email);
-        out.extend_from_slice(value.hashed_password.as_bytes());
-        out
-    }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::StoredUser")
-    }
-}
+account_value!(
+    StoredUser,
+    "tower_user_auth::StoredUser.v3",
+    [created_ms, generation]
+);
 
 /// A session: the value of the `sessions` table, keyed by the token's digest.
 ///
-/// Layout (32 bytes): `user_id`, `created_ms`, `last_seen_ms`, `expires_ms`, each a u64 LE.
+/// Layout (40 bytes): `user_id`, `created_ms`, `last_seen_ms`, `expires_ms`, `generation`,
+/// each a u64 LE.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct StoredSession {
     /// The owner.
@@ -164,6 +199,8 @@ pub(super) struct StoredSession {
     pub(super) last_seen_ms: u64,
     /// When it ends whatever its activity.
     pub(super) expires_ms: u64,
+    /// The owner's credential generation the session belongs to.
+    pub(super) generation: u64,
 }
 
 impl StoredSession {
@@ -174,6 +211,7 @@ impl StoredSession {
             created_ms: millis(record.created),
             last_seen_ms: millis(record.last_seen),
             expires_ms: millis(record.expires),
+            generation: record.generation,
         }
     }
 
@@ -184,14 +222,15 @@ impl StoredSession {
             created: time(self.created_ms),
             last_seen: time(self.last_seen_ms),
             expires: time(self.expires_ms),
+            generation: self.generation,
         }
     }
 }
 
 u64_fields_value!(
     StoredSession,
-    "tower_user_auth::StoredSession",
-    [user_id, created_ms, last_seen_ms, expires_ms]
+    "tower_user_auth::StoredSession.v3",
+    [user_id, created_ms, last_seen_ms, expires_ms, generation]
 );
 
 /// A reset token: the value of the `reset_tokens` table, keyed by the token's digest.
@@ -269,16 +308,19 @@ pub(super) mod tests {
                 email: "Bob@Example.com".into(),
                 hashed_password: "$2b$04$abcdefghijklmnopqrstuv".into(),
                 created_ms: 1_767_225_600_000,
+                generation: 3,
             },
             StoredUser {
                 email: String::new(),
                 hashed_password: String::new(),
                 created_ms: 0,
+                generation: 0,
             },
             StoredUser {
                 email: "ünï@çødé.example".into(),
                 hashed_password: "h".into(),
                 created_ms: u64::MAX,
+                generation: u64::MAX,
             },
         ] {
             assert_eq!(round_trip(&user), user);
@@ -291,11 +333,13 @@ pub(super) mod tests {
             email: "a@b".into(),
             hashed_password: "xy".into(),
             created_ms: 0x0102,
+            generation: 5,
         };
         assert_eq!(
             StoredUser::as_bytes(&user),
             [
-                2, 1, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'@', b'b', b'x', b'y'
+                2, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'@', b'b', b'x',
+                b'y'
             ]
         );
     }
@@ -306,10 +350,13 @@ pub(super) mod tests {
             email: "a@b.io".into(),
             hashed_password: "$2b$04$hash".into(),
             created_ms: 7,
+            generation: 1,
         };
         survives_damage::<StoredUser>(&StoredUser::as_bytes(&user));
         // A length beyond the data and invalid UTF-8.
-        let odd = StoredUser::from_bytes(&[0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xc3]);
+        let mut odd = [0; 21];
+        odd[16..].copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xc3]);
+        let odd = StoredUser::from_bytes(&odd);
         assert_eq!(odd.hashed_password, "");
         assert_eq!(odd.email, "\u{fffd}");
     }
@@ -321,6 +368,7 @@ pub(super) mod tests {
             created_ms: 1_767_225_600_000,
             last_seen_ms: 1_767_225_660_000,
             expires_ms: u64::MAX,
+            generation: 2,
         };
         assert_eq!(round_trip(&session), session);
         assert_eq!(StoredSession::new(&session.record()), session);

@@ -6,7 +6,6 @@ use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 use super::{
     records::StoredReset,
     schema::{RESET_EXPIRY, RESETS, USER_RESET},
-    sessions,
     time_index::TimeIndexKey,
     users,
 };
@@ -48,8 +47,9 @@ pub(super) fn get(
         .map(|v| v.value().record()))
 }
 
-/// Sets the new hash if the token is live and the user's, then spends the token (and ends
-/// the user's sessions if asked); [`StoreError::NotFound`] otherwise.
+/// Sets the new password if the token is live and the user's, spending the token, and ends
+/// the user's sessions if asked or moves them to the new generation
+/// ([`users::set_password`]); [`StoreError::NotFound`] otherwise.
 pub(super) fn reset_password(
     txn: &WriteTransaction,
     reset: PasswordReset,
@@ -63,12 +63,12 @@ pub(super) fn reset_password(
         return Err(StoreError::NotFound);
     }
     let mut user = users::get(txn, reset.user_id.0)?;
-    user.hashed_password = reset.hashed_password;
-    users::save(txn, &user)?;
-    remove_of(txn, user.id.0)?;
-    if reset.end_sessions {
-        sessions::remove_all_of(txn, user.id.0, EndSessions::All)?;
-    }
+    let end = if reset.end_sessions {
+        EndSessions::All
+    } else {
+        EndSessions::None
+    };
+    users::set_password(txn, &mut user, reset.hashed_password, end)?;
     Ok(user)
 }
 

@@ -13,10 +13,11 @@
 //! | version | layout |
 //! |---|---|
 //! | 1 | values and time-index keys are redb tuples (`tests/fixtures/v1.redb` is such a file) |
-//! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) |
+//! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) (`tests/fixtures/v2.redb`) |
+//! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email |
 //!
-//! Version 2 is migrated to from version 1 by [`super::migrate`]; a file with no recorded
-//! version but an empty `users` table is taken as version 1.
+//! Each version is migrated to from the one before by [`super::migrate`]; a file with no
+//! recorded version but an empty `users` table is taken as version 1.
 
 use redb::{
     Database, MultimapTableDefinition, ReadableTable, ReadableTableMetadata, TableDefinition,
@@ -32,7 +33,7 @@ use crate::error::StoreError;
 
 /// The schema this build reads and writes. An older file is migrated when opened; a newer one
 /// is refused.
-pub(super) const SCHEMA_VERSION: u64 = 2;
+pub(super) const SCHEMA_VERSION: u64 = 3;
 
 /// `schema_version` → the file's schema version; `next_user_id` → the id the next account gets.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -42,7 +43,8 @@ pub(super) const SCHEMA_VERSION_KEY: &str = "schema_version";
 pub(super) const NEXT_USER_ID_KEY: &str = "next_user_id";
 /// User id → the account.
 pub(super) const USERS: TableDefinition<u64, StoredUser> = TableDefinition::new("users");
-/// Lowercased email → user id: the unique index.
+/// The email's key ([`email_key`](crate::user::email_key): NFC, lowercased) → user id: the
+/// unique index.
 pub(super) const EMAILS: TableDefinition<&str, u64> = TableDefinition::new("users_by_email");
 /// Token digest → the session.
 pub(super) const SESSIONS: TableDefinition<[u8; 32], StoredSession> =

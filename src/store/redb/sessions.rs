@@ -43,8 +43,9 @@ fn stored_of(
     Ok(all)
 }
 
-/// Stores a session; then, if `max_per_user` is set, ends the user's oldest sessions beyond
-/// it (never the new one). [`StoreError::NotFound`] if the user does not exist.
+/// Stores a session if its generation is its user's; then, if `max_per_user` is set, ends
+/// the user's oldest sessions beyond it (never the new one). [`StoreError::NotFound`] if the
+/// user does not exist, [`StoreError::Conflict`] if the generation is not current.
 pub(super) fn insert(
     txn: &WriteTransaction,
     token: TokenDigest,
@@ -52,8 +53,8 @@ pub(super) fn insert(
     max_per_user: Option<usize>,
 ) -> Result<(), StoreError> {
     let user = session.user_id.0;
-    if !users::exists(txn, user)? {
-        return Err(StoreError::NotFound);
+    if users::get(txn, user)?.generation != session.generation {
+        return Err(StoreError::Conflict);
     }
     let stored = StoredSession::new(session);
     txn.open_table(SESSIONS)?.insert(token.0, stored)?;
@@ -171,6 +172,26 @@ pub(super) fn remove_all_of(
         }
     }
     Ok(removed)
+}
+
+/// Moves every session of user `user` to credential generation `generation`, keeping keys
+/// and times.
+pub(super) fn move_to_generation(
+    txn: &WriteTransaction,
+    user: u64,
+    generation: u64,
+) -> Result<(), StoreError> {
+    let digests = digests_of(&txn.open_multimap_table(USER_SESSIONS)?, user)?;
+    let mut table = txn.open_table(SESSIONS)?;
+    for digest in digests {
+        let Some(mut stored) = table.get(digest)?.map(|v| v.value()) else {
+            continue;
+        };
+        stored.generation = generation;
+        writer::dirty_session(digest);
+        table.insert(digest, stored)?;
+    }
+    Ok(())
 }
 
 /// Removes the sessions that expired at or before `now_ms` or were last seen before

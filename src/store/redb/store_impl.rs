@@ -106,6 +106,16 @@ impl Store for RedbStore {
             .await
     }
 
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        verified_hash: String,
+        new_hash: String,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| users::rehash(txn, id, &verified_hash, new_hash))
+            .await
+    }
+
     async fn purge_expired(
         &self,
         now: SystemTime,

@@ -1,4 +1,4 @@
-//! Accounts: the `users` table and its unique index of lowercased emails.
+//! Accounts: the `users` table, its unique index of email keys, and changes of credentials.
 
 use std::time::SystemTime;
 
@@ -12,14 +12,8 @@ use super::{
 use crate::{
     error::StoreError,
     store::{EndSessions, UserQuery, UserUpdate},
-    user::{User, UserId},
+    user::{User, UserId, email_key},
 };
-
-/// The key of the email index: trimmed and lowercased, so that emails are unique without
-/// regard to case.
-fn email_key(email: &str) -> String {
-    email.trim().to_lowercase()
-}
 
 /// The user `id` of `users`, if there is one.
 pub(super) fn by_id(
@@ -32,6 +26,7 @@ pub(super) fn by_id(
             id: UserId(id),
             email: stored.email,
             hashed_password: stored.hashed_password,
+            generation: stored.generation,
         }
     }))
 }
@@ -60,12 +55,14 @@ pub(super) fn add(
         email,
         hashed_password,
         created_ms: millis(SystemTime::now()),
+        generation: 0,
     };
     txn.open_table(USERS)?.insert(id, &stored)?;
     Ok(User {
         id: UserId(id),
         email: stored.email,
         hashed_password: stored.hashed_password,
+        generation: stored.generation,
     })
 }
 
@@ -94,8 +91,8 @@ pub(super) fn get(txn: &WriteTransaction, id: u64) -> Result<User, StoreError> {
     by_id(&txn.open_table(USERS)?, id)?.ok_or(StoreError::NotFound)
 }
 
-/// Stores `user`'s email and hash, keeping its creation time.
-pub(super) fn save(txn: &WriteTransaction, user: &User) -> Result<(), StoreError> {
+/// Stores `user`'s email, hash and generation, keeping its creation time.
+fn save(txn: &WriteTransaction, user: &User) -> Result<(), StoreError> {
     writer::dirty_user(user.id.0);
     let mut users = txn.open_table(USERS)?;
     let created_ms = users.get(user.id.0)?.map_or(0, |v| v.value().created_ms);
@@ -103,18 +100,43 @@ pub(super) fn save(txn: &WriteTransaction, user: &User) -> Result<(), StoreError
         email: user.email.clone(),
         hashed_password: user.hashed_password.clone(),
         created_ms,
+        generation: user.generation,
     };
     users.insert(user.id.0, &stored)?;
     Ok(())
 }
 
-/// Applies `update` to user `id`: a new email (unique), a new hash, sessions ended.
+/// Sets a new password on `user` (whose reset token was already removed or is removed here):
+/// the hash, the next generation; ends the sessions `end` names and moves the others to the
+/// new generation.
+pub(super) fn set_password(
+    txn: &WriteTransaction,
+    user: &mut User,
+    hash: String,
+    end: EndSessions,
+) -> Result<(), StoreError> {
+    user.hashed_password = hash;
+    user.generation += 1;
+    save(txn, user)?;
+    super::resets::remove_of(txn, user.id.0)?;
+    sessions::remove_all_of(txn, user.id.0, end)?;
+    sessions::move_to_generation(txn, user.id.0, user.generation)
+}
+
+/// Applies `update` to user `id`: compared against the expected generation, a new email
+/// (unique; revokes the reset token), a new password ([`set_password`]), sessions ended.
 pub(super) fn update(
     txn: &WriteTransaction,
     id: UserId,
     update: UserUpdate,
 ) -> Result<User, StoreError> {
     let mut user = get(txn, id.0)?;
+    if update
+        .expected_generation
+        .is_some_and(|g| g != user.generation)
+    {
+        return Err(StoreError::Conflict);
+    }
     if let Some(email) = &update.email {
         let email = email.trim();
         let (old_key, new_key) = (email_key(&user.email), email_key(email));
@@ -127,13 +149,37 @@ pub(super) fn update(
             emails.insert(new_key.as_str(), id.0)?;
         }
         email.clone_into(&mut user.email);
+        super::resets::remove_of(txn, id.0)?;
     }
-    if let Some(hash) = update.hashed_password {
-        user.hashed_password = hash;
+    match update.hashed_password {
+        Some(hash) => set_password(txn, &mut user, hash, update.end_sessions)?,
+        None => {
+            save(txn, &user)?;
+            sessions::remove_all_of(txn, id.0, update.end_sessions)?;
+        }
     }
-    save(txn, &user)?;
-    sessions::remove_all_of(txn, id.0, update.end_sessions)?;
     Ok(user)
+}
+
+/// Replaces user `id`'s hash by `new_hash` if it is still `verified_hash`; `false` (nothing
+/// changed) otherwise or if the user is gone. The generation stays: same password.
+pub(super) fn rehash(
+    txn: &WriteTransaction,
+    id: UserId,
+    verified_hash: &str,
+    new_hash: String,
+) -> Result<bool, StoreError> {
+    let mut user = match get(txn, id.0) {
+        Ok(user) => user,
+        Err(StoreError::NotFound) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if user.hashed_password != verified_hash {
+        return Ok(false);
+    }
+    user.hashed_password = new_hash;
+    save(txn, &user)?;
+    Ok(true)
 }
 
 /// Deletes user `id` with their sessions and reset token.

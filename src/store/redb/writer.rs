@@ -42,7 +42,8 @@ pub(super) fn dirty_user(id: u64) {
 /// One queued write: applied inside the batch's transaction, answered after its commit.
 pub(super) trait Job: Send {
     /// Runs the operation. An error that leaves the transaction unusable (anything but
-    /// `NotFound`/`EmailTaken`, which operations return before writing) aborts the batch.
+    /// `NotFound`/`EmailTaken`/`Conflict`, which operations return before writing) aborts
+    /// the batch.
     fn apply(&mut self, txn: &WriteTransaction) -> Result<(), StoreError>;
     /// Answers the caller: its outcome if the batch committed, else the commit's error.
     fn finish(self: Box<Self>, committed: Result<(), StoreError>);
@@ -84,7 +85,9 @@ where
         let outcome = catch_unwind(AssertUnwindSafe(|| op(txn)))
             .unwrap_or_else(|_| Err(StoreError::Backend(BackendError::new(Panicked))));
         let fatal = match &outcome {
-            Ok(_) | Err(StoreError::NotFound | StoreError::EmailTaken) => None,
+            Ok(_) | Err(StoreError::NotFound | StoreError::EmailTaken | StoreError::Conflict) => {
+                None
+            }
             Err(e) => Some(e.clone()),
         };
         self.outcome = Some(outcome);
