@@ -38,6 +38,18 @@ impl Fields {
         }
         Ok(value)
     }
+
+    /// The `email` field, trimmed ([`Fields::required_trimmed`]); 400 if it holds an invisible
+    /// format character, on every route that takes an email.
+    pub(crate) fn email(&self) -> Result<&str, Rejection> {
+        let email = self.required_trimmed("email")?;
+        if crate::user::has_format_character(email) {
+            return Err(Rejection::bad_request(
+                "email must not contain invisible format characters",
+            ));
+        }
+        Ok(email)
+    }
 }
 
 /// Reads the body of `req` as form fields.

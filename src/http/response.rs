@@ -12,7 +12,9 @@ use crate::error::AuthError;
 pub(crate) type OwnResponse = Response<Full<Bytes>>;
 
 /// A JSON answer with `Cache-Control: no-store` (every auth route's answer carries a cookie
-/// or account data, or says something about an account).
+/// or account data, or says something about an account) and `X-Content-Type-Options:
+/// nosniff`. Every answer the layer makes itself is built here; the wrapped service's
+/// answers are left as they are.
 pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> OwnResponse {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut res = Response::new(Full::new(Bytes::from(bytes)));
@@ -23,6 +25,10 @@ pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> OwnRespo
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     res
 }
 

@@ -160,7 +160,7 @@ where
         ));
     }
     let fields = extract::fields(req, auth.config().body_limit).await?;
-    let email = fields.required_trimmed("email")?;
+    let email = fields.email()?;
     let password = fields.required("password")?;
     auth.register(email, password, client).await?;
     Ok(json(
@@ -179,7 +179,7 @@ where
     B::Error: Into<BoxError>,
 {
     let fields = extract::fields(req, auth.config().body_limit).await?;
-    let email = fields.required_trimmed("email")?;
+    let email = fields.email()?;
     let password = fields.required("password")?;
     let Some(logged_in) = auth.log_in(email, password, client).await? else {
         return Err(Rejection::new(
@@ -311,7 +311,7 @@ where
     B::Error: Into<BoxError>,
 {
     let fields = extract::fields(req, auth.config().body_limit).await?;
-    let email = fields.required_trimmed("email")?;
+    let email = fields.email()?;
     match auth.request_password_reset(email, client).await {
         Ok(ResetRequested::Token(token)) => Ok(json(
             StatusCode::OK,
@@ -339,7 +339,7 @@ where
     B::Error: Into<BoxError>,
 {
     let fields = extract::fields(req, auth.config().body_limit).await?;
-    let email = fields.required_trimmed("email")?;
+    let email = fields.email()?;
     let token = fields.required("reset_token")?;
     let password = fields.required("new_password")?;
     auth.reset_password(email, token, password, client).await?;
