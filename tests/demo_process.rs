@@ -331,3 +331,42 @@ fn a_port_in_use_stops_the_demo_with_a_message() {
     let port = taken.local_addr().expect("addr").port().to_string();
     assert_refused_to_start(&[("PORT", &port)], &["cannot listen", &port]);
 }
+
+/// Issue 9 P11: the compatibility profile (the demo's default) hands any account's reset
+/// token to whoever asks; the demo says so in one warning line on standard error at start-up,
+/// whatever `RUST_LOG` says, and `listening on http://ADDR` stays the first line of standard
+/// output. The hardened profile prints no such warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compatibility_profile_warns_on_stderr_at_start_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (env, warns) in [
+        (vec![("RUST_LOG", "off")], true),
+        (vec![("RUST_LOG", "off"), ("AUTH_PROFILE", "seed")], true),
+        (
+            vec![
+                ("RUST_LOG", "off"),
+                ("AUTH_PROFILE", "hardened"),
+                ("AUTH_COOKIE_SECURE", "false"),
+            ],
+            false,
+        ),
+    ] {
+        // Demo::start asserts that the first line of standard output is the address.
+        let demo = Demo::start(&dir.path().join("warn.redb"), &env);
+        let (status, stderr) = demo.terminate();
+        assert_clean_exit(status, &stderr);
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("compatibility profile"))
+            .collect();
+        if warns {
+            assert_eq!(warnings.len(), 1, "{env:?}: one warning line: {stderr:?}");
+            assert!(
+                warnings[0].contains("WARNING") && warnings[0].contains("reset token"),
+                "{env:?}: {stderr:?}"
+            );
+        } else {
+            assert!(warnings.is_empty(), "{env:?}: {stderr:?}");
+        }
+    }
+}
