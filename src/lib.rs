@@ -70,6 +70,8 @@ pub mod error;
 pub mod hook;
 mod http;
 pub mod password;
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod store;
 pub mod throttle;
 pub mod token;

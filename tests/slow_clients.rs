@@ -21,6 +21,7 @@ use tokio::{
     net::{TcpSocket, TcpStream},
 };
 use tower::ServiceExt;
+use tower_user_auth::{AuthConfig, ConfigProblem, serve::Server};
 
 /// The start of a request whose headers never end.
 const PARTIAL_HEADERS: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Slow: 1";
@@ -244,4 +245,72 @@ async fn a_body_that_never_completes_is_408_at_the_default_30_s() {
     let a = Answer::read(res).await;
     support::assert_error(&a, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(support::counts(&auth).0, 0, "nothing registered");
+}
+
+/// The library's loop: beyond `max_connections`, a new connection waits (in the listen
+/// backlog) until one ends, then is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn beyond_the_total_cap_connections_wait_for_a_free_place() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let server = Server::from_listener(listener)
+        .max_connections(2)
+        .header_read_timeout(Duration::from_secs(10));
+    let to = server.local_addr().expect("address");
+    let app = tower::service_fn(|_req: Request<hyper::body::Incoming>| async {
+        Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(
+            Bytes::from_static(b"ok"),
+        )))
+    });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server.serve(app, async {
+        let _ = stopped.await;
+    }));
+    let first = connect_from("127.0.0.2", to).await;
+    let _second = connect_from("127.0.0.3", to).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut third = connect_from("127.0.0.1", to).await;
+    third
+        .write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .await
+        .expect("write");
+    assert!(
+        until_closed(&mut third, Duration::from_millis(500))
+            .await
+            .is_none(),
+        "the third waits while two are open"
+    );
+    drop(first);
+    let (sent, _) = until_closed(&mut third, Duration::from_secs(5))
+        .await
+        .expect("served once a place is free");
+    assert!(
+        sent.starts_with(b"HTTP/1.1 200"),
+        "{:?}",
+        String::from_utf8_lossy(&sent)
+    );
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(5), serving)
+        .await
+        .expect("the loop stops on shutdown")
+        .expect("task");
+}
+
+/// The body deadline joins the configuration's validation: zero is a problem.
+#[test]
+fn a_zero_body_timeout_is_refused_by_validation() {
+    let problems = AuthConfig::hardened()
+        .with_body_timeout(Duration::ZERO)
+        .validate()
+        .expect_err("refused")
+        .problems()
+        .to_vec();
+    assert_eq!(problems, vec![ConfigProblem::Zero("body timeout")]);
+    assert!(
+        AuthConfig::hardened()
+            .with_body_timeout(Duration::from_secs(1))
+            .validate()
+            .is_ok()
+    );
 }

@@ -40,6 +40,8 @@ pub(crate) struct Rejection {
     pub(crate) allow: Option<&'static str>,
     pub(crate) retry_after: Option<u64>,
     pub(crate) set_cookie: Option<HeaderValue>,
+    /// Whether the answer asks to close the connection.
+    pub(crate) close: bool,
 }
 
 impl Rejection {
@@ -50,6 +52,7 @@ impl Rejection {
             allow: None,
             retry_after: None,
             set_cookie: None,
+            close: false,
         }
     }
 
@@ -84,6 +87,18 @@ impl Rejection {
         }
     }
 
+    /// 408: the body did not arrive whole within the configured time. The connection is closed after
+    /// the answer: what is left of the body cannot be told from a next request.
+    pub(crate) fn body_timeout() -> Self {
+        Self {
+            close: true,
+            ..Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            )
+        }
+    }
+
     pub(crate) fn cross_site() -> Self {
         Self::new(StatusCode::FORBIDDEN, "cross-site request refused")
     }
@@ -100,6 +115,10 @@ impl Rejection {
         }
         if let Some(cookie) = self.set_cookie {
             res.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        if self.close {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(secs) = self.retry_after {
             res.headers_mut()

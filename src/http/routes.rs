@@ -12,7 +12,9 @@ use serde_json::json;
 use super::{
     client, cookie,
     cookie::SessionCookie,
-    csrf, extract,
+    csrf,
+    deadline::Deadline,
+    extract,
     response::{OwnResponse, Rejection, json},
 };
 use crate::{
@@ -100,6 +102,7 @@ where
         return Rejection::cross_site().into_response();
     }
     let cookie = cookie::session_cookie(req.headers(), config.cookie_name());
+    let req = req.map(|body| Deadline::new(body, config.body_timeout));
     // The profile read is the hot route: its future is awaited in place. The others read a
     // body and hash passwords; their larger futures are boxed, which keeps this one small.
     let answer = match route {
