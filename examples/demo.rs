@@ -12,6 +12,9 @@
 //! and idle timeouts, connection caps: `AUTH_HEADER_READ_TIMEOUT`, `AUTH_IDLE_TIMEOUT`,
 //! `AUTH_MAX_CONNECTIONS`, `AUTH_MAX_CONNECTIONS_PER_CLIENT`), raising its open-file limit to
 //! fit the connection cap. Stops gracefully on Ctrl-C or SIGTERM.
+//!
+//! In the compatibility profile (the default) it warns on standard error at start-up: that
+//! profile hands any account's reset token to whoever asks for it.
 
 mod common;
 
@@ -24,6 +27,12 @@ use tower_user_auth::{
     serve::{self, Server},
     token::ResetToken,
 };
+
+/// The demo's start-up warning in the compatibility profile, one line on standard error.
+const SEED_WARNING: &str = "demo: WARNING: compatibility profile (AUTH_PROFILE=seed): \
+    POST /reset_password answers with the account's reset token, to whoever asks, so anyone \
+    can take over any account; use it only for clients written for the seed service, and \
+    AUTH_PROFILE=hardened for anything else";
 
 /// Problems with the environment, reported together before the server starts: one line
 /// each on standard error, then exit code 2.
@@ -414,6 +423,9 @@ async fn run() -> Result<(), Setup> {
     let server = bounds.server(&host, port).await?;
     let addr: SocketAddr = server.local_addr()?;
     let shutdown = common::shutdown_signal();
+    if profile == Profile::Seed {
+        eprintln!("{SEED_WARNING}");
+    }
     println!("listening on http://{addr}");
     tracing::info!(%addr, %profile, db = %db, "serving");
 
