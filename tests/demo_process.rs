@@ -321,10 +321,16 @@ fn other_bad_settings_stop_the_demo_with_a_message() {
         (("AUTH_COOKIE_SECURE", "maybe"), "AUTH_COOKIE_SECURE"),
         (("AUTH_TRUSTED_PROXIES", "not-an-ip"), "not-an-ip"),
         (("AUTH_BODY_TIMEOUT", "0"), "body timeout"),
-        (("AUTH_HEADER_READ_TIMEOUT", "0"), "AUTH_HEADER_READ_TIMEOUT"),
+        (
+            ("AUTH_HEADER_READ_TIMEOUT", "0"),
+            "AUTH_HEADER_READ_TIMEOUT",
+        ),
         (("AUTH_IDLE_TIMEOUT", "-1"), "AUTH_IDLE_TIMEOUT"),
         (("AUTH_MAX_CONNECTIONS", "0"), "AUTH_MAX_CONNECTIONS"),
-        (("AUTH_MAX_CONNECTIONS_PER_CLIENT", "many"), "AUTH_MAX_CONNECTIONS_PER_CLIENT"),
+        (
+            ("AUTH_MAX_CONNECTIONS_PER_CLIENT", "many"),
+            "AUTH_MAX_CONNECTIONS_PER_CLIENT",
+        ),
     ] {
         assert_refused_to_start(&[env], &[expect]);
     }

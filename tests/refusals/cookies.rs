@@ -77,6 +77,23 @@ async fn a_valid_cookie_hands_the_app_its_user_and_nothing_secret() {
     assert_ne!(v["user"]["session"], json!(session.to_string()));
 }
 
+/// The `Cookie` lines, readable.
+fn shown(cookies: &[Vec<u8>]) -> Vec<String> {
+    cookies
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
+}
+
+/// A request with one `Cookie` header per line, as bytes.
+fn with_cookie_lines(method: Method, path: &str, cookies: &[Vec<u8>]) -> Request<Full<Bytes>> {
+    let mut req = Request::builder().method(method).uri(path);
+    for c in cookies {
+        req = req.header("cookie", HeaderValue::from_bytes(c).expect("header"));
+    }
+    req.body(Full::new(Bytes::new())).expect("request")
+}
+
 #[tokio::test]
 async fn unknown_malformed_and_duplicated_cookies_pass_through_without_a_user() {
     let (auth, _dir) = seed_auth();
@@ -108,17 +125,8 @@ async fn unknown_malformed_and_duplicated_cookies_pass_through_without_a_user() 
     // Unknown, garbage, empty, quoted and doubled session ids are cleared.
     let cleared = [0, 1, 2, 5, 6];
     for (i, cookies) in cases.iter().enumerate() {
-        let shown: Vec<String> = cookies
-            .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect();
-        let build = |method: Method, path: &str| {
-            let mut req = Request::builder().method(method).uri(path);
-            for c in cookies {
-                req = req.header("cookie", HeaderValue::from_bytes(c).expect("header"));
-            }
-            req.body(Full::new(Bytes::new())).expect("request")
-        };
+        let shown = shown(cookies);
+        let build = |method: Method, path: &str| with_cookie_lines(method, path, cookies);
         let a = oneshot(&auth, build(Method::GET, "/")).await;
         passed_without_user(&a);
         if cleared.contains(&i) {
@@ -228,17 +236,8 @@ async fn someone_elses_cookies_never_end_a_valid_session() {
         ],
     ];
     for cookies in &cases {
-        let shown: Vec<String> = cookies
-            .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect();
-        let build = |method: Method, path: &str| {
-            let mut req = Request::builder().method(method).uri(path);
-            for c in cookies {
-                req = req.header("cookie", HeaderValue::from_bytes(c).expect("header"));
-            }
-            req.body(Full::new(Bytes::new())).expect("request")
-        };
+        let shown = shown(cookies);
+        let build = |method: Method, path: &str| with_cookie_lines(method, path, cookies);
         let a = oneshot(&auth, build(Method::GET, "/")).await;
         assert_eq!(
             echoed(&a)["user"]["email"],
