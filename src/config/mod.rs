@@ -295,7 +295,8 @@ impl AuthConfig {
     /// A request body on an auth route must arrive whole within this time, or the layer
     /// answers 408 with a JSON message (default 30 s; validation refuses zero). The server in
     /// front bounds the wait for the headers (see `serve`); this bounds the body, whatever
-    /// the server.
+    /// the server. The timer is Tokio's: the runtime must have time enabled (as
+    /// `#[tokio::main]` has).
     pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
         self.body_timeout = timeout;
         self
