@@ -8,18 +8,31 @@
 //! Configured from the environment: `HOST` (127.0.0.1), `PORT` (5000; 0 picks a free port),
 //! `AUTH_DB` (auth.redb), `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`) and the
 //! `AUTH_*` options listed in the README. Every problem with them is reported at once, before
-//! the server starts (exit code 2). Stops gracefully on Ctrl-C or SIGTERM.
+//! the server starts (exit code 2). Serves through `tower_user_auth::serve::Server` (header
+//! and idle timeouts, connection caps: `AUTH_HEADER_READ_TIMEOUT`, `AUTH_IDLE_TIMEOUT`,
+//! `AUTH_MAX_CONNECTIONS`, `AUTH_MAX_CONNECTIONS_PER_CLIENT`), raising its open-file limit to
+//! fit the connection cap. Stops gracefully on Ctrl-C or SIGTERM.
+//!
+//! In the compatibility profile (the default) it warns on standard error at start-up: that
+//! profile hands any account's reset token to whoever asks for it.
 
 mod common;
 
 use std::{env, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration};
 
-use tokio::net::TcpListener;
 use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
     Auth, AuthConfig, AuthLayer, BoxError, ConfigError, OpenError, Profile, Routes, ThrottleConfig,
-    password::PasswordPolicy, token::ResetToken,
+    password::PasswordPolicy,
+    serve::{self, Server},
+    token::ResetToken,
 };
+
+/// The demo's start-up warning in the compatibility profile, one line on standard error.
+const SEED_WARNING: &str = "demo: WARNING: compatibility profile (AUTH_PROFILE=seed): \
+    POST /reset_password answers with the account's reset token, to whoever asks, so anyone \
+    can take over any account; use it only for clients written for the seed service, and \
+    AUTH_PROFILE=hardened for anything else";
 
 /// Problems with the environment, reported together before the server starts: one line
 /// each on standard error, then exit code 2.
@@ -70,6 +83,16 @@ impl Env {
         self.parse::<u64>(name).map(Duration::from_secs)
     }
 
+    /// A value that must not be zero (the server's bounds).
+    fn positive<T: FromStr + Default + PartialEq>(&mut self, name: &str) -> Option<T> {
+        let v = self.parse::<T>(name)?;
+        if v == T::default() {
+            self.problems.push(format!("{name} must not be zero"));
+            return None;
+        }
+        Some(v)
+    }
+
     /// Notes every problem of a configuration error.
     fn note(&mut self, e: &ConfigError) {
         self.problems.extend(problem_lines(e));
@@ -98,6 +121,78 @@ struct Settings {
     host: String,
     port: u16,
     db: String,
+    bounds: Bounds,
+}
+
+/// The server's bounds, from `AUTH_HEADER_READ_TIMEOUT`, `AUTH_IDLE_TIMEOUT` (seconds),
+/// `AUTH_MAX_CONNECTIONS` and `AUTH_MAX_CONNECTIONS_PER_CLIENT`; the library's defaults
+/// otherwise.
+struct Bounds {
+    header_read_timeout: Duration,
+    idle_timeout: Duration,
+    max_connections: usize,
+    max_connections_per_client: usize,
+}
+
+impl Bounds {
+    fn from_env(env: &mut Env) -> Self {
+        Self {
+            header_read_timeout: env
+                .positive("AUTH_HEADER_READ_TIMEOUT")
+                .map_or(serve::DEFAULT_HEADER_READ_TIMEOUT, Duration::from_secs),
+            idle_timeout: env
+                .positive("AUTH_IDLE_TIMEOUT")
+                .map_or(serve::DEFAULT_IDLE_TIMEOUT, Duration::from_secs),
+            max_connections: env
+                .positive("AUTH_MAX_CONNECTIONS")
+                .unwrap_or(serve::DEFAULT_MAX_CONNECTIONS),
+            max_connections_per_client: env
+                .positive("AUTH_MAX_CONNECTIONS_PER_CLIENT")
+                .unwrap_or(serve::DEFAULT_MAX_CONNECTIONS_PER_CLIENT),
+        }
+    }
+
+    /// The server on `listener` address, within these bounds; the connection cap lowered to
+    /// what the open-file limit allows, if it cannot be raised to fit.
+    async fn server(&self, host: &str, port: u16) -> Result<Server, Setup> {
+        let server = Server::bind((host, port))
+            .await
+            .map_err(|e| Setup::from(format!("cannot listen on {host}:{port}: {e}")))?;
+        Ok(server
+            .header_read_timeout(self.header_read_timeout)
+            .idle_timeout(self.idle_timeout)
+            .max_connections(fit_open_files(self.max_connections))
+            .max_connections_per_client(self.max_connections_per_client))
+    }
+}
+
+/// Raises the open-file soft limit to fit `max` connections, with room for the database, the
+/// listener and the standard streams; where the hard limit is lower, returns the cap that
+/// fits below it, and says so in the log.
+fn fit_open_files(max: usize) -> usize {
+    #[cfg(unix)]
+    {
+        const SPARE: u64 = 64;
+        let want = u64::try_from(max).unwrap_or(u64::MAX).saturating_add(SPARE);
+        match rlimit::increase_nofile_limit(want) {
+            Ok(got) if got >= want => max,
+            Ok(got) => {
+                let capped = usize::try_from(got.saturating_sub(SPARE).max(1)).unwrap_or(max);
+                tracing::warn!(
+                    max_connections = capped,
+                    open_files = got,
+                    "the open-file limit cannot fit AUTH_MAX_CONNECTIONS={max}: connections capped below it"
+                );
+                capped
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot raise the open-file limit");
+                max
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    max
 }
 
 /// Every setting, or every problem with the environment and the configuration at once.
@@ -113,6 +208,7 @@ fn settings_from_env() -> Result<Settings, Setup> {
         host: Env::var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
         port: env.parse("PORT").unwrap_or(5000),
         db: Env::var("AUTH_DB").unwrap_or_else(|| "auth.redb".into()),
+        bounds: Bounds::from_env(&mut env),
     };
     // Auth::open validates the configuration too; check it here only to report its
     // problems together with the environment's.
@@ -172,6 +268,9 @@ fn config_from_env(env: &mut Env) -> AuthConfig {
     }
     if let Some(v) = env.parse("AUTH_BODY_LIMIT") {
         c = c.with_body_limit(v);
+    }
+    if let Some(v) = env.seconds("AUTH_BODY_TIMEOUT") {
+        c = c.with_body_timeout(v);
     }
     let threads = env.parse::<usize>("AUTH_HASHING_THREADS");
     let queue = env.parse::<usize>("AUTH_HASHING_QUEUE");
@@ -290,6 +389,7 @@ async fn run() -> Result<(), Setup> {
         host,
         port,
         db,
+        bounds,
     } = settings_from_env()?;
     let profile = config.profile();
 
@@ -326,17 +426,19 @@ async fn run() -> Result<(), Setup> {
         .layer(AuthLayer::new(auth))
         .service(service_fn(common::app));
 
-    let listener = TcpListener::bind((host.as_str(), port))
-        .await
-        .map_err(|e| Setup::from(format!("cannot listen on {host}:{port}: {e}")))?;
-    let addr: SocketAddr = listener.local_addr()?;
+    let server = bounds.server(&host, port).await?;
+    let addr: SocketAddr = server.local_addr()?;
+    let shutdown = common::shutdown_signal();
     if let Some(warning) = plain_http_warning(addr) {
         tracing::warn!("{warning} (here: AUTH_COOKIE_SECURE=false)");
+    }
+    if profile == Profile::Seed {
+        eprintln!("{SEED_WARNING}");
     }
     println!("listening on http://{addr}");
     tracing::info!(%addr, %profile, db = %db, "serving");
 
-    common::serve(listener, service.clone(), common::shutdown_signal()).await;
+    server.serve(service.clone(), shutdown).await;
     purger.abort();
     drop(service);
     Ok(())

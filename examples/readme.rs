@@ -1,13 +1,13 @@
-//! The README's snippet: any hyper/tower app behind `AuthLayer`.
+//! The README's snippet: any hyper/tower app behind `AuthLayer`, served by the crate's
+//! hardened accept loop (`tower_user_auth::serve`).
 use std::convert::Infallible;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use hyper::{body::Incoming, server::conn::http1};
-use hyper_util::rt::TokioIo;
-use tower::{ServiceBuilder, ServiceExt};
-use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser, PeerAddr};
+use hyper::body::Incoming;
+use tower::ServiceBuilder;
+use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser, serve::Server};
 
 async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let who = req
@@ -25,14 +25,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service = ServiceBuilder::new()
         .layer(AuthLayer::new(auth))
         .service_fn(app);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    loop {
-        let (stream, peer) = listener.accept().await?;
-        let service = service.clone();
-        let per_request = hyper::service::service_fn(move |mut req: Request<Incoming>| {
-            req.extensions_mut().insert(PeerAddr(peer)); // client address, for throttling
-            service.clone().oneshot(req)
-        });
-        tokio::spawn(http1::Builder::new().serve_connection(TokioIo::new(stream), per_request));
-    }
+    // Header (20 s) and idle (60 s) timeouts, connection caps (256 per client, 10,000 in
+    // all), each request's client address for throttling, graceful shutdown on Ctrl-C.
+    Server::bind("127.0.0.1:3000")
+        .await?
+        .serve(service, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+    Ok(())
 }

@@ -14,10 +14,9 @@
 //! use bytes::Bytes;
 //! use http::{Request, Response};
 //! use http_body_util::Full;
-//! use hyper::{body::Incoming, server::conn::http1};
-//! use hyper_util::rt::TokioIo;
-//! use tower::{ServiceBuilder, ServiceExt, service_fn};
-//! use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser};
+//! use hyper::body::Incoming;
+//! use tower::ServiceBuilder;
+//! use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser, serve::Server};
 //!
 //! async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
 //!     let body = match req.extensions().get::<AuthenticatedUser>() {
@@ -31,15 +30,12 @@
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //!     let auth = Auth::open("auth.redb", AuthConfig::default())?;
 //!     let service = ServiceBuilder::new().layer(AuthLayer::new(auth)).service_fn(app);
-//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:5000").await?;
-//!     loop {
-//!         let (stream, _) = listener.accept().await?;
-//!         let service = service.clone();
-//!         tokio::spawn(async move {
-//!             let service = hyper::service::service_fn(move |req| service.clone().oneshot(req));
-//!             let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
-//!         });
-//!     }
+//!     // Header and idle timeouts, connection caps, the client address in each request.
+//!     Server::bind("127.0.0.1:5000")
+//!         .await?
+//!         .serve(service, async { let _ = tokio::signal::ctrl_c().await; })
+//!         .await;
+//!     Ok(())
 //! }
 //! ```
 //!
@@ -53,7 +49,8 @@
 //! | storage | [`store`] (the trait and [`store::RedbStore`]) |
 //! | service | [`auth`] ([`Auth`]), [`config`] ([`AuthConfig`]), [`throttle`], [`hook`] |
 //! | compatibility | [`compat`]: the method names of the Python service this crate re-creates |
-//! | HTTP | [`AuthLayer`], [`AuthService`] and their private modules (routes, extraction, cookies) |
+//! | HTTP | [`AuthLayer`], [`AuthService`] and their private modules (routes, extraction, cookies, body deadline) |
+//! | server | `serve` (feature `server`, on by default): the hyper accept loop with timeouts and connection caps |
 //!
 //! [tower]: https://docs.rs/tower
 //! [redb]: https://docs.rs/redb
@@ -70,6 +67,8 @@ pub mod error;
 pub mod hook;
 mod http;
 pub mod password;
+#[cfg(feature = "server")]
+pub mod serve;
 pub mod store;
 pub mod throttle;
 pub mod token;

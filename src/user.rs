@@ -90,7 +90,8 @@ pub fn email_key(email: &str) -> String {
 }
 
 /// Trims `raw` and checks that it can be an address: at most 254 bytes, one `@` with text on
-/// both sides, no white space or control characters, a domain of dot-separated labels.
+/// both sides, no white space, control or invisible format characters (see
+/// [`has_format_character`]), a domain of dot-separated labels.
 ///
 /// # Errors
 /// Why it cannot be an address.
@@ -106,13 +107,27 @@ pub fn check_email(raw: &str) -> Result<&str, crate::error::EmailError> {
     let Some((local, domain)) = email.rsplit_once('@') else {
         return Err(EmailError::Invalid);
     };
-    let clean = |s: &str| !s.is_empty() && !s.chars().any(|c| c.is_whitespace() || c.is_control());
+    let clean = |s: &str| {
+        !s.is_empty()
+            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+            && !has_format_character(s)
+    };
     let domain_ok =
         clean(domain) && !domain.contains('@') && domain.split('.').all(|label| !label.is_empty());
     if !clean(local) || local.contains('@') || !domain_ok {
         return Err(EmailError::Invalid);
     }
     Ok(email)
+}
+
+/// Whether `s` holds an invisible format character (Unicode category Cf: bidirectional
+/// overrides and isolates, zero-width joiners and spaces, the soft hyphen, the byte-order
+/// mark...). Such a character makes two addresses that look alike differ, or one look like
+/// another: no email may hold one.
+pub(crate) fn has_format_character(s: &str) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    s.chars()
+        .any(|c| c.general_category() == GeneralCategory::Format)
 }
 
 #[cfg(test)]
@@ -134,6 +149,10 @@ mod tests {
             "bob@bob..com",
             "bob@.com",
             "a@b@c",
+            "bob\u{202e}@bob.com",
+            "bob@bob.com\u{200b}",
+            "\u{feff}bob@bob.com",
+            "b\u{ad}ob@bob.com",
         ] {
             assert_eq!(check_email(bad), Err(EmailError::Invalid), "{bad}");
         }

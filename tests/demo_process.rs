@@ -320,6 +320,17 @@ fn other_bad_settings_stop_the_demo_with_a_message() {
         (("AUTH_SESSION_LIFETIME", "soon"), "AUTH_SESSION_LIFETIME"),
         (("AUTH_COOKIE_SECURE", "maybe"), "AUTH_COOKIE_SECURE"),
         (("AUTH_TRUSTED_PROXIES", "not-an-ip"), "not-an-ip"),
+        (("AUTH_BODY_TIMEOUT", "0"), "body timeout"),
+        (
+            ("AUTH_HEADER_READ_TIMEOUT", "0"),
+            "AUTH_HEADER_READ_TIMEOUT",
+        ),
+        (("AUTH_IDLE_TIMEOUT", "-1"), "AUTH_IDLE_TIMEOUT"),
+        (("AUTH_MAX_CONNECTIONS", "0"), "AUTH_MAX_CONNECTIONS"),
+        (
+            ("AUTH_MAX_CONNECTIONS_PER_CLIENT", "many"),
+            "AUTH_MAX_CONNECTIONS_PER_CLIENT",
+        ),
     ] {
         assert_refused_to_start(&[env], &[expect]);
     }
@@ -401,5 +412,44 @@ fn the_hardened_demo_on_plain_http_beyond_loopback_warns_that_browsers_drop_the_
         let (line, stderr) = start_on(&db, env);
         assert!(line.starts_with("listening on http://"), "{line}");
         assert!(!warned(&stderr), "{env:?}: {stderr}");
+    }
+}
+
+/// Issue 9 P11: the compatibility profile (the demo's default) hands any account's reset
+/// token to whoever asks; the demo says so in one warning line on standard error at start-up,
+/// whatever `RUST_LOG` says, and `listening on http://ADDR` stays the first line of standard
+/// output. The hardened profile prints no such warning.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_compatibility_profile_warns_on_stderr_at_start_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (env, warns) in [
+        (vec![("RUST_LOG", "off")], true),
+        (vec![("RUST_LOG", "off"), ("AUTH_PROFILE", "seed")], true),
+        (
+            vec![
+                ("RUST_LOG", "off"),
+                ("AUTH_PROFILE", "hardened"),
+                ("AUTH_COOKIE_SECURE", "false"),
+            ],
+            false,
+        ),
+    ] {
+        // Demo::start asserts that the first line of standard output is the address.
+        let demo = Demo::start(&dir.path().join("warn.redb"), &env);
+        let (status, stderr) = demo.terminate();
+        assert_clean_exit(status, &stderr);
+        let warnings: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("compatibility profile"))
+            .collect();
+        if warns {
+            assert_eq!(warnings.len(), 1, "{env:?}: one warning line: {stderr:?}");
+            assert!(
+                warnings[0].contains("WARNING") && warnings[0].contains("reset token"),
+                "{env:?}: {stderr:?}"
+            );
+        } else {
+            assert!(warnings.is_empty(), "{env:?}: {stderr:?}");
+        }
     }
 }

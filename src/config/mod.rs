@@ -61,6 +61,7 @@ pub struct AuthConfig {
     pub(crate) routes: Routes,
     pub(crate) registration: bool,
     pub(crate) body_limit: usize,
+    pub(crate) body_timeout: Duration,
     pub(crate) hashing_threads: usize,
     pub(crate) hashing_queue: usize,
     pub(crate) throttle: ThrottleConfig,
@@ -93,6 +94,7 @@ impl fmt::Debug for AuthConfig {
             .field("routes", &self.routes)
             .field("registration", &self.registration)
             .field("body_limit", &self.body_limit)
+            .field("body_timeout", &self.body_timeout)
             .field("hashing_threads", &self.hashing_threads)
             .field("hashing_queue", &self.hashing_queue)
             .field("throttle", &self.throttle)
@@ -135,6 +137,7 @@ impl AuthConfig {
             routes: Routes::default(),
             registration: true,
             body_limit: 16 * 1024,
+            body_timeout: Duration::from_secs(30),
             hashing_threads: threads,
             hashing_queue: 16 * threads,
             throttle: ThrottleConfig::default(),
@@ -303,6 +306,16 @@ impl AuthConfig {
     /// parsing (default 16 KiB; validation refuses zero).
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
+        self
+    }
+
+    /// A request body on an auth route must arrive whole within this time, or the layer
+    /// answers 408 with a JSON message (default 30 s; validation refuses zero). The server in
+    /// front bounds the wait for the headers (see `serve`); this bounds the body, whatever
+    /// the server. The timer is Tokio's: the runtime must have time enabled (as
+    /// `#[tokio::main]` has).
+    pub fn with_body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
         self
     }
 

@@ -48,6 +48,7 @@ impl AuthConfig {
             (self.session_idle_timeout, "session idle timeout"),
             (self.session_lifetime, "session lifetime"),
             (self.reset_token_lifetime, "reset token lifetime"),
+            (self.body_timeout, "body timeout"),
         ] {
             if duration == Duration::ZERO {
                 problems.push(ConfigProblem::Zero(what));

@@ -8,7 +8,7 @@ use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
 /// The address of the client's end of the connection. The server puts it in each request's
-/// extensions (hyper does not do so by itself; see the demo); the layer reads it for
+/// extensions (hyper does not do so by itself; `serve::Server` does); the layer reads it for
 /// throttling and audit events. A `SocketAddr` in the extensions is read as well.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);

@@ -19,39 +19,41 @@ pub(crate) enum SessionCookie {
 }
 
 /// Reads the session cookie named `name` from every `Cookie` header.
+///
+/// The header is read as bytes, pair by pair (`;`-separated, the name before the first `=`,
+/// both trimmed): a pair whose name is not exactly `name` is someone else's cookie and is
+/// skipped whatever bytes, quotes or look-alike name it has, so it can never cost the user
+/// a session. Only our own cookie is judged: malformed or given twice, it is `Invalid`.
 pub(crate) fn session_cookie(headers: &HeaderMap, name: &str) -> SessionCookie {
-    let mut found: Option<&str> = None;
-    let mut invalid = false;
+    let mut found: Option<&[u8]> = None;
     for value in headers.get_all(header::COOKIE) {
-        let Ok(value) = value.to_str() else {
-            // Not visible ASCII: it cannot hold one of our tokens, but it may hold others.
-            if contains_name(value.as_bytes(), name) {
-                invalid = true;
-            }
-            continue;
-        };
-        for cookie in Cookie::split_parse(value).flatten() {
-            if cookie.name() != name {
+        for (pair_name, pair_value) in pairs(value.as_bytes()) {
+            if pair_name != name.as_bytes() {
                 continue;
             }
             if found.is_some() {
                 return SessionCookie::Invalid;
             }
             // Borrowed from the header value: no allocation.
-            found = Some(cookie.value_raw().unwrap_or(""));
+            found = Some(pair_value);
         }
     }
     match found {
-        _ if invalid => SessionCookie::Invalid,
         None => SessionCookie::Absent,
-        Some(raw) => SessionToken::parse(raw).map_or(SessionCookie::Invalid, SessionCookie::Token),
+        Some(raw) => std::str::from_utf8(raw)
+            .ok()
+            .and_then(SessionToken::parse)
+            .map_or(SessionCookie::Invalid, SessionCookie::Token),
     }
 }
 
-fn contains_name(value: &[u8], name: &str) -> bool {
-    value
-        .windows(name.len() + 1)
-        .any(|w| w.starts_with(name.as_bytes()) && w[name.len()] == b'=')
+/// The `name=value` pairs of one `Cookie` header value, trimmed; a part without `=` is no
+/// cookie and is skipped.
+fn pairs(value: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
+    value.split(|&b| b == b';').filter_map(|pair| {
+        let eq = pair.iter().position(|&b| b == b'=')?;
+        Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()))
+    })
 }
 
 /// `Set-Cookie` for a new session that lives `max_age`.
@@ -146,6 +148,19 @@ mod tests {
             session_cookie(&headers(&[b"x=\xff"]), "session_id"),
             SessionCookie::Absent
         );
+        // Someone else's cookies, however odd, leave ours alone.
+        let ours = format!("session_id={}", t.expose());
+        for others in [
+            &b"xsession_id=\xff; "[..],
+            b"session_id_old=1; theme=caf\xc3\xa9; ",
+            b"a=\"b; =x; \"q\"=1; bare; ",
+        ] {
+            let line = [others, ours.as_bytes()].concat();
+            assert_eq!(
+                session_cookie(&headers(&[&line]), "session_id"),
+                SessionCookie::Token(t.clone())
+            );
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@ use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 
-use super::response::Rejection;
+use super::{deadline::BodyTimeout, response::Rejection};
 use crate::BoxError;
 
 /// The fields of a form, in order, duplicates kept so that they can be refused.
@@ -38,12 +38,25 @@ impl Fields {
         }
         Ok(value)
     }
+
+    /// The `email` field, trimmed ([`Fields::required_trimmed`]); 400 if it holds an invisible
+    /// format character, on every route that takes an email.
+    pub(crate) fn email(&self) -> Result<&str, Rejection> {
+        let email = self.required_trimmed("email")?;
+        if crate::user::has_format_character(email) {
+            return Err(Rejection::bad_request(
+                "email must not contain invisible format characters",
+            ));
+        }
+        Ok(email)
+    }
 }
 
 /// Reads the body of `req` as form fields.
 ///
-/// 413 above `limit` bytes (by `Content-Length` or as read), 415 for a content type other
-/// than the three accepted, 400 for a body that does not parse or is not UTF-8.
+/// 413 above `limit` bytes (by `Content-Length` or as read), 408 for a body that missed its
+/// [`deadline`](super::deadline), 415 for a content type other than the three accepted, 400
+/// for a body that does not parse or is not UTF-8.
 pub(crate) async fn fields<B>(req: Request<B>, limit: usize) -> Result<Fields, Rejection>
 where
     B: Body,
@@ -79,6 +92,7 @@ where
     let body = match Limited::new(req.into_body(), limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => return Err(too_large()),
+        Err(e) if e.is::<BodyTimeout>() => return Err(Rejection::body_timeout()),
         Err(_) => return Err(Rejection::bad_request("could not read the request body")),
     };
     let Some(content_type) = content_type else {

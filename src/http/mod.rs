@@ -8,6 +8,7 @@ mod body;
 mod client;
 mod cookie;
 mod csrf;
+mod deadline;
 mod extract;
 mod future;
 mod layer;

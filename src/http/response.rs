@@ -12,7 +12,9 @@ use crate::error::AuthError;
 pub(crate) type OwnResponse = Response<Full<Bytes>>;
 
 /// A JSON answer with `Cache-Control: no-store` (every auth route's answer carries a cookie
-/// or account data, or says something about an account).
+/// or account data, or says something about an account) and `X-Content-Type-Options:
+/// nosniff`. Every answer the layer makes itself is built here; the wrapped service's
+/// answers are left as they are.
 pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> OwnResponse {
     let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut res = Response::new(Full::new(Bytes::from(bytes)));
@@ -23,6 +25,10 @@ pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> OwnRespo
         HeaderValue::from_static("application/json"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     res
 }
 
@@ -34,6 +40,8 @@ pub(crate) struct Rejection {
     pub(crate) allow: Option<&'static str>,
     pub(crate) retry_after: Option<u64>,
     pub(crate) set_cookie: Option<HeaderValue>,
+    /// Whether the answer asks to close the connection.
+    pub(crate) close: bool,
 }
 
 impl Rejection {
@@ -44,6 +52,7 @@ impl Rejection {
             allow: None,
             retry_after: None,
             set_cookie: None,
+            close: false,
         }
     }
 
@@ -78,6 +87,18 @@ impl Rejection {
         }
     }
 
+    /// 408: the body did not arrive whole within the configured time. The connection is closed after
+    /// the answer: what is left of the body cannot be told from a next request.
+    pub(crate) fn body_timeout() -> Self {
+        Self {
+            close: true,
+            ..Self::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "the request body did not arrive in time",
+            )
+        }
+    }
+
     pub(crate) fn cross_site() -> Self {
         Self::new(StatusCode::FORBIDDEN, "cross-site request refused")
     }
@@ -94,6 +115,10 @@ impl Rejection {
         }
         if let Some(cookie) = self.set_cookie {
             res.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
+        if self.close {
+            res.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
         }
         if let Some(secs) = self.retry_after {
             res.headers_mut()

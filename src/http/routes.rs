@@ -12,7 +12,9 @@ use serde_json::json;
 use super::{
     client, cookie,
     cookie::SessionCookie,
-    csrf, extract,
+    csrf,
+    deadline::Deadline,
+    extract,
     response::{OwnResponse, Rejection, json},
 };
 use crate::{
@@ -100,6 +102,7 @@ where
         return Rejection::cross_site().into_response();
     }
     let cookie = cookie::session_cookie(req.headers(), config.cookie_name());
+    let req = req.map(|body| Deadline::new(body, config.body_timeout));
     // The profile read is the hot route: its future is awaited in place. The others read a
     // body and hash passwords; their larger futures are boxed, which keeps this one small.
     let answer = match route {
@@ -160,7 +163,7 @@ where
         ));
     }
     let fields = extract::fields(req, auth.config().body_limit).await?;
-    let email = fields.required_trimmed("email")?;
+    let email = fields.email()?;
     let password = fields.required("password")?;
     auth.register(email, password, client).await?;
     Ok(json(
@@ -179,7 +182,7 @@ where
     B::Error: Into<BoxError>,
 {
     let fields = extract::fields(req, auth.config().body_limit).await?;
-    let email = fields.required_trimmed("email")?;
+    let email = fields.email()?;
     let password = fields.required("password")?;
     let Some(logged_in) = auth.log_in(email, password, client).await? else {
         return Err(Rejection::new(
@@ -311,7 +314,7 @@ where
     B::Error: Into<BoxError>,
 {
     let fields = extract::fields(req, auth.config().body_limit).await?;
-    let email = fields.required_trimmed("email")?;
+    let email = fields.email()?;
     match auth.request_password_reset(email, client).await {
         Ok(ResetRequested::Token(token)) => Ok(json(
             StatusCode::OK,
@@ -339,7 +342,7 @@ where
     B::Error: Into<BoxError>,
 {
     let fields = extract::fields(req, auth.config().body_limit).await?;
-    let email = fields.required_trimmed("email")?;
+    let email = fields.email()?;
     let token = fields.required("reset_token")?;
     let password = fields.required("new_password")?;
     auth.reset_password(email, token, password, client).await?;

@@ -77,6 +77,23 @@ async fn a_valid_cookie_hands_the_app_its_user_and_nothing_secret() {
     assert_ne!(v["user"]["session"], json!(session.to_string()));
 }
 
+/// The `Cookie` lines, readable.
+fn shown(cookies: &[Vec<u8>]) -> Vec<String> {
+    cookies
+        .iter()
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect()
+}
+
+/// A request with one `Cookie` header per line, as bytes.
+fn with_cookie_lines(method: Method, path: &str, cookies: &[Vec<u8>]) -> Request<Full<Bytes>> {
+    let mut req = Request::builder().method(method).uri(path);
+    for c in cookies {
+        req = req.header("cookie", HeaderValue::from_bytes(c).expect("header"));
+    }
+    req.body(Full::new(Bytes::new())).expect("request")
+}
+
 #[tokio::test]
 async fn unknown_malformed_and_duplicated_cookies_pass_through_without_a_user() {
     let (auth, _dir) = seed_auth();
@@ -108,17 +125,8 @@ async fn unknown_malformed_and_duplicated_cookies_pass_through_without_a_user() 
     // Unknown, garbage, empty, quoted and doubled session ids are cleared.
     let cleared = [0, 1, 2, 5, 6];
     for (i, cookies) in cases.iter().enumerate() {
-        let shown: Vec<String> = cookies
-            .iter()
-            .map(|c| String::from_utf8_lossy(c).into_owned())
-            .collect();
-        let build = |method: Method, path: &str| {
-            let mut req = Request::builder().method(method).uri(path);
-            for c in cookies {
-                req = req.header("cookie", HeaderValue::from_bytes(c).expect("header"));
-            }
-            req.body(Full::new(Bytes::new())).expect("request")
-        };
+        let shown = shown(cookies);
+        let build = |method: Method, path: &str| with_cookie_lines(method, path, cookies);
         let a = oneshot(&auth, build(Method::GET, "/")).await;
         passed_without_user(&a);
         if cleared.contains(&i) {
@@ -196,5 +204,52 @@ async fn a_user_injected_further_out_is_removed() {
             ),
         }
         assert!(!a.body.contains("forged@evil.io"), "{}", a.body);
+    }
+}
+
+/// Issue 9 P4: other cookies in the same `Cookie` header (or in another one) never cost the
+/// user a valid session: not with non-ASCII bytes, not with odd quoting, not with names that
+/// merely contain ours.
+#[tokio::test]
+async fn someone_elses_cookies_never_end_a_valid_session() {
+    let (auth, _dir) = seed_auth();
+    auth.register_user("bob@bob.com", "pwd")
+        .await
+        .expect("register");
+    let token = log_in(&auth, "bob@bob.com", "pwd").await;
+    let ours = format!("session_id={token}");
+    let cases: Vec<Vec<Vec<u8>>> = vec![
+        vec![format!("theme=caf\u{e9}; {ours}").into_bytes()],
+        vec![format!("{ours}; xsession_id=\u{202e}1").into_bytes()],
+        vec![b"xsession_id=\xff\xfe".to_vec(), ours.clone().into_bytes()],
+        vec![ours.clone().into_bytes(), b"session_id_old=\xff".to_vec()],
+        vec![format!("xsession_id=1; {ours}; session_id_old=2").into_bytes()],
+        vec![format!("a=\"b c; {ours}; q=\"x").into_bytes()],
+        vec![format!("pref=\"\u{e9}t\u{e9}\"; {ours}; =odd; \"q\"=1").into_bytes()],
+        vec![
+            [
+                b"x\xc3=\"\xff;\"; ".as_slice(),
+                ours.as_bytes(),
+                b"; y=\x80",
+            ]
+            .concat(),
+        ],
+    ];
+    for cookies in &cases {
+        let shown = shown(cookies);
+        let build = |method: Method, path: &str| with_cookie_lines(method, path, cookies);
+        let a = oneshot(&auth, build(Method::GET, "/")).await;
+        assert_eq!(
+            echoed(&a)["user"]["email"],
+            json!("bob@bob.com"),
+            "{shown:?}: the session is read"
+        );
+        assert!(
+            a.set_cookie_line("session_id").is_none(),
+            "{shown:?}: the session cookie is not cleared"
+        );
+        let a = oneshot(&auth, build(Method::GET, "/profile")).await;
+        assert_eq!(a.status, StatusCode::OK, "{shown:?}: {}", a.body);
+        assert!(a.set_cookie_line("session_id").is_none(), "{shown:?}");
     }
 }

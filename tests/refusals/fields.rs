@@ -274,3 +274,51 @@ async fn a_valid_token_with_a_refused_password_is_400_and_stays_usable() {
     .await;
     assert_error(&a, StatusCode::FORBIDDEN);
 }
+
+/// Issue 9 P10: an email holding an invisible format character (Unicode category Cf: bidi
+/// overrides and isolates, zero-width joiners and spaces, the soft hyphen, a byte-order mark)
+/// is 400 on every route that takes an email, in every encoding, and changes nothing.
+#[tokio::test]
+async fn an_email_with_an_invisible_format_character_is_400_on_every_route() {
+    let (auth, _dir, token, snapshot) = bob_with_reset_token(support::seed_config()).await;
+    let mut wrong = Vec::new();
+    for (method, path, form) in forms(token.expose()) {
+        for invisible in [
+            '\u{202e}', '\u{2066}', '\u{200d}', '\u{200b}', '\u{ad}', '\u{feff}',
+        ] {
+            for email in [
+                format!("bob{invisible}@bob.com"),
+                format!("{invisible}bob@bob.com"),
+                format!("bob@bob.com{invisible}"),
+            ] {
+                let fields: Vec<(&str, &str)> = form
+                    .iter()
+                    .map(|(k, v)| (*k, if *k == "email" { &email } else { v.as_str() }))
+                    .collect();
+                for enc in Encoding::ALL {
+                    let a = oneshot(&auth, form_request(method.clone(), path, enc, &fields)).await;
+                    if a.status != StatusCode::BAD_REQUEST {
+                        wrong.push(format!(
+                            "{method} {path} {enc:?} email={email:?}: {} {}",
+                            a.status, a.body
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} emails with a format character were not 400:\n{}",
+        wrong.len(),
+        wrong
+            .iter()
+            .take(12)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    snapshot
+        .check_with_token(&auth, &token, "after the invisible emails")
+        .await;
+}

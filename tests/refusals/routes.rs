@@ -284,3 +284,91 @@ async fn closed_registration_is_403_and_the_rest_works() {
     .await;
     assert_eq!(a.json(), json!({"email": "old@x.io"}));
 }
+
+/// Issue 9 P10: every answer the layer makes itself (success, redirect, refusal, throttling)
+/// carries `X-Content-Type-Options: nosniff`; the wrapped app's answers are left as they are,
+/// a dead cookie's clearing included.
+#[tokio::test]
+async fn every_answer_of_the_layer_says_nosniff_and_pass_through_is_untouched() {
+    let (auth, _dir) = support::auth(support::hardened_config());
+    let pw = support::GOOD_PW;
+    let creds = [("email", "bob@bob.com"), ("password", pw)];
+    let mut answers = Vec::new();
+    answers.push(send(&auth, Method::POST, "/users", "", Body::Form(&creds)).await);
+    let login = send(&auth, Method::POST, "/sessions", "", Body::Form(&creds)).await;
+    let token = login.cookie("session_id").expect("session cookie");
+    answers.push(login);
+    let cookie = format!("session_id={token}");
+    answers.push(send(&auth, Method::GET, "/profile", &cookie, Body::Empty).await);
+    answers.push(send(&auth, Method::HEAD, "/profile", &cookie, Body::Empty).await);
+    answers.push(send(&auth, Method::GET, "/sessions", &cookie, Body::Empty).await);
+    answers.push(send(&auth, Method::GET, "/profile", "", Body::Empty).await);
+    answers.push(
+        send(
+            &auth,
+            Method::GET,
+            "/profile",
+            "session_id=bad",
+            Body::Empty,
+        )
+        .await,
+    );
+    answers.push(send(&auth, Method::GET, "/users", "", Body::Empty).await);
+    let big = vec![b'a'; 1 << 20];
+    for (content_type, bytes) in [
+        ("text/plain", b"x".to_vec()),
+        ("application/json", b"{".to_vec()),
+        ("application/json", big),
+    ] {
+        let body = Body::Raw(content_type, bytes);
+        answers.push(send(&auth, Method::POST, "/users", "", body).await);
+    }
+    let cross = Request::post("/orders")
+        .header("cookie", cookie.as_str())
+        .header("sec-fetch-site", "cross-site")
+        .body(Full::new(Bytes::new()))
+        .expect("request");
+    answers.push(oneshot(&auth, cross).await);
+    answers.push(
+        send(
+            &auth,
+            Method::POST,
+            "/reset_password",
+            "",
+            Body::Form(&[("email", "bob@bob.com")]),
+        )
+        .await,
+    );
+    answers.push(send(&auth, Method::DELETE, "/sessions", &cookie, Body::Empty).await);
+    let wrong = [("email", "bob@bob.com"), ("password", "wrong")];
+    for _ in 0..50 {
+        let a = send(&auth, Method::POST, "/sessions", "", Body::Form(&wrong)).await;
+        let throttled = a.status == StatusCode::TOO_MANY_REQUESTS;
+        answers.push(a);
+        if throttled {
+            break;
+        }
+    }
+    let statuses: Vec<u16> = answers.iter().map(|a| a.status.as_u16()).collect();
+    for status in [200, 302, 400, 401, 403, 405, 413, 415, 429] {
+        assert!(statuses.contains(&status), "no {status} among {statuses:?}");
+    }
+    for a in &answers {
+        assert_eq!(
+            a.header("x-content-type-options"),
+            Some("nosniff"),
+            "{}: {}",
+            a.status,
+            a.body
+        );
+    }
+    // The app's answers are the app's: with a live cookie, a dead one, or none.
+    for cookie in ["", "session_id=bad", cookie.as_str()] {
+        let a = send(&auth, Method::GET, "/", cookie, Body::Empty).await;
+        echoed(&a);
+        assert!(
+            a.header("x-content-type-options").is_none(),
+            "{cookie}: {a:?}"
+        );
+    }
+}
