@@ -25,7 +25,8 @@ pin_project! {
     pub(crate) struct Deadline<B> {
         #[pin]
         body: B,
-        deadline: Instant,
+        // `None`: a timeout too large to add to now, which never comes.
+        deadline: Option<Instant>,
         sleep: Option<Pin<Box<Sleep>>>,
     }
 }
@@ -35,7 +36,7 @@ impl<B> Deadline<B> {
     pub(crate) fn new(body: B, timeout: Duration) -> Self {
         Self {
             body,
-            deadline: Instant::now() + timeout,
+            deadline: Instant::now().checked_add(timeout),
             sleep: None,
         }
     }
@@ -57,7 +58,9 @@ where
         if let Poll::Ready(frame) = this.body.poll_frame(cx) {
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
-        let deadline = *this.deadline;
+        let Some(deadline) = *this.deadline else {
+            return Poll::Pending;
+        };
         let sleep = this
             .sleep
             .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));

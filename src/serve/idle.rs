@@ -44,7 +44,10 @@ impl Activity {
     pub(crate) async fn idle_for(&self, limit: Duration) {
         loop {
             let last = self.start + Duration::from_millis(self.last.load(Ordering::Relaxed));
-            let deadline = last + limit;
+            // A limit too large to add (`Duration::MAX`) means no limit.
+            let Some(deadline) = last.checked_add(limit) else {
+                return std::future::pending().await;
+            };
             if Instant::now() >= deadline {
                 return;
             }

@@ -6,6 +6,8 @@ use std::{
     sync::{Arc, Mutex, PoisonError},
 };
 
+use crate::throttle::client_key;
+
 /// How many connections each client address holds, capped.
 #[derive(Clone, Debug)]
 pub(crate) struct PerClient {
@@ -24,7 +26,9 @@ impl PerClient {
     /// A slot for one more connection from `ip`, or `None` if it holds `cap` already. The
     /// slot is given back when dropped.
     pub(crate) fn enter(&self, ip: IpAddr) -> Option<Slot> {
-        let ip = canonical(ip);
+        // Counted as the throttle counts clients: an IPv6 host by its /64, which it can roam
+        // at will, and an IPv4-mapped address as IPv4.
+        let ip = client_key(ip);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(ip).or_insert(0);
         if *count >= self.cap {
@@ -57,14 +61,6 @@ impl Drop for Slot {
     }
 }
 
-/// An IPv4 client seen through an IPv4-mapped IPv6 address is the same client.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,8 +75,14 @@ mod tests {
         let _second = caps.enter(mapped).expect("second, the same client");
         assert!(caps.enter(a).is_none(), "a third is refused");
         assert!(caps.enter(b).is_some(), "another client is not");
+        let host: IpAddr = "2001:db8::1".parse().unwrap();
+        let same_64: IpAddr = "2001:db8::ffff:2".parse().unwrap();
+        let _h = caps.enter(host).expect("an IPv6 host");
+        let _h2 = caps.enter(same_64).expect("the same /64");
+        assert!(caps.enter("2001:db8::3".parse().unwrap()).is_none(), "its /64 is one client");
+        assert!(caps.enter("2001:db8:0:1::1".parse().unwrap()).is_some(), "another /64 is not");
         drop(first);
         assert!(caps.enter(a).is_some(), "a slot came back");
-        assert!(caps.open.lock().unwrap().len() <= 2);
+        assert!(caps.open.lock().unwrap().len() <= 4);
     }
 }

@@ -57,6 +57,7 @@ use hyper_util::{
 use tokio::{
     net::{TcpListener, ToSocketAddrs},
     sync::Semaphore,
+    task::JoinSet,
 };
 use tower::ServiceExt;
 use tower_service::Service;
@@ -177,10 +178,14 @@ impl Server {
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
+        // Every connection's task, so that none outlives `serve` (with its clone of the
+        // service, and so of the store) once the shutdown timeout has passed.
+        let mut connections = JoinSet::new();
         tokio::pin!(shutdown);
         // Logged once each time the cap is reached, not once per connection.
         let mut at_cap = false;
         loop {
+            while connections.try_join_next().is_some() {}
             let full = total.available_permits() == 0;
             if full && !at_cap {
                 tracing::warn!(
@@ -221,7 +226,7 @@ impl Server {
             });
             let connection = graceful.watch(http.serve_connection(io, per_request));
             let idle = self.idle_timeout;
-            tokio::spawn(async move {
+            connections.spawn(async move {
                 let _held = (permit, slot);
                 tokio::select! {
                     ended = connection => if let Err(e) = ended {
@@ -241,8 +246,10 @@ impl Server {
         {
             tracing::warn!(
                 timeout = ?self.shutdown_timeout,
-                "some connections did not finish in time"
+                "some connections did not finish in time: closing them"
             );
+            connections.abort_all();
         }
+        while connections.join_next().await.is_some() {}
     }
 }

@@ -15,7 +15,7 @@ pub(super) type Account = [u8; 16];
 /// The key of a client address: an IPv6 host usually holds a whole /64 and can change
 /// addresses within it at will, so IPv6 clients are counted by their /64 (and IPv4-mapped
 /// addresses as IPv4).
-pub(super) fn client_key(ip: IpAddr) -> IpAddr {
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

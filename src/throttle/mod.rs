@@ -10,4 +10,5 @@ mod keys;
 mod limiter;
 
 pub use self::config::ThrottleConfig;
+pub(crate) use self::keys::client_key;
 pub(crate) use self::limiter::Throttle;
