@@ -271,3 +271,80 @@ async fn an_email_change_revokes_outstanding_reset_tokens() {
     assert_eq!(res.status, 403, "{}", res.text());
     assert_eq!(h.counts().2, 0);
 }
+
+/// Property 3, a reset request in flight: a request that read the account before an email
+/// change and stores its token after it must not leave a working token (it would reach the
+/// old address). Either the request fails (the old email names no account any more) or its
+/// token does not reset.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reset_request_racing_an_email_change_leaves_no_working_token() {
+    let h = Harness::new(unthrottled(seed_config()));
+    let mut working = Vec::new();
+    for round in 0..40 {
+        let old = format!("old{round}@example.com");
+        let new = format!("new{round}@example.com");
+        let id = h.registered(&old, GOOD_PW).await;
+        let barrier = tokio::sync::Barrier::new(2);
+        let (token, changed) = tokio::join!(
+            async {
+                barrier.wait().await;
+                h.auth.get_reset_password_token(&old).await
+            },
+            async {
+                barrier.wait().await;
+                h.store
+                    .update_user(id, UserUpdate::new().email(new.as_str()))
+                    .await
+            },
+        );
+        changed.expect("the email change");
+        if let Ok(token) = token {
+            let res = h.reset(&new, token.expose(), "attacker's password").await;
+            if res.status == 200 {
+                working.push(round);
+            }
+        }
+    }
+    assert!(
+        working.is_empty(),
+        "a token requested for the old email still reset the account in rounds {working:?}"
+    );
+}
+
+/// Property 2, the session that authorises a password change: a change whose session was
+/// ended (logout, "end all sessions" from another device) while its passwords were being
+/// checked changes nothing, so a revoked session cannot take the account over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_change_whose_session_ended_meanwhile_changes_nothing() {
+    // Each change verifies and hashes at cost 8 before it writes: a window of several
+    // milliseconds in which every session of the user is ended.
+    let h = Harness::new(unthrottled(AuthConfig::hardened().with_bcrypt_cost(8)));
+    let id = h.registered("owner@example.com", GOOD_PW).await;
+    let mut changed = Vec::new();
+    for round in 0..8 {
+        let cookie = h.session("owner@example.com", GOOD_PW).await;
+        let started = std::time::Instant::now();
+        let (change, ended_at) =
+            tokio::join!(h.change_password(&cookie, GOOD_PW, OTHER_PW), async {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                h.auth.end_all_sessions(id, None).await.expect("end all");
+                started.elapsed()
+            },);
+        let took = started.elapsed();
+        // Only rounds where the sessions were surely ended before the change wrote count:
+        // the change still had at least half of its work to do.
+        if change.status == 200 && ended_at < took / 2 {
+            changed.push((round, ended_at, took));
+            // Put the password back for the next round.
+            let cookie = h.session("owner@example.com", OTHER_PW).await;
+            assert_eq!(
+                h.change_password(&cookie, OTHER_PW, GOOD_PW).await.status,
+                200
+            );
+        }
+    }
+    assert!(
+        changed.is_empty(),
+        "a session ended before the change wrote still changed the password: {changed:?}"
+    );
+}

@@ -79,8 +79,14 @@ mod tests {
         let same_64: IpAddr = "2001:db8::ffff:2".parse().unwrap();
         let _h = caps.enter(host).expect("an IPv6 host");
         let _h2 = caps.enter(same_64).expect("the same /64");
-        assert!(caps.enter("2001:db8::3".parse().unwrap()).is_none(), "its /64 is one client");
-        assert!(caps.enter("2001:db8:0:1::1".parse().unwrap()).is_some(), "another /64 is not");
+        assert!(
+            caps.enter("2001:db8::3".parse().unwrap()).is_none(),
+            "its /64 is one client"
+        );
+        assert!(
+            caps.enter("2001:db8:0:1::1".parse().unwrap()).is_some(),
+            "another /64 is not"
+        );
         drop(first);
         assert!(caps.enter(a).is_some(), "a slot came back");
         assert!(caps.open.lock().unwrap().len() <= 4);
