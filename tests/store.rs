@@ -13,8 +13,8 @@ use tower_user_auth::{
     Auth, AuthError, StoreError, UserId,
     error::PasswordError,
     store::{
-        EndSessions, PasswordReset, RedbStore, ResetRecord, SessionRecord, Store, UserQuery,
-        UserUpdate,
+        AccountVersion, EndSessions, PasswordReset, RedbStore, ResetRecord, SessionRecord, Store,
+        UserQuery, UserUpdate,
     },
     token::{ResetToken, SessionToken, TokenDigest},
 };
@@ -176,7 +176,7 @@ async fn find_update_and_delete_users() {
         expires: now + Duration::from_secs(60),
     };
     store
-        .replace_reset_token(reset.digest(), record)
+        .replace_reset_token(reset.digest(), record, AccountVersion::of(&user))
         .await
         .unwrap();
     assert_eq!(
@@ -320,12 +320,12 @@ async fn a_refused_reset_changes_nothing_and_a_good_one_is_one_transaction() {
         expires: now + Duration::from_secs(60),
     };
     store
-        .replace_reset_token(first.digest(), rec)
+        .replace_reset_token(first.digest(), rec, AccountVersion::of(&alice))
         .await
         .unwrap();
     let second = ResetToken::generate();
     store
-        .replace_reset_token(second.digest(), rec)
+        .replace_reset_token(second.digest(), rec, AccountVersion::of(&alice))
         .await
         .unwrap();
     assert!(
@@ -411,7 +411,7 @@ async fn purge_removes_only_expired_records() {
         expires: now - Duration::from_secs(1),
     };
     store
-        .replace_reset_token(dead_token.digest(), r)
+        .replace_reset_token(dead_token.digest(), r, AccountVersion::of(&user))
         .await
         .unwrap();
 
@@ -611,13 +611,18 @@ async fn credential_changes_are_compare_and_sets_that_advance_the_generation() {
             .await
             .unwrap();
     }
-    let reset = |token: &str| {
+    // A reset token issued for the account as read at `generation` and `email`.
+    let reset = |token: &str, generation: u64, email: &str| {
         let record = ResetRecord {
             user_id: user.id,
             created: now,
             expires: now + Duration::from_secs(60),
         };
-        store.replace_reset_token(TokenDigest::of(token), record)
+        let read = AccountVersion {
+            generation,
+            email: email.to_owned(),
+        };
+        store.replace_reset_token(TokenDigest::of(token), record, read)
     };
     let token_stored = |name: &'static str| {
         let store = &store;
@@ -626,7 +631,7 @@ async fn credential_changes_are_compare_and_sets_that_advance_the_generation() {
             stored.is_some()
         }
     };
-    reset("r1").await.unwrap();
+    reset("r1", 0, "g@example.com").await.unwrap();
     // A stale generation: nothing changes.
     let stale = UserUpdate::new()
         .hashed_password("$2b$04$b")
@@ -673,7 +678,12 @@ async fn credential_changes_are_compare_and_sets_that_advance_the_generation() {
         ("$2b$05$b", 1)
     );
     // A reset that keeps sessions moves them all to the next generation, ids kept.
-    reset("r2").await.unwrap();
+    // A token issued for the account as it was before the change is refused.
+    assert!(matches!(
+        reset("r2", 0, "g@example.com").await,
+        Err(StoreError::Conflict)
+    ));
+    reset("r2", 1, "G@example.com").await.unwrap();
     let reset_user = store
         .reset_password(PasswordReset {
             token: TokenDigest::of("r2"),
@@ -693,13 +703,19 @@ async fn credential_changes_are_compare_and_sets_that_advance_the_generation() {
     assert_eq!(digests, expected);
     assert!(sessions.iter().all(|(_, s)| s.generation == 2));
     // An email change revokes the reset token and keeps the generation.
-    reset("r3").await.unwrap();
+    reset("r3", 2, "g@example.com").await.unwrap();
     let moved = store
         .update_user(user.id, UserUpdate::new().email("h@example.com"))
         .await
         .unwrap();
     assert_eq!(moved.generation, 2);
     assert!(!token_stored("r3").await);
+    // A token issued for the account as it was before the email change is refused.
+    assert!(matches!(
+        reset("r4", 2, "g@example.com").await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(!token_stored("r4").await);
 }
 
 /// Emails that are the same text once NFC-normalised (a precomposed "ë" and "e" followed by a

@@ -19,8 +19,8 @@ use tower_user_auth::{
     Auth, AuthService, StoreError, User, UserId,
     error::BackendError,
     store::{
-        EndSessions, PasswordReset, Purged, RedbStore, ResetRecord, SessionRecord, Store,
-        UserQuery, UserUpdate,
+        AccountVersion, EndSessions, PasswordReset, Purged, RedbStore, ResetRecord, SessionRecord,
+        Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
 };
@@ -114,9 +114,14 @@ impl Store for Faulty {
         self.write()?;
         self.inner.delete_sessions_of(id, w).await
     }
-    async fn replace_reset_token(&self, t: TokenDigest, r: ResetRecord) -> Result<(), StoreError> {
+    async fn replace_reset_token(
+        &self,
+        t: TokenDigest,
+        r: ResetRecord,
+        read: AccountVersion,
+    ) -> Result<(), StoreError> {
         self.write()?;
-        self.inner.replace_reset_token(t, r).await
+        self.inner.replace_reset_token(t, r, read).await
     }
     async fn reset_token(&self, t: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
         self.read()?;

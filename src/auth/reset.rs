@@ -9,7 +9,7 @@ use super::{
 use crate::{
     error::{AuthError, StoreError},
     password::check_hashable,
-    store::{PasswordReset, ResetRecord, Store, UserQuery},
+    store::{AccountVersion, PasswordReset, ResetRecord, Store, UserQuery},
     token::ResetToken,
     user::{User, check_email, email_key},
 };
@@ -119,27 +119,36 @@ impl<S: Store> Auth<S> {
         &self,
         email: &str,
     ) -> Result<(User, ResetToken), AuthError> {
-        let user = self
-            .find(UserQuery::Email(email.to_owned()))
-            .await?
-            .ok_or(AuthError::UnknownEmail)?;
-        let token = ResetToken::generate();
-        let now = self.now();
-        let record = ResetRecord {
-            user_id: user.id,
-            created: now,
-            expires: now + self.shared.config.reset_token_lifetime,
-        };
-        match self
-            .shared
-            .store
-            .replace_reset_token(token.digest(), record)
-            .await
-        {
-            Ok(()) => Ok((user, token)),
-            Err(StoreError::NotFound) => Err(AuthError::UnknownEmail),
-            Err(e) => Err(e.into()),
+        // The token is stored only if the account is still as read (same generation, same
+        // email): a password, reset or email change landing in between would otherwise be
+        // followed by a token for the account as it was, delivered to its old address. On
+        // such a conflict the account is read again, a few times at most.
+        for _ in 0..3 {
+            let user = self
+                .find(UserQuery::Email(email.to_owned()))
+                .await?
+                .ok_or(AuthError::UnknownEmail)?;
+            let token = ResetToken::generate();
+            let now = self.now();
+            let record = ResetRecord {
+                user_id: user.id,
+                created: now,
+                expires: now + self.shared.config.reset_token_lifetime,
+            };
+            let read = AccountVersion::of(&user);
+            match self
+                .shared
+                .store
+                .replace_reset_token(token.digest(), record, read)
+                .await
+            {
+                Ok(()) => return Ok((user, token)),
+                Err(StoreError::NotFound) => return Err(AuthError::UnknownEmail),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(AuthError::CredentialsChanged)
     }
 
     pub(crate) async fn reset(

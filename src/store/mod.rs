@@ -145,6 +145,28 @@ pub struct SessionRecord {
     pub generation: u64,
 }
 
+/// The account as a caller read it before a write that depends on it. The store refuses
+/// the write with [`StoreError::Conflict`], changing nothing, if the account's credential
+/// generation or email (compared by [`email_key`](crate::user::email_key)) changed since.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccountVersion {
+    /// The credential generation that was read.
+    pub generation: u64,
+    /// The email that was read.
+    pub email: String,
+}
+
+impl AccountVersion {
+    /// The version of `user` as read.
+    #[must_use]
+    pub fn of(user: &User) -> Self {
+        Self {
+            generation: user.generation,
+            email: user.email.clone(),
+        }
+    }
+}
+
 /// A stored reset token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResetRecord {
@@ -226,7 +248,9 @@ pub trait Store: Send + Sync + 'static {
     /// 4. the sessions `update.end_sessions` names are removed; with a new hash, every other
     ///    session of the user is moved to the new generation (same key, same times).
     ///
-    /// [`StoreError::NotFound`] for an unknown id.
+    /// [`StoreError::NotFound`] for an unknown id, and when `update.end_sessions` is
+    /// [`EndSessions::AllExcept`] a session that no longer exists or is not the user's (the
+    /// session that asked for the change has ended: the change is not authorised any more).
     fn update_user(
         &self,
         id: UserId,
@@ -280,11 +304,17 @@ pub trait Store: Send + Sync + 'static {
         which: EndSessions,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
-    /// Stores a reset token for a user, replacing (and so killing) any earlier one.
+    /// Stores a reset token for a user, replacing (and so killing) any earlier one, in one
+    /// transaction that first checks that the account is still as the caller read it
+    /// (`read`): [`StoreError::Conflict`] if its generation or email changed meanwhile (a
+    /// password change, a reset or an email change would otherwise be followed by a token
+    /// issued for the account as it was, and delivered to its old address),
+    /// [`StoreError::NotFound`] if it no longer exists; nothing changes in either case.
     fn replace_reset_token(
         &self,
         token: TokenDigest,
         record: ResetRecord,
+        read: AccountVersion,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The reset token stored under `token`, whatever its expiry.

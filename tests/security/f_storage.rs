@@ -10,7 +10,10 @@ use tower_user_auth::compat::SeedApi;
 
 use tower_user_auth::{
     Auth, AuthConfig, Profile, UserId,
-    store::{EndSessions, PasswordReset, RedbStore, ResetRecord, Store, UserQuery, UserUpdate},
+    store::{
+        AccountVersion, EndSessions, PasswordReset, RedbStore, ResetRecord, Store, UserQuery,
+        UserUpdate,
+    },
     token::{ResetToken, TokenDigest},
 };
 
@@ -250,8 +253,9 @@ async fn item_28_store_reset_is_all_or_nothing() {
         created: now,
         expires: now + HOUR,
     };
+    let read = AccountVersion::of(&h.user("tx@example.com").await);
     h.store
-        .replace_reset_token(token.digest(), record)
+        .replace_reset_token(token.digest(), record, read)
         .await
         .unwrap();
     let hash = h.user("tx@example.com").await.hashed_password;

@@ -11,21 +11,25 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, PasswordReset, ResetRecord},
+    store::{AccountVersion, EndSessions, PasswordReset, ResetRecord},
     token::TokenDigest,
-    user::User,
+    user::{User, email_key},
 };
 
-/// Stores `record` as the user's one reset token, replacing any earlier one.
-/// [`StoreError::NotFound`] if the user does not exist.
+/// Stores `record` as the user's one reset token, replacing any earlier one, if the user is
+/// still as `read`: [`StoreError::NotFound`] if the user does not exist,
+/// [`StoreError::Conflict`] if its generation or email changed.
 pub(super) fn replace(
     txn: &WriteTransaction,
     token: TokenDigest,
     record: &ResetRecord,
+    read: &AccountVersion,
 ) -> Result<(), StoreError> {
     let user = record.user_id.0;
-    if !users::exists(txn, user)? {
-        return Err(StoreError::NotFound);
+    let current = users::get(txn, user)?;
+    if current.generation != read.generation || email_key(&current.email) != email_key(&read.email)
+    {
+        return Err(StoreError::Conflict);
     }
     remove_of(txn, user)?;
     let stored = StoredReset::new(record);

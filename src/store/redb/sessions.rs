@@ -100,6 +100,18 @@ pub(super) fn get(
     Ok(user.map(|user| (stored.record(), user)))
 }
 
+/// Whether the session of `token` exists and belongs to user `user`.
+pub(super) fn belongs_to(
+    txn: &WriteTransaction,
+    token: TokenDigest,
+    user: u64,
+) -> Result<bool, StoreError> {
+    Ok(txn
+        .open_table(SESSIONS)?
+        .get(token.0)?
+        .is_some_and(|v| v.value().user_id == user))
+}
+
 /// Moves the session's last activity forward to `last_seen` (never back); nothing if the
 /// session is gone.
 pub(super) fn touch(

@@ -7,8 +7,8 @@ use super::{RedbStore, records::millis, resets, sessions, users};
 use crate::{
     error::StoreError,
     store::{
-        EndSessions, PasswordReset, Purged, ResetRecord, SessionRecord, Store, UserQuery,
-        UserUpdate,
+        AccountVersion, EndSessions, PasswordReset, Purged, ResetRecord, SessionRecord, Store,
+        UserQuery, UserUpdate,
     },
     token::TokenDigest,
     user::{User, UserId},
@@ -92,8 +92,9 @@ impl Store for RedbStore {
         &self,
         token: TokenDigest,
         record: ResetRecord,
+        read: AccountVersion,
     ) -> Result<(), StoreError> {
-        self.write(move |txn| resets::replace(txn, token, &record))
+        self.write(move |txn| resets::replace(txn, token, &record, &read))
             .await
     }
 

@@ -31,11 +31,6 @@ pub(super) fn by_id(
     }))
 }
 
-/// Whether an account `id` exists.
-pub(super) fn exists(txn: &WriteTransaction, id: u64) -> Result<bool, StoreError> {
-    Ok(txn.open_table(USERS)?.get(id)?.is_some())
-}
-
 /// Adds an account (email trimmed, case kept); [`StoreError::EmailTaken`] if its key is.
 pub(super) fn add(
     txn: &WriteTransaction,
@@ -136,6 +131,13 @@ pub(super) fn update(
         .is_some_and(|g| g != user.generation)
     {
         return Err(StoreError::Conflict);
+    }
+    // The session a change keeps is the one that asked for it: if it has ended meanwhile
+    // (logout, "end all sessions" elsewhere), the change is no longer authorised.
+    if let EndSessions::AllExcept(kept) = update.end_sessions
+        && !sessions::belongs_to(txn, kept, id.0)?
+    {
+        return Err(StoreError::NotFound);
     }
     if let Some(email) = &update.email {
         let email = email.trim();
