@@ -348,3 +348,32 @@ async fn a_password_change_whose_session_ended_meanwhile_changes_nothing() {
         "a session ended before the change wrote still changed the password: {changed:?}"
     );
 }
+
+/// A login racing the deletion of its account answers 200 (it won: its session then ends
+/// with the account) or 401, never a 500, and leaves no session behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_racing_the_deletion_of_its_account_is_200_or_401() {
+    let h = Harness::new(unthrottled(seed_config()));
+    let mut wrong = Vec::new();
+    for round in 0..40 {
+        let email = format!("gone{round}@example.com");
+        let id = h.registered(&email, GOOD_PW).await;
+        let barrier = tokio::sync::Barrier::new(2);
+        let (login, deleted) = tokio::join!(
+            async {
+                barrier.wait().await;
+                h.login(&email, GOOD_PW).await
+            },
+            async {
+                barrier.wait().await;
+                h.auth.delete_user(id).await
+            },
+        );
+        deleted.expect("the deletion");
+        if ![200, 401].contains(&login.status.as_u16()) {
+            wrong.push((round, login.status, login.text()));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+    assert_eq!(h.counts().1, 0, "no session outlives its account");
+}
