@@ -249,7 +249,11 @@ impl<S: Store> Auth<S> {
             .await;
         match inserted {
             Ok(()) => {}
-            Err(StoreError::Conflict) => return Err(AuthError::CredentialsChanged),
+            // The password changed, or the account was deleted, since the login verified it:
+            // answered like a wrong password.
+            Err(StoreError::Conflict | StoreError::NotFound) => {
+                return Err(AuthError::CredentialsChanged);
+            }
             Err(e) => return Err(e.into()),
         }
         Ok(LoggedIn {

@@ -36,7 +36,7 @@
 mod redb;
 mod session_cache;
 
-use std::{future::Future, time::SystemTime};
+use std::{fmt, future::Future, time::SystemTime};
 
 pub use self::redb::{RedbStore, RedbStoreBuilder, StoreStats};
 #[cfg(doc)]
@@ -66,7 +66,9 @@ pub enum UserQuery {
 /// A new email or a new hash removes the user's reset token; a new hash also advances the
 /// credential generation and moves the sessions not ended to it (see the [module
 /// docs](self)).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// `Debug` redacts the new hash.
+#[derive(Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct UserUpdate {
     /// A new email (its [`email_key`] must stay unique).
@@ -78,6 +80,17 @@ pub struct UserUpdate {
     /// Compare-and-set: apply the update only if the user's credential generation is still
     /// this one; otherwise [`StoreError::Conflict`] and nothing changes.
     pub expected_generation: Option<u64>,
+}
+
+impl fmt::Debug for UserUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserUpdate")
+            .field("email", &self.email)
+            .field("hashed_password", &self.hashed_password.as_ref().map(|_| REDACTED))
+            .field("end_sessions", &self.end_sessions)
+            .field("expected_generation", &self.expected_generation)
+            .finish()
+    }
 }
 
 impl UserUpdate {
@@ -178,8 +191,9 @@ pub struct ResetRecord {
     pub expires: SystemTime,
 }
 
-/// A password reset to apply, in one transaction, if the token is still good.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A password reset to apply, in one transaction, if the token is still good. `Debug`
+/// redacts the new hash.
+#[derive(Clone, PartialEq, Eq)]
 pub struct PasswordReset {
     /// The digest of the token the client sent.
     pub token: TokenDigest,
@@ -193,6 +207,21 @@ pub struct PasswordReset {
     /// credential generation).
     pub end_sessions: bool,
 }
+
+impl fmt::Debug for PasswordReset {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PasswordReset")
+            .field("token", &self.token)
+            .field("user_id", &self.user_id)
+            .field("now", &self.now)
+            .field("hashed_password", &REDACTED)
+            .field("end_sessions", &self.end_sessions)
+            .finish()
+    }
+}
+
+/// What `Debug` shows in place of a password hash.
+const REDACTED: &str = "<redacted>";
 
 /// How many expired records a purge removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -352,4 +381,25 @@ pub trait Store: Send + Sync + 'static {
         now: SystemTime,
         idle_before: SystemTime,
     ) -> impl Future<Output = Result<Purged, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_redacts_new_hashes() {
+        let update = UserUpdate::new().hashed_password("$2b$04$secret-hash");
+        let reset = PasswordReset {
+            token: TokenDigest([7; 32]),
+            user_id: UserId(1),
+            now: SystemTime::UNIX_EPOCH,
+            hashed_password: "$2b$04$secret-hash".into(),
+            end_sessions: true,
+        };
+        for shown in [format!("{update:?}"), format!("{reset:?}")] {
+            assert!(!shown.contains("secret-hash"), "{shown}");
+            assert!(shown.contains(REDACTED), "{shown}");
+        }
+    }
 }
