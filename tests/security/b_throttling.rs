@@ -467,3 +467,56 @@ async fn item_07_password_change_guesses_throttled() {
     h.advance(SEC);
     assert_eq!(h.change_password(&c, "right", "new").await.status, 200);
 }
+
+/// The owner's password in the device-cookie tests (long enough for the hardened policy).
+const OWNER_PW: &str = "correct horse battery staple";
+
+/// `POST /sessions` from `peer`, presenting the device cookie `device` if given.
+async fn login_with_device(
+    h: &Harness,
+    email: &str,
+    pw: &str,
+    peer: &str,
+    device: Option<&str>,
+) -> crate::support::Answer {
+    let mut req = from_peer(
+        form(
+            Method::POST,
+            "/sessions",
+            &[("email", email), ("password", pw)],
+        ),
+        peer,
+    );
+    if let Some(device) = device {
+        req = with_header(req, "cookie", &format!("device={device}"));
+    }
+    h.send(req).await
+}
+
+/// 20 addresses × 5 wrong guesses on `email`: the per-account ceiling (100 an hour).
+async fn distributed_attack(h: &Harness, email: &str) {
+    for i in 0..20u32 {
+        fail(h, email, &format!("198.18.{i}.1"), 5).await;
+    }
+}
+
+/// Item 7 (OWASP device cookies): a distributed guessing attack that trips the per-account
+/// ceiling does not lock out the owner: a login presenting the device token that an earlier
+/// successful login set is not subject to the per-account lockout (200), while a fresh client
+/// without one is (429).
+#[tokio::test]
+async fn item_07_owner_with_a_device_token_logs_in_through_a_distributed_attack() {
+    let h = Harness::hardened();
+    let email = "owner@example.com";
+    h.registered(email, OWNER_PW).await;
+    let owner = "203.0.113.5";
+    let first = login_with_device(&h, email, OWNER_PW, owner, None).await;
+    assert_eq!(first.status, 200, "{}", first.text());
+    let device = first.cookie("device").expect("a device cookie");
+    distributed_attack(&h, email).await;
+    let fresh = login_with_device(&h, email, OWNER_PW, "192.0.2.77", None).await;
+    assert_eq!(fresh.status, 429, "{}", fresh.text());
+    let res = login_with_device(&h, email, OWNER_PW, owner, Some(&device)).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert!(res.session_cookie().is_some());
+}
