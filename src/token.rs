@@ -68,6 +68,58 @@ secret_token!(
     ResetToken
 );
 
+/// The length of a device token: 64 lowercase hex digits.
+const DEVICE_TOKEN_LEN: usize = 64;
+
+/// A device token: the value of the device cookie, proof that this browser once logged in to
+/// an account (OWASP's device cookies). It never authenticates by itself.
+///
+/// Two random UUID v4s in their simple form, 64 hex digits: 244 random bits (at least the 128
+/// the design asks for). Its `Debug` is redacted; only its [`TokenDigest`] is ever stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DeviceToken(String);
+
+impl DeviceToken {
+    /// Draws a fresh random token.
+    #[must_use]
+    pub fn generate() -> Self {
+        Self(format!(
+            "{}{}",
+            Uuid::new_v4().simple(),
+            Uuid::new_v4().simple()
+        ))
+    }
+
+    /// Takes a token a client sent: `None` unless it is 64 lowercase hex digits, so that no
+    /// store look-up is spent on one we cannot have issued.
+    #[must_use]
+    pub fn parse(raw: &str) -> Option<Self> {
+        let well_formed = raw.len() == DEVICE_TOKEN_LEN
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        well_formed.then(|| Self(raw.to_owned()))
+    }
+
+    /// The token as given to the client.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The SHA-256 digest under which the store keeps it.
+    #[must_use]
+    pub fn digest(&self) -> TokenDigest {
+        TokenDigest::of(&self.0)
+    }
+}
+
+impl fmt::Debug for DeviceToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DeviceToken(<redacted>)")
+    }
+}
+
 /// The SHA-256 digest of a token: what the store keys sessions and reset tokens by, so that a
 /// copy of the database hands out no live credential.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -138,6 +190,23 @@ impl fmt::Debug for SessionId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_tokens_are_long_random_hex_and_parse_back() {
+        let a = DeviceToken::generate();
+        assert_eq!(a.expose().len(), 64);
+        assert_ne!(a, DeviceToken::generate());
+        assert_eq!(DeviceToken::parse(a.expose()), Some(a.clone()));
+        assert_eq!(format!("{a:?}"), "DeviceToken(<redacted>)");
+        for raw in [
+            "",
+            "abc",
+            &a.expose().to_uppercase(),
+            &format!("{}0", a.expose()),
+        ] {
+            assert!(DeviceToken::parse(raw).is_none(), "{raw:?}");
+        }
+    }
 
     #[test]
     fn generated_tokens_parse_and_differ() {

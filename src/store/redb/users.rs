@@ -187,6 +187,7 @@ pub(super) fn delete(txn: &WriteTransaction, id: UserId) -> Result<(), StoreErro
     let user = get(txn, id.0)?;
     sessions::remove_all_of(txn, id.0, EndSessions::All)?;
     super::resets::remove_of(txn, id.0)?;
+    super::devices::remove_all_of(txn, id.0)?;
     writer::dirty_user(id.0);
     txn.open_table(EMAILS)?
         .remove(email_key(&user.email).as_str())?;
