@@ -157,7 +157,7 @@ impl Store for Faulty {
         self.write()?;
         self.inner.record_device_failure(t, id, limit).await
     }
-    async fn reset_device_failures(&self, t: TokenDigest) -> Result<(), StoreError> {
+    async fn reset_device_failures(&self, t: TokenDigest) -> Result<bool, StoreError> {
         self.write()?;
         self.inner.reset_device_failures(t).await
     }

@@ -15,7 +15,7 @@ use crate::{
     error::AuthError,
     store::{DeviceRecord, Store, UserQuery},
     token::{DeviceToken, TokenDigest},
-    user::User,
+    user::{User, UserId},
 };
 
 /// How long a device token counts (and its cookie lives): 90 days.
@@ -39,16 +39,18 @@ pub struct IssuedDevice {
 /// A valid device token that a login presented, with its attempt counted.
 pub(crate) struct TrustedDevice {
     token: DeviceToken,
+    user_id: UserId,
     expires: SystemTime,
-    /// This attempt was the token's last: it is revoked whatever the outcome.
-    revoked: bool,
+    /// The token's failures in a row, this attempt counted as one.
+    failures: u32,
 }
 
 impl<S: Store> Auth<S> {
     /// The device token `device` if it is a live token of the account `email` names, with
     /// this attempt counted against it before the password is verified (so that concurrent
     /// attempts cannot exceed its limit; a success resets the count). `None` when device
-    /// tokens are off, for no token, another account's, an expired or a revoked one.
+    /// tokens are off, for no token, another account's, an expired one, or one that has had
+    /// its 5 failures (which this revokes).
     pub(crate) async fn trusted_device(
         &self,
         email: &str,
@@ -77,15 +79,27 @@ impl<S: Store> Auth<S> {
         else {
             return Ok(None);
         };
-        let revoked = failures >= DEVICE_TOKEN_FAILURES;
-        if revoked {
-            audit!(warn, "device_token_revoked", user_id = %user.id, failures);
-        }
         Ok(Some(TrustedDevice {
             token: device.clone(),
+            user_id: user.id,
             expires: record.expires,
-            revoked,
+            failures,
         }))
+    }
+
+    /// A login with the trusted device token `trusted` failed: its attempt is counted
+    /// already; the failure that is its 5th in a row revokes it.
+    pub(crate) async fn device_failed(&self, trusted: &TrustedDevice) -> Result<(), AuthError> {
+        if trusted.failures < DEVICE_TOKEN_FAILURES {
+            return Ok(());
+        }
+        let digest = trusted.token.digest();
+        self.shared
+            .store
+            .record_device_failure(digest, trusted.user_id, DEVICE_TOKEN_FAILURES)
+            .await?;
+        audit!(warn, "device_token_revoked", user_id = %trusted.user_id, failures = trusted.failures);
+        Ok(())
     }
 
     /// The device token for the client after a successful login of `user`: the one it
@@ -101,14 +115,20 @@ impl<S: Store> Auth<S> {
             return None;
         }
         let store = &self.shared.store;
-        if let Some(trusted) = trusted.filter(|t| !t.revoked) {
-            if let Err(e) = store.reset_device_failures(trusted.token.digest()).await {
-                tracing::warn!(user_id = %user.id, error = %e, "resetting a device token's failures failed");
+        if let Some(trusted) = trusted {
+            match store.reset_device_failures(trusted.token.digest()).await {
+                Ok(true) => {
+                    return Some(IssuedDevice {
+                        token: trusted.token,
+                        expires: trusted.expires,
+                    });
+                }
+                // Revoked meanwhile by concurrent failures: a new one follows.
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(user_id = %user.id, error = %e, "resetting a device token's failures failed");
+                }
             }
-            return Some(IssuedDevice {
-                token: trusted.token,
-                expires: trusted.expires,
-            });
         }
         let token = DeviceToken::generate();
         let now = self.now();

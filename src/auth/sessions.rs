@@ -95,8 +95,9 @@ impl<S: Store> Auth<S> {
         let (user, known) = self.check_credentials(email, password).await?;
         let Some(user) = user else {
             // With a trusted device token, the failure counts against the token only.
-            if trusted.is_none() {
-                throttle.record_failure(email, client, self.now());
+            match &trusted {
+                Some(device) => self.device_failed(device).await?,
+                None => throttle.record_failure(email, client, self.now()),
             }
             audit!(info, "login_failed", user_id = known.map(display), client = %Client(client), device_token = trusted.is_some());
             return Ok(None);

@@ -14,7 +14,7 @@
 //!
 //! A device token ([`DeviceRecord`], OWASP's device cookies) is bound to one account, at most
 //! a given number per account (the oldest evicted in the inserting transaction), and counts
-//! its failures in a row: [`Store::record_device_failure`] increments and, at the limit,
+//! its failures in a row: [`Store::record_device_failure`] increments or, at the limit,
 //! removes it in one transaction, so that concurrent attempts cannot exceed the limit. A
 //! password change or reset leaves them (they prove a device that once knew a password, not
 //! the password); deleting the user removes them in its transaction.
@@ -357,11 +357,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<DeviceRecord>, StoreError>> + Send;
 
     /// Counts one failure on the device token `token` if it is stored for `user`, in one
-    /// transaction: its failure count goes up by one and, once it reaches `limit`, the token
-    /// is removed. Returns the new count; `None` (nothing changed) if no such token is stored
-    /// for `user`. Callers count an attempt before verifying its password (and
-    /// [`reset_device_failures`](Self::reset_device_failures) after a success), so that
-    /// concurrent attempts with one token cannot exceed `limit` between them.
+    /// transaction: a token that already has `limit` failures is removed (revoked) and the
+    /// answer is `None`; otherwise its count goes up by one and the new count is returned.
+    /// `None` (nothing changed) if no such token is stored for `user`.
+    ///
+    /// Callers count an attempt before verifying its password, so that concurrent attempts
+    /// with one token cannot exceed `limit` between them; after a success they call
+    /// [`reset_device_failures`](Self::reset_device_failures), after the failure that
+    /// brought the count to `limit` they call this once more, which removes the token.
     fn record_device_failure(
         &self,
         token: TokenDigest,
@@ -370,11 +373,11 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
 
     /// Sets the failure count of the device token `token` back to zero (a successful login
-    /// presented it). Does nothing if it no longer exists.
+    /// presented it); `false` (nothing changed) if it no longer exists.
     fn reset_device_failures(
         &self,
         token: TokenDigest,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Removes every device token of a user; returns how many.
     fn delete_device_tokens_of(

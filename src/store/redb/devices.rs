@@ -69,8 +69,8 @@ pub(super) fn get(
         .map(|v| v.value().record()))
 }
 
-/// Counts a failure on `token` if it is `user`'s: the new count, the token removed once it
-/// reaches `limit`; `None` if there is no such token.
+/// Counts a failure on `token` if it is `user`'s: the new count; `None` if there is no such
+/// token, or (and then it is removed) if it already had `limit`.
 pub(super) fn record_failure(
     txn: &WriteTransaction,
     token: TokenDigest,
@@ -84,28 +84,30 @@ pub(super) fn record_failure(
     if stored.user_id != user.0 {
         return Ok(None);
     }
-    stored.failures = stored.failures.saturating_add(1);
-    let failures = u32::try_from(stored.failures).unwrap_or(u32::MAX);
-    if failures >= limit {
+    if stored.failures >= u64::from(limit) {
         drop(table);
         remove(txn, token.0)?;
-    } else {
-        table.insert(token.0, stored)?;
+        return Ok(None);
     }
-    Ok(Some(failures))
+    stored.failures += 1;
+    table.insert(token.0, stored)?;
+    Ok(Some(u32::try_from(stored.failures).unwrap_or(u32::MAX)))
 }
 
-/// Sets the failure count of `token` back to zero; nothing if it is gone.
-pub(super) fn reset_failures(txn: &WriteTransaction, token: TokenDigest) -> Result<(), StoreError> {
+/// Sets the failure count of `token` back to zero; `false` if it is gone.
+pub(super) fn reset_failures(
+    txn: &WriteTransaction,
+    token: TokenDigest,
+) -> Result<bool, StoreError> {
     let mut table = txn.open_table(DEVICES)?;
     let Some(mut stored) = table.get(token.0)?.map(|v| v.value()) else {
-        return Ok(());
+        return Ok(false);
     };
     if stored.failures != 0 {
         stored.failures = 0;
         table.insert(token.0, stored)?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Removes the device token `digest` and its index entries; `false` if there was none.

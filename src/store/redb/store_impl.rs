@@ -140,7 +140,7 @@ impl Store for RedbStore {
             .await
     }
 
-    async fn reset_device_failures(&self, token: TokenDigest) -> Result<(), StoreError> {
+    async fn reset_device_failures(&self, token: TokenDigest) -> Result<bool, StoreError> {
         self.write(move |txn| devices::reset_failures(txn, token))
             .await
     }
