@@ -204,6 +204,43 @@ mod tests {
     }
 
     #[test]
+    fn the_device_cookie_is_read_as_the_session_cookie_is() {
+        let d = DeviceToken::generate();
+        let line = format!("session_id=x; device={}; theme=dark", d.expose());
+        assert_eq!(
+            device_cookie(&headers(&[line.as_bytes()]), "device"),
+            Some(d.clone())
+        );
+        let dup = format!("device={0}; device={0}", d.expose());
+        for bad in [
+            &b"device=nope"[..],
+            b"device=",
+            b"device=\xff",
+            dup.as_bytes(),
+        ] {
+            assert_eq!(device_cookie(&headers(&[bad]), "device"), None);
+        }
+        let other = format!("xdevice={}", d.expose());
+        assert_eq!(device_cookie(&headers(&[other.as_bytes()]), "device"), None);
+        let set = IssuedDevice {
+            token: d.clone(),
+            expires: SystemTime::UNIX_EPOCH + Duration::from_secs(100),
+        };
+        let v = set_device(&AuthConfig::hardened(), &set, SystemTime::UNIX_EPOCH);
+        let v = v.to_str().unwrap();
+        assert!(v.starts_with(&format!("device={}", d.expose())), "{v}");
+        for attr in [
+            "HttpOnly",
+            "SameSite=Strict",
+            "Path=/",
+            "Max-Age=100",
+            "Secure",
+        ] {
+            assert!(v.contains(attr), "{v}");
+        }
+    }
+
+    #[test]
     fn set_cookie_attributes() {
         let config = AuthConfig::seed();
         let t = SessionToken::generate();
