@@ -23,6 +23,15 @@ async fn fail(h: &Harness, email: &str, peer: &str, n: usize) {
     }
 }
 
+/// `POST /sessions` with `email` and `pw`.
+fn login_request(email: &str, pw: &str) -> Request<FullBody> {
+    form(
+        Method::POST,
+        "/sessions",
+        &[("email", email), ("password", pw)],
+    )
+}
+
 /// A login from the connection `peer` whose `X-Forwarded-For` says `xff`.
 fn login_via(peer: &str, xff: &str, email: &str, pw: &str) -> Request<FullBody> {
     login_via_raw(peer, &[xff.as_bytes()], email, pw)
@@ -31,14 +40,7 @@ fn login_via(peer: &str, xff: &str, email: &str, pw: &str) -> Request<FullBody> 
 /// A login from the connection `peer` with one `X-Forwarded-For` header per item of `xffs`,
 /// as raw bytes (a header value need not be UTF-8).
 fn login_via_raw(peer: &str, xffs: &[&[u8]], email: &str, pw: &str) -> Request<FullBody> {
-    let mut req = from_peer(
-        form(
-            Method::POST,
-            "/sessions",
-            &[("email", email), ("password", pw)],
-        ),
-        peer,
-    );
+    let mut req = from_peer(login_request(email, pw), peer);
     for xff in xffs {
         let value = HeaderValue::from_bytes(xff).expect("header value");
         req.headers_mut().append("x-forwarded-for", value);
@@ -484,14 +486,7 @@ async fn login_with_device(
     peer: &str,
     device: Option<&str>,
 ) -> crate::support::Answer {
-    let mut req = from_peer(
-        form(
-            Method::POST,
-            "/sessions",
-            &[("email", email), ("password", pw)],
-        ),
-        peer,
-    );
+    let mut req = from_peer(login_request(email, pw), peer);
     if let Some(device) = device {
         req = with_header(req, "cookie", &format!("device={device}"));
     }
@@ -611,11 +606,7 @@ async fn item_07_parallel_guesses_with_one_device_token_cannot_exceed_five_failu
                 let (barrier, device) = (Arc::clone(&barrier), device.clone());
                 let addr = server.addr;
                 tokio::spawn(async move {
-                    let req = form(
-                        Method::POST,
-                        "/sessions",
-                        &[("email", email), ("password", "wrong guess")],
-                    );
+                    let req = login_request(email, "wrong guess");
                     let req = with_header(req, "cookie", &format!("device={device}"));
                     barrier.wait().await;
                     http(addr, req).await.status.as_u16()

@@ -22,6 +22,13 @@ use crate::{
     },
 };
 
+/// Runs of 16 hex digits of `hex`, every 4th: a part of a token stored would show as one.
+fn sixteen_digit_runs(hex: &str) -> impl Iterator<Item = String> + '_ {
+    (0..=hex.len() - 16)
+        .step_by(4)
+        .map(|i| hex[i..i + 16].to_owned())
+}
+
 /// A runtime on this thread, for tests that must outlive it (and every handle it holds).
 fn current_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -95,11 +102,7 @@ fn item_26_device_tokens_only_as_digests() {
     assert_eq!(tokens.len(), 6);
     for t in &tokens {
         let mut shown = vec![t.clone(), t.to_uppercase()];
-        shown.extend(
-            (0..=t.len() - 16)
-                .step_by(4)
-                .map(|i| t[i..i + 16].to_owned()),
-        );
+        shown.extend(sixteen_digit_runs(t));
         for needle in shown {
             assert!(
                 find(&bytes, needle.as_bytes()).is_none(),
@@ -162,11 +165,7 @@ fn item_26_database_file_holds_no_issued_token_or_password_only_digests() {
             // The token, its forms without hyphens or in capitals, and any 16 hex digits of
             // it (a part of it stored would be found too).
             let mut shown = vec![s.clone(), s.to_uppercase(), bare.clone()];
-            shown.extend(
-                (0..=bare.len() - 16)
-                    .step_by(4)
-                    .map(|i| bare[i..i + 16].to_owned()),
-            );
+            shown.extend(sixteen_digit_runs(&bare));
             for needle in shown {
                 assert!(
                     find(&bytes, needle.as_bytes()).is_none(),

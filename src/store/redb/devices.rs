@@ -6,7 +6,7 @@ use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransacti
 use super::{
     records::StoredDevice,
     schema::{DEVICE_EXPIRY, DEVICES, USER_DEVICES},
-    time_index::TimeIndexKey,
+    time_index::{self, TimeIndexKey},
     users,
 };
 use crate::{error::StoreError, store::DeviceRecord, token::TokenDigest, user::UserId};
@@ -124,29 +124,11 @@ fn remove(txn: &WriteTransaction, digest: [u8; 32]) -> Result<bool, StoreError> 
 
 /// Removes every device token of user `user`; how many there were.
 pub(super) fn remove_all_of(txn: &WriteTransaction, user: u64) -> Result<usize, StoreError> {
-    let mut removed = 0;
-    for digest in digests_of(txn, user)? {
-        if remove(txn, digest)? {
-            removed += 1;
-        }
-    }
-    Ok(removed)
+    time_index::remove_each(digests_of(txn, user)?, |digest| remove(txn, digest))
 }
 
 /// Removes the device tokens that expired at or before `now_ms`; how many.
 pub(super) fn purge(txn: &WriteTransaction, now_ms: u64) -> Result<usize, StoreError> {
-    let mut doomed: Vec<[u8; 32]> = Vec::new();
-    for entry in txn
-        .open_table(DEVICE_EXPIRY)?
-        .range(..=TimeIndexKey::last_at(now_ms))?
-    {
-        doomed.push(entry?.0.value().digest);
-    }
-    let mut purged = 0;
-    for digest in doomed {
-        if remove(txn, digest)? {
-            purged += 1;
-        }
-    }
-    Ok(purged)
+    let due = time_index::due(txn, DEVICE_EXPIRY, now_ms)?;
+    time_index::remove_each(due, |digest| remove(txn, digest))
 }
