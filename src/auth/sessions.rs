@@ -64,7 +64,9 @@ impl<S: Store> Auth<S> {
     /// account, the login is not held back by the per-account lockout nor the per-client
     /// limits, only by the token's own failures (the 5th in a row revokes it); otherwise it
     /// is throttled as any login. A successful login returns the device token to set
-    /// ([`LoggedIn::device`]).
+    /// ([`LoggedIn::device`]): the layer sets it as a cookie that lives 90 days, `HttpOnly;
+    /// SameSite=Strict; Path=/`, `Secure` as the session cookie is; at most 10 are kept per
+    /// account (the oldest dropped).
     ///
     /// # Errors
     /// [`AuthError::Overloaded`], [`AuthError::Throttled`] or [`AuthError::Store`].

@@ -291,11 +291,8 @@ impl AuthConfig {
     }
 
     /// Whether a successful login sets a device cookie (OWASP's device cookies; hardened: on,
-    /// compatibility profile: off). Its token, bound to the account, spares the browser that
-    /// holds it the per-account lockout of a distributed guessing attack: a login presenting it
-    /// is held back only by the token's own failures (5 in a row revoke it). It lives 90 days,
-    /// `HttpOnly; SameSite=Strict; Path=/`, `Secure` as the session cookie is; at most 10 per
-    /// account are kept. It has no effect while throttling is off.
+    /// compatibility profile: off; no effect while throttling is off). See
+    /// [`Auth::log_in_with_device`](crate::Auth::log_in_with_device) and `SECURITY.md`.
     pub fn with_device_cookie(mut self, on: bool) -> Self {
         self.device_cookie = on;
         self
@@ -307,9 +304,8 @@ impl AuthConfig {
         self.device_cookie
     }
 
-    /// The device cookie's name (default `device`; validation requires an RFC 6265 token other
-    /// than the session cookie's name, and `Secure` for a `__Host-` or `__Secure-` name, as
-    /// for the session cookie).
+    /// The device cookie's name (default `device`; validated as the session cookie's name is,
+    /// and must differ from it).
     pub fn with_device_cookie_name(mut self, name: impl Into<String>) -> Self {
         self.device_cookie_name = name.into();
         self
@@ -321,7 +317,7 @@ impl AuthConfig {
         &self.device_cookie_name
     }
 
-    /// Whether device tokens are in force: the device cookie is on and so is throttling.
+    /// Whether device tokens are in force: the device cookie and throttling are on.
     pub(crate) fn device_tokens(&self) -> bool {
         self.device_cookie && self.throttle.enabled()
     }
