@@ -241,6 +241,12 @@ fn config_from_env(env: &mut Env) -> AuthConfig {
     if let Some(v) = env.flag("AUTH_COOKIE_SECURE") {
         c = c.with_secure_cookie(v);
     }
+    if let Some(v) = env.flag("AUTH_DEVICE_COOKIE") {
+        c = c.with_device_cookie(v);
+    }
+    if let Some(v) = Env::var("AUTH_DEVICE_COOKIE_NAME") {
+        c = c.with_device_cookie_name(v);
+    }
     if let Some(v) = env.seconds("AUTH_SESSION_IDLE_TIMEOUT") {
         c = c.with_session_idle_timeout(v);
     }

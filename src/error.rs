@@ -214,6 +214,11 @@ pub enum ConfigProblem {
         /// The prefix, as the standard spells it.
         prefix: &'static str,
     },
+    /// The device cookie has the session cookie's name: each would overwrite the other.
+    #[error(
+        "the device cookie and the session cookie are both named {0:?}: give them different names"
+    )]
+    CookieNamesClash(String),
     /// A session renewal interval not shorter than the idle timeout: the last activity
     /// would never be written in time, so an active session would end at its idle timeout.
     #[error(

@@ -1,4 +1,4 @@
-//! Session and reset tokens: generation, the SHA-256 digest that is all the store keeps, and
+//! Session, reset and device tokens: generation, the SHA-256 digest that is all the store keeps, and
 //! the public id of a session.
 
 use std::fmt;
@@ -11,11 +11,10 @@ use uuid::Uuid;
 const TOKEN_LEN: usize = 36;
 
 macro_rules! secret_token {
-    ($(#[$meta:meta])* $name:ident) => {
+    ($(#[$meta:meta])* $name:ident, draw: $draw:expr, well_formed: $well_formed:expr) => {
         $(#[$meta])*
         ///
-        /// A random UUID v4 (122 random bits, above the 64 of OWASP ASVS 4.0.3 §3.2.2). Its
-        /// `Debug` is redacted; only its [`TokenDigest`] is ever stored.
+        /// Its `Debug` is redacted; only its [`TokenDigest`] is ever stored.
         #[derive(Clone, PartialEq, Eq)]
         pub struct $name(String);
 
@@ -23,19 +22,15 @@ macro_rules! secret_token {
             /// Draws a fresh random token.
             #[must_use]
             pub fn generate() -> Self {
-                Self(Uuid::new_v4().to_string())
+                Self($draw)
             }
 
-            /// Takes a token a client sent. Returns `None` when it cannot be one we issued
-            /// (not a lowercase hyphenated UUID), so that no store look-up is spent on it.
+            /// Takes a token a client sent. Returns `None` when it cannot be one we issued,
+            /// so that no store look-up is spent on it.
             #[must_use]
             pub fn parse(raw: &str) -> Option<Self> {
-                let well_formed = raw.len() == TOKEN_LEN
-                    && raw
-                        .bytes()
-                        .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-                    && Uuid::try_parse(raw).is_ok();
-                well_formed.then(|| Self(raw.to_owned()))
+                let well_formed: fn(&str) -> bool = $well_formed;
+                well_formed(raw).then(|| Self(raw.to_owned()))
             }
 
             /// The token as given to the client.
@@ -59,13 +54,54 @@ macro_rules! secret_token {
     };
 }
 
+/// Whether `raw` is a lowercase hyphenated UUID: the form of session and reset tokens.
+fn is_uuid_token(raw: &str) -> bool {
+    raw.len() == TOKEN_LEN
+        && raw
+            .bytes()
+            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        && Uuid::try_parse(raw).is_ok()
+}
+
+/// Whether `raw` is 64 lowercase hex digits: the form of device tokens.
+fn is_device_token(raw: &str) -> bool {
+    raw.len() == DEVICE_TOKEN_LEN
+        && raw
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 secret_token!(
     /// A session token: the value of the session cookie.
-    SessionToken
+    ///
+    /// A random UUID v4 (122 random bits, above the 64 of OWASP ASVS 4.0.3 §3.2.2), in its
+    /// lowercase hyphenated form.
+    SessionToken,
+    draw: Uuid::new_v4().to_string(),
+    well_formed: is_uuid_token
 );
 secret_token!(
     /// A password-reset token.
-    ResetToken
+    ///
+    /// A random UUID v4 (122 random bits, above the 64 of OWASP ASVS 4.0.3 §3.2.2), in its
+    /// lowercase hyphenated form.
+    ResetToken,
+    draw: Uuid::new_v4().to_string(),
+    well_formed: is_uuid_token
+);
+
+/// The length of a device token: 64 lowercase hex digits.
+const DEVICE_TOKEN_LEN: usize = 64;
+
+secret_token!(
+    /// A device token: the value of the device cookie, proof that this browser once logged in
+    /// to an account (OWASP's device cookies). It never authenticates by itself.
+    ///
+    /// Two random UUID v4s in their simple form, 64 lowercase hex digits: 244 random bits (at
+    /// least the 128 the design asks for).
+    DeviceToken,
+    draw: format!("{}{}", Uuid::new_v4().simple(), Uuid::new_v4().simple()),
+    well_formed: is_device_token
 );
 
 /// The SHA-256 digest of a token: what the store keys sessions and reset tokens by, so that a
@@ -138,6 +174,23 @@ impl fmt::Debug for SessionId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_tokens_are_long_random_hex_and_parse_back() {
+        let a = DeviceToken::generate();
+        assert_eq!(a.expose().len(), 64);
+        assert_ne!(a, DeviceToken::generate());
+        assert_eq!(DeviceToken::parse(a.expose()), Some(a.clone()));
+        assert_eq!(format!("{a:?}"), "DeviceToken(<redacted>)");
+        for raw in [
+            "",
+            "abc",
+            &a.expose().to_uppercase(),
+            &format!("{}0", a.expose()),
+        ] {
+            assert!(DeviceToken::parse(raw).is_none(), "{raw:?}");
+        }
+    }
 
     #[test]
     fn generated_tokens_parse_and_differ() {

@@ -6,8 +6,8 @@
 //! sessions list, change of password, reset request with a hook, reset, logout, end of all
 //! sessions, throttling), then a search of the captured text:
 //!
-//! - item 30: no password, no session cookie value, no reset token (in any form), no Cookie
-//!   header, no form body, no password hash;
+//! - item 30: no password, no session cookie value, no reset token (in any form), no device
+//!   token, no Cookie header, no form body, no password hash;
 //! - item 29: the audit events `register`, `login`, `login_failed`, `login_throttled`,
 //!   `logout`, `reset_requested`, `password_reset`, `password_changed`, `sessions_ended`,
 //!   every one with the client address and at least one with the user's id; and a failing
@@ -70,6 +70,7 @@ const EVENTS: [&str; 9] = [
 /// What the scenario handled that the log must not show.
 struct Handled {
     cookies: Vec<String>,
+    device: String,
     reset_token: String,
     first_hash: String,
 }
@@ -114,6 +115,27 @@ async fn scenario(h: &Harness, from_hook: &mut UnboundedReceiver<String>) -> Han
         .await;
     assert_eq!(res.status, 302);
 
+    // Device cookies: a login sets one; a failure and a success presenting it, then five
+    // failures in a row revoke it (counted against the token only, not the throttle).
+    let device = h
+        .login(EMAIL, P3)
+        .await
+        .cookie("device")
+        .expect("a device cookie");
+    let with_device = |pw: &str| {
+        let req = form(
+            Method::POST,
+            "/sessions",
+            &[("email", EMAIL), ("password", pw)],
+        );
+        with_header(req, "cookie", &format!("device={device}"))
+    };
+    assert_eq!(h.send(with_device(P_WRONG)).await.status, 401);
+    assert_eq!(h.send(with_device(P3)).await.status, 200);
+    for _ in 0..5 {
+        assert_eq!(h.send(with_device(P_WRONG)).await.status, 401);
+    }
+
     // Throttling: five failures, then 429.
     for _ in 0..5 {
         assert_eq!(h.login(EMAIL, P_WRONG).await.status, 401);
@@ -121,6 +143,7 @@ async fn scenario(h: &Harness, from_hook: &mut UnboundedReceiver<String>) -> Han
     assert_eq!(h.login(EMAIL, P3).await.status, 429);
     Handled {
         cookies: vec![c1, c2, c3, c4, c5, c6],
+        device,
         reset_token: token,
         first_hash,
     }
@@ -210,6 +233,7 @@ async fn items_29_and_30_audit_events_name_user_and_client_and_no_secret_is_logg
         ("password P2".into(), P2.into()),
         ("password P3".into(), P3.into()),
         ("reset token".into(), token.clone()),
+        ("device token".into(), handled.device.clone()),
         ("reset token without hyphens".into(), token.replace('-', "")),
         ("first password hash".into(), handled.first_hash),
         ("password hash".into(), user.hashed_password.clone()),

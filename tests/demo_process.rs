@@ -453,3 +453,41 @@ async fn the_compatibility_profile_warns_on_stderr_at_start_up() {
         }
     }
 }
+
+/// The demo reads `AUTH_DEVICE_COOKIE` and `AUTH_DEVICE_COOKIE_NAME`: the hardened demo sets
+/// the device cookie under the configured name, or none when it is off, and a name equal to
+/// the session cookie's stops it before it listens.
+#[tokio::test]
+async fn the_device_cookie_settings_are_read_and_checked() {
+    let (email, password) = ("dev@example.com", "a long enough passphrase");
+    for (switch, name) in [("true", "dev_cookie"), ("false", "dev_cookie")] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = start(
+            &dir.path().join("demo.redb"),
+            &[
+                ("AUTH_PROFILE", "hardened"),
+                ("AUTH_COOKIE_SECURE", "false"),
+                ("AUTH_DEVICE_COOKIE", switch),
+                ("AUTH_DEVICE_COOKIE_NAME", name),
+            ],
+        );
+        let fields = [("email", email), ("password", password)];
+        let a = demo.http.post("/users", Body::Form(&fields)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let a = demo.http.post("/sessions", Body::Form(&fields)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        assert_eq!(
+            a.cookie(name).is_some(),
+            switch == "true",
+            "{:?}",
+            a.headers
+        );
+        assert!(a.cookie("device").is_none());
+        let (status, stderr) = demo.terminate();
+        assert_clean_exit(status, &stderr);
+    }
+    assert_refused_to_start(
+        &[("AUTH_DEVICE_COOKIE_NAME", "session_id")],
+        &["device cookie", "session_id"],
+    );
+}

@@ -24,6 +24,13 @@ async fn setup() -> (Auth, tempfile::TempDir, Server) {
 #[track_caller]
 fn login_cookie(a: &Answer) -> String {
     let line = a.set_cookie_line("session_id").expect("a session cookie");
+    // The compatibility profile sets no device cookie: its client sees one cookie, as before.
+    assert_eq!(
+        a.set_cookies().len(),
+        1,
+        "one cookie only: {:?}",
+        a.set_cookies()
+    );
     let attrs: Vec<&str> = line.split(';').map(str::trim).collect();
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(attrs.contains(&attr), "{attr} missing: {line}");

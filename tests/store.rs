@@ -11,12 +11,13 @@ use tower_user_auth::compat::SeedApi;
 
 use tower_user_auth::{
     Auth, AuthError, StoreError, UserId,
+    auth::DEVICE_TOKEN_LIFETIME,
     error::PasswordError,
     store::{
-        AccountVersion, EndSessions, PasswordReset, RedbStore, ResetRecord, SessionRecord, Store,
-        UserQuery, UserUpdate,
+        AccountVersion, DeviceRecord, EndSessions, PasswordReset, RedbStore, ResetRecord,
+        SessionRecord, Store, UserQuery, UserUpdate,
     },
-    token::{ResetToken, SessionToken, TokenDigest},
+    token::{DeviceToken, ResetToken, SessionToken, TokenDigest},
 };
 
 fn session(user: UserId, now: SystemTime, secs: u64) -> SessionRecord {
@@ -811,6 +812,13 @@ fn version_and_tables(path: &std::path::Path) -> (Option<u64>, Vec<String>) {
     (version, tables)
 }
 
+/// `tables` with the (non-multimap) device-token tables that version 3 adds, empty, sorted.
+fn with_device_tables(mut tables: Vec<String>) -> Vec<String> {
+    tables.extend(["device_tokens".into(), "device_tokens_by_expiry".into()]);
+    tables.sort();
+    tables
+}
+
 /// An `Auth` (seed profile) on `path` with the clock at the fixture's time.
 fn fixture_auth(path: &std::path::Path) -> Auth {
     let clock = tower_user_auth::ManualClock::new(fixture_now());
@@ -855,8 +863,9 @@ async fn a_version_1_file_is_migrated_in_place() {
         );
         assert!(auth.update_password(FIXTURE_RESET, "again").await.is_err());
     }
-    // The file now records the new version, with the same tables (no leftovers), and its
-    // tables no longer open with version 1's types.
+    // The file now records the new version, with the same tables plus version 3's device-token
+    // tables (no leftovers), and its tables no longer open with version 1's types.
+    let v1_tables = with_device_tables(v1_tables);
     let (version, tables) = version_and_tables(&path);
     assert_eq!(version, Some(CURRENT_VERSION));
     assert_eq!(tables, v1_tables);
@@ -1076,6 +1085,7 @@ async fn a_version_2_file_is_migrated_in_place() {
         assert!(auth.update_password(V2_RESET, "again").await.is_err());
         v2_sessions_are_valid(&auth).await;
     }
+    let v2_tables = with_device_tables(v2_tables);
     let (version, tables) = version_and_tables(&path);
     assert_eq!(version, Some(CURRENT_VERSION));
     assert_eq!(tables, v2_tables);
@@ -1088,4 +1098,107 @@ async fn a_version_2_file_is_migrated_in_place() {
         version_and_tables(&path),
         (Some(CURRENT_VERSION), v2_tables)
     );
+}
+
+/// A device token record for `user`, issued `age_secs` before `now`, living 90 days.
+fn device(user: UserId, now: SystemTime, age_secs: u64) -> DeviceRecord {
+    let created = now - Duration::from_secs(age_secs);
+    DeviceRecord {
+        user_id: user,
+        created,
+        expires: created + DEVICE_TOKEN_LIFETIME,
+        failures: 0,
+    }
+}
+
+/// Device tokens (`Store` contract): at most `max_per_user` per account, the oldest evicted in
+/// the inserting transaction; failures counted per token for its own account only, the
+/// token removed when a failure finds it at the limit, reset by a success; a password change
+/// keeps them; deleting the user removes them; the purge removes expired ones.
+#[tokio::test]
+async fn device_tokens_cap_count_failures_and_go_with_their_user() {
+    let (auth, _dir) = support::auth(support::seed_config());
+    let store = auth.store();
+    let alice = store.add_user("alice@d.io", "$2b$04$h").await.unwrap();
+    let bob = store.add_user("bob@d.io", "$2b$04$h").await.unwrap();
+    let now = SystemTime::now();
+    let tokens: Vec<DeviceToken> = (0..12).map(|_| DeviceToken::generate()).collect();
+    for (i, t) in tokens.iter().enumerate() {
+        let age = 1000 - u64::try_from(i).unwrap();
+        store
+            .insert_device_token(t.digest(), device(alice.id, now, age), 10)
+            .await
+            .unwrap();
+    }
+    // The two oldest were dropped, the ten newest kept.
+    for (i, t) in tokens.iter().enumerate() {
+        let kept = store.device_token(t.digest()).await.unwrap().is_some();
+        assert_eq!(kept, i >= 2, "token {i}");
+    }
+    let unknown = store
+        .insert_device_token(
+            DeviceToken::generate().digest(),
+            device(UserId(99), now, 0),
+            10,
+        )
+        .await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
+
+    // Failures: counted for the token's account only; at the limit the next one revokes.
+    let t = tokens[5].digest();
+    assert_eq!(
+        store.record_device_failure(t, bob.id, 5).await.unwrap(),
+        None
+    );
+    for n in 1..=3 {
+        let counted = store.record_device_failure(t, alice.id, 5).await.unwrap();
+        assert_eq!(counted, Some(n));
+    }
+    assert!(store.reset_device_failures(t).await.unwrap());
+    assert_eq!(store.device_token(t).await.unwrap().unwrap().failures, 0);
+    for n in 1..=5 {
+        let counted = store.record_device_failure(t, alice.id, 5).await.unwrap();
+        assert_eq!(counted, Some(n));
+    }
+    assert_eq!(
+        store.record_device_failure(t, alice.id, 5).await.unwrap(),
+        None
+    );
+    assert!(store.device_token(t).await.unwrap().is_none());
+    assert!(!store.reset_device_failures(t).await.unwrap());
+
+    // A password change keeps them (they prove a device, not the password).
+    let update = UserUpdate::new().hashed_password("$2b$04$other");
+    store.update_user(alice.id, update).await.unwrap();
+    assert!(
+        store
+            .device_token(tokens[6].digest())
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // The purge removes the expired ones only.
+    let old = DeviceToken::generate();
+    store
+        .insert_device_token(old.digest(), device(bob.id, now, 91 * 24 * 3600), 10)
+        .await
+        .unwrap();
+    let fresh = DeviceToken::generate();
+    store
+        .insert_device_token(fresh.digest(), device(bob.id, now, 0), 10)
+        .await
+        .unwrap();
+    let purged = store.purge_expired(now, now).await.unwrap();
+    assert_eq!(purged.device_tokens, 1);
+    assert!(store.device_token(old.digest()).await.unwrap().is_none());
+    assert!(store.device_token(fresh.digest()).await.unwrap().is_some());
+
+    // Deleting a user removes its device tokens in the same transaction.
+    store.delete_user(alice.id).await.unwrap();
+    for t in &tokens {
+        assert!(store.device_token(t.digest()).await.unwrap().is_none());
+    }
+    assert_eq!(store.delete_device_tokens_of(bob.id).await.unwrap(), 1);
+    assert!(store.device_token(fresh.digest()).await.unwrap().is_none());
 }

@@ -19,8 +19,8 @@ use tower_user_auth::{
     Auth, AuthService, StoreError, User, UserId,
     error::BackendError,
     store::{
-        AccountVersion, EndSessions, PasswordReset, Purged, RedbStore, ResetRecord, SessionRecord,
-        Store, UserQuery, UserUpdate,
+        AccountVersion, DeviceRecord, EndSessions, PasswordReset, Purged, RedbStore, ResetRecord,
+        SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
 };
@@ -139,6 +139,36 @@ impl Store for Faulty {
     ) -> Result<bool, StoreError> {
         self.write()?;
         self.inner.rehash_password(id, old, new).await
+    }
+    async fn insert_device_token(
+        &self,
+        t: TokenDigest,
+        r: DeviceRecord,
+        max: usize,
+    ) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.insert_device_token(t, r, max).await
+    }
+    async fn device_token(&self, t: TokenDigest) -> Result<Option<DeviceRecord>, StoreError> {
+        self.read()?;
+        self.inner.device_token(t).await
+    }
+    async fn record_device_failure(
+        &self,
+        t: TokenDigest,
+        id: UserId,
+        limit: u32,
+    ) -> Result<Option<u32>, StoreError> {
+        self.write()?;
+        self.inner.record_device_failure(t, id, limit).await
+    }
+    async fn reset_device_failures(&self, t: TokenDigest) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.reset_device_failures(t).await
+    }
+    async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
+        self.write()?;
+        self.inner.delete_device_tokens_of(id).await
     }
     async fn purge_expired(&self, now: SystemTime, idle: SystemTime) -> Result<Purged, StoreError> {
         self.write()?;

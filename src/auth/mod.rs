@@ -1,13 +1,14 @@
 //! [`Auth`]: the authentication service (register, log in, sessions, password change and
 //! reset) over any [`Store`], with expiry and bcrypt off the async runtime.
 //!
-//! Its operations live by concern: accounts, sessions, credentials, password reset, and
-//! the audit trail they all write to. The names of the Python service this crate re-creates
+//! Its operations live by concern: accounts, sessions, credentials, device tokens, password
+//! reset, and the audit trail they all write to. The names of the Python service this crate re-creates
 //! are in [`compat`](crate::compat).
 
 mod accounts;
 mod audit;
 mod credentials;
+mod devices;
 mod reset;
 mod sessions;
 
@@ -20,6 +21,9 @@ use std::{
 };
 
 pub use self::{
+    devices::{
+        DEVICE_TOKEN_FAILURES, DEVICE_TOKEN_LIFETIME, IssuedDevice, MAX_DEVICE_TOKENS_PER_USER,
+    },
     reset::ResetRequested,
     sessions::{LoggedIn, SessionInfo},
 };

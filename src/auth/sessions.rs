@@ -9,11 +9,12 @@ use std::{
 use super::{
     Auth,
     audit::{Client, audit},
+    devices::IssuedDevice,
 };
 use crate::{
     error::{AuthError, StoreError},
     store::{EndSessions, Purged, SessionRecord, Store, UserQuery},
-    token::{SessionId, SessionToken, TokenDigest},
+    token::{DeviceToken, SessionId, SessionToken, TokenDigest},
     user::{AuthenticatedUser, User, UserId},
 };
 
@@ -26,6 +27,9 @@ pub struct LoggedIn {
     pub token: SessionToken,
     /// The new session.
     pub session: SessionRecord,
+    /// The device token to set as the device cookie, when device tokens are on (see
+    /// [`AuthConfig::with_device_cookie`](crate::AuthConfig::with_device_cookie)).
+    pub device: Option<IssuedDevice>,
 }
 
 /// One of a user's sessions, as listed to them: never its token.
@@ -45,15 +49,41 @@ impl<S: Store> Auth<S> {
     /// re-hashed.
     ///
     /// # Errors
-    /// [`AuthError::Overloaded`] or [`AuthError::Store`].
+    /// [`AuthError::Overloaded`], [`AuthError::Throttled`] or [`AuthError::Store`].
     pub async fn log_in(
         &self,
         email: &str,
         password: &str,
         client: Option<IpAddr>,
     ) -> Result<Option<LoggedIn>, AuthError> {
+        self.log_in_with_device(email, password, client, None).await
+    }
+
+    /// As [`log_in`](Self::log_in), for a client that presents the device token `device`
+    /// (its device cookie). When device tokens are on and `device` is a live token of this
+    /// account, the login is not held back by the per-account lockout nor the per-client
+    /// limits, only by the token's own failures (the 5th in a row revokes it); otherwise it
+    /// is throttled as any login. A successful login returns the device token to set
+    /// ([`LoggedIn::device`]): the layer sets it as a cookie that lives 90 days, `HttpOnly;
+    /// SameSite=Strict; Path=/`, `Secure` as the session cookie is; at most 10 are kept per
+    /// account (the oldest dropped).
+    ///
+    /// # Errors
+    /// [`AuthError::Overloaded`], [`AuthError::Throttled`] or [`AuthError::Store`].
+    pub async fn log_in_with_device(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+        device: Option<&DeviceToken>,
+    ) -> Result<Option<LoggedIn>, AuthError> {
         let throttle = &self.shared.throttle;
-        if let Err(retry_after) = throttle.check_failures(email, client, self.now()) {
+        let trusted = self.trusted_device(email, device).await?;
+        let held_back = match trusted {
+            Some(_) => Ok(()),
+            None => throttle.check_failures(email, client, self.now()),
+        };
+        if let Err(retry_after) = held_back {
             // A read, no bcrypt: the audit trail names the account when there is one.
             let user_id = self
                 .find(UserQuery::Email(email.to_owned()))
@@ -66,11 +96,15 @@ impl<S: Store> Auth<S> {
         }
         let (user, known) = self.check_credentials(email, password).await?;
         let Some(user) = user else {
-            throttle.record_failure(email, client, self.now());
-            audit!(info, "login_failed", user_id = known.map(display), client = %Client(client));
+            // With a trusted device token, the failure counts against the token only.
+            match &trusted {
+                Some(device) => self.device_failed(device).await?,
+                None => throttle.record_failure(email, client, self.now()),
+            }
+            audit!(info, "login_failed", user_id = known.map(display), client = %Client(client), device_token = trusted.is_some());
             return Ok(None);
         };
-        let logged_in = match self.start_session(user).await {
+        let mut logged_in = match self.start_session(user).await {
             Ok(logged_in) => logged_in,
             Err(AuthError::CredentialsChanged) => {
                 audit!(info, "login_failed", reason = "credentials changed meanwhile", user_id = known.map(display), client = %Client(client));
@@ -79,6 +113,7 @@ impl<S: Store> Auth<S> {
             Err(e) => return Err(e),
         };
         throttle.record_success(email, client);
+        logged_in.device = self.device_after_login(&logged_in.user, trusted).await;
         let session = logged_in.token.digest().session_id();
         audit!(info, "login", user_id = %logged_in.user.id, session = %session, client = %Client(client));
         Ok(Some(logged_in))
@@ -187,7 +222,7 @@ impl<S: Store> Auth<S> {
             .collect())
     }
 
-    /// Removes expired sessions and reset tokens now.
+    /// Removes expired sessions, reset tokens and device tokens now.
     ///
     /// # Errors
     /// [`AuthError::Store`].
@@ -212,10 +247,11 @@ impl<S: Store> Auth<S> {
             loop {
                 ticks.tick().await;
                 match auth.purge_expired().await {
-                    Ok(p) if p.sessions + p.reset_tokens > 0 => {
+                    Ok(p) if p.sessions + p.reset_tokens + p.device_tokens > 0 => {
                         tracing::debug!(
                             sessions = p.sessions,
                             reset_tokens = p.reset_tokens,
+                            device_tokens = p.device_tokens,
                             "purged expired records"
                         );
                     }
@@ -260,6 +296,7 @@ impl<S: Store> Auth<S> {
             user,
             token,
             session,
+            device: None,
         })
     }
 

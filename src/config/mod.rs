@@ -58,6 +58,8 @@ pub struct AuthConfig {
     pub(crate) end_sessions_on_reset: bool,
     pub(crate) cookie_name: String,
     pub(crate) secure_cookie: bool,
+    pub(crate) device_cookie: bool,
+    pub(crate) device_cookie_name: String,
     pub(crate) routes: Routes,
     pub(crate) registration: bool,
     pub(crate) body_limit: usize,
@@ -91,6 +93,8 @@ impl fmt::Debug for AuthConfig {
             .field("end_sessions_on_reset", &self.end_sessions_on_reset)
             .field("cookie_name", &self.cookie_name)
             .field("secure_cookie", &self.secure_cookie)
+            .field("device_cookie", &self.device_cookie)
+            .field("device_cookie_name", &self.device_cookie_name)
             .field("routes", &self.routes)
             .field("registration", &self.registration)
             .field("body_limit", &self.body_limit)
@@ -134,6 +138,8 @@ impl AuthConfig {
             end_sessions_on_reset: true,
             cookie_name: "session_id".into(),
             secure_cookie: true,
+            device_cookie: true,
+            device_cookie_name: "device".into(),
             routes: Routes::default(),
             registration: true,
             body_limit: 16 * 1024,
@@ -152,7 +158,7 @@ impl AuthConfig {
     /// The compatibility profile ([`Profile::Seed`]): what clients of the service this crate
     /// re-creates expect. Reset tokens come back in the answer, any non-empty password is
     /// accepted, the cookie has no `Secure` attribute, sessions last 14 days idle and 30 in
-    /// all, and a password reset keeps them.
+    /// all, a password reset keeps them, and no device cookie is set.
     pub fn seed() -> Self {
         Self {
             profile: Profile::Seed,
@@ -163,6 +169,7 @@ impl AuthConfig {
             reset_token_in_response: true,
             end_sessions_on_reset: false,
             secure_cookie: false,
+            device_cookie: false,
             ..Self::hardened()
         }
     }
@@ -281,6 +288,38 @@ impl AuthConfig {
     pub fn with_secure_cookie(mut self, on: bool) -> Self {
         self.secure_cookie = on;
         self
+    }
+
+    /// Whether a successful login sets a device cookie (OWASP's device cookies; hardened: on,
+    /// compatibility profile: off; no effect while throttling is off). See
+    /// [`Auth::log_in_with_device`](crate::Auth::log_in_with_device) and `SECURITY.md`.
+    pub fn with_device_cookie(mut self, on: bool) -> Self {
+        self.device_cookie = on;
+        self
+    }
+
+    /// Whether a successful login sets a device cookie.
+    #[must_use]
+    pub fn device_cookie(&self) -> bool {
+        self.device_cookie
+    }
+
+    /// The device cookie's name (default `device`; validated as the session cookie's name is,
+    /// and must differ from it).
+    pub fn with_device_cookie_name(mut self, name: impl Into<String>) -> Self {
+        self.device_cookie_name = name.into();
+        self
+    }
+
+    /// The device cookie's name.
+    #[must_use]
+    pub fn device_cookie_name(&self) -> &str {
+        &self.device_cookie_name
+    }
+
+    /// Whether device tokens are in force: the device cookie and throttling are on.
+    pub(crate) fn device_tokens(&self) -> bool {
+        self.device_cookie && self.throttle.enabled()
     }
 
     /// Where the auth routes are served (validation requires paths that start with `/`,

@@ -61,10 +61,15 @@ impl AuthConfig {
                 idle: self.session_idle_timeout,
             });
         }
-        if !is_cookie_name(&self.cookie_name) {
-            problems.push(ConfigProblem::CookieName(self.cookie_name.clone()));
+        for name in [&self.cookie_name, &self.device_cookie_name] {
+            if !is_cookie_name(name) {
+                problems.push(ConfigProblem::CookieName(name.clone()));
+            }
+            problems.extend(self.cookie_prefix_problem(name));
         }
-        problems.extend(self.cookie_prefix_problem());
+        if self.device_cookie_name == self.cookie_name {
+            problems.push(ConfigProblem::CookieNamesClash(self.cookie_name.clone()));
+        }
         problems.extend(self.routes.problems());
         if self.body_limit == 0 {
             problems.push(ConfigProblem::Zero("body limit"));
@@ -99,18 +104,19 @@ impl AuthConfig {
         Ok(())
     }
 
-    /// A cookie name that browsers accept only with `Secure`, on a cookie without it.
-    fn cookie_prefix_problem(&self) -> Option<ConfigProblem> {
+    /// A cookie name that browsers accept only with `Secure`, on a cookie without it (both
+    /// cookies have `Secure` as configured).
+    fn cookie_prefix_problem(&self, cookie_name: &str) -> Option<ConfigProblem> {
         if self.secure_cookie {
             return None;
         }
-        let name = self.cookie_name.as_bytes();
+        let name = cookie_name.as_bytes();
         let prefix = SECURE_ONLY_PREFIXES.into_iter().find(|prefix| {
             name.get(..prefix.len())
                 .is_some_and(|start| start.eq_ignore_ascii_case(prefix.as_bytes()))
         })?;
         Some(ConfigProblem::CookiePrefixNeedsSecure {
-            name: self.cookie_name.clone(),
+            name: cookie_name.to_owned(),
             prefix,
         })
     }

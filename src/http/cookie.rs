@@ -1,11 +1,16 @@
-//! The session cookie: reading it from the `Cookie` header, setting and clearing it.
+//! Our cookies: the session cookie (read from the `Cookie` header, set and cleared) and the
+//! device cookie (read, and set at login).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use cookie::{Cookie, SameSite};
 use http::{HeaderMap, HeaderValue, header};
 
-use crate::{config::AuthConfig, token::SessionToken};
+use crate::{
+    auth::IssuedDevice,
+    config::AuthConfig,
+    token::{DeviceToken, SessionToken},
+};
 
 /// What the request's `Cookie` headers say about the session cookie.
 #[derive(Debug, PartialEq, Eq)]
@@ -25,6 +30,29 @@ pub(crate) enum SessionCookie {
 /// skipped whatever bytes, quotes or look-alike name it has, so it can never cost the user
 /// a session. Only our own cookie is judged: malformed or given twice, it is `Invalid`.
 pub(crate) fn session_cookie(headers: &HeaderMap, name: &str) -> SessionCookie {
+    match own_cookie(headers, name) {
+        Ok(None) => SessionCookie::Absent,
+        Ok(Some(raw)) => std::str::from_utf8(raw)
+            .ok()
+            .and_then(SessionToken::parse)
+            .map_or(SessionCookie::Invalid, SessionCookie::Token),
+        Err(Duplicated) => SessionCookie::Invalid,
+    }
+}
+
+/// Reads the device cookie named `name`, read as the session cookie is: `None` when absent,
+/// malformed or given twice (a login then counts as one without a device token).
+pub(crate) fn device_cookie(headers: &HeaderMap, name: &str) -> Option<DeviceToken> {
+    let raw = own_cookie(headers, name).ok()??;
+    std::str::from_utf8(raw).ok().and_then(DeviceToken::parse)
+}
+
+/// Our cookie `name` was given more than once.
+struct Duplicated;
+
+/// The value of the one cookie named exactly `name` in every `Cookie` header, borrowed from
+/// the header (no allocation); [`Duplicated`] if there are several.
+fn own_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>, Duplicated> {
     let mut found: Option<&[u8]> = None;
     for value in headers.get_all(header::COOKIE) {
         for (pair_name, pair_value) in pairs(value.as_bytes()) {
@@ -32,19 +60,12 @@ pub(crate) fn session_cookie(headers: &HeaderMap, name: &str) -> SessionCookie {
                 continue;
             }
             if found.is_some() {
-                return SessionCookie::Invalid;
+                return Err(Duplicated);
             }
-            // Borrowed from the header value: no allocation.
             found = Some(pair_value);
         }
     }
-    match found {
-        None => SessionCookie::Absent,
-        Some(raw) => std::str::from_utf8(raw)
-            .ok()
-            .and_then(SessionToken::parse)
-            .map_or(SessionCookie::Invalid, SessionCookie::Token),
-    }
+    Ok(found)
 }
 
 /// The `name=value` pairs of one `Cookie` header value, trimmed; a part without `=` is no
@@ -68,6 +89,25 @@ pub(crate) fn set_session(
         token.expose(),
         cookie::time::Duration::seconds(max_age),
     )
+}
+
+/// `Set-Cookie` for the device cookie: `HttpOnly; SameSite=Strict; Path=/`, `Secure` as the
+/// session cookie is, living until the token expires (at most 90 days).
+pub(crate) fn set_device(
+    config: &AuthConfig,
+    device: &IssuedDevice,
+    now: SystemTime,
+) -> HeaderValue {
+    let max_age = device.expires.duration_since(now).unwrap_or_default();
+    let max_age = i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX);
+    let cookie = Cookie::build((config.device_cookie_name(), device.token.expose()))
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .path("/")
+        .secure(config.secure_cookie)
+        .max_age(cookie::time::Duration::seconds(max_age))
+        .build();
+    HeaderValue::try_from(cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `Set-Cookie` that makes the browser drop the session cookie.
@@ -160,6 +200,43 @@ mod tests {
                 session_cookie(&headers(&[&line]), "session_id"),
                 SessionCookie::Token(t.clone())
             );
+        }
+    }
+
+    #[test]
+    fn the_device_cookie_is_read_as_the_session_cookie_is() {
+        let d = DeviceToken::generate();
+        let line = format!("session_id=x; device={}; theme=dark", d.expose());
+        assert_eq!(
+            device_cookie(&headers(&[line.as_bytes()]), "device"),
+            Some(d.clone())
+        );
+        let dup = format!("device={0}; device={0}", d.expose());
+        for bad in [
+            &b"device=nope"[..],
+            b"device=",
+            b"device=\xff",
+            dup.as_bytes(),
+        ] {
+            assert_eq!(device_cookie(&headers(&[bad]), "device"), None);
+        }
+        let other = format!("xdevice={}", d.expose());
+        assert_eq!(device_cookie(&headers(&[other.as_bytes()]), "device"), None);
+        let set = IssuedDevice {
+            token: d.clone(),
+            expires: SystemTime::UNIX_EPOCH + Duration::from_secs(100),
+        };
+        let v = set_device(&AuthConfig::hardened(), &set, SystemTime::UNIX_EPOCH);
+        let v = v.to_str().unwrap();
+        assert!(v.starts_with(&format!("device={}", d.expose())), "{v}");
+        for attr in [
+            "HttpOnly",
+            "SameSite=Strict",
+            "Path=/",
+            "Max-Age=100",
+            "Secure",
+        ] {
+            assert!(v.contains(attr), "{v}");
         }
     }
 

@@ -181,10 +181,14 @@ where
     B: Body,
     B::Error: Into<BoxError>,
 {
+    let device = cookie::device_cookie(req.headers(), auth.config().device_cookie_name());
     let fields = extract::fields(req, auth.config().body_limit).await?;
     let email = fields.email()?;
     let password = fields.required("password")?;
-    let Some(logged_in) = auth.log_in(email, password, client).await? else {
+    let logged_in = auth
+        .log_in_with_device(email, password, client, device.as_ref())
+        .await?;
+    let Some(logged_in) = logged_in else {
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,
             "wrong email or password",
@@ -203,6 +207,12 @@ where
         header::SET_COOKIE,
         cookie::set_session(auth.config(), &logged_in.token, max_age),
     );
+    if let Some(device) = &logged_in.device {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            cookie::set_device(auth.config(), device, auth.now()),
+        );
+    }
     Ok(res)
 }
 

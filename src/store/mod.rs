@@ -7,8 +7,17 @@
 //! them in groups, each with immediate durability, and answers each caller only after its
 //! commit.
 //!
-//! Sessions and reset tokens are keyed by the SHA-256 [`TokenDigest`] of the token: a store
-//! never sees a token itself.
+//! Sessions, reset tokens and device tokens are keyed by the SHA-256 [`TokenDigest`] of the
+//! token: a store never sees a token itself.
+//!
+//! # Device tokens
+//!
+//! A device token ([`DeviceRecord`], OWASP's device cookies) is bound to one account, at most
+//! a given number per account (the oldest evicted in the inserting transaction), and counts
+//! its failures in a row: [`Store::record_device_failure`] increments or, at the limit,
+//! removes it in one transaction, so that concurrent attempts cannot exceed the limit. A
+//! password change or reset leaves them (they prove a device that once knew a password, not
+//! the password); deleting the user removes them in its transaction.
 //!
 //! # Credentials
 //!
@@ -86,7 +95,10 @@ impl fmt::Debug for UserUpdate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("UserUpdate")
             .field("email", &self.email)
-            .field("hashed_password", &self.hashed_password.as_ref().map(|_| REDACTED))
+            .field(
+                "hashed_password",
+                &self.hashed_password.as_ref().map(|_| REDACTED),
+            )
             .field("end_sessions", &self.end_sessions)
             .field("expected_generation", &self.expected_generation)
             .finish()
@@ -223,6 +235,20 @@ impl fmt::Debug for PasswordReset {
 /// What `Debug` shows in place of a password hash.
 const REDACTED: &str = "<redacted>";
 
+/// A stored device token (OWASP's device cookies): proof that a browser once logged in to the
+/// account, which spares its holder the per-account lockout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// The account it was issued for; it counts for no other.
+    pub user_id: UserId,
+    /// When it was issued (the oldest are evicted beyond the per-account cap).
+    pub created: SystemTime,
+    /// When it stops counting (and is purged).
+    pub expires: SystemTime,
+    /// Failed logins in a row that presented it.
+    pub failures: u32,
+}
+
 /// How many expired records a purge removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -230,6 +256,8 @@ pub struct Purged {
     pub sessions: usize,
     /// Reset tokens removed.
     pub reset_tokens: usize,
+    /// Device tokens removed.
+    pub device_tokens: usize,
 }
 
 /// Where accounts, sessions and reset tokens live: the contract every store implements
@@ -286,7 +314,7 @@ pub trait Store: Send + Sync + 'static {
         update: UserUpdate,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
-    /// Deletes a user with their sessions and reset token, in one transaction.
+    /// Deletes a user with their sessions, reset token and device tokens, in one transaction.
     fn delete_user(&self, id: UserId) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a new session if `session.generation` is its user's current generation
@@ -374,8 +402,53 @@ pub trait Store: Send + Sync + 'static {
         new_hash: String,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Stores a device token for `record.user_id` ([`StoreError::NotFound`] for an unknown
+    /// user); when the user then has more than `max_per_user`, the oldest (by `created`) are
+    /// removed in the same transaction, never the new one.
+    fn insert_device_token(
+        &self,
+        token: TokenDigest,
+        record: DeviceRecord,
+        max_per_user: usize,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The device token stored under `token`, whatever its expiry: the caller decides.
+    fn device_token(
+        &self,
+        token: TokenDigest,
+    ) -> impl Future<Output = Result<Option<DeviceRecord>, StoreError>> + Send;
+
+    /// Counts one failure on the device token `token` if it is stored for `user`, in one
+    /// transaction: a token that already has `limit` failures is removed (revoked) and the
+    /// answer is `None`; otherwise its count goes up by one and the new count is returned.
+    /// `None` (nothing changed) if no such token is stored for `user`.
+    ///
+    /// Callers count an attempt before verifying its password, so that concurrent attempts
+    /// with one token cannot exceed `limit` between them; after a success they call
+    /// [`reset_device_failures`](Self::reset_device_failures), after the failure that
+    /// brought the count to `limit` they call this once more, which removes the token.
+    fn record_device_failure(
+        &self,
+        token: TokenDigest,
+        user: UserId,
+        limit: u32,
+    ) -> impl Future<Output = Result<Option<u32>, StoreError>> + Send;
+
+    /// Sets the failure count of the device token `token` back to zero (a successful login
+    /// presented it); `false` (nothing changed) if it no longer exists.
+    fn reset_device_failures(
+        &self,
+        token: TokenDigest,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Removes every device token of a user; returns how many.
+    fn delete_device_tokens_of(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
     /// Removes sessions whose absolute lifetime has passed or that have been idle since
-    /// `idle_before`, and reset tokens that have expired.
+    /// `idle_before`, and reset tokens and device tokens that have expired.
     fn purge_expired(
         &self,
         now: SystemTime,

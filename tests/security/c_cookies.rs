@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use http::{Method, Request, header};
 use tower_user_auth::{
-    Auth, AuthConfig, AuthenticatedUser, OpenError, UserId,
+    Auth, AuthConfig, AuthenticatedUser, ConfigProblem, OpenError, UserId,
     token::{SessionId, TokenDigest},
 };
 
@@ -39,7 +39,8 @@ async fn item_13_cookie_attributes_per_profile() {
             .set_cookie_line("session_id")
             .expect("session_id cookie");
         assert_cookie_attributes(&line, "session_id", secure);
-        assert_eq!(res.set_cookies().len(), 1);
+        // The hardened profile sets the device cookie too (item 7; its own test below).
+        assert_eq!(res.set_cookies().len(), 1 + usize::from(secure));
         let c = res.session_cookie().unwrap();
         let clear = h.logout(&c).await.set_cookie_line("session_id").unwrap();
         let attrs = cookie_attributes(&clear);
@@ -73,6 +74,94 @@ async fn item_13_cookie_name_configurable_for_host_prefix() {
             .validate()
             .is_err()
     );
+}
+
+/// Item 13 (device cookies, item 7): a successful login in the hardened profile also sets
+/// the device cookie, `device` by default: `HttpOnly; SameSite=Strict; Path=/`, no `Domain`,
+/// `Secure` exactly as the session cookie is, `Max-Age` 90 days, holding 64 hex digits that
+/// no answer body carries. Its name is configurable (a `__Host-` one included).
+#[tokio::test]
+async fn item_13_device_cookie_attributes() {
+    let ninety_days = format!("max-age={}", 90 * 24 * 3600);
+    for (config, name, secure) in [
+        (hardened_config(), "device", true),
+        (hardened_config().with_secure_cookie(false), "device", false),
+        (
+            hardened_config().with_device_cookie_name("__Host-device"),
+            "__Host-device",
+            true,
+        ),
+    ] {
+        let h = Harness::new(config);
+        h.registered("dev@example.com", GOOD_PW).await;
+        let res = h.login("dev@example.com", GOOD_PW).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        let line = res.set_cookie_line(name).expect("the device cookie");
+        let (_, token) = cookie_name_value(&line);
+        assert_eq!(token.len(), 64, "{line}");
+        assert!(token.bytes().all(|b| b.is_ascii_hexdigit()), "{line}");
+        assert!(!res.text().contains(token), "the body carries the token");
+        let attrs = cookie_attributes(&line);
+        for a in ["httponly", "samesite=strict", "path=/", &ninety_days] {
+            assert!(attrs.contains(&a.to_owned()), "{a} missing: {line}");
+        }
+        assert!(!attrs.iter().any(|a| a.starts_with("domain")), "{line}");
+        assert_eq!(attrs.contains(&"secure".to_owned()), secure, "{line}");
+        let session = res.set_cookie_line("session_id").expect("session cookie");
+        let session_secure = cookie_attributes(&session).contains(&"secure".to_owned());
+        assert_eq!(session_secure, secure, "{session}");
+        // A device token is no session.
+        assert_eq!(h.profile(token).await.status, 403);
+        let as_session = format!("session_id={token}");
+        let res = h
+            .send(with_header(get("/profile"), "cookie", &as_session))
+            .await;
+        assert_eq!(res.status, 403);
+        // Logout leaves the device cookie alone.
+        let session = h.session("dev@example.com", GOOD_PW).await;
+        assert!(h.logout(&session).await.set_cookie_line(name).is_none());
+    }
+}
+
+/// Item 13 (device cookies): the device cookie's name must be a cookie name other than the
+/// session cookie's, and a `__Host-` or `__Secure-` one needs `Secure`: refused at start-up,
+/// every problem at once.
+#[test]
+fn item_13_device_cookie_name_is_validated_with_the_session_cookie() {
+    let problems = |config: AuthConfig| {
+        config
+            .validate()
+            .map_or_else(|e| e.problems().to_vec(), |()| Vec::new())
+    };
+    assert_eq!(
+        problems(AuthConfig::hardened().with_device_cookie_name("session_id")),
+        [ConfigProblem::CookieNamesClash("session_id".into())]
+    );
+    assert_eq!(
+        problems(AuthConfig::hardened().with_device_cookie_name("a b")),
+        [ConfigProblem::CookieName("a b".into())]
+    );
+    assert_eq!(
+        problems(AuthConfig::seed().with_device_cookie_name("__Secure-device")),
+        [ConfigProblem::CookiePrefixNeedsSecure {
+            name: "__Secure-device".into(),
+            prefix: "__Secure-",
+        }]
+    );
+    let all = AuthConfig::seed()
+        .with_cookie_name("__Host-x")
+        .with_device_cookie_name("__Host-x");
+    assert_eq!(problems(all).len(), 3);
+    for ok in [
+        AuthConfig::hardened().with_device_cookie_name("__Host-device"),
+        AuthConfig::hardened().with_device_cookie_name("dev"),
+        AuthConfig::seed().with_device_cookie(true),
+    ] {
+        assert_eq!(ok.validate(), Ok(()), "{ok:?}");
+    }
+    assert!(AuthConfig::hardened().device_cookie());
+    assert!(!AuthConfig::seed().device_cookie());
+    assert_eq!(AuthConfig::default().device_cookie_name(), "device");
 }
 
 /// Item 13: a `__Host-` or `__Secure-` cookie name without `Secure` cannot work (browsers

@@ -25,6 +25,13 @@ use crate::{
     },
 };
 
+/// Runs of 16 hex digits of `hex`, every 4th: a part of a token stored would show as one.
+fn sixteen_digit_runs(hex: &str) -> impl Iterator<Item = String> + '_ {
+    (0..=hex.len() - 16)
+        .step_by(4)
+        .map(|i| hex[i..i + 16].to_owned())
+}
+
 /// A runtime on this thread, for tests that must outlive it (and every handle it holds).
 fn current_thread_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -74,6 +81,44 @@ async fn issue_reset_token(h: &Harness, inbox: &mut Inbox, email: &str) -> Strin
 /// database file contains none of the issued session ids or reset tokens (live, used,
 /// superseded, logged out) and no password; it does contain the users' emails and the
 /// SHA-256 digests of the live tokens (so the scan does see the records).
+/// Item 26 (device cookies, item 7): device tokens too are stored only as SHA-256 digests:
+/// with every handle dropped, none of the issued device tokens (nor 16 hex digits of one) is
+/// in the database file, while the digests of the live ones are.
+#[test]
+fn item_26_device_tokens_only_as_digests() {
+    let rt = current_thread_runtime();
+    let (_dir, path, tokens) = rt.block_on(async {
+        let h = Harness::new(hardened_config());
+        let mut tokens = Vec::new();
+        for email in ["d1@example.com", "d2@example.com"] {
+            h.registered(email, GOOD_PW).await;
+            for _ in 0..3 {
+                let res = h.login(email, GOOD_PW).await;
+                tokens.push(res.cookie("device").expect("a device cookie"));
+            }
+        }
+        let Harness { dir, path, .. } = h;
+        (dir, path, tokens)
+    });
+    drop(rt);
+    let bytes = std::fs::read(&path).unwrap();
+    assert_eq!(tokens.len(), 6);
+    for t in &tokens {
+        let mut shown = vec![t.clone(), t.to_uppercase()];
+        shown.extend(sixteen_digit_runs(t));
+        for needle in shown {
+            assert!(
+                find(&bytes, needle.as_bytes()).is_none(),
+                "a device token (or 16 digits of it) is in the database file"
+            );
+        }
+        assert!(
+            find(&bytes, &TokenDigest::of(t).0).is_some(),
+            "the scan does not see the stored digests"
+        );
+    }
+}
+
 #[test]
 fn item_26_database_file_holds_no_issued_token_or_password_only_digests() {
     const PW: [&str; 3] = ["first password 1", "second password 2", "third password 3"];
@@ -123,11 +168,7 @@ fn item_26_database_file_holds_no_issued_token_or_password_only_digests() {
             // The token, its forms without hyphens or in capitals, and any 16 hex digits of
             // it (a part of it stored would be found too).
             let mut shown = vec![s.clone(), s.to_uppercase(), bare.clone()];
-            shown.extend(
-                (0..=bare.len() - 16)
-                    .step_by(4)
-                    .map(|i| bare[i..i + 16].to_owned()),
-            );
+            shown.extend(sixteen_digit_runs(&bare));
             for needle in shown {
                 assert!(
                     find(&bytes, needle.as_bytes()).is_none(),

@@ -18,7 +18,8 @@ use redb::{Key, ReadableTable, Table, TableDefinition, TableHandle, Value, Write
 use super::{
     records::{StoredReset, StoredSession, StoredUser},
     schema::{
-        EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USERS,
+        self, EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS,
+        USERS,
     },
     time_index::TimeIndexKey,
 };
@@ -129,8 +130,9 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 /// Version 2 → 3: accounts and sessions gain the credential generation (0 for both, so every
-/// session stays valid), and the email index is rebuilt with the NFC-normalised keys of
-/// [`email_key`]. Reset tokens and the time indexes did not change.
+/// session stays valid), the email index is rebuilt with the NFC-normalised keys of
+/// [`email_key`], and the device-token tables are created, empty. Reset tokens and the time
+/// indexes did not change.
 ///
 /// Two version-2 accounts whose emails differ only in their Unicode normalisation now have
 /// one key: the older account (lower id) keeps it; the other stays stored, reachable by id
@@ -157,6 +159,7 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
         new.insert(digest, session)?;
         Ok(())
     })?;
+    schema::create_device_tables(txn)?;
     txn.delete_table(EMAILS)?;
     let users = txn.open_table(USERS)?;
     let mut emails = txn.open_table(EMAILS)?;

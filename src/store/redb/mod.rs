@@ -5,11 +5,12 @@
 //! - [`records`], [`time_index`]: the typed records and keys the tables hold, with their byte
 //!   encodings;
 //! - [`writer`]: the writer thread and its group commit;
-//! - [`users`], [`sessions`], [`resets`]: the operations on each kind of record, inside a
-//!   transaction;
+//! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each kind of record,
+//!   inside a transaction;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
 //! - `errors`: redb's errors as [`StoreError`].
 
+mod devices;
 mod errors;
 mod migrate;
 mod records;

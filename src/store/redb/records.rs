@@ -17,7 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use redb::{TypeName, Value};
 
 use crate::{
-    store::{ResetRecord, SessionRecord},
+    store::{DeviceRecord, ResetRecord, SessionRecord},
     user::UserId,
 };
 
@@ -270,6 +270,49 @@ u64_fields_value!(
     StoredReset,
     "tower_user_auth::StoredReset",
     [user_id, created_ms, expires_ms]
+);
+
+/// A device token: the value of the `device_tokens` table, keyed by the token's digest.
+///
+/// Layout (32 bytes): `user_id`, `created_ms`, `expires_ms`, `failures`, each a u64 LE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct StoredDevice {
+    /// The account it was issued for.
+    pub(super) user_id: u64,
+    /// When it was issued.
+    pub(super) created_ms: u64,
+    /// When it stops counting.
+    pub(super) expires_ms: u64,
+    /// Failed logins in a row that presented it.
+    pub(super) failures: u64,
+}
+
+impl StoredDevice {
+    /// The stored form of `record`.
+    pub(super) fn new(record: &DeviceRecord) -> Self {
+        Self {
+            user_id: record.user_id.0,
+            created_ms: millis(record.created),
+            expires_ms: millis(record.expires),
+            failures: u64::from(record.failures),
+        }
+    }
+
+    /// The record the [`Store`](crate::store::Store) trait speaks of.
+    pub(super) fn record(self) -> DeviceRecord {
+        DeviceRecord {
+            user_id: UserId(self.user_id),
+            created: time(self.created_ms),
+            expires: time(self.expires_ms),
+            failures: u32::try_from(self.failures).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+u64_fields_value!(
+    StoredDevice,
+    "tower_user_auth::StoredDevice",
+    [user_id, created_ms, expires_ms, failures]
 );
 
 #[cfg(test)]

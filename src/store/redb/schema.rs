@@ -14,7 +14,7 @@
 //! |---|---|
 //! | 1 | values and time-index keys are redb tuples (`tests/fixtures/v1.redb` is such a file) |
 //! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) (`tests/fixtures/v2.redb`) |
-//! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email |
+//! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) |
 //!
 //! Each version is migrated to from the one before by [`super::migrate`]; a file with no
 //! recorded version but an empty `users` table is taken as version 1.
@@ -26,7 +26,7 @@ use redb::{
 
 use super::{
     migrate,
-    records::{StoredReset, StoredSession, StoredUser},
+    records::{StoredDevice, StoredReset, StoredSession, StoredUser},
     time_index::TimeIndexKey,
 };
 use crate::error::StoreError;
@@ -67,6 +67,15 @@ pub(super) const USER_RESET: TableDefinition<u64, [u8; 32]> =
 /// Reset tokens by expiry, for purging.
 pub(super) const RESET_EXPIRY: TableDefinition<TimeIndexKey, ()> =
     TableDefinition::new("reset_tokens_by_expiry");
+/// Device-token digest → the device token.
+pub(super) const DEVICES: TableDefinition<[u8; 32], StoredDevice> =
+    TableDefinition::new("device_tokens");
+/// User id → digests of their device tokens.
+pub(super) const USER_DEVICES: MultimapTableDefinition<u64, [u8; 32]> =
+    MultimapTableDefinition::new("device_tokens_by_user");
+/// Device tokens by expiry, for purging.
+pub(super) const DEVICE_EXPIRY: TableDefinition<TimeIndexKey, ()> =
+    TableDefinition::new("device_tokens_by_expiry");
 
 /// Brings `db` to [`SCHEMA_VERSION`] in one write transaction: creates a new file's tables,
 /// migrates an older file, refuses a newer one.
@@ -132,6 +141,15 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(RESETS)?;
     txn.open_table(USER_RESET)?;
     txn.open_table(RESET_EXPIRY)?;
+    create_device_tables(txn)
+}
+
+/// Opens the device-token tables, creating them (empty) if they are missing: version 3 added
+/// them, so the step from version 2 calls this too.
+pub(super) fn create_device_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(DEVICES)?;
+    txn.open_multimap_table(USER_DEVICES)?;
+    txn.open_table(DEVICE_EXPIRY)?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransacti
 use super::{
     records::{StoredSession, millis},
     schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS, USERS},
-    time_index::TimeIndexKey,
+    time_index::{self, TimeIndexKey},
     users, writer,
 };
 use crate::{
@@ -213,24 +213,12 @@ pub(super) fn purge(
     now_ms: u64,
     idle_before_ms: u64,
 ) -> Result<usize, StoreError> {
-    let mut doomed: Vec<[u8; 32]> = Vec::new();
-    for entry in txn
-        .open_table(SESSION_EXPIRY)?
-        .range(..=TimeIndexKey::last_at(now_ms))?
-    {
-        doomed.push(entry?.0.value().digest);
-    }
+    let mut doomed = time_index::due(txn, SESSION_EXPIRY, now_ms)?;
     for entry in txn
         .open_table(SESSION_IDLE)?
         .range(..TimeIndexKey::first_at(idle_before_ms))?
     {
         doomed.push(entry?.0.value().digest);
     }
-    let mut purged = 0;
-    for digest in doomed {
-        if remove(txn, digest)? {
-            purged += 1;
-        }
-    }
-    Ok(purged)
+    time_index::remove_each(doomed, |digest| remove(txn, digest))
 }

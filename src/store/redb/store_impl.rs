@@ -1,14 +1,14 @@
-//! [`Store`] for [`RedbStore`]: each method runs one operation of [`users`], [`sessions`] or
-//! [`resets`], reads on the caller's thread, writes on the writer thread.
+//! [`Store`] for [`RedbStore`]: each method runs one operation of [`users`], [`sessions`],
+//! [`resets`] or [`devices`], reads on the caller's thread, writes on the writer thread.
 
 use std::time::SystemTime;
 
-use super::{RedbStore, records::millis, resets, sessions, users};
+use super::{RedbStore, devices, records::millis, resets, sessions, users};
 use crate::{
     error::StoreError,
     store::{
-        AccountVersion, EndSessions, PasswordReset, Purged, ResetRecord, SessionRecord, Store,
-        UserQuery, UserUpdate,
+        AccountVersion, DeviceRecord, EndSessions, PasswordReset, Purged, ResetRecord,
+        SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
     user::{User, UserId},
@@ -117,6 +117,40 @@ impl Store for RedbStore {
             .await
     }
 
+    async fn insert_device_token(
+        &self,
+        token: TokenDigest,
+        record: DeviceRecord,
+        max_per_user: usize,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| devices::insert(txn, token, &record, max_per_user))
+            .await
+    }
+
+    async fn device_token(&self, token: TokenDigest) -> Result<Option<DeviceRecord>, StoreError> {
+        self.read(|txn| devices::get(txn, token))
+    }
+
+    async fn record_device_failure(
+        &self,
+        token: TokenDigest,
+        user: UserId,
+        limit: u32,
+    ) -> Result<Option<u32>, StoreError> {
+        self.write(move |txn| devices::record_failure(txn, token, user, limit))
+            .await
+    }
+
+    async fn reset_device_failures(&self, token: TokenDigest) -> Result<bool, StoreError> {
+        self.write(move |txn| devices::reset_failures(txn, token))
+            .await
+    }
+
+    async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
+        self.write(move |txn| devices::remove_all_of(txn, id.0))
+            .await
+    }
+
     async fn purge_expired(
         &self,
         now: SystemTime,
@@ -127,6 +161,7 @@ impl Store for RedbStore {
             Ok(Purged {
                 sessions: sessions::purge(txn, now, idle_before)?,
                 reset_tokens: resets::purge(txn, now)?,
+                device_tokens: devices::purge(txn, now)?,
             })
         })
         .await

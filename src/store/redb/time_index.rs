@@ -3,9 +3,10 @@
 
 use std::cmp::Ordering;
 
-use redb::{Key, TypeName, Value};
+use redb::{Key, ReadableTable, TableDefinition, TypeName, Value, WriteTransaction};
 
 use super::records::bytes_at;
+use crate::error::StoreError;
 
 /// The key of a time index (`sessions_by_expiry`, `sessions_by_last_seen`,
 /// `reset_tokens_by_expiry`): a moment, then the digest of the token it concerns. The tables
@@ -76,6 +77,37 @@ impl Key for TimeIndexKey {
         // Big-endian time first: byte order is the pair's order.
         data1.cmp(data2)
     }
+}
+
+/// The digests that the time index `index` lists at or before `at_ms`: the records due for
+/// purging.
+pub(super) fn due(
+    txn: &WriteTransaction,
+    index: TableDefinition<'_, TimeIndexKey, ()>,
+    at_ms: u64,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let mut due = Vec::new();
+    for entry in txn
+        .open_table(index)?
+        .range(..=TimeIndexKey::last_at(at_ms))?
+    {
+        due.push(entry?.0.value().digest);
+    }
+    Ok(due)
+}
+
+/// Applies `remove` to each of `digests`; how many it removed.
+pub(super) fn remove_each(
+    digests: Vec<[u8; 32]>,
+    mut remove: impl FnMut([u8; 32]) -> Result<bool, StoreError>,
+) -> Result<usize, StoreError> {
+    let mut removed = 0;
+    for digest in digests {
+        if remove(digest)? {
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

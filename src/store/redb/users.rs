@@ -81,6 +81,11 @@ pub(super) fn find(txn: &ReadTransaction, query: UserQuery) -> Result<User, Stor
     by_id(&txn.open_table(USERS)?, id)?.ok_or(StoreError::NotFound)
 }
 
+/// Whether an account `id` exists.
+pub(super) fn exists(txn: &WriteTransaction, id: u64) -> Result<bool, StoreError> {
+    Ok(txn.open_table(USERS)?.get(id)?.is_some())
+}
+
 /// The user `id`, for a change; [`StoreError::NotFound`] if none.
 pub(super) fn get(txn: &WriteTransaction, id: u64) -> Result<User, StoreError> {
     by_id(&txn.open_table(USERS)?, id)?.ok_or(StoreError::NotFound)
@@ -189,6 +194,7 @@ pub(super) fn delete(txn: &WriteTransaction, id: UserId) -> Result<(), StoreErro
     let user = get(txn, id.0)?;
     sessions::remove_all_of(txn, id.0, EndSessions::All)?;
     super::resets::remove_of(txn, id.0)?;
+    super::devices::remove_all_of(txn, id.0)?;
     writer::dirty_user(id.0);
     txn.open_table(EMAILS)?
         .remove(email_key(&user.email).as_str())?;
