@@ -97,15 +97,15 @@ impl PasswordHasher {
             .parse::<bcrypt::HashParts>()
             .ok()
             .map(|parts| parts.get_cost());
-        // A hash of another cost than configured is re-hashed at the next successful login,
-        // whichever way the cost moved: until then its checks take a different time from the
-        // dummy an unknown email is checked against.
-        let stale = stored_cost.is_some_and(|c| c != cost);
+        // A hash of a lower cost than configured is re-hashed at the next successful login. A
+        // higher one is kept (never downgraded: instances rolled out with different costs
+        // would otherwise undo each other's work).
+        let stale = stored_cost.is_some_and(|c| c < cost);
         // A hash of a lower cost than configured (or an unreadable one) is checked faster than
         // the dummy: when it fails, the dummy is verified too, so that a wrong password takes
         // as long as an unknown email. A hash of a higher cost (the configured cost was
         // lowered) takes longer, and nothing can make it faster: such an account can be told
-        // from an unknown email by timing until its owner logs in once.
+        // from an unknown email by timing (SECURITY.md's known limits).
         let pad = (stored_cost.is_none_or(|c| c < cost)).then(|| self.dummy_hash.clone());
         self.run(move || {
             // A password we would refuse to hash can match no stored hash; verify the dummy
