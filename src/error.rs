@@ -17,6 +17,10 @@ pub enum StoreError {
     /// (another password change or reset came first): nothing was changed.
     #[error("the credentials changed since they were read")]
     Conflict,
+    /// A database file of an older schema version cannot be migrated as it is; the file was
+    /// left unchanged. The message says why and what to do.
+    #[error("the database file cannot be migrated: {0}")]
+    Migration(String),
     /// The store's write queue is full: the caller should shed the request (503).
     #[error("the store is overloaded")]
     Busy,

@@ -91,7 +91,7 @@ pub fn email_key(email: &str) -> String {
 
 /// Trims `raw` and checks that it can be an address: at most 254 bytes, one `@` with text on
 /// both sides, no white space, control or invisible format characters (see
-/// [`has_format_character`]), a domain of dot-separated labels.
+/// `has_format_character`), a domain of dot-separated labels.
 ///
 /// # Errors
 /// Why it cannot be an address.

@@ -172,7 +172,7 @@ pub struct SessionRecord {
 
 /// The account as a caller read it before a write that depends on it. The store refuses
 /// the write with [`StoreError::Conflict`], changing nothing, if the account's credential
-/// generation or email (compared by [`email_key`](crate::user::email_key)) changed since.
+/// generation or email (compared by [`email_key`]) changed since.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AccountVersion {
     /// The credential generation that was read.

@@ -134,9 +134,10 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// [`email_key`], and the device-token tables are created, empty. Reset tokens and the time
 /// indexes did not change.
 ///
-/// Two version-2 accounts whose emails differ only in their Unicode normalisation now have
-/// one key: the older account (lower id) keeps it; the other stays stored, reachable by id
-/// and by its sessions but no longer by email, and is named in a warning.
+/// Two version-2 accounts whose emails differ only in their Unicode normalisation would now
+/// have one key, and one of them could no longer log in, reset or register again: the
+/// migration is refused ([`StoreError::Migration`], naming both accounts) and the file left
+/// as it was, so that an operator decides (delete or rename one with the previous release).
 fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
     rewrite(txn, v2::USERS, USERS, |new, id, old| {
         let user = StoredUser {
@@ -163,17 +164,16 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.delete_table(EMAILS)?;
     let users = txn.open_table(USERS)?;
     let mut emails = txn.open_table(EMAILS)?;
-    // In id order: the older account of two with one key keeps it.
     for entry in users.iter()? {
         let (id, user) = entry?;
         let key = email_key(&user.value().email);
         if let Some(holder) = emails.get(key.as_str())?.map(|v| v.value()) {
-            tracing::warn!(
-                user_id = id.value(),
-                kept_by = holder,
-                "two accounts have the same email once normalised; this one is no longer found by email"
-            );
-            continue;
+            return Err(StoreError::Migration(format!(
+                "accounts {holder} and {} have emails that are the same once Unicode-normalised \
+                 and lowercased, which this version counts as one address; delete or change the \
+                 email of one of them with the previous release, then open the file again",
+                id.value()
+            )));
         }
         emails.insert(key.as_str(), id.value())?;
     }
@@ -216,13 +216,13 @@ where
 
 #[cfg(test)]
 mod tests {
-    use redb::{Database, ReadableDatabase, backends::InMemoryBackend};
+    use redb::{Database, ReadableDatabase, ReadableTableMetadata, backends::InMemoryBackend};
 
     use super::*;
     use crate::store::redb::schema::{META, SCHEMA_VERSION_KEY, open_schema};
 
     #[test]
-    fn two_version_2_emails_equal_once_normalised_leave_the_key_to_the_older() {
+    fn two_version_2_emails_equal_once_normalised_refuse_the_migration_untouched() {
         let db = Database::builder()
             .create_with_backend(InMemoryBackend::new())
             .expect("in-memory database");
@@ -247,24 +247,21 @@ mod tests {
             }
         }
         txn.commit().expect("commit");
-        open_schema(&db).expect("migrated");
+        let refused = open_schema(&db).expect_err("refused");
+        let StoreError::Migration(message) = &refused else {
+            panic!("{refused:?}");
+        };
+        assert!(message.contains("accounts 1 and 2"), "{message}");
+        // Untouched: still version 2, with version 2's accounts and index.
         let txn = db.begin_read().expect("read");
-        let emails = txn.open_table(EMAILS).expect("emails");
-        let keys: Vec<(String, u64)> = emails
-            .iter()
-            .expect("iter")
-            .map(|e| {
-                let (k, v) = e.expect("entry");
-                (k.value().to_owned(), v.value())
-            })
-            .collect();
+        let version = txn.open_table(META).expect("meta").get(SCHEMA_VERSION_KEY);
+        assert_eq!(version.expect("get").map(|v| v.value()), Some(2));
+        let users = txn.open_table(v2::USERS).expect("version 2 users");
+        assert_eq!(users.len().expect("len"), 3);
         assert_eq!(
-            keys,
-            [("a@x.io".to_owned(), 3), ("zo\u{eb}@x.io".to_owned(), 1)]
+            txn.open_table(EMAILS).expect("emails").len().expect("len"),
+            3
         );
-        let users = txn.open_table(USERS).expect("users");
-        let zoe = users.get(2).expect("get").expect("kept").value();
-        assert_eq!((zoe.email.as_str(), zoe.generation), ("zoe\u{308}@x.io", 0));
     }
 
     #[test]
