@@ -196,6 +196,10 @@ pub enum ConfigProblem {
     /// A duration or size that must be positive was zero.
     #[error("{0} must be greater than zero")]
     Zero(&'static str),
+    /// A duration beyond [`MAX_DURATION`](crate::config::MAX_DURATION) (about a century),
+    /// which could not be added to the current time.
+    #[error("{0} must be at most 100 years")]
+    TooLong(&'static str),
     /// Not an IP address or network (`10.0.0.0/8`, `::1`).
     #[error("invalid trusted proxy {0:?}: expected an IP address or network")]
     TrustedProxy(String),

@@ -11,7 +11,7 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use ipnet::IpNet;
 
-pub use self::{profile::Profile, routes::Routes, warning::ConfigWarning};
+pub use self::{profile::Profile, routes::Routes, validate::MAX_DURATION, warning::ConfigWarning};
 use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig};
 
 /// Everything configurable about [`Auth`](crate::Auth) and [`AuthLayer`](crate::AuthLayer).

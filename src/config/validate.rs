@@ -5,6 +5,10 @@ use std::time::Duration;
 use super::AuthConfig;
 use crate::error::{ConfigError, ConfigProblem};
 
+/// The longest duration a setting may have (100 years): any longer could not be added to the
+/// current time, and means "never" in practice anyway.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+
 /// Cookie name prefixes that browsers accept only on a `Secure` cookie (RFC 6265bis,
 /// section 4.1.3), matched without regard to case. `__Host-` also requires `Path=/` and no
 /// `Domain`, which this crate's cookie always has (its path is not configurable).
@@ -52,6 +56,8 @@ impl AuthConfig {
         ] {
             if duration == Duration::ZERO {
                 problems.push(ConfigProblem::Zero(what));
+            } else if duration > MAX_DURATION {
+                problems.push(ConfigProblem::TooLong(what));
             }
         }
         if !self.session_idle_timeout.is_zero() && self.session_renewal >= self.session_idle_timeout
@@ -139,6 +145,30 @@ mod tests {
         config
             .validate()
             .map_or_else(|e| e.problems().to_vec(), |()| Vec::new())
+    }
+
+    #[test]
+    fn durations_beyond_a_century_are_refused() {
+        let huge = Duration::from_secs(u64::MAX);
+        let config = AuthConfig::hardened()
+            .with_session_lifetime(huge)
+            .with_session_idle_timeout(huge)
+            .with_reset_token_lifetime(huge)
+            .with_body_timeout(huge);
+        let problems = config.validate().expect_err("refused").problems().to_vec();
+        for what in [
+            "session idle timeout",
+            "session lifetime",
+            "reset token lifetime",
+            "body timeout",
+        ] {
+            assert!(
+                problems.contains(&ConfigProblem::TooLong(what)),
+                "{what}: {problems:?}"
+            );
+        }
+        let century = AuthConfig::hardened().with_session_lifetime(MAX_DURATION);
+        assert!(century.validate().is_ok());
     }
 
     #[test]
