@@ -289,13 +289,31 @@ async fn soak_memory_and_database_size_level_off() {
     );
     // The database is measured by the pages redb has in use: the file itself grows in
     // doubling steps (redb's allocator) and keeps freed pages for reuse, so its size says when
-    // redb last needed room, not how much it holds. The number of live sessions follows the
-    // request rate (a session lives seconds), which moves with the CPU the machine gives the
-    // workload (the crash test shares this binary): so the pages in use may grow as far as
-    // the live records they hold do, and 10% more, but no further.
-    let live_growth = (mean(last, |s| s.records) / mean(mid, |s| s.records)).max(1.0);
+    // redb last needed room, not how much it holds. Two things move the pages in use without
+    // any leak: the number of live sessions follows the request rate (a session lives
+    // seconds), which moves with the CPU the machine gives the workload (the crash test
+    // shares this binary); and pages freed by the latest commits count as in use until redb
+    // can reuse them, which swings single samples by a third with the commit rate. So the
+    // check is on the median bytes per live record, and on the live records themselves: a
+    // purge that stopped working, or pages that were never given back, grows one of them
+    // without bound, far past these margins within the run.
+    let median = |range: &[Sample], f: fn(&Sample) -> f64| {
+        let mut values: Vec<f64> = range.iter().map(f).collect();
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    let per_record = |s: &Sample| s.allocated as f64 / s.records.max(1) as f64;
+    let (per_record_mid, per_record_last) = (median(mid, per_record), median(last, per_record));
+    println!(
+        "bytes in use per live record (median): {per_record_mid:.0} (second quarter), \
+         {per_record_last:.0} (last quarter)"
+    );
     assert!(
-        mean(last, |s| s.allocated) < mean(mid, |s| s.allocated) * 1.10 * live_growth,
-        "the database grew over 10% more than its live records in the second half"
+        per_record_last < per_record_mid * 1.5,
+        "the database's pages in use per live record grew by half in the second half"
+    );
+    assert!(
+        mean(last, |s| s.records) < mean(mid, |s| s.records) * 2.0,
+        "the live records doubled in the second half: expired ones are not purged"
     );
 }
