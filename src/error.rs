@@ -190,6 +190,13 @@ pub enum ConfigProblem {
     /// A route path must start with `/` and differ from the other routes' paths.
     #[error("route path {0:?} must start with '/' and be distinct from the others")]
     RoutePath(String),
+    /// A route prefix must be empty or start with `/`, and must not end with `/` or hold a
+    /// `?`, `#`, whitespace or control character.
+    #[error(
+        "route prefix {0:?} must start with '/', must not end with '/', and must hold no '?', \
+         '#', whitespace or control character"
+    )]
+    RoutePrefix(String),
     /// Not a valid cookie name (RFC 6265 token).
     #[error("invalid cookie name {0:?}")]
     CookieName(String),

@@ -2,6 +2,7 @@
 //! and the compatibility profile ([`AuthConfig::seed`]) as a named preset; its setters never
 //! fail, and [`AuthConfig::validate`] checks the whole of it.
 
+mod cookies;
 mod profile;
 mod routes;
 mod validate;
@@ -11,6 +12,7 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use ipnet::IpNet;
 
+pub(crate) use self::routes::{Mounted, trim_slash};
 pub use self::{profile::Profile, routes::Routes, validate::MAX_DURATION, warning::ConfigWarning};
 use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig};
 
@@ -61,6 +63,10 @@ pub struct AuthConfig {
     pub(crate) device_cookie: bool,
     pub(crate) device_cookie_name: String,
     pub(crate) routes: Routes,
+    /// The path every auth route is mounted under (`""`: none).
+    pub(crate) route_prefix: String,
+    /// The routes' full paths, computed by the setters of the routes and the prefix.
+    pub(crate) mounted: Mounted,
     pub(crate) registration: bool,
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Duration,
@@ -96,6 +102,7 @@ impl fmt::Debug for AuthConfig {
             .field("device_cookie", &self.device_cookie)
             .field("device_cookie_name", &self.device_cookie_name)
             .field("routes", &self.routes)
+            .field("route_prefix", &self.route_prefix)
             .field("registration", &self.registration)
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
@@ -141,6 +148,8 @@ impl AuthConfig {
             device_cookie: true,
             device_cookie_name: "device".into(),
             routes: Routes::default(),
+            route_prefix: String::new(),
+            mounted: Mounted::new("", &Routes::default()),
             registration: true,
             body_limit: 16 * 1024,
             body_timeout: Duration::from_secs(30),
@@ -265,74 +274,6 @@ impl AuthConfig {
     pub fn with_end_sessions_on_reset(mut self, on: bool) -> Self {
         self.end_sessions_on_reset = on;
         self
-    }
-
-    /// The session cookie's name (default `session_id`; validation requires an RFC 6265
-    /// token). Names that start with `__Host-` or `__Secure-` (in any case) need
-    /// [`with_secure_cookie(true)`](Self::with_secure_cookie), which validation checks;
-    /// `__Host-` also needs `Path=/` and no `Domain`, which the cookie always has (its path
-    /// is not configurable).
-    pub fn with_cookie_name(mut self, name: impl Into<String>) -> Self {
-        self.cookie_name = name.into();
-        self
-    }
-
-    /// The session cookie's name.
-    #[must_use]
-    pub fn cookie_name(&self) -> &str {
-        &self.cookie_name
-    }
-
-    /// Whether the cookie carries `Secure` (hardened: on; compatibility profile: off, for
-    /// plain http on localhost).
-    pub fn with_secure_cookie(mut self, on: bool) -> Self {
-        self.secure_cookie = on;
-        self
-    }
-
-    /// Whether a successful login sets a device cookie (OWASP's device cookies; hardened: on,
-    /// compatibility profile: off; no effect while throttling is off). See
-    /// [`Auth::log_in_with_device`](crate::Auth::log_in_with_device) and `SECURITY.md`.
-    pub fn with_device_cookie(mut self, on: bool) -> Self {
-        self.device_cookie = on;
-        self
-    }
-
-    /// Whether a successful login sets a device cookie.
-    #[must_use]
-    pub fn device_cookie(&self) -> bool {
-        self.device_cookie
-    }
-
-    /// The device cookie's name (default `device`; validated as the session cookie's name is,
-    /// and must differ from it).
-    pub fn with_device_cookie_name(mut self, name: impl Into<String>) -> Self {
-        self.device_cookie_name = name.into();
-        self
-    }
-
-    /// The device cookie's name.
-    #[must_use]
-    pub fn device_cookie_name(&self) -> &str {
-        &self.device_cookie_name
-    }
-
-    /// Whether device tokens are in force: the device cookie and throttling are on.
-    pub(crate) fn device_tokens(&self) -> bool {
-        self.device_cookie && self.throttle.enabled()
-    }
-
-    /// Where the auth routes are served (validation requires paths that start with `/`,
-    /// each route on its own path).
-    pub fn with_routes(mut self, routes: Routes) -> Self {
-        self.routes = routes;
-        self
-    }
-
-    /// Where the auth routes are served.
-    #[must_use]
-    pub fn routes(&self) -> &Routes {
-        &self.routes
     }
 
     /// Whether `POST /users` registers (on by default); off, it answers 403.

@@ -1,5 +1,6 @@
-//! [`Routes`]: where the auth routes are served.
+//! [`Routes`]: where the auth routes are served, and the prefix they are mounted under.
 
+use super::AuthConfig;
 use crate::error::ConfigProblem;
 
 /// Where the auth routes are served. Every path starts with `/`; a trailing slash on a
@@ -37,19 +38,22 @@ impl Default for Routes {
 }
 
 impl Routes {
-    /// Every path that does not start with `/`, or that another route already serves
-    /// (trailing slashes aside), and an after-logout target that is an auth route: the
-    /// browser following the redirect would meet that route's refusal of a logged-out
-    /// client (403, or 405 for a method it does not serve).
-    pub(crate) fn problems(&self) -> Vec<ConfigProblem> {
-        let served = [
+    /// The served paths, in a fixed order (the after-logout target aside).
+    fn served(&self) -> [&String; 6] {
+        [
             &self.register,
             &self.sessions,
             &self.all_sessions,
             &self.profile,
             &self.password,
             &self.reset_password,
-        ];
+        ]
+    }
+
+    /// Every path that does not start with `/`, or that another route already serves
+    /// (trailing slashes aside).
+    fn problems(&self) -> Vec<ConfigProblem> {
+        let served = self.served();
         let mut problems = Vec::new();
         for (i, path) in served.iter().enumerate() {
             let clash = served[..i]
@@ -59,19 +63,242 @@ impl Routes {
                 problems.push(ConfigProblem::RoutePath((*path).clone()));
             }
         }
-        let target = self
-            .after_logout
-            .split(['?', '#'])
-            .next()
-            .unwrap_or_default();
         if !self.after_logout.starts_with('/') {
             problems.push(ConfigProblem::RoutePath(self.after_logout.clone()));
-        } else if served
-            .iter()
-            .any(|path| path.trim_end_matches('/') == target.trim_end_matches('/'))
-        {
-            problems.push(ConfigProblem::AfterLogoutOnRoute(self.after_logout.clone()));
         }
         problems
+    }
+}
+
+/// A path without its trailing slash, unless it is `/` alone: how requests and routes are
+/// compared, so that a trailing slash on a request is accepted (as the seed's
+/// `strict_slashes=False` did).
+pub(crate) fn trim_slash(path: &str) -> &str {
+    match path.strip_suffix('/') {
+        Some(trimmed) if !trimmed.is_empty() => trimmed,
+        _ => path,
+    }
+}
+
+/// The full paths the auth routes are served on: the prefix joined to each route's path,
+/// without a trailing slash. Computed by the setters of the routes and of the prefix, so
+/// matching a request compares strings and allocates nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Mounted {
+    pub(crate) register: String,
+    pub(crate) sessions: String,
+    pub(crate) all_sessions: String,
+    pub(crate) profile: String,
+    pub(crate) password: String,
+    pub(crate) reset_password: String,
+}
+
+impl Mounted {
+    /// `routes` under `prefix` (`""`: no prefix).
+    pub(crate) fn new(prefix: &str, routes: &Routes) -> Self {
+        let full = |path: &str| {
+            let full = format!("{prefix}{path}");
+            full.strip_suffix('/')
+                .map_or_else(|| full.clone(), str::to_owned)
+        };
+        Self {
+            register: full(&routes.register),
+            sessions: full(&routes.sessions),
+            all_sessions: full(&routes.all_sessions),
+            profile: full(&routes.profile),
+            password: full(&routes.password),
+            reset_password: full(&routes.reset_password),
+        }
+    }
+
+    /// Whether `path` (trailing slashes aside) is one of the routes.
+    fn serves(&self, path: &str) -> bool {
+        let path = path.trim_end_matches('/');
+        [
+            &self.register,
+            &self.sessions,
+            &self.all_sessions,
+            &self.profile,
+            &self.password,
+            &self.reset_password,
+        ]
+        .iter()
+        .any(|route| route.trim_end_matches('/') == path)
+    }
+}
+
+/// Whether a route prefix can be used (see [`AuthConfig::with_route_prefix`]).
+fn prefix_is_valid(prefix: &str) -> bool {
+    prefix.is_empty()
+        || (prefix.starts_with('/')
+            && !prefix.ends_with('/')
+            && !prefix
+                .chars()
+                .any(|c| c == '?' || c == '#' || c.is_whitespace() || c.is_control()))
+}
+
+impl AuthConfig {
+    /// Where the auth routes are served, relative to the
+    /// [route prefix](Self::with_route_prefix) (validation requires paths that start with
+    /// `/`, each route on its own path).
+    pub fn with_routes(mut self, routes: Routes) -> Self {
+        self.mounted = Mounted::new(&self.route_prefix, &routes);
+        self.routes = routes;
+        self
+    }
+
+    /// Where the auth routes are served, relative to the route prefix.
+    #[must_use]
+    pub fn routes(&self) -> &Routes {
+        &self.routes
+    }
+
+    /// Mounts every auth route under `prefix` (such as `/auth`: `POST /auth/users`,
+    /// `GET /auth/profile`, ...), whatever the order of this setter and
+    /// [`with_routes`](Self::with_routes), whose paths are relative to it. The after-logout
+    /// target is not prefixed: it is a page of the app. Requests outside the prefix go to the
+    /// app, so the app keeps paths such as its own `/profile`.
+    ///
+    /// `""` (the default) mounts the routes at the root. Validation requires a prefix that
+    /// starts with `/` and does not end with one (`/auth`, not `/auth/`: a trailing slash is
+    /// refused rather than silently dropped), with no `?`, `#`, whitespace or control
+    /// character.
+    ///
+    /// ```
+    /// use tower_user_auth::AuthConfig;
+    ///
+    /// let config = AuthConfig::hardened().with_route_prefix("/auth");
+    /// config.validate()?;
+    /// assert_eq!(config.route_prefix(), "/auth");
+    /// assert_eq!(config.routes().profile, "/profile", "relative to the prefix");
+    /// assert!(AuthConfig::hardened().with_route_prefix("/auth/").validate().is_err());
+    /// # Ok::<(), tower_user_auth::ConfigError>(())
+    /// ```
+    pub fn with_route_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.route_prefix = prefix.into();
+        self.mounted = Mounted::new(&self.route_prefix, &self.routes);
+        self
+    }
+
+    /// The path every auth route is mounted under (`""`: none).
+    #[must_use]
+    pub fn route_prefix(&self) -> &str {
+        &self.route_prefix
+    }
+
+    /// The problems of the routes and the prefix: bad or clashing paths, a bad prefix, and an
+    /// after-logout target that is an auth route once mounted: the browser following the
+    /// redirect would meet that route's refusal of a logged-out client (403, or 405 for a
+    /// method it does not serve).
+    pub(crate) fn route_problems(&self) -> Vec<ConfigProblem> {
+        let mut problems = self.routes.problems();
+        if !prefix_is_valid(&self.route_prefix) {
+            problems.push(ConfigProblem::RoutePrefix(self.route_prefix.clone()));
+        }
+        let after_logout = &self.routes.after_logout;
+        let target = after_logout.split(['?', '#']).next().unwrap_or_default();
+        if after_logout.starts_with('/') && self.mounted.serves(target) {
+            problems.push(ConfigProblem::AfterLogoutOnRoute(after_logout.clone()));
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(config: &AuthConfig) -> Vec<ConfigProblem> {
+        config
+            .validate()
+            .err()
+            .map(|e| e.problems().to_vec())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn bad_prefixes_are_refused_together_with_the_rest() {
+        for bad in [
+            "auth",
+            "/auth/",
+            "/",
+            "//",
+            "/au th",
+            "/auth?x=1",
+            "/auth#top",
+            "/a\tb",
+            "/a\u{7f}",
+            "/a\nb",
+            "/a\u{a0}b",
+        ] {
+            let config = AuthConfig::seed().with_route_prefix(bad);
+            assert_eq!(
+                problems(&config),
+                [ConfigProblem::RoutePrefix(bad.into())],
+                "{bad:?}"
+            );
+        }
+        let config = AuthConfig::seed()
+            .with_route_prefix("auth/")
+            .with_cookie_name("a;b");
+        assert_eq!(
+            problems(&config),
+            [
+                ConfigProblem::CookieName("a;b".into()),
+                ConfigProblem::RoutePrefix("auth/".into()),
+            ]
+        );
+        let message = config.validate().unwrap_err().to_string();
+        assert!(message.contains("route prefix \"auth/\""), "{message}");
+    }
+
+    #[test]
+    fn good_prefixes_are_accepted_in_either_order_of_the_setters() {
+        for good in ["", "/auth", "/api/v1/auth", "/%61uth", "/é"] {
+            assert_eq!(
+                AuthConfig::seed().with_route_prefix(good).validate(),
+                Ok(()),
+                "{good:?}"
+            );
+        }
+        let routes = Routes {
+            profile: "/me".into(),
+            ..Routes::default()
+        };
+        let first = AuthConfig::seed()
+            .with_route_prefix("/auth")
+            .with_routes(routes.clone());
+        let last = AuthConfig::seed()
+            .with_routes(routes)
+            .with_route_prefix("/auth");
+        for config in [first, last] {
+            assert_eq!(config.mounted.profile, "/auth/me");
+            assert_eq!(config.mounted.register, "/auth/users");
+            assert_eq!(config.routes().profile, "/me", "the routes stay relative");
+        }
+    }
+
+    /// The after-logout target is not prefixed; it is refused when it lands on a mounted
+    /// route, and free to be a path the prefix gave back to the app.
+    #[test]
+    fn the_after_logout_target_is_checked_against_the_mounted_routes() {
+        let with_target = |target: &str| {
+            AuthConfig::seed()
+                .with_route_prefix("/auth")
+                .with_routes(Routes {
+                    after_logout: target.into(),
+                    ..Routes::default()
+                })
+        };
+        for fine in ["/", "/profile", "/sessions", "/auth", "/auth/"] {
+            assert_eq!(with_target(fine).validate(), Ok(()), "{fine}");
+        }
+        for refused in ["/auth/profile", "/auth/sessions/", "/auth/users?next=1"] {
+            assert_eq!(
+                problems(&with_target(refused)),
+                [ConfigProblem::AfterLogoutOnRoute(refused.into())],
+                "{refused}"
+            );
+        }
     }
 }

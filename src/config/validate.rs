@@ -76,7 +76,7 @@ impl AuthConfig {
         if self.device_cookie_name == self.cookie_name {
             problems.push(ConfigProblem::CookieNamesClash(self.cookie_name.clone()));
         }
-        problems.extend(self.routes.problems());
+        problems.extend(self.route_problems());
         if self.body_limit == 0 {
             problems.push(ConfigProblem::Zero("body limit"));
         }

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     BoxError,
     auth::{Auth, ResetRequested},
-    config::Routes,
+    config::{Mounted, trim_slash},
     error::AuthError,
     store::Store,
 };
@@ -42,16 +42,15 @@ pub(crate) enum Route {
 /// Matches a request to an auth route: `None` if the path is not one of ours (the request
 /// goes to the wrapped service), `Err(allow)` if the path is ours but the method is not.
 /// A trailing slash is accepted, as the seed's `strict_slashes=False` did.
+/// The routes' full paths are computed once, with the configuration ([`Mounted`]), so
+/// matching allocates nothing, prefix or not.
 pub(crate) fn match_route(
-    routes: &Routes,
+    routes: &Mounted,
     method: &Method,
     path: &str,
 ) -> Option<Result<Route, &'static str>> {
-    let path = match path.strip_suffix('/') {
-        Some(trimmed) if !trimmed.is_empty() => trimmed,
-        _ => path,
-    };
-    let is = |route: &str| route.strip_suffix('/').unwrap_or(route) == path;
+    let path = trim_slash(path);
+    let is = |route: &str| route == path;
     let m = method;
     let (allow, route) = if is(&routes.register) {
         ("POST", (m == Method::POST).then_some(Route::Register))
@@ -368,7 +367,7 @@ mod tests {
 
     #[test]
     fn matching_accepts_a_trailing_slash_and_names_allowed_methods() {
-        let r = Routes::default();
+        let r = Mounted::new("", &crate::config::Routes::default());
         assert_eq!(
             match_route(&r, &Method::POST, "/users"),
             Some(Ok(Route::Register))
@@ -409,5 +408,44 @@ mod tests {
         assert_eq!(match_route(&r, &Method::GET, "/"), None);
         assert_eq!(match_route(&r, &Method::GET, "/users//"), None);
         assert_eq!(match_route(&r, &Method::GET, "/profiles"), None);
+    }
+
+    #[test]
+    fn a_prefix_moves_every_route_and_leaves_the_rest_to_the_app() {
+        let r = Mounted::new("/auth", &crate::config::Routes::default());
+        assert_eq!(
+            match_route(&r, &Method::GET, "/auth/profile"),
+            Some(Ok(Route::Profile))
+        );
+        assert_eq!(
+            match_route(&r, &Method::DELETE, "/auth/sessions/all/"),
+            Some(Ok(Route::EndAllSessions))
+        );
+        assert_eq!(
+            match_route(&r, &Method::GET, "/auth/users"),
+            Some(Err("POST"))
+        );
+        for path in [
+            "/profile",
+            "/users",
+            "/sessions",
+            "/auth",
+            "/auth/",
+            "/authprofile",
+        ] {
+            assert_eq!(match_route(&r, &Method::GET, path), None, "{path}");
+        }
+        let root = crate::config::Routes {
+            sessions: "/".into(),
+            ..crate::config::Routes::default()
+        };
+        let r = Mounted::new("/auth", &root);
+        for path in ["/auth", "/auth/"] {
+            assert_eq!(
+                match_route(&r, &Method::POST, path),
+                Some(Ok(Route::LogIn)),
+                "{path}"
+            );
+        }
     }
 }

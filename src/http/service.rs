@@ -87,7 +87,7 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = self.auth.config();
-        if let Some(matched) = routes::match_route(config.routes(), req.method(), req.uri().path())
+        if let Some(matched) = routes::match_route(&config.mounted, req.method(), req.uri().path())
         {
             return match matched {
                 Ok(route) => {
