@@ -1,5 +1,6 @@
 //! Routes: paths that are not the layer's pass through untouched; a method a path does not
-//! serve is 405 with `Allow`; configured routes move every path; closed registration.
+//! serve is 405 with `Allow`; configured routes and a route prefix move every path; closed
+//! registration.
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode, header};
@@ -251,6 +252,127 @@ async fn routes_are_configurable() {
     );
     let a = send(&auth, Method::GET, "/auth/me", &cookie, Body::Empty).await;
     assert_error(&a, StatusCode::FORBIDDEN);
+}
+
+/// Issue 10: with the prefix `/auth`, every auth route moves under it (with the per-route
+/// settings relative to it), a trailing slash and `405` with `Allow` still work there, and the
+/// paths outside it are the app's: its own `GET /profile` is no longer shadowed. Logout still
+/// redirects to the unprefixed after-logout target.
+#[tokio::test]
+async fn a_route_prefix_mounts_every_route_and_gives_the_rest_back_to_the_app() {
+    let config = support::seed_config().with_route_prefix("/auth");
+    let (auth, _dir) = support::auth(config);
+    let creds = [("email", "p@p.io"), ("password", "pw")];
+
+    // The unprefixed paths are the app's, even with a body that would register or log in.
+    for (method, path) in [
+        (Method::POST, "/users"),
+        (Method::POST, "/sessions"),
+        (Method::GET, "/profile"),
+        (Method::PUT, "/reset_password"),
+        (Method::GET, "/auth"),
+        (Method::GET, "/authprofile"),
+    ] {
+        let a = send(&auth, method, path, "", Body::Form(&creds)).await;
+        passed_without_user(&a);
+    }
+    assert_eq!(counts(&auth).0, 0, "nobody registered outside the prefix");
+
+    let a = send(&auth, Method::POST, "/auth/users/", "", Body::Form(&creds)).await;
+    assert_eq!(
+        a.json(),
+        json!({"email": "p@p.io", "message": "user created"})
+    );
+    let a = send(
+        &auth,
+        Method::POST,
+        "/auth/sessions",
+        "",
+        Body::Form(&creds),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let cookie = format!("session_id={}", a.cookie("session_id").expect("cookie"));
+
+    // `GET /profile` reaches the echo app (with the user: the layer still says who it is);
+    // `GET /auth/profile` is the layer's.
+    let a = send(&auth, Method::GET, "/profile", &cookie, Body::Empty).await;
+    let v = echoed(&a);
+    assert_eq!(v["path"], json!("/profile"));
+    assert_eq!(v["user"]["email"], json!("p@p.io"));
+    for path in ["/auth/profile", "/auth/profile/"] {
+        let a = send(&auth, Method::GET, path, &cookie, Body::Empty).await;
+        assert_eq!(a.json(), json!({"email": "p@p.io"}), "{path}");
+        assert!(a.header("x-echo").is_none(), "{path}");
+    }
+    for (path, allow) in PATHS {
+        for slash in ["", "/"] {
+            let path = format!("/auth{path}{slash}");
+            let a = send(&auth, Method::PATCH, &path, &cookie, Body::Empty).await;
+            assert_error(&a, StatusCode::METHOD_NOT_ALLOWED);
+            assert_eq!(a.header("allow"), Some(allow), "{path}");
+        }
+    }
+    let a = send(
+        &auth,
+        Method::DELETE,
+        "/auth/sessions/",
+        &cookie,
+        Body::Empty,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FOUND, "{}", a.body);
+    assert_eq!(
+        a.header("location"),
+        Some("/"),
+        "the target is not prefixed"
+    );
+    let a = send(&auth, Method::GET, "/auth/profile", &cookie, Body::Empty).await;
+    assert_error(&a, StatusCode::FORBIDDEN);
+
+    // The per-route settings are relative to the prefix, whichever setter comes first.
+    let routes = Routes {
+        profile: "/me".into(),
+        after_logout: "/profile".into(),
+        ..Routes::default()
+    };
+    let config = support::seed_config()
+        .with_routes(routes)
+        .with_route_prefix("/api/auth");
+    let (auth, _dir) = support::auth(config);
+    let a = send(
+        &auth,
+        Method::POST,
+        "/api/auth/users",
+        "",
+        Body::Form(&creds),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = send(
+        &auth,
+        Method::POST,
+        "/api/auth/sessions",
+        "",
+        Body::Form(&creds),
+    )
+    .await;
+    let cookie = format!("session_id={}", a.cookie("session_id").expect("cookie"));
+    let a = send(&auth, Method::GET, "/api/auth/me", &cookie, Body::Empty).await;
+    assert_eq!(a.json(), json!({"email": "p@p.io"}));
+    for path in ["/api/auth/profile", "/me", "/auth/me"] {
+        let a = send(&auth, Method::GET, path, &cookie, Body::Empty).await;
+        assert_eq!(echoed(&a)["user"]["email"], json!("p@p.io"), "{path}");
+    }
+    let a = send(
+        &auth,
+        Method::DELETE,
+        "/api/auth/sessions",
+        &cookie,
+        Body::Empty,
+    )
+    .await;
+    assert_eq!(a.header("location"), Some("/profile"));
 }
 
 #[tokio::test]
