@@ -292,6 +292,9 @@ fn config_from_env(env: &mut Env) -> AuthConfig {
         .with_password_policy(policy)
         .with_throttle(throttle)
         .with_routes(routes);
+    if let Some(v) = Env::var("AUTH_ROUTE_PREFIX") {
+        c = c.with_route_prefix(v);
+    }
     if let Some(v) = Env::var("AUTH_ALLOWED_ORIGINS") {
         c = c.with_allowed_origins(list(&v));
     }

@@ -491,3 +491,90 @@ async fn the_device_cookie_settings_are_read_and_checked() {
         &["device cookie", "session_id"],
     );
 }
+
+/// Issue 10: `AUTH_ROUTE_PREFIX=/auth` mounts every auth route under `/auth`: the seed's
+/// scenario works over the prefixed paths, `GET /` is still the app's, the unprefixed paths
+/// are the app's (its 404 here), logout still redirects to `/`, and `AUTH_ROUTE_*` paths are
+/// relative to the prefix. A bad prefix stops the demo with a message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_route_prefix_mounts_the_seed_scenario_under_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let creds = [("email", EMAIL), ("password", PASSWORD)];
+    let demo = start(
+        &dir.path().join("demo.redb"),
+        &[
+            ("AUTH_ROUTE_PREFIX", "/auth"),
+            ("AUTH_ROUTE_PROFILE", "/me"),
+        ],
+    );
+    let a = demo.http.get("/", "").await;
+    assert_ok(&a, &json!({"message": "Bienvenue"}));
+    let a = demo.http.post("/users", Body::Form(&creds)).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "the app's: {}", a.body);
+    let a = demo.http.post("/auth/users", Body::Form(&creds)).await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "user created"}));
+    let a = demo.http.get("/auth/me", "").await;
+    assert_error(&a, StatusCode::FORBIDDEN);
+    let a = demo.http.post("/auth/sessions/", Body::Form(&creds)).await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
+    let cookie = format!("session_id={}", a.cookie("session_id").expect("cookie"));
+    let a = demo.http.get("/auth/me", &cookie).await;
+    assert_ok(&a, &json!({"email": EMAIL}));
+    // The app's own `/me` is no longer shadowed by a route of the layer's.
+    let a = demo.http.get("/me", &cookie).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["email"], json!(EMAIL));
+    assert!(a.json()["id"].is_u64(), "{}", a.body);
+    let a = demo.http.get("/profile", &cookie).await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "the app's: {}", a.body);
+    let a = demo.http.get("/auth/users", "").await;
+    assert_error(&a, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(a.header("allow"), Some("POST"));
+    let answers = demo.http.delete_following("/auth/sessions", &cookie).await;
+    assert_eq!(answers.len(), 2, "{answers:?}");
+    assert_eq!(answers[0].status, StatusCode::FOUND);
+    assert_eq!(
+        answers[0].header("location"),
+        Some("/"),
+        "not under the prefix"
+    );
+    assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
+    let a = demo
+        .http
+        .post("/auth/reset_password", Body::Form(&[("email", EMAIL)]))
+        .await;
+    let token = a.json()["reset_token"]
+        .as_str()
+        .expect("token in the seed profile")
+        .to_owned();
+    let a = demo
+        .http
+        .put(
+            "/auth/reset_password",
+            Body::Json(json!({"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "Password updated"}));
+    let a = demo
+        .http
+        .post(
+            "/auth/sessions",
+            Body::Form(&[("email", EMAIL), ("password", NEW_PASSWORD)]),
+        )
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
+    let (status, stderr) = demo.terminate();
+    assert_clean_exit(status, &stderr);
+
+    assert_refused_to_start(
+        &[("AUTH_ROUTE_PREFIX", "/auth/"), ("AUTH_COOKIE_NAME", "a;b")],
+        &["route prefix \"/auth/\"", "cookie name \"a;b\""],
+    );
+    assert_refused_to_start(
+        &[
+            ("AUTH_ROUTE_PREFIX", "/auth"),
+            ("AUTH_ROUTE_AFTER_LOGOUT", "/auth/sessions"),
+        ],
+        &["after-logout path \"/auth/sessions\""],
+    );
+}
