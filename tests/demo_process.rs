@@ -35,6 +35,44 @@ const EMAIL: &str = "guillaume@holberton.io";
 const PASSWORD: &str = "b4l0u";
 const NEW_PASSWORD: &str = "t4rt1fl3tt3";
 
+/// The seed scenario's steps 7 to 9 on the routes under `prefix`: ask for a reset token,
+/// set the new password with it, log in with the new password. The token and the new
+/// session's `Cookie` header.
+async fn reset_then_log_in(demo: &Demo, prefix: &str) -> (String, String) {
+    // 7.
+    let a = demo
+        .http
+        .post(
+            &format!("{prefix}/reset_password"),
+            Body::Multipart(&[("email", EMAIL)]),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(a.json()["email"], json!(EMAIL));
+    let token = a.json()["reset_token"]
+        .as_str()
+        .expect("token in the seed profile")
+        .to_owned();
+    // 8.
+    let a = demo
+        .http
+        .put(
+            &format!("{prefix}/reset_password"),
+            Body::Json(json!({"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "Password updated"}));
+    // 9.
+    let new_creds = [("email", EMAIL), ("password", NEW_PASSWORD)];
+    let a = demo
+        .http
+        .post(&format!("{prefix}/sessions"), Body::Form(&new_creds))
+        .await;
+    assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
+    let live = format!("session_id={}", a.cookie("session_id").expect("cookie"));
+    (token, live)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -97,30 +135,8 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
         answers[0].headers
     );
     assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
-    // 7.
-    let a = demo
-        .http
-        .post("/reset_password", Body::Multipart(&[("email", EMAIL)]))
-        .await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    assert_eq!(a.json()["email"], json!(EMAIL));
-    let token = a.json()["reset_token"]
-        .as_str()
-        .expect("token in the seed profile")
-        .to_owned();
-    // 8.
-    let a = demo
-        .http
-        .put(
-            "/reset_password",
-            Body::Json(json!({"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD})),
-        )
-        .await;
-    assert_ok(&a, &json!({"email": EMAIL, "message": "Password updated"}));
-    // 9.
-    let a = demo.http.post("/sessions", Body::Form(&new_creds)).await;
-    assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
-    let live = format!("session_id={}", a.cookie("session_id").expect("cookie"));
+    // 7. to 9.
+    let (token, live) = reset_then_log_in(&demo, "").await;
 
     let (status, stderr) = demo.terminate();
     assert_clean_exit(status, &stderr);
@@ -539,30 +555,7 @@ async fn a_route_prefix_mounts_the_seed_scenario_under_it() {
         "not under the prefix"
     );
     assert_ok(&answers[1], &json!({"message": "Bienvenue"}));
-    let a = demo
-        .http
-        .post("/auth/reset_password", Body::Form(&[("email", EMAIL)]))
-        .await;
-    let token = a.json()["reset_token"]
-        .as_str()
-        .expect("token in the seed profile")
-        .to_owned();
-    let a = demo
-        .http
-        .put(
-            "/auth/reset_password",
-            Body::Json(json!({"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD})),
-        )
-        .await;
-    assert_ok(&a, &json!({"email": EMAIL, "message": "Password updated"}));
-    let a = demo
-        .http
-        .post(
-            "/auth/sessions",
-            Body::Form(&[("email", EMAIL), ("password", NEW_PASSWORD)]),
-        )
-        .await;
-    assert_ok(&a, &json!({"email": EMAIL, "message": "logged in"}));
+    reset_then_log_in(&demo, "/auth").await;
     let (status, stderr) = demo.terminate();
     assert_clean_exit(status, &stderr);
 

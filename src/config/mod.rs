@@ -12,7 +12,7 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use ipnet::IpNet;
 
-pub(crate) use self::routes::{Mounted, trim_slash};
+pub(crate) use self::routes::trim_slash;
 pub use self::{profile::Profile, routes::Routes, validate::MAX_DURATION, warning::ConfigWarning};
 use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig};
 
@@ -65,8 +65,9 @@ pub struct AuthConfig {
     pub(crate) routes: Routes,
     /// The path every auth route is mounted under (`""`: none).
     pub(crate) route_prefix: String,
-    /// The routes' full paths, computed by the setters of the routes and the prefix.
-    pub(crate) mounted: Mounted,
+    /// The routes under the prefix ([`Routes::mounted_under`]), computed by the setters of
+    /// the routes and of the prefix.
+    pub(crate) mounted: Routes,
     pub(crate) registration: bool,
     pub(crate) body_limit: usize,
     pub(crate) body_timeout: Duration,
@@ -149,7 +150,7 @@ impl AuthConfig {
             device_cookie_name: "device".into(),
             routes: Routes::default(),
             route_prefix: String::new(),
-            mounted: Mounted::new("", &Routes::default()),
+            mounted: Routes::default().mounted_under(""),
             registration: true,
             body_limit: 16 * 1024,
             body_timeout: Duration::from_secs(30),

@@ -50,6 +50,27 @@ impl Routes {
         ]
     }
 
+    /// The same routes under `prefix` (`""`: none), each served path without its last
+    /// trailing slash, the after-logout target as it is: the full paths requests are matched
+    /// against, computed by the setters of the routes and of the prefix, so that matching a
+    /// request compares strings and allocates nothing.
+    pub(crate) fn mounted_under(&self, prefix: &str) -> Self {
+        let full = |path: &str| {
+            let full = format!("{prefix}{path}");
+            full.strip_suffix('/')
+                .map_or_else(|| full.clone(), str::to_owned)
+        };
+        Self {
+            register: full(&self.register),
+            sessions: full(&self.sessions),
+            all_sessions: full(&self.all_sessions),
+            profile: full(&self.profile),
+            password: full(&self.password),
+            reset_password: full(&self.reset_password),
+            after_logout: self.after_logout.clone(),
+        }
+    }
+
     /// Every path that does not start with `/`, or that another route already serves
     /// (trailing slashes aside).
     fn problems(&self) -> Vec<ConfigProblem> {
@@ -80,53 +101,6 @@ pub(crate) fn trim_slash(path: &str) -> &str {
     }
 }
 
-/// The full paths the auth routes are served on: the prefix joined to each route's path,
-/// without a trailing slash. Computed by the setters of the routes and of the prefix, so
-/// matching a request compares strings and allocates nothing.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Mounted {
-    pub(crate) register: String,
-    pub(crate) sessions: String,
-    pub(crate) all_sessions: String,
-    pub(crate) profile: String,
-    pub(crate) password: String,
-    pub(crate) reset_password: String,
-}
-
-impl Mounted {
-    /// `routes` under `prefix` (`""`: no prefix).
-    pub(crate) fn new(prefix: &str, routes: &Routes) -> Self {
-        let full = |path: &str| {
-            let full = format!("{prefix}{path}");
-            full.strip_suffix('/')
-                .map_or_else(|| full.clone(), str::to_owned)
-        };
-        Self {
-            register: full(&routes.register),
-            sessions: full(&routes.sessions),
-            all_sessions: full(&routes.all_sessions),
-            profile: full(&routes.profile),
-            password: full(&routes.password),
-            reset_password: full(&routes.reset_password),
-        }
-    }
-
-    /// Whether `path` (trailing slashes aside) is one of the routes.
-    fn serves(&self, path: &str) -> bool {
-        let path = path.trim_end_matches('/');
-        [
-            &self.register,
-            &self.sessions,
-            &self.all_sessions,
-            &self.profile,
-            &self.password,
-            &self.reset_password,
-        ]
-        .iter()
-        .any(|route| route.trim_end_matches('/') == path)
-    }
-}
-
 /// Whether a route prefix can be used (see [`AuthConfig::with_route_prefix`]).
 fn prefix_is_valid(prefix: &str) -> bool {
     prefix.is_empty()
@@ -142,7 +116,7 @@ impl AuthConfig {
     /// [route prefix](Self::with_route_prefix) (validation requires paths that start with
     /// `/`, each route on its own path).
     pub fn with_routes(mut self, routes: Routes) -> Self {
-        self.mounted = Mounted::new(&self.route_prefix, &routes);
+        self.mounted = routes.mounted_under(&self.route_prefix);
         self.routes = routes;
         self
     }
@@ -176,7 +150,7 @@ impl AuthConfig {
     /// ```
     pub fn with_route_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.route_prefix = prefix.into();
-        self.mounted = Mounted::new(&self.route_prefix, &self.routes);
+        self.mounted = self.routes.mounted_under(&self.route_prefix);
         self
     }
 
@@ -197,7 +171,11 @@ impl AuthConfig {
         }
         let after_logout = &self.routes.after_logout;
         let target = after_logout.split(['?', '#']).next().unwrap_or_default();
-        if after_logout.starts_with('/') && self.mounted.serves(target) {
+        let on_route = self.routes.served().iter().any(|path| {
+            format!("{}{path}", self.route_prefix).trim_end_matches('/')
+                == target.trim_end_matches('/')
+        });
+        if after_logout.starts_with('/') && on_route {
             problems.push(ConfigProblem::AfterLogoutOnRoute(after_logout.clone()));
         }
         problems

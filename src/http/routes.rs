@@ -20,7 +20,7 @@ use super::{
 use crate::{
     BoxError,
     auth::{Auth, ResetRequested},
-    config::{Mounted, trim_slash},
+    config::{Routes, trim_slash},
     error::AuthError,
     store::Store,
 };
@@ -42,10 +42,10 @@ pub(crate) enum Route {
 /// Matches a request to an auth route: `None` if the path is not one of ours (the request
 /// goes to the wrapped service), `Err(allow)` if the path is ours but the method is not.
 /// A trailing slash is accepted, as the seed's `strict_slashes=False` did.
-/// The routes' full paths are computed once, with the configuration ([`Mounted`]), so
-/// matching allocates nothing, prefix or not.
+/// `routes` are the full paths, prefix included, computed once with the configuration
+/// (`Routes::mounted_under`), so matching allocates nothing, prefix or not.
 pub(crate) fn match_route(
-    routes: &Mounted,
+    routes: &Routes,
     method: &Method,
     path: &str,
 ) -> Option<Result<Route, &'static str>> {
@@ -367,7 +367,7 @@ mod tests {
 
     #[test]
     fn matching_accepts_a_trailing_slash_and_names_allowed_methods() {
-        let r = Mounted::new("", &crate::config::Routes::default());
+        let r = Routes::default();
         assert_eq!(
             match_route(&r, &Method::POST, "/users"),
             Some(Ok(Route::Register))
@@ -412,7 +412,7 @@ mod tests {
 
     #[test]
     fn a_prefix_moves_every_route_and_leaves_the_rest_to_the_app() {
-        let r = Mounted::new("/auth", &crate::config::Routes::default());
+        let r = Routes::default().mounted_under("/auth");
         assert_eq!(
             match_route(&r, &Method::GET, "/auth/profile"),
             Some(Ok(Route::Profile))
@@ -435,11 +435,11 @@ mod tests {
         ] {
             assert_eq!(match_route(&r, &Method::GET, path), None, "{path}");
         }
-        let root = crate::config::Routes {
+        let root = Routes {
             sessions: "/".into(),
-            ..crate::config::Routes::default()
+            ..Routes::default()
         };
-        let r = Mounted::new("/auth", &root);
+        let r = root.mounted_under("/auth");
         for path in ["/auth", "/auth/"] {
             assert_eq!(
                 match_route(&r, &Method::POST, path),
