@@ -12,7 +12,6 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use ipnet::IpNet;
 
-pub(crate) use self::routes::trim_slash;
 pub use self::{profile::Profile, routes::Routes, validate::MAX_DURATION, warning::ConfigWarning};
 use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig};
 

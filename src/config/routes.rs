@@ -91,16 +91,6 @@ impl Routes {
     }
 }
 
-/// A path without its trailing slash, unless it is `/` alone: how requests and routes are
-/// compared, so that a trailing slash on a request is accepted (as the seed's
-/// `strict_slashes=False` did).
-pub(crate) fn trim_slash(path: &str) -> &str {
-    match path.strip_suffix('/') {
-        Some(trimmed) if !trimmed.is_empty() => trimmed,
-        _ => path,
-    }
-}
-
 /// Whether a route prefix can be used (see [`AuthConfig::with_route_prefix`]).
 fn prefix_is_valid(prefix: &str) -> bool {
     prefix.is_empty()
