@@ -14,6 +14,7 @@ mod example;
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -22,6 +23,7 @@ use support::*;
 use tempfile::TempDir;
 use tokio::{net::TcpListener, task::JoinHandle};
 use tower_user_auth::{AuthConfig, ThrottleConfig, serve::Server};
+use tracing_subscriber::layer::SubscriberExt;
 
 const EMAIL: &str = "ann@example.com";
 const HOME: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
@@ -182,6 +184,60 @@ async fn throttling_sees_each_clients_own_address() {
         // ...and the owner, from 127.0.0.1, is not.
         let owner = app.log_in(HOME, GOOD_PW).await;
         assert_eq!(owner.status, StatusCode::OK, "{serving:?}: {owner:?}");
+    }
+}
+
+/// Served by plain `axum::serve` without `into_make_service_with_connect_info`, requests
+/// carry no client address: the layer says so, once, naming the fix, however many requests
+/// come. (The test's runtime is single-threaded, so the server's tasks log to this thread's
+/// subscriber; no other test of this binary serves without an address.)
+#[tokio::test]
+async fn without_connect_info_the_layer_warns_once_naming_the_fix() {
+    let warnings = Warnings::default();
+    let _guard =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(warnings.clone()));
+    let (auth, _dir) = auth(unthrottled(hardened_config()));
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = example::app(auth);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("axum::serve");
+    });
+    for _ in 0..3 {
+        let fields = [("email", EMAIL), ("password", GOOD_PW)];
+        let res = http(addr, form(Method::POST, "/sessions", &fields)).await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "{res:?}");
+    }
+    task.abort();
+    let seen: Vec<String> = (warnings.0.lock().expect("not poisoned").iter())
+        .filter(|w| w.contains("client address"))
+        .cloned()
+        .collect();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    for fix in [
+        "into_make_service_with_connect_info",
+        "PeerAddr",
+        "serve::Server",
+    ] {
+        assert!(seen[0].contains(fix), "{fix} not named: {}", seen[0]);
+    }
+}
+
+/// The warnings logged, as text.
+#[derive(Clone, Default)]
+struct Warnings(Arc<Mutex<Vec<String>>>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Warnings {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut text = String::new();
+            event.record(
+                &mut |_: &tracing::field::Field, value: &dyn std::fmt::Debug| {
+                    text.push_str(&format!("{value:?} "));
+                },
+            );
+            self.0.lock().expect("not poisoned").push(text);
+        }
     }
 }
 

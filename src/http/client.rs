@@ -227,57 +227,6 @@ mod tests {
         );
     }
 
-    /// The warning about a missing address is logged once, however many requests lack one.
-    #[test]
-    fn a_missing_address_is_warned_about_once() {
-        use std::sync::{Arc, Mutex};
-
-        use tracing_subscriber::layer::SubscriberExt;
-
-        #[derive(Clone, Default)]
-        struct Count(Arc<Mutex<Vec<String>>>);
-        impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Count {
-            fn on_event(
-                &self,
-                event: &tracing::Event<'_>,
-                _: tracing_subscriber::layer::Context<'_, S>,
-            ) {
-                struct Message<'a>(&'a mut String);
-                impl tracing::field::Visit for Message<'_> {
-                    fn record_debug(
-                        &mut self,
-                        field: &tracing::field::Field,
-                        value: &dyn std::fmt::Debug,
-                    ) {
-                        if field.name() == "message" {
-                            *self.0 = format!("{value:?}");
-                        }
-                    }
-                }
-                let mut message = String::new();
-                event.record(&mut Message(&mut message));
-                self.0.lock().unwrap().push(message);
-            }
-        }
-        let count = Count::default();
-        let subscriber = tracing_subscriber::registry().with(count.clone());
-        let warned = AtomicBool::new(false);
-        tracing::subscriber::with_default(subscriber, || {
-            for _ in 0..3 {
-                warn_once_without_address(&warned);
-            }
-        });
-        let events = count.0.lock().unwrap();
-        assert_eq!(events.len(), 1, "{events:?}");
-        for fix in [
-            "tower_user_auth::serve::Server",
-            "PeerAddr",
-            "into_make_service_with_connect_info::<SocketAddr>()",
-        ] {
-            assert!(events[0].contains(fix), "{fix}: {}", events[0]);
-        }
-    }
-
     #[test]
     fn entries_with_ports_parse() {
         let t = trusted();
