@@ -51,6 +51,14 @@
 //! | compatibility | [`compat`]: the method names of the Python service this crate re-creates |
 //! | HTTP | [`AuthLayer`], [`AuthService`] and their private modules (routes, extraction, cookies, body deadline) |
 //! | server | `serve` (feature `server`, on by default): the hyper accept loop with timeouts and connection caps |
+//! | integration | `axum` (feature `axum`): [`AuthenticatedUser`] as an axum extractor; knows only the HTTP layer's public types and its JSON answer |
+//!
+//! # Cargo features
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `server` | yes | `serve::Server`, the hyper accept loop with header/idle timeouts and connection caps |
+//! | `axum` | no | axum 0.8: `AuthenticatedUser` and `Option<AuthenticatedUser>` as extractors (module `axum`), and the client address read from axum's `ConnectInfo<SocketAddr>` |
 //!
 //! [tower]: https://docs.rs/tower
 //! [redb]: https://docs.rs/redb
@@ -60,6 +68,8 @@
 #![warn(unreachable_pub, missing_debug_implementations)]
 
 pub mod auth;
+#[cfg(feature = "axum")]
+pub mod axum;
 pub mod clock;
 pub mod compat;
 pub mod config;

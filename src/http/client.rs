@@ -1,7 +1,10 @@
 //! The client's address: the peer address the server put in the request extensions, or,
 //! behind a trusted proxy, the address that proxy says it forwarded for.
 
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::{
+    net::{IpAddr, Ipv6Addr, SocketAddr},
+    sync::atomic::{AtomicBool, Ordering},
+};
 
 use http::{HeaderMap, Request};
 use ipnet::IpNet;
@@ -9,7 +12,9 @@ use sha2::{Digest, Sha256};
 
 /// The address of the client's end of the connection. The server puts it in each request's
 /// extensions (hyper does not do so by itself; `serve::Server` does); the layer reads it for
-/// throttling and audit events. A `SocketAddr` in the extensions is read as well.
+/// throttling and audit events. A `SocketAddr` in the extensions is read as well, and, with
+/// the feature `axum`, the `ConnectInfo<SocketAddr>` that axum's
+/// `into_make_service_with_connect_info::<SocketAddr>()` puts there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PeerAddr(pub SocketAddr);
 
@@ -17,16 +22,51 @@ pub struct PeerAddr(pub SocketAddr);
 /// which case the rightmost `X-Forwarded-For` entry that is not itself a trusted proxy, or,
 /// if there is none, [the address that stands for an unknown client behind that
 /// proxy](unknown_behind).
+///
+/// Where the request carries no address at all, the first such request of the process logs a
+/// warning naming the fix ([`warn_once_without_address`]).
 pub(crate) fn client_ip<B>(req: &Request<B>, trusted: &[IpNet]) -> Option<IpAddr> {
-    let extensions = req.extensions();
-    let peer = extensions
-        .get::<PeerAddr>()
-        .map(|p| p.0.ip())
-        .or_else(|| extensions.get::<SocketAddr>().map(SocketAddr::ip))?;
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    let Some(peer) = peer_ip(req) else {
+        warn_once_without_address(&WARNED);
+        return None;
+    };
     if trusted.is_empty() || !is_trusted(peer, trusted) {
         return Some(peer);
     }
     Some(forwarded_for(req.headers(), trusted).unwrap_or_else(|| unknown_behind(peer)))
+}
+
+/// The peer address in the extensions: [`PeerAddr`], a `SocketAddr`, or axum's
+/// `ConnectInfo<SocketAddr>`.
+fn peer_ip<B>(req: &Request<B>) -> Option<IpAddr> {
+    let extensions = req.extensions();
+    let peer = extensions
+        .get::<PeerAddr>()
+        .map(|p| p.0)
+        .or_else(|| extensions.get::<SocketAddr>().copied());
+    #[cfg(feature = "axum")]
+    let peer = peer.or_else(|| {
+        extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .map(|info| info.0)
+    });
+    peer.map(|p| p.ip())
+}
+
+/// Logs, the first time `warned` is seen unset, that a request came without a client address:
+/// every client then shares one throttling key (an account's backoff locks its owner out from
+/// anywhere) and the per-client limits never apply. Once, not per request: the cause is how
+/// the server is set up, not the request.
+fn warn_once_without_address(warned: &AtomicBool) {
+    if !warned.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "a request reached the auth layer without a client address: throttling cannot tell \
+             clients apart. Serve through `tower_user_auth::serve::Server`, insert a \
+             `tower_user_auth::PeerAddr` into each request's extensions, or, with axum, serve \
+             `router.into_make_service_with_connect_info::<SocketAddr>()` (feature `axum`)"
+        );
+    }
 }
 
 /// `ip`, an IPv4-mapped IPv6 address as IPv4.
@@ -156,6 +196,35 @@ mod tests {
             ip("7.7.7.7")
         );
         assert_eq!(client_ip(&Request::new(()), &trusted()), None);
+    }
+
+    #[test]
+    fn every_kind_of_peer_address_is_read() {
+        let mut r = Request::new(());
+        r.extensions_mut()
+            .insert("1.2.3.4:5".parse::<SocketAddr>().unwrap());
+        assert_eq!(client_ip(&r, &[]), ip("1.2.3.4"));
+        // PeerAddr comes first.
+        r.extensions_mut()
+            .insert(PeerAddr("5.6.7.8:9".parse().unwrap()));
+        assert_eq!(client_ip(&r, &[]), ip("5.6.7.8"));
+    }
+
+    #[cfg(feature = "axum")]
+    #[test]
+    fn axum_connect_info_is_read() {
+        let mut r = Request::new(());
+        r.extensions_mut().insert(axum::extract::ConnectInfo(
+            "127.0.0.2:4000".parse::<SocketAddr>().unwrap(),
+        ));
+        assert_eq!(client_ip(&r, &[]), ip("127.0.0.2"));
+        // Behind a trusted proxy, as any other peer address.
+        r.headers_mut()
+            .insert("x-forwarded-for", HeaderValue::from_static("7.7.7.7"));
+        assert_eq!(
+            client_ip(&r, &["127.0.0.0/8".parse().unwrap()]),
+            ip("7.7.7.7")
+        );
     }
 
     #[test]

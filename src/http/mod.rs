@@ -16,6 +16,8 @@ mod response;
 mod routes;
 mod service;
 
+#[cfg(feature = "axum")]
+pub(crate) use self::response::Rejection;
 pub use self::{
     body::AuthBody, client::PeerAddr, future::ResponseFuture, layer::AuthLayer,
     service::AuthService,

@@ -90,8 +90,27 @@ where
 }
 
 /// Sends one request over a new TCP connection to `addr` (adds `Host` if missing).
-pub async fn http(addr: SocketAddr, mut req: Request<FullBody>) -> Answer {
+pub async fn http(addr: SocketAddr, req: Request<FullBody>) -> Answer {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    send_on(stream, addr, req).await
+}
+
+/// As [`http`], from the local address `from` (such as 127.0.0.2: any of 127.0.0.0/8 reaches
+/// a server on 127.0.0.1), so that the server sees another client.
+pub async fn http_from(from: std::net::IpAddr, addr: SocketAddr, req: Request<FullBody>) -> Answer {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket
+        .bind(SocketAddr::new(from, 0))
+        .expect("bind the client");
+    let stream = socket.connect(addr).await.expect("connect");
+    send_on(stream, addr, req).await
+}
+
+async fn send_on(
+    stream: tokio::net::TcpStream,
+    addr: SocketAddr,
+    mut req: Request<FullBody>,
+) -> Answer {
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .expect("handshake");
