@@ -10,5 +10,6 @@ mod keys;
 mod limiter;
 
 pub use self::config::ThrottleConfig;
+#[cfg(feature = "server")]
 pub(crate) use self::keys::client_key;
 pub(crate) use self::limiter::Throttle;
