@@ -7,9 +7,21 @@ use tower_layer::Layer;
 
 use super::RequireAuthService;
 
-/// Guards a service: requests without an [`AuthenticatedUser`](crate::AuthenticatedUser) get
-/// a 401 (API clients) or a 303 to the login page (browsers) instead of reaching it. See the
-/// [module docs](self) for the rule.
+/// Guards a service: only requests with an [`AuthenticatedUser`](crate::AuthenticatedUser)
+/// reach it.
+///
+/// Put it inside [`AuthLayer`](crate::AuthLayer), around the routes to protect (with axum,
+/// on `Router::route_layer`): it reads the user that `AuthLayer` put into the request
+/// extensions, and needs nothing else. A request with a user reaches the wrapped service
+/// untouched; one without gets, without calling it:
+/// - a browser, whose `Accept` header gives `text/html` a higher q-value than
+///   `application/json`: `303 See Other` to the [login page](Self::login_page), with the
+///   request's path and query, percent-encoded, in a `next` query parameter (left out when
+///   they are not a [`safe_next`](crate::safe_next) path, such as `//evil.example`);
+/// - any other client (no `Accept`, `*/*`, JSON first, a tie): `401` with the JSON body
+///   `{"message": "not logged in"}`.
+///
+/// Both answers carry `Cache-Control: no-store` and `X-Content-Type-Options: nosniff`.
 ///
 /// Cheap to clone: the settings sit behind an `Arc`.
 ///
