@@ -6,21 +6,24 @@ mod support;
 
 use http::{Method, StatusCode};
 use support::*;
+use tempfile::TempDir;
 use tower::ServiceBuilder;
-use tower_user_auth::{Auth, AuthLayer, RequireAuth};
+use tower_user_auth::{AuthLayer, RequireAuth};
 
 /// What Chromium sends for a page.
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
                        image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
 
-/// `AuthLayer`, then `guard`, around a fresh [`Echo`] (returned to count its calls).
-async fn serve_guarded(auth: &Auth, guard: RequireAuth) -> (Server, Echo) {
+/// `AuthLayer` (hardened profile, on a fresh database), then `guard`, around a fresh [`Echo`]
+/// (returned to count its calls), served on a real socket.
+async fn serve_guarded(guard: RequireAuth) -> (Server, Echo, TempDir) {
+    let (auth, dir) = auth(hardened_config());
     let echo = Echo::default();
     let service = ServiceBuilder::new()
-        .layer(AuthLayer::new(auth.clone()))
+        .layer(AuthLayer::new(auth))
         .layer(guard)
         .service(echo.clone());
-    (serve_service(service).await, echo)
+    (serve_service(service).await, echo, dir)
 }
 
 /// A registered user's session cookie, as the `Cookie` header value.
@@ -43,8 +46,7 @@ async fn get_accepting(client: &Client, path: &str, accept: Option<&str>, cookie
 
 #[tokio::test]
 async fn logged_out_api_clients_get_401_json_and_the_app_is_not_called() {
-    let (auth, _dir) = auth(hardened_config());
-    let (server, echo) = serve_guarded(&auth, RequireAuth::new()).await;
+    let (server, echo, _dir) = serve_guarded(RequireAuth::new()).await;
     for accept in [
         None,
         Some("*/*"),
@@ -70,8 +72,7 @@ async fn logged_out_api_clients_get_401_json_and_the_app_is_not_called() {
 
 #[tokio::test]
 async fn logged_out_browsers_are_sent_to_log_in_with_next() {
-    let (auth, _dir) = auth(hardened_config());
-    let (server, echo) = serve_guarded(&auth, RequireAuth::new()).await;
+    let (server, echo, _dir) = serve_guarded(RequireAuth::new()).await;
     for accept in [
         BROWSER,
         "text/html, application/xhtml+xml, */*;q=0.8",
@@ -110,7 +111,6 @@ async fn logged_out_browsers_are_sent_to_log_in_with_next() {
 
 #[tokio::test]
 async fn the_login_page_is_configurable() {
-    let (auth, _dir) = auth(hardened_config());
     for (page, location) in [
         ("/auth/login", "/auth/login?next=%2Fsecret"),
         ("/auth/login?lang=en", "/auth/login?lang=en&next=%2Fsecret"),
@@ -119,7 +119,7 @@ async fn the_login_page_is_configurable() {
             "https://id.example.com/login?next=%2Fsecret#form",
         ),
     ] {
-        let (server, _) = serve_guarded(&auth, RequireAuth::new().login_page(page)).await;
+        let (server, _, _dir) = serve_guarded(RequireAuth::new().login_page(page)).await;
         let a = get_accepting(&server.http, "/secret", Some(BROWSER), "").await;
         assert_eq!(a.status, StatusCode::SEE_OTHER);
         assert_eq!(a.header("location"), Some(location));
@@ -128,8 +128,7 @@ async fn the_login_page_is_configurable() {
 
 #[tokio::test]
 async fn logged_in_requests_reach_the_app_untouched_and_it_sees_the_user() {
-    let (auth, _dir) = auth(hardened_config());
-    let (server, echo) = serve_guarded(&auth, RequireAuth::new()).await;
+    let (server, echo, _dir) = serve_guarded(RequireAuth::new()).await;
     let cookie = logged_in(&server.http).await;
     for accept in [None, Some(BROWSER), Some("application/json")] {
         let a = get_accepting(&server.http, "/secret?x=1", accept, &cookie).await;
@@ -157,8 +156,7 @@ async fn logged_in_requests_reach_the_app_untouched_and_it_sees_the_user() {
 
 #[tokio::test]
 async fn a_dead_session_cookie_is_refused_and_cleared() {
-    let (auth, _dir) = auth(hardened_config());
-    let (server, echo) = serve_guarded(&auth, RequireAuth::new()).await;
+    let (server, echo, _dir) = serve_guarded(RequireAuth::new()).await;
     for (cookie, accept) in [
         ("session_id=00000000-0000-4000-8000-000000000000", None),
         ("session_id=not-a-session", Some(BROWSER)),
@@ -179,8 +177,7 @@ async fn a_dead_session_cookie_is_refused_and_cleared() {
 
 #[tokio::test]
 async fn a_hostile_request_target_never_ends_up_in_location() {
-    let (auth, _dir) = auth(hardened_config());
-    let (server, echo) = serve_guarded(&auth, RequireAuth::new()).await;
+    let (server, echo, _dir) = serve_guarded(RequireAuth::new()).await;
     for target in [
         "//evil.com",
         "//evil.com/path?x=1",
