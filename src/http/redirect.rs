@@ -271,6 +271,104 @@ mod tests {
         assert_eq!(safe_next(&longest), Some(longest.as_str()));
     }
 
+    /// Where a browser on `https://site.example/a/b` goes for `location`, by the WHATWG URL
+    /// parser; `None` if it cannot parse it.
+    fn browser_goes_to(location: &str) -> Option<url::Url> {
+        url::Url::parse("https://site.example/a/b")
+            .expect("base")
+            .join(location)
+            .ok()
+    }
+
+    /// Every percent-decoding of `next` that is still text: what a careless consumer might
+    /// put into a `Location` in its place.
+    fn decodings(next: &str) -> Vec<String> {
+        let mut all = vec![next.to_owned()];
+        for _ in 0..MAX_DECODINGS {
+            let last = all.last().expect("one");
+            match percent_decode(last.as_bytes()).decode_utf8() {
+                Ok(decoded) if decoded != last.as_str() => all.push(decoded.into_owned()),
+                _ => break,
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn the_hostile_targets_are_hostile_and_what_is_accepted_stays_on_the_site() {
+        // Without the check, a browser would leave the site for most of them.
+        let leaving = HOSTILE
+            .iter()
+            .filter(|next| {
+                decodings(next).iter().any(|d| {
+                    browser_goes_to(d)
+                        .is_none_or(|u| u.origin() != browser_goes_to("/").unwrap().origin())
+                })
+            })
+            .count();
+        assert!(
+            leaving >= 20,
+            "only {leaving} hostile targets would leave the site"
+        );
+    }
+
+    /// The pieces redirect tricks are made of.
+    const PIECES: &[&str] = &[
+        "/",
+        "//",
+        "\\",
+        "%2F",
+        "%2f",
+        "%5C",
+        "%25",
+        "%252F",
+        ".",
+        "..",
+        "%2e",
+        "\t",
+        " ",
+        "\n",
+        "%09",
+        "%0a",
+        "%20",
+        "evil.com",
+        "@",
+        ":",
+        "?",
+        "#",
+        "\u{FF0F}",
+        "\u{2215}",
+        "%EF%BC%8F",
+        "%E2%80%A4",
+        "http:",
+        "a",
+        "",
+    ];
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2048))]
+
+        /// Whatever `safe_next` accepts, and every decoding of it, keeps a browser on the
+        /// site; nothing panics.
+        #[test]
+        fn whatever_is_accepted_keeps_the_browser_on_the_site(
+            pieces in proptest::collection::vec(proptest::sample::select(PIECES), 1..7)
+        ) {
+            let next = pieces.concat();
+            if let Some(accepted) = safe_next(&next) {
+                proptest::prop_assert_eq!(accepted, next.as_str());
+                let site = browser_goes_to("/").expect("site").origin();
+                for decoded in decodings(accepted) {
+                    let url = browser_goes_to(&decoded);
+                    proptest::prop_assert!(
+                        url.as_ref().is_some_and(|u| u.origin() == site),
+                        "{accepted:?} decoded as {decoded:?} leaves the site: {url:?}"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn next_is_added_to_the_login_page_encoded() {
         assert_eq!(
