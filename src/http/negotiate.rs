@@ -257,6 +257,24 @@ mod tests {
         assert_eq!(parse_q("0.123"), Some(123));
     }
 
+    proptest::proptest! {
+        /// Any header of Accept-ish pieces: no panic, and never a browser unless it names
+        /// `html` or a wildcard.
+        #[test]
+        fn any_accept_header_is_judged_without_panic(
+            pieces in proptest::collection::vec(proptest::sample::select(&[
+                "text", "html", "application", "json", "*", "/", ";", ",", "q", "=", "0", "1",
+                ".", "5", " ", "\t", "level", "\"", "x",
+            ][..]), 0..16)
+        ) {
+            let accept = pieces.concat();
+            let html = browser(&[&accept]);
+            if !accept.contains("html") && !accept.contains('*') {
+                proptest::prop_assert!(!html, "{accept:?}");
+            }
+        }
+    }
+
     #[test]
     fn non_ascii_header_bytes_are_ignored() {
         let mut headers = HeaderMap::new();
