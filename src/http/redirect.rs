@@ -11,7 +11,7 @@ use unicode_normalization::UnicodeNormalization;
 use super::response::OwnResponse;
 
 /// The longest `next` accepted, in bytes.
-pub(crate) const MAX_NEXT_LEN: usize = 2048;
+const MAX_NEXT_LEN: usize = 2048;
 
 /// How many times a `next` is percent-decoded to look for encoded tricks; one still changing
 /// after that many decodings is refused.
