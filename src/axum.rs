@@ -41,7 +41,7 @@ use axum::{
     extract::{FromRequestParts, OptionalFromRequestParts},
     response::{IntoResponse, Response},
 };
-use http::{StatusCode, request::Parts};
+use http::request::Parts;
 
 use crate::{http::Rejection, user::AuthenticatedUser};
 
@@ -64,7 +64,7 @@ impl std::error::Error for LoginRequired {}
 
 impl IntoResponse for LoginRequired {
     fn into_response(self) -> Response {
-        Rejection::new(StatusCode::UNAUTHORIZED, "login required")
+        Rejection::login_required()
             .into_response()
             .map(axum::body::Body::new)
     }
@@ -109,7 +109,7 @@ mod tests {
                 .await
                 .unwrap_err();
         let res = rejection.into_response();
-        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(res.status(), http::StatusCode::UNAUTHORIZED);
         let headers = res.headers();
         assert_eq!(headers[header::CONTENT_TYPE], "application/json");
         assert_eq!(headers[header::CACHE_CONTROL], "no-store");

@@ -90,6 +90,7 @@ pub use config::{AuthConfig, Profile, Routes};
 pub use error::{AuthError, ConfigError, ConfigProblem, OpenError, StoreError};
 pub use hook::ResetTokenHook;
 pub use http::{AuthBody, AuthLayer, AuthService, PeerAddr, ResponseFuture};
+pub use http::{RequireAuth, RequireAuthFuture, RequireAuthService, safe_next};
 pub use throttle::ThrottleConfig;
 pub use user::{AuthenticatedUser, User, UserId};
 

@@ -11,8 +11,9 @@ use http_body_util::Full;
 use pin_project_lite::pin_project;
 
 pin_project! {
-    /// The body of a response from [`AuthService`](crate::AuthService): the wrapped
-    /// service's body, or the JSON of an answer the layer gave itself.
+    /// The body of a response from [`AuthService`](crate::AuthService) or
+    /// [`RequireAuthService`](crate::RequireAuthService): the wrapped service's body, or the
+    /// one of an answer the layer gave itself.
     pub struct AuthBody<B> {
         #[pin]
         kind: Kind<B>,

@@ -2,7 +2,8 @@
 //!
 //! A request to an auth route is answered by the layer (`routes`); any other request goes to
 //! the wrapped service, with an [`AuthenticatedUser`](crate::AuthenticatedUser) in its
-//! extensions when its session cookie names a live session.
+//! extensions when its session cookie names a live session. [`RequireAuth`] lets only such
+//! requests through.
 
 mod body;
 mod client;
@@ -11,7 +12,10 @@ mod csrf;
 mod deadline;
 mod extract;
 mod future;
+mod guard;
 mod layer;
+mod negotiate;
+mod redirect;
 mod response;
 mod routes;
 mod service;
@@ -19,6 +23,11 @@ mod service;
 #[cfg(feature = "axum")]
 pub(crate) use self::response::Rejection;
 pub use self::{
-    body::AuthBody, client::PeerAddr, future::ResponseFuture, layer::AuthLayer,
+    body::AuthBody,
+    client::PeerAddr,
+    future::ResponseFuture,
+    guard::{RequireAuth, RequireAuthFuture, RequireAuthService},
+    layer::AuthLayer,
+    redirect::safe_next,
     service::AuthService,
 };

@@ -70,6 +70,12 @@ impl Rejection {
         Self::new(StatusCode::FORBIDDEN, "forbidden")
     }
 
+    /// A request that needs a logged-in user came without one: the one answer of the guard
+    /// and of the axum extractor.
+    pub(crate) fn login_required() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "login required")
+    }
+
     pub(crate) fn method_not_allowed(allow: &'static str) -> Self {
         Self {
             allow: Some(allow),

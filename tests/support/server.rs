@@ -60,9 +60,23 @@ where
         + 'static,
     A::Future: Send + 'static,
 {
+    serve_service(AuthLayer::new(auth.clone()).layer(app)).await
+}
+
+/// Serves `service` (a whole stack, the layer included) on 127.0.0.1, one HTTP/1 connection
+/// per task, each request carrying its connection's [`PeerAddr`].
+pub async fn serve_service<S, B>(service: S) -> Server
+where
+    S: Service<Request<Incoming>, Response = Response<B>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let service = AuthLayer::new(auth.clone()).layer(app);
     let task = tokio::spawn(async move {
         loop {
             let Ok((stream, peer)) = listener.accept().await else {

@@ -1,0 +1,86 @@
+//! [`RequireAuthService`]: calls the wrapped service for logged-in requests only.
+
+use std::task::{Context, Poll};
+
+use http::{HeaderValue, Request, Response};
+use tower_service::Service;
+
+use super::{RequireAuth, RequireAuthFuture};
+use crate::{
+    http::{
+        body::AuthBody,
+        negotiate,
+        redirect::{safe_next, see_other, with_next},
+        response::{OwnResponse, Rejection},
+    },
+    user::AuthenticatedUser,
+};
+
+/// The service made by [`RequireAuth`].
+#[derive(Clone, Debug)]
+pub struct RequireAuthService<S> {
+    inner: S,
+    guard: RequireAuth,
+}
+
+impl<S> RequireAuthService<S> {
+    /// Guards `inner`.
+    pub fn new(inner: S, guard: RequireAuth) -> Self {
+        Self { inner, guard }
+    }
+
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// The wrapped service, mutably.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.inner
+    }
+
+    /// Unwraps the wrapped service.
+    pub fn into_inner(self) -> S {
+        self.inner
+    }
+
+    /// The answer to a request without a user.
+    fn refuse<B>(&self, req: &Request<B>) -> OwnResponse {
+        if !negotiate::prefers_html(req.headers()) {
+            return Rejection::login_required().into_response();
+        }
+        let page = &self.guard.settings.login_page;
+        let here = req.uri().path_and_query().map(|pq| pq.as_str());
+        // A request target that is no safe path (`//evil.example`, `/../x`) is not offered
+        // back: the login flow then goes to its landing page.
+        let location = match here.and_then(safe_next) {
+            Some(next) => with_next(page, next),
+            None => page.clone(),
+        };
+        // Both parts are visible ASCII: the page was checked when set, `next` is encoded.
+        let location =
+            HeaderValue::try_from(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+        see_other(location)
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireAuthService<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+{
+    type Response = Response<AuthBody<ResBody>>;
+    type Error = S::Error;
+    type Future = RequireAuthFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        if req.extensions().get::<AuthenticatedUser>().is_some() {
+            RequireAuthFuture::inner(self.inner.call(req))
+        } else {
+            RequireAuthFuture::refused(self.refuse(&req))
+        }
+    }
+}
