@@ -19,8 +19,8 @@ use tower_user_auth::{
     Auth, AuthService, StoreError, User, UserId,
     error::BackendError,
     store::{
-        AccountVersion, DeviceRecord, EndSessions, PasswordReset, Purged, RedbStore, ResetRecord,
-        SessionRecord, Store, UserQuery, UserUpdate,
+        AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
+        RedbStore, ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
 };
@@ -77,6 +77,18 @@ impl Store for Faulty {
     async fn update_user(&self, id: UserId, u: UserUpdate) -> Result<User, StoreError> {
         self.write()?;
         self.inner.update_user(id, u).await
+    }
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<ListedUser>, StoreError> {
+        self.read()?;
+        self.inner.list_users(after, limit).await
+    }
+    async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+        self.write()?;
+        self.inner.import_user(user).await
     }
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         self.write()?;

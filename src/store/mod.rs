@@ -42,12 +42,16 @@
 //! ([`UserUpdate::expected_generation`]), the re-hash at login against the hash it verified
 //! ([`Store::rehash_password`]), a reset against its token still being stored.
 
+mod listing;
 mod redb;
 mod session_cache;
 
 use std::{fmt, future::Future, time::SystemTime};
 
-pub use self::redb::{RedbStore, RedbStoreBuilder, StoreStats};
+pub use self::{
+    listing::{ImportedUser, ListedUser},
+    redb::{RedbStore, RedbStoreBuilder, StoreStats},
+};
 #[cfg(doc)]
 use crate::user::email_key;
 use crate::{
@@ -312,6 +316,21 @@ pub trait Store: Send + Sync + 'static {
         &self,
         id: UserId,
         update: UserUpdate,
+    ) -> impl Future<Output = Result<User, StoreError>> + Send;
+
+    /// Up to `limit` users in id order, after the id `after` (from the first without), read
+    /// in one transaction: a page of the accounts for an administrator.
+    fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<ListedUser>, StoreError>> + Send;
+
+    /// Inserts an exported account under a new id, keeping its hash, generation and creation
+    /// time, in one transaction; [`StoreError::EmailTaken`] if its [`email_key`] is taken.
+    fn import_user(
+        &self,
+        user: ImportedUser,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
     /// Deletes a user with their sessions, reset token and device tokens, in one transaction.

@@ -7,8 +7,8 @@ use super::{RedbStore, devices, records::millis, resets, sessions, users};
 use crate::{
     error::StoreError,
     store::{
-        AccountVersion, DeviceRecord, EndSessions, PasswordReset, Purged, ResetRecord,
-        SessionRecord, Store, UserQuery, UserUpdate,
+        AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
+        ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
     user::{User, UserId},
@@ -27,6 +27,18 @@ impl Store for RedbStore {
 
     async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
         self.write(move |txn| users::update(txn, id, update)).await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<ListedUser>, StoreError> {
+        self.read(|txn| users::list(txn, after, limit))
+    }
+
+    async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+        self.write(move |txn| users::import(txn, user)).await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {

@@ -5,13 +5,13 @@ use std::time::SystemTime;
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::{
-    records::{StoredUser, millis},
+    records::{StoredUser, millis, time},
     schema::{EMAILS, META, NEXT_USER_ID_KEY, RESETS, SESSIONS, USERS},
     sessions, writer,
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, UserQuery, UserUpdate},
+    store::{EndSessions, ImportedUser, ListedUser, UserQuery, UserUpdate},
     user::{User, UserId, email_key},
 };
 
@@ -37,7 +37,35 @@ pub(super) fn add(
     email: String,
     hashed_password: String,
 ) -> Result<User, StoreError> {
-    let key = email_key(&email);
+    insert(
+        txn,
+        StoredUser {
+            email,
+            hashed_password,
+            created_ms: millis(SystemTime::now()),
+            generation: 0,
+        },
+    )
+}
+
+/// Inserts an exported account under a new id, keeping its hash, generation and creation
+/// time; [`StoreError::EmailTaken`] if its key is.
+pub(super) fn import(txn: &WriteTransaction, user: ImportedUser) -> Result<User, StoreError> {
+    insert(
+        txn,
+        StoredUser {
+            email: user.email.trim().to_owned(),
+            hashed_password: user.hashed_password,
+            created_ms: millis(user.created),
+            generation: user.generation,
+        },
+    )
+}
+
+/// Stores `stored` under the next id, its email key indexed; [`StoreError::EmailTaken`] if
+/// the key is.
+fn insert(txn: &WriteTransaction, stored: StoredUser) -> Result<User, StoreError> {
+    let key = email_key(&stored.email);
     let mut emails = txn.open_table(EMAILS)?;
     if emails.get(key.as_str())?.is_some() {
         return Err(StoreError::EmailTaken);
@@ -46,12 +74,6 @@ pub(super) fn add(
     let id = meta.get(NEXT_USER_ID_KEY)?.map_or(1, |v| v.value());
     meta.insert(NEXT_USER_ID_KEY, id + 1)?;
     emails.insert(key.as_str(), id)?;
-    let stored = StoredUser {
-        email,
-        hashed_password,
-        created_ms: millis(SystemTime::now()),
-        generation: 0,
-    };
     txn.open_table(USERS)?.insert(id, &stored)?;
     Ok(User {
         id: UserId(id),
@@ -59,6 +81,34 @@ pub(super) fn add(
         hashed_password: stored.hashed_password,
         generation: stored.generation,
     })
+}
+
+/// Up to `limit` users in id order after `after` (from the first without).
+pub(super) fn list(
+    txn: &ReadTransaction,
+    after: Option<UserId>,
+    limit: usize,
+) -> Result<Vec<ListedUser>, StoreError> {
+    let users = txn.open_table(USERS)?;
+    let from = after.map_or(0, |id| id.0.saturating_add(1));
+    let mut listed = Vec::new();
+    if after.is_some_and(|id| id.0 == u64::MAX) {
+        return Ok(listed);
+    }
+    for entry in users.range(from..)?.take(limit) {
+        let (id, stored) = entry?;
+        let stored = stored.value();
+        listed.push(ListedUser {
+            created: time(stored.created_ms),
+            user: User {
+                id: UserId(id.value()),
+                email: stored.email,
+                hashed_password: stored.hashed_password,
+                generation: stored.generation,
+            },
+        });
+    }
+    Ok(listed)
 }
 
 /// The user `query` finds; [`StoreError::NotFound`] if none.

@@ -1,0 +1,214 @@
+//! The commands on users, sessions, the purge and the statistics.
+
+use std::{
+    io::Write,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use serde::Serialize;
+use tower_user_auth::{
+    StoreError, User, UserId,
+    store::{EndSessions, RedbStore, Store, UserQuery},
+    token::SessionId,
+};
+
+use crate::AdminError;
+
+/// How many users one read transaction of `users list` and `export` pages through.
+pub(crate) const PAGE: usize = 500;
+
+/// Emits an audit event of the command line: target `tower_user_auth::audit`, `actor =
+/// "admin-cli"`.
+macro_rules! audit {
+    ($event:literal $(, $($field:tt)+)?) => {
+        tracing::info!(target: "tower_user_auth::audit", event = $event, actor = "admin-cli" $(, $($field)+)?)
+    };
+}
+pub(crate) use audit;
+
+/// UNIX seconds of `t` (0 before the epoch).
+pub(crate) fn secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Writes one line of output.
+pub(crate) fn emit(out: &mut impl Write, line: &str) -> Result<(), AdminError> {
+    writeln!(out, "{line}").map_err(|e| AdminError::Failed(format!("stdout: {e}")))
+}
+
+/// The user named by `who`: an id if it is a number, otherwise an email.
+async fn find(store: &RedbStore, who: &str) -> Result<User, AdminError> {
+    let query = match who.trim().parse::<u64>() {
+        Ok(id) => UserQuery::Id(UserId(id)),
+        Err(_) => UserQuery::Email(who.to_owned()),
+    };
+    match store.find_user_by(query).await {
+        Ok(user) => Ok(user),
+        Err(StoreError::NotFound) => Err(AdminError::Failed(format!("no such user: {who}"))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A user as listed (never the hash).
+#[derive(Serialize)]
+struct UserLine<'a> {
+    id: u64,
+    email: &'a str,
+    created: u64,
+    generation: u64,
+}
+
+impl UserLine<'_> {
+    fn text(&self) -> String {
+        format!(
+            "{}\t{}\tcreated={}\tgeneration={}",
+            self.id, self.email, self.created, self.generation
+        )
+    }
+}
+
+/// `users list`: every user in id order, as text or JSON lines.
+pub(crate) async fn list_users(
+    store: &RedbStore,
+    json: bool,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let mut after = None;
+    loop {
+        let page = store.list_users(after, PAGE).await?;
+        for listed in &page {
+            let line = UserLine {
+                id: listed.user.id.0,
+                email: &listed.user.email,
+                created: secs(listed.created),
+                generation: listed.user.generation,
+            };
+            let text = if json {
+                serde_json::to_string(&line).map_err(|e| AdminError::Failed(e.to_string()))?
+            } else {
+                line.text()
+            };
+            emit(out, &text)?;
+        }
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(last.user.id),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// `users show`: one user and how many sessions they have.
+pub(crate) async fn show_user(
+    store: &RedbStore,
+    who: &str,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let user = find(store, who).await?;
+    let sessions = store.sessions_of(user.id).await?.len();
+    emit(out, &format!("id: {}", user.id))?;
+    emit(out, &format!("email: {}", user.email))?;
+    emit(out, &format!("generation: {}", user.generation))?;
+    emit(out, &format!("sessions: {sessions}"))
+}
+
+/// `users delete`: the user with their sessions, reset token and device tokens, one
+/// transaction.
+pub(crate) async fn delete_user(
+    store: &RedbStore,
+    who: &str,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let user = find(store, who).await?;
+    store.delete_user(user.id).await?;
+    audit!("user_deleted", user_id = %user.id);
+    emit(out, &format!("deleted user {}", user.id))
+}
+
+/// `sessions list`: public id, created, last seen and expiry (UNIX seconds); never a token.
+pub(crate) async fn list_sessions(
+    store: &RedbStore,
+    who: &str,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let user = find(store, who).await?;
+    for (digest, record) in store.sessions_of(user.id).await? {
+        emit(
+            out,
+            &format!(
+                "{}\tcreated={}\tlast_seen={}\texpires={}",
+                digest.session_id(),
+                secs(record.created),
+                secs(record.last_seen),
+                secs(record.expires)
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// `sessions end`: the session with the public id `session`, or all of the user's.
+pub(crate) async fn end_sessions(
+    store: &RedbStore,
+    who: &str,
+    session: Option<&str>,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let user = find(store, who).await?;
+    let Some(public) = session else {
+        let ended = store.delete_sessions_of(user.id, EndSessions::All).await?;
+        audit!("sessions_ended", user_id = %user.id, count = ended);
+        return emit(out, &format!("ended {ended} sessions"));
+    };
+    let wanted = SessionId::parse(public)
+        .ok_or_else(|| AdminError::Failed(format!("not a session id: {public}")))?;
+    let digest = store
+        .sessions_of(user.id)
+        .await?
+        .into_iter()
+        .map(|(digest, _)| digest)
+        .find(|digest| digest.session_id() == wanted)
+        .ok_or_else(|| AdminError::Failed(format!("user {} has no session {wanted}", user.id)))?;
+    if !store.delete_session(digest).await? {
+        return Err(AdminError::Failed(format!(
+            "session {wanted} already ended"
+        )));
+    }
+    audit!("session_ended", user_id = %user.id, session = %wanted);
+    emit(out, &format!("ended session {wanted}"))
+}
+
+/// `purge`: expired records (and, with `idle_secs`, sessions idle that long).
+pub(crate) async fn purge(
+    store: &RedbStore,
+    idle_secs: Option<u64>,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let now = SystemTime::now();
+    let idle_before = idle_secs
+        .and_then(|s| now.checked_sub(Duration::from_secs(s)))
+        .unwrap_or(UNIX_EPOCH);
+    let purged = store.purge_expired(now, idle_before).await?;
+    audit!(
+        "purged",
+        sessions = purged.sessions,
+        reset_tokens = purged.reset_tokens,
+        device_tokens = purged.device_tokens
+    );
+    emit(
+        out,
+        &format!(
+            "sessions={} reset_tokens={} device_tokens={}",
+            purged.sessions, purged.reset_tokens, purged.device_tokens
+        ),
+    )
+}
+
+/// `stats`: [`RedbStore::stats`].
+pub(crate) async fn stats(store: &RedbStore, out: &mut impl Write) -> Result<(), AdminError> {
+    let s = store.stats().await?;
+    emit(out, &format!("users={}", s.users))?;
+    emit(out, &format!("sessions={}", s.sessions))?;
+    emit(out, &format!("reset_tokens={}", s.reset_tokens))?;
+    emit(out, &format!("stored_bytes={}", s.stored_bytes))?;
+    emit(out, &format!("allocated_bytes={}", s.allocated_bytes))
+}

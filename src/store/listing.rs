@@ -1,0 +1,44 @@
+//! Accounts as an administrator lists, exports and imports them: [`ListedUser`] and
+//! [`ImportedUser`], for [`Store::list_users`] and [`Store::import_user`].
+
+use std::{fmt, time::SystemTime};
+
+use super::REDACTED;
+#[cfg(doc)]
+use super::Store;
+use crate::user::User;
+
+/// A user as [`Store::list_users`] lists it: the account and when it was created.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListedUser {
+    /// The account (its `Debug` redacts the hash).
+    pub user: User,
+    /// When the account was created.
+    pub created: SystemTime,
+}
+
+/// An account exported from another store, to insert as it was: its email, hash, credential
+/// generation and creation time. Its id is not carried: [`Store::import_user`] assigns a new
+/// one. `Debug` redacts the hash.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ImportedUser {
+    /// The email (trimmed on insert; its key must be free).
+    pub email: String,
+    /// The bcrypt hash, kept as is: the user logs in with the same password.
+    pub hashed_password: String,
+    /// The credential generation to keep.
+    pub generation: u64,
+    /// When the account was created.
+    pub created: SystemTime,
+}
+
+impl fmt::Debug for ImportedUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ImportedUser")
+            .field("email", &self.email)
+            .field("hashed_password", &REDACTED)
+            .field("generation", &self.generation)
+            .field("created", &self.created)
+            .finish()
+    }
+}
