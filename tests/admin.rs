@@ -1,0 +1,424 @@
+//! The admin command line (`tower-user-auth-admin`, feature `admin`), run as a process on real
+//! database files made through `Auth`: listing, showing and deleting users, listing and ending
+//! sessions, purge, statistics, export and import into a second file; an audit event on
+//! stderr for every change; exit 1 with a message for an unknown user, 2 for bad usage.
+
+#![cfg(feature = "admin")]
+
+mod support;
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::SystemTime,
+};
+
+use support::{DB_FILE, GOOD_PW, OTHER_PW, hardened_config, start_time, unthrottled};
+use tempfile::TempDir;
+use tower_user_auth::{
+    Auth, ManualClock,
+    auth::LoggedIn,
+    store::{RedbStore, Store},
+};
+
+/// What one run of the binary gave.
+struct Run {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn lines(&self) -> Vec<&str> {
+        self.stdout.lines().collect()
+    }
+
+    /// The audit events of stderr named `event`, each from the admin command line.
+    fn audited(&self, event: &str) -> usize {
+        self.stderr
+            .lines()
+            .filter(|l| {
+                l.contains("tower_user_auth::audit") && l.contains(&format!("event=\"{event}\""))
+            })
+            .inspect(|l| assert!(l.contains("actor=\"admin-cli\""), "{l}"))
+            .count()
+    }
+}
+
+/// Runs the admin binary on `db` with `args`, `stdin` as its input.
+fn admin(db: &Path, args: &[&str], stdin: &str) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tower-user-auth-admin"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the admin binary");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(stdin.as_bytes())
+        .expect("write stdin");
+    let out = child.wait_with_output().expect("admin binary output");
+    Run {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(out.stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// An `Auth` on a database file in a fresh directory, its clock at `clock`. Drop it before
+/// running the binary (which opens the file).
+fn database(clock: SystemTime) -> (Auth, PathBuf, TempDir) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(DB_FILE);
+    let store = RedbStore::open(&path).expect("open store");
+    let auth = Auth::with_clock(
+        store,
+        unthrottled(hardened_config()),
+        ManualClock::new(clock),
+    )
+    .expect("valid configuration");
+    (auth, path, dir)
+}
+
+async fn log_in(auth: &Auth, email: &str) -> LoggedIn {
+    auth.log_in(email, GOOD_PW, None)
+        .await
+        .expect("log in")
+        .expect("right password")
+}
+
+/// alice (id 1, two sessions) and bob (id 2, one session), at the present time.
+async fn two_users() -> (PathBuf, TempDir, Vec<LoggedIn>) {
+    let mut logins = Vec::new();
+    let (auth, path, dir) = database(SystemTime::now());
+    {
+        auth.register("alice@example.com", GOOD_PW, None)
+            .await
+            .expect("alice");
+        auth.register("bob@example.com", GOOD_PW, None)
+            .await
+            .expect("bob");
+        logins.push(log_in(&auth, "alice@example.com").await);
+        logins.push(log_in(&auth, "alice@example.com").await);
+        logins.push(log_in(&auth, "bob@example.com").await);
+    }
+    drop(auth);
+    (path, dir, logins)
+}
+
+#[tokio::test]
+async fn users_list_gives_every_user_in_id_order_as_text_or_json_lines() {
+    let (db, _dir, _) = two_users().await;
+    let text = admin(&db, &["users", "list"], "");
+    assert_eq!(text.code, Some(0), "{}", text.stderr);
+    let lines = text.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(
+        lines[0].starts_with("1\talice@example.com\tcreated="),
+        "{lines:?}"
+    );
+    assert!(lines[1].starts_with("2\tbob@example.com\t"), "{lines:?}");
+    assert!(
+        !text.stdout.contains("$2"),
+        "no hash listed: {}",
+        text.stdout
+    );
+
+    let json = admin(&db, &["users", "list", "--json"], "");
+    assert_eq!(json.code, Some(0), "{}", json.stderr);
+    let users: Vec<serde_json::Value> = json
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    assert_eq!(users[0]["id"], 1);
+    assert_eq!(users[1]["email"], "bob@example.com");
+    assert_eq!(users[1]["generation"], 0);
+    assert!(users[0]["created"].as_u64().expect("created") > 1_700_000_000);
+}
+
+#[tokio::test]
+async fn users_show_finds_a_user_by_id_or_by_email() {
+    let (db, _dir, _) = two_users().await;
+    for who in ["1", "ALICE@example.com"] {
+        let run = admin(&db, &["users", "show", who], "");
+        assert_eq!(run.code, Some(0), "{}", run.stderr);
+        assert!(run.stdout.contains("id: 1\n"), "{}", run.stdout);
+        assert!(
+            run.stdout.contains("email: alice@example.com\n"),
+            "{}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("sessions: 2\n"), "{}", run.stdout);
+    }
+}
+
+#[tokio::test]
+async fn users_delete_removes_the_user_and_their_sessions_and_is_audited() {
+    let (db, _dir, _) = two_users().await;
+    let run = admin(&db, &["users", "delete", "alice@example.com"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.audited("user_deleted"), 1, "{}", run.stderr);
+
+    let stats = admin(&db, &["stats"], "");
+    assert!(stats.stdout.contains("users=1\n"), "{}", stats.stdout);
+    assert!(stats.stdout.contains("sessions=1\n"), "{}", stats.stdout);
+    let gone = admin(&db, &["users", "show", "1"], "");
+    assert_eq!(gone.code, Some(1), "{}", gone.stdout);
+}
+
+#[tokio::test]
+async fn sessions_list_names_sessions_by_public_id_never_by_token() {
+    let (db, _dir, logins) = two_users().await;
+    let run = admin(&db, &["sessions", "list", "alice@example.com"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let lines = run.lines();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    // Both made in one millisecond: in either order.
+    for login in &logins[..2] {
+        let public = login.token.digest().session_id().to_string();
+        let line = lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{public}\tcreated=")))
+            .unwrap_or_else(|| panic!("{public} listed: {lines:?}"));
+        assert!(
+            line.contains("\tlast_seen=") && line.contains("\texpires="),
+            "{line}"
+        );
+    }
+    for login in &logins {
+        assert!(
+            !run.stdout.contains(login.token.expose()),
+            "a token was printed"
+        );
+        assert!(
+            !run.stderr.contains(login.token.expose()),
+            "a token was logged"
+        );
+    }
+}
+
+#[tokio::test]
+async fn sessions_end_ends_one_by_public_id_or_all_and_is_audited() {
+    let (db, _dir, logins) = two_users().await;
+    let first = logins[0].token.digest().session_id().to_string();
+    let one = admin(&db, &["sessions", "end", "1", "--session", &first], "");
+    assert_eq!(one.code, Some(0), "{}", one.stderr);
+    assert_eq!(one.audited("session_ended"), 1, "{}", one.stderr);
+    let left = admin(&db, &["sessions", "list", "1"], "");
+    assert_eq!(left.lines().len(), 1, "{}", left.stdout);
+    assert!(!left.stdout.contains(&first), "{}", left.stdout);
+
+    let again = admin(&db, &["sessions", "end", "1", "--session", &first], "");
+    assert_eq!(again.code, Some(1), "an ended session: {}", again.stdout);
+    assert!(again.stderr.contains("no session"), "{}", again.stderr);
+    let bad = admin(&db, &["sessions", "end", "1", "--session", "not-hex"], "");
+    assert_eq!(bad.code, Some(1), "{}", bad.stderr);
+
+    let all = admin(&db, &["sessions", "end", "bob@example.com", "--all"], "");
+    assert_eq!(all.code, Some(0), "{}", all.stderr);
+    assert_eq!(all.stdout, "ended 1 sessions\n");
+    assert_eq!(all.audited("sessions_ended"), 1, "{}", all.stderr);
+    let stats = admin(&db, &["stats"], "");
+    assert!(
+        stats.stdout.contains("sessions=1\n"),
+        "alice's other one: {}",
+        stats.stdout
+    );
+}
+
+#[tokio::test]
+async fn sessions_end_needs_a_session_or_all_a_usage_error() {
+    let (db, _dir, _) = two_users().await;
+    for args in [
+        &["sessions", "end", "1"][..],
+        &["sessions", "end", "1", "--all", "--session", "00"],
+        &["users", "frobnicate"],
+        &["users", "show"],
+    ] {
+        let run = admin(&db, args, "");
+        assert_eq!(run.code, Some(2), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[tokio::test]
+async fn purge_removes_expired_records_prints_the_counts_and_is_audited() {
+    // Sessions made in 2023 (the harness's start time) have long expired.
+    let (auth, db, _dir) = database(start_time());
+    {
+        auth.register("old@example.com", GOOD_PW, None)
+            .await
+            .expect("old");
+        log_in(&auth, "old@example.com").await;
+        log_in(&auth, "old@example.com").await;
+    }
+    drop(auth);
+    let run = admin(&db, &["purge"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert_eq!(run.stdout, "sessions=2 reset_tokens=0 device_tokens=0\n");
+    assert_eq!(run.audited("purged"), 1, "{}", run.stderr);
+    let stats = admin(&db, &["stats"], "");
+    assert!(
+        stats.stdout.contains("users=1\nsessions=0\n"),
+        "{}",
+        stats.stdout
+    );
+}
+
+#[tokio::test]
+async fn stats_prints_the_store_statistics() {
+    let (db, _dir, _) = two_users().await;
+    let run = admin(&db, &["stats"], "");
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .starts_with("users=2\nsessions=3\nreset_tokens=0\nstored_bytes="),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("allocated_bytes="), "{}", run.stdout);
+}
+
+#[tokio::test]
+async fn export_then_import_into_a_second_file_keeps_passwords_and_generations() {
+    let (auth, db, _dir) = database(SystemTime::now());
+    {
+        auth.register("alice@example.com", GOOD_PW, None)
+            .await
+            .expect("alice");
+        auth.register("carol@example.com", OTHER_PW, None)
+            .await
+            .expect("carol");
+        let session = auth
+            .log_in("carol@example.com", OTHER_PW, None)
+            .await
+            .expect("log in")
+            .expect("right password");
+        auth.change_password(&session.token, OTHER_PW, GOOD_PW, None)
+            .await
+            .expect("carol's new password");
+    }
+    drop(auth);
+    let export = admin(&db, &["export"], "");
+    assert_eq!(export.code, Some(0), "{}", export.stderr);
+    assert_eq!(export.lines().len(), 2, "{}", export.stdout);
+    assert!(
+        export.stdout.contains("\"hashed_password\":\"$2"),
+        "{}",
+        export.stdout
+    );
+    assert!(
+        !export.stderr.contains("$2"),
+        "no hash logged: {}",
+        export.stderr
+    );
+
+    let target_dir = tempfile::tempdir().expect("temp dir");
+    let target = target_dir.path().join(DB_FILE);
+    let import = admin(&target, &["import"], &export.stdout);
+    assert_eq!(import.code, Some(0), "{}", import.stderr);
+    assert_eq!(import.stdout, "imported 2 users\n");
+    assert_eq!(import.audited("user_imported"), 2, "{}", import.stderr);
+
+    let source: Vec<serde_json::Value> = export
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    let listed = admin(&target, &["users", "list", "--json"], "");
+    let imported: Vec<serde_json::Value> = listed
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    for (from, to) in source.iter().zip(&imported) {
+        assert_eq!(from["email"], to["email"]);
+        assert_eq!(from["generation"], to["generation"]);
+        assert_eq!(
+            from["created_ms"].as_u64().map(|ms| ms / 1000),
+            to["created"].as_u64()
+        );
+    }
+    assert_eq!(
+        imported[1]["generation"], 1,
+        "carol changed her password once"
+    );
+
+    let auth = Auth::open(&target, unthrottled(hardened_config())).expect("open the import");
+    for email in ["alice@example.com", "carol@example.com"] {
+        let login = auth.log_in(email, GOOD_PW, None).await.expect("log in");
+        let login = login.expect("the same password logs in");
+        assert_eq!(login.session.generation, login.user.generation);
+    }
+    assert_eq!(
+        auth.store().list_users(None, 10).await.expect("list").len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn import_reports_each_failed_line_at_the_end_and_imports_the_rest() {
+    let (db, _dir, _) = two_users().await;
+    let export = admin(&db, &["export"], "");
+    let target_dir = tempfile::tempdir().expect("temp dir");
+    let target = target_dir.path().join(DB_FILE);
+    let first = export.lines()[0].to_owned();
+    let input = format!("{first}\nnot json\n{}\n", export.stdout.trim_end());
+    let run = admin(&target, &["import"], &input);
+    assert_eq!(run.code, Some(1), "{}", run.stdout);
+    assert_eq!(run.stdout, "imported 2 users\n");
+    assert!(run.stderr.contains("line 2: not a user"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("line 3: email already taken"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("2 lines not imported"),
+        "{}",
+        run.stderr
+    );
+    let stats = admin(&target, &["stats"], "");
+    assert!(
+        stats.stdout.starts_with("users=2\nsessions=0\n"),
+        "{}",
+        stats.stdout
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_user_or_a_missing_database_exits_1_with_a_message() {
+    let (db, _dir, _) = two_users().await;
+    for args in [
+        &["users", "show", "99"][..],
+        &["users", "show", "nobody@example.com"],
+        &["users", "delete", "99"],
+        &["sessions", "list", "99"],
+        &["sessions", "end", "nobody@example.com", "--all"],
+    ] {
+        let run = admin(&db, args, "");
+        assert_eq!(run.code, Some(1), "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.contains("no such user"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    }
+    let missing = admin(&db.with_file_name("missing.redb"), &["users", "list"], "");
+    assert_eq!(missing.code, Some(1));
+    assert!(
+        missing.stderr.contains("no database at"),
+        "{}",
+        missing.stderr
+    );
+    assert!(!db.with_file_name("missing.redb").exists(), "not created");
+}
