@@ -17,9 +17,9 @@ use std::{
 use support::{DB_FILE, GOOD_PW, OTHER_PW, hardened_config, start_time, unthrottled};
 use tempfile::TempDir;
 use tower_user_auth::{
-    Auth, ManualClock,
+    Auth, ManualClock, StoreError, UserId,
     auth::LoggedIn,
-    store::{RedbStore, Store},
+    store::{ImportedUser, ListedUser, RedbStore, Store},
 };
 
 /// What one run of the binary gave.
@@ -421,4 +421,69 @@ async fn an_unknown_user_or_a_missing_database_exits_1_with_a_message() {
         missing.stderr
     );
     assert!(!db.with_file_name("missing.redb").exists(), "not created");
+}
+
+#[tokio::test]
+async fn the_store_lists_users_by_page_and_imports_them_under_new_ids() {
+    let (auth, _db, _dir) = database(SystemTime::now());
+    let store = auth.store();
+    for n in 0..5 {
+        auth.register(&format!("user{n}@example.com"), GOOD_PW, None)
+            .await
+            .expect("register");
+    }
+    store.delete_user(UserId(3)).await.expect("delete 3");
+    let first = store.list_users(None, 2).await.expect("page 1");
+    let ids = |page: &[ListedUser]| page.iter().map(|l| l.user.id.0).collect::<Vec<_>>();
+    assert_eq!(ids(&first), [1, 2]);
+    let second = store.list_users(Some(UserId(2)), 2).await.expect("page 2");
+    assert_eq!(ids(&second), [4, 5], "the deleted id is skipped");
+    let end = store
+        .list_users(Some(UserId(5)), 2)
+        .await
+        .expect("past the end");
+    assert!(end.is_empty());
+    assert!(
+        store
+            .list_users(Some(UserId(u64::MAX)), 2)
+            .await
+            .expect("max")
+            .is_empty()
+    );
+    assert!(
+        store
+            .list_users(None, 0)
+            .await
+            .expect("none asked")
+            .is_empty()
+    );
+
+    let created = start_time();
+    let imported = ImportedUser {
+        email: "  Imported@example.com ".into(),
+        hashed_password: first[0].user.hashed_password.clone(),
+        generation: 7,
+        created,
+    };
+    assert!(
+        !format!("{imported:?}").contains("$2"),
+        "Debug redacts the hash"
+    );
+    let user = store.import_user(imported.clone()).await.expect("import");
+    assert_eq!(user.id, UserId(6), "a new id");
+    assert_eq!(user.email, "Imported@example.com");
+    assert_eq!(user.generation, 7);
+    let listed = store.list_users(Some(UserId(5)), 1).await.expect("listed");
+    assert_eq!(listed[0].created, created);
+    let again = ImportedUser {
+        email: "IMPORTED@example.com".into(),
+        ..imported
+    };
+    assert!(matches!(
+        store.import_user(again).await,
+        Err(StoreError::EmailTaken)
+    ));
+    let login = auth.log_in("imported@example.com", GOOD_PW, None).await;
+    let login = login.expect("log in").expect("the imported hash verifies");
+    assert_eq!(login.session.generation, 7);
 }
