@@ -487,3 +487,25 @@ async fn the_store_lists_users_by_page_and_imports_them_under_new_ids() {
     let login = login.expect("log in").expect("the imported hash verifies");
     assert_eq!(login.session.generation, 7);
 }
+
+#[tokio::test]
+async fn users_list_and_export_page_through_more_users_than_one_read() {
+    let (auth, db, _dir) = database(SystemTime::now());
+    let hash = auth
+        .register("first@example.com", GOOD_PW, None)
+        .await
+        .expect("first")
+        .hashed_password;
+    for n in 0..1_100 {
+        auth.store()
+            .add_user(&format!("u{n}@example.com"), &hash)
+            .await
+            .expect("add");
+    }
+    drop(auth);
+    for args in [&["users", "list"][..], &["export"]] {
+        let run = admin(&db, args, "");
+        assert_eq!(run.code, Some(0), "{args:?}: {}", run.stderr);
+        assert_eq!(run.lines().len(), 1_101, "{args:?}: every user once");
+    }
+}

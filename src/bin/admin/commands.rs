@@ -8,14 +8,14 @@ use std::{
 use serde::Serialize;
 use tower_user_auth::{
     StoreError, User, UserId,
-    store::{EndSessions, RedbStore, Store, UserQuery},
+    store::{EndSessions, ListedUser, RedbStore, Store, UserQuery},
     token::SessionId,
 };
 
 use crate::AdminError;
 
 /// How many users one read transaction of `users list` and `export` pages through.
-pub(crate) const PAGE: usize = 500;
+const PAGE: usize = 500;
 
 /// Emits an audit event of the command line: target `tower_user_auth::audit`, `actor =
 /// "admin-cli"`.
@@ -67,34 +67,43 @@ impl UserLine<'_> {
     }
 }
 
+/// Calls `each` on every user in id order, reading [`PAGE`] users a transaction.
+pub(crate) async fn for_each_user(
+    store: &RedbStore,
+    mut each: impl FnMut(&ListedUser) -> Result<(), AdminError>,
+) -> Result<(), AdminError> {
+    let mut after = None;
+    loop {
+        let page = store.list_users(after, PAGE).await?;
+        page.iter().try_for_each(&mut each)?;
+        match page.last() {
+            Some(last) if page.len() == PAGE => after = Some(last.user.id),
+            _ => return Ok(()),
+        }
+    }
+}
+
 /// `users list`: every user in id order, as text or JSON lines.
 pub(crate) async fn list_users(
     store: &RedbStore,
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
-    let mut after = None;
-    loop {
-        let page = store.list_users(after, PAGE).await?;
-        for listed in &page {
-            let line = UserLine {
-                id: listed.user.id.0,
-                email: &listed.user.email,
-                created: secs(listed.created),
-                generation: listed.user.generation,
-            };
-            let text = if json {
-                serde_json::to_string(&line).map_err(|e| AdminError::Failed(e.to_string()))?
-            } else {
-                line.text()
-            };
-            emit(out, &text)?;
-        }
-        match page.last() {
-            Some(last) if page.len() == PAGE => after = Some(last.user.id),
-            _ => return Ok(()),
-        }
-    }
+    for_each_user(store, |listed| {
+        let line = UserLine {
+            id: listed.user.id.0,
+            email: &listed.user.email,
+            created: secs(listed.created),
+            generation: listed.user.generation,
+        };
+        let text = if json {
+            serde_json::to_string(&line).map_err(|e| AdminError::Failed(e.to_string()))?
+        } else {
+            line.text()
+        };
+        emit(out, &text)
+    })
+    .await
 }
 
 /// `users show`: one user and how many sessions they have.

@@ -22,7 +22,7 @@ use tower_user_auth::{
 
 use crate::{
     AdminError,
-    commands::{PAGE, audit, emit},
+    commands::{audit, emit, for_each_user},
 };
 
 /// One exported user.
@@ -38,31 +38,23 @@ struct ExportLine {
 
 /// `export`: every user, in id order, as JSON lines.
 pub(crate) async fn export(store: &RedbStore, out: &mut impl Write) -> Result<(), AdminError> {
-    let mut after = None;
     let mut count = 0_usize;
-    loop {
-        let page = store.list_users(after, PAGE).await?;
-        for listed in &page {
-            let line = ExportLine {
-                id: listed.user.id.0,
-                email: listed.user.email.clone(),
-                hashed_password: listed.user.hashed_password.clone(),
-                generation: listed.user.generation,
-                created_ms: listed
-                    .created
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
-            };
-            let json =
-                serde_json::to_string(&line).map_err(|e| AdminError::Failed(e.to_string()))?;
-            emit(out, &json)?;
-            count += 1;
-        }
-        match page.last() {
-            Some(last) if page.len() == PAGE => after = Some(last.user.id),
-            _ => break,
-        }
-    }
+    for_each_user(store, |listed| {
+        let line = ExportLine {
+            id: listed.user.id.0,
+            email: listed.user.email.clone(),
+            hashed_password: listed.user.hashed_password.clone(),
+            generation: listed.user.generation,
+            created_ms: listed
+                .created
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
+        };
+        let json = serde_json::to_string(&line).map_err(|e| AdminError::Failed(e.to_string()))?;
+        count += 1;
+        emit(out, &json)
+    })
+    .await?;
     audit!("users_exported", count = count);
     Ok(())
 }
