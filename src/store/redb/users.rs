@@ -90,11 +90,12 @@ pub(super) fn list(
     limit: usize,
 ) -> Result<Vec<ListedUser>, StoreError> {
     let users = txn.open_table(USERS)?;
-    let from = after.map_or(0, |id| id.0.saturating_add(1));
+    let from = match after {
+        None => 0,
+        Some(UserId(u64::MAX)) => return Ok(Vec::new()),
+        Some(UserId(id)) => id + 1,
+    };
     let mut listed = Vec::new();
-    if after.is_some_and(|id| id.0 == u64::MAX) {
-        return Ok(listed);
-    }
     for entry in users.range(from..)?.take(limit) {
         let (id, stored) = entry?;
         let stored = stored.value();
