@@ -152,6 +152,7 @@ async fn users_show_finds_a_user_by_id_or_by_email() {
         let run = admin(&db, &["users", "show", who], "");
         assert_eq!(run.code, Some(0), "{}", run.stderr);
         assert!(run.stdout.contains("id: 1\n"), "{}", run.stdout);
+        assert!(run.stdout.contains("\ncreated: 1"), "{}", run.stdout);
         assert!(
             run.stdout.contains("email: alice@example.com\n"),
             "{}",

@@ -106,7 +106,7 @@ pub(crate) async fn list_users(
     .await
 }
 
-/// `users show`: one user and how many sessions they have.
+/// `users show`: one user, when it was created and how many sessions they have.
 pub(crate) async fn show_user(
     store: &RedbStore,
     who: &str,
@@ -114,8 +114,13 @@ pub(crate) async fn show_user(
 ) -> Result<(), AdminError> {
     let user = find(store, who).await?;
     let sessions = store.sessions_of(user.id).await?.len();
+    let before = user.id.0.checked_sub(1).map(UserId);
+    let listed = store.list_users(before, 1).await?;
     emit(out, &format!("id: {}", user.id))?;
     emit(out, &format!("email: {}", user.email))?;
+    if let Some(listed) = listed.first().filter(|l| l.user.id == user.id) {
+        emit(out, &format!("created: {}", secs(listed.created)))?;
+    }
     emit(out, &format!("generation: {}", user.generation))?;
     emit(out, &format!("sessions: {sessions}"))
 }
