@@ -15,7 +15,7 @@
 //! curl -b jar localhost:3000/private              # hello ann@example.com ...
 //! curl -b jar --compressed -i localhost:3000/private      # content-encoding: gzip
 //! head -c 100000 /dev/zero | curl -i --data-binary @- localhost:3000/   # 413
-//! RUST_LOG=tower_http=debug cargo run --example tower_stack   # one trace line per request
+//! RUST_LOG=tower_http=trace cargo run --example tower_stack   # more of each request's trace
 //! ```
 
 use std::{convert::Infallible, time::Duration};
@@ -73,7 +73,10 @@ pub fn stack(
         .map_response(boxed)
         // 3. Compression, on the way out: gzip for clients that accept it, on the app's
         //    answers and on the auth layer's alike (tower-http skips bodies under 32 bytes).
-        //    Above the auth layer, so that it sees the final headers the auth layer set.
+        //    Above the auth layer, so that it sees the final headers the auth layer set. The
+        //    secrets stay out of what is compressed: the session id travels in `Set-Cookie`,
+        //    a header, and the hardened profile sends reset tokens through its hook, not in
+        //    a body (mind BREACH before compressing pages that echo input next to a secret).
         .layer(CompressionLayer::new())
         // 4. Body limit, outside the auth layer: a body over 64 KiB is refused 413 before
         //    the auth layer or the app reads any of it (by `Content-Length`; a streamed body
