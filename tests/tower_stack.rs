@@ -12,7 +12,7 @@ mod support;
 #[allow(dead_code)]
 mod example;
 
-use std::{io::Read, net::SocketAddr, time::Duration};
+use std::{io::Read, time::Duration};
 
 use bytes::Bytes;
 use http::{Method, StatusCode, header, response::Parts};
@@ -22,26 +22,17 @@ use support::*;
 use tempfile::TempDir;
 use tokio::{
     io::{AsyncReadExt, AsyncWriteExt},
-    net::{TcpListener, TcpStream},
-    task::JoinHandle,
+    net::TcpStream,
 };
-use tower_user_auth::serve::Server;
 
 const EMAIL: &str = "ann@example.com";
 const PUBLIC_PAGE: &str = "welcome: this page is public; log in to see /private\n";
 
 /// The example's stack over a fresh store (hardened profile, unthrottled), served on
-/// 127.0.0.1 by the crate's accept loop; stopped when dropped.
+/// 127.0.0.1 by the crate's accept loop, as the example's `main` does; stopped when dropped.
 struct Running {
-    addr: SocketAddr,
-    task: JoinHandle<()>,
+    server: Server,
     _dir: TempDir,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
 }
 
 impl Running {
@@ -52,20 +43,12 @@ impl Running {
 
     async fn with_timeout(timeout: Duration) -> Self {
         let (auth, dir) = auth(unthrottled(hardened_config()));
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let stack = example::stack(auth, timeout);
-        let task =
-            tokio::spawn(Server::from_listener(listener).serve(stack, std::future::pending()));
-        Self {
-            addr,
-            task,
-            _dir: dir,
-        }
+        let server = serve_with_server(example::stack(auth, timeout)).await;
+        Self { server, _dir: dir }
     }
 
     async fn send(&self, req: http::Request<FullBody>) -> Answer {
-        http(self.addr, req).await
+        http(self.server.addr, req).await
     }
 
     /// Registers [`EMAIL`] and logs in, through the stack: the session cookie.
@@ -80,12 +63,12 @@ impl Running {
 
     /// Sends `req` and reads the answer's body as bytes, as they came (not decoded).
     async fn send_raw(&self, mut req: http::Request<FullBody>) -> (Parts, Bytes) {
-        let stream = TcpStream::connect(self.addr).await.expect("connect");
+        let stream = TcpStream::connect(self.server.addr).await.expect("connect");
         let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .expect("handshake");
         tokio::spawn(conn);
-        let host = self.addr.to_string();
+        let host = self.server.addr.to_string();
         req.headers_mut()
             .insert(header::HOST, host.parse().expect("host"));
         let res = sender.send_request(req).await.expect("response");
@@ -240,7 +223,7 @@ async fn a_body_over_the_stacks_limit_is_refused_with_413() {
 async fn the_timeout_layer_answers_as_configured_for_a_request_that_takes_too_long() {
     let timeout = Duration::from_millis(300);
     let app = Running::with_timeout(timeout).await;
-    let mut stream = TcpStream::connect(app.addr).await.expect("connect");
+    let mut stream = TcpStream::connect(app.server.addr).await.expect("connect");
     let started = tokio::time::Instant::now();
     stream
         .write_all(
