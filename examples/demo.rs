@@ -1,8 +1,17 @@
 //! The seed's app behind `AuthLayer`: a hyper server whose own routes are `GET /` and
 //! `GET /me`, with the auth routes served by the layer.
 //!
+//! Try it:
+//!
 //! ```text
-//! cargo run --release --example demo
+//! cargo run --release --example demo              # on http://127.0.0.1:5000, file auth.redb
+//! curl -i localhost:5000/                         # {"message":"Bienvenue"}
+//! curl -i localhost:5000/me                       # 401 without a session
+//! curl -d email=ann@example.com -d password='correct horse battery staple' localhost:5000/users
+//! curl -c jar -d email=ann@example.com -d password='correct horse battery staple' localhost:5000/sessions
+//! curl -b jar localhost:5000/me                   # {"email":"ann@example.com","id":...}
+//! curl -b jar localhost:5000/profile              # the auth layer's profile route
+//! curl -b jar -X DELETE localhost:5000/sessions   # log out
 //! ```
 //!
 //! Configured from the environment: `HOST` (127.0.0.1), `PORT` (5000; 0 picks a free port),

@@ -1,5 +1,17 @@
 //! The README's snippet: any hyper/tower app behind `AuthLayer`, served by the crate's
 //! hardened accept loop (`tower_user_auth::serve`).
+//!
+//! Try it:
+//!
+//! ```text
+//! cargo run --example readme                      # on http://127.0.0.1:3000, file auth.redb
+//! curl localhost:3000/                            # hello stranger
+//! curl -d email=ann@example.com -d password='correct horse battery staple' localhost:3000/users
+//! curl -c jar -d email=ann@example.com -d password='correct horse battery staple' localhost:3000/sessions
+//! curl -b jar localhost:3000/                     # hello ann@example.com
+//! curl -b jar -X DELETE localhost:3000/sessions   # log out
+//! ```
+
 use std::convert::Infallible;
 
 use bytes::Bytes;

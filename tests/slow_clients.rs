@@ -5,6 +5,8 @@
 //! client address is capped. Against the demo as a child process (its `AUTH_*` variables
 //! inject short durations), and in process for the layer's body deadline at its 30 s default.
 
+#![cfg(feature = "server")]
+
 mod support;
 
 use std::{

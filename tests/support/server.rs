@@ -35,6 +35,23 @@ impl Drop for Server {
 }
 
 impl Server {
+    /// Binds 127.0.0.1:0 and spawns `accept_loop` on the listener.
+    async fn spawn<F>(accept_loop: impl FnOnce(TcpListener) -> F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(accept_loop(listener));
+        let base = format!("http://{addr}");
+        Self {
+            http: Client::new(&base),
+            base,
+            addr,
+            task,
+        }
+    }
+
     /// The URL of `path` on this server.
     pub fn url(&self, path: &str) -> String {
         self.http.url(path)
@@ -75,9 +92,7 @@ where
     B: http_body::Body<Data = Bytes> + Send + 'static,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let task = tokio::spawn(async move {
+    Server::spawn(|listener| async move {
         loop {
             let Ok((stream, peer)) = listener.accept().await else {
                 continue;
@@ -93,14 +108,28 @@ where
                     .await;
             });
         }
-    });
-    let base = format!("http://{addr}");
-    Server {
-        http: Client::new(&base),
-        base,
-        addr,
-        task,
-    }
+    })
+    .await
+}
+
+/// Serves `service` on 127.0.0.1 through the crate's own accept loop,
+/// `tower_user_auth::serve::Server`, with its default timeouts and caps, as the examples'
+/// `main` do (the bounds are that loop's).
+#[cfg(feature = "server")]
+pub async fn serve_with_server<S, B>(service: S) -> Server
+where
+    S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<tower_user_auth::BoxError>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<tower_user_auth::BoxError>,
+{
+    Server::spawn(|listener| {
+        tower_user_auth::serve::Server::from_listener(listener)
+            .serve(service, std::future::pending())
+    })
+    .await
 }
 
 /// Sends one request over a new TCP connection to `addr` (adds `Host` if missing).
