@@ -247,4 +247,14 @@ async fn items_29_and_30_audit_events_name_user_and_client_and_no_secret_is_logg
     }
     assert_no_secret(&text, &secrets);
     assert_audit_events(&text, &format!("user_id={}", user.id.0));
+
+    // Deleting the account through the API is audited too (no client: no request).
+    h.auth.delete_user(user.id).await.expect("delete");
+    let text = log.text();
+    let deleted = format!("user_id={}", user.id.0);
+    assert!(
+        text.lines()
+            .any(|l| l.contains("event=\"user_deleted\"") && l.contains(&deleted)),
+        "no user_deleted event:\n{text}"
+    );
 }

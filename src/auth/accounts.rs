@@ -67,6 +67,8 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::Store`] (with [`StoreError::NotFound`] for an unknown id).
     pub async fn delete_user(&self, user_id: UserId) -> Result<(), AuthError> {
-        Ok(self.shared.store.delete_user(user_id).await?)
+        self.shared.store.delete_user(user_id).await?;
+        audit!(info, "user_deleted", user_id = %user_id, client = %Client(None));
+        Ok(())
     }
 }

@@ -28,6 +28,14 @@ pin_project! {
     }
 }
 
+/// An empty body of the layer's own, so that layers which need `Default` bodies (tower-http's
+/// `TimeoutLayer`) can sit around the auth layer.
+impl<B> Default for AuthBody<B> {
+    fn default() -> Self {
+        Self::own(Full::default())
+    }
+}
+
 impl<B> AuthBody<B> {
     pub(crate) fn inner(body: B) -> Self {
         Self {
