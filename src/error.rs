@@ -197,6 +197,13 @@ pub enum ConfigProblem {
          '#', whitespace or control character"
     )]
     RoutePrefix(String),
+    /// A page of the browser form flow ([`Pages`](crate::Pages)) must be a path starting
+    /// with one `/` or an `http(s)://` URL, of visible ASCII characters, without a fragment.
+    #[error(
+        "page {0:?} must be a path starting with one '/' or an http(s):// URL, of visible \
+         ASCII characters, without a fragment"
+    )]
+    PagePath(String),
     /// Not a valid cookie name (RFC 6265 token).
     #[error("invalid cookie name {0:?}")]
     CookieName(String),

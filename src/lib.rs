@@ -86,11 +86,11 @@ pub mod user;
 
 pub use auth::{Auth, ResetRequested};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{AuthConfig, Profile, Routes};
+pub use config::{AuthConfig, Pages, Profile, Routes};
 pub use error::{AuthError, ConfigError, ConfigProblem, OpenError, StoreError};
 pub use hook::ResetTokenHook;
 pub use http::{AuthBody, AuthLayer, AuthService, PeerAddr, ResponseFuture};
-pub use http::{RequireAuth, RequireAuthFuture, RequireAuthService, safe_next};
+pub use http::{RequireAuth, RequireAuthFuture, RequireAuthService, prefers_html, safe_next};
 pub use throttle::ThrottleConfig;
 pub use user::{AuthenticatedUser, User, UserId};
 

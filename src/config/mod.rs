@@ -3,6 +3,7 @@
 //! fail, and [`AuthConfig::validate`] checks the whole of it.
 
 mod cookies;
+mod pages;
 mod profile;
 mod routes;
 mod validate;
@@ -12,7 +13,9 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 
 use ipnet::IpNet;
 
-pub use self::{profile::Profile, routes::Routes, validate::MAX_DURATION, warning::ConfigWarning};
+pub use self::{
+    pages::Pages, profile::Profile, routes::Routes, validate::MAX_DURATION, warning::ConfigWarning,
+};
 use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig};
 
 /// Everything configurable about [`Auth`](crate::Auth) and [`AuthLayer`](crate::AuthLayer).
@@ -64,6 +67,8 @@ pub struct AuthConfig {
     pub(crate) routes: Routes,
     /// The path every auth route is mounted under (`""`: none).
     pub(crate) route_prefix: String,
+    /// The app's pages the browser form flow redirects to.
+    pub(crate) pages: Pages,
     /// The routes under the prefix ([`Routes::mounted_under`]), computed by the setters of
     /// the routes and of the prefix.
     pub(crate) mounted: Routes,
@@ -103,6 +108,7 @@ impl fmt::Debug for AuthConfig {
             .field("device_cookie_name", &self.device_cookie_name)
             .field("routes", &self.routes)
             .field("route_prefix", &self.route_prefix)
+            .field("pages", &self.pages)
             .field("registration", &self.registration)
             .field("body_limit", &self.body_limit)
             .field("body_timeout", &self.body_timeout)
@@ -148,6 +154,7 @@ impl AuthConfig {
             device_cookie: true,
             device_cookie_name: "device".into(),
             routes: Routes::default(),
+            pages: Pages::default(),
             route_prefix: String::new(),
             mounted: Routes::default().mounted_under(""),
             registration: true,

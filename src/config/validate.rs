@@ -77,6 +77,7 @@ impl AuthConfig {
             problems.push(ConfigProblem::CookieNamesClash(self.cookie_name.clone()));
         }
         problems.extend(self.route_problems());
+        problems.extend(self.page_problems());
         if self.body_limit == 0 {
             problems.push(ConfigProblem::Zero("body limit"));
         }

@@ -28,6 +28,7 @@ pub use self::{
     future::ResponseFuture,
     guard::{RequireAuth, RequireAuthFuture, RequireAuthService},
     layer::AuthLayer,
+    negotiate::prefers_html,
     redirect::safe_next,
     service::AuthService,
 };

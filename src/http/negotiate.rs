@@ -12,8 +12,26 @@
 
 use http::{HeaderMap, header};
 
-/// Whether the request is a browser's: its `Accept` prefers `text/html` to `application/json`.
-pub(crate) fn prefers_html(headers: &HeaderMap) -> bool {
+/// Whether a request is a browser's: its `Accept` header gives `text/html` a higher q-value
+/// than `application/json`. The one rule by which the auth routes, [`RequireAuth`] and apps
+/// choose between a page (or a redirect) and JSON; a missing `Accept`, `*/*`, JSON first and
+/// ties are an API client's.
+///
+/// ```
+/// use http::{HeaderMap, HeaderValue, header::ACCEPT};
+/// use tower_user_auth::prefers_html;
+///
+/// let mut headers = HeaderMap::new();
+/// assert!(!prefers_html(&headers));
+/// headers.insert(ACCEPT, HeaderValue::from_static("text/html,application/xhtml+xml,*/*;q=0.8"));
+/// assert!(prefers_html(&headers));
+/// headers.insert(ACCEPT, HeaderValue::from_static("application/json, text/html"));
+/// assert!(!prefers_html(&headers));
+/// ```
+///
+/// [`RequireAuth`]: crate::RequireAuth
+#[must_use]
+pub fn prefers_html(headers: &HeaderMap) -> bool {
     let mut html = Preference::default();
     let mut json = Preference::default();
     for value in headers.get_all(header::ACCEPT) {
