@@ -1,7 +1,5 @@
 //! [`Pages`]: the app's pages that the browser form flow sends browsers to.
 
-use http::HeaderValue;
-
 use super::AuthConfig;
 use crate::error::ConfigProblem;
 
@@ -96,7 +94,7 @@ fn is_valid(page: &str) -> bool {
     let located = page.starts_with('/') && !page.starts_with("//")
         || page.starts_with("https://")
         || page.starts_with("http://");
-    located && !page.contains('#') && HeaderValue::from_str(page).is_ok() && !page.contains(' ')
+    located && !page.contains('#') && page.bytes().all(|b| b.is_ascii_graphic())
 }
 
 impl AuthConfig {
