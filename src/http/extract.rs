@@ -4,7 +4,7 @@
 use std::{convert::Infallible, fmt};
 
 use bytes::Bytes;
-use http::{Request, StatusCode, header};
+use http::{HeaderMap, Method, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
@@ -23,9 +23,10 @@ impl Fields {
         match (values.next(), values.next()) {
             (Some(_), Some(_)) => Err(Rejection::bad_request(format!(
                 "field '{name}' is given more than once"
-            ))),
+            ))
+            .with_code("missing_field")),
             (Some(v), None) if !v.is_empty() => Ok(v),
-            _ => Err(Rejection::bad_request(format!("missing field '{name}'"))),
+            _ => Err(missing(name)),
         }
     }
 
@@ -34,9 +35,32 @@ impl Fields {
     pub(crate) fn required_trimmed(&self, name: &'static str) -> Result<&str, Rejection> {
         let value = self.required(name)?.trim();
         if value.is_empty() {
-            return Err(Rejection::bad_request(format!("missing field '{name}'")));
+            return Err(missing(name));
         }
         Ok(value)
+    }
+
+    /// The value of a field that may be given, at most once (400 if given twice).
+    pub(crate) fn optional(&self, name: &'static str) -> Result<Option<&str>, Rejection> {
+        let mut values = self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v);
+        match (values.next(), values.next()) {
+            (Some(_), Some(_)) => Err(Rejection::bad_request(format!(
+                "field '{name}' is given more than once"
+            ))
+            .with_code("missing_field")),
+            (value, _) => Ok(value.map(String::as_str)),
+        }
+    }
+
+    /// The method an HTML form asks for with its `_method` field (`PUT` or `DELETE`, in any
+    /// case); `POST` without one. `Err(())` for any other value.
+    pub(crate) fn method_override(&self) -> Result<Result<Method, ()>, Rejection> {
+        Ok(match self.optional(METHOD_FIELD)? {
+            None => Ok(Method::POST),
+            Some(m) if m.eq_ignore_ascii_case("PUT") => Ok(Method::PUT),
+            Some(m) if m.eq_ignore_ascii_case("DELETE") => Ok(Method::DELETE),
+            Some(_) => Err(()),
+        })
     }
 
     /// The `email` field, trimmed ([`Fields::required_trimmed`]); 400 if it holds an invisible
@@ -46,18 +70,47 @@ impl Fields {
         if crate::user::has_format_character(email) {
             return Err(Rejection::bad_request(
                 "email must not contain invisible format characters",
-            ));
+            )
+            .with_code("invalid_email"));
         }
         Ok(email)
     }
 }
 
-/// Reads the body of `req` as form fields.
+fn missing(name: &str) -> Rejection {
+    Rejection::bad_request(format!("missing field '{name}'")).with_code("missing_field")
+}
+
+/// The form field by which an HTML form asks for `PUT` or `DELETE` (the Rails and Laravel
+/// convention).
+pub(crate) const METHOD_FIELD: &str = "_method";
+
+/// Whether a request's body is an HTML form's (`application/x-www-form-urlencoded` or
+/// `multipart/form-data`): the only bodies whose `_method` field is read.
+pub(crate) fn is_html_form(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let media_type = value
+        .as_bytes()
+        .split(|&b| b == b';')
+        .next()
+        .unwrap_or_default()
+        .trim_ascii();
+    media_type.eq_ignore_ascii_case(b"application/x-www-form-urlencoded")
+        || media_type.eq_ignore_ascii_case(b"multipart/form-data")
+}
+
+/// Reads a request's body as form fields, by its headers.
 ///
 /// 413 above `limit` bytes (by `Content-Length` or as read), 408 for a body that missed its
 /// [`deadline`](super::deadline), 415 for a content type other than the three accepted, 400
 /// for a body that does not parse or is not UTF-8.
-pub(crate) async fn fields<B>(req: Request<B>, limit: usize) -> Result<Fields, Rejection>
+pub(crate) async fn fields<B>(
+    headers: &HeaderMap,
+    body: B,
+    limit: usize,
+) -> Result<Fields, Rejection>
 where
     B: Body,
     B::Error: Into<BoxError>,
@@ -68,15 +121,14 @@ where
             format!("request body is larger than {limit} bytes"),
         )
     };
-    let declared = req
-        .headers()
+    let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    let content_type = match req.headers().get(header::CONTENT_TYPE) {
+    let content_type = match headers.get(header::CONTENT_TYPE) {
         Some(v) => Some(
             v.to_str()
                 .map_err(|_| {
@@ -89,7 +141,7 @@ where
         ),
         None => None,
     };
-    let body = match Limited::new(req.into_body(), limit).collect().await {
+    let body = match Limited::new(body, limit).collect().await {
         Ok(collected) => collected.to_bytes(),
         Err(e) if e.is::<LengthLimitError>() => return Err(too_large()),
         Err(e) if e.is::<BodyTimeout>() => return Err(Rejection::body_timeout()),
@@ -206,9 +258,19 @@ impl<'de> Deserialize<'de> for JsonFields {
 
 #[cfg(test)]
 mod tests {
+    use http::Request;
     use http_body_util::Full;
 
     use super::*;
+
+    async fn fields<B>(req: Request<B>, limit: usize) -> Result<Fields, Rejection>
+    where
+        B: Body,
+        B::Error: Into<BoxError>,
+    {
+        let (parts, body) = req.into_parts();
+        super::fields(&parts.headers, body, limit).await
+    }
 
     async fn parse(content_type: Option<&str>, body: &'static [u8]) -> Result<Fields, Rejection> {
         let mut req = Request::post("/")

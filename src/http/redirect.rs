@@ -136,14 +136,27 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
 /// `page` with the query parameter `next={next}` added (before any fragment), `next`
 /// percent-encoded.
 pub(crate) fn with_next(page: &str, next: &str) -> String {
+    with_query(page, &[("next", next)])
+}
+
+/// `page` with the query parameters `params` added (after a query it may have, before any
+/// fragment), each value percent-encoded.
+pub(crate) fn with_query(page: &str, params: &[(&str, &str)]) -> String {
     let (base, fragment) = page.split_at(page.find('#').unwrap_or(page.len()));
-    let separator = match base.find('?') {
-        None => "?",
-        Some(_) if base.ends_with(['?', '&']) => "",
-        Some(_) => "&",
-    };
-    let next = utf8_percent_encode(next, QUERY_VALUE);
-    format!("{base}{separator}next={next}{fragment}")
+    let mut location = base.to_owned();
+    for (name, value) in params {
+        let separator = match location.find('?') {
+            None => "?",
+            Some(_) if location.ends_with(['?', '&']) => "",
+            Some(_) => "&",
+        };
+        location.push_str(separator);
+        location.push_str(name);
+        location.push('=');
+        location.extend(utf8_percent_encode(value, QUERY_VALUE));
+    }
+    location.push_str(fragment);
+    location
 }
 
 /// A 303 See Other to `location`, not to be stored by a cache, with an empty body.

@@ -37,6 +37,9 @@ pub(crate) fn json(status: StatusCode, body: &impl serde::Serialize) -> OwnRespo
 pub(crate) struct Rejection {
     pub(crate) status: StatusCode,
     pub(crate) message: Cow<'static, str>,
+    /// The short code a browser is sent back to its form with (`?error=<code>`); see
+    /// [`Pages`](crate::Pages).
+    pub(crate) code: &'static str,
     pub(crate) allow: Option<&'static str>,
     pub(crate) retry_after: Option<u64>,
     pub(crate) set_cookie: Option<HeaderValue>,
@@ -49,11 +52,18 @@ impl Rejection {
         Self {
             status,
             message: message.into(),
+            code: default_code(status),
             allow: None,
             retry_after: None,
             set_cookie: None,
             close: false,
         }
+    }
+
+    /// The same refusal, with the code a browser's form is told.
+    pub(crate) fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
     }
 
     /// The same refusal, setting (clearing) a cookie.
@@ -134,18 +144,41 @@ impl Rejection {
     }
 }
 
+/// The code of a refusal that has no more specific one.
+fn default_code(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "wrong_credentials",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::CONFLICT => "conflict",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported",
+        StatusCode::TOO_MANY_REQUESTS => "throttled",
+        StatusCode::SERVICE_UNAVAILABLE => "busy",
+        s if s.is_server_error() => "error",
+        _ => "forbidden",
+    }
+}
+
 impl From<AuthError> for Rejection {
     /// The answer to an error of [`Auth`](crate::Auth) where the route has no more specific
     /// one. Store failures are logged here, once.
     fn from(e: AuthError) -> Self {
         match e {
-            AuthError::EmailTaken(_) => Self::bad_request("email already registered"),
-            AuthError::InvalidEmail(e) => Self::bad_request(e.to_string()),
-            AuthError::InvalidPassword(e) => Self::bad_request(e.to_string()),
-            AuthError::UnknownEmail
-            | AuthError::InvalidToken
-            | AuthError::InvalidSession
-            | AuthError::WrongPassword => Self::forbidden(),
+            AuthError::EmailTaken(_) => {
+                Self::bad_request("email already registered").with_code("email_taken")
+            }
+            AuthError::InvalidEmail(e) => {
+                Self::bad_request(e.to_string()).with_code("invalid_email")
+            }
+            AuthError::InvalidPassword(e) => {
+                Self::bad_request(e.to_string()).with_code("weak_password")
+            }
+            AuthError::UnknownEmail => Self::forbidden().with_code("unknown_email"),
+            AuthError::InvalidToken => Self::forbidden().with_code("invalid_token"),
+            AuthError::InvalidSession => Self::forbidden().with_code("no_session"),
+            AuthError::WrongPassword => Self::forbidden().with_code("wrong_password"),
             AuthError::CredentialsChanged => Self::new(StatusCode::CONFLICT, e.to_string()),
             AuthError::Throttled { retry_after } => Self {
                 retry_after: Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),

@@ -6,17 +6,17 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::{Method, Request, Response};
 use http_body::Body;
 use tower_service::Service;
 
 use super::{
     body::AuthBody,
     cookie::{self, SessionCookie},
-    csrf,
+    csrf, extract,
     future::{ResponseFuture, clear_session_cookie},
     response::Rejection,
-    routes,
+    routes::{self, Target},
 };
 use crate::{BoxError, auth::Auth, store::Store, user::AuthenticatedUser};
 
@@ -87,16 +87,24 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = self.auth.config();
-        if let Some(matched) = routes::match_route(&config.mounted, req.method(), req.uri().path())
-        {
-            return match matched {
-                Ok(route) => {
-                    ResponseFuture::route(Box::pin(routes::handle(self.auth.clone(), route, req)))
-                }
-                Err(allow) => {
-                    ResponseFuture::ready(Rejection::method_not_allowed(allow).into_response())
+        if let Some(resource) = routes::match_resource(&config.mounted, req.uri().path()) {
+            let method = req.method();
+            // An HTML form's POST may ask for PUT or DELETE in its body (`_method`).
+            let target = if method == Method::POST
+                && resource.takes_method_override()
+                && extract::is_html_form(req.headers())
+            {
+                Target::Form(resource)
+            } else {
+                match resource.route(method) {
+                    Ok(route) => Target::Route(route),
+                    Err(allow) => {
+                        let refusal = Rejection::method_not_allowed(allow).into_response();
+                        return ResponseFuture::ready(refusal);
+                    }
                 }
             };
+            return ResponseFuture::route(Box::pin(routes::handle(self.auth.clone(), target, req)));
         }
         // Only this layer says who the user is.
         req.extensions_mut().remove::<AuthenticatedUser>();
