@@ -391,3 +391,78 @@ async fn item_12_logout_redirect_followed_over_a_real_socket() {
     let res = http(addr, with_cookie(get("/profile"), &c)).await;
     assert_eq!(res.status, 403);
 }
+
+/// Item 10, ending one session by id over HTTP under concurrency: two of the user's other
+/// sessions race to end the same session while it keeps making requests. Exactly one ender
+/// gets 200 and the other 404; once the 200 has arrived, no request the ended session starts
+/// is answered as logged in; the record is gone. Real sockets, many rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn item_10_ending_one_session_by_id_races_its_use_and_another_ender() {
+    use std::time::Instant;
+
+    let h = Harness::new(crate::support::unthrottled(seed_config()));
+    h.registered("race@example.com", GOOD_PW).await;
+    let server = serve_echo(&h.auth).await;
+    let c = &server.http;
+    let mut defects = Vec::new();
+    for round in 0..30 {
+        let a = h.session("race@example.com", GOOD_PW).await;
+        let b = h.session("race@example.com", GOOD_PW).await;
+        let victim = h.session("race@example.com", GOOD_PW).await;
+        let path = format!("/sessions/{}", TokenDigest::of(&victim).session_id());
+        let barrier = tokio::sync::Barrier::new(3);
+        let end = |ender: String| {
+            let path = path.clone();
+            let barrier = &barrier;
+            async move {
+                barrier.wait().await;
+                let res = c.delete(&path, &format!("session_id={ender}")).await;
+                (res.status.as_u16(), Instant::now())
+            }
+        };
+        let victim_cookie = format!("session_id={victim}");
+        let (ended_a, ended_b, uses) = tokio::join!(end(a.clone()), end(b.clone()), async {
+            barrier.wait().await;
+            let mut uses = Vec::new();
+            for _ in 0..200 {
+                let started = Instant::now();
+                let status = c.get("/profile", &victim_cookie).await.status.as_u16();
+                uses.push((started, status));
+                if status == 403 {
+                    break;
+                }
+            }
+            uses
+        });
+        let mut statuses = [ended_a.0, ended_b.0];
+        statuses.sort_unstable();
+        if statuses != [200, 404] {
+            defects.push(format!("round {round}: enders got {statuses:?}"));
+        }
+        let ended_at = [ended_a, ended_b]
+            .iter()
+            .filter(|(status, _)| *status == 200)
+            .map(|(_, at)| *at)
+            .min();
+        if let Some(ended_at) = ended_at {
+            let late = uses
+                .iter()
+                .filter(|(started, status)| *started > ended_at && *status == 200)
+                .count();
+            if late > 0 {
+                defects.push(format!(
+                    "round {round}: {late} requests started after the 200 were logged in"
+                ));
+            }
+        }
+        if c.get("/profile", &victim_cookie).await.status != 403 || h.session_stored(&victim).await
+        {
+            defects.push(format!("round {round}: the ended session survived"));
+        }
+        for ender in [&a, &b] {
+            assert_eq!(h.profile(ender).await.status, 200, "round {round}");
+            h.logout(ender).await;
+        }
+    }
+    assert!(defects.is_empty(), "{defects:#?}");
+}

@@ -14,6 +14,11 @@ pub type FullBody = Full<Bytes>;
 /// The client address [`Harness::send`](super::Harness::send) puts on requests that name none.
 pub const DEFAULT_PEER: &str = "192.0.2.10:40000";
 
+/// The `Accept` header Chromium and Firefox send for a page or a form submission: a browser,
+/// to the layer (`tower_user_auth::prefers_html`).
+pub const BROWSER_ACCEPT: &str =
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
+
 /// The boundary style of curl's `-F`.
 pub const CURL_BOUNDARY: &str = "------------------------d74496d66958873e";
 
@@ -181,6 +186,11 @@ pub fn with_header<B>(mut req: Request<B>, name: &'static str, value: &str) -> R
     req.headers_mut()
         .append(name, HeaderValue::from_str(value).expect("header value"));
     req
+}
+
+/// The same request as a browser sends it: [`BROWSER_ACCEPT`].
+pub fn as_browser<B>(req: Request<B>) -> Request<B> {
+    with_header(req, "accept", BROWSER_ACCEPT)
 }
 
 /// Sets the client's address (the peer address the server would put in the extensions):
