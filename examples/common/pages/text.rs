@@ -13,7 +13,7 @@ pub fn error_message(code: &str) -> &'static str {
             "That password is too weak: choose a longer one that is not a common password \
              nor your email address."
         }
-        "email_taken" => "An account with that email address already exists. Log in instead?",
+        "email_taken" => "An account with that email address already exists: log in instead.",
         "wrong_credentials" => "Wrong email or password.",
         "wrong_password" => "Your current password is not right.",
         "registration_closed" => "Registration is closed: no new accounts can be created.",
