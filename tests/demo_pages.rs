@@ -345,6 +345,15 @@ async fn every_page_renders_for_a_browser_in_both_profiles() {
         let a = browse(&demo, "/nowhere", &cookie).await;
         assert_eq!(a.status, StatusCode::NOT_FOUND);
         assert_secure(&a);
+        // Pages are only read.
+        let headers = [("accept", BROWSER), ("cookie", cookie.as_str())];
+        let a = demo
+            .http
+            .send(Method::POST, "/login", &headers, Body::Empty)
+            .await;
+        assert_eq!(a.status, StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(a.header("allow"), Some("GET, HEAD"));
+        assert_secure(&a);
     }
 }
 

@@ -69,28 +69,24 @@ pub async fn answer<B>(auth: &Auth, req: &Request<B>) -> Option<Response<Full<By
     if !prefers_html(req.headers()) {
         return None;
     }
+    let user = req.extensions().get::<AuthenticatedUser>();
+    let site = views::Site::new(auth, user);
     let Some(page) = page_of(auth, req.uri().path()) else {
-        return Some(html(
-            StatusCode::NOT_FOUND,
-            &views::not_found(&views::Site::new(auth, None)),
-        ));
+        let body = views::plain(&site, "Page not found", "There is no page here.");
+        return Some(html(StatusCode::NOT_FOUND, &body));
     };
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
-        let mut res = html(
-            StatusCode::METHOD_NOT_ALLOWED,
-            &views::not_found(&views::Site::new(auth, None)),
-        );
+        let body = views::plain(&site, "Not allowed", "This page can only be viewed.");
+        let mut res = html(StatusCode::METHOD_NOT_ALLOWED, &body);
         res.headers_mut()
             .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return Some(res);
     }
-    let user = req.extensions().get::<AuthenticatedUser>();
     if page.needs_session() && user.is_none() {
         let here = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
         let login = with_param(&auth.config().pages().login, "next", here);
         return Some(see_other(&login));
     }
-    let site = views::Site::new(auth, user);
     let query = Query::parse(req.uri().query());
     let body = match page {
         Page::Home => views::home(&site, &query),
@@ -106,10 +102,12 @@ pub async fn answer<B>(auth: &Auth, req: &Request<B>) -> Option<Response<Full<By
                 Ok(sessions) => views::sessions(&site, &query, &sessions),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot list the sessions");
-                    return Some(html(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        &views::failure(&site),
-                    ));
+                    let body = views::plain(
+                        &site,
+                        "Something went wrong",
+                        "Something went wrong on our side. Please try again later.",
+                    );
+                    return Some(html(StatusCode::INTERNAL_SERVER_ERROR, &body));
                 }
             }
         }

@@ -284,16 +284,10 @@ pub fn new_password(site: &Site<'_>, query: &Query) -> String {
     layout(site, "Choose a new password", query, content)
 }
 
-pub fn not_found(site: &Site<'_>) -> String {
+/// A page that only says something: no such page, a method pages do not answer, a failure.
+pub fn plain(site: &Site<'_>, title: &str, text: &str) -> String {
     let content = html! {
-        p { "There is no page here. " a href="/" { "Go to the home page." } }
+        p { (text) " " a href="/" { "Go to the home page." } }
     };
-    layout(site, "Page not found", &Query::default(), content)
-}
-
-pub fn failure(site: &Site<'_>) -> String {
-    let content = html! {
-        p { "Something went wrong on our side. Please try again later." }
-    };
-    layout(site, "Something went wrong", &Query::default(), content)
+    layout(site, title, &Query::default(), content)
 }
