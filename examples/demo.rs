@@ -1,5 +1,8 @@
 //! The seed's app behind `AuthLayer`: a hyper server whose own routes are `GET /` and
-//! `GET /me`, with the auth routes served by the layer.
+//! `GET /me`, with the auth routes served by the layer; and, for a person in a browser
+//! (`Accept` preferring `text/html`), pages without JavaScript to register, log in and out,
+//! see the profile, list and end sessions, change the password and reset it
+//! (`examples/common/pages`). API clients keep getting the seed's JSON.
 //!
 //! Try it:
 //!
@@ -14,6 +17,8 @@
 //! curl -b jar -X DELETE localhost:5000/sessions   # log out
 //! ```
 //!
+//! Or open <http://127.0.0.1:5000/login> in a browser.
+//!
 //! Configured from the environment: `HOST` (127.0.0.1), `PORT` (5000; 0 picks a free port),
 //! `AUTH_DB` (auth.redb), `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`) and the
 //! `AUTH_*` options listed in the README. Every problem with them is reported at once, before
@@ -26,12 +31,16 @@
 //! profile hands any account's reset token to whoever asks for it.
 
 mod common;
+// By path, not in `common`: the benchmark's peer server includes `common` without maud.
+#[path = "common/pages/mod.rs"]
+mod pages;
 
 use std::{env, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration};
 
 use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
-    Auth, AuthConfig, AuthLayer, BoxError, ConfigError, OpenError, Profile, Routes, ThrottleConfig,
+    Auth, AuthConfig, AuthLayer, BoxError, ConfigError, OpenError, Pages, Profile, Routes,
+    ThrottleConfig,
     password::PasswordPolicy,
     serve::{self, Server},
     token::ResetToken,
@@ -297,10 +306,12 @@ fn config_from_env(env: &mut Env) -> AuthConfig {
     let policy = password_policy_from_env(env, c.password_policy().clone());
     let throttle = throttle_from_env(env, c.throttle().clone());
     let routes = routes_from_env(c.routes().clone());
+    let pages = pages_from_env(c.pages().clone());
     c = c
         .with_password_policy(policy)
         .with_throttle(throttle)
-        .with_routes(routes);
+        .with_routes(routes)
+        .with_pages(pages);
     if let Some(v) = Env::var("AUTH_ROUTE_PREFIX") {
         c = c.with_route_prefix(v);
     }
@@ -399,6 +410,24 @@ fn routes_from_env(mut r: Routes) -> Routes {
     r
 }
 
+/// The pages' paths, from `AUTH_PAGE_*` (the configuration validates them).
+fn pages_from_env(mut p: Pages) -> Pages {
+    for (name, slot) in [
+        ("AUTH_PAGE_LOGIN", &mut p.login),
+        ("AUTH_PAGE_REGISTER", &mut p.register),
+        ("AUTH_PAGE_AFTER_LOGIN", &mut p.after_login),
+        ("AUTH_PAGE_SESSIONS", &mut p.sessions),
+        ("AUTH_PAGE_CHANGE_PASSWORD", &mut p.change_password),
+        ("AUTH_PAGE_FORGOT_PASSWORD", &mut p.forgot_password),
+        ("AUTH_PAGE_NEW_PASSWORD", &mut p.new_password),
+    ] {
+        if let Some(v) = Env::var(name) {
+            *slot = v;
+        }
+    }
+    p
+}
+
 async fn run() -> Result<(), Setup> {
     let Settings {
         config,
@@ -440,9 +469,22 @@ async fn run() -> Result<(), Setup> {
             }
         });
     }
+    // The app: the pages for a browser, the seed's JSON for every other client.
+    let app = {
+        let auth = auth.clone();
+        service_fn(move |req: http::Request<_>| {
+            let auth = auth.clone();
+            async move {
+                match pages::answer(&auth, &req).await {
+                    Some(page) => Ok(page),
+                    None => common::app(req).await,
+                }
+            }
+        })
+    };
     let service = ServiceBuilder::new()
         .layer(AuthLayer::new(auth))
-        .service(service_fn(common::app));
+        .service(app);
 
     let server = bounds.server(&host, port).await?;
     let addr: SocketAddr = server.local_addr()?;

@@ -1,0 +1,220 @@
+//! The demo's pages: server-rendered HTML forms, without JavaScript, for a person in a browser.
+//!
+//! Only a browser gets them: a request whose `Accept` prefers `text/html`
+//! ([`prefers_html`]). Every other client keeps the JSON of [`super::app`]. The forms post to
+//! the auth routes (the route prefix included), which answer a browser with `303 See Other`
+//! back to these pages, with `?error=<code>` or `?notice=<code>` (the browser form-flow
+//! contract of [`tower_user_auth::Pages`]).
+//!
+//! Where the pages are served comes from `auth.config().pages()`; `GET /` (and the
+//! after-login page) is the home page and `GET /me` the profile page. A page that needs a
+//! session sends a browser without one to the login page with `next` set to the page.
+//!
+//! Not declared in `examples/common/mod.rs`: the load benchmark's peer server includes that
+//! module without this one's HTML dependencies. The demo declares it by path.
+
+mod text;
+mod views;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::Full;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use tower_user_auth::{Auth, AuthenticatedUser, prefers_html, safe_next};
+
+/// The security headers of every page: no caching (account data), no sniffing, no referrer
+/// (the new-password page's URL holds a reset token), and a policy that allows no script,
+/// no resource from anywhere, only the inline style, and forms posting to this site only.
+const SECURITY_HEADERS: [(&str, &str); 4] = [
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "content-security-policy",
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    ),
+];
+
+/// What a query string component may hold as is: RFC 3986's unreserved characters.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The pages a browser can ask for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Page {
+    Home,
+    Profile,
+    Login,
+    Register,
+    Sessions,
+    ChangePassword,
+    ForgotPassword,
+    NewPassword,
+}
+
+impl Page {
+    /// Whether the page is only for a logged-in user.
+    fn needs_session(self) -> bool {
+        matches!(self, Page::Profile | Page::Sessions | Page::ChangePassword)
+    }
+}
+
+/// The page's answer to a browser's request; `None` for an API client, which the JSON app
+/// answers.
+pub async fn answer<B>(auth: &Auth, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    if !prefers_html(req.headers()) {
+        return None;
+    }
+    let user = req.extensions().get::<AuthenticatedUser>();
+    let site = views::Site::new(auth, user);
+    let Some(page) = page_of(auth, req.uri().path()) else {
+        let body = views::plain(&site, "Page not found", "There is no page here.");
+        return Some(html(StatusCode::NOT_FOUND, &body));
+    };
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let body = views::plain(&site, "Not allowed", "This page can only be viewed.");
+        let mut res = html(StatusCode::METHOD_NOT_ALLOWED, &body);
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Some(res);
+    }
+    if page.needs_session() && user.is_none() {
+        let here = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let login = with_param(&auth.config().pages().login, "next", here);
+        return Some(see_other(&login));
+    }
+    let query = Query::parse(req.uri().query());
+    let body = match page {
+        Page::Home => views::home(&site, &query),
+        Page::Profile => views::profile(&site, &query),
+        Page::Login => views::login(&site, &query),
+        Page::Register => views::register(&site, &query),
+        Page::ChangePassword => views::change_password(&site, &query),
+        Page::ForgotPassword => views::forgot_password(&site, &query),
+        Page::NewPassword => views::new_password(&site, &query),
+        Page::Sessions => {
+            let user = user.expect("checked above");
+            match auth.sessions_of(user.id).await {
+                Ok(sessions) => views::sessions(&site, &query, &sessions),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot list the sessions");
+                    let body = views::plain(
+                        &site,
+                        "Something went wrong",
+                        "Something went wrong on our side. Please try again later.",
+                    );
+                    return Some(html(StatusCode::INTERNAL_SERVER_ERROR, &body));
+                }
+            }
+        }
+    };
+    Some(html(StatusCode::OK, &body))
+}
+
+/// The page served at `path`: the configured pages (their path, without a query), `/` and
+/// `/me`.
+fn page_of(auth: &Auth, path: &str) -> Option<Page> {
+    let pages = auth.config().pages();
+    let configured = [
+        (&pages.login, Page::Login),
+        (&pages.register, Page::Register),
+        (&pages.sessions, Page::Sessions),
+        (&pages.change_password, Page::ChangePassword),
+        (&pages.forgot_password, Page::ForgotPassword),
+        (&pages.new_password, Page::NewPassword),
+        (&pages.after_login, Page::Home),
+    ];
+    let same = |page: &str| {
+        // A page configured as an absolute URL is another site's: not served here.
+        let page_path = page.split('?').next().unwrap_or_default();
+        page_path.starts_with('/') && page_path == path
+    };
+    configured
+        .into_iter()
+        .find(|(page, _)| same(page))
+        .map(|(_, page)| page)
+        .or(match path {
+            "/" => Some(Page::Home),
+            "/me" => Some(Page::Profile),
+            _ => None,
+        })
+}
+
+/// The query parameters the pages read. Repeated parameters: the first counts.
+#[derive(Debug, Default)]
+pub struct Query {
+    /// An error code, shown as a message (never as it is).
+    pub error: Option<String>,
+    /// A notice code, shown as a message (never as it is).
+    pub notice: Option<String>,
+    /// Where to go after logging in or registering, kept only if `safe_next` accepts it.
+    pub next: Option<String>,
+    /// The new-password page's prefilled email.
+    pub email: Option<String>,
+    /// The new-password page's prefilled reset token.
+    pub token: Option<String>,
+}
+
+impl Query {
+    fn parse(query: Option<&str>) -> Self {
+        let mut q = Self::default();
+        for (key, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let slot = match key.as_ref() {
+                "error" => &mut q.error,
+                "notice" => &mut q.notice,
+                "next" => &mut q.next,
+                "email" => &mut q.email,
+                "token" => &mut q.token,
+                _ => continue,
+            };
+            if slot.is_none() && !value.is_empty() {
+                *slot = Some(value.into_owned());
+            }
+        }
+        q.next = q.next.filter(|next| safe_next(next).is_some());
+        q
+    }
+}
+
+/// `base` with the query parameter `key=value` added (percent-encoded).
+pub fn with_param(base: &str, key: &str, value: &str) -> String {
+    let join = if base.contains('?') { '&' } else { '?' };
+    format!(
+        "{base}{join}{key}={}",
+        utf8_percent_encode(value, COMPONENT)
+    )
+}
+
+/// A page: HTML, with the security headers.
+fn html(status: StatusCode, body: &str) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure(res)
+}
+
+/// `303 See Other` to `location`, with the security headers.
+fn see_other(location: &str) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(Bytes::new()));
+    *res.status_mut() = StatusCode::SEE_OTHER;
+    // The configured page is visible ASCII (validated) and the `next` percent-encoded.
+    if let Ok(value) = HeaderValue::from_str(location) {
+        res.headers_mut().insert(header::LOCATION, value);
+    }
+    secure(res)
+}
+
+fn secure(mut res: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    for (name, value) in SECURITY_HEADERS {
+        res.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    res
+}
