@@ -711,14 +711,20 @@ async fn the_register_and_login_forms_post_what_the_layer_reads() {
                     Body::Form(&fields),
                 )
                 .await;
-            // Until the layer answers browsers with 303, it answers with JSON: either way a
-            // success.
-            assert!(
-                a.status == StatusCode::OK || a.status == StatusCode::SEE_OTHER,
-                "{profile} {form_id}: {} {}",
+            // The layer answers a browser's form with a redirect: registering leads to the
+            // login page with `next` kept, logging in to `next`.
+            assert_eq!(
                 a.status,
+                StatusCode::SEE_OTHER,
+                "{profile} {form_id}: {}",
                 a.body
             );
+            let expected = if form_id == "login-form" {
+                "/me"
+            } else {
+                "/login?notice=registered&next=%2Fme"
+            };
+            assert_eq!(a.header("location"), Some(expected), "{profile} {form_id}");
             if form_id == "login-form" {
                 let cookie = format!("session_id={}", a.session_cookie().expect("cookie"));
                 let a = browse(&demo, "/me", &cookie).await;
