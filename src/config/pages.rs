@@ -15,13 +15,16 @@ use crate::error::ConfigProblem;
 ///
 /// | form | success | failure |
 /// | --- | --- | --- |
-/// | register (`POST /users`) | `next`, else [`login`](Self::login)`?notice=registered` | [`register`](Self::register)`?error=<code>` |
+/// | register (`POST /users`) | [`login`](Self::login)`?notice=registered`, `next` kept for it (registering does not log in) | [`register`](Self::register)`?error=<code>` |
 /// | log in (`POST /sessions`) | `next`, else [`after_login`](Self::after_login) | [`login`](Self::login)`?error=<code>` |
 /// | log out, end all sessions | `next`, else the [after-logout target](crate::Routes::after_logout) | [`login`](Self::login) |
-/// | end one session (`DELETE /sessions/{id}`) | `next`, else [`sessions`](Self::sessions)`?notice=session_ended` | [`sessions`](Self::sessions)`?error=<code>` |
+/// | end one session (`DELETE /sessions/{id}`) | `next`, else [`sessions`](Self::sessions)`?notice=session_ended` (the after-logout target if it was the browser's own session) | [`sessions`](Self::sessions)`?error=<code>` |
 /// | change password (`PUT /profile/password`) | `next`, else [`change_password`](Self::change_password)`?notice=password_changed` | [`change_password`](Self::change_password)`?error=<code>` |
-/// | ask for a reset (`POST /reset_password`) | `next`, else [`forgot_password`](Self::forgot_password)`?notice=reset_sent`; where tokens go back in the answer (the compatibility profile), [`new_password`](Self::new_password)`?email=<email>&token=<token>` | [`forgot_password`](Self::forgot_password)`?error=<code>` |
+/// | ask for a reset (`POST /reset_password`) | `next`, else [`forgot_password`](Self::forgot_password)`?notice=reset_sent`; where tokens go back in the answer (the compatibility profile), [`new_password`](Self::new_password)`?email=<email>&token=<token>`, the browser's equivalent of the token in the JSON answer | [`forgot_password`](Self::forgot_password)`?error=<code>` |
 /// | reset (`PUT /reset_password`) | `next`, else [`login`](Self::login)`?notice=password_reset` | [`new_password`](Self::new_password)`?error=<code>` |
+///
+/// Forms reach the `PUT` and `DELETE` routes by `POST` with a hidden `_method` field (`PUT`
+/// or `DELETE`), read only from urlencoded and multipart bodies.
 ///
 /// `next` is a form field (or a query parameter of the form's `action`) naming where to go
 /// on success; it is followed only when it is a [`safe_next`](crate::safe_next) path, and

@@ -9,7 +9,9 @@ use crate::error::ConfigProblem;
 pub struct Routes {
     /// `POST`: register (`/users`).
     pub register: String,
-    /// `POST`: log in, `DELETE`: log out, `GET`: list the user's sessions (`/sessions`).
+    /// `POST`: log in, `DELETE`: log out, `GET`: list the user's sessions (`/sessions`);
+    /// `DELETE` on `{sessions}/{id}`: end one session by its public id (only a 32-hex-digit
+    /// id is claimed: other paths below it stay the app's).
     pub sessions: String,
     /// `DELETE`: end all the user's sessions (`/sessions/all`).
     pub all_sessions: String,
