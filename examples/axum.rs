@@ -121,17 +121,17 @@ async fn change_password(Query(query): Query<HashMap<String, String>>) -> Html<S
 /// The message for the `error` or `notice` code the layer's redirect carries; never the
 /// query's text itself.
 fn message(query: &HashMap<String, String>) -> &'static str {
-    let code = query.get("error").or_else(|| query.get("notice"));
-    match code.map(String::as_str) {
-        None => "",
-        Some("wrong_credentials") => "<p>Wrong email or password.</p>",
-        Some("wrong_password") => "<p>The current password is wrong.</p>",
-        Some("weak_password") => "<p>Choose a longer, less common password.</p>",
-        Some("email_taken") => "<p>That email is already registered.</p>",
-        Some("throttled") => "<p>Too many attempts: wait a little and try again.</p>",
-        Some("registered") => "<p>Registered: you can log in.</p>",
-        Some("password_changed") => "<p>Password changed.</p>",
-        Some(_) => "<p>That did not work: please check the form.</p>",
+    let code = |name: &str| query.get(name).map(String::as_str);
+    match (code("error"), code("notice")) {
+        (Some("wrong_credentials"), _) => "<p>Wrong email or password.</p>",
+        (Some("wrong_password"), _) => "<p>The current password is wrong.</p>",
+        (Some("weak_password"), _) => "<p>Choose a longer, less common password.</p>",
+        (Some("email_taken"), _) => "<p>That email is already registered.</p>",
+        (Some("throttled"), _) => "<p>Too many attempts: wait a little and try again.</p>",
+        (Some(_), _) => "<p>That did not work: please check the form.</p>",
+        (None, Some("registered")) => "<p>Registered: you can log in.</p>",
+        (None, Some("password_changed")) => "<p>Password changed.</p>",
+        (None, _) => "",
     }
 }
 

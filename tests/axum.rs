@@ -392,6 +392,8 @@ async fn the_login_form_carries_next_escaped() {
         .await;
     assert!(!odd.body.contains("script"), "{}", odd.body);
     assert!(odd.body.contains("That did not work"), "{}", odd.body);
+    let notice = app.browser_get("/login?notice=password_reset", None).await;
+    assert!(!notice.body.contains("did not work"), "{}", notice.body);
 }
 
 /// A browser's whole trip through the example: the guarded page sends it to the login form,
