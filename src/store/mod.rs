@@ -284,6 +284,38 @@ pub struct Purged {
 ///
 /// Implementations decide where the work runs; callers on an async runtime expect that no
 /// method blocks a worker thread on disk or network I/O for long.
+///
+/// [`Auth`](crate::Auth) runs over any store ([`Auth::new`](crate::Auth::new)); code written
+/// against the trait works with each of them:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_user_auth::{
+///     Auth, AuthConfig,
+///     error::StoreError,
+///     store::{RedbStore, Store},
+/// };
+///
+/// /// Every account's email, a page at a time, in id order.
+/// async fn emails<S: Store>(store: &S) -> Result<Vec<String>, StoreError> {
+///     let (mut emails, mut after) = (Vec::new(), None);
+///     loop {
+///         let page = store.list_users(after, 100).await?;
+///         let Some(last) = page.last() else { return Ok(emails) };
+///         after = Some(last.user.id);
+///         emails.extend(page.into_iter().map(|listed| listed.user.email));
+///     }
+/// }
+///
+/// let dir = tempfile::tempdir()?;
+/// let store = RedbStore::open(dir.path().join("auth.redb"))?;
+/// let auth = Auth::new(store, AuthConfig::hardened().with_bcrypt_cost(4))?;
+/// auth.register("bob@example.com", "correct horse battery staple", None).await?;
+/// assert_eq!(emails(auth.store()).await?, ["bob@example.com"]);
+/// # Ok(())
+/// # }
+/// ```
 pub trait Store: Send + Sync + 'static {
     /// Inserts a user at credential generation 0. Fails with [`StoreError::EmailTaken`] if an
     /// account has the same [`email_key`]; the check and the insert are one transaction.
