@@ -21,7 +21,10 @@ use std::path::Path;
 
 use http::StatusCode;
 use serde_json::json;
-use support::{Body, Browser, Demo, browser::WAIT};
+use support::{
+    Body, Browser, Demo,
+    browser::{WAIT, bounded},
+};
 
 const EMAIL: &str = "ann@example.com";
 const PASSWORD: &str = support::GOOD_PW;
@@ -87,6 +90,10 @@ async fn assert_http_only_session(browser: &Browser) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_browser_against_the_demo() {
+    bounded(the_browser_against_the_demo_steps()).await;
+}
+
+async fn the_browser_against_the_demo_steps() {
     let Some(browser) = Browser::start_or_skip().await else {
         return;
     };
@@ -170,6 +177,10 @@ async fn the_browser_against_the_demo() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the form-flow pages (examples/common/pages) and the layer's 303s: un-ignore on merge"]
 async fn a_user_s_journey_in_the_hardened_profile() {
+    bounded(a_user_s_journey_in_the_hardened_profile_steps()).await;
+}
+
+async fn a_user_s_journey_in_the_hardened_profile_steps() {
     let Some(browser) = Browser::start_or_skip().await else {
         return;
     };
@@ -313,6 +324,10 @@ async fn a_user_s_journey_in_the_hardened_profile() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the form-flow pages (examples/common/pages) and the layer's 303s: un-ignore on merge"]
 async fn a_password_reset_in_the_seed_profile() {
+    bounded(a_password_reset_in_the_seed_profile_steps()).await;
+}
+
+async fn a_password_reset_in_the_seed_profile_steps() {
     let Some(browser) = Browser::start_or_skip().await else {
         return;
     };

@@ -31,6 +31,17 @@ use serde_json::{Value, json};
 /// The bound of every wait: for chromedriver to listen, for an element, for a URL.
 pub const WAIT: Duration = Duration::from_secs(30);
 
+/// The bound of a whole browser test: a WebDriver command that never answers (a hung
+/// chromedriver) fails the test by then instead of hanging it.
+pub const TEST_LIMIT: Duration = Duration::from_secs(240);
+
+/// Runs `test` ([`TEST_LIMIT`] at most).
+pub async fn bounded<F: std::future::Future>(test: F) -> F::Output {
+    tokio::time::timeout(TEST_LIMIT, test)
+        .await
+        .unwrap_or_else(|_| panic!("the test did not finish within {TEST_LIMIT:?}"))
+}
+
 /// How often a wait looks again.
 const POLL: Duration = Duration::from_millis(50);
 
@@ -165,8 +176,7 @@ impl Driver {
             self.addr
         );
         if stream.write_all(request.as_bytes()).is_ok() {
-            let mut answer = Vec::new();
-            let _ = stream.read_to_end(&mut answer);
+            read_answer(&mut stream);
         }
     }
 
@@ -216,6 +226,36 @@ fn kill_stragglers(user_data_dir: &Path) {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+        }
+    }
+}
+
+/// Reads one HTTP answer with a `Content-Length` (chromedriver keeps the connection open
+/// whatever `Connection: close` says), or until the read times out.
+fn read_answer(stream: &mut TcpStream) {
+    let mut answer = Vec::new();
+    let mut buf = [0; 4096];
+    loop {
+        let Ok(n) = stream.read(&mut buf) else {
+            return;
+        };
+        if n == 0 {
+            return;
+        }
+        answer.extend_from_slice(&buf[..n]);
+        let text = String::from_utf8_lossy(&answer);
+        if let Some(end) = text.find("\r\n\r\n") {
+            let length = text[..end]
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse::<usize>().ok())?
+                })
+                .unwrap_or(0);
+            if answer.len() >= end + 4 + length {
+                return;
+            }
         }
     }
 }
