@@ -4,8 +4,9 @@
 //! The client is [`fantoccini`] (jonhoo's, on crates.io since 2017 and kept up to date): it
 //! speaks W3C WebDriver over hyper 1 and `hyper-util`, which the crate's tests already build,
 //! and with its default features off it needs no TLS stack at all (chromedriver listens on
-//! plain `http://127.0.0.1`). `thirtyfour` would bring `reqwest`, rustls and a driver
-//! manager that downloads browsers, which this machine cannot do anyway.
+//! plain `http://127.0.0.1`). `thirtyfour`, the other maintained client, brings `reqwest` and
+//! rustls by default and a driver manager that downloads chromedriver, which this machine's
+//! closed network cannot do anyway; its extras (components, CDP) are not needed here.
 //!
 //! Finding the programs: `CHROMEDRIVER` and `CHROMIUM` (paths) when set, else `chromedriver`
 //! and `chromium` (or `chromium-browser`) on `PATH`, else in `/usr/bin`. When one is missing,
@@ -66,8 +67,8 @@ pub struct Programs {
     pub chromium: PathBuf,
 }
 
-/// An executable file named `name`: the path in env `var` if set, else on `PATH`, else in
-/// `/usr/bin`. `Err` says what is missing.
+/// An executable file with one of `names`: the path in env `var` if set, else on `PATH`,
+/// else in `/usr/bin`. `Err` says what is missing.
 fn find(var: &str, names: &[&str]) -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os(var).filter(|v| !v.is_empty()) {
         let path = PathBuf::from(path);
@@ -129,12 +130,10 @@ pub fn browser_required() -> bool {
 /// The directory for the tests' artefacts: `$CARGO_TARGET_DIR/browser`, else
 /// `<crate>/target/browser`; created.
 pub fn artefacts_dir() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .filter(|v| !v.is_empty())
-        .map_or_else(
-            || Path::new(env!("CARGO_MANIFEST_DIR")).join("target"),
-            PathBuf::from,
-        );
+        .map_or_else(|| manifest.join("target"), |t| manifest.join(t));
     let dir = target.join("browser");
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     dir
@@ -148,6 +147,8 @@ struct Driver {
     addr: SocketAddr,
     /// The WebDriver session to end before killing anything, if still open.
     session: Option<String>,
+    /// Killed and reaped already: its process id may belong to another process now.
+    killed: bool,
 }
 
 impl Driver {
@@ -183,6 +184,10 @@ impl Driver {
     /// Ends the session, kills the whole process group (chromedriver and whatever of
     /// Chromium is left), reaps chromedriver, then kills any straggler by process id.
     fn kill(&mut self) {
+        if self.killed {
+            return;
+        }
+        self.killed = true;
         self.end_session();
         let group = format!("-{}", self.child.id());
         let _ = Command::new("kill")
@@ -317,6 +322,7 @@ impl Browser {
             dir,
             addr,
             session: None,
+            killed: false,
         };
         let deadline = Instant::now() + WAIT;
         loop {
