@@ -273,11 +273,17 @@ fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
+/// One browser at a time in a test binary: on two cores, Chromiums side by side (each beside
+/// its demo) would only slow each other towards the waits' bounds.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A headless Chromium session; chromedriver and Chromium are killed when it is dropped.
 pub struct Browser {
     pub client: Client,
     driver: Driver,
     pub programs: Programs,
+    /// Released last, once chromedriver and Chromium are gone.
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Browser {
@@ -298,8 +304,10 @@ impl Browser {
 
     /// Starts chromedriver on a free loopback port, waits for it ([`WAIT`]) and opens a
     /// headless session with [`CHROMIUM_FLAGS`] and a new empty user-data-dir.
+    /// Waits for its turn first: one browser at a time per test binary.
     pub async fn start(programs: Programs) -> Browser {
         use std::os::unix::process::CommandExt;
+        let turn = ONE_AT_A_TIME.lock().await;
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let child = Command::new(&programs.chromedriver)
@@ -378,6 +386,7 @@ impl Browser {
             client,
             driver,
             programs,
+            _turn: turn,
         }
     }
 
@@ -388,11 +397,6 @@ impl Browser {
             self.driver.session = None;
         }
         self.driver.kill();
-    }
-
-    /// The process id of chromedriver (the leader of the group Chromium runs in).
-    pub fn driver_pid(&self) -> u32 {
-        self.driver.child.id()
     }
 
     /// Panics with `what`, the current URL and the page's text.
