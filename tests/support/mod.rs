@@ -9,6 +9,7 @@
 //! | [`harness`] | in process: an `Auth` on a real redb file in a temp dir ([`auth`], [`auth_with_clock`]), the layer around the demo's app or [`Echo`] ([`service`], [`echo_service`], [`call`]), and [`Harness`] (a [`ManualClock`](tower_user_auth::ManualClock), [`Echo`] behind the layer, register/login/profile/logout/reset/change_password/counts/advance) |
 //! | [`server`] | over TCP: the layer on a real socket with each connection's peer address ([`serve`], [`serve_echo`], [`serve_app`], any stack: [`serve_service`]; through the crate's `serve::Server`: [`serve_with_server`]), and the clients: [`Http`] (by URL, optionally following redirects as Python `requests` does), [`Client`] (one site by path: `get`, `post`, `put`, `delete`, `delete_following`), [`http`] (one prepared request on a new connection), [`http_from`] (the same from another local address, such as 127.0.0.2) |
 //! | [`demo`] | the demo binary as a child process: [`demo::binary`] (the one place that finds it), [`demo::command`], [`Demo`] (start and wait for its address, `signal`, `terminate`, its stdout lines, stderr, resident memory, a [`Client`]) |
+//! | [`browser`] | headless Chromium over WebDriver ([`Browser`]: chromedriver on a free loopback port, killed with its Chromium on drop; bounded waits that fail with the page's URL and text; `skipped:` without Chromium unless `REQUIRE_BROWSER=1`) |
 //! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
 //! | [`stats`] | median and ratio for the timing tests |
 //!
@@ -20,6 +21,7 @@
 
 pub mod answer;
 pub mod app;
+pub mod browser;
 pub mod config;
 pub mod demo;
 pub mod harness;
@@ -30,6 +32,7 @@ pub mod stats;
 
 pub use answer::*;
 pub use app::*;
+pub use browser::Browser;
 pub use config::*;
 pub use demo::Demo;
 pub use harness::*;

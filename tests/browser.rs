@@ -1,0 +1,417 @@
+//! The demo in a real browser: headless Chromium driven over WebDriver
+//! ([`support::browser`]), against the demo binary as a child process.
+//!
+//! - `the_browser_against_the_demo`: the harness itself on what any demo serves: a page
+//!   loads, a registration by the page's own `fetch`, a login by a real HTML form typed into
+//!   and submitted sets the HttpOnly session cookie that `document.cookie` cannot read, a
+//!   session made by the HTTP client and handed to the browser works until it is ended, a
+//!   screenshot.
+//! - `a_user_s_journey_in_the_hardened_profile`: the browser form flow end to end
+//!   (`form_flow_contract`): register, log in, the profile, the sessions list (ending another
+//!   session), a password change, log out, a password reset with the token from the demo's
+//!   standard output, log in with the new password.
+//! - `a_password_reset_in_the_seed_profile`: register, log in, and the seed profile's reset,
+//!   where the reset request redirects to `/new_password?email=..&token=..`.
+//!
+//! Without chromedriver or Chromium each test prints `skipped: <reason>` and passes, unless
+//! `REQUIRE_BROWSER=1`, where it fails.
+
+mod support;
+
+use std::path::Path;
+
+use http::StatusCode;
+use serde_json::json;
+use support::{
+    Body, Browser, Demo,
+    browser::{WAIT, bounded},
+};
+
+const EMAIL: &str = "ann@example.com";
+const PASSWORD: &str = support::GOOD_PW;
+const CHANGED: &str = support::OTHER_PW;
+const RESET: &str = "violet lantern harbour 77";
+
+/// The hardened demo, its cookie usable over `http://127.0.0.1`, unthrottled.
+fn hardened(db: &Path) -> Demo {
+    Demo::start(
+        db,
+        &[
+            ("AUTH_PROFILE", "hardened"),
+            ("AUTH_COOKIE_SECURE", "false"),
+            ("AUTH_THROTTLE", "false"),
+        ],
+    )
+}
+
+/// The reset token the hardened demo printed for `email` (`reset token for EMAIL: TOKEN`),
+/// waited for ([`WAIT`]).
+fn printed_reset_token(demo: &Demo, email: &str) -> String {
+    let prefix = format!("reset token for {email}: ");
+    let deadline = std::time::Instant::now() + WAIT;
+    let mut seen = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line =
+            tokio::task::block_in_place(|| demo.stdout.recv_timeout(left)).unwrap_or_else(|e| {
+                panic!("no {prefix:?} line on the demo's stdout ({e}); it printed: {seen:?}")
+            });
+        if let Some(token) = line.strip_prefix(&prefix) {
+            return token.trim().to_owned();
+        }
+        seen.push(line);
+    }
+}
+
+/// Logs in through the login page and waits for the after-login page (`/`).
+async fn log_in(browser: &Browser, demo: &Demo, password: &str) {
+    browser.goto(&demo.url("/login")).await;
+    browser
+        .fill(
+            "form#login-form",
+            &[("email", EMAIL), ("password", password)],
+        )
+        .await;
+    browser.click("button#login-submit").await;
+    browser.wait_for_page("/").await;
+}
+
+/// The session cookie is in the browser, and not where the page's scripts can read it.
+async fn assert_http_only_session(browser: &Browser) {
+    assert!(
+        browser.cookie("session_id").await.is_some(),
+        "the browser holds the session cookie"
+    );
+    let visible = browser.document_cookie().await;
+    assert!(
+        !visible.contains("session_id"),
+        "HttpOnly: document.cookie must not show the session: {visible:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_against_the_demo() {
+    bounded(the_browser_against_the_demo_steps()).await;
+}
+
+async fn the_browser_against_the_demo_steps() {
+    let Some(browser) = Browser::start_or_skip().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = hardened(&dir.path().join("demo.redb"));
+
+    // A page loads and has text.
+    browser.goto(&demo.url("/")).await;
+    let text = browser.body_text().await;
+    assert!(!text.trim().is_empty(), "the demo's / has no text");
+    assert_eq!(browser.path_and_query().await, "/");
+
+    // Register from the page's own script, as a JSON client.
+    let answer = browser
+        .script_async(
+            "const r = await fetch('/users', {
+                 method: 'POST',
+                 headers: {Accept: 'application/json'},
+                 body: new URLSearchParams({email: args[0], password: args[1]}),
+             });
+             return [r.status, await r.text()];",
+            vec![json!(EMAIL), json!(PASSWORD)],
+        )
+        .await;
+    let status = answer[0].as_u64().unwrap_or_default();
+    assert!((200..300).contains(&status), "register: {answer}");
+
+    // Log in with a real HTML form, typed into and submitted as a user would: the form's
+    // POST answer sets the session cookie (JSON at /sessions today; a 303 to / once the
+    // layer redirects browsers).
+    browser
+        .script(
+            "document.body.innerHTML = arguments[0];",
+            vec![json!(
+                "<form id=\"login-form\" method=\"post\" action=\"/sessions\">\
+                 <input name=\"email\"><input name=\"password\" type=\"password\">\
+                 <button id=\"login-submit\">Log in</button></form>"
+            )],
+        )
+        .await;
+    browser
+        .fill(
+            "form#login-form",
+            &[("email", EMAIL), ("password", PASSWORD)],
+        )
+        .await;
+    browser.click("button#login-submit").await;
+    browser
+        .wait_for_path("/sessions (JSON) or / (redirected)", |pq| {
+            pq == "/sessions" || pq == "/"
+        })
+        .await;
+    assert_http_only_session(&browser).await;
+    let profile = browser
+        .script_async(
+            "const r = await fetch('/profile', {headers: {Accept: 'application/json'}});
+             return [r.status, await r.json()];",
+            vec![],
+        )
+        .await;
+    assert_eq!(profile, json!([200, {"email": EMAIL}]));
+    browser.goto(&demo.url("/me")).await;
+    browser
+        .wait_for_text("body", "showing the user's email", |t| t.contains(EMAIL))
+        .await;
+    browser
+        .screenshot(&support::browser::artefacts_dir().join("me.png"))
+        .await;
+
+    // A session made by the HTTP client, handed to the browser: it is that user's until the
+    // HTTP client ends it.
+    let bob = [("email", "bob@example.com"), ("password", CHANGED)];
+    let a = demo.http.post("/users", Body::Form(&bob)).await;
+    assert!(a.status.is_success(), "{}", a.body);
+    let a = demo.http.post("/sessions", Body::Form(&bob)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let token = a.cookie("session_id").expect("session cookie");
+    browser
+        .client
+        .delete_all_cookies()
+        .await
+        .expect("delete cookies");
+    browser.add_cookie("session_id", &token).await;
+    assert_http_only_session(&browser).await;
+    browser.goto(&demo.url("/me")).await;
+    browser
+        .wait_for_text("body", "showing bob's email", |t| {
+            t.contains("bob@example.com")
+        })
+        .await;
+    let a = demo
+        .http
+        .delete("/sessions", &format!("session_id={token}"))
+        .await;
+    assert!(a.status.is_success() || a.status.is_redirection(), "{a:?}");
+    browser.goto(&demo.url("/me")).await;
+    let text = browser.body_text().await;
+    assert!(!text.contains("bob@example.com"), "session ended: {text}");
+
+    browser.close().await;
+    let (status, stderr) = demo.terminate();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_s_journey_in_the_hardened_profile() {
+    bounded(a_user_s_journey_in_the_hardened_profile_steps()).await;
+}
+
+async fn a_user_s_journey_in_the_hardened_profile_steps() {
+    let Some(browser) = Browser::start_or_skip().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = hardened(&dir.path().join("demo.redb"));
+
+    // Register.
+    browser.goto(&demo.url("/register")).await;
+    browser
+        .fill(
+            "form#register-form",
+            &[("email", EMAIL), ("password", PASSWORD)],
+        )
+        .await;
+    browser.click("button#register-submit").await;
+    browser.wait_for_page("/login?notice=registered").await;
+    browser.wait_for("p#notice").await;
+
+    // A wrong password, then the right one.
+    browser
+        .fill(
+            "form#login-form",
+            &[("email", EMAIL), ("password", "not the password at all")],
+        )
+        .await;
+    browser.click("button#login-submit").await;
+    browser
+        .wait_for_path("/login?error=wrong_credentials", |pq| {
+            pq.starts_with("/login?error=wrong_credentials")
+        })
+        .await;
+    browser.wait_for("p#error").await;
+    log_in(&browser, &demo, PASSWORD).await;
+    assert_http_only_session(&browser).await;
+
+    // The profile.
+    browser.goto(&demo.url("/me")).await;
+    let shown = browser.text("span#email").await;
+    assert_eq!(shown, EMAIL);
+    browser
+        .screenshot(&support::browser::artefacts_dir().join("profile.png"))
+        .await;
+
+    // Another session of the same user, by the HTTP client; ended from the browser's list.
+    let creds = [("email", EMAIL), ("password", PASSWORD)];
+    let a = demo.http.post("/sessions", Body::Form(&creds)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let other = format!("session_id={}", a.cookie("session_id").expect("cookie"));
+    let a = demo.http.get("/sessions", &other).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let list = a.json();
+    let other_id = list
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["current"] == json!(true)))
+        .and_then(|s| s["id"].as_str())
+        .unwrap_or_else(|| panic!("the other session in {list}"))
+        .to_owned();
+    browser.goto(&demo.url("/account/sessions")).await;
+    let row = format!("ul#sessions li.session[data-session-id=\"{other_id}\"]");
+    assert_eq!(
+        browser.attr(&row, "data-current").await.as_deref(),
+        Some("false")
+    );
+    browser
+        .wait_for("ul#sessions li.session[data-current=\"true\"]")
+        .await;
+    browser.wait_for("button#end-all").await;
+    browser.click(&format!("{row} button.end-session")).await;
+    browser
+        .wait_for_page("/account/sessions?notice=session_ended")
+        .await;
+    browser.wait_for("p#notice").await;
+    let left = browser
+        .script(
+            "return document.querySelectorAll(arguments[0]).length;",
+            vec![json!(row)],
+        )
+        .await;
+    assert_eq!(left, json!(0), "the ended session is no longer listed");
+    let a = demo.http.get("/profile", &other).await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.body);
+
+    // Change the password.
+    browser.goto(&demo.url("/account/password")).await;
+    browser
+        .fill(
+            "form#password-form",
+            &[("current_password", PASSWORD), ("new_password", CHANGED)],
+        )
+        .await;
+    browser.click("button#password-submit").await;
+    browser
+        .wait_for_page("/account/password?notice=password_changed")
+        .await;
+    browser.wait_for("p#notice").await;
+
+    // Log out.
+    browser.goto(&demo.url("/me")).await;
+    browser.wait_for("form#logout-form").await;
+    browser.click("form#logout-form button#logout").await;
+    browser.wait_for_page("/").await;
+    assert_eq!(
+        browser.cookie("session_id").await,
+        None,
+        "the cookie is cleared"
+    );
+
+    // Forgot the password: the token arrives on the demo's standard output.
+    browser.goto(&demo.url("/forgot_password")).await;
+    browser.fill("form#forgot-form", &[("email", EMAIL)]).await;
+    browser.click("button#forgot-submit").await;
+    browser
+        .wait_for_page("/forgot_password?notice=reset_sent")
+        .await;
+    let token = printed_reset_token(&demo, EMAIL);
+    browser.goto(&demo.url("/new_password")).await;
+    browser
+        .fill(
+            "form#new-password-form",
+            &[
+                ("email", EMAIL),
+                ("reset_token", &token),
+                ("new_password", RESET),
+            ],
+        )
+        .await;
+    browser.click("button#new-password-submit").await;
+    browser.wait_for_page("/login?notice=password_reset").await;
+
+    // The new password opens the account.
+    log_in(&browser, &demo, RESET).await;
+    browser.goto(&demo.url("/me")).await;
+    assert_eq!(browser.text("span#email").await, EMAIL);
+    assert_http_only_session(&browser).await;
+
+    browser.close().await;
+    let (status, stderr) = demo.terminate();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_password_reset_in_the_seed_profile() {
+    bounded(a_password_reset_in_the_seed_profile_steps()).await;
+}
+
+async fn a_password_reset_in_the_seed_profile_steps() {
+    let Some(browser) = Browser::start_or_skip().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = Demo::start(&dir.path().join("demo.redb"), &[]);
+
+    browser.goto(&demo.url("/register")).await;
+    browser
+        .fill(
+            "form#register-form",
+            &[("email", EMAIL), ("password", PASSWORD)],
+        )
+        .await;
+    browser.click("button#register-submit").await;
+    browser.wait_for_page("/login?notice=registered").await;
+    log_in(&browser, &demo, PASSWORD).await;
+    browser.goto(&demo.url("/me")).await;
+    assert_eq!(browser.text("span#email").await, EMAIL);
+
+    // The seed profile hands the token over: the reset request lands on the prefilled form.
+    browser.goto(&demo.url("/forgot_password")).await;
+    browser.fill("form#forgot-form", &[("email", EMAIL)]).await;
+    browser.click("button#forgot-submit").await;
+    let at = browser
+        .wait_for_path("/new_password?email=..&token=..", |pq| {
+            pq.starts_with("/new_password?") && pq.contains("token=")
+        })
+        .await;
+    let url = browser.url().await;
+    let query: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    let param = |k: &str| {
+        query
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("no {k} in {at}"))
+    };
+    assert_eq!(param("email"), EMAIL);
+    let token = param("token");
+    assert!(!token.is_empty(), "{at}");
+    let value = |name: &'static str| {
+        let browser = &browser;
+        async move {
+            let css = format!("form#new-password-form [name=\"{name}\"]");
+            let e = browser.wait_for(&css).await;
+            e.prop("value").await.expect("value").unwrap_or_default()
+        }
+    };
+    assert_eq!(value("email").await, EMAIL, "prefilled from ?email=");
+    assert_eq!(value("reset_token").await, token, "prefilled from ?token=");
+    browser
+        .fill("form#new-password-form", &[("new_password", CHANGED)])
+        .await;
+    browser.click("button#new-password-submit").await;
+    browser.wait_for_page("/login?notice=password_reset").await;
+
+    log_in(&browser, &demo, CHANGED).await;
+    browser.goto(&demo.url("/me")).await;
+    assert_eq!(browser.text("span#email").await, EMAIL);
+
+    browser.close().await;
+    let (status, stderr) = demo.terminate();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+}
