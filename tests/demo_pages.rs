@@ -19,7 +19,7 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
     ("content-type", "text/html; charset=utf-8"),
     ("cache-control", "no-store"),
     ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
+    ("referrer-policy", "strict-origin"),
     (
         "content-security-policy",
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \

@@ -1,7 +1,7 @@
 //! Cross-site request refusal: `Sec-Fetch-Site` and `Origin` checks (OWASP CSRF Prevention
 //! Cheat Sheet, "Fetch Metadata" and "Verifying Origin With Standard Headers").
 
-use http::{HeaderMap, Method, Uri, header, uri::Authority};
+use http::{HeaderMap, HeaderValue, Method, Uri, header, uri::Authority};
 
 /// Whether `method` can change state (anything but GET, HEAD, OPTIONS and TRACE).
 pub(crate) fn is_state_changing(method: &Method) -> bool {
@@ -14,12 +14,16 @@ pub(crate) fn is_state_changing(method: &Method) -> bool {
 /// Whether the request comes from another site: `Sec-Fetch-Site: cross-site`, or an `Origin`
 /// that is neither the request's own (its `Host`, under either scheme) nor in `allowed`.
 /// A request with neither header (a non-browser client) is not cross-site.
+///
+/// `Sec-Fetch-Site: same-origin` is the browser's own statement (a header no page can set)
+/// and passes whatever the `Origin`: a browser sends `Origin: null` on a same-origin form
+/// `POST` from a page whose `Referrer-Policy` is `no-referrer` (the Fetch standard's
+/// "append a request Origin header"), which would otherwise be refused.
 pub(crate) fn is_cross_site(headers: &HeaderMap, uri: &Uri, allowed: &[String]) -> bool {
-    if headers
-        .get("sec-fetch-site")
-        .is_some_and(|site| site.as_bytes().eq_ignore_ascii_case(b"cross-site"))
-    {
-        return true;
+    match headers.get("sec-fetch-site").map(HeaderValue::as_bytes) {
+        Some(site) if site.eq_ignore_ascii_case(b"cross-site") => return true,
+        Some(site) if site.eq_ignore_ascii_case(b"same-origin") => return false,
+        _ => {}
     }
     let Some(origin) = headers.get(header::ORIGIN) else {
         return false;
@@ -61,8 +65,6 @@ fn same_authority(origin: &str, host: &str, default_port: u16) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
-
     use super::*;
 
     fn cross(pairs: &[(&'static str, &'static str)], allowed: &[&str]) -> bool {
@@ -104,6 +106,23 @@ mod tests {
             &[]
         ));
         assert!(cross(&[("host", "app.io"), ("origin", "null")], &[]));
+        // A same-origin form from a `no-referrer` page: the browser hides its origin.
+        assert!(!cross(
+            &[
+                ("host", "app.io"),
+                ("origin", "null"),
+                ("sec-fetch-site", "same-origin")
+            ],
+            &[]
+        ));
+        assert!(cross(
+            &[
+                ("host", "app.io"),
+                ("origin", "null"),
+                ("sec-fetch-site", "same-site")
+            ],
+            &[]
+        ));
         assert!(!cross(
             &[("host", "app.io"), ("origin", "https://admin.app.io")],
             &["https://admin.app.io"]

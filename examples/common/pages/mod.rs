@@ -22,13 +22,15 @@ use http_body_util::Full;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tower_user_auth::{Auth, AuthenticatedUser, prefers_html, safe_next};
 
-/// The security headers of every page: no caching (account data), no sniffing, no referrer
-/// (the new-password page's URL holds a reset token), and a policy that allows no script,
+/// The security headers of every page: no caching (account data), no sniffing, the origin
+/// alone as referrer (the new-password page's URL holds a reset token; `no-referrer` would
+/// also blank the `Origin` of the pages' own forms, which the layer's cross-site check
+/// reads), and a policy that allows no script,
 /// no resource from anywhere, only the inline style, and forms posting to this site only.
 const SECURITY_HEADERS: [(&str, &str); 4] = [
     ("cache-control", "no-store"),
     ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
+    ("referrer-policy", "strict-origin"),
     (
         "content-security-policy",
         "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
