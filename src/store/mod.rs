@@ -1,5 +1,5 @@
-//! Storage: the [`Store`] trait that `Auth` is written against, and its embedded
-//! implementation, [`RedbStore`].
+//! Storage: the [`Store`] trait that `Auth` is written against, its embedded implementation,
+//! [`RedbStore`], and (feature `postgres`) `PgStore` on PostgreSQL.
 //!
 //! The trait is asynchronous so that a networked backend (PostgreSQL) can implement it; the redb
 //! store answers reads inline (a read transaction is a few microseconds and never waits on
@@ -43,12 +43,16 @@
 //! ([`Store::rehash_password`]), a reset against its token still being stored.
 
 mod listing;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod records;
 mod redb;
 mod session_cache;
 
 use std::{future::Future, time::SystemTime};
 
+#[cfg(feature = "postgres")]
+pub use self::postgres::{PgStore, PgStoreBuilder};
 pub use self::{
     listing::{ImportedUser, ListedUser},
     records::{
