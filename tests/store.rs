@@ -638,4 +638,3 @@ async fn a_version_2_file_is_migrated_in_place() {
         (Some(CURRENT_VERSION), v2_tables)
     );
 }
-

@@ -5,7 +5,8 @@
 //! test of a binary starts a throwaway cluster of its own: `initdb` and `pg_ctl` from `PATH`
 //! or `/usr/lib/postgresql/*/bin`, in a temp dir, on a free loopback port, run as the
 //! `postgres` user when the tests run as root (PostgreSQL refuses to run as root); a watchdog
-//! stops it and removes the dir when the test process exits.
+//! stops it and removes the dir when the test process exits. A test that needs a database
+//! outage starts a cluster of its own ([`own_cluster`]), which it stops and starts again.
 //!
 //! Each test gets its own database, `t_<random>` ([`database`]), left for the throwaway
 //! cluster to take with it. Without a server, [`database`] prints `skipped: <reason>` and
@@ -15,7 +16,7 @@
 use std::{
     env,
     net::TcpListener,
-    path::{Path, PathBuf},
+    path::PathBuf,
     process::{Command, Stdio},
     sync::OnceLock,
 };
@@ -117,8 +118,29 @@ fn server() -> &'static Result<String, String> {
     static SERVER: OnceLock<Result<String, String>> = OnceLock::new();
     SERVER.get_or_init(|| match env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => Ok(url),
-        _ => start_cluster(),
+        _ => Cluster::start().map(|cluster| {
+            let url = cluster.url();
+            // The binary's cluster lives as long as the process; its watchdog stops it.
+            std::mem::forget(cluster);
+            url
+        }),
     })
+}
+
+/// A throwaway cluster of this test's own, which it may stop and start again (a database
+/// outage); `None` after printing `skipped: <reason>` without PostgreSQL's binaries, or a
+/// failure under `REQUIRE_POSTGRES=1`.
+pub fn own_cluster() -> Option<Cluster> {
+    match Cluster::start() {
+        Ok(cluster) => Some(cluster),
+        Err(reason) if required() => {
+            panic!("REQUIRE_POSTGRES=1, but no PostgreSQL cluster for the test: {reason}")
+        }
+        Err(reason) => {
+            println!("skipped: {reason}");
+            None
+        }
+    }
 }
 
 /// The directory holding `initdb` and `pg_ctl`: on `PATH`, else the newest
@@ -157,20 +179,6 @@ fn is_root() -> bool {
         .is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }
 
-/// `program` of `bin` with `args`, as the `postgres` user when running as root.
-fn pg_command(bin: &Path, program: &str, args: &[&str], as_postgres: bool) -> Command {
-    let path = bin.join(program);
-    let mut command = if as_postgres {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(path);
-        c
-    } else {
-        Command::new(path)
-    };
-    command.args(args).stdin(Stdio::null());
-    command
-}
-
 /// Runs `command`; its stderr as the error if it fails.
 fn run(mut command: Command, what: &str) -> Result<(), String> {
     let out = command
@@ -187,88 +195,152 @@ fn run(mut command: Command, what: &str) -> Result<(), String> {
     }
 }
 
-/// Starts a throwaway cluster; the URL of its `postgres` database.
-fn start_cluster() -> Result<String, String> {
-    let bin = binaries()?;
-    let as_postgres = is_root();
-    let dir = tempfile::Builder::new()
-        .prefix("tua-pg-")
-        .tempdir()
-        .map_err(|e| format!("temp dir: {e}"))?
-        .keep();
-    let dir_str = dir.to_str().ok_or("temp dir path is not UTF-8")?.to_owned();
-    if as_postgres {
-        let mut chown = Command::new("chown");
-        chown.args(["postgres:", &dir_str]);
-        run(chown, "chown postgres (the tests run as root)")?;
+/// A throwaway PostgreSQL cluster in a temp dir, on a loopback port, trusting local logins
+/// as `postgres`. Dropping it stops it and removes the dir; so does its watchdog when the
+/// test process exits without dropping it.
+pub struct Cluster {
+    bin: PathBuf,
+    dir: String,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl Cluster {
+    /// `initdb`, then `pg_ctl start` on a free port.
+    fn start() -> Result<Self, String> {
+        let bin = binaries()?;
+        let as_postgres = is_root();
+        let dir = tempfile::Builder::new()
+            .prefix("tua-pg-")
+            .tempdir()
+            .map_err(|e| format!("temp dir: {e}"))?
+            .keep();
+        let dir = dir.to_str().ok_or("temp dir path is not UTF-8")?.to_owned();
+        if as_postgres {
+            let mut chown = Command::new("chown");
+            chown.args(["postgres:", &dir]);
+            run(chown, "chown postgres (the tests run as root)")?;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free port: {e}"))?
+            .port();
+        let cluster = Self {
+            bin,
+            dir,
+            port,
+            as_postgres,
+        };
+        cluster.watchdog()?;
+        let data = cluster.data();
+        let init = cluster.command(
+            "initdb",
+            &[
+                "-D",
+                &data,
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        );
+        run(init, "initdb")?;
+        cluster.start_again()?;
+        Ok(cluster)
     }
-    let data = format!("{dir_str}/data");
-    let init = pg_command(
-        &bin,
-        "initdb",
-        &[
-            "-D",
-            &data,
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "-E",
-            "UTF8",
-            "--no-sync",
-        ],
-        as_postgres,
-    );
-    run(init, "initdb")?;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("no free port: {e}"))?
-        .port();
-    let options = format!(
-        "-p {port} -k {dir_str} -c listen_addresses=127.0.0.1 -c fsync=off \
-         -c max_connections=300"
-    );
-    // The watchdog first, so that the cluster goes even if starting it half fails.
-    let pg_ctl = bin.join("pg_ctl");
-    let stop = if as_postgres {
-        format!(
-            "runuser -u postgres -- {} -D {data} stop -m immediate",
-            pg_ctl.display()
-        )
-    } else {
-        format!("{} -D {data} stop -m immediate", pg_ctl.display())
-    };
-    Command::new("sh")
-        .arg("-c")
-        .arg(format!(
-            "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {stop} >/dev/null 2>&1; \
-             rm -rf {dir_str}",
-            pid = std::process::id()
-        ))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("cannot start the cluster's watchdog: {e}"))?;
-    let start = pg_command(
-        &bin,
-        "pg_ctl",
-        &[
-            "-D",
-            &data,
-            "-l",
-            &format!("{dir_str}/log"),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            &options,
-            "start",
-        ],
-        as_postgres,
-    );
-    run(start, "pg_ctl start").map_err(|e| {
-        let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
-        format!("{e}\n{log}")
-    })?;
-    Ok(format!("postgres://postgres@127.0.0.1:{port}/postgres"))
+
+    /// The URL of its `postgres` database.
+    pub fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts it (again, on the same port, after [`stop`](Self::stop)), waiting until it
+    /// accepts connections.
+    pub fn start_again(&self) -> Result<(), String> {
+        let options = format!(
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300",
+            self.port, self.dir
+        );
+        let log = format!("{}/log", self.dir);
+        let start = self.command(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-w",
+                "-t",
+                "60",
+                "-o",
+                &options,
+                "start",
+            ],
+        );
+        run(start, "pg_ctl start").map_err(|e| {
+            let log = std::fs::read_to_string(&log).unwrap_or_default();
+            format!("{e}\n{log}")
+        })
+    }
+
+    /// Stops it at once (`pg_ctl stop -m immediate`): a database outage.
+    pub fn stop(&self) -> Result<(), String> {
+        let stop = self.command("pg_ctl", &["-D", &self.data(), "stop", "-m", "immediate"]);
+        run(stop, "pg_ctl stop")
+    }
+
+    /// Its data directory.
+    fn data(&self) -> String {
+        format!("{}/data", self.dir)
+    }
+
+    /// `program` of the binaries with `args`, as the `postgres` user when running as root.
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let path = self.bin.join(program);
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(path);
+            c
+        } else {
+            Command::new(path)
+        };
+        command.args(args).stdin(Stdio::null());
+        command
+    }
+
+    /// A shell process that waits for this process to exit, then stops the cluster and
+    /// removes its dir: the cleanup even when the test process ends without dropping it.
+    fn watchdog(&self) -> Result<(), String> {
+        let pg_ctl = self.bin.join("pg_ctl");
+        let runuser = if self.as_postgres {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
+                 {runuser}{pg_ctl} -D {data} stop -m immediate >/dev/null 2>&1; rm -rf {dir}",
+                pid = std::process::id(),
+                pg_ctl = pg_ctl.display(),
+                data = self.data(),
+                dir = self.dir,
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map(drop)
+            .map_err(|e| format!("cannot start the cluster's watchdog: {e}"))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
