@@ -70,7 +70,8 @@ use crate::{
 };
 
 /// Where accounts, sessions and reset tokens live: the contract every store implements
-/// (the embedded [`RedbStore`], a networked one later).
+/// (the embedded [`RedbStore`]; `PgStore` on PostgreSQL with the feature `postgres`). The
+/// conformance suite, `tests/conformance/`, is what an implementation must pass.
 ///
 /// - **One transaction per method.** Every method that changes anything does all of it in
 ///   one transaction, serialisable with every other: either all of it is stored or none,

@@ -130,15 +130,13 @@ pub(super) async fn reset_failures(
     Ok(client.execute(&stmt, &[&&token.0[..]]).await? > 0)
 }
 
-/// Removes every device token of user `id`, in one statement; how many there were.
-pub(super) async fn remove_all_of(client: &Client, id: UserId) -> Result<usize, StoreError> {
-    let Some(id) = db_id(id) else {
-        return Ok(0);
-    };
-    let stmt = client
+/// Removes every device token of user `id`, in one statement (in a transaction, run again if
+/// it is chosen as a deadlock victim against a purge); how many there were.
+pub(super) async fn remove_all_of(tx: &Transaction<'_>, id: i64) -> Result<usize, StoreError> {
+    let stmt = tx
         .prepare_cached("DELETE FROM device_tokens WHERE user_id = $1")
         .await?;
-    Ok(count(client.execute(&stmt, &[&id]).await?))
+    Ok(count(tx.execute(&stmt, &[&id]).await?))
 }
 
 /// Removes the device tokens that expired at or before `now`; how many.

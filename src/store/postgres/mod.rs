@@ -130,6 +130,13 @@ impl Default for PgStoreBuilder {
 impl PgStoreBuilder {
     /// How many connections the pool opens at most (default 16; at least 1). Count them
     /// against the server's `max_connections`, for every instance.
+    ///
+    /// ```
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let builder = PgStore::builder().pool_size(4);
+    /// # let _ = builder;
+    /// ```
     pub fn pool_size(mut self, connections: usize) -> Self {
         self.pool_size = connections.max(1);
         self
@@ -137,13 +144,29 @@ impl PgStoreBuilder {
 
     /// How long opening a connection may take before the call fails (default 2 s): a
     /// database that is down answers with an error this soon, not after a long backoff.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let builder = PgStore::builder().connect_timeout(Duration::from_millis(500));
+    /// # let _ = builder;
+    /// ```
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
     }
 
     /// How long a call waits for a free connection when all are busy before it fails with
-    /// [`StoreError::Busy`] (default 2 s).
+    /// [`StoreError::Busy`] (default 2 s), which the layer answers with 503.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let builder = PgStore::builder().wait_timeout(Duration::from_millis(250));
+    /// # let _ = builder;
+    /// ```
     pub fn wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = timeout;
         self
@@ -151,6 +174,20 @@ impl PgStoreBuilder {
 
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`,
     /// or the key-value form `host=… user=… dbname=…`), and applies the migrations.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let store = PgStore::builder()
+    ///     .pool_size(8)
+    ///     .connect("host=/run/postgresql user=auth dbname=auth")
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// As [`PgStore::connect`].
@@ -188,6 +225,18 @@ impl PgStore {
     /// timeouts), and brings its schema to this version's, creating the tables in an empty
     /// database.
     ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_user_auth::store::{PgStore, Store};
+    ///
+    /// let store = PgStore::connect("postgres://auth:secret@127.0.0.1/auth").await?;
+    /// let user = store.add_user("ann@example.com", "$2b$12$...").await?;
+    /// # let _ = user;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
     /// # Errors
     /// The URL is invalid, the server cannot be reached or refuses the login
     /// ([`StoreError::Backend`]), or the database has a newer schema version
@@ -196,12 +245,18 @@ impl PgStore {
         PgStoreBuilder::default().connect(url).await
     }
 
-    /// A builder to size the pool and set its timeouts before connecting.
+    /// A builder to size the pool and set its timeouts before connecting (see
+    /// [`PgStoreBuilder`]).
     pub fn builder() -> PgStoreBuilder {
         PgStoreBuilder::default()
     }
 
-    /// The schema version this build of the crate reads and writes.
+    /// The schema version this build of the crate reads and writes (`schema_version` holds
+    /// the versions a database has been migrated to).
+    ///
+    /// ```
+    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 1);
+    /// ```
     #[must_use]
     pub fn schema_version() -> u64 {
         migrate::SCHEMA_VERSION.unsigned_abs()

@@ -60,7 +60,8 @@ impl Store for PgStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        users::delete(&self.client().await?, id).await
+        self.transaction(move |tx| Box::pin(async move { users::delete(tx, id).await }))
+            .await
     }
 
     async fn insert_session(
@@ -180,7 +181,11 @@ impl Store for PgStore {
     }
 
     async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
-        devices::remove_all_of(&self.client().await?, id).await
+        let Some(id) = super::db_id(id) else {
+            return Ok(0);
+        };
+        self.transaction(move |tx| Box::pin(async move { devices::remove_all_of(tx, id).await }))
+            .await
     }
 
     async fn purge_expired(

@@ -225,16 +225,15 @@ pub(super) async fn rehash(
         == 1)
 }
 
-/// Deletes user `id` in one statement; the foreign keys' `ON DELETE CASCADE` removes their
-/// sessions, reset token and device tokens in it.
-pub(super) async fn delete(client: &Client, id: UserId) -> Result<(), StoreError> {
+/// Deletes user `id` in one statement (in a transaction, so that it is run again if it is
+/// chosen as a deadlock victim against a purge); the foreign keys' `ON DELETE CASCADE`
+/// removes their sessions, reset token and device tokens in it.
+pub(super) async fn delete(tx: &Transaction<'_>, id: UserId) -> Result<(), StoreError> {
     let Some(id) = db_id(id) else {
         return Err(StoreError::NotFound);
     };
-    let stmt = client
-        .prepare_cached("DELETE FROM users WHERE id = $1")
-        .await?;
-    match client.execute(&stmt, &[&id]).await? {
+    let stmt = tx.prepare_cached("DELETE FROM users WHERE id = $1").await?;
+    match tx.execute(&stmt, &[&id]).await? {
         0 => Err(StoreError::NotFound),
         _ => Ok(()),
     }
