@@ -243,3 +243,75 @@ async fn bad_urls_and_absent_servers_are_errors() {
     assert!(matches!(absent, Err(StoreError::Backend(_))), "{absent:?}");
     assert!(since.elapsed() < Duration::from_secs(5));
 }
+
+/// The indexes are exactly those the schema documents, and every lookup the store makes is
+/// answered by one (with sequential scans turned off, no plan falls back to one).
+#[tokio::test]
+async fn every_lookup_uses_an_index_and_every_index_serves_one() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let _store = db.store().await;
+    let client = db.client().await;
+    let mut indexes: Vec<String> = client
+        .query(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()
+             AND tablename <> 'schema_version' ORDER BY indexname",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    indexes.sort();
+    assert_eq!(
+        indexes,
+        [
+            "device_tokens_expires",
+            "device_tokens_pkey",
+            "device_tokens_user_created",
+            "reset_tokens_expires",
+            "reset_tokens_pkey",
+            "reset_tokens_user",
+            "sessions_expires",
+            "sessions_last_seen",
+            "sessions_pkey",
+            "sessions_user_created",
+            "users_email_key",
+            "users_pkey",
+        ]
+    );
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .unwrap();
+    let digest = "'\\x0000000000000000000000000000000000000000000000000000000000000000'::bytea";
+    let lookups = [
+        "SELECT * FROM users WHERE id = 1".to_owned(),
+        "SELECT * FROM users WHERE email_key = 'a@b.io'".to_owned(),
+        "SELECT * FROM users WHERE id > 5 ORDER BY id LIMIT 10".to_owned(),
+        format!("SELECT * FROM sessions WHERE digest = {digest}"),
+        "SELECT * FROM sessions WHERE user_id = 1 ORDER BY created, digest".to_owned(),
+        "SELECT count(*) FROM sessions WHERE user_id = 1".to_owned(),
+        "DELETE FROM sessions WHERE expires <= now() OR last_seen < now()".to_owned(),
+        format!("SELECT * FROM reset_tokens WHERE digest = {digest}"),
+        "DELETE FROM reset_tokens WHERE user_id = 1".to_owned(),
+        "DELETE FROM reset_tokens WHERE expires <= now()".to_owned(),
+        format!("SELECT * FROM device_tokens WHERE digest = {digest}"),
+        "SELECT * FROM device_tokens WHERE user_id = 1 ORDER BY created, digest".to_owned(),
+        "DELETE FROM device_tokens WHERE expires <= now()".to_owned(),
+    ];
+    for sql in lookups {
+        let plan: Vec<String> = client
+            .query(&format!("EXPLAIN {sql}"), &[])
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(!plan.contains("Seq Scan"), "{sql}:\n{plan}");
+        assert!(plan.contains("Index"), "{sql}:\n{plan}");
+    }
+}
