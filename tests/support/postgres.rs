@@ -8,8 +8,8 @@
 //! stops it and removes the dir when the test process exits. A test that needs a database
 //! outage starts a cluster of its own ([`own_cluster`]), which it stops and starts again.
 //!
-//! Each test gets its own database, `t_<random>` ([`database`]), left for the throwaway
-//! cluster to take with it. Without a server, [`database`] prints `skipped: <reason>` and
+//! Each test gets its own database, `t_<random>` ([`database`]), dropped when the test is
+//! done with it. Without a server, [`database`] prints `skipped: <reason>` and
 //! answers `None` (the test returns), or, under `REQUIRE_POSTGRES=1`, fails the test naming
 //! what is missing.
 
@@ -24,9 +24,31 @@ use std::{
 use tokio_postgres::NoTls;
 use tower_user_auth::store::PgStore;
 
-/// A fresh, empty database on the test server.
+/// A fresh, empty database on the test server, dropped with it.
 pub struct TestDatabase {
     url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for TestDatabase {
+    /// Drops the database (`WITH (FORCE)`: the store's pool may still hold connections), on a
+    /// thread of its own, since the test's runtime may be gone or busy.
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = connect(&admin_url).await.ok()?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                admin.batch_execute(&sql).await.ok()
+            })
+        });
+        let _ = dropped.join();
+    }
 }
 
 impl TestDatabase {
@@ -96,7 +118,11 @@ async fn create_database(admin_url: &str) -> Result<TestDatabase, String> {
     let mut url =
         url::Url::parse(admin_url).map_err(|e| format!("TEST_DATABASE_URL is not a URL: {e}"))?;
     url.set_path(&format!("/{name}"));
-    Ok(TestDatabase { url: url.into() })
+    Ok(TestDatabase {
+        url: url.into(),
+        admin_url: admin_url.to_owned(),
+        name,
+    })
 }
 
 /// `url` without its password, for messages.
