@@ -24,9 +24,11 @@ pub enum StoreError {
     /// The store's write queue is full: the caller should shed the request (503).
     #[error("the store is overloaded")]
     Busy,
-    /// The database file was written by a different schema version of this crate.
+    /// The database (a redb file, a PostgreSQL database) was written by a different schema
+    /// version of this crate: a newer one, which this build cannot read (it was left
+    /// unchanged).
     #[error(
-        "the database file has schema version {found}, this version of tower-user-auth reads \
+        "the database has schema version {found}, this version of tower-user-auth reads \
          version {expected}; open it with a matching version or migrate it"
     )]
     SchemaVersion {

@@ -46,7 +46,7 @@
 //! | layer | modules |
 //! | --- | --- |
 //! | domain | [`user`], [`token`], [`password`], [`clock`], [`error`] |
-//! | storage | [`store`] (the trait and [`store::RedbStore`]) |
+//! | storage | [`store`] (the trait, [`store::RedbStore`], and `store::PgStore` with the feature `postgres`) |
 //! | service | [`auth`] ([`Auth`]), [`config`] ([`AuthConfig`]), [`throttle`], [`hook`] |
 //! | compatibility | [`compat`]: the method names of the Python service this crate re-creates |
 //! | HTTP | [`AuthLayer`], [`AuthService`] and their private modules (routes, extraction, cookies, body deadline) |
@@ -59,6 +59,7 @@
 //! | --- | --- | --- |
 //! | `server` | yes | `serve::Server`, the hyper accept loop with header/idle timeouts and connection caps |
 //! | `axum` | no | axum 0.8: `AuthenticatedUser` and `Option<AuthenticatedUser>` as extractors (module `axum`), and the client address read from axum's `ConnectInfo<SocketAddr>` |
+//! | `postgres` | no | `store::PgStore`: the store on PostgreSQL (tokio-postgres, deadpool-postgres); one instance per database until cross-instance cache invalidation and shared throttling land |
 //!
 //! [tower]: https://docs.rs/tower
 //! [redb]: https://docs.rs/redb

@@ -63,13 +63,14 @@ async fn log_in_goes_to_a_safe_next_or_the_landing_page_with_the_cookie() {
     assert_eq!(location(&res), "/me?x=1");
 }
 
+/// A form's action, its fields, and the code its failure comes back with.
+type FailedForm<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
+
 #[tokio::test]
 async fn failed_forms_go_back_with_a_code_and_keep_next() {
     let h = Harness::new(unthrottled(hardened_config()));
     h.registered("ann@example.com", GOOD_PW).await;
-    // (path, form fields, where the browser is sent back to)
-    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str);
-    let cases: [Case<'_>; 7] = [
+    let cases: [FailedForm<'_>; 7] = [
         (
             "/sessions",
             &[

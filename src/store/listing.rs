@@ -3,9 +3,9 @@
 
 use std::{fmt, time::SystemTime};
 
-use super::REDACTED;
 #[cfg(doc)]
 use super::Store;
+use super::records::REDACTED;
 use crate::user::User;
 
 /// A user as [`Store::list_users`] lists it: the account and when it was created.

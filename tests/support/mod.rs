@@ -12,6 +12,7 @@
 //! | [`browser`] | headless Chromium over WebDriver ([`Browser`]: chromedriver on a free loopback port, killed with its Chromium on drop; bounded waits that fail with the page's URL and text; `skipped:` without Chromium unless `REQUIRE_BROWSER=1`) |
 //! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
 //! | [`stats`] | median and ratio for the timing tests |
+//! | [`postgres`] | (feature `postgres`) a PostgreSQL server (`TEST_DATABASE_URL`, or a throwaway cluster started once per binary) and a fresh database per test ([`postgres::database`]: `skipped: <reason>` without a server, a failure under `REQUIRE_POSTGRES=1`) |
 //!
 //! A suite at `tests/NAME.rs` declares `mod support;`; one in a folder (`tests/NAME/main.rs`)
 //! declares `#[path = "../support/mod.rs"] mod support;`. Each suite uses part of it, hence
@@ -26,6 +27,8 @@ pub mod config;
 pub mod demo;
 pub mod harness;
 pub mod inbox;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod request;
 pub mod server;
 pub mod stats;

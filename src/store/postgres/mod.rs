@@ -1,0 +1,346 @@
+//! The PostgreSQL store, [`PgStore`] (feature `postgres`): accounts, sessions, reset tokens
+//! and device tokens in a PostgreSQL database, for apps that already run one (and, once the
+//! steps under "Not yet" below land, for several app instances on one database).
+//!
+//! # Driver
+//!
+//! [`tokio-postgres`](tokio_postgres) with a [`deadpool-postgres`](deadpool_postgres) pool:
+//! an async driver without a compile-time database, a pool that drops broken connections by
+//! itself (a connection the server closed is discarded when it is next taken, so the store
+//! recovers as soon as the database is back, with no backoff), per-connection statement
+//! caches, and, for the next step (cross-instance cache invalidation), `LISTEN`/`NOTIFY` on a
+//! dedicated connection, whose notifications tokio-postgres hands over as they arrive.
+//! `sqlx` would also do; its compile-time checked queries need a database at build time,
+//! which this crate's builds do not have. Connections are made without TLS: run the database
+//! on loopback or a private network.
+//!
+//! # Files
+//!
+//! - [`migrate`]: the versioned migrations (`migrations/*.sql`), applied at start-up under
+//!   an advisory lock;
+//! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each table;
+//! - `store_impl`: the [`Store`](super::Store) trait over those operations;
+//! - [`errors`]: PostgreSQL's and the pool's errors as [`StoreError`]s.
+//!
+//! The schema, its indexes and the transactions (`schema.md`, also in [`PgStore`]'s docs):
+//!
+#![doc = include_str!("schema.md")]
+
+mod devices;
+mod errors;
+mod migrate;
+mod resets;
+mod sessions;
+mod store_impl;
+mod users;
+
+use std::{
+    fmt,
+    future::Future,
+    pin::Pin,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
+use tokio_postgres::{NoTls, Row};
+
+use self::errors::PgError;
+use crate::{
+    error::StoreError,
+    user::{User, UserId},
+};
+
+/// The default number of connections in the pool.
+const DEFAULT_POOL_SIZE: usize = 16;
+/// The default time allowed to open a connection, and to wait for a free one.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How many times a transaction aborted as a deadlock victim or a serialisation failure is
+/// run in all.
+const ATTEMPTS: usize = 3;
+
+/// The PostgreSQL store: accounts, sessions, reset tokens and device tokens in one database,
+/// through a pool of connections.
+///
+/// Cheap to clone: clones share the pool. [`connect`](Self::connect) applies the schema's
+/// migrations before it returns (once, even when several instances start together).
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use tower_user_auth::{Auth, AuthConfig, store::PgStore};
+///
+/// let store = PgStore::connect("postgres://auth:secret@127.0.0.1:5432/auth").await?;
+/// let auth = Auth::new(store, AuthConfig::hardened())?;
+/// # let _ = auth;
+/// # Ok(())
+/// # }
+/// ```
+///
+#[doc = include_str!("schema.md")]
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let status = self.pool.status();
+        f.debug_struct("PgStore")
+            .field("pool_size", &status.size)
+            .field("pool_max_size", &status.max_size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options of a [`PgStore`] before it connects.
+///
+/// ```no_run
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use tower_user_auth::store::PgStore;
+///
+/// let store = PgStore::builder()
+///     .pool_size(32)
+///     .connect_timeout(Duration::from_secs(1))
+///     .connect("postgres://auth@127.0.0.1/auth")
+///     .await?;
+/// # let _ = store;
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct PgStoreBuilder {
+    pool_size: usize,
+    connect_timeout: Duration,
+    wait_timeout: Duration,
+}
+
+impl Default for PgStoreBuilder {
+    fn default() -> Self {
+        Self {
+            pool_size: DEFAULT_POOL_SIZE,
+            connect_timeout: DEFAULT_TIMEOUT,
+            wait_timeout: DEFAULT_TIMEOUT,
+        }
+    }
+}
+
+impl PgStoreBuilder {
+    /// How many connections the pool opens at most (default 16; at least 1). Count them
+    /// against the server's `max_connections`, for every instance.
+    ///
+    /// ```
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let builder = PgStore::builder().pool_size(4);
+    /// # let _ = builder;
+    /// ```
+    pub fn pool_size(mut self, connections: usize) -> Self {
+        self.pool_size = connections.max(1);
+        self
+    }
+
+    /// How long opening a connection may take before the call fails (default 2 s): a
+    /// database that is down answers with an error this soon, not after a long backoff.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let builder = PgStore::builder().connect_timeout(Duration::from_millis(500));
+    /// # let _ = builder;
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// How long a call waits for a free connection when all are busy before it fails with
+    /// [`StoreError::Busy`] (default 2 s), which the layer answers with 503.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let builder = PgStore::builder().wait_timeout(Duration::from_millis(250));
+    /// # let _ = builder;
+    /// ```
+    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+        self.wait_timeout = timeout;
+        self
+    }
+
+    /// Connects to the database at `url` (`postgres://user:password@host:port/database`,
+    /// or the key-value form `host=… user=… dbname=…`), and applies the migrations.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let store = PgStore::builder()
+    ///     .pool_size(8)
+    ///     .connect("host=/run/postgresql user=auth dbname=auth")
+    ///     .await?;
+    /// # let _ = store;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`PgStore::connect`].
+    pub async fn connect(self, url: &str) -> Result<PgStore, StoreError> {
+        let mut config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| PgError::other(format!("invalid database URL: {e}")))?;
+        config.connect_timeout(self.connect_timeout);
+        if config.get_application_name().is_none() {
+            config.application_name("tower-user-auth");
+        }
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(self.pool_size)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(self.wait_timeout))
+            .create_timeout(Some(self.connect_timeout))
+            .recycle_timeout(Some(self.connect_timeout))
+            .build()
+            .map_err(|e| PgError::other(format!("connection pool: {e}")))?;
+        let mut client = pool.get().await?;
+        migrate::migrate(&mut client).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+impl PgStore {
+    /// Connects to the database at `url` with the default pool (16 connections, 2 s
+    /// timeouts), and brings its schema to this version's, creating the tables in an empty
+    /// database.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_user_auth::store::{PgStore, Store};
+    ///
+    /// let store = PgStore::connect("postgres://auth:secret@127.0.0.1/auth").await?;
+    /// let user = store.add_user("ann@example.com", "$2b$12$...").await?;
+    /// # let _ = user;
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// The URL is invalid, the server cannot be reached or refuses the login
+    /// ([`StoreError::Backend`]), or the database has a newer schema version
+    /// ([`StoreError::SchemaVersion`], the database left unchanged).
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        PgStoreBuilder::default().connect(url).await
+    }
+
+    /// A builder to size the pool and set its timeouts before connecting (see
+    /// [`PgStoreBuilder`]).
+    pub fn builder() -> PgStoreBuilder {
+        PgStoreBuilder::default()
+    }
+
+    /// The schema version this build of the crate reads and writes (`schema_version` holds
+    /// the versions a database has been migrated to).
+    ///
+    /// ```
+    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 1);
+    /// ```
+    #[must_use]
+    pub fn schema_version() -> u64 {
+        migrate::SCHEMA_VERSION.unsigned_abs()
+    }
+
+    /// A connection from the pool, for one statement (atomic on its own).
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Runs `op` in a transaction (READ COMMITTED) and commits it; runs it again if
+    /// PostgreSQL aborted it as a deadlock victim or a serialisation failure. An error from
+    /// `op` rolls the transaction back.
+    async fn transaction<T, F>(&self, mut op: F) -> Result<T, StoreError>
+    where
+        T: Send,
+        F: for<'t> FnMut(&'t Transaction<'t>) -> BoxFuture<'t, Result<T, StoreError>> + Send,
+    {
+        let mut attempt = 1;
+        loop {
+            let mut client = self.client().await?;
+            let result = async {
+                let tx = client.transaction().await?;
+                let value = op(&tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            }
+            .await;
+            match result {
+                Err(e) if attempt < ATTEMPTS && errors::retryable(&e) => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+}
+
+/// A boxed future borrowing a transaction: what [`PgStore::transaction`] runs.
+type BoxFuture<'t, T> = Pin<Box<dyn Future<Output = T> + Send + 't>>;
+
+/// `t` to the millisecond (what both stores keep), no earlier than the UNIX epoch.
+fn db_time(t: SystemTime) -> SystemTime {
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// A user id as the `bigint` column holds it; `None` beyond its range (no such user).
+fn db_id(id: UserId) -> Option<i64> {
+    i64::try_from(id.0).ok()
+}
+
+/// A credential generation as the `bigint` column holds it.
+fn db_generation(generation: u64) -> Result<i64, StoreError> {
+    i64::try_from(generation)
+        .map_err(|_| PgError::other(format!("generation {generation} is out of range")))
+}
+
+/// A non-negative `bigint` column (ids and generations; the schema checks the sign).
+fn unsigned(v: i64) -> u64 {
+    v.unsigned_abs()
+}
+
+/// The columns [`user_of`] reads, in a `SELECT`.
+const USER_COLUMNS: &str = "users.id, users.email, users.hashed_password, users.generation";
+
+/// The user in a row of [`USER_COLUMNS`].
+fn user_of(row: &Row) -> Result<User, StoreError> {
+    Ok(User {
+        id: UserId(unsigned(row.try_get(0)?)),
+        email: row.try_get(1)?,
+        hashed_password: row.try_get(2)?,
+        generation: unsigned(row.try_get(3)?),
+    })
+}
+
+/// A 32-byte digest read from a `bytea` column.
+fn digest_of(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
+    bytes
+        .try_into()
+        .map_err(|_| PgError::other(format!("a stored digest has {} bytes, not 32", bytes.len())))
+}
+
+/// An `UPDATE`'s or `DELETE`'s row count as a `usize`.
+fn count(rows: u64) -> usize {
+    usize::try_from(rows).unwrap_or(usize::MAX)
+}

@@ -1,0 +1,105 @@
+//! Reset tokens: the `reset_tokens` table, one per user, by token digest.
+
+use std::time::SystemTime;
+
+use deadpool_postgres::{Client, Transaction};
+
+use super::{count, db_id, db_time, unsigned, users};
+use crate::{
+    error::StoreError,
+    store::{AccountVersion, EndSessions, PasswordReset, ResetRecord},
+    token::TokenDigest,
+    user::{User, UserId, email_key},
+};
+
+/// Stores `record` as the user's one reset token, replacing any earlier one, if the user is
+/// still as `read`, checked under the lock of the user's row: [`StoreError::NotFound`] if
+/// the user does not exist, [`StoreError::Conflict`] if its generation or email changed.
+pub(super) async fn replace(
+    tx: &Transaction<'_>,
+    token: TokenDigest,
+    record: &ResetRecord,
+    read: &AccountVersion,
+) -> Result<(), StoreError> {
+    let user = users::lock(tx, record.user_id).await?;
+    if user.generation != read.generation || email_key(&user.email) != email_key(&read.email) {
+        return Err(StoreError::Conflict);
+    }
+    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    users::remove_reset_token(tx, id).await?;
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO reset_tokens (digest, user_id, created, expires) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (digest) DO UPDATE SET user_id = excluded.user_id,
+                 created = excluded.created, expires = excluded.expires",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &&token.0[..],
+            &id,
+            &db_time(record.created),
+            &db_time(record.expires),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The reset token `token`, if stored.
+pub(super) async fn get(
+    client: &Client,
+    token: TokenDigest,
+) -> Result<Option<ResetRecord>, StoreError> {
+    let stmt = client
+        .prepare_cached("SELECT user_id, created, expires FROM reset_tokens WHERE digest = $1")
+        .await?;
+    let Some(row) = client.query_opt(&stmt, &[&&token.0[..]]).await? else {
+        return Ok(None);
+    };
+    Ok(Some(ResetRecord {
+        user_id: UserId(unsigned(row.try_get(0)?)),
+        created: row.try_get(1)?,
+        expires: row.try_get(2)?,
+    }))
+}
+
+/// Under the lock of the user's row: spends the token if it is stored for `reset.user_id`
+/// and has not expired (a conditional `DELETE`, the compare-and-set on the token: of racing
+/// resets with one token, the first to lock the user deletes it, the others find it gone),
+/// then sets the new password and ends the user's sessions or moves them to the new
+/// generation ([`users::set_password`]). [`StoreError::NotFound`] (rolled back) otherwise.
+pub(super) async fn reset_password(
+    tx: &Transaction<'_>,
+    reset: &PasswordReset,
+) -> Result<User, StoreError> {
+    let mut user = users::lock(tx, reset.user_id).await?;
+    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let stmt = tx
+        .prepare_cached(
+            "DELETE FROM reset_tokens WHERE digest = $1 AND user_id = $2 AND expires > $3",
+        )
+        .await?;
+    let spent = tx
+        .execute(&stmt, &[&&reset.token.0[..], &id, &db_time(reset.now)])
+        .await?;
+    if spent == 0 {
+        return Err(StoreError::NotFound);
+    }
+    let end = if reset.end_sessions {
+        EndSessions::All
+    } else {
+        EndSessions::None
+    };
+    users::set_password(tx, &mut user, reset.hashed_password.clone(), end).await?;
+    Ok(user)
+}
+
+/// Removes the reset tokens that expired at or before `now`; how many.
+pub(super) async fn purge(tx: &Transaction<'_>, now: SystemTime) -> Result<usize, StoreError> {
+    let stmt = tx
+        .prepare_cached("DELETE FROM reset_tokens WHERE expires <= $1")
+        .await?;
+    Ok(count(tx.execute(&stmt, &[&db_time(now)]).await?))
+}

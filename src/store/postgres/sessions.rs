@@ -1,0 +1,222 @@
+//! Sessions: the `sessions` table, by token digest, with its indexes by user and by time.
+
+use std::time::SystemTime;
+
+use deadpool_postgres::{Client, Transaction};
+use tokio_postgres::Row;
+
+use super::{
+    USER_COLUMNS, count, db_generation, db_id, db_time, digest_of, unsigned, user_of, users,
+};
+use crate::{
+    error::StoreError,
+    store::{EndSessions, SessionRecord},
+    token::TokenDigest,
+    user::{User, UserId},
+};
+
+/// The columns [`record_of`] reads, from its first, in a `SELECT`.
+const SESSION_COLUMNS: &str = "sessions.user_id, sessions.created, sessions.last_seen, \
+                               sessions.expires, sessions.generation";
+
+/// The session in a row of [`SESSION_COLUMNS`] from column `at`.
+fn record_of(row: &Row, at: usize) -> Result<SessionRecord, StoreError> {
+    Ok(SessionRecord {
+        user_id: UserId(unsigned(row.try_get(at)?)),
+        created: row.try_get(at + 1)?,
+        last_seen: row.try_get(at + 2)?,
+        expires: row.try_get(at + 3)?,
+        generation: unsigned(row.try_get(at + 4)?),
+    })
+}
+
+/// Stores a session if its generation is its user's, checked under the lock of the user's
+/// row (so that a password change commits entirely before or after it: a session inserted
+/// first is moved to the new generation, one inserted after is refused); then, if
+/// `max_per_user` is set, ends the user's oldest sessions beyond it, never the new one.
+/// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
+/// generation is not current.
+pub(super) async fn insert(
+    tx: &Transaction<'_>,
+    token: TokenDigest,
+    session: &SessionRecord,
+    max_per_user: Option<usize>,
+) -> Result<(), StoreError> {
+    let user = users::lock(tx, session.user_id).await?;
+    if user.generation != session.generation {
+        return Err(StoreError::Conflict);
+    }
+    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let digest = &token.0[..];
+    let stmt = tx
+        .prepare_cached(
+            "INSERT INTO sessions (digest, user_id, created, last_seen, expires, generation)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (digest) DO UPDATE SET user_id = excluded.user_id,
+                 created = excluded.created, last_seen = excluded.last_seen,
+                 expires = excluded.expires, generation = excluded.generation",
+        )
+        .await?;
+    tx.execute(
+        &stmt,
+        &[
+            &digest,
+            &id,
+            &db_time(session.created),
+            &db_time(session.last_seen),
+            &db_time(session.expires),
+            &db_generation(session.generation)?,
+        ],
+    )
+    .await?;
+    if let Some(max) = max_per_user {
+        let stmt = tx
+            .prepare_cached("SELECT count(*) FROM sessions WHERE user_id = $1")
+            .await?;
+        let held: i64 = tx.query_one(&stmt, &[&id]).await?.try_get(0)?;
+        let excess = held.saturating_sub(i64::try_from(max).unwrap_or(i64::MAX));
+        if excess > 0 {
+            let stmt = tx
+                .prepare_cached(
+                    "DELETE FROM sessions WHERE digest IN (
+                         SELECT digest FROM sessions WHERE user_id = $1 AND digest <> $2
+                         ORDER BY created, digest LIMIT $3)",
+                )
+                .await?;
+            tx.execute(&stmt, &[&id, &digest, &excess]).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The session of `token` and its user, in one statement.
+pub(super) async fn get(
+    client: &Client,
+    token: TokenDigest,
+) -> Result<Option<(SessionRecord, User)>, StoreError> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, {SESSION_COLUMNS} FROM sessions
+         JOIN users ON users.id = sessions.user_id WHERE sessions.digest = $1"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let Some(row) = client.query_opt(&stmt, &[&&token.0[..]]).await? else {
+        return Ok(None);
+    };
+    Ok(Some((record_of(&row, 4)?, user_of(&row)?)))
+}
+
+/// Whether the session of `token` exists and is user `user`'s; if so its row is locked for
+/// the rest of the transaction.
+pub(super) async fn lock_of_user(
+    tx: &Transaction<'_>,
+    token: TokenDigest,
+    user: i64,
+) -> Result<bool, StoreError> {
+    let stmt = tx
+        .prepare_cached("SELECT 1 FROM sessions WHERE digest = $1 AND user_id = $2 FOR UPDATE")
+        .await?;
+    Ok(tx
+        .query_opt(&stmt, &[&&token.0[..], &user])
+        .await?
+        .is_some())
+}
+
+/// Moves the session's last activity forward to `last_seen` (never back), in one statement;
+/// nothing if the session is gone.
+pub(super) async fn touch(
+    client: &Client,
+    token: TokenDigest,
+    last_seen: SystemTime,
+) -> Result<(), StoreError> {
+    let stmt = client
+        .prepare_cached("UPDATE sessions SET last_seen = greatest(last_seen, $2) WHERE digest = $1")
+        .await?;
+    client
+        .execute(&stmt, &[&&token.0[..], &db_time(last_seen)])
+        .await?;
+    Ok(())
+}
+
+/// Removes the session of `token`, in one statement; `false` if there was none.
+pub(super) async fn remove(client: &Client, token: TokenDigest) -> Result<bool, StoreError> {
+    let stmt = client
+        .prepare_cached("DELETE FROM sessions WHERE digest = $1")
+        .await?;
+    Ok(client.execute(&stmt, &[&&token.0[..]]).await? > 0)
+}
+
+/// The sessions of user `id`, oldest first, in one statement.
+pub(super) async fn of_user(
+    client: &Client,
+    id: UserId,
+) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+    let Some(id) = db_id(id) else {
+        return Ok(Vec::new());
+    };
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS}, sessions.digest FROM sessions WHERE user_id = $1
+         ORDER BY created, digest"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let rows = client.query(&stmt, &[&id]).await?;
+    rows.iter()
+        .map(|row| {
+            let digest: &[u8] = row.try_get(5)?;
+            Ok((TokenDigest(digest_of(digest)?), record_of(row, 0)?))
+        })
+        .collect()
+}
+
+/// Removes the sessions of user `id` that `which` names, in one statement; how many.
+pub(super) async fn end(
+    tx: &Transaction<'_>,
+    id: i64,
+    which: EndSessions,
+) -> Result<usize, StoreError> {
+    let removed = match which {
+        EndSessions::None => 0,
+        EndSessions::All => {
+            let stmt = tx
+                .prepare_cached("DELETE FROM sessions WHERE user_id = $1")
+                .await?;
+            tx.execute(&stmt, &[&id]).await?
+        }
+        EndSessions::AllExcept(kept) => {
+            let stmt = tx
+                .prepare_cached("DELETE FROM sessions WHERE user_id = $1 AND digest <> $2")
+                .await?;
+            tx.execute(&stmt, &[&id, &&kept.0[..]]).await?
+        }
+    };
+    Ok(count(removed))
+}
+
+/// Moves every session of user `id` to credential generation `generation`, keeping keys and
+/// times.
+pub(super) async fn move_to_generation(
+    tx: &Transaction<'_>,
+    id: i64,
+    generation: i64,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached("UPDATE sessions SET generation = $2 WHERE user_id = $1")
+        .await?;
+    tx.execute(&stmt, &[&id, &generation]).await?;
+    Ok(())
+}
+
+/// Removes the sessions that expired at or before `now` or were last seen before
+/// `idle_before`; how many.
+pub(super) async fn purge(
+    tx: &Transaction<'_>,
+    now: SystemTime,
+    idle_before: SystemTime,
+) -> Result<usize, StoreError> {
+    let stmt = tx
+        .prepare_cached("DELETE FROM sessions WHERE expires <= $1 OR last_seen < $2")
+        .await?;
+    let removed = tx
+        .execute(&stmt, &[&db_time(now), &db_time(idle_before)])
+        .await?;
+    Ok(count(removed))
+}

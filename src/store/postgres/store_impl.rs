@@ -1,0 +1,207 @@
+//! [`Store`] for [`PgStore`]: each method is one statement on a pooled connection, or one
+//! transaction of [`users`], [`sessions`], [`resets`] or [`devices`] (see each operation's
+//! comment for its locks).
+
+use std::time::SystemTime;
+
+use super::{PgStore, devices, resets, sessions, users};
+use crate::{
+    error::StoreError,
+    store::{
+        AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
+        ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
+    },
+    token::TokenDigest,
+    user::{User, UserId},
+};
+
+impl Store for PgStore {
+    async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
+        let client = self.client().await?;
+        users::insert(
+            &client,
+            email,
+            hashed_password.to_owned(),
+            0,
+            SystemTime::now(),
+        )
+        .await
+    }
+
+    async fn find_user_by(&self, query: UserQuery) -> Result<User, StoreError> {
+        users::find(&self.client().await?, query).await
+    }
+
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
+        self.transaction(move |tx| {
+            let update = update.clone();
+            Box::pin(async move { users::update(tx, id, &update).await })
+        })
+        .await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<ListedUser>, StoreError> {
+        users::list(&self.client().await?, after, limit).await
+    }
+
+    async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+        let client = self.client().await?;
+        let ImportedUser {
+            email,
+            hashed_password,
+            generation,
+            created,
+        } = user;
+        users::insert(&client, &email, hashed_password, generation, created).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        self.transaction(move |tx| Box::pin(async move { users::delete(tx, id).await }))
+            .await
+    }
+
+    async fn insert_session(
+        &self,
+        token: TokenDigest,
+        session: SessionRecord,
+        max_per_user: Option<usize>,
+    ) -> Result<(), StoreError> {
+        self.transaction(move |tx| {
+            Box::pin(async move { sessions::insert(tx, token, &session, max_per_user).await })
+        })
+        .await
+    }
+
+    async fn session(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        sessions::get(&self.client().await?, token).await
+    }
+
+    async fn touch_session(
+        &self,
+        token: TokenDigest,
+        last_seen: SystemTime,
+    ) -> Result<(), StoreError> {
+        sessions::touch(&self.client().await?, token, last_seen).await
+    }
+
+    async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
+        sessions::remove(&self.client().await?, token).await
+    }
+
+    async fn sessions_of(
+        &self,
+        id: UserId,
+    ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+        sessions::of_user(&self.client().await?, id).await
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        id: UserId,
+        which: EndSessions,
+    ) -> Result<usize, StoreError> {
+        let Some(id) = super::db_id(id) else {
+            return Ok(0);
+        };
+        self.transaction(move |tx| Box::pin(async move { sessions::end(tx, id, which).await }))
+            .await
+    }
+
+    async fn replace_reset_token(
+        &self,
+        token: TokenDigest,
+        record: ResetRecord,
+        read: AccountVersion,
+    ) -> Result<(), StoreError> {
+        self.transaction(move |tx| {
+            let read = read.clone();
+            Box::pin(async move { resets::replace(tx, token, &record, &read).await })
+        })
+        .await
+    }
+
+    async fn reset_token(&self, token: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
+        resets::get(&self.client().await?, token).await
+    }
+
+    async fn reset_password(&self, reset: PasswordReset) -> Result<User, StoreError> {
+        self.transaction(move |tx| {
+            let reset = reset.clone();
+            Box::pin(async move { resets::reset_password(tx, &reset).await })
+        })
+        .await
+    }
+
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        verified_hash: String,
+        new_hash: String,
+    ) -> Result<bool, StoreError> {
+        users::rehash(&self.client().await?, id, &verified_hash, &new_hash).await
+    }
+
+    async fn insert_device_token(
+        &self,
+        token: TokenDigest,
+        record: DeviceRecord,
+        max_per_user: usize,
+    ) -> Result<(), StoreError> {
+        self.transaction(move |tx| {
+            Box::pin(async move { devices::insert(tx, token, &record, max_per_user).await })
+        })
+        .await
+    }
+
+    async fn device_token(&self, token: TokenDigest) -> Result<Option<DeviceRecord>, StoreError> {
+        devices::get(&self.client().await?, token).await
+    }
+
+    async fn record_device_failure(
+        &self,
+        token: TokenDigest,
+        user: UserId,
+        limit: u32,
+    ) -> Result<Option<u32>, StoreError> {
+        self.transaction(move |tx| {
+            Box::pin(async move { devices::record_failure(tx, token, user, limit).await })
+        })
+        .await
+    }
+
+    async fn reset_device_failures(&self, token: TokenDigest) -> Result<bool, StoreError> {
+        devices::reset_failures(&self.client().await?, token).await
+    }
+
+    async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
+        let Some(id) = super::db_id(id) else {
+            return Ok(0);
+        };
+        self.transaction(move |tx| Box::pin(async move { devices::remove_all_of(tx, id).await }))
+            .await
+    }
+
+    async fn purge_expired(
+        &self,
+        now: SystemTime,
+        idle_before: SystemTime,
+    ) -> Result<Purged, StoreError> {
+        self.transaction(move |tx| {
+            Box::pin(async move {
+                Ok(Purged {
+                    sessions: sessions::purge(tx, now, idle_before).await?,
+                    reset_tokens: resets::purge(tx, now).await?,
+                    device_tokens: devices::purge(tx, now).await?,
+                })
+            })
+        })
+        .await
+    }
+}

@@ -1,0 +1,240 @@
+//! Accounts: the `users` table, its unique index of email keys, and changes of credentials.
+
+use std::time::SystemTime;
+
+use deadpool_postgres::{Client, Transaction};
+
+use super::{
+    USER_COLUMNS, db_generation, db_id, db_time, errors::email_taken, sessions, unsigned, user_of,
+};
+use crate::{
+    error::StoreError,
+    store::{EndSessions, ListedUser, UserQuery, UserUpdate},
+    user::{User, UserId, email_key},
+};
+
+/// Inserts an account (email trimmed, case kept) in one statement; the unique index of email
+/// keys makes a taken key [`StoreError::EmailTaken`], also between racing inserts.
+pub(super) async fn insert(
+    client: &Client,
+    email: &str,
+    hashed_password: String,
+    generation: u64,
+    created: SystemTime,
+) -> Result<User, StoreError> {
+    let email = email.trim().to_owned();
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO users (email, email_key, hashed_password, generation, created)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .await?;
+    let row = client
+        .query_one(
+            &stmt,
+            &[
+                &email,
+                &email_key(&email),
+                &hashed_password,
+                &db_generation(generation)?,
+                &db_time(created),
+            ],
+        )
+        .await
+        .map_err(email_taken)?;
+    Ok(User {
+        id: UserId(unsigned(row.try_get(0)?)),
+        email,
+        hashed_password,
+        generation,
+    })
+}
+
+/// The user `query` finds, in one statement; [`StoreError::NotFound`] if none.
+pub(super) async fn find(client: &Client, query: UserQuery) -> Result<User, StoreError> {
+    let row = match query {
+        UserQuery::Id(id) => {
+            let Some(id) = db_id(id) else {
+                return Err(StoreError::NotFound);
+            };
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+            let stmt = client.prepare_cached(&sql).await?;
+            client.query_opt(&stmt, &[&id]).await?
+        }
+        UserQuery::Email(email) => {
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE email_key = $1");
+            let stmt = client.prepare_cached(&sql).await?;
+            client.query_opt(&stmt, &[&email_key(&email)]).await?
+        }
+        UserQuery::Session(digest) => {
+            let sql = format!(
+                "SELECT {USER_COLUMNS} FROM sessions JOIN users ON users.id = sessions.user_id
+                 WHERE sessions.digest = $1"
+            );
+            let stmt = client.prepare_cached(&sql).await?;
+            client.query_opt(&stmt, &[&&digest.0[..]]).await?
+        }
+        UserQuery::ResetToken(digest) => {
+            let sql = format!(
+                "SELECT {USER_COLUMNS} FROM reset_tokens
+                 JOIN users ON users.id = reset_tokens.user_id WHERE reset_tokens.digest = $1"
+            );
+            let stmt = client.prepare_cached(&sql).await?;
+            client.query_opt(&stmt, &[&&digest.0[..]]).await?
+        }
+    };
+    row.as_ref().map_or(Err(StoreError::NotFound), user_of)
+}
+
+/// Up to `limit` users in id order after `after`, in one statement (one snapshot).
+pub(super) async fn list(
+    client: &Client,
+    after: Option<UserId>,
+    limit: usize,
+) -> Result<Vec<ListedUser>, StoreError> {
+    let Some(after) = after.map_or(Some(0), db_id) else {
+        return Ok(Vec::new());
+    };
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT {USER_COLUMNS}, users.created FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+    );
+    let stmt = client.prepare_cached(&sql).await?;
+    let rows = client.query(&stmt, &[&after, &limit]).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ListedUser {
+                user: user_of(row)?,
+                created: row.try_get(4)?,
+            })
+        })
+        .collect()
+}
+
+/// Locks user `id`'s row (`SELECT … FOR UPDATE`) for the rest of the transaction and reads
+/// it: every change that depends on the account's state takes this lock first, so that the
+/// changes of one account are serialised and their checks hold until they commit.
+pub(super) async fn lock(tx: &Transaction<'_>, id: UserId) -> Result<User, StoreError> {
+    let Some(id) = db_id(id) else {
+        return Err(StoreError::NotFound);
+    };
+    let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 FOR UPDATE");
+    let stmt = tx.prepare_cached(&sql).await?;
+    let row = tx.query_opt(&stmt, &[&id]).await?;
+    row.as_ref().map_or(Err(StoreError::NotFound), user_of)
+}
+
+/// Sets a new password on `user` (locked): the hash, the next generation; removes the reset
+/// token; ends the sessions `end` names and moves the others to the new generation.
+pub(super) async fn set_password(
+    tx: &Transaction<'_>,
+    user: &mut User,
+    hash: String,
+    end: EndSessions,
+) -> Result<(), StoreError> {
+    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let stmt = tx
+        .prepare_cached(
+            "UPDATE users SET hashed_password = $2, generation = generation + 1
+             WHERE id = $1 RETURNING generation",
+        )
+        .await?;
+    let row = tx.query_one(&stmt, &[&id, &hash]).await?;
+    let generation: i64 = row.try_get(0)?;
+    user.hashed_password = hash;
+    user.generation = unsigned(generation);
+    remove_reset_token(tx, id).await?;
+    sessions::end(tx, id, end).await?;
+    sessions::move_to_generation(tx, id, generation).await
+}
+
+/// Removes user `id`'s reset token, if any.
+pub(super) async fn remove_reset_token(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached("DELETE FROM reset_tokens WHERE user_id = $1")
+        .await?;
+    tx.execute(&stmt, &[&id]).await?;
+    Ok(())
+}
+
+/// Applies `update` to user `id`, under the lock of the user's row: the compare-and-set on
+/// the generation, the session that asked for the change still the user's (its row locked
+/// too), a new email (unique; revokes the reset token), a new password ([`set_password`]),
+/// sessions ended.
+pub(super) async fn update(
+    tx: &Transaction<'_>,
+    id: UserId,
+    update: &UserUpdate,
+) -> Result<User, StoreError> {
+    let mut user = lock(tx, id).await?;
+    let db_id = db_id(id).ok_or(StoreError::NotFound)?;
+    if update
+        .expected_generation
+        .is_some_and(|g| g != user.generation)
+    {
+        return Err(StoreError::Conflict);
+    }
+    // The session a change keeps is the one that asked for it: if it has ended meanwhile
+    // (logout, "end all sessions" elsewhere), the change is no longer authorised. Its row
+    // stays locked, so that a logout cannot end it before this commits.
+    if let EndSessions::AllExcept(kept) = update.end_sessions
+        && !sessions::lock_of_user(tx, kept, db_id).await?
+    {
+        return Err(StoreError::NotFound);
+    }
+    if let Some(email) = &update.email {
+        let email = email.trim();
+        let stmt = tx
+            .prepare_cached("UPDATE users SET email = $2, email_key = $3 WHERE id = $1")
+            .await?;
+        tx.execute(&stmt, &[&db_id, &email, &email_key(email)])
+            .await
+            .map_err(email_taken)?;
+        email.clone_into(&mut user.email);
+        remove_reset_token(tx, db_id).await?;
+    }
+    match &update.hashed_password {
+        Some(hash) => set_password(tx, &mut user, hash.clone(), update.end_sessions).await?,
+        None => {
+            sessions::end(tx, db_id, update.end_sessions).await?;
+        }
+    }
+    Ok(user)
+}
+
+/// Replaces user `id`'s hash by `new_hash` if it is still `verified_hash`: one conditional
+/// `UPDATE`, which re-checks the hash on the row it may have waited for. `false` otherwise or
+/// if the user is gone. The generation stays: same password.
+pub(super) async fn rehash(
+    client: &Client,
+    id: UserId,
+    verified_hash: &str,
+    new_hash: &str,
+) -> Result<bool, StoreError> {
+    let Some(id) = db_id(id) else {
+        return Ok(false);
+    };
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2",
+        )
+        .await?;
+    Ok(client
+        .execute(&stmt, &[&id, &verified_hash, &new_hash])
+        .await?
+        == 1)
+}
+
+/// Deletes user `id` in one statement (in a transaction, so that it is run again if it is
+/// chosen as a deadlock victim against a purge); the foreign keys' `ON DELETE CASCADE`
+/// removes their sessions, reset token and device tokens in it.
+pub(super) async fn delete(tx: &Transaction<'_>, id: UserId) -> Result<(), StoreError> {
+    let Some(id) = db_id(id) else {
+        return Err(StoreError::NotFound);
+    };
+    let stmt = tx.prepare_cached("DELETE FROM users WHERE id = $1").await?;
+    match tx.execute(&stmt, &[&id]).await? {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,161 @@
+//! The conformance suite of the [`Store`] trait: one set of generic async tests that every
+//! store must pass, instantiated for each store by [`conformance!`]:
+//!
+//! - `redb::*`: [`RedbStore`] on a real file in a temp dir;
+//! - `postgres::*` (feature `postgres`): `PgStore` on a fresh database of a real PostgreSQL
+//!   server (see `tests/support/postgres.rs`: `TEST_DATABASE_URL`, or a throwaway cluster;
+//!   without a server each test prints `skipped: <reason>`, or fails under
+//!   `REQUIRE_POSTGRES=1`).
+//!
+//! One file per area: `users.rs` (add, find, update, delete, list, import), `sessions.rs`,
+//! `resets.rs`, `devices.rs`, `credentials.rs` (the generation and compare-and-set rules),
+//! `races.rs` (concurrent registrations and credential changes), `purge.rs`, `auth.rs`
+//! (`Auth` over the store). A new backend passes this suite by adding one arm to the macro.
+//!
+//! Times are whole seconds: the stores keep milliseconds.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth;
+mod credentials;
+mod devices;
+mod purge;
+mod races;
+mod resets;
+mod sessions;
+mod users;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tower_user_auth::{
+    UserId,
+    store::{DeviceRecord, ResetRecord, SessionRecord},
+};
+
+/// Now, to the whole second (what every store keeps exactly).
+pub fn now() -> SystemTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// A session of `user` at generation 0, created and seen at `at`, ending `secs` later.
+pub fn session(user: UserId, at: SystemTime, secs: u64) -> SessionRecord {
+    SessionRecord {
+        user_id: user,
+        created: at,
+        last_seen: at,
+        expires: at + Duration::from_secs(secs),
+        generation: 0,
+    }
+}
+
+/// A reset token record of `user` issued at `at`, living `secs`.
+pub fn reset(user: UserId, at: SystemTime, secs: u64) -> ResetRecord {
+    ResetRecord {
+        user_id: user,
+        created: at,
+        expires: at + Duration::from_secs(secs),
+    }
+}
+
+/// A device token record of `user` issued `age_secs` before `at`, living 90 days.
+pub fn device(user: UserId, at: SystemTime, age_secs: u64) -> DeviceRecord {
+    let created = at - Duration::from_secs(age_secs);
+    DeviceRecord {
+        user_id: user,
+        created,
+        expires: created + Duration::from_secs(90 * 24 * 3600),
+        failures: 0,
+    }
+}
+
+/// One `#[tokio::test]` per generic test, for each store: `redb::AREA::NAME` and
+/// `postgres::AREA::NAME`. Every test runs on a multi-thread runtime, so that the races race.
+macro_rules! conformance {
+    ($($area:ident: [$($test:ident),* $(,)?]),* $(,)?) => {
+        mod redb {
+            $(mod $area {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let dir = tempfile::tempdir().expect("temp dir");
+                        let path = dir.path().join("auth.redb");
+                        let store = tower_user_auth::store::RedbStore::open(path)
+                            .expect("open the redb store");
+                        crate::$area::$test(store).await;
+                    }
+                )*
+            })*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(mod $area {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let Some(db) = crate::support::postgres::database().await else {
+                            return;
+                        };
+                        crate::$area::$test(db.store().await).await;
+                    }
+                )*
+            })*
+        }
+    };
+}
+
+conformance! {
+    users: [
+        add_find_and_trim,
+        unknown_users_are_not_found,
+        emails_are_unique_by_their_key,
+        update_changes_email_and_ends_sessions,
+        update_refuses_an_ended_requesting_session,
+        delete_removes_everything_of_the_user,
+        list_pages_in_id_order,
+        import_keeps_hash_generation_and_creation,
+    ],
+    sessions: [
+        insert_get_and_find_the_owner,
+        cap_evicts_the_oldest,
+        touch_moves_forward_only,
+        delete_one_and_delete_of_user,
+        insert_for_an_unknown_user_is_not_found,
+    ],
+    resets: [
+        only_the_newest_token_lives,
+        a_token_is_issued_only_for_the_account_as_read,
+        a_refused_reset_changes_nothing,
+        a_good_reset_is_one_transaction,
+    ],
+    devices: [
+        cap_evicts_the_oldest,
+        failures_count_per_account_and_revoke_at_the_limit,
+        they_survive_a_password_change_and_go_with_their_user,
+    ],
+    credentials: [
+        a_new_hash_is_a_compare_and_set_that_advances_the_generation,
+        sessions_are_inserted_only_at_the_current_generation,
+        rehash_is_a_compare_and_set_on_the_hash,
+        a_reset_keeping_sessions_moves_them,
+        an_email_change_revokes_the_reset_token,
+    ],
+    races: [
+        sixteen_racing_registrations_of_one_email_make_one_account,
+        racing_password_changes_one_wins,
+        insert_session_racing_a_password_change_leaves_no_old_session,
+        racing_resets_with_one_token_one_wins,
+        racing_device_failures_never_exceed_the_limit,
+    ],
+    purge: [
+        removes_what_is_expired_and_keeps_what_is_live,
+    ],
+    auth: [
+        auth_works_on_the_store,
+    ],
+}

@@ -1,0 +1,193 @@
+//! Concurrency, on a multi-thread runtime: what must hold whichever request commits first.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use tower_user_auth::{
+    StoreError,
+    store::{AccountVersion, PasswordReset, Store, UserQuery, UserUpdate},
+    token::TokenDigest,
+};
+
+use crate::{device, now, reset, session};
+
+/// Runs `n` copies of `f(store, i)` at once on the runtime's threads; their results in order.
+async fn race<S, T, F, Fut>(store: &Arc<S>, n: usize, f: F) -> Vec<T>
+where
+    S: Store,
+    T: Send + 'static,
+    F: Fn(Arc<S>, usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let tasks: Vec<_> = (0..n)
+        .map(|i| tokio::spawn(f(Arc::clone(store), i)))
+        .collect();
+    join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("the task panicked"))
+        .collect()
+}
+
+/// Sixteen registrations of one email (as two spellings of one key) at once: exactly one
+/// account, the others `EmailTaken`.
+pub async fn sixteen_racing_registrations_of_one_email_make_one_account<S: Store>(store: S) {
+    let store = Arc::new(store);
+    let results = race(&store, 16, |store, i| async move {
+        let email = if i % 2 == 0 {
+            "race@example.com"
+        } else {
+            " RACE@example.com"
+        };
+        store.add_user(email, "$2b$04$x").await
+    })
+    .await;
+    let won = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{results:?}");
+    for r in &results {
+        assert!(matches!(r, Ok(_) | Err(StoreError::EmailTaken)), "{r:?}");
+    }
+    assert_eq!(store.list_users(None, 100).await.unwrap().len(), 1);
+    let found = store
+        .find_user_by(UserQuery::Email("race@example.com".into()))
+        .await;
+    assert!(found.is_ok());
+}
+
+/// Eight password changes against the same expected generation at once: exactly one wins,
+/// the others are `Conflict`; the stored hash is the winner's, at the next generation.
+pub async fn racing_password_changes_one_wins<S: Store>(store: S) {
+    let user = store
+        .add_user("change@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let id = user.id;
+    let results = race(&store, 8, |store, i| async move {
+        let update = UserUpdate::new()
+            .hashed_password(format!("$2b$04$new{i}"))
+            .expected_generation(0);
+        store.update_user(id, update).await
+    })
+    .await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for r in &results {
+        assert!(matches!(r, Ok(_) | Err(StoreError::Conflict)), "{r:?}");
+    }
+    let found = store.find_user_by(UserQuery::Id(id)).await.unwrap();
+    assert_eq!(&found, winners[0]);
+    assert_eq!(found.generation, 1);
+}
+
+/// A login's session insert racing a password change, many times: whichever commits first,
+/// no session is left at a generation that is not the user's (inserted first, it is moved;
+/// inserted after, it is refused with `Conflict`).
+pub async fn insert_session_racing_a_password_change_leaves_no_old_session<S: Store>(store: S) {
+    let at = now();
+    let user = store
+        .add_user("login@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let id = user.id;
+    let (mut inserted, mut refused) = (0, 0);
+    for round in 0..20_u64 {
+        let results = race(&store, 2, |store, i| async move {
+            if i == 0 {
+                let mut record = session(id, at, 600);
+                record.generation = round;
+                let digest = TokenDigest::of(&format!("login {round}"));
+                store
+                    .insert_session(digest, record, None)
+                    .await
+                    .map(|()| None)
+            } else {
+                let update = UserUpdate::new()
+                    .hashed_password(format!("$2b$04$round{round}"))
+                    .expected_generation(round);
+                store.update_user(id, update).await.map(Some)
+            }
+        })
+        .await;
+        match &results[0] {
+            Ok(_) => inserted += 1,
+            Err(StoreError::Conflict) => refused += 1,
+            Err(e) => panic!("round {round}: {e:?}"),
+        }
+        let changed = results[1].as_ref().expect("the change has no rival");
+        assert_eq!(changed.as_ref().map(|u| u.generation), Some(round + 1));
+        for (digest, s) in store.sessions_of(id).await.unwrap() {
+            assert_eq!(
+                s.generation,
+                round + 1,
+                "round {round}: {digest:?} left behind"
+            );
+        }
+    }
+    assert_eq!(inserted + refused, 20);
+}
+
+/// Eight resets with one token at once: exactly one sets its password, the others are
+/// `NotFound`; the generation advanced once.
+pub async fn racing_resets_with_one_token_one_wins<S: Store>(store: S) {
+    let at = now();
+    let user = store
+        .add_user("reset@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let token = TokenDigest::of("the token");
+    store
+        .replace_reset_token(token, reset(user.id, at, 600), AccountVersion::of(&user))
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let id = user.id;
+    let results = race(&store, 8, |store, i| async move {
+        let reset = PasswordReset {
+            token,
+            user_id: id,
+            now: at,
+            hashed_password: format!("$2b$04$reset{i}"),
+            end_sessions: i % 2 == 0,
+        };
+        store.reset_password(reset).await
+    })
+    .await;
+    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    for r in &results {
+        assert!(matches!(r, Ok(_) | Err(StoreError::NotFound)), "{r:?}");
+    }
+    let found = store.find_user_by(UserQuery::Id(id)).await.unwrap();
+    assert_eq!(&found, winners[0]);
+    assert_eq!(found.generation, 1);
+}
+
+/// Sixteen failures counted on one device token at once, limit 5: the counts 1 to 5 each
+/// once, the token removed, every other attempt `None`.
+pub async fn racing_device_failures_never_exceed_the_limit<S: Store>(store: S) {
+    let user = store
+        .add_user("device@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let token = TokenDigest::of("device");
+    store
+        .insert_device_token(token, device(user.id, now(), 0), 10)
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let id = user.id;
+    let results = race(&store, 16, |store, _| async move {
+        store.record_device_failure(token, id, 5).await
+    })
+    .await;
+    let mut counts: Vec<u32> = results
+        .iter()
+        .map(|r| r.as_ref().expect("no store error"))
+        .filter_map(|c| *c)
+        .collect();
+    counts.sort_unstable();
+    assert_eq!(counts, [1, 2, 3, 4, 5], "{results:?}");
+    assert!(store.device_token(token).await.unwrap().is_none());
+}
