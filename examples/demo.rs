@@ -20,7 +20,9 @@
 //! Or open <http://127.0.0.1:5000/login> in a browser.
 //!
 //! Configured from the environment: `HOST` (127.0.0.1), `PORT` (5000; 0 picks a free port),
-//! `AUTH_DB` (auth.redb), `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`) and the
+//! `AUTH_DB` (auth.redb), or `AUTH_DATABASE_URL` (a `postgres://` URL, with the feature
+//! `postgres`; the pool size in `AUTH_DATABASE_POOL`: `examples/common/store.rs`),
+//! `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`) and the
 //! `AUTH_*` options listed in the README. Every problem with them is reported at once, before
 //! the server starts (exit code 2). Serves through `tower_user_auth::serve::Server` (header
 //! and idle timeouts, connection caps: `AUTH_HEADER_READ_TIMEOUT`, `AUTH_IDLE_TIMEOUT`,
@@ -34,15 +36,19 @@ mod common;
 // By path, not in `common`: the benchmark's peer server includes `common` without maud.
 #[path = "common/pages/mod.rs"]
 mod pages;
+#[path = "common/store.rs"]
+mod store;
 
 use std::{env, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration};
 
+use store::StoreChoice;
 use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
     Auth, AuthConfig, AuthLayer, BoxError, ConfigError, OpenError, Pages, Profile, Routes,
     ThrottleConfig,
     password::PasswordPolicy,
     serve::{self, Server},
+    store::Store,
     token::ResetToken,
 };
 
@@ -138,7 +144,7 @@ struct Settings {
     stats_every: Option<Duration>,
     host: String,
     port: u16,
-    db: String,
+    store: StoreChoice,
     bounds: Bounds,
 }
 
@@ -225,7 +231,12 @@ fn settings_from_env() -> Result<Settings, Setup> {
         stats_every: env.seconds("AUTH_STATS_INTERVAL"),
         host: Env::var("HOST").unwrap_or_else(|| "127.0.0.1".into()),
         port: env.parse("PORT").unwrap_or(5000),
-        db: Env::var("AUTH_DB").unwrap_or_else(|| "auth.redb".into()),
+        store: store::choose(
+            Env::var("AUTH_DATABASE_URL"),
+            Env::var("AUTH_DATABASE_POOL"),
+            Env::var("AUTH_DB"),
+            &mut env.problems,
+        ),
         bounds: Bounds::from_env(&mut env),
     };
     // Auth::open validates the configuration too; check it here only to report its
@@ -429,22 +440,72 @@ fn pages_from_env(mut p: Pages) -> Pages {
 }
 
 async fn run() -> Result<(), Setup> {
+    let settings = settings_from_env()?;
+    match &settings.store {
+        StoreChoice::Redb(db) => {
+            let auth = Auth::open(db, settings.config.clone()).map_err(|e| match e {
+                OpenError::Store(e) => Setup::from(format!("cannot open the database {db:?}: {e}")),
+                OpenError::Config(e) => Setup(problem_lines(&e)),
+                other => Setup::from(other),
+            })?;
+            // AUTH_STATS_INTERVAL (seconds): print storage statistics on standard output, for
+            // the soak test and for watching a development server (redb's statistics).
+            if let Some(every) = settings.stats_every {
+                let store = auth.store().clone();
+                tokio::spawn(async move {
+                    let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
+                    loop {
+                        ticks.tick().await;
+                        if let Ok(s) = store.stats().await {
+                            println!(
+                                "stats users={} sessions={} reset_tokens={} stored_bytes={} allocated_bytes={}",
+                                s.users,
+                                s.sessions,
+                                s.reset_tokens,
+                                s.stored_bytes,
+                                s.allocated_bytes
+                            );
+                        }
+                    }
+                });
+            }
+            serve_auth(auth, settings).await
+        }
+        #[cfg(feature = "postgres")]
+        StoreChoice::Postgres { url, pool } => {
+            let pg = store::connect(url, *pool).await.map_err(|e| {
+                Setup::from(format!(
+                    "cannot use the database {}: {e}",
+                    store::redacted(url)
+                ))
+            })?;
+            let auth =
+                Auth::new(pg, settings.config.clone()).map_err(|e| Setup(problem_lines(&e)))?;
+            if settings.stats_every.is_some() {
+                tracing::warn!(
+                    "AUTH_STATS_INTERVAL: storage statistics are redb's, not printed on PostgreSQL"
+                );
+            }
+            serve_auth(auth, settings).await
+        }
+        // settings_from_env refused a PostgreSQL URL without the feature.
+        #[cfg(not(feature = "postgres"))]
+        StoreChoice::Postgres { .. } => unreachable!("refused by settings_from_env"),
+    }
+}
+
+/// Serves the demo's app behind the layer of `auth`, whichever its store, until Ctrl-C or
+/// SIGTERM.
+async fn serve_auth<S: Store>(auth: Auth<S>, settings: Settings) -> Result<(), Setup> {
     let Settings {
-        config,
         purge_every,
-        stats_every,
         host,
         port,
-        db,
+        store,
         bounds,
-    } = settings_from_env()?;
-    let profile = config.profile();
-
-    let auth = Auth::open(&db, config).map_err(|e| match e {
-        OpenError::Store(e) => Setup::from(format!("cannot open the database {db:?}: {e}")),
-        OpenError::Config(e) => Setup(problem_lines(&e)),
-        other => Setup::from(other),
-    })?;
+        ..
+    } = settings;
+    let profile = auth.config().profile();
     // Browsers drop a Secure cookie served over plain http beyond loopback: warn once the
     // listening address is known.
     let plain_http_warning = {
@@ -452,23 +513,6 @@ async fn run() -> Result<(), Setup> {
         move |addr| config.plain_http_warning(addr)
     };
     let purger = auth.spawn_purger(purge_every);
-    // AUTH_STATS_INTERVAL (seconds): print storage statistics on standard output, for the soak
-    // test and for watching a development server.
-    if let Some(every) = stats_every {
-        let store = auth.store().clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
-            loop {
-                ticks.tick().await;
-                if let Ok(s) = store.stats().await {
-                    println!(
-                        "stats users={} sessions={} reset_tokens={} stored_bytes={} allocated_bytes={}",
-                        s.users, s.sessions, s.reset_tokens, s.stored_bytes, s.allocated_bytes
-                    );
-                }
-            }
-        });
-    }
     // The app: the pages for a browser, the seed's JSON for every other client.
     let app = {
         let auth = auth.clone();
@@ -496,7 +540,7 @@ async fn run() -> Result<(), Setup> {
         eprintln!("{SEED_WARNING}");
     }
     println!("listening on http://{addr}");
-    tracing::info!(%addr, %profile, db = %db, "serving");
+    tracing::info!(%addr, %profile, store = %store, "serving");
 
     server.serve(service.clone(), shutdown).await;
     purger.abort();

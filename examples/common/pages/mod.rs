@@ -20,7 +20,7 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use tower_user_auth::{Auth, AuthenticatedUser, prefers_html, safe_next};
+use tower_user_auth::{Auth, AuthenticatedUser, prefers_html, safe_next, store::Store};
 
 /// The security headers of every page: no caching (account data), no sniffing, the origin
 /// alone as referrer (the new-password page's URL holds a reset token; `no-referrer` would
@@ -67,7 +67,10 @@ impl Page {
 
 /// The page's answer to a browser's request; `None` for an API client, which the JSON app
 /// answers.
-pub async fn answer<B>(auth: &Auth, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+pub async fn answer<S: Store, B>(
+    auth: &Auth<S>,
+    req: &Request<B>,
+) -> Option<Response<Full<Bytes>>> {
     if !prefers_html(req.headers()) {
         return None;
     }
@@ -119,7 +122,7 @@ pub async fn answer<B>(auth: &Auth, req: &Request<B>) -> Option<Response<Full<By
 
 /// The page served at `path`: the configured pages (their path, without a query), `/` and
 /// `/me`.
-fn page_of(auth: &Auth, path: &str) -> Option<Page> {
+fn page_of<S: Store>(auth: &Auth<S>, path: &str) -> Option<Page> {
     let pages = auth.config().pages();
     let configured = [
         (&pages.login, Page::Login),

@@ -4,7 +4,7 @@
 //! the browser tests (ids): change them with both.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use tower_user_auth::{Auth, AuthConfig, AuthenticatedUser, auth::SessionInfo};
+use tower_user_auth::{Auth, AuthConfig, AuthenticatedUser, auth::SessionInfo, store::Store};
 
 use super::{
     Query,
@@ -39,7 +39,7 @@ pub struct Site<'a> {
 }
 
 impl<'a> Site<'a> {
-    pub fn new(auth: &'a Auth, user: Option<&'a AuthenticatedUser>) -> Self {
+    pub fn new<S: Store>(auth: &'a Auth<S>, user: Option<&'a AuthenticatedUser>) -> Self {
         Self {
             config: auth.config(),
             user,

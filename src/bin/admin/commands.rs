@@ -37,7 +37,7 @@ pub(crate) fn emit(out: &mut impl Write, line: &str) -> Result<(), AdminError> {
 }
 
 /// The user named by `who`: an id if it is a number, otherwise an email.
-async fn find(store: &RedbStore, who: &str) -> Result<User, AdminError> {
+async fn find(store: &impl Store, who: &str) -> Result<User, AdminError> {
     let query = match who.trim().parse::<u64>() {
         Ok(id) => UserQuery::Id(UserId(id)),
         Err(_) => UserQuery::Email(who.to_owned()),
@@ -69,7 +69,7 @@ impl UserLine<'_> {
 
 /// Calls `each` on every user in id order, reading [`PAGE`] users a transaction.
 pub(crate) async fn for_each_user(
-    store: &RedbStore,
+    store: &impl Store,
     mut each: impl FnMut(&ListedUser) -> Result<(), AdminError>,
 ) -> Result<(), AdminError> {
     let mut after = None;
@@ -85,7 +85,7 @@ pub(crate) async fn for_each_user(
 
 /// `users list`: every user in id order, as text or JSON lines.
 pub(crate) async fn list_users(
-    store: &RedbStore,
+    store: &impl Store,
     json: bool,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
@@ -108,7 +108,7 @@ pub(crate) async fn list_users(
 
 /// `users show`: one user, when it was created and how many sessions they have.
 pub(crate) async fn show_user(
-    store: &RedbStore,
+    store: &impl Store,
     who: &str,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
@@ -128,7 +128,7 @@ pub(crate) async fn show_user(
 /// `users delete`: the user with their sessions, reset token and device tokens, one
 /// transaction.
 pub(crate) async fn delete_user(
-    store: &RedbStore,
+    store: &impl Store,
     who: &str,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
@@ -140,7 +140,7 @@ pub(crate) async fn delete_user(
 
 /// `sessions list`: public id, created, last seen and expiry (UNIX seconds); never a token.
 pub(crate) async fn list_sessions(
-    store: &RedbStore,
+    store: &impl Store,
     who: &str,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
@@ -162,7 +162,7 @@ pub(crate) async fn list_sessions(
 
 /// `sessions end`: the session with the public id `session`, or all of the user's.
 pub(crate) async fn end_sessions(
-    store: &RedbStore,
+    store: &impl Store,
     who: &str,
     session: Option<&str>,
     out: &mut impl Write,
@@ -193,7 +193,7 @@ pub(crate) async fn end_sessions(
 
 /// `purge`: expired records (and, with `idle_secs`, sessions idle that long).
 pub(crate) async fn purge(
-    store: &RedbStore,
+    store: &impl Store,
     idle_secs: Option<u64>,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {

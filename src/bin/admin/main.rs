@@ -1,5 +1,7 @@
 //! `tower-user-auth-admin`: the administrator's command line over a redb database file (the
-//! feature `admin`). Every change (delete, end sessions, purge, import) emits an audit event
+//! feature `admin`), or, built with the feature `postgres` too, over a PostgreSQL database
+//! (`--database-url postgres://…`, or `AUTH_DATABASE_URL` when `--db` is not given): export
+//! from one and import into the other to move users between them. Every change (delete, end sessions, purge, import) emits an audit event
 //! under the target `tower_user_auth::audit` with `actor = "admin-cli"`, written to stderr.
 //!
 //! Exit codes: 0 success, 1 operational error (message on stderr), 2 usage error.
@@ -7,18 +9,25 @@
 mod commands;
 mod transfer;
 
-use std::{path::PathBuf, process::ExitCode};
+use std::{io::Write, path::PathBuf, process::ExitCode};
 
 use clap::{Parser, Subcommand};
-use tower_user_auth::{StoreError, store::RedbStore};
+use tower_user_auth::{
+    StoreError,
+    store::{RedbStore, Store},
+};
 
 /// Administer a tower-user-auth database: users, sessions, purge, statistics, export, import.
 #[derive(Debug, Parser)]
 #[command(name = "tower-user-auth-admin", version)]
 struct Cli {
-    /// The redb database file.
-    #[arg(long, global = true, default_value = "auth.redb")]
-    db: PathBuf,
+    /// The redb database file [default: auth.redb].
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    /// A PostgreSQL database instead of a redb file (`postgres://user:password@host/db`;
+    /// needs the feature `postgres`). Without `--db`, `AUTH_DATABASE_URL` is read too.
+    #[arg(long, global = true, conflicts_with = "db")]
+    database_url: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,6 +101,9 @@ enum AdminError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Failed(String),
+    /// A usage error found after parsing: exit 2.
+    #[error("{0}")]
+    Usage(String),
 }
 
 fn main() -> ExitCode {
@@ -106,46 +118,122 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tower-user-auth-admin: {e}");
-            ExitCode::FAILURE
+            if matches!(e, AdminError::Usage(_)) {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
 
-fn run(cli: Cli) -> Result<(), AdminError> {
-    // Only import may create the file: any other command on a missing file is a mistake.
-    if !matches!(cli.command, Command::Import) && !cli.db.exists() {
-        return Err(AdminError::Failed(format!(
-            "no database at {}",
-            cli.db.display()
-        )));
+/// Where the command works: `--database-url` (or `AUTH_DATABASE_URL` without `--db`), else
+/// the file of `--db` (default `auth.redb`).
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+enum Target {
+    File(PathBuf),
+    Postgres(String),
+}
+
+impl Target {
+    fn of(cli: &Cli) -> Result<Self, AdminError> {
+        let url = match (&cli.database_url, &cli.db) {
+            (Some(url), _) => Some(url.clone()),
+            (None, None) => std::env::var("AUTH_DATABASE_URL")
+                .ok()
+                .filter(|u| !u.trim().is_empty()),
+            (None, Some(_)) => None,
+        };
+        let Some(url) = url else {
+            return Ok(Self::File(
+                cli.db.clone().unwrap_or_else(|| PathBuf::from("auth.redb")),
+            ));
+        };
+        let lower = url.trim().to_ascii_lowercase();
+        if !(lower.starts_with("postgres://") || lower.starts_with("postgresql://")) {
+            return Err(AdminError::Usage(
+                "the database URL must be a postgres:// or postgresql:// URL \
+                 (for a redb file, use --db)"
+                    .into(),
+            ));
+        }
+        if !cfg!(feature = "postgres") {
+            return Err(AdminError::Usage(
+                "a PostgreSQL database URL, but this command was built without PostgreSQL \
+                 support: build it with `--features admin,postgres`"
+                    .into(),
+            ));
+        }
+        Ok(Self::Postgres(url.trim().to_owned()))
     }
+}
+
+fn run(cli: Cli) -> Result<(), AdminError> {
+    let target = Target::of(&cli)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(|e| AdminError::Failed(format!("runtime: {e}")))?;
-    let store = RedbStore::open(&cli.db)?;
     let mut out = std::io::stdout().lock();
-    runtime.block_on(async {
-        match cli.command {
-            Command::Users(UsersCommand::List { json }) => {
-                commands::list_users(&store, json, &mut out).await
+    match target {
+        Target::File(db) => {
+            // Only import may create the file: any other command on a missing file is a
+            // mistake.
+            if !matches!(cli.command, Command::Import) && !db.exists() {
+                return Err(AdminError::Failed(format!(
+                    "no database at {}",
+                    db.display()
+                )));
             }
-            Command::Users(UsersCommand::Show { user }) => {
-                commands::show_user(&store, &user, &mut out).await
-            }
-            Command::Users(UsersCommand::Delete { user }) => {
-                commands::delete_user(&store, &user, &mut out).await
-            }
-            Command::Sessions(SessionsCommand::List { user }) => {
-                commands::list_sessions(&store, &user, &mut out).await
-            }
-            Command::Sessions(SessionsCommand::End { user, session, .. }) => {
-                commands::end_sessions(&store, &user, session.as_deref(), &mut out).await
-            }
-            Command::Purge { idle_secs } => commands::purge(&store, idle_secs, &mut out).await,
-            Command::Stats => commands::stats(&store, &mut out).await,
-            Command::Export => transfer::export(&store, &mut out).await,
-            Command::Import => transfer::import(&store, std::io::stdin().lock(), &mut out).await,
+            let store = RedbStore::open(&db)?;
+            runtime.block_on(async {
+                match cli.command {
+                    Command::Stats => commands::stats(&store, &mut out).await,
+                    command => dispatch(&store, command, &mut out).await,
+                }
+            })
         }
-    })
+        #[cfg(feature = "postgres")]
+        Target::Postgres(url) => runtime.block_on(async {
+            if matches!(cli.command, Command::Stats) {
+                return Err(AdminError::Failed(
+                    "stats reads a redb file; on PostgreSQL, ask the database \
+                     (pg_stat_user_tables, pg_total_relation_size)"
+                        .into(),
+                ));
+            }
+            let store = tower_user_auth::store::PgStore::builder()
+                .pool_size(2)
+                .connect(&url)
+                .await?;
+            dispatch(&store, cli.command, &mut out).await
+        }),
+        #[cfg(not(feature = "postgres"))]
+        Target::Postgres(_) => unreachable!("refused by Target::of without the feature"),
+    }
+}
+
+/// Every command but `stats`, on any store.
+async fn dispatch(
+    store: &impl Store,
+    command: Command,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    match command {
+        Command::Users(UsersCommand::List { json }) => commands::list_users(store, json, out).await,
+        Command::Users(UsersCommand::Show { user }) => commands::show_user(store, &user, out).await,
+        Command::Users(UsersCommand::Delete { user }) => {
+            commands::delete_user(store, &user, out).await
+        }
+        Command::Sessions(SessionsCommand::List { user }) => {
+            commands::list_sessions(store, &user, out).await
+        }
+        Command::Sessions(SessionsCommand::End { user, session, .. }) => {
+            commands::end_sessions(store, &user, session.as_deref(), out).await
+        }
+        Command::Purge { idle_secs } => commands::purge(store, idle_secs, out).await,
+        Command::Stats => Err(AdminError::Failed("stats is redb's only".into())),
+        Command::Export => transfer::export(store, out).await,
+        Command::Import => transfer::import(store, std::io::stdin().lock(), out).await,
+    }
 }

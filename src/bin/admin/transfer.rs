@@ -1,4 +1,5 @@
-//! `export` and `import`: users as JSON lines, the migration path between stores.
+//! `export` and `import`: users as JSON lines, the migration path between stores (a redb
+//! file and, with the feature `postgres`, a PostgreSQL database, either way).
 //!
 //! A line carries a user's email, bcrypt hash, credential generation and creation time
 //! (milliseconds since the UNIX epoch), and its id in the source for reference. Ids are not
@@ -17,7 +18,7 @@ use std::{
 use serde::{Deserialize, Serialize};
 use tower_user_auth::{
     StoreError,
-    store::{ImportedUser, RedbStore, Store},
+    store::{ImportedUser, Store},
 };
 
 use crate::{
@@ -37,7 +38,7 @@ struct ExportLine {
 }
 
 /// `export`: every user, in id order, as JSON lines.
-pub(crate) async fn export(store: &RedbStore, out: &mut impl Write) -> Result<(), AdminError> {
+pub(crate) async fn export(store: &impl Store, out: &mut impl Write) -> Result<(), AdminError> {
     let mut count = 0_usize;
     for_each_user(store, |listed| {
         let line = ExportLine {
@@ -62,7 +63,7 @@ pub(crate) async fn export(store: &RedbStore, out: &mut impl Write) -> Result<()
 /// `import`: each line of `input` inserted in its own transaction; the failed lines are
 /// reported at the end (exit 1 if any).
 pub(crate) async fn import(
-    store: &RedbStore,
+    store: &impl Store,
     input: impl BufRead,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
