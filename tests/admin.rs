@@ -48,12 +48,24 @@ impl Run {
 
 /// Runs the admin binary on `db` with `args`, `stdin` as its input.
 fn admin(db: &Path, args: &[&str], stdin: &str) -> Run {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tower-user-auth-admin"))
-        .arg("--db")
-        .arg(db)
+    let db = db.to_str().expect("UTF-8 temp path");
+    let all: Vec<&str> = ["--db", db].iter().chain(args).copied().collect();
+    admin_with(&all, &[], stdin)
+}
+
+/// Runs the admin binary with `args` and `env` (no `AUTH_DATABASE_URL` from the test's
+/// environment unless in `env`), `stdin` as its input.
+fn admin_with(args: &[&str], env: &[(&str, &str)], stdin: &str) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tower-user-auth-admin"));
+    command
         .args(args)
         .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1")
+        .env_remove("AUTH_DATABASE_URL")
+        .env("NO_COLOR", "1");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -89,7 +101,12 @@ fn database(clock: SystemTime) -> (Auth, PathBuf, TempDir) {
 }
 
 async fn log_in(auth: &Auth, email: &str) -> LoggedIn {
-    auth.log_in(email, GOOD_PW, None)
+    log_in_with(auth, email, GOOD_PW).await
+}
+
+/// Logs `email` in with `password` on any store.
+async fn log_in_with<S: Store>(auth: &Auth<S>, email: &str, password: &str) -> LoggedIn {
+    auth.log_in(email, password, None)
         .await
         .expect("log in")
         .expect("right password")
@@ -509,4 +526,122 @@ async fn users_list_and_export_page_through_more_users_than_one_read() {
         assert_eq!(run.code, Some(0), "{args:?}: {}", run.stderr);
         assert_eq!(run.lines().len(), 1_101, "{args:?}: every user once");
     }
+}
+
+/// The export's lines as JSON, each without its source id (an import assigns new ones).
+fn exported_users(run: &Run) -> Vec<serde_json::Value> {
+    run.lines()
+        .iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).expect("json");
+            v.as_object_mut().expect("an object").remove("id");
+            v
+        })
+        .collect()
+}
+
+/// The admin command on PostgreSQL (features `admin` and `postgres`): users exported from a
+/// redb file are imported into a PostgreSQL database (`--database-url`), exported from it
+/// again (`AUTH_DATABASE_URL`) and imported into a second redb file; the hashes, credential
+/// generations and creation times come through both moves unchanged, and the passwords log
+/// in on both stores.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn export_import_moves_users_from_a_redb_file_into_postgresql_and_back() {
+    let Some(pg) = support::postgres::database().await else {
+        return;
+    };
+    let (auth, db, _dir) = database(SystemTime::now());
+    {
+        auth.register("alice@example.com", GOOD_PW, None)
+            .await
+            .expect("alice");
+        auth.register("carol@example.com", OTHER_PW, None)
+            .await
+            .expect("carol");
+        let session = log_in_with(&auth, "carol@example.com", OTHER_PW).await;
+        auth.change_password(&session.token, OTHER_PW, GOOD_PW, None)
+            .await
+            .expect("carol's new password");
+    }
+    drop(auth);
+    let from_redb = admin(&db, &["export"], "");
+    assert_eq!(from_redb.code, Some(0), "{}", from_redb.stderr);
+    assert_eq!(from_redb.lines().len(), 2, "{}", from_redb.stdout);
+
+    // Into PostgreSQL, named by --database-url (the migrations are applied on the way).
+    let into_pg = admin_with(
+        &["--database-url", pg.url(), "import"],
+        &[],
+        &from_redb.stdout,
+    );
+    assert_eq!(into_pg.code, Some(0), "{}", into_pg.stderr);
+    assert_eq!(into_pg.stdout, "imported 2 users\n");
+    assert_eq!(into_pg.audited("user_imported"), 2, "{}", into_pg.stderr);
+    assert!(
+        !into_pg.stderr.contains("$2"),
+        "no hash logged: {}",
+        into_pg.stderr
+    );
+    // A second import of the same lines finds the emails taken (the unique index).
+    let again = admin_with(
+        &["--database-url", pg.url(), "import"],
+        &[],
+        &from_redb.stdout,
+    );
+    assert_eq!(again.code, Some(1), "{}", again.stdout);
+    assert!(
+        again.stderr.contains("line 1: email already taken"),
+        "{}",
+        again.stderr
+    );
+
+    // The passwords log in on PostgreSQL; carol's generation is kept.
+    {
+        let pg_auth = Auth::new(pg.store().await, unthrottled(hardened_config()))
+            .expect("valid configuration");
+        for (email, generation) in [("alice@example.com", 0), ("carol@example.com", 1)] {
+            let login = log_in_with(&pg_auth, email, GOOD_PW).await;
+            assert_eq!(login.user.generation, generation, "{email}");
+            assert_eq!(login.session.generation, generation, "{email}");
+        }
+    }
+
+    // Back out of PostgreSQL, named by AUTH_DATABASE_URL: the same users, field for field.
+    let from_pg = admin_with(&["export"], &[("AUTH_DATABASE_URL", pg.url())], "");
+    assert_eq!(from_pg.code, Some(0), "{}", from_pg.stderr);
+    assert_eq!(exported_users(&from_pg), exported_users(&from_redb));
+    let listed = admin_with(&["--database-url", pg.url(), "users", "list"], &[], "");
+    assert_eq!(listed.code, Some(0), "{}", listed.stderr);
+    assert_eq!(listed.lines().len(), 2, "{}", listed.stdout);
+
+    // Into a second redb file: again the same users, and the passwords log in there.
+    let back_dir = tempfile::tempdir().expect("temp dir");
+    let back = back_dir.path().join(DB_FILE);
+    let into_redb = admin(&back, &["import"], &from_pg.stdout);
+    assert_eq!(into_redb.code, Some(0), "{}", into_redb.stderr);
+    assert_eq!(
+        exported_users(&admin(&back, &["export"], "")),
+        exported_users(&from_redb)
+    );
+    let auth = Auth::open(&back, unthrottled(hardened_config())).expect("open the import");
+    for email in ["alice@example.com", "carol@example.com"] {
+        log_in_with(&auth, email, GOOD_PW).await;
+    }
+}
+
+/// A database URL that is not PostgreSQL's is a usage error (exit 2), and `stats`, redb's,
+/// refuses PostgreSQL with a message (exit 1).
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn the_admin_command_refuses_a_url_that_is_not_postgresql_and_stats_on_postgresql() {
+    let not_pg = admin_with(&["--database-url", "mysql://db/auth", "export"], &[], "");
+    assert_eq!(not_pg.code, Some(2), "{}", not_pg.stderr);
+    assert!(not_pg.stderr.contains("postgres://"), "{}", not_pg.stderr);
+    let Some(pg) = support::postgres::database().await else {
+        return;
+    };
+    let stats = admin_with(&["--database-url", pg.url(), "stats"], &[], "");
+    assert_eq!(stats.code, Some(1), "{}", stats.stderr);
+    assert!(stats.stderr.contains("redb"), "{}", stats.stderr);
 }
