@@ -2,7 +2,8 @@
 # Load figures for one server that implements the seed's HTTP contract.
 #   benches/load/scenarios.sh NAME COMMAND [ARGS...]
 # Starts COMMAND pinned to CPU 0 with PORT (a free loopback port), AUTH_DB (a fresh path) and
-# BCRYPT_COST (default 12) in its environment, registers and logs in one user with curl, then
+# BCRYPT_COST (default 12) in its environment (and whatever else the caller exports, such as
+# AUTH_DATABASE_URL: benches/stores.sh), registers and logs in one user with curl, then
 # drives it with wrk (one thread, pinned to CPU 1) and prints one line per scenario:
 #   NAME  SCENARIO  requests/s  p50  p99  non2xx=COUNT
 # Scenarios (DURATION seconds each, default 8):
@@ -13,6 +14,9 @@
 #   pass-through(PATH)           only with PASS_PATH=PATH: a route of the wrapped app, with the
 #                                logged-in cookie, 32 connections (the layer's pass-through cost)
 #   login(cost=C)                POST /sessions, 4 connections: logins/s is bcrypt-bound
+#   register(cost=C)             only with REGISTER=yes: POST /users with a new email each
+#                                (register.lua), 4 connections: registrations/s (the server's
+#                                registration quota must be raised, as benches/stores.sh does)
 #   index(4 conns, login storm)  GET /, 4 connections, while 8 more connections keep logging in
 #                                (compare with index(4 conns): does hashing stall the server?)
 # SCENARIOS=pass runs the pass-through scenario alone, and ACCOUNTS=no skips the register and
@@ -82,6 +86,9 @@ if [ -n "${PASS_PATH:-}" ]; then
   measure "pass-through($PASS_PATH)" -c32 -H "Cookie: session_id=$sid" "$base$PASS_PATH"
 fi
 measure "login(cost=$cost)" -c4 -s "$kit/login.lua" "$base/sessions"
+if [ "${REGISTER:-no}" = yes ]; then
+  measure "register(cost=$cost)" -c4 -s "$kit/register.lua" "$base/users"
+fi
 # The storm starts a second early and ends a second late, so it covers the whole measurement.
 taskset -c 1 wrk -t1 -c8 -d"$((duration + 2))s" -s "$kit/login.lua" "$base/sessions" >/dev/null 2>&1 &
 storm=$!
