@@ -272,8 +272,9 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
     assert!(!log.contains(password), "nor the password");
 }
 
-/// Runs the demo with `env` and expects it to stop at once with a message naming `expect`.
-fn assert_refused_to_start(env: &[(&str, &str)], expect: &[&str]) {
+/// Runs the demo with `env` and expects it to stop at once with a message naming `expect`;
+/// its standard error.
+fn assert_refused_to_start(env: &[(&str, &str)], expect: &[&str]) -> String {
     let dir = tempfile::tempdir().expect("temp dir");
     let started = Instant::now();
     let mut child = demo::command(&dir.path().join("x.redb"), env)
@@ -311,6 +312,7 @@ fn assert_refused_to_start(env: &[(&str, &str)], expect: &[&str]) {
         !stdout.contains("listening on"),
         "{env:?}: it never served: {stdout}"
     );
+    stderr
 }
 
 #[test]
@@ -350,6 +352,47 @@ fn other_bad_settings_stop_the_demo_with_a_message() {
     ] {
         assert_refused_to_start(&[env], &[expect]);
     }
+}
+
+/// `AUTH_DATABASE_URL` must be PostgreSQL's, and `AUTH_DATABASE_POOL` a positive number
+/// that goes with it; a PostgreSQL URL in a demo built without the feature `postgres` stops
+/// it with a message naming the feature; with the feature, a server it cannot reach stops it
+/// before it listens, without the URL's password in the message.
+#[test]
+fn the_database_url_and_pool_are_checked_before_the_demo_listens() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("never.redb");
+    let db = db.to_str().expect("utf-8 path");
+    assert_refused_to_start(
+        &[("AUTH_DB", db), ("AUTH_DATABASE_URL", "mysql://db/auth")],
+        &["AUTH_DATABASE_URL", "postgres://"],
+    );
+    assert_refused_to_start(&[("AUTH_DATABASE_POOL", "4")], &["AUTH_DATABASE_POOL"]);
+    // Port 1 on loopback: nothing listens there.
+    let unreachable = "postgres://auth:s3cret-pw@127.0.0.1:1/auth";
+    assert_refused_to_start(
+        &[
+            ("AUTH_DB", db),
+            ("AUTH_DATABASE_URL", unreachable),
+            ("AUTH_DATABASE_POOL", "none"),
+        ],
+        &["AUTH_DATABASE_POOL"],
+    );
+    // The demo binary may have been built with or without the feature (`cargo test --test`
+    // runs the one built last): either answer, never the password.
+    let stderr =
+        assert_refused_to_start(&[("AUTH_DB", db), ("AUTH_DATABASE_URL", unreachable)], &[]);
+    assert!(
+        stderr.contains("build it with `--features postgres`")
+            || (stderr.contains("cannot use the database")
+                && stderr.contains("postgres://auth:***@127.0.0.1:1/auth")),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret-pw"),
+        "no password in the message: {stderr}"
+    );
+    assert!(!Path::new(db).exists(), "no redb file opened");
 }
 
 #[test]

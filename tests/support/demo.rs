@@ -34,7 +34,8 @@ pub fn binary() -> PathBuf {
 }
 
 /// The demo's command: `PORT=0`, `AUTH_DB=db`, `BCRYPT_COST=4`, `RUST_LOG=warn`, no
-/// `AUTH_PROFILE` or `HOST` from the test's environment, then `env`.
+/// `AUTH_PROFILE`, `HOST`, `AUTH_DATABASE_URL` or `AUTH_DATABASE_POOL` from the test's
+/// environment (a test on PostgreSQL passes them in `env`), then `env`.
 pub fn command(db: &Path, env: &[(&str, &str)]) -> Command {
     let mut cmd = Command::new(binary());
     cmd.env("PORT", "0")
@@ -43,6 +44,8 @@ pub fn command(db: &Path, env: &[(&str, &str)]) -> Command {
         .env("RUST_LOG", "warn")
         .env_remove("AUTH_PROFILE")
         .env_remove("HOST")
+        .env_remove("AUTH_DATABASE_URL")
+        .env_remove("AUTH_DATABASE_POOL")
         .stdin(Stdio::null());
     for (k, v) in env {
         cmd.env(k, v);
