@@ -448,28 +448,14 @@ async fn run() -> Result<(), Setup> {
                 OpenError::Config(e) => Setup(problem_lines(&e)),
                 other => Setup::from(other),
             })?;
-            // AUTH_STATS_INTERVAL (seconds): print storage statistics on standard output, for
-            // the soak test and for watching a development server (redb's statistics).
-            if let Some(every) = settings.stats_every {
-                let store = auth.store().clone();
-                tokio::spawn(async move {
-                    let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
-                    loop {
-                        ticks.tick().await;
-                        if let Ok(s) = store.stats().await {
-                            println!(
-                                "stats users={} sessions={} reset_tokens={} stored_bytes={} allocated_bytes={}",
-                                s.users,
-                                s.sessions,
-                                s.reset_tokens,
-                                s.stored_bytes,
-                                s.allocated_bytes
-                            );
-                        }
-                    }
-                });
-            }
-            serve_auth(auth, settings).await
+            // Once the address line is out (the first line the tests read).
+            let stats = (auth.store().clone(), settings.stats_every);
+            let after_listening = move || {
+                if let (store, Some(every)) = stats {
+                    store::print_stats_every(store, every);
+                }
+            };
+            serve_auth(auth, settings, after_listening).await
         }
         #[cfg(feature = "postgres")]
         StoreChoice::Postgres { url, pool } => {
@@ -486,17 +472,23 @@ async fn run() -> Result<(), Setup> {
                     "AUTH_STATS_INTERVAL: storage statistics are redb's, not printed on PostgreSQL"
                 );
             }
-            serve_auth(auth, settings).await
+            serve_auth(auth, settings, || ()).await
         }
-        // settings_from_env refused a PostgreSQL URL without the feature.
+        // settings_from_env has already refused a PostgreSQL URL without the feature.
         #[cfg(not(feature = "postgres"))]
-        StoreChoice::Postgres { .. } => unreachable!("refused by settings_from_env"),
+        StoreChoice::Postgres { .. } => {
+            Err(Setup::from("build the demo with `--features postgres`"))
+        }
     }
 }
 
 /// Serves the demo's app behind the layer of `auth`, whichever its store, until Ctrl-C or
-/// SIGTERM.
-async fn serve_auth<S: Store>(auth: Auth<S>, settings: Settings) -> Result<(), Setup> {
+/// SIGTERM; calls `after_listening` once it has printed its address.
+async fn serve_auth<S: Store>(
+    auth: Auth<S>,
+    settings: Settings,
+    after_listening: impl FnOnce(),
+) -> Result<(), Setup> {
     let Settings {
         purge_every,
         host,
@@ -540,6 +532,7 @@ async fn serve_auth<S: Store>(auth: Auth<S>, settings: Settings) -> Result<(), S
         eprintln!("{SEED_WARNING}");
     }
     println!("listening on http://{addr}");
+    after_listening();
     tracing::info!(%addr, %profile, store = %store, "serving");
 
     server.serve(service.clone(), shutdown).await;

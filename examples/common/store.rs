@@ -5,7 +5,9 @@
 //! Not declared in `examples/common/mod.rs`: the load benchmark's peer server includes that
 //! module, and its crate has no `postgres` feature. The demo declares it by path.
 
-use std::fmt;
+use std::{fmt, time::Duration};
+
+use tower_user_auth::store::RedbStore;
 
 /// Where the demo keeps its accounts.
 #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
@@ -97,6 +99,23 @@ pub fn redacted(url: &str) -> String {
         },
         None => url.to_owned(),
     }
+}
+
+/// `AUTH_STATS_INTERVAL` (seconds): prints redb's storage statistics on standard output every
+/// `every`, for the soak test and for watching a development server.
+pub fn print_stats_every(store: RedbStore, every: Duration) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(every.max(Duration::from_millis(100)));
+        loop {
+            ticks.tick().await;
+            if let Ok(s) = store.stats().await {
+                println!(
+                    "stats users={} sessions={} reset_tokens={} stored_bytes={} allocated_bytes={}",
+                    s.users, s.sessions, s.reset_tokens, s.stored_bytes, s.allocated_bytes
+                );
+            }
+        }
+    });
 }
 
 #[cfg(feature = "postgres")]

@@ -209,7 +209,9 @@ fn run(cli: Cli) -> Result<(), AdminError> {
             dispatch(&store, cli.command, &mut out).await
         }),
         #[cfg(not(feature = "postgres"))]
-        Target::Postgres(_) => unreachable!("refused by Target::of without the feature"),
+        Target::Postgres(_) => Err(AdminError::Usage(
+            "build the command with `--features admin,postgres`".into(),
+        )),
     }
 }
 
