@@ -8,8 +8,8 @@
 //! an async driver without a compile-time database, a pool that drops broken connections by
 //! itself (a connection the server closed is discarded when it is next taken, so the store
 //! recovers as soon as the database is back, with no backoff), per-connection statement
-//! caches, and, for the next step (cross-instance cache invalidation), `LISTEN`/`NOTIFY` on a
-//! dedicated connection, whose notifications tokio-postgres hands over as they arrive.
+//! caches, and `LISTEN`/`NOTIFY` on a dedicated connection, whose notifications tokio-postgres
+//! hands over as they arrive (the session cache's cross-instance invalidation, [`notify`]).
 //! `sqlx` would also do; its compile-time checked queries need a database at build time,
 //! which this crate's builds do not have. Connections are made without TLS: run the database
 //! on loopback or a private network.
@@ -19,6 +19,7 @@
 //! - [`migrate`]: the versioned migrations (`migrations/*.sql`), applied at start-up under
 //!   an advisory lock;
 //! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each table;
+//! - [`notify`]: the session cache, its notifications and its lease;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
 //! - [`errors`]: PostgreSQL's and the pool's errors as [`StoreError`]s.
 //!

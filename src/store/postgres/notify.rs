@@ -85,7 +85,7 @@ pub(super) fn payloads(dirty: &Dirty) -> Vec<String> {
         .users
         .iter()
         .map(|id| format!("user:{id}"))
-        .chain(dirty.sessions.iter().map(|digest| hex(digest)));
+        .chain(dirty.sessions.iter().map(hex));
     let mut chunks = Vec::new();
     let mut chunk = String::new();
     for item in items {
