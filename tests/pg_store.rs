@@ -747,3 +747,66 @@ async fn validations_on_b_racing_a_logout_through_a_stop_succeeding() {
         latest.len()
     );
 }
+
+/// Evicting many sessions at once (a login with a per-user cap over a user with hundreds of
+/// sessions) names them all to the other instances: split into several notifications under
+/// PostgreSQL's 8000-byte payload limit (150 digests: two), or, beyond eight of those, one
+/// `all` (1,200 digests), which empties B's cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicting_many_sessions_reaches_b_in_chunks_or_as_all() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let (a, b) = instances(&db).await;
+    let admin = db.client().await;
+    let bystander = a.add_user("bystander@x.io", "$2b$04$h").await.unwrap();
+    let other = TokenDigest::of("bystander");
+    a.insert_session(other, live_session(bystander.id, 0), None)
+        .await
+        .unwrap();
+    for n in [150_i32, 1_200] {
+        let user = a
+            .add_user(&format!("many{n}@x.io"), "$2b$04$h")
+            .await
+            .unwrap();
+        let id = i64::try_from(user.id.0).unwrap();
+        // Older sessions, inserted behind the stores' back (new rows: nothing to notify).
+        admin
+            .execute(
+                "INSERT INTO sessions (digest, user_id, created, last_seen, expires, generation)
+                 SELECT sha256(convert_to('many-' || $2::text || '-' || i, 'UTF8')), $1,
+                        now() - interval '1 hour' + i * interval '1 ms', now(),
+                        now() + interval '1 hour', 0
+                 FROM generate_series(1, $2) AS i",
+                &[&id, &n],
+            )
+            .await
+            .unwrap();
+        let watched: Vec<TokenDigest> = [1, n / 2, n]
+            .iter()
+            .map(|i| TokenDigest::of(&format!("many-{n}-{i}")))
+            .collect();
+        for token in &watched {
+            cache(&b, *token).await;
+        }
+        cache(&b, other).await;
+        let newest = TokenDigest::of(&format!("newest-{n}"));
+        a.insert_session(newest, live_session(user.id, 0), Some(1))
+            .await
+            .unwrap();
+        let since = Instant::now();
+        assert_eq!(a.sessions_of(user.id).await.unwrap().len(), 1);
+        for token in &watched {
+            let delay = until(&b, *token, since, Option::is_none)
+                .await
+                .expect("B refuses an evicted session");
+            assert!(delay <= Duration::from_millis(250), "{n}: {delay:?}");
+        }
+        if n > 1_000 {
+            // `all`: the bystander's session left B's cache too (read again, it is still
+            // valid).
+            assert!(!b.is_session_cached(other), "{n}: `all` empties the cache");
+            assert!(b.session(other).await.unwrap().is_some());
+        }
+    }
+}
