@@ -390,3 +390,63 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn digest(i: u32) -> [u8; 32] {
+        let mut d = [0u8; 32];
+        d[..4].copy_from_slice(&i.to_be_bytes());
+        d[31] = 0xab;
+        d
+    }
+
+    #[test]
+    fn payloads_round_trip_and_stay_under_the_limit() {
+        let mut dirty = Dirty::default();
+        dirty.users.insert(7);
+        dirty.sessions.extend((0..150).map(digest));
+        let payloads = payloads(&dirty);
+        assert_eq!(payloads.len(), 2, "150 digests and a user: two payloads");
+        let mut back = Dirty::default();
+        for p in &payloads {
+            assert!(p.len() <= MAX_PAYLOAD && p.len() < 8000);
+            let part = parse(p);
+            assert!(!part.all);
+            back.users.extend(part.users);
+            back.sessions.extend(part.sessions);
+        }
+        assert_eq!(back.users, dirty.users);
+        assert_eq!(back.sessions, dirty.sessions);
+    }
+
+    #[test]
+    fn too_many_items_become_all() {
+        let mut dirty = Dirty::default();
+        dirty.sessions.extend((0..1_200).map(digest));
+        assert_eq!(payloads(&dirty), ["all"]);
+        let all = Dirty {
+            all: true,
+            ..Dirty::default()
+        };
+        assert_eq!(payloads(&all), ["all"]);
+        assert!(payloads(&Dirty::default()).is_empty());
+    }
+
+    #[test]
+    fn what_is_not_understood_clears_everything() {
+        assert!(parse("all").all);
+        assert!(parse("user:x").all);
+        assert!(parse("user:-1").all);
+        assert!(parse(&"zz".repeat(32)).all);
+        assert!(parse(&"a".repeat(63)).all);
+        assert!(parse("é").all);
+        assert!(parse("").is_empty());
+        let d = digest(3);
+        let parsed = parse(&format!("{}  user:12", hex(&d)));
+        assert!(!parsed.all);
+        assert!(parsed.sessions.contains(&d));
+        assert!(parsed.users.contains(&12));
+    }
+}
