@@ -1,21 +1,26 @@
 //! What is PostgreSQL's own in `PgStore` (feature `postgres`), on a real server (see
 //! `tests/support/postgres.rs`): migrations applied once by instances starting together, a
 //! newer schema refused, tokens only as digests, lost connections and a database outage as
-//! errors (500 with a JSON body) with recovery by itself. What every store must do is the
-//! conformance suite's, `tests/conformance/`.
+//! errors (500 with a JSON body) with recovery by itself; the session cache kept coherent
+//! across instances (notifications, the bypass while they are lost). What every store must
+//! do is the conformance suite's, `tests/conformance/`.
 #![cfg(feature = "postgres")]
 
 mod support;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures_util::future::join_all;
 use http::{Method, StatusCode};
 use support::{Body, assert_error, call, cookie_header, request_from};
 use tower_user_auth::{
-    Auth, StoreError,
+    Auth, StoreError, UserId,
     compat::SeedApi,
-    store::{PgStore, Store, UserQuery},
+    store::{
+        AccountVersion, EndSessions, PasswordReset, PgStore, ResetRecord, SessionRecord, Store,
+        UserQuery, UserUpdate,
+    },
+    token::TokenDigest,
 };
 
 /// Eight instances connecting at once to an empty database: all start, the migrations are
@@ -313,5 +318,495 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
         let plan = plan.join("\n");
         assert!(!plan.contains("Seq Scan"), "{sql}:\n{plan}");
         assert!(plan.contains("Index"), "{sql}:\n{plan}");
+    }
+}
+
+// The session cache across instances: two `PgStore`s (two pools, two notification
+// connections) on one database stand for two app instances, A and B.
+
+/// The application name of instance B's connections, so that they can be told apart (and
+/// terminated) in `pg_stat_activity`.
+const B_NAME: &str = "tua_instance_b";
+
+/// Two instances on `db`: A, and B whose connections are named [`B_NAME`].
+async fn instances(db: &support::postgres::TestDatabase) -> (PgStore, PgStore) {
+    let a = db.store().await;
+    let mut url = url::Url::parse(db.url()).expect("a URL");
+    url.query_pairs_mut()
+        .append_pair("application_name", B_NAME);
+    let b = PgStore::connect(url.as_str()).await.expect("connect B");
+    (a, b)
+}
+
+/// A session of `user` at generation `generation`, living an hour.
+fn live_session(user: UserId, generation: u64) -> SessionRecord {
+    let now = SystemTime::now();
+    SessionRecord {
+        user_id: user,
+        created: now,
+        last_seen: now,
+        expires: now + Duration::from_secs(3600),
+        generation,
+    }
+}
+
+/// Reads `token` on `store` until its cache serves it (the first read fills the cache once
+/// the notification connection vouches for it); fails after 2 s.
+async fn cache(store: &PgStore, token: TokenDigest) {
+    let since = Instant::now();
+    loop {
+        let found = store.session(token).await.expect("read the session");
+        assert!(found.is_some(), "the session is stored");
+        if store.is_session_cached(token) {
+            return;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(2),
+            "the session was not cached within 2 s"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Polls `store` until `refused(read)` holds, for at most 2 s: spinning for the first 5 ms,
+/// then every millisecond. How long after `since` it held; `None` if it did not in 2 s.
+async fn until<F>(
+    store: &PgStore,
+    token: TokenDigest,
+    since: Instant,
+    refused: F,
+) -> Option<Duration>
+where
+    F: Fn(&Option<(SessionRecord, tower_user_auth::User)>) -> bool,
+{
+    loop {
+        let found = store.session(token).await.expect("read the session");
+        let elapsed = since.elapsed();
+        if refused(&found) {
+            return Some(elapsed);
+        }
+        if elapsed > Duration::from_secs(2) {
+            return None;
+        }
+        if elapsed < Duration::from_millis(5) {
+            tokio::task::yield_now().await;
+        } else {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+}
+
+/// The `q` quantile of sorted `delays`.
+fn quantile(delays: &[Duration], q: f64) -> Duration {
+    let last = delays.len().saturating_sub(1);
+    // Nearest rank; the index is within 0..len.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let at = ((last as f64) * q).round() as usize;
+    delays[at.min(last)]
+}
+
+/// What ends a session on A, in the invalidation test.
+#[derive(Clone, Copy, Debug)]
+enum Ending {
+    Logout,
+    EndAllSessions,
+    PasswordChange,
+    Reset,
+    DeleteUser,
+}
+
+/// A session cached on B is refused on B right after it is ended through A: by a logout,
+/// ending all the user's sessions, a password change (which ends the others and moves the
+/// changer's, whose new generation B must then see), a reset, deleting the user. 200 endings,
+/// 40 of each; any single delay over 250 ms fails; the p50/p99 are printed as a `figure:`
+/// line. The delay is measured from A's call returning to B's first refusal (B polled
+/// spinning for 5 ms, then every millisecond).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_ended_through_a_is_refused_on_b_at_once() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let (a, b) = instances(&db).await;
+    let kinds = [
+        Ending::Logout,
+        Ending::EndAllSessions,
+        Ending::PasswordChange,
+        Ending::Reset,
+        Ending::DeleteUser,
+    ];
+    let mut delays = Vec::new();
+    let mut by_kind: Vec<(Ending, Vec<Duration>)> =
+        kinds.iter().map(|k| (*k, Vec::new())).collect();
+    for round in 0..200 {
+        let kind = kinds[round % kinds.len()];
+        let user = a
+            .add_user(&format!("i{round}@x.io"), "$2b$04$old")
+            .await
+            .unwrap();
+        let ended = TokenDigest::of(&format!("ended-{round}"));
+        let kept = TokenDigest::of(&format!("kept-{round}"));
+        for token in [ended, kept] {
+            a.insert_session(token, live_session(user.id, 0), None)
+                .await
+                .unwrap();
+            cache(&b, token).await;
+        }
+        match kind {
+            Ending::Logout => assert!(a.delete_session(ended).await.unwrap()),
+            Ending::EndAllSessions => {
+                let n = a
+                    .delete_sessions_of(user.id, EndSessions::AllExcept(kept))
+                    .await
+                    .unwrap();
+                assert_eq!(n, 1);
+            }
+            Ending::PasswordChange => {
+                let update = UserUpdate::new()
+                    .hashed_password("$2b$04$new")
+                    .end_sessions(EndSessions::AllExcept(kept))
+                    .expected_generation(0);
+                a.update_user(user.id, update).await.unwrap();
+            }
+            Ending::Reset => {
+                let reset = TokenDigest::of(&format!("reset-{round}"));
+                let now = SystemTime::now();
+                let record = ResetRecord {
+                    user_id: user.id,
+                    created: now,
+                    expires: now + Duration::from_secs(60),
+                };
+                a.replace_reset_token(reset, record, AccountVersion::of(&user))
+                    .await
+                    .unwrap();
+                // Re-cache: the reset token's insert changes no session.
+                cache(&b, ended).await;
+                a.reset_password(PasswordReset {
+                    token: reset,
+                    user_id: user.id,
+                    now,
+                    hashed_password: "$2b$04$new".to_owned(),
+                    end_sessions: true,
+                })
+                .await
+                .unwrap();
+            }
+            Ending::DeleteUser => a.delete_user(user.id).await.unwrap(),
+        }
+        let since = Instant::now();
+        let delay = until(&b, ended, since, Option::is_none)
+            .await
+            .unwrap_or_else(|| panic!("{kind:?}: B still serves the ended session after 2 s"));
+        assert!(
+            delay <= Duration::from_millis(250),
+            "{kind:?}: B served the ended session for {delay:?} (> 250 ms: a defect)"
+        );
+        if let Ending::PasswordChange = kind {
+            // The changer's session was moved to generation 1: B must not keep the old one.
+            let moved = until(&b, kept, since, |found| {
+                found
+                    .as_ref()
+                    .is_some_and(|(s, u)| s.generation == 1 && u.generation == 1)
+            })
+            .await
+            .expect("B sees the kept session at the new generation");
+            assert!(moved <= Duration::from_millis(250), "{moved:?}");
+        }
+        delays.push(delay);
+        by_kind[round % kinds.len()].1.push(delay);
+    }
+    delays.sort();
+    println!(
+        "figure: invalidation delay p50={:?} p99={:?} max={:?} (n={}, A's call returned -> B refuses)",
+        quantile(&delays, 0.5),
+        quantile(&delays, 0.99),
+        delays[delays.len() - 1],
+        delays.len()
+    );
+    for (kind, mut d) in by_kind {
+        d.sort();
+        println!(
+            "figure: invalidation delay {kind:?} p50={:?} p99={:?} (n={})",
+            quantile(&d, 0.5),
+            quantile(&d, 0.99),
+            d.len()
+        );
+    }
+}
+
+/// Terminates every connection of instance B (its pool's and its notification connection);
+/// with `wait`, returns once they are gone (`pg_terminate_backend(pid, 5000)`), otherwise at
+/// once (the harshest order: A may commit before B's backends have even exited). How many
+/// there were.
+async fn terminate_b(admin: &tokio_postgres::Client, wait: bool) -> i64 {
+    let sql = if wait {
+        "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = $1"
+    } else {
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+         WHERE datname = current_database() AND application_name = $1"
+    };
+    admin.query_one(sql, &[&B_NAME]).await.unwrap().get(0)
+}
+
+/// B loses its connections (`pg_terminate_backend`, its notification connection among them)
+/// and a session it has cached is ended through A at once, while another is deleted behind
+/// every store's back (plain SQL: never notified).
+///
+/// - Once B's connections are gone (the termination waited for), B never serves either:
+///   it reads from the database until it has resubscribed, then starts from an empty cache.
+/// - Terminated without waiting (A may commit before B's backends have exited, so before B
+///   can know), B may still answer from its cache until it sees the loss; it refuses both
+///   within 250 ms of the loss (the lease bounds it at 200 ms), and never serves them again
+///   once it has refused them. The window is printed as a `figure:`.
+/// - Either way B caches again within 2 s of the loss, and is coherent again.
+///
+/// Six rounds, alternating.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b_never_serves_a_stale_session_when_its_notifications_are_lost() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let (a, b) = instances(&db).await;
+    let admin = db.client().await;
+    let user = a.add_user("lost@x.io", "$2b$04$h").await.unwrap();
+    for round in 0..6 {
+        let waited = round % 2 == 0;
+        let ended = TokenDigest::of(&format!("ended-{round}"));
+        let behind = TokenDigest::of(&format!("behind-{round}"));
+        for token in [ended, behind] {
+            a.insert_session(token, live_session(user.id, 0), None)
+                .await
+                .unwrap();
+            cache(&b, token).await;
+        }
+        let terminated = terminate_b(&admin, waited).await;
+        assert!(
+            terminated >= 2,
+            "B's pool and notification connections: {terminated}"
+        );
+        let lost = Instant::now();
+        assert!(a.delete_session(ended).await.unwrap());
+        admin
+            .execute("DELETE FROM sessions WHERE digest = $1", &[&&behind.0[..]])
+            .await
+            .unwrap();
+        // A session B has not seen yet, to tell when B caches again.
+        let fresh = TokenDigest::of(&format!("fresh-{round}"));
+        a.insert_session(fresh, live_session(user.id, 0), None)
+            .await
+            .unwrap();
+        // Probed for 500 ms, and until B caches again (within 2 s).
+        let mut refused: [Option<Duration>; 2] = [None, None];
+        let mut served: [Option<Duration>; 2] = [None, None];
+        let mut recovered: Option<Duration> = None;
+        let mut reads = 0;
+        while recovered.is_none() || lost.elapsed() < Duration::from_millis(500) {
+            for (i, token) in [ended, behind].into_iter().enumerate() {
+                let read = b.session(token).await;
+                let at = lost.elapsed();
+                match read {
+                    // A failure while B's pool reconnects is no answer, not a refusal.
+                    Err(StoreError::Backend(_)) => {}
+                    Ok(None) => {
+                        refused[i].get_or_insert(at);
+                    }
+                    Ok(Some(_)) => {
+                        let which = ["the session ended through A", "the session deleted"][i];
+                        assert!(
+                            !waited,
+                            "round {round}: B served {which} after its connections were gone \
+                             ({at:?} after)"
+                        );
+                        assert!(
+                            refused[i].is_none(),
+                            "round {round}: B served {which} again, {at:?} after the loss, \
+                             having refused it at {:?}",
+                            refused[i]
+                        );
+                        assert!(
+                            at <= Duration::from_millis(250),
+                            "round {round}: B still served {which} {at:?} after the loss"
+                        );
+                        served[i] = Some(at);
+                    }
+                    Err(e) => panic!("unexpected {e:?}"),
+                }
+                reads += 1;
+            }
+            if recovered.is_none() {
+                let _ = b.session(fresh).await;
+                if b.is_session_cached(fresh) {
+                    recovered = Some(lost.elapsed());
+                }
+            }
+            assert!(
+                recovered.is_some() || lost.elapsed() < Duration::from_secs(2),
+                "round {round}: B does not cache again 2 s after losing its connections"
+            );
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(reads > 0);
+        assert!(
+            refused.iter().all(Option::is_some),
+            "round {round}: B never refused them"
+        );
+        println!(
+            "figure: round {round} ({}): B served the ended/deleted sessions last at {:?}/{:?}, \
+             first refused them at {:?}/{:?}, cached again at {:?} after the loss",
+            if waited { "waited" } else { "not waited" },
+            served[0],
+            served[1],
+            refused[0].unwrap_or_default(),
+            refused[1].unwrap_or_default(),
+            recovered.unwrap_or_default()
+        );
+        // And coherent again: ending it through A is seen on B.
+        assert!(a.delete_session(fresh).await.unwrap());
+        let delay = until(&b, fresh, Instant::now(), Option::is_none)
+            .await
+            .expect("B refuses the ended session");
+        assert!(delay <= Duration::from_millis(250), "{delay:?}");
+    }
+}
+
+/// Validations on B racing a logout through A, 30 rounds (half with the session cached on
+/// B, half with B's cache filling while the logout commits): once A's logout has returned,
+/// no validation on B that started more than 250 ms later succeeds. The latest success
+/// relative to the logout's return is printed as a `figure:`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validations_on_b_racing_a_logout_through_a_stop_succeeding() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let (a, b) = instances(&db).await;
+    let user = a.add_user("race@x.io", "$2b$04$h").await.unwrap();
+    let mut latest = Vec::new();
+    for round in 0..30 {
+        let token = TokenDigest::of(&format!("race-{round}"));
+        a.insert_session(token, live_session(user.id, 0), None)
+            .await
+            .unwrap();
+        if round % 2 == 0 {
+            cache(&b, token).await;
+        }
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let validators: Vec<_> = (0..3)
+            .map(|_| {
+                let (b, stop) = (b.clone(), std::sync::Arc::clone(&stop));
+                tokio::spawn(async move {
+                    let mut seen = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                        let started = Instant::now();
+                        let ok = matches!(b.session(token).await, Ok(Some(_)));
+                        seen.push((started, ok));
+                        tokio::time::sleep(Duration::from_micros(300)).await;
+                    }
+                    seen
+                })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(3 + round % 5)).await;
+        assert!(a.delete_session(token).await.unwrap());
+        let returned = Instant::now();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let mut last_ok: Option<Duration> = None;
+        let mut after = 0;
+        for v in validators {
+            for (started, ok) in v.await.expect("no panic") {
+                if ok && started > returned {
+                    let late = started - returned;
+                    last_ok = Some(last_ok.map_or(late, |l| l.max(late)));
+                }
+                if started > returned {
+                    after += 1;
+                }
+            }
+        }
+        assert!(
+            after > 10,
+            "round {round}: too few validations after the logout ({after})"
+        );
+        if let Some(late) = last_ok {
+            assert!(
+                late <= Duration::from_millis(250),
+                "round {round}: a validation started {late:?} after the logout returned succeeded"
+            );
+        }
+        latest.push(last_ok.unwrap_or_default());
+    }
+    latest.sort();
+    println!(
+        "figure: racing validations: latest success after the logout returned p50={:?} max={:?} (n={} rounds)",
+        quantile(&latest, 0.5),
+        latest[latest.len() - 1],
+        latest.len()
+    );
+}
+
+/// Evicting many sessions at once (a login with a per-user cap over a user with hundreds of
+/// sessions) names them all to the other instances: split into several notifications under
+/// PostgreSQL's 8000-byte payload limit (150 digests: two), or, beyond eight of those, one
+/// `all` (1,200 digests), which empties B's cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn evicting_many_sessions_reaches_b_in_chunks_or_as_all() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let (a, b) = instances(&db).await;
+    let admin = db.client().await;
+    let bystander = a.add_user("bystander@x.io", "$2b$04$h").await.unwrap();
+    let other = TokenDigest::of("bystander");
+    a.insert_session(other, live_session(bystander.id, 0), None)
+        .await
+        .unwrap();
+    for n in [150_i32, 1_200] {
+        let user = a
+            .add_user(&format!("many{n}@x.io"), "$2b$04$h")
+            .await
+            .unwrap();
+        let id = i64::try_from(user.id.0).unwrap();
+        // Older sessions, inserted behind the stores' back (new rows: nothing to notify).
+        admin
+            .execute(
+                "INSERT INTO sessions (digest, user_id, created, last_seen, expires, generation)
+                 SELECT sha256(convert_to('many-' || $2::text || '-' || i, 'UTF8')), $1,
+                        now() - interval '1 hour' + i * interval '1 ms', now(),
+                        now() + interval '1 hour', 0
+                 FROM generate_series(1, $2) AS i",
+                &[&id, &n],
+            )
+            .await
+            .unwrap();
+        let watched: Vec<TokenDigest> = [1, n / 2, n]
+            .iter()
+            .map(|i| TokenDigest::of(&format!("many-{n}-{i}")))
+            .collect();
+        for token in &watched {
+            cache(&b, *token).await;
+        }
+        cache(&b, other).await;
+        let newest = TokenDigest::of(&format!("newest-{n}"));
+        a.insert_session(newest, live_session(user.id, 0), Some(1))
+            .await
+            .unwrap();
+        let since = Instant::now();
+        assert_eq!(a.sessions_of(user.id).await.unwrap().len(), 1);
+        for token in &watched {
+            let delay = until(&b, *token, since, Option::is_none)
+                .await
+                .expect("B refuses an evicted session");
+            assert!(delay <= Duration::from_millis(250), "{n}: {delay:?}");
+        }
+        if n > 1_000 {
+            // `all`: the bystander's session left B's cache too (read again, it is still
+            // valid).
+            assert!(!b.is_session_cached(other), "{n}: `all` empties the cache");
+            assert!(b.session(other).await.unwrap().is_some());
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! An exact in-process cache of sessions for [`RedbStore`](super::RedbStore): validating a
-//! session cookie costs a hash-map look-up instead of a read transaction.
+//! An exact in-process cache of sessions for [`RedbStore`](super::RedbStore) (and, feature
+//! `postgres`, for `PgStore`, which adds cross-instance invalidation in front of it):
+//! validating a session cookie costs a hash-map look-up instead of a read transaction.
 //!
 //! Exact because the redb file has one writer, this process, and every committed change to a
 //! session or a user invalidates what it touched before the write is answered:
@@ -22,16 +23,18 @@ use std::{
 use super::SessionRecord;
 use crate::user::User;
 
-/// What a commit changed, for invalidation.
+/// What a commit changed, for invalidation: sessions by digest, every session of some users,
+/// or (`all`) everything.
 #[derive(Debug, Default)]
 pub(crate) struct Dirty {
     pub(crate) sessions: HashSet<[u8; 32]>,
     pub(crate) users: HashSet<u64>,
+    pub(crate) all: bool,
 }
 
 impl Dirty {
     pub(crate) fn is_empty(&self) -> bool {
-        self.sessions.is_empty() && self.users.is_empty()
+        !self.all && self.sessions.is_empty() && self.users.is_empty()
     }
 }
 
@@ -94,12 +97,34 @@ impl SessionCache {
         }
         self.epoch.fetch_add(1, Ordering::SeqCst);
         let mut entries = self.entries.write().unwrap_or_else(PoisonError::into_inner);
+        if dirty.all {
+            entries.clear();
+            return;
+        }
         for digest in &dirty.sessions {
             entries.remove(digest);
         }
         if !dirty.users.is_empty() {
             entries.retain(|_, (_, user)| !dirty.users.contains(&user.id.0));
         }
+    }
+
+    /// How many sessions are cached.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn len(&self) -> usize {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether the session of `digest` is cached.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(crate) fn contains(&self, digest: &[u8; 32]) -> bool {
+        self.entries
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(digest)
     }
 
     /// Forgets everything (after a failed commit, whose effects are unknown to the cache).

@@ -8,8 +8,8 @@
 //! an async driver without a compile-time database, a pool that drops broken connections by
 //! itself (a connection the server closed is discarded when it is next taken, so the store
 //! recovers as soon as the database is back, with no backoff), per-connection statement
-//! caches, and, for the next step (cross-instance cache invalidation), `LISTEN`/`NOTIFY` on a
-//! dedicated connection, whose notifications tokio-postgres hands over as they arrive.
+//! caches, and `LISTEN`/`NOTIFY` on a dedicated connection, whose notifications tokio-postgres
+//! hands over as they arrive (the session cache's cross-instance invalidation, [`notify`]).
 //! `sqlx` would also do; its compile-time checked queries need a database at build time,
 //! which this crate's builds do not have. Connections are made without TLS: run the database
 //! on loopback or a private network.
@@ -19,6 +19,7 @@
 //! - [`migrate`]: the versioned migrations (`migrations/*.sql`), applied at start-up under
 //!   an advisory lock;
 //! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each table;
+//! - [`notify`]: the session cache, its notifications and its lease;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
 //! - [`errors`]: PostgreSQL's and the pool's errors as [`StoreError`]s.
 //!
@@ -29,6 +30,7 @@
 mod devices;
 mod errors;
 mod migrate;
+mod notify;
 mod resets;
 mod sessions;
 mod store_impl;
@@ -38,15 +40,18 @@ use std::{
     fmt,
     future::Future,
     pin::Pin,
+    sync::Arc,
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio_postgres::{NoTls, Row};
 
-use self::errors::PgError;
+use self::{errors::PgError, notify::Cache};
 use crate::{
     error::StoreError,
+    store::session_cache::Dirty,
+    token::TokenDigest,
     user::{User, UserId},
 };
 
@@ -54,6 +59,8 @@ use crate::{
 const DEFAULT_POOL_SIZE: usize = 16;
 /// The default time allowed to open a connection, and to wait for a free one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// The default capacity of the session cache, in sessions.
+const DEFAULT_SESSION_CACHE: usize = 100_000;
 /// How many times a transaction aborted as a deadlock victim or a serialisation failure is
 /// run in all.
 const ATTEMPTS: usize = 3;
@@ -80,6 +87,8 @@ const ATTEMPTS: usize = 3;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    /// The session cache, `None` when turned off.
+    cache: Option<Arc<Cache>>,
 }
 
 impl fmt::Debug for PgStore {
@@ -88,6 +97,11 @@ impl fmt::Debug for PgStore {
         f.debug_struct("PgStore")
             .field("pool_size", &status.size)
             .field("pool_max_size", &status.max_size)
+            .field("cached_sessions", &self.cache.as_ref().map(|c| c.len()))
+            .field(
+                "session_cache_live",
+                &self.cache.as_ref().is_some_and(|c| c.live()),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -115,6 +129,7 @@ pub struct PgStoreBuilder {
     pool_size: usize,
     connect_timeout: Duration,
     wait_timeout: Duration,
+    session_cache: usize,
 }
 
 impl Default for PgStoreBuilder {
@@ -123,6 +138,7 @@ impl Default for PgStoreBuilder {
             pool_size: DEFAULT_POOL_SIZE,
             connect_timeout: DEFAULT_TIMEOUT,
             wait_timeout: DEFAULT_TIMEOUT,
+            session_cache: DEFAULT_SESSION_CACHE,
         }
     }
 }
@@ -172,6 +188,33 @@ impl PgStoreBuilder {
         self
     }
 
+    /// How many sessions the in-process session cache holds (default 100,000, about 20 MB
+    /// at most; 0 turns it off). With the cache, validating a cookie whose session was read
+    /// recently costs a hash-map look-up instead of a query.
+    ///
+    /// The cache is coherent across instances: every change to a session or a user is
+    /// notified on the channel `tower_user_auth_sessions` from its transaction, and each
+    /// store keeps one connection of its own (besides the pool) listening to it, which drops
+    /// what other instances changed. The cache answers only while that connection has
+    /// answered a ping within the last 200 ms; otherwise (start-up, a lost connection,
+    /// resubscribing) every read goes to the database, and the cache is cleared once the
+    /// subscription is back. So a session ended through any instance is refused by this one
+    /// at most 200 ms after the end committed, usually within a millisecond or two. See
+    /// [`PgStore`]'s docs for the payloads and the cost.
+    ///
+    /// Notifications are sent whatever this setting: other instances may cache.
+    ///
+    /// ```
+    /// use tower_user_auth::store::PgStore;
+    ///
+    /// let builder = PgStore::builder().session_cache(0); // every read from the database
+    /// # let _ = builder;
+    /// ```
+    pub fn session_cache(mut self, capacity: usize) -> Self {
+        self.session_cache = capacity;
+        self
+    }
+
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`,
     /// or the key-value form `host=… user=… dbname=…`), and applies the migrations.
     ///
@@ -199,6 +242,7 @@ impl PgStoreBuilder {
         if config.get_application_name().is_none() {
             config.application_name("tower-user-auth");
         }
+        let listener_config = config.clone();
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -216,7 +260,11 @@ impl PgStoreBuilder {
             .map_err(|e| PgError::other(format!("connection pool: {e}")))?;
         let mut client = pool.get().await?;
         migrate::migrate(&mut client).await?;
-        Ok(PgStore { pool })
+        let cache = (self.session_cache > 0).then(|| Arc::new(Cache::new(self.session_cache)));
+        if let Some(cache) = &cache {
+            notify::spawn(listener_config, cache);
+        }
+        Ok(PgStore { pool, cache })
     }
 }
 
@@ -262,6 +310,43 @@ impl PgStore {
         migrate::SCHEMA_VERSION.unsigned_abs()
     }
 
+    /// Whether [`session`](super::Store::session) would now answer `token` from this
+    /// instance's cache, without a query: the cache is on, its notification connection
+    /// vouches for it (see [`PgStoreBuilder::session_cache`]) and it holds the session. For
+    /// diagnostics and tests.
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_user_auth::{store::{PgStore, Store}, token::TokenDigest};
+    ///
+    /// let store = PgStore::connect("postgres://auth@127.0.0.1/auth").await?;
+    /// let token = TokenDigest([7; 32]);
+    /// store.session(token).await?;
+    /// println!("cached: {}", store.is_session_cached(token));
+    /// # Ok(())
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn is_session_cached(&self, token: TokenDigest) -> bool {
+        self.cache.as_ref().is_some_and(|c| c.serves(&token.0))
+    }
+
+    /// Drops what a committed change named from this instance's cache (other instances drop
+    /// it on its notification).
+    fn invalidate(&self, dirty: &Dirty) {
+        if let Some(cache) = &self.cache {
+            cache.invalidate(dirty);
+        }
+    }
+
+    /// Drops this instance's whole cache: a change of unknown outcome.
+    fn clear_cache(&self) {
+        if let Some(cache) = &self.cache {
+            cache.clear();
+        }
+    }
+
     /// A connection from the pool, for one statement (atomic on its own).
     async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.pool.get().await?)
@@ -291,6 +376,51 @@ impl PgStore {
             }
         }
     }
+}
+
+impl PgStore {
+    /// As [`transaction`](Self::transaction), for changes that may touch cached sessions:
+    /// `op` also answers what it changed ([`Dirty`]), which is notified from the transaction
+    /// (`pg_notify`, delivered at its commit) and dropped from this instance's cache right
+    /// after the commit. A commit whose outcome is unknown (the connection lost during it)
+    /// clears this instance's cache.
+    async fn write<T, F>(&self, mut op: F) -> Result<T, StoreError>
+    where
+        T: Send,
+        F: for<'t> FnMut(&'t Transaction<'t>) -> BoxFuture<'t, Result<(T, Dirty), StoreError>>
+            + Send,
+    {
+        let mut attempt = 1;
+        loop {
+            let mut client = self.client().await?;
+            let result = async {
+                let tx = client.transaction().await?;
+                let (value, dirty) = op(&tx).await?;
+                notify::send(&tx, &dirty).await?;
+                if let Err(e) = tx.commit().await {
+                    self.clear_cache();
+                    return Err(e.into());
+                }
+                Ok((value, dirty))
+            }
+            .await;
+            match result {
+                Ok((value, dirty)) => {
+                    self.invalidate(&dirty);
+                    return Ok(value);
+                }
+                Err(e) if attempt < ATTEMPTS && errors::retryable(&e) => attempt += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// What changed a user (and so every session of theirs, which carries the user).
+fn dirty_user(id: i64) -> Dirty {
+    let mut dirty = Dirty::default();
+    dirty.users.insert(unsigned(id));
+    dirty
 }
 
 /// A boxed future borrowing a transaction: what [`PgStore::transaction`] runs.

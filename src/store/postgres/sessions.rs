@@ -6,7 +6,8 @@ use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Row;
 
 use super::{
-    USER_COLUMNS, count, db_generation, db_id, db_time, digest_of, unsigned, user_of, users,
+    USER_COLUMNS, count, db_generation, db_id, db_time, digest_of, notify::CHANNEL, unsigned,
+    user_of, users,
 };
 use crate::{
     error::StoreError,
@@ -35,13 +36,14 @@ fn record_of(row: &Row, at: usize) -> Result<SessionRecord, StoreError> {
 /// first is moved to the new generation, one inserted after is refused); then, if
 /// `max_per_user` is set, ends the user's oldest sessions beyond it, never the new one.
 /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if the
-/// generation is not current.
+/// generation is not current. Answers the digests of the sessions it changed for the caches:
+/// those it evicted, and its own if it replaced one stored under the same digest.
 pub(super) async fn insert(
     tx: &Transaction<'_>,
     token: TokenDigest,
     session: &SessionRecord,
     max_per_user: Option<usize>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<[u8; 32]>, StoreError> {
     let user = users::lock(tx, session.user_id).await?;
     if user.generation != session.generation {
         return Err(StoreError::Conflict);
@@ -54,21 +56,29 @@ pub(super) async fn insert(
              VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (digest) DO UPDATE SET user_id = excluded.user_id,
                  created = excluded.created, last_seen = excluded.last_seen,
-                 expires = excluded.expires, generation = excluded.generation",
+                 expires = excluded.expires, generation = excluded.generation
+             RETURNING xmax = 0",
         )
         .await?;
-    tx.execute(
-        &stmt,
-        &[
-            &digest,
-            &id,
-            &db_time(session.created),
-            &db_time(session.last_seen),
-            &db_time(session.expires),
-            &db_generation(session.generation)?,
-        ],
-    )
-    .await?;
+    let mut changed = Vec::new();
+    // `xmax` is 0 on a row version an INSERT made, set on one ON CONFLICT DO UPDATE made.
+    let inserted: bool = tx
+        .query_one(
+            &stmt,
+            &[
+                &digest,
+                &id,
+                &db_time(session.created),
+                &db_time(session.last_seen),
+                &db_time(session.expires),
+                &db_generation(session.generation)?,
+            ],
+        )
+        .await?
+        .try_get(0)?;
+    if !inserted {
+        changed.push(token.0);
+    }
     if let Some(max) = max_per_user {
         let stmt = tx
             .prepare_cached("SELECT count(*) FROM sessions WHERE user_id = $1")
@@ -80,13 +90,16 @@ pub(super) async fn insert(
                 .prepare_cached(
                     "DELETE FROM sessions WHERE digest IN (
                          SELECT digest FROM sessions WHERE user_id = $1 AND digest <> $2
-                         ORDER BY created, digest LIMIT $3)",
+                         ORDER BY created, digest LIMIT $3)
+                     RETURNING digest",
                 )
                 .await?;
-            tx.execute(&stmt, &[&id, &digest, &excess]).await?;
+            for row in tx.query(&stmt, &[&id, &digest, &excess]).await? {
+                changed.push(digest_of(row.try_get(0)?)?);
+            }
         }
     }
-    Ok(())
+    Ok(changed)
 }
 
 /// The session of `token` and its user, in one statement.
@@ -121,7 +134,8 @@ pub(super) async fn lock_of_user(
         .is_some())
 }
 
-/// Moves the session's last activity forward to `last_seen` (never back), in one statement;
+/// Moves the session's last activity forward to `last_seen` (never back), in one statement
+/// that also notifies the caches of its digest (the cached record carries `last_seen`);
 /// nothing if the session is gone.
 pub(super) async fn touch(
     client: &Client,
@@ -129,20 +143,32 @@ pub(super) async fn touch(
     last_seen: SystemTime,
 ) -> Result<(), StoreError> {
     let stmt = client
-        .prepare_cached("UPDATE sessions SET last_seen = greatest(last_seen, $2) WHERE digest = $1")
+        .prepare_cached(
+            "WITH touched AS (
+                 UPDATE sessions SET last_seen = greatest(last_seen, $2) WHERE digest = $1
+                 RETURNING digest)
+             SELECT pg_notify($3, encode(digest, 'hex')) FROM touched",
+        )
         .await?;
     client
-        .execute(&stmt, &[&&token.0[..], &db_time(last_seen)])
+        .query(&stmt, &[&&token.0[..], &db_time(last_seen), &CHANNEL])
         .await?;
     Ok(())
 }
 
-/// Removes the session of `token`, in one statement; `false` if there was none.
+/// Removes the session of `token`, in one statement that also notifies the caches of its
+/// digest; `false` if there was none.
 pub(super) async fn remove(client: &Client, token: TokenDigest) -> Result<bool, StoreError> {
     let stmt = client
-        .prepare_cached("DELETE FROM sessions WHERE digest = $1")
+        .prepare_cached(
+            "WITH gone AS (DELETE FROM sessions WHERE digest = $1 RETURNING digest)
+             SELECT pg_notify($2, encode(digest, 'hex')) FROM gone",
+        )
         .await?;
-    Ok(client.execute(&stmt, &[&&token.0[..]]).await? > 0)
+    Ok(!client
+        .query(&stmt, &[&&token.0[..], &CHANNEL])
+        .await?
+        .is_empty())
 }
 
 /// The sessions of user `id`, oldest first, in one statement.

@@ -1,15 +1,19 @@
 //! [`Store`] for [`PgStore`]: each method is one statement on a pooled connection, or one
 //! transaction of [`users`], [`sessions`], [`resets`] or [`devices`] (see each operation's
-//! comment for its locks).
+//! comment for its locks). Those that change sessions or users notify the other instances'
+//! caches from their transaction and invalidate this instance's after it (see [`notify`]);
+//! [`session`](Store::session) reads through the cache.
+//!
+//! [`notify`]: super::notify
 
 use std::time::SystemTime;
 
-use super::{PgStore, devices, resets, sessions, users};
+use super::{PgStore, db_id, devices, dirty_user, resets, sessions, users};
 use crate::{
     error::StoreError,
     store::{
         AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
-        ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
+        ResetRecord, SessionRecord, Store, UserQuery, UserUpdate, session_cache::Dirty,
     },
     token::TokenDigest,
     user::{User, UserId},
@@ -33,9 +37,12 @@ impl Store for PgStore {
     }
 
     async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
-        self.transaction(move |tx| {
+        let Some(db) = db_id(id) else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(move |tx| {
             let update = update.clone();
-            Box::pin(async move { users::update(tx, id, &update).await })
+            Box::pin(async move { Ok((users::update(tx, id, &update).await?, dirty_user(db))) })
         })
         .await
     }
@@ -60,8 +67,13 @@ impl Store for PgStore {
     }
 
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        self.transaction(move |tx| Box::pin(async move { users::delete(tx, id).await }))
-            .await
+        let Some(db) = db_id(id) else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(move |tx| {
+            Box::pin(async move { Ok((users::delete(tx, id).await?, dirty_user(db))) })
+        })
+        .await
     }
 
     async fn insert_session(
@@ -70,8 +82,13 @@ impl Store for PgStore {
         session: SessionRecord,
         max_per_user: Option<usize>,
     ) -> Result<(), StoreError> {
-        self.transaction(move |tx| {
-            Box::pin(async move { sessions::insert(tx, token, &session, max_per_user).await })
+        self.write(move |tx| {
+            Box::pin(async move {
+                let changed = sessions::insert(tx, token, &session, max_per_user).await?;
+                let mut dirty = Dirty::default();
+                dirty.sessions.extend(changed);
+                Ok(((), dirty))
+            })
         })
         .await
     }
@@ -80,7 +97,18 @@ impl Store for PgStore {
         &self,
         token: TokenDigest,
     ) -> Result<Option<(SessionRecord, User)>, StoreError> {
-        sessions::get(&self.client().await?, token).await
+        let Some(cache) = &self.cache else {
+            return sessions::get(&self.client().await?, token).await;
+        };
+        if let Some(hit) = cache.get(&token.0) {
+            return Ok(Some(hit));
+        }
+        let epoch = cache.fill_epoch();
+        let found = sessions::get(&self.client().await?, token).await?;
+        if let (Some(epoch), Some(found)) = (epoch, &found) {
+            cache.insert(epoch, token.0, found.clone());
+        }
+        Ok(found)
     }
 
     async fn touch_session(
@@ -88,11 +116,15 @@ impl Store for PgStore {
         token: TokenDigest,
         last_seen: SystemTime,
     ) -> Result<(), StoreError> {
-        sessions::touch(&self.client().await?, token, last_seen).await
+        let touched = sessions::touch(&self.client().await?, token, last_seen).await;
+        self.invalidate(&dirty_session(token));
+        touched
     }
 
     async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
-        sessions::remove(&self.client().await?, token).await
+        let removed = sessions::remove(&self.client().await?, token).await;
+        self.invalidate(&dirty_session(token));
+        removed
     }
 
     async fn sessions_of(
@@ -110,8 +142,18 @@ impl Store for PgStore {
         let Some(id) = super::db_id(id) else {
             return Ok(0);
         };
-        self.transaction(move |tx| Box::pin(async move { sessions::end(tx, id, which).await }))
-            .await
+        self.write(move |tx| {
+            Box::pin(async move {
+                let ended = sessions::end(tx, id, which).await?;
+                let dirty = if ended > 0 {
+                    dirty_user(id)
+                } else {
+                    Dirty::default()
+                };
+                Ok((ended, dirty))
+            })
+        })
+        .await
     }
 
     async fn replace_reset_token(
@@ -132,9 +174,12 @@ impl Store for PgStore {
     }
 
     async fn reset_password(&self, reset: PasswordReset) -> Result<User, StoreError> {
-        self.transaction(move |tx| {
+        let Some(db) = db_id(reset.user_id) else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(move |tx| {
             let reset = reset.clone();
-            Box::pin(async move { resets::reset_password(tx, &reset).await })
+            Box::pin(async move { Ok((resets::reset_password(tx, &reset).await?, dirty_user(db))) })
         })
         .await
     }
@@ -145,7 +190,11 @@ impl Store for PgStore {
         verified_hash: String,
         new_hash: String,
     ) -> Result<bool, StoreError> {
-        users::rehash(&self.client().await?, id, &verified_hash, &new_hash).await
+        let rehashed = users::rehash(&self.client().await?, id, &verified_hash, &new_hash).await;
+        if let Some(db) = db_id(id) {
+            self.invalidate(&dirty_user(db));
+        }
+        rehashed
     }
 
     async fn insert_device_token(
@@ -193,15 +242,29 @@ impl Store for PgStore {
         now: SystemTime,
         idle_before: SystemTime,
     ) -> Result<Purged, StoreError> {
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             Box::pin(async move {
-                Ok(Purged {
+                let purged = Purged {
                     sessions: sessions::purge(tx, now, idle_before).await?,
                     reset_tokens: resets::purge(tx, now).await?,
                     device_tokens: devices::purge(tx, now).await?,
-                })
+                };
+                // Removed sessions are not listed (a purge may remove many): every cache
+                // starts again.
+                let dirty = Dirty {
+                    all: purged.sessions > 0,
+                    ..Dirty::default()
+                };
+                Ok((purged, dirty))
             })
         })
         .await
     }
+}
+
+/// What changed one session.
+fn dirty_session(token: TokenDigest) -> Dirty {
+    let mut dirty = Dirty::default();
+    dirty.sessions.insert(token.0);
+    dirty
 }

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 use deadpool_postgres::{Client, Transaction};
 
 use super::{
-    USER_COLUMNS, db_generation, db_id, db_time, errors::email_taken, sessions, unsigned, user_of,
+    USER_COLUMNS, db_generation, db_id, db_time, errors::email_taken, notify::CHANNEL, sessions,
+    unsigned, user_of,
 };
 use crate::{
     error::StoreError,
@@ -203,8 +204,9 @@ pub(super) async fn update(
 }
 
 /// Replaces user `id`'s hash by `new_hash` if it is still `verified_hash`: one conditional
-/// `UPDATE`, which re-checks the hash on the row it may have waited for. `false` otherwise or
-/// if the user is gone. The generation stays: same password.
+/// `UPDATE`, which re-checks the hash on the row it may have waited for, and notifies the
+/// caches of the user (a cached session carries its user's hash). `false` otherwise or if
+/// the user is gone. The generation stays: same password.
 pub(super) async fn rehash(
     client: &Client,
     id: UserId,
@@ -216,12 +218,16 @@ pub(super) async fn rehash(
     };
     let stmt = client
         .prepare_cached(
-            "UPDATE users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2",
+            "WITH changed AS (
+                 UPDATE users SET hashed_password = $3 WHERE id = $1 AND hashed_password = $2
+                 RETURNING id)
+             SELECT pg_notify($4, 'user:' || id) FROM changed",
         )
         .await?;
     Ok(client
-        .execute(&stmt, &[&id, &verified_hash, &new_hash])
+        .query(&stmt, &[&id, &verified_hash, &new_hash, &CHANNEL])
         .await?
+        .len()
         == 1)
 }
 
