@@ -8,8 +8,9 @@
 mod config;
 mod keys;
 mod limiter;
+mod shared;
 
-pub use self::config::ThrottleConfig;
 #[cfg(feature = "server")]
 pub(crate) use self::keys::client_key;
-pub(crate) use self::limiter::Throttle;
+pub(crate) use self::shared::{Attempt, Limits};
+pub use self::{config::ThrottleConfig, shared::SharedThrottle};

@@ -32,6 +32,7 @@ mod migrate;
 mod resets;
 mod sessions;
 mod store_impl;
+pub(crate) mod throttle;
 mod users;
 
 use std::{
@@ -255,7 +256,7 @@ impl PgStore {
     /// the versions a database has been migrated to).
     ///
     /// ```
-    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 1);
+    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 2);
     /// ```
     #[must_use]
     pub fn schema_version() -> u64 {

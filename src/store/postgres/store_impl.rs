@@ -4,13 +4,14 @@
 
 use std::time::SystemTime;
 
-use super::{PgStore, devices, resets, sessions, users};
+use super::{PgStore, devices, resets, sessions, throttle, users};
 use crate::{
     error::StoreError,
     store::{
         AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
         ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
     },
+    throttle::SharedThrottle,
     token::TokenDigest,
     user::{User, UserId},
 };
@@ -195,6 +196,8 @@ impl Store for PgStore {
     ) -> Result<Purged, StoreError> {
         self.transaction(move |tx| {
             Box::pin(async move {
+                // Expired throttle counters too: they count as absent already.
+                throttle::purge(tx, now, i64::MAX).await?;
                 Ok(Purged {
                     sessions: sessions::purge(tx, now, idle_before).await?,
                     reset_tokens: resets::purge(tx, now).await?,
@@ -203,5 +206,13 @@ impl Store for PgStore {
             })
         })
         .await
+    }
+
+    /// The `throttle` table's counters: every instance on this database enforces the same
+    /// limits.
+    fn shared_throttle(&self) -> Option<SharedThrottle> {
+        Some(SharedThrottle::postgres(throttle::Counters::new(
+            self.pool.clone(),
+        )))
     }
 }
