@@ -696,8 +696,8 @@ async fn a_throttle_database_error_fails_closed_with_500_json() {
     assert_eq!(back.status, StatusCode::OK, "{}", back.body);
 }
 
-/// What the shared throttle costs a failed login: medians of failed logins on an in-memory
-/// throttle (redb store) and on the shared one (PostgreSQL store), interleaved, at bcrypt
+/// What the shared throttle costs a failed login: medians of failed logins on one `PgStore`
+/// with the throttle in memory and with the shared one (in PostgreSQL), interleaved, at bcrypt
 /// cost 4 (the throttle's cost stands out) and 12 (in context). Prints the figures; asserts
 /// nothing about time. Run it with
 /// `cargo test --release --all-features --test pg_store -- --ignored --nocapture failed_login_cost`.
@@ -715,16 +715,11 @@ async fn failed_login_cost() {
         let config = support::hardened_config()
             .with_bcrypt_cost(cost)
             .with_throttle(throttle);
-        let dir = tempfile::tempdir().unwrap();
-        let store = tower_user_auth::store::RedbStore::open(dir.path().join("a.redb")).unwrap();
+        let store = memory_throttle::MemoryThrottle(db.store().await);
         let memory = Auth::new(store, config.clone()).unwrap();
         let shared = Auth::new(db.store().await, config).unwrap();
         let email = format!("cost{cost}@example.com");
         memory
-            .register(&email, support::GOOD_PW, None)
-            .await
-            .unwrap();
-        shared
             .register(&email, support::GOOD_PW, None)
             .await
             .unwrap();
@@ -761,5 +756,143 @@ async fn failed_login_cost() {
             p.as_secs_f64() * 1e3,
             (p.as_secs_f64() - m.as_secs_f64()) * 1e3,
         );
+    }
+}
+
+/// `PgStore` without its shared throttle (the trait's default: limits in memory), for
+/// [`failed_login_cost`]: the same store, the throttle in memory or shared.
+mod memory_throttle {
+    use std::time::SystemTime;
+
+    use tower_user_auth::{
+        StoreError, User, UserId,
+        store::{
+            AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset,
+            PgStore, Purged, ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
+        },
+        token::TokenDigest,
+    };
+
+    pub struct MemoryThrottle(pub PgStore);
+
+    impl Store for MemoryThrottle {
+        async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
+            self.0.add_user(email, hashed_password).await
+        }
+        async fn find_user_by(&self, query: UserQuery) -> Result<User, StoreError> {
+            self.0.find_user_by(query).await
+        }
+        async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
+            self.0.update_user(id, update).await
+        }
+        async fn list_users(
+            &self,
+            after: Option<UserId>,
+            limit: usize,
+        ) -> Result<Vec<ListedUser>, StoreError> {
+            self.0.list_users(after, limit).await
+        }
+        async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+            self.0.import_user(user).await
+        }
+        async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+            self.0.delete_user(id).await
+        }
+        async fn insert_session(
+            &self,
+            token: TokenDigest,
+            session: SessionRecord,
+            max_per_user: Option<usize>,
+        ) -> Result<(), StoreError> {
+            self.0.insert_session(token, session, max_per_user).await
+        }
+        async fn session(
+            &self,
+            token: TokenDigest,
+        ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+            self.0.session(token).await
+        }
+        async fn touch_session(
+            &self,
+            token: TokenDigest,
+            last_seen: SystemTime,
+        ) -> Result<(), StoreError> {
+            self.0.touch_session(token, last_seen).await
+        }
+        async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
+            self.0.delete_session(token).await
+        }
+        async fn sessions_of(
+            &self,
+            id: UserId,
+        ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+            self.0.sessions_of(id).await
+        }
+        async fn delete_sessions_of(
+            &self,
+            id: UserId,
+            which: EndSessions,
+        ) -> Result<usize, StoreError> {
+            self.0.delete_sessions_of(id, which).await
+        }
+        async fn replace_reset_token(
+            &self,
+            token: TokenDigest,
+            record: ResetRecord,
+            read: AccountVersion,
+        ) -> Result<(), StoreError> {
+            self.0.replace_reset_token(token, record, read).await
+        }
+        async fn reset_token(&self, token: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
+            self.0.reset_token(token).await
+        }
+        async fn reset_password(&self, reset: PasswordReset) -> Result<User, StoreError> {
+            self.0.reset_password(reset).await
+        }
+        async fn rehash_password(
+            &self,
+            id: UserId,
+            verified_hash: String,
+            new_hash: String,
+        ) -> Result<bool, StoreError> {
+            self.0.rehash_password(id, verified_hash, new_hash).await
+        }
+        async fn insert_device_token(
+            &self,
+            token: TokenDigest,
+            record: DeviceRecord,
+            max_per_user: usize,
+        ) -> Result<(), StoreError> {
+            self.0
+                .insert_device_token(token, record, max_per_user)
+                .await
+        }
+        async fn device_token(
+            &self,
+            token: TokenDigest,
+        ) -> Result<Option<DeviceRecord>, StoreError> {
+            self.0.device_token(token).await
+        }
+        async fn record_device_failure(
+            &self,
+            token: TokenDigest,
+            user: UserId,
+            limit: u32,
+        ) -> Result<Option<u32>, StoreError> {
+            self.0.record_device_failure(token, user, limit).await
+        }
+        async fn reset_device_failures(&self, token: TokenDigest) -> Result<bool, StoreError> {
+            self.0.reset_device_failures(token).await
+        }
+        async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
+            self.0.delete_device_tokens_of(id).await
+        }
+        async fn purge_expired(
+            &self,
+            now: SystemTime,
+            idle_before: SystemTime,
+        ) -> Result<Purged, StoreError> {
+            self.0.purge_expired(now, idle_before).await
+        }
     }
 }
