@@ -19,6 +19,7 @@
 //! - [`migrate`]: the versioned migrations (`migrations/*.sql`), applied at start-up under
 //!   an advisory lock;
 //! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each table;
+//! - [`throttle`]: the shared throttle's counters (`UNLOGGED`), counted with atomic upserts;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
 //! - [`errors`]: PostgreSQL's and the pool's errors as [`StoreError`]s.
 //!
