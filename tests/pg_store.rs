@@ -706,7 +706,7 @@ async fn failed_login_cost() {
     let Some(db) = support::postgres::database().await else {
         return;
     };
-    for (cost, samples) in [(4, 400), (12, 20)] {
+    for (cost, samples) in [(4, 400), (12, 40)] {
         // Generous ceilings so that no attempt is held back: every sample is a failed login.
         let throttle = ThrottleConfig::default()
             .with_free_failures(1_000_000)

@@ -14,7 +14,6 @@ use super::{
 use crate::{
     error::{AuthError, StoreError},
     store::{EndSessions, Purged, SessionRecord, Store, UserQuery},
-    throttle::Attempt,
     token::{DeviceToken, SessionId, SessionToken, TokenDigest},
     user::{AuthenticatedUser, User, UserId},
 };
@@ -81,7 +80,7 @@ impl<S: Store> Auth<S> {
         let throttle = &self.shared.throttle;
         let trusted = self.trusted_device(email, device).await?;
         let held_back = match trusted {
-            Some(_) => Ok(Attempt::exempt()),
+            Some(_) => Ok(throttle.exempt(email, client)),
             None => throttle.attempt(email, client, self.now()).await?,
         };
         let attempt = match held_back {

@@ -70,6 +70,12 @@ pub(crate) struct Attempt(Option<Counting>);
 
 #[derive(Debug)]
 enum Counting {
+    /// Not counted (a trusted device token's attempt); a success still clears the pair's
+    /// backoff.
+    Exempt {
+        email: String,
+        client: Option<IpAddr>,
+    },
     Memory {
         email: String,
         client: Option<IpAddr>,
@@ -80,13 +86,6 @@ enum Counting {
         account: (Vec<u8>, SystemTime),
         client: Option<(Vec<u8>, SystemTime)>,
     },
-}
-
-impl Attempt {
-    /// An attempt that the limits do not count (a trusted device token's).
-    pub(crate) fn exempt() -> Self {
-        Self(None)
-    }
 }
 
 #[cfg(feature = "postgres")]
@@ -135,6 +134,15 @@ impl Limits {
         }
     }
 
+    /// An attempt on `email` from `client` that the limits neither hold back nor count (a
+    /// trusted device token's); its success still clears the (account, client) backoff.
+    pub(crate) fn exempt(&self, email: &str, client: Option<IpAddr>) -> Attempt {
+        Attempt(self.config.enabled().then(|| Counting::Exempt {
+            email: email.to_owned(),
+            client,
+        }))
+    }
+
     /// The attempt failed (a wrong password or token).
     pub(crate) fn failed(&self, attempt: Attempt, now: SystemTime) {
         if let (Backend::Memory(throttle), Some(Counting::Memory { email, client })) =
@@ -149,8 +157,16 @@ impl Limits {
     /// their counts of failures.
     pub(crate) async fn succeeded(&self, attempt: Attempt) {
         match (&self.backend, attempt.0) {
-            (Backend::Memory(throttle), Some(Counting::Memory { email, client })) => {
+            (
+                Backend::Memory(throttle),
+                Some(Counting::Memory { email, client } | Counting::Exempt { email, client }),
+            ) => {
                 throttle.record_success(&email, client);
+            }
+            #[cfg(feature = "postgres")]
+            (Backend::Shared(shared), Some(Counting::Exempt { email, client })) => {
+                let backoff = [&account_key(&email)[..], &client_bytes(client)].concat();
+                shared.uncount(&[], &[(kind::BACKOFF, backoff)]).await;
             }
             #[cfg(feature = "postgres")]
             (
