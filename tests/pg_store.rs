@@ -406,6 +406,15 @@ async fn shared_failure_ceilings_per_client_and_per_account() {
     let (a, b, clock) =
         two_instances(&db, support::hardened_config().with_throttle(throttle)).await;
     let pair = [&a, &b];
+    // Successes are no failures: more than the ceilings, through both, all log in.
+    a.register("ok@example.com", support::GOOD_PW, None)
+        .await
+        .unwrap();
+    for i in 0..12 {
+        let on = pair[i % 2];
+        let ok = login(on, "ok@example.com", support::GOOD_PW, "192.0.2.9").await;
+        assert_eq!(ok, Ok(true), "success {i}");
+    }
     for i in 0..7 {
         let on = pair[i % 2];
         let email = format!("u{i}@example.com");
@@ -545,6 +554,26 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
         .expect("no error")
         .expect("the owner logs in with the device token from A");
     assert_eq!(owner.user.email, email);
+
+    // A login with the device token clears its address's backoff on every instance.
+    let (email, home) = ("typist@example.com", "203.0.113.8");
+    a.register(email, pw, None).await.unwrap();
+    let first = b
+        .log_in(email, pw, ip(home))
+        .await
+        .unwrap()
+        .expect("logged in");
+    let device = first.device.expect("a device token").token;
+    for i in 0..5 {
+        let on = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(login(on, email, "mistyped", home).await, Ok(false));
+    }
+    assert!(login(&a, email, pw, home).await.is_err(), "held back");
+    let with_device = a
+        .log_in_with_device(email, pw, ip(home), Some(&device))
+        .await;
+    assert!(matches!(with_device, Ok(Some(_))), "{with_device:?}");
+    assert_eq!(login(&b, email, "mistyped again", home).await, Ok(false));
 }
 
 /// Concurrent wrong guesses released together (a barrier), spread over both instances, never
