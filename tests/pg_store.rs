@@ -8,13 +8,18 @@
 
 mod support;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::{
+    net::IpAddr,
+    sync::Arc,
+    time::{Duration, Instant, SystemTime},
+};
 
 use futures_util::future::join_all;
 use http::{Method, StatusCode};
 use support::{Body, assert_error, call, cookie_header, request_from};
+use tokio::sync::Barrier;
 use tower_user_auth::{
-    Auth, StoreError, UserId,
+    Auth, AuthConfig, AuthError, ManualClock, StoreError, ThrottleConfig, UserId,
     compat::SeedApi,
     store::{
         AccountVersion, EndSessions, PasswordReset, PgStore, ResetRecord, SessionRecord, Store,
@@ -47,8 +52,8 @@ async fn instances_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1]);
-    assert_eq!(PgStore::schema_version(), 1);
+    assert_eq!(versions, [1, 2]);
+    assert_eq!(PgStore::schema_version(), 2);
 }
 
 /// A database migrated by a newer version of the crate is refused with both versions named,
@@ -69,12 +74,12 @@ async fn a_database_of_a_newer_version_is_refused_unchanged() {
         Err(
             e @ StoreError::SchemaVersion {
                 found: 999,
-                expected: 1,
+                expected: 2,
             },
         ) => {
             let message = e.to_string();
             assert!(message.contains("schema version 999"), "{message}");
-            assert!(message.contains("reads version 1"), "{message}");
+            assert!(message.contains("reads version 2"), "{message}");
         }
         other => panic!("expected a schema version error, got {other:?}"),
     }
@@ -283,6 +288,8 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
             "sessions_last_seen",
             "sessions_pkey",
             "sessions_user_created",
+            "throttle_expires",
+            "throttle_pkey",
             "users_email_key",
             "users_pkey",
         ]
@@ -306,6 +313,8 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
         format!("SELECT * FROM device_tokens WHERE digest = {digest}"),
         "SELECT * FROM device_tokens WHERE user_id = 1 ORDER BY created, digest".to_owned(),
         "DELETE FROM device_tokens WHERE expires <= now()".to_owned(),
+        "SELECT * FROM throttle WHERE kind = 1 AND key = '\\x00'::bytea".to_owned(),
+        "DELETE FROM throttle WHERE expires <= now()".to_owned(),
     ];
     for sql in lookups {
         let plan: Vec<String> = client
@@ -807,6 +816,606 @@ async fn evicting_many_sessions_reaches_b_in_chunks_or_as_all() {
             // valid).
             assert!(!b.is_session_cached(other), "{n}: `all` empties the cache");
             assert!(b.session(other).await.unwrap().is_some());
+        }
+    }
+}
+
+// Limits across instances: two `Auth`s over two `PgStore`s on one database, as two app
+// instances, share the throttle's counters (the `throttle` table). Both read one
+// `ManualClock`, so that backoffs and hourly windows pass without sleeping.
+
+/// Two instances on `db` with `config`, reading one manual clock.
+async fn two_instances(
+    db: &support::postgres::TestDatabase,
+    config: AuthConfig,
+) -> (Auth<PgStore>, Auth<PgStore>, ManualClock) {
+    let clock = ManualClock::new(support::start_time());
+    let a = Auth::with_clock(db.store().await, config.clone(), clock.clone()).expect("valid");
+    let b = Auth::with_clock(db.store().await, config, clock.clone()).expect("valid");
+    (a, b, clock)
+}
+
+fn ip(s: &str) -> Option<IpAddr> {
+    Some(s.parse().expect("an address"))
+}
+
+/// A login on `auth`: `Ok(true)` logged in, `Ok(false)` refused (401), `Err(wait)` throttled
+/// (429); any other error fails the test.
+async fn login(auth: &Auth<PgStore>, email: &str, pw: &str, client: &str) -> Result<bool, u64> {
+    match auth.log_in(email, pw, ip(client)).await {
+        Ok(found) => Ok(found.is_some()),
+        Err(AuthError::Throttled { retry_after }) => Err(retry_after.as_secs()),
+        Err(e) => panic!("login of {email} from {client}: {e}"),
+    }
+}
+
+/// The account backoff trips after the 5th failure whichever instance each guess went to
+/// (alternately A and B), is seen by both, doubles with the next failure, ends after its
+/// wait, and a success on one instance clears it for both; another address is not held back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_backoff_trips_at_the_same_count_on_either_instance() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let (a, b, clock) = two_instances(&db, support::hardened_config()).await;
+    let (email, pw, attacker) = ("victim@example.com", support::GOOD_PW, "198.51.100.66");
+    a.register(email, pw, None).await.unwrap();
+    for i in 0..5 {
+        let on = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(
+            login(on, email, "wrong guess", attacker).await,
+            Ok(false),
+            "failure {i}"
+        );
+    }
+    // The 6th attempt, the right password included, is held back on both, for 1 s.
+    assert_eq!(login(&a, email, pw, attacker).await, Err(1));
+    assert_eq!(login(&b, email, pw, attacker).await, Err(1));
+    // The owner elsewhere is not.
+    assert_eq!(login(&b, email, pw, "203.0.113.5").await, Ok(true));
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(login(&b, email, "wrong guess", attacker).await, Ok(false));
+    assert_eq!(login(&a, email, pw, attacker).await, Err(2));
+    clock.advance(Duration::from_secs(2));
+    assert_eq!(login(&a, email, pw, attacker).await, Ok(true));
+    // Cleared for both: four failures in a row from the attacker are free again.
+    for i in 0..4 {
+        let on = if i % 2 == 0 { &b } else { &a };
+        assert_eq!(
+            login(on, email, "wrong guess", attacker).await,
+            Ok(false),
+            "failure {i}"
+        );
+    }
+    assert_eq!(login(&b, email, pw, attacker).await, Ok(true));
+}
+
+/// The hourly ceilings count failures from both instances: per client across accounts, per
+/// account across clients; an hour later they are lifted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_failure_ceilings_per_client_and_per_account() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let throttle = ThrottleConfig::default().with_failure_ceilings(10, 7);
+    let (a, b, clock) =
+        two_instances(&db, support::hardened_config().with_throttle(throttle)).await;
+    let pair = [&a, &b];
+    // Successes are no failures: more than the ceilings, through both, all log in.
+    a.register("ok@example.com", support::GOOD_PW, None)
+        .await
+        .unwrap();
+    for i in 0..12 {
+        let on = pair[i % 2];
+        let ok = login(on, "ok@example.com", support::GOOD_PW, "192.0.2.9").await;
+        assert_eq!(ok, Ok(true), "success {i}");
+    }
+    for i in 0..7 {
+        let on = pair[i % 2];
+        let email = format!("u{i}@example.com");
+        assert_eq!(
+            login(on, &email, "wrong guess", "192.0.2.9").await,
+            Ok(false)
+        );
+    }
+    for on in pair {
+        assert!(
+            login(on, "fresh@example.com", "x", "192.0.2.9")
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            login(on, "fresh@example.com", "x", "192.0.2.10").await,
+            Ok(false)
+        );
+    }
+    for i in 0..10 {
+        let on = pair[i % 2];
+        let client = format!("198.51.100.{}", 100 + i);
+        assert_eq!(
+            login(on, "target@example.com", "wrong", &client).await,
+            Ok(false)
+        );
+    }
+    for on in pair {
+        assert!(
+            login(on, "target@example.com", "x", "203.0.113.99")
+                .await
+                .is_err()
+        );
+    }
+    clock.advance(Duration::from_secs(3600));
+    for on in pair {
+        assert_eq!(
+            login(on, "target@example.com", "x", "203.0.113.99").await,
+            Ok(false)
+        );
+    }
+}
+
+/// The registration quota per client and the reset-request quotas per email and per client
+/// count requests on both instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_registration_and_reset_request_quotas() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let throttle = ThrottleConfig::default()
+        .with_registrations_per_hour(3)
+        .with_reset_requests_per_hour(2, 3);
+    let (a, b, clock) =
+        two_instances(&db, support::hardened_config().with_throttle(throttle)).await;
+    let pw = support::GOOD_PW;
+    let c1 = ip("192.0.2.1");
+    a.register("r1@example.com", pw, c1).await.unwrap();
+    b.register("r2@example.com", pw, c1).await.unwrap();
+    a.register("r3@example.com", pw, c1).await.unwrap();
+    for on in [&a, &b] {
+        let refused = on.register("r4@example.com", pw, c1).await;
+        assert!(
+            matches!(refused, Err(AuthError::Throttled { .. })),
+            "{refused:?}"
+        );
+    }
+    // Refused requests were not counted: another address registers, and an hour later
+    // the first one can again, three times.
+    b.register("r4@example.com", pw, ip("192.0.2.2"))
+        .await
+        .unwrap();
+    clock.advance(Duration::from_secs(3600));
+    for (i, on) in [&a, &b, &a].into_iter().enumerate() {
+        on.register(&format!("later{i}@example.com"), pw, c1)
+            .await
+            .unwrap();
+    }
+
+    let reset = |on: &Auth<PgStore>, email: &'static str, client: &'static str| {
+        let on = on.clone();
+        async move {
+            match on.request_password_reset(email, ip(client)).await {
+                Ok(_) => true,
+                Err(AuthError::Throttled { .. }) => false,
+                Err(e) => panic!("reset request: {e}"),
+            }
+        }
+    };
+    // Per email: 2 an hour, from any address, through either instance.
+    assert!(reset(&a, "r1@example.com", "192.0.2.1").await);
+    assert!(reset(&b, "r1@example.com", "192.0.2.2").await);
+    assert!(!reset(&a, "r1@example.com", "192.0.2.3").await);
+    assert!(!reset(&b, "R1@Example.com", "192.0.2.4").await);
+    // Per client: 3 an hour (r1's two from 192.0.2.1 and .2 count one each).
+    assert!(reset(&b, "r2@example.com", "192.0.2.1").await);
+    assert!(reset(&a, "r3@example.com", "192.0.2.1").await);
+    assert!(!reset(&b, "r4@example.com", "192.0.2.1").await);
+    assert!(!reset(&a, "nobody@example.com", "192.0.2.1").await);
+}
+
+/// A device token issued through instance A spares its owner the per-account lockout on
+/// instance B: after 20 addresses × 5 wrong guesses spread over both, the owner with the
+/// token logs in on B, a fresh client without one is held back on either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_token_from_one_instance_works_on_the_other() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let throttle = ThrottleConfig::default().with_failure_ceilings(100, 100);
+    let (a, b, _clock) =
+        two_instances(&db, support::hardened_config().with_throttle(throttle)).await;
+    let (email, pw) = ("owner@example.com", support::GOOD_PW);
+    a.register(email, pw, None).await.unwrap();
+    let first = a
+        .log_in(email, pw, ip("203.0.113.7"))
+        .await
+        .unwrap()
+        .expect("logged in");
+    let device = first.device.expect("a device token").token;
+    for n in 0..20 {
+        let client = format!("198.51.100.{n}");
+        for i in 0..5 {
+            let on = if (n + i) % 2 == 0 { &a } else { &b };
+            assert_eq!(login(on, email, "wrong guess", &client).await, Ok(false));
+        }
+    }
+    for on in [&a, &b] {
+        assert!(
+            login(on, email, pw, "192.0.2.200").await.is_err(),
+            "a fresh client"
+        );
+    }
+    let owner = b
+        .log_in_with_device(email, pw, ip("203.0.113.7"), Some(&device))
+        .await
+        .expect("no error")
+        .expect("the owner logs in with the device token from A");
+    assert_eq!(owner.user.email, email);
+
+    // A login with the device token clears its address's backoff on every instance.
+    let (email, home) = ("typist@example.com", "203.0.113.8");
+    a.register(email, pw, None).await.unwrap();
+    let first = b
+        .log_in(email, pw, ip(home))
+        .await
+        .unwrap()
+        .expect("logged in");
+    let device = first.device.expect("a device token").token;
+    for i in 0..5 {
+        let on = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(login(on, email, "mistyped", home).await, Ok(false));
+    }
+    assert!(login(&a, email, pw, home).await.is_err(), "held back");
+    let with_device = a
+        .log_in_with_device(email, pw, ip(home), Some(&device))
+        .await;
+    assert!(matches!(with_device, Ok(Some(_))), "{with_device:?}");
+    assert_eq!(login(&b, email, "mistyped again", home).await, Ok(false));
+}
+
+/// Concurrent wrong guesses released together (a barrier), spread over both instances, never
+/// get more than the limit through to the password check: from one address on one account,
+/// exactly the 5 free failures, the rest held back; from 16 addresses on one account with a
+/// ceiling of 4 per hour, exactly 4. Many rounds, each on a fresh account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_guesses_over_both_instances_never_exceed_the_limit() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    // The free failures from one address; the account ceiling (4 here) from 16 addresses.
+    let (a, b, _) = two_instances(&db, support::hardened_config()).await;
+    let throttle = ThrottleConfig::default().with_failure_ceilings(4, 1000);
+    let (c, d, _) = two_instances(&db, support::hardened_config().with_throttle(throttle)).await;
+    const N: usize = 16;
+    for round in 0..12 {
+        for spread in [false, true] {
+            let email = format!("race{round}-{spread}@example.com");
+            let (a, b) = if spread { (&c, &d) } else { (&a, &b) };
+            let barrier = Arc::new(Barrier::new(N));
+            let tasks = (0..N).map(|i| {
+                let on = if i % 2 == 0 { a.clone() } else { b.clone() };
+                let (email, barrier) = (email.clone(), Arc::clone(&barrier));
+                let client = if spread {
+                    format!("198.51.{round}.{i}")
+                } else {
+                    "192.0.2.77".to_owned()
+                };
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    login(&on, &email, "wrong guess", &client).await
+                })
+            });
+            let results: Vec<_> = join_all(tasks)
+                .await
+                .into_iter()
+                .map(|r| r.expect("no panic"))
+                .collect();
+            let checked = results.iter().filter(|r| **r == Ok(false)).count();
+            let held = results.iter().filter(|r| r.is_err()).count();
+            let limit = if spread { 4 } else { 5 };
+            assert_eq!(
+                (checked, held),
+                (limit, N - limit),
+                "round {round}: {results:?}"
+            );
+        }
+    }
+}
+
+/// The counters are keyed by a digest of the email (never the email, never a password) and
+/// an address; expired ones are purged by `purge_expired`.
+#[tokio::test]
+async fn throttle_counters_hold_no_email_nor_password_and_are_purged() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let (a, _b, clock) = two_instances(&db, support::hardened_config()).await;
+    let secret = "a guess nobody should store";
+    for client in ["192.0.2.1", "2001:db8::1"] {
+        assert_eq!(
+            login(&a, "Someone@Example.com", secret, client).await,
+            Ok(false)
+        );
+    }
+    let _ = a
+        .request_password_reset("someone@example.com", ip("192.0.2.1"))
+        .await;
+    let _ = a
+        .register("new@example.com", support::GOOD_PW, ip("192.0.2.1"))
+        .await;
+    let client = db.client().await;
+    let rows = client
+        .query("SELECT t::text, kind FROM throttle t", &[])
+        .await
+        .unwrap();
+    let kinds: std::collections::BTreeSet<i16> = rows.iter().map(|r| r.get(1)).collect();
+    assert_eq!(kinds.into_iter().collect::<Vec<_>>(), [1, 2, 3, 4, 5, 6]);
+    let dump: String = rows.iter().map(|r| r.get::<_, String>(0)).collect();
+    for needle in ["omeone", "xample", secret, "new@"] {
+        assert!(
+            !dump.to_lowercase().contains(&needle.to_lowercase()),
+            "{needle} in {dump}"
+        );
+    }
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    assert!(!dump.contains(&hex("someone")), "an email in {dump}");
+    // An hour and the longest backoff later, every counter has expired; the purge removes
+    // them all.
+    clock.advance(Duration::from_secs(3600 + 15 * 60 + 1));
+    a.purge_expired().await.unwrap();
+    let left: i64 = client
+        .query_one("SELECT count(*) FROM throttle", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
+
+/// When the throttle's table cannot be used, logins, registrations and reset requests fail
+/// closed: 500 with a JSON body, not an unthrottled attempt; once it is back they work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_throttle_database_error_fails_closed_with_500_json() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let auth = Auth::new(db.store().await, support::seed_config()).expect("valid");
+    let svc = support::service(&auth);
+    const CREDS: &[(&str, &str)] = &[("email", "o@x.io"), ("password", "pw")];
+    const OTHER: &[(&str, &str)] = &[("email", "p@x.io"), ("password", "pw")];
+    let send = |path: &'static str, body: &'static [(&'static str, &'static str)]| {
+        let svc = svc.clone();
+        async move {
+            let req = request_from("192.0.2.1", Method::POST, path, &[], Body::Form(body));
+            call(&svc, req).await
+        }
+    };
+    assert_eq!(send("/users", CREDS).await.status, StatusCode::OK);
+    let client = db.client().await;
+    client
+        .batch_execute("ALTER TABLE throttle RENAME TO throttle_away")
+        .await
+        .unwrap();
+    assert_error(
+        &send("/sessions", CREDS).await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    );
+    assert_error(
+        &send("/users", OTHER).await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    );
+    assert_error(
+        &send("/reset_password", &[("email", "o@x.io")]).await,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    );
+    assert!(
+        auth.store()
+            .find_user_by(UserQuery::Email("p@x.io".into()))
+            .await
+            .is_err()
+    );
+    client
+        .batch_execute("ALTER TABLE throttle_away RENAME TO throttle")
+        .await
+        .unwrap();
+    let back = send("/sessions", CREDS).await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+}
+
+/// What the shared throttle costs a failed login: medians of failed logins on one `PgStore`
+/// with the throttle in memory and with the shared one (in PostgreSQL), interleaved, at bcrypt
+/// cost 4 (the throttle's cost stands out) and 12 (in context). Prints the figures; asserts
+/// nothing about time. Run it with
+/// `cargo test --release --all-features --test pg_store -- --ignored --nocapture failed_login_cost`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement: run it on purpose"]
+async fn failed_login_cost() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    for (cost, samples) in [(4, 400), (12, 40)] {
+        // Generous ceilings so that no attempt is held back: every sample is a failed login.
+        let throttle = ThrottleConfig::default()
+            .with_free_failures(1_000_000)
+            .with_failure_ceilings(1_000_000, 1_000_000);
+        let config = support::hardened_config()
+            .with_bcrypt_cost(cost)
+            .with_throttle(throttle);
+        let store = memory_throttle::MemoryThrottle(db.store().await);
+        let memory = Auth::new(store, config.clone()).unwrap();
+        let shared = Auth::new(db.store().await, config).unwrap();
+        let email = format!("cost{cost}@example.com");
+        memory
+            .register(&email, support::GOOD_PW, None)
+            .await
+            .unwrap();
+        let (mut m, mut p) = (Vec::new(), Vec::new());
+        for i in 0..samples + 10 {
+            let client = ip(&format!("10.{}.{}.1", i / 250, i % 250));
+            let t = Instant::now();
+            assert!(
+                memory
+                    .log_in(&email, "wrong guess", client)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let tm = t.elapsed();
+            let t = Instant::now();
+            assert!(
+                shared
+                    .log_in(&email, "wrong guess", client)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+            let tp = t.elapsed();
+            if i >= 10 {
+                m.push(tm);
+                p.push(tp);
+            }
+        }
+        let (m, p) = (support::median(m), support::median(p));
+        println!(
+            "figure: failed login p50 (bcrypt cost {cost}, {samples} samples) in-memory={:.3} ms pg={:.3} ms (+{:.3} ms)",
+            m.as_secs_f64() * 1e3,
+            p.as_secs_f64() * 1e3,
+            (p.as_secs_f64() - m.as_secs_f64()) * 1e3,
+        );
+    }
+}
+
+/// `PgStore` without its shared throttle (the trait's default: limits in memory), for
+/// [`failed_login_cost`]: the same store, the throttle in memory or shared.
+mod memory_throttle {
+    use std::time::SystemTime;
+
+    use tower_user_auth::{
+        StoreError, User, UserId,
+        store::{
+            AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset,
+            PgStore, Purged, ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
+        },
+        token::TokenDigest,
+    };
+
+    pub struct MemoryThrottle(pub PgStore);
+
+    impl Store for MemoryThrottle {
+        async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
+            self.0.add_user(email, hashed_password).await
+        }
+        async fn find_user_by(&self, query: UserQuery) -> Result<User, StoreError> {
+            self.0.find_user_by(query).await
+        }
+        async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
+            self.0.update_user(id, update).await
+        }
+        async fn list_users(
+            &self,
+            after: Option<UserId>,
+            limit: usize,
+        ) -> Result<Vec<ListedUser>, StoreError> {
+            self.0.list_users(after, limit).await
+        }
+        async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+            self.0.import_user(user).await
+        }
+        async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+            self.0.delete_user(id).await
+        }
+        async fn insert_session(
+            &self,
+            token: TokenDigest,
+            session: SessionRecord,
+            max_per_user: Option<usize>,
+        ) -> Result<(), StoreError> {
+            self.0.insert_session(token, session, max_per_user).await
+        }
+        async fn session(
+            &self,
+            token: TokenDigest,
+        ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+            self.0.session(token).await
+        }
+        async fn touch_session(
+            &self,
+            token: TokenDigest,
+            last_seen: SystemTime,
+        ) -> Result<(), StoreError> {
+            self.0.touch_session(token, last_seen).await
+        }
+        async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
+            self.0.delete_session(token).await
+        }
+        async fn sessions_of(
+            &self,
+            id: UserId,
+        ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+            self.0.sessions_of(id).await
+        }
+        async fn delete_sessions_of(
+            &self,
+            id: UserId,
+            which: EndSessions,
+        ) -> Result<usize, StoreError> {
+            self.0.delete_sessions_of(id, which).await
+        }
+        async fn replace_reset_token(
+            &self,
+            token: TokenDigest,
+            record: ResetRecord,
+            read: AccountVersion,
+        ) -> Result<(), StoreError> {
+            self.0.replace_reset_token(token, record, read).await
+        }
+        async fn reset_token(&self, token: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
+            self.0.reset_token(token).await
+        }
+        async fn reset_password(&self, reset: PasswordReset) -> Result<User, StoreError> {
+            self.0.reset_password(reset).await
+        }
+        async fn rehash_password(
+            &self,
+            id: UserId,
+            verified_hash: String,
+            new_hash: String,
+        ) -> Result<bool, StoreError> {
+            self.0.rehash_password(id, verified_hash, new_hash).await
+        }
+        async fn insert_device_token(
+            &self,
+            token: TokenDigest,
+            record: DeviceRecord,
+            max_per_user: usize,
+        ) -> Result<(), StoreError> {
+            self.0
+                .insert_device_token(token, record, max_per_user)
+                .await
+        }
+        async fn device_token(
+            &self,
+            token: TokenDigest,
+        ) -> Result<Option<DeviceRecord>, StoreError> {
+            self.0.device_token(token).await
+        }
+        async fn record_device_failure(
+            &self,
+            token: TokenDigest,
+            user: UserId,
+            limit: u32,
+        ) -> Result<Option<u32>, StoreError> {
+            self.0.record_device_failure(token, user, limit).await
+        }
+        async fn reset_device_failures(&self, token: TokenDigest) -> Result<bool, StoreError> {
+            self.0.reset_device_failures(token).await
+        }
+        async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
+            self.0.delete_device_tokens_of(id).await
+        }
+        async fn purge_expired(
+            &self,
+            now: SystemTime,
+            idle_before: SystemTime,
+        ) -> Result<Purged, StoreError> {
+            self.0.purge_expired(now, idle_before).await
         }
     }
 }

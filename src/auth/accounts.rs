@@ -29,7 +29,12 @@ impl<S: Store> Auth<S> {
         client: Option<IpAddr>,
     ) -> Result<User, AuthError> {
         let email = check_email(email)?;
-        if let Err(retry_after) = self.shared.throttle.registration(client, self.now()) {
+        if let Err(retry_after) = self
+            .shared
+            .throttle
+            .registration(client, self.now())
+            .await?
+        {
             audit!(warn, "register_throttled", client = %Client(client));
             return Err(AuthError::Throttled { retry_after });
         }

@@ -74,10 +74,65 @@ impl<S: Store> Auth<S> {
             return Err(AuthError::InvalidSession);
         };
         let throttle = &self.shared.throttle;
-        if let Err(retry_after) = throttle.check_failures(&user.email, client, self.now()) {
-            audit!(warn, "password_change_throttled", user_id = %user.id, client = %Client(client));
-            return Err(AuthError::Throttled { retry_after });
+        let attempt = match throttle.attempt(&user.email, client, self.now()).await? {
+            Ok(attempt) => attempt,
+            Err(retry_after) => {
+                audit!(warn, "password_change_throttled", user_id = %user.id, client = %Client(client));
+                return Err(AuthError::Throttled { retry_after });
+            }
+        };
+        let verified = match self
+            .verify_current(&user, current_password, new_password)
+            .await
+        {
+            Ok(verified) => verified,
+            Err(e) => {
+                throttle.released(attempt).await;
+                return Err(e);
+            }
+        };
+        if !verified {
+            throttle.failed(attempt, self.now());
+            audit!(info, "password_change_refused", reason = "wrong password", user_id = %user.id, client = %Client(client));
+            return Err(AuthError::WrongPassword);
         }
+        let hash = match self.shared.hasher.hash(new_password.to_owned()).await {
+            Ok(hash) => hash,
+            Err(e) => {
+                throttle.released(attempt).await;
+                return Err(e);
+            }
+        };
+        let update = UserUpdate::new()
+            .hashed_password(hash)
+            .end_sessions(EndSessions::AllExcept(token.digest()))
+            .expected_generation(user.generation);
+        let changed = match self.shared.store.update_user(user.id, update).await {
+            Ok(changed) => changed,
+            Err(e) => {
+                throttle.released(attempt).await;
+                return Err(match e {
+                    StoreError::NotFound => AuthError::InvalidSession,
+                    StoreError::Conflict => {
+                        audit!(info, "password_change_refused", reason = "credentials changed meanwhile", user_id = %user.id, client = %Client(client));
+                        AuthError::CredentialsChanged
+                    }
+                    e => e.into(),
+                });
+            }
+        };
+        throttle.succeeded(attempt).await;
+        audit!(info, "password_changed", user_id = %changed.id, client = %Client(client));
+        Ok(changed)
+    }
+
+    /// Checks the new password against the policy, then verifies the current one.
+    async fn verify_current(
+        &self,
+        user: &User,
+        current_password: &str,
+        new_password: &str,
+    ) -> Result<bool, AuthError> {
         self.shared
             .config
             .password_policy
@@ -90,27 +145,6 @@ impl<S: Store> Auth<S> {
                 Some(user.hashed_password.clone()),
             )
             .await?;
-        if !verified.ok {
-            throttle.record_failure(&user.email, client, self.now());
-            audit!(info, "password_change_refused", reason = "wrong password", user_id = %user.id, client = %Client(client));
-            return Err(AuthError::WrongPassword);
-        }
-        let hash = self.shared.hasher.hash(new_password.to_owned()).await?;
-        let update = UserUpdate::new()
-            .hashed_password(hash)
-            .end_sessions(EndSessions::AllExcept(token.digest()))
-            .expected_generation(user.generation);
-        let changed = match self.shared.store.update_user(user.id, update).await {
-            Ok(changed) => changed,
-            Err(StoreError::NotFound) => return Err(AuthError::InvalidSession),
-            Err(StoreError::Conflict) => {
-                audit!(info, "password_change_refused", reason = "credentials changed meanwhile", user_id = %user.id, client = %Client(client));
-                return Err(AuthError::CredentialsChanged);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        throttle.record_success(&user.email, client);
-        audit!(info, "password_changed", user_id = %changed.id, client = %Client(client));
-        Ok(changed)
+        Ok(verified.ok)
     }
 }

@@ -33,7 +33,7 @@ use crate::{
     error::{AuthError, ConfigError, OpenError, StoreError},
     password::PasswordHasher,
     store::{RedbStore, Store, UserQuery},
-    throttle::Throttle,
+    throttle::Limits,
     user::User,
 };
 
@@ -69,7 +69,7 @@ struct Shared<S> {
     config: AuthConfig,
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
-    throttle: Throttle,
+    throttle: Limits,
     /// Sessions whose activity is being written, so that concurrent requests on one session
     /// write it once.
     renewing: Mutex<HashSet<[u8; 32]>>,
@@ -143,7 +143,7 @@ impl<S: Store> Auth<S> {
             config.hashing_threads,
             config.hashing_queue,
         );
-        let throttle = Throttle::new(config.throttle.clone());
+        let throttle = Limits::new(config.throttle.clone(), store.shared_throttle());
         Self {
             shared: Arc::new(Shared {
                 store,

@@ -45,6 +45,7 @@ impl<S: Store> Auth<S> {
             .shared
             .throttle
             .reset_request(email, client, self.now())
+            .await?
         {
             audit!(warn, "reset_request_throttled", client = %Client(client));
             return Err(AuthError::Throttled { retry_after });
@@ -96,22 +97,28 @@ impl<S: Store> Auth<S> {
         client: Option<IpAddr>,
     ) -> Result<User, AuthError> {
         let throttle = &self.shared.throttle;
-        if let Err(retry_after) = throttle.check_failures(email, client, self.now()) {
-            audit!(warn, "reset_throttled", client = %Client(client));
-            return Err(AuthError::Throttled { retry_after });
-        }
+        let attempt = match throttle.attempt(email, client, self.now()).await? {
+            Ok(attempt) => attempt,
+            Err(retry_after) => {
+                audit!(warn, "reset_throttled", client = %Client(client));
+                return Err(AuthError::Throttled { retry_after });
+            }
+        };
         match self.reset(Some(email), reset_token, new_password).await {
             Ok(user) => {
-                throttle.record_success(email, client);
+                throttle.succeeded(attempt).await;
                 audit!(info, "password_reset", user_id = %user.id, client = %Client(client));
                 Ok(user)
             }
             Err(AuthError::InvalidToken) => {
-                throttle.record_failure(email, client, self.now());
+                throttle.failed(attempt, self.now());
                 audit!(info, "password_reset_refused", reason = "invalid token", client = %Client(client));
                 Err(AuthError::InvalidToken)
             }
-            Err(e) => Err(e),
+            Err(e) => {
+                throttle.released(attempt).await;
+                Err(e)
+            }
         }
     }
 

@@ -80,26 +80,35 @@ impl<S: Store> Auth<S> {
         let throttle = &self.shared.throttle;
         let trusted = self.trusted_device(email, device).await?;
         let held_back = match trusted {
-            Some(_) => Ok(()),
-            None => throttle.check_failures(email, client, self.now()),
+            Some(_) => Ok(throttle.exempt(email, client)),
+            None => throttle.attempt(email, client, self.now()).await?,
         };
-        if let Err(retry_after) = held_back {
-            // A read, no bcrypt: the audit trail names the account when there is one.
-            let user_id = self
-                .find(UserQuery::Email(email.to_owned()))
-                .await
-                .ok()
-                .flatten()
-                .map(|u| u.id);
-            audit!(warn, "login_throttled", user_id = user_id.map(display), client = %Client(client), retry_after = retry_after.as_secs());
-            return Err(AuthError::Throttled { retry_after });
-        }
-        let (user, known) = self.check_credentials(email, password).await?;
+        let attempt = match held_back {
+            Ok(attempt) => attempt,
+            Err(retry_after) => {
+                // A read, no bcrypt: the audit trail names the account when there is one.
+                let user_id = self
+                    .find(UserQuery::Email(email.to_owned()))
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|u| u.id);
+                audit!(warn, "login_throttled", user_id = user_id.map(display), client = %Client(client), retry_after = retry_after.as_secs());
+                return Err(AuthError::Throttled { retry_after });
+            }
+        };
+        let (user, known) = match self.check_credentials(email, password).await {
+            Ok(checked) => checked,
+            Err(e) => {
+                throttle.released(attempt).await;
+                return Err(e);
+            }
+        };
         let Some(user) = user else {
             // With a trusted device token, the failure counts against the token only.
             match &trusted {
                 Some(device) => self.device_failed(device).await?,
-                None => throttle.record_failure(email, client, self.now()),
+                None => throttle.failed(attempt, self.now()),
             }
             audit!(info, "login_failed", user_id = known.map(display), client = %Client(client), device_token = trusted.is_some());
             return Ok(None);
@@ -107,12 +116,16 @@ impl<S: Store> Auth<S> {
         let mut logged_in = match self.start_session(user).await {
             Ok(logged_in) => logged_in,
             Err(AuthError::CredentialsChanged) => {
+                throttle.released(attempt).await;
                 audit!(info, "login_failed", reason = "credentials changed meanwhile", user_id = known.map(display), client = %Client(client));
                 return Ok(None);
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                throttle.released(attempt).await;
+                return Err(e);
+            }
         };
-        throttle.record_success(email, client);
+        throttle.succeeded(attempt).await;
         logged_in.device = self.device_after_login(&logged_in.user, trusted).await;
         let session = logged_in.token.digest().session_id();
         audit!(info, "login", user_id = %logged_in.user.id, session = %session, client = %Client(client));

@@ -52,6 +52,8 @@ mod session_cache;
 use std::{future::Future, time::SystemTime};
 
 #[cfg(feature = "postgres")]
+pub(crate) use self::postgres::throttle as postgres_throttle;
+#[cfg(feature = "postgres")]
 pub use self::postgres::{PgStore, PgStoreBuilder};
 pub use self::{
     listing::{ImportedUser, ListedUser},
@@ -65,6 +67,7 @@ pub use self::{
 use crate::user::email_key;
 use crate::{
     error::StoreError,
+    throttle::SharedThrottle,
     token::TokenDigest,
     user::{User, UserId},
 };
@@ -311,4 +314,13 @@ pub trait Store: Send + Sync + 'static {
         now: SystemTime,
         idle_before: SystemTime,
     ) -> impl Future<Output = Result<Purged, StoreError>> + Send;
+
+    /// The throttle counters this store shares between the instances of an app on its
+    /// database, if it does: [`Auth::new`](crate::Auth::new) then counts failed attempts and
+    /// request quotas there, so that every instance enforces the same limits. `None` (the
+    /// default, and [`RedbStore`]'s: its file belongs to one process) keeps them in the
+    /// process's memory. `PgStore` shares them.
+    fn shared_throttle(&self) -> Option<SharedThrottle> {
+        None
+    }
 }

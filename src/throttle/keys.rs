@@ -37,6 +37,17 @@ pub(super) fn account_key(email: &str) -> Account {
     key
 }
 
+/// A client key as bytes, for the shared counters: a tag (0 for no address, 4 or 6) and the
+/// address of [`client_key`].
+#[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+pub(super) fn client_bytes(client: Option<IpAddr>) -> Vec<u8> {
+    match client.map(client_key) {
+        None => vec![0],
+        Some(IpAddr::V4(v4)) => [&[4][..], &v4.octets()].concat(),
+        Some(IpAddr::V6(v6)) => [&[6][..], &v6.octets()].concat(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -79,6 +79,18 @@ fn remaining(until: SystemTime, now: SystemTime) -> Duration {
     until.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
+/// The backoff after `failures` failures in a row, when they are at least the free ones:
+/// the first backoff, doubled for each failure beyond them, up to the longest.
+pub(super) fn backoff(config: &ThrottleConfig, failures: u32) -> Duration {
+    let doublings = failures
+        .saturating_sub(config.free_failures().max(1))
+        .min(30);
+    config
+        .backoff_start()
+        .saturating_mul(1u32 << doublings)
+        .min(config.backoff_max())
+}
+
 fn window_blocks(w: Option<&Window>, limit: u32, now: SystemTime) -> Option<Duration> {
     let w = w?;
     let end = w.start + HOUR;
@@ -187,12 +199,7 @@ impl Throttle {
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
         if entry.failures >= config.free_failures().max(1) {
-            let doublings = (entry.failures - config.free_failures().max(1)).min(30);
-            let delay = config
-                .backoff_start()
-                .saturating_mul(1u32 << doublings)
-                .min(config.backoff_max());
-            entry.blocked_until = now + delay;
+            entry.blocked_until = now + backoff(config, entry.failures);
         }
         bump(&mut state.account_failures, account, now, max);
         if let Some(ip) = client {

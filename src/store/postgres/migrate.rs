@@ -15,10 +15,13 @@ use crate::error::StoreError;
 const MIGRATION_LOCK: i64 = 0x7475_613a_6d69_6772;
 
 /// Each schema version and the SQL that brings the previous one to it.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_initial.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_initial.sql")),
+    (2, include_str!("migrations/0002_throttle.sql")),
+];
 
 /// The schema version this build reads and writes: the last of [`MIGRATIONS`].
-pub(super) const SCHEMA_VERSION: i64 = 1;
+pub(super) const SCHEMA_VERSION: i64 = 2;
 
 /// Brings the database to [`SCHEMA_VERSION`]; [`StoreError::SchemaVersion`] (and nothing
 /// changed) if it has a newer one.

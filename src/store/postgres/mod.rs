@@ -1,6 +1,7 @@
 //! The PostgreSQL store, [`PgStore`] (feature `postgres`): accounts, sessions, reset tokens
-//! and device tokens in a PostgreSQL database, for apps that already run one (and, once the
-//! steps under "Not yet" below land, for several app instances on one database).
+//! and device tokens in a PostgreSQL database, for apps that already run one, and for several
+//! app instances on one database (a session cache kept coherent by `LISTEN`/`NOTIFY`, the
+//! throttle's counters shared in the database).
 //!
 //! # Driver
 //!
@@ -20,6 +21,7 @@
 //!   an advisory lock;
 //! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each table;
 //! - [`notify`]: the session cache, its notifications and its lease;
+//! - [`throttle`]: the shared throttle's counters (`UNLOGGED`), counted with atomic upserts;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
 //! - [`errors`]: PostgreSQL's and the pool's errors as [`StoreError`]s.
 //!
@@ -34,6 +36,7 @@ mod notify;
 mod resets;
 mod sessions;
 mod store_impl;
+pub(crate) mod throttle;
 mod users;
 
 use std::{
@@ -303,7 +306,7 @@ impl PgStore {
     /// the versions a database has been migrated to).
     ///
     /// ```
-    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 1);
+    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 2);
     /// ```
     #[must_use]
     pub fn schema_version() -> u64 {

@@ -8,13 +8,14 @@
 
 use std::time::SystemTime;
 
-use super::{PgStore, db_id, devices, dirty_user, resets, sessions, users};
+use super::{PgStore, db_id, devices, dirty_user, resets, sessions, throttle, users};
 use crate::{
     error::StoreError,
     store::{
         AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
         ResetRecord, SessionRecord, Store, UserQuery, UserUpdate, session_cache::Dirty,
     },
+    throttle::SharedThrottle,
     token::TokenDigest,
     user::{User, UserId},
 };
@@ -244,6 +245,8 @@ impl Store for PgStore {
     ) -> Result<Purged, StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
+                // Expired throttle counters too: they count as absent already.
+                throttle::purge(tx, now, i64::MAX).await?;
                 let purged = Purged {
                     sessions: sessions::purge(tx, now, idle_before).await?,
                     reset_tokens: resets::purge(tx, now).await?,
@@ -259,6 +262,14 @@ impl Store for PgStore {
             })
         })
         .await
+    }
+
+    /// The `throttle` table's counters: every instance on this database enforces the same
+    /// limits.
+    fn shared_throttle(&self) -> Option<SharedThrottle> {
+        Some(SharedThrottle::postgres(throttle::Counters::new(
+            self.pool.clone(),
+        )))
     }
 }
 
