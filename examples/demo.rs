@@ -48,7 +48,7 @@ use tower_user_auth::{
     ThrottleConfig,
     password::PasswordPolicy,
     serve::{self, Server},
-    store::Store,
+    store::{RedbStore, Store},
     token::ResetToken,
 };
 
@@ -145,6 +145,9 @@ struct Settings {
     host: String,
     port: u16,
     store: StoreChoice,
+    /// `AUTH_SESSION_CACHE`: how many sessions the store keeps in memory (0: none); the
+    /// store's default (100,000) without it.
+    session_cache: Option<usize>,
     bounds: Bounds,
 }
 
@@ -237,6 +240,7 @@ fn settings_from_env() -> Result<Settings, Setup> {
             Env::var("AUTH_DB"),
             &mut env.problems,
         ),
+        session_cache: env.parse("AUTH_SESSION_CACHE"),
         bounds: Bounds::from_env(&mut env),
     };
     // Auth::open validates the configuration too; check it here only to report its
@@ -443,11 +447,30 @@ async fn run() -> Result<(), Setup> {
     let settings = settings_from_env()?;
     match &settings.store {
         StoreChoice::Redb(db) => {
-            let auth = Auth::open(db, settings.config.clone()).map_err(|e| match e {
-                OpenError::Store(e) => Setup::from(format!("cannot open the database {db:?}: {e}")),
-                OpenError::Config(e) => Setup(problem_lines(&e)),
-                other => Setup::from(other),
-            })?;
+            let auth = match settings.session_cache {
+                None => Auth::open(db, settings.config.clone()).map_err(|e| match e {
+                    OpenError::Store(e) => {
+                        Setup::from(format!("cannot open the database {db:?}: {e}"))
+                    }
+                    OpenError::Config(e) => Setup(problem_lines(&e)),
+                    other => Setup::from(other),
+                })?,
+                Some(entries) => {
+                    // As `Auth::open`: the configuration is checked before any file is made.
+                    settings
+                        .config
+                        .validate()
+                        .map_err(|e| Setup(problem_lines(&e)))?;
+                    let store = RedbStore::builder()
+                        .session_cache_entries(entries)
+                        .open(db)
+                        .map_err(|e| {
+                            Setup::from(format!("cannot open the database {db:?}: {e}"))
+                        })?;
+                    Auth::new(store, settings.config.clone())
+                        .map_err(|e| Setup(problem_lines(&e)))?
+                }
+            };
             // Once the address line is out (the first line the tests read).
             let stats = (auth.store().clone(), settings.stats_every);
             let after_listening = move || {
@@ -459,12 +482,14 @@ async fn run() -> Result<(), Setup> {
         }
         #[cfg(feature = "postgres")]
         StoreChoice::Postgres { url, pool } => {
-            let pg = store::connect(url, *pool).await.map_err(|e| {
-                Setup::from(format!(
-                    "cannot use the database {}: {e}",
-                    store::redacted(url)
-                ))
-            })?;
+            let pg = store::connect(url, *pool, settings.session_cache)
+                .await
+                .map_err(|e| {
+                    Setup::from(format!(
+                        "cannot use the database {}: {e}",
+                        store::redacted(url)
+                    ))
+                })?;
             let auth =
                 Auth::new(pg, settings.config.clone()).map_err(|e| Setup(problem_lines(&e)))?;
             if settings.stats_every.is_some() {

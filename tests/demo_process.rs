@@ -551,6 +551,33 @@ async fn the_device_cookie_settings_are_read_and_checked() {
     );
 }
 
+/// `AUTH_SESSION_CACHE` sizes the store's session cache: with `0` (every session read from
+/// the file) and with a small cache, a session works until logout and is refused after it;
+/// a value that is not a number stops the demo before it listens.
+#[tokio::test]
+async fn the_session_cache_size_is_read_and_checked() {
+    let fields = [("email", EMAIL), ("password", PASSWORD)];
+    for entries in ["0", "2"] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = start(
+            &dir.path().join("demo.redb"),
+            &[("AUTH_SESSION_CACHE", entries)],
+        );
+        let a = demo.http.post("/users", Body::Form(&fields)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+        let a = demo.http.post("/sessions", Body::Form(&fields)).await;
+        let cookie = format!("session_id={}", a.session_cookie().expect("a session"));
+        for _ in 0..3 {
+            assert_eq!(demo.http.get("/profile", &cookie).await.status, 200);
+        }
+        assert_eq!(demo.http.delete("/sessions", &cookie).await.status, 302);
+        assert_eq!(demo.http.get("/profile", &cookie).await.status, 403);
+        let (status, stderr) = demo.terminate();
+        assert_clean_exit(status, &stderr);
+    }
+    assert_refused_to_start(&[("AUTH_SESSION_CACHE", "lots")], &["AUTH_SESSION_CACHE"]);
+}
+
 /// Issue 10: `AUTH_ROUTE_PREFIX=/auth` mounts every auth route under `/auth`: the seed's
 /// scenario works over the prefixed paths, `GET /` is still the app's, the unprefixed paths
 /// are the app's (its 404 here), logout still redirects to `/`, and `AUTH_ROUTE_*` paths are

@@ -125,11 +125,19 @@ pub use pg::connect;
 mod pg {
     use tower_user_auth::{StoreError, store::PgStore};
 
-    /// Connects to the database at `url` (migrating it), with at most `pool` connections.
-    pub async fn connect(url: &str, pool: Option<usize>) -> Result<PgStore, StoreError> {
+    /// Connects to the database at `url` (migrating it), with at most `pool` connections and
+    /// a session cache of `cache` entries (0: none).
+    pub async fn connect(
+        url: &str,
+        pool: Option<usize>,
+        cache: Option<usize>,
+    ) -> Result<PgStore, StoreError> {
         let mut builder = PgStore::builder();
         if let Some(pool) = pool {
             builder = builder.pool_size(pool);
+        }
+        if let Some(cache) = cache {
+            builder = builder.session_cache(cache);
         }
         builder.connect(url).await
     }
