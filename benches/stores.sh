@@ -55,6 +55,11 @@ export REGISTER=yes AUTH_THROTTLE_REGISTRATIONS_PER_HOUR=1000000000
 PASS_PATH=/me "$scenarios" demo-redb "$demo" | tee -a "$out"
 AUTH_DATABASE_URL=$pg_url AUTH_DATABASE_POOL=${POOL:-16} PASS_PATH=/me "$scenarios" demo-postgres "$demo" | tee -a "$out"
 "$pg_bin/psql" -q "$admin_url" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null || true
+# The same on PostgreSQL with the session cache off (AUTH_SESSION_CACHE=0): every request
+# reads its session from the database.
+"$pg_bin/psql" -q "$admin_url" -c "CREATE DATABASE $db" >/dev/null
+AUTH_SESSION_CACHE=0 AUTH_DATABASE_URL=$pg_url AUTH_DATABASE_POOL=${POOL:-16} PASS_PATH=/me "$scenarios" demo-postgres-nocache "$demo" | tee -a "$out"
+"$pg_bin/psql" -q "$admin_url" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null || true
 
 # figure SERVER SCENARIO: requests/s (or logins/s) of that line of this run.
 figure() {
@@ -67,3 +72,5 @@ echo
 for s in "profile(valid cookie)" "profile(bad cookie)" "pass-through(/me)" "login(cost=$cost)" "register(cost=$cost)"; do
   echo "$s: PostgreSQL $(figure demo-postgres "$s"), redb $(figure demo-redb "$s"): $(ratio "$(figure demo-postgres "$s")" "$(figure demo-redb "$s")") of redb"
 done
+s="profile(valid cookie)"
+echo "$s, PostgreSQL without the session cache: $(figure demo-postgres-nocache "$s"): $(ratio "$(figure demo-postgres-nocache "$s")" "$(figure demo-redb "$s")") of redb"
