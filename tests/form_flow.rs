@@ -232,6 +232,14 @@ async fn forms_reach_put_and_delete_with_method_and_only_in_form_bodies() {
         assert_eq!(res.header("allow"), Some(allow), "{path} {fields:?}");
         assert_eq!(res.json(), json!({ "message": "method not allowed" }));
     }
+    // `_method=POST`, as form helpers that always send the field do: no override.
+    let as_post = [
+        ("_method", "post"),
+        ("email", "ann@example.com"),
+        ("password", GOOD_PW),
+    ];
+    let res = h.send(form(Method::POST, "/sessions", &as_post)).await;
+    assert_eq!(res.status, 200, "{}", res.text());
     // `_method` given twice: 400, like any duplicated field.
     let twice = [("_method", "DELETE"), ("_method", "DELETE")];
     let res = h

@@ -26,6 +26,11 @@ use crate::error::ConfigProblem;
 /// Forms reach the `PUT` and `DELETE` routes by `POST` with a hidden `_method` field (`PUT`
 /// or `DELETE`), read only from urlencoded and multipart bodies.
 ///
+/// The compatibility profile's redirect to [`new_password`](Self::new_password) carries the
+/// reset token in its query, as its JSON answer carries it in the body: the page should send
+/// `Referrer-Policy: no-referrer` (or `strict-origin`, as the demo's pages do), and access logs
+/// should not keep its query string.
+///
 /// `next` is a form field (or a query parameter of the form's `action`) naming where to go
 /// on success; it is followed only when it is a [`safe_next`](crate::safe_next) path, and
 /// kept on the failure redirects of register and log in. A request that needs a session and

@@ -53,12 +53,14 @@ impl Fields {
     }
 
     /// The method an HTML form asks for with its `_method` field (`PUT` or `DELETE`, in any
-    /// case); `POST` without one. `Err(())` for any other value.
+    /// case); `POST` without one or with `POST`. `Err(())` for any other value.
     pub(crate) fn method_override(&self) -> Result<Result<Method, ()>, Rejection> {
         Ok(match self.optional(METHOD_FIELD)? {
             None => Ok(Method::POST),
             Some(m) if m.eq_ignore_ascii_case("PUT") => Ok(Method::PUT),
             Some(m) if m.eq_ignore_ascii_case("DELETE") => Ok(Method::DELETE),
+            // A form helper that always sends the field: no override.
+            Some(m) if m.eq_ignore_ascii_case("POST") => Ok(Method::POST),
             Some(_) => Err(()),
         })
     }

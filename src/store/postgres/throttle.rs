@@ -186,12 +186,25 @@ impl Counters {
         let since: Vec<Option<SystemTime>> = uncount.iter().map(|u| u.since).collect();
         let remove_kinds: Vec<i16> = remove.iter().map(|r| r.0).collect();
         let remove_keys: Vec<&[u8]> = remove.iter().map(|r| &r.1[..]).collect();
-        let client = self.pool.get().await?;
-        let stmt = client.prepare_cached(UNCOUNT).await?;
-        client
-            .execute(&stmt, &[&kinds, &keys, &since, &remove_kinds, &remove_keys])
-            .await?;
-        Ok(())
+        // The statement locks the rows in an order of the planner's, which may cross a
+        // concurrent `count`'s (kind order): PostgreSQL then ends one of them as a deadlock
+        // victim, retried here as `count` retries, so that a success is not left counted.
+        let mut attempt = 1;
+        loop {
+            let result = async {
+                let client = self.pool.get().await?;
+                let stmt = client.prepare_cached(UNCOUNT).await?;
+                client
+                    .execute(&stmt, &[&kinds, &keys, &since, &remove_kinds, &remove_keys])
+                    .await?;
+                Ok(())
+            }
+            .await;
+            match result {
+                Err(e) if attempt < ATTEMPTS && errors::retryable(&e) => attempt += 1,
+                other => return other,
+            }
+        }
     }
 
     /// At most once a minute per instance: purges expired counters (a batch of them) on a
