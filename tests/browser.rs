@@ -19,10 +19,7 @@ use std::path::Path;
 
 use http::StatusCode;
 use serde_json::json;
-use support::{
-    Body, Browser, Demo,
-    browser::{WAIT, bounded},
-};
+use support::{Body, Browser, Demo, browser::bounded};
 
 const EMAIL: &str = "ann@example.com";
 const PASSWORD: &str = support::GOOD_PW;
@@ -39,25 +36,6 @@ fn hardened(db: &Path) -> Demo {
             ("AUTH_THROTTLE", "false"),
         ],
     )
-}
-
-/// The reset token the hardened demo printed for `email` (`reset token for EMAIL: TOKEN`),
-/// waited for ([`WAIT`]).
-fn printed_reset_token(demo: &Demo, email: &str) -> String {
-    let prefix = format!("reset token for {email}: ");
-    let deadline = std::time::Instant::now() + WAIT;
-    let mut seen = Vec::new();
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        let line =
-            tokio::task::block_in_place(|| demo.stdout.recv_timeout(left)).unwrap_or_else(|e| {
-                panic!("no {prefix:?} line on the demo's stdout ({e}); it printed: {seen:?}")
-            });
-        if let Some(token) = line.strip_prefix(&prefix) {
-            return token.trim().to_owned();
-        }
-        seen.push(line);
-    }
 }
 
 /// Logs in through the login page and waits for the after-login page (`/`).
@@ -206,7 +184,7 @@ async fn a_user_s_journey_in_the_hardened_profile_steps() {
     browser
         .wait_for_page("/forgot_password?notice=reset_sent")
         .await;
-    let token = printed_reset_token(&demo, EMAIL);
+    let token = tokio::task::block_in_place(|| demo.printed_reset_token(EMAIL));
     browser.goto(&demo.url("/new_password")).await;
     browser
         .fill(

@@ -242,14 +242,7 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     assert!(a.json().get("reset_token").is_none(), "never in the answer");
-    let line = demo
-        .stdout
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the development mailer prints the token");
-    let token = line
-        .strip_prefix(&format!("reset token for {email}: "))
-        .unwrap_or_else(|| panic!("mailer line: {line:?}"))
-        .to_owned();
+    let token = demo.printed_reset_token(email);
     let a = demo
         .http
         .put(

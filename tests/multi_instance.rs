@@ -296,14 +296,7 @@ async fn a_password_reset_through_one_instance_ends_the_sessions_on_the_other() 
         .post("/reset_password", Body::Form(&[("email", email)]))
         .await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
-    let line = b
-        .stdout
-        .recv_timeout(Duration::from_secs(10))
-        .expect("B's mailer prints the token");
-    let token = line
-        .strip_prefix(&format!("reset token for {email}: "))
-        .unwrap_or_else(|| panic!("not the mailer's line: {line:?}"))
-        .to_owned();
+    let token = b.printed_reset_token(email);
     let reset = a
         .http
         .put(

@@ -154,6 +154,25 @@ impl Demo {
         demo
     }
 
+    /// The token the development mailer printed for `email`: the next
+    /// `reset token for <email>: <token>` line on standard output within 10 s (other lines
+    /// are skipped). Blocks the thread while it waits.
+    pub fn printed_reset_token(&self, email: &str) -> String {
+        let prefix = format!("reset token for {email}: ");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.stdout.recv_timeout(left).unwrap_or_else(|e| {
+                panic!("no {prefix:?} line on the demo's stdout ({e}); it printed: {seen:?}")
+            });
+            if let Some(token) = line.strip_prefix(&prefix) {
+                return token.trim().to_owned();
+            }
+            seen.push(line);
+        }
+    }
+
     /// The URL of `path`.
     pub fn url(&self, path: &str) -> String {
         self.http.url(path)
