@@ -46,7 +46,7 @@ use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
     Auth, AuthConfig, AuthLayer, BoxError, ConfigError, OpenError, Pages, Profile, Routes,
     ThrottleConfig,
-    password::PasswordPolicy,
+    password::{HashingPriority, PasswordPolicy},
     serve::{self, Server},
     store::{RedbStore, Store},
     token::ResetToken,
@@ -317,6 +317,9 @@ fn config_from_env(env: &mut Env) -> AuthConfig {
         let threads =
             threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         c = c.with_hashing_pool(threads, queue.unwrap_or(16 * threads));
+    }
+    if let Some(v) = env.parse::<HashingPriority>("AUTH_HASHING_PRIORITY") {
+        c = c.with_hashing_priority(v);
     }
     let policy = password_policy_from_env(env, c.password_policy().clone());
     let throttle = throttle_from_env(env, c.throttle().clone());

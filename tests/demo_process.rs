@@ -569,6 +569,10 @@ async fn the_session_cache_size_is_read_and_checked() {
         assert_clean_exit(status, &stderr);
     }
     assert_refused_to_start(&[("AUTH_SESSION_CACHE", "lots")], &["AUTH_SESSION_CACHE"]);
+    assert_refused_to_start(
+        &[("AUTH_HASHING_PRIORITY", "high")],
+        &["AUTH_HASHING_PRIORITY"],
+    );
 }
 
 /// Issue 10: `AUTH_ROUTE_PREFIX=/auth` mounts every auth route under `/auth`: the seed's

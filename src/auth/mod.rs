@@ -142,6 +142,7 @@ impl<S: Store> Auth<S> {
             config.bcrypt_cost,
             config.hashing_threads,
             config.hashing_queue,
+            config.hashing_priority,
         );
         let throttle = Limits::new(config.throttle.clone(), store.shared_throttle());
         Self {

@@ -16,7 +16,11 @@ use ipnet::IpNet;
 pub use self::{
     pages::Pages, profile::Profile, routes::Routes, validate::MAX_DURATION, warning::ConfigWarning,
 };
-use crate::{hook::ResetTokenHook, password::PasswordPolicy, throttle::ThrottleConfig};
+use crate::{
+    hook::ResetTokenHook,
+    password::{HashingPriority, PasswordPolicy},
+    throttle::ThrottleConfig,
+};
 
 /// Everything configurable about [`Auth`](crate::Auth) and [`AuthLayer`](crate::AuthLayer).
 ///
@@ -77,6 +81,7 @@ pub struct AuthConfig {
     pub(crate) body_timeout: Duration,
     pub(crate) hashing_threads: usize,
     pub(crate) hashing_queue: usize,
+    pub(crate) hashing_priority: HashingPriority,
     pub(crate) throttle: ThrottleConfig,
     pub(crate) reset_hook: Option<Arc<dyn ResetTokenHook>>,
     /// The allowed origins, normalised (trimmed, lowercased, no trailing `/`).
@@ -114,6 +119,7 @@ impl fmt::Debug for AuthConfig {
             .field("body_timeout", &self.body_timeout)
             .field("hashing_threads", &self.hashing_threads)
             .field("hashing_queue", &self.hashing_queue)
+            .field("hashing_priority", &self.hashing_priority)
             .field("throttle", &self.throttle)
             .field("reset_hook", &self.reset_hook.as_ref().map(|_| "<hook>"))
             .field("allowed_origins", &self.allowed_origins)
@@ -162,6 +168,7 @@ impl AuthConfig {
             body_timeout: Duration::from_secs(30),
             hashing_threads: threads,
             hashing_queue: 16 * threads,
+            hashing_priority: HashingPriority::Idle,
             throttle: ThrottleConfig::default(),
             reset_hook: None,
             allowed_origins: Vec::new(),
@@ -313,6 +320,28 @@ impl AuthConfig {
         self.hashing_threads = threads;
         self.hashing_queue = queue;
         self
+    }
+
+    /// How the bcrypt threads are scheduled against the app's: [`HashingPriority::Idle`]
+    /// (the default: the app keeps its throughput in a login storm, logins wait),
+    /// [`HashingPriority::Low`] (nice 19: logins keep a small share of a busy core) or
+    /// [`HashingPriority::Normal`] (logins keep their speed, other requests slow down).
+    ///
+    /// ```
+    /// use tower_user_auth::{AuthConfig, password::HashingPriority};
+    ///
+    /// let config = AuthConfig::hardened().with_hashing_priority(HashingPriority::Low);
+    /// assert_eq!(config.hashing_priority(), HashingPriority::Low);
+    /// ```
+    pub fn with_hashing_priority(mut self, priority: HashingPriority) -> Self {
+        self.hashing_priority = priority;
+        self
+    }
+
+    /// How the bcrypt threads are scheduled.
+    #[must_use]
+    pub fn hashing_priority(&self) -> HashingPriority {
+        self.hashing_priority
     }
 
     /// Limits on failed attempts and request rates (on by default in both profiles).

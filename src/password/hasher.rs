@@ -25,6 +25,43 @@ pub(crate) struct Verified {
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// How the bcrypt threads are scheduled against the rest of the process
+/// ([`AuthConfig::with_hashing_priority`](crate::AuthConfig::with_hashing_priority)).
+///
+/// A login storm is a burst of CPU-bound hashes: the priority decides who waits, the logins
+/// or everything else. On Linux; elsewhere every choice runs as [`Normal`](Self::Normal).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HashingPriority {
+    /// `SCHED_IDLE`: hashing uses a core only when no other thread wants it. The app keeps
+    /// its throughput during a login storm; logins slow down, and wait without limit while
+    /// other work (the app's, or another process's) keeps every core busy. The default.
+    #[default]
+    Idle,
+    /// The normal scheduler at the lowest priority (nice 19): the app's threads are preferred,
+    /// but hashing still gets a small share of a busy core, so logins keep moving.
+    Low,
+    /// As the app's own threads: logins keep their speed, and a login storm slows every
+    /// other request.
+    Normal,
+}
+
+impl std::str::FromStr for HashingPriority {
+    type Err = String;
+
+    /// `idle`, `low` or `normal`, in any case.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "idle" => Ok(Self::Idle),
+            "low" => Ok(Self::Low),
+            "normal" => Ok(Self::Normal),
+            other => Err(format!(
+                "unknown hashing priority {other:?}: expected idle, low or normal"
+            )),
+        }
+    }
+}
+
 /// bcrypt on a fixed pool of threads with a bounded queue: at most `threads` hashes run at
 /// once, at most `queue` wait, and the rest are refused with [`AuthError::Overloaded`].
 #[derive(Debug)]
@@ -35,7 +72,7 @@ pub(crate) struct PasswordHasher {
 }
 
 impl PasswordHasher {
-    pub(crate) fn new(cost: u32, threads: usize, queue: usize) -> Self {
+    pub(crate) fn new(cost: u32, threads: usize, queue: usize, priority: HashingPriority) -> Self {
         let (jobs, receiver) = mpsc::sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
         for i in 0..threads.max(1) {
@@ -43,7 +80,7 @@ impl PasswordHasher {
             thread::Builder::new()
                 .name(format!("user-auth-bcrypt-{i}"))
                 .spawn(move || {
-                    lower_priority();
+                    set_priority(priority);
                     worker(&receiver);
                 })
                 .expect("spawning a bcrypt worker thread");
@@ -127,10 +164,10 @@ impl PasswordHasher {
     }
 }
 
-/// Puts the calling thread at the lowest scheduling priority (`SCHED_IDLE` on Linux), so
-/// that request handling always preempts hashing: a login storm uses the CPU only when
-/// nothing else wants it.
-fn lower_priority() {
+/// Schedules the calling thread as `priority` says: `SCHED_IDLE` for
+/// [`HashingPriority::Idle`], nice 19 for [`HashingPriority::Low`], unchanged for
+/// [`HashingPriority::Normal`].
+fn set_priority(priority: HashingPriority) {
     #[cfg(target_os = "linux")]
     {
         use thread_priority::{
@@ -140,13 +177,20 @@ fn lower_priority() {
                 thread_native_id,
             },
         };
-        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let policy = match priority {
+            HashingPriority::Idle => NormalThreadSchedulePolicy::Idle,
+            HashingPriority::Low => NormalThreadSchedulePolicy::Other,
+            HashingPriority::Normal => return,
+        };
+        let policy = ThreadSchedulePolicy::Normal(policy);
         if let Err(e) =
-            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, policy)
         {
-            tracing::warn!(error = ?e, "could not lower the bcrypt threads' priority");
+            tracing::warn!(error = ?e, ?priority, "could not set the bcrypt threads' priority");
         }
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = priority;
 }
 
 fn worker(receiver: &Mutex<Receiver<Job>>) {
@@ -159,5 +203,51 @@ fn worker(receiver: &Mutex<Receiver<Job>>) {
             Ok(job) => job(),
             Err(_) => return,
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    /// The calling thread's (scheduling policy, nice), from `/proc/thread-self/stat`.
+    fn scheduling() -> (u32, i32) {
+        let stat = std::fs::read_to_string("/proc/thread-self/stat").expect("stat");
+        // The fields after the command name (in parentheses, which may hold spaces): the
+        // 19th field of the line is the nice value, the 41st the policy.
+        let after = &stat[stat.rfind(')').expect("comm") + 2..];
+        let fields: Vec<&str> = after.split(' ').collect();
+        let nice = fields[19 - 3].parse().expect("nice");
+        let policy = fields[41 - 3].parse().expect("policy");
+        (policy, nice)
+    }
+
+    #[tokio::test]
+    async fn each_priority_schedules_the_hashing_threads_as_documented() {
+        const SCHED_OTHER: u32 = 0;
+        const SCHED_IDLE: u32 = 5;
+        let here = scheduling();
+        for (priority, expected) in [
+            (HashingPriority::Idle, (SCHED_IDLE, here.1.max(19))),
+            (HashingPriority::Low, (SCHED_OTHER, 19)),
+            (HashingPriority::Normal, here),
+        ] {
+            let hasher = PasswordHasher::new(4, 1, 1, priority);
+            let seen = hasher.run(scheduling).await.expect("ran");
+            // SCHED_IDLE ignores the nice value; only its policy is checked.
+            if priority == HashingPriority::Idle {
+                assert_eq!(seen.0, expected.0, "{priority:?}");
+            } else {
+                assert_eq!(seen, expected, "{priority:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn priorities_parse_in_any_case() {
+        assert_eq!("IDLE".parse(), Ok(HashingPriority::Idle));
+        assert_eq!(" low ".parse(), Ok(HashingPriority::Low));
+        assert_eq!("Normal".parse(), Ok(HashingPriority::Normal));
+        assert!("high".parse::<HashingPriority>().is_err());
     }
 }

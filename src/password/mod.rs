@@ -3,6 +3,8 @@
 
 mod hasher;
 
+pub use self::hasher::HashingPriority;
+
 use std::{collections::HashSet, sync::LazyLock};
 
 pub(crate) use self::hasher::PasswordHasher;
