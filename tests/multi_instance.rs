@@ -20,6 +20,8 @@
 //! ```text
 //! cargo test --release --features postgres --test multi_instance -- --ignored --nocapture
 //! ```
+//!
+//! `.ci/run` runs it short (`LOGOUTS=50`, debug build) so that it cannot rot.
 
 #![cfg(feature = "postgres")]
 
@@ -425,7 +427,7 @@ async fn the_throttle_trips_at_the_same_count_whichever_instance_the_guesses_go_
 /// cache warm), log out through A, and poll B until it refuses the session; prints the
 /// p50, p99 and the largest delay (from A's logout answer to B's first refusal).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a benchmark: run with --ignored --nocapture"]
+#[ignore = "a benchmark, run on purpose (BENCHMARKS.md); .ci/run runs it short with LOGOUTS=50"]
 async fn invalidation_delay_over_many_logouts() {
     let Some((_db, a, b, _dir)) = setup(&[("AUTH_THROTTLE", "false"), ("RUST_LOG", "error")]).await
     else {

@@ -1225,12 +1225,17 @@ async fn a_throttle_database_error_fails_closed_with_500_json() {
 /// nothing about time. Run it with
 /// `cargo test --release --all-features --test pg_store -- --ignored --nocapture failed_login_cost`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "a measurement: run it on purpose"]
+#[ignore = "a measurement, run on purpose (BENCHMARKS.md); .ci/run runs it short with FAILED_LOGIN_SAMPLES=20"]
 async fn failed_login_cost() {
     let Some(db) = support::postgres::database().await else {
         return;
     };
-    for (cost, samples) in [(4, 400), (12, 40)] {
+    // `FAILED_LOGIN_SAMPLES` shortens the run (CI's smoke run of this measurement).
+    let samples: usize = std::env::var("FAILED_LOGIN_SAMPLES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    for (cost, samples) in [(4, samples), (12, (samples / 10).max(2))] {
         // Generous ceilings so that no attempt is held back: every sample is a failed login.
         let throttle = ThrottleConfig::default()
             .with_free_failures(1_000_000)

@@ -102,16 +102,21 @@ pub(super) async fn insert(
     Ok(changed)
 }
 
+/// The statement of [`get`], built once: it runs on every validation the cache does not
+/// answer, which should not format its text each time.
+static GET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {USER_COLUMNS}, {SESSION_COLUMNS} FROM sessions
+         JOIN users ON users.id = sessions.user_id WHERE sessions.digest = $1"
+    )
+});
+
 /// The session of `token` and its user, in one statement.
 pub(super) async fn get(
     client: &Client,
     token: TokenDigest,
 ) -> Result<Option<(SessionRecord, User)>, StoreError> {
-    let sql = format!(
-        "SELECT {USER_COLUMNS}, {SESSION_COLUMNS} FROM sessions
-         JOIN users ON users.id = sessions.user_id WHERE sessions.digest = $1"
-    );
-    let stmt = client.prepare_cached(&sql).await?;
+    let stmt = client.prepare_cached(&GET).await?;
     let Some(row) = client.query_opt(&stmt, &[&&token.0[..]]).await? else {
         return Ok(None);
     };
