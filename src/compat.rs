@@ -184,7 +184,7 @@ impl<S: Store> SeedApi for Auth<S> {
         let Some(token) = session_id.and_then(SessionToken::parse) else {
             return Ok(None);
         };
-        Ok(self.live_session(&token).await?.map(|(_, user)| user))
+        Ok(self.live_session_user(&token).await?.map(|(_, user)| user))
     }
 
     async fn destroy_session(&self, user_id: UserId) -> Result<(), AuthError> {

@@ -22,8 +22,8 @@ use tower_user_auth::{
     Auth, AuthConfig, AuthError, ManualClock, StoreError, ThrottleConfig, UserId,
     compat::SeedApi,
     store::{
-        AccountVersion, EndSessions, PasswordReset, PgStore, ResetRecord, SessionRecord, Store,
-        UserQuery, UserUpdate,
+        AccountVersion, EndSessions, PasswordReset, PgStore, ResetRecord, SessionEntry,
+        SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
 };
@@ -386,7 +386,7 @@ async fn until<F>(
     refused: F,
 ) -> Option<Duration>
 where
-    F: Fn(&Option<(SessionRecord, tower_user_auth::User)>) -> bool,
+    F: Fn(&Option<SessionEntry>) -> bool,
 {
     loop {
         let found = store.session(token).await.expect("read the session");
@@ -518,7 +518,7 @@ async fn a_session_ended_through_a_is_refused_on_b_at_once() {
             let moved = until(&b, kept, since, |found| {
                 found
                     .as_ref()
-                    .is_some_and(|(s, u)| s.generation == 1 && u.generation == 1)
+                    .is_some_and(|entry| entry.record.generation == 1)
             })
             .await
             .expect("B sees the kept session at the new generation");
@@ -1296,7 +1296,8 @@ mod memory_throttle {
         StoreError, User, UserId,
         store::{
             AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset,
-            PgStore, Purged, ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
+            PgStore, Purged, ResetRecord, SessionEntry, SessionRecord, Store, UserQuery,
+            UserUpdate,
         },
         token::TokenDigest,
     };
@@ -1334,10 +1335,7 @@ mod memory_throttle {
         ) -> Result<(), StoreError> {
             self.0.insert_session(token, session, max_per_user).await
         }
-        async fn session(
-            &self,
-            token: TokenDigest,
-        ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+        async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
             self.0.session(token).await
         }
         async fn touch_session(

@@ -20,7 +20,7 @@ use tower_user_auth::{
     error::BackendError,
     store::{
         AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
-        RedbStore, ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
+        RedbStore, ResetRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
 };
@@ -103,7 +103,7 @@ impl Store for Faulty {
         self.write()?;
         self.inner.insert_session(t, s, m).await
     }
-    async fn session(&self, t: TokenDigest) -> Result<Option<(SessionRecord, User)>, StoreError> {
+    async fn session(&self, t: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
         self.read()?;
         self.inner.session(t).await
     }

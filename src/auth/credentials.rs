@@ -70,7 +70,7 @@ impl<S: Store> Auth<S> {
         new_password: &str,
         client: Option<IpAddr>,
     ) -> Result<User, AuthError> {
-        let Some((_, user)) = self.live_session(token).await? else {
+        let Some((_, user)) = self.live_session_user(token).await? else {
             return Err(AuthError::InvalidSession);
         };
         let throttle = &self.shared.throttle;

@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
-    store::{EndSessions, Purged, SessionRecord, Store, UserQuery},
+    store::{EndSessions, Purged, SessionEntry, SessionRecord, Store, UserQuery},
     token::{DeviceToken, SessionId, SessionToken, TokenDigest},
     user::{AuthenticatedUser, User, UserId},
 };
@@ -143,12 +143,13 @@ impl<S: Store> Auth<S> {
         token: &SessionToken,
     ) -> Result<Option<(AuthenticatedUser, SessionRecord)>, AuthError> {
         let digest = token.digest();
-        let Some((record, user)) = self.live_session_by_digest(digest).await? else {
+        let Some(SessionEntry { record, email }) = self.live_session_by_digest(digest).await?
+        else {
             return Ok(None);
         };
         let authenticated = AuthenticatedUser {
-            id: user.id,
-            email: user.email,
+            id: record.user_id,
+            email,
             session: digest.session_id(),
         };
         Ok(Some((authenticated, record)))
@@ -163,7 +164,7 @@ impl<S: Store> Auth<S> {
         token: &SessionToken,
         client: Option<IpAddr>,
     ) -> Result<bool, AuthError> {
-        let Some((record, _)) = self.live_session(token).await? else {
+        let Some(SessionEntry { record, .. }) = self.live_session(token).await? else {
             return Ok(false);
         };
         let ended = self.shared.store.delete_session(token.digest()).await?;
@@ -317,30 +318,53 @@ impl<S: Store> Auth<S> {
         now < record.expires && now < record.last_seen + self.shared.config.session_idle_timeout
     }
 
+    /// The live session of `token` with its owner's email.
     pub(crate) async fn live_session(
         &self,
         token: &SessionToken,
-    ) -> Result<Option<(SessionRecord, User)>, AuthError> {
+    ) -> Result<Option<SessionEntry>, AuthError> {
         self.live_session_by_digest(token.digest()).await
+    }
+
+    /// The live session of `token` and its owner's whole account (with the password hash),
+    /// read after the session: for the operations that need more than the email.
+    pub(crate) async fn live_session_user(
+        &self,
+        token: &SessionToken,
+    ) -> Result<Option<(SessionRecord, User)>, AuthError> {
+        let Some(entry) = self.live_session(token).await? else {
+            return Ok(None);
+        };
+        let user = match self
+            .shared
+            .store
+            .find_user_by(UserQuery::Id(entry.record.user_id))
+            .await
+        {
+            Ok(user) => user,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        // A session of another credential generation cannot be stored (a change of password
+        // ends or moves every session in its transaction); checked all the same.
+        Ok((user.generation == entry.record.generation).then_some((entry.record, user)))
     }
 
     async fn live_session_by_digest(
         &self,
         digest: TokenDigest,
-    ) -> Result<Option<(SessionRecord, User)>, AuthError> {
-        let Some((record, user)) = self.shared.store.session(digest).await? else {
+    ) -> Result<Option<SessionEntry>, AuthError> {
+        let Some(entry) = self.shared.store.session(digest).await? else {
             return Ok(None);
         };
         let now = self.now();
-        // A session of another credential generation cannot be stored (a change of password
-        // ends or moves every session in its transaction); checked all the same.
-        if !self.is_live(&record, now) || record.generation != user.generation {
+        if !self.is_live(&entry.record, now) {
             return Ok(None);
         }
-        if now >= record.last_seen + self.shared.config.session_renewal {
+        if now >= entry.record.last_seen + self.shared.config.session_renewal {
             self.renew_later(digest, now);
         }
-        Ok(Some((record, user)))
+        Ok(Some(entry))
     }
 
     fn renew_later(&self, digest: TokenDigest, now: SystemTime) {

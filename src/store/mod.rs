@@ -59,7 +59,7 @@ pub use self::{
     listing::{ImportedUser, ListedUser},
     records::{
         AccountVersion, DeviceRecord, EndSessions, PasswordReset, Purged, ResetRecord,
-        SessionRecord, UserQuery, UserUpdate,
+        SessionEntry, SessionRecord, UserQuery, UserUpdate,
     },
     redb::{RedbStore, RedbStoreBuilder, StoreStats},
 };
@@ -188,12 +188,12 @@ pub trait Store: Send + Sync + 'static {
         max_per_user: Option<usize>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
-    /// The session stored under `token` with its user, whatever its expiry and generation:
-    /// the caller decides.
+    /// The session stored under `token` with its owner's email, whatever its expiry: the
+    /// caller decides. This is the look-up behind every authenticated request.
     fn session(
         &self,
         token: TokenDigest,
-    ) -> impl Future<Output = Result<Option<(SessionRecord, User)>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<SessionEntry>, StoreError>> + Send;
 
     /// Records activity on a session. Does nothing if it no longer exists.
     fn touch_session(

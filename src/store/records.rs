@@ -127,6 +127,18 @@ pub struct SessionRecord {
     pub generation: u64,
 }
 
+/// A stored session with what validating a request needs of its owner: what
+/// [`Store::session`](super::Store::session) returns. The owner's email is kept with the
+/// session (a change of email updates the user's sessions in its transaction), so that a
+/// request is validated by one look-up.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionEntry {
+    /// The session.
+    pub record: SessionRecord,
+    /// The owner's email, as registered.
+    pub email: String,
+}
+
 /// The account as a caller read it before a write that depends on it. The store refuses
 /// the write with [`StoreError::Conflict`], changing nothing, if the account's credential
 /// generation or email (compared by [`email_key`]) changed since.

@@ -20,27 +20,40 @@ use std::{
     },
 };
 
-use super::SessionRecord;
-use crate::user::User;
+use super::SessionEntry;
 
 /// What a commit changed, for invalidation: sessions by digest, every session of some users,
-/// or (`all`) everything.
+/// or (`all`) everything; and, kept apart, the sessions it created, removed or renewed.
 #[derive(Debug, Default)]
 pub(crate) struct Dirty {
+    /// Sessions changed or removed: dropped from the cache.
     pub(crate) sessions: HashSet<[u8; 32]>,
+    /// Users whose every session is dropped from the cache.
     pub(crate) users: HashSet<u64>,
+    /// Drop everything.
     pub(crate) all: bool,
+    /// Sessions created.
+    pub(crate) created: Vec<[u8; 32]>,
+    /// Sessions removed (also in `sessions`).
+    pub(crate) removed: Vec<[u8; 32]>,
+    /// Sessions whose last activity moved forward to the given time (ms since the epoch),
+    /// nothing else changed.
+    pub(crate) renewed: Vec<([u8; 32], u64)>,
 }
 
 impl Dirty {
     pub(crate) fn is_empty(&self) -> bool {
-        !self.all && self.sessions.is_empty() && self.users.is_empty()
+        !self.all
+            && self.sessions.is_empty()
+            && self.users.is_empty()
+            && self.created.is_empty()
+            && self.renewed.is_empty()
     }
 }
 
 #[derive(Debug)]
 pub(crate) struct SessionCache {
-    entries: RwLock<HashMap<[u8; 32], (SessionRecord, User)>>,
+    entries: RwLock<HashMap<[u8; 32], SessionEntry>>,
     epoch: AtomicU64,
     capacity: usize,
 }
@@ -54,7 +67,7 @@ impl SessionCache {
         }
     }
 
-    pub(crate) fn get(&self, digest: &[u8; 32]) -> Option<(SessionRecord, User)> {
+    pub(crate) fn get(&self, digest: &[u8; 32]) -> Option<SessionEntry> {
         if self.capacity == 0 {
             return None;
         }
@@ -71,7 +84,7 @@ impl SessionCache {
     }
 
     /// Caches what was read, unless a commit invalidated anything since `epoch`.
-    pub(crate) fn insert(&self, epoch: u64, digest: [u8; 32], value: (SessionRecord, User)) {
+    pub(crate) fn insert(&self, epoch: u64, digest: [u8; 32], value: SessionEntry) {
         if self.capacity == 0 {
             return;
         }
@@ -101,11 +114,11 @@ impl SessionCache {
             entries.clear();
             return;
         }
-        for digest in &dirty.sessions {
+        for digest in dirty.sessions.iter().chain(dirty.renewed.iter().map(|(d, _)| d)) {
             entries.remove(digest);
         }
         if !dirty.users.is_empty() {
-            entries.retain(|_, (_, user)| !dirty.users.contains(&user.id.0));
+            entries.retain(|_, entry| !dirty.users.contains(&entry.record.user_id.0));
         }
     }
 

@@ -54,10 +54,9 @@ use tokio_postgres::{AsyncMessage, Config, NoTls, Notification};
 use crate::{
     error::StoreError,
     store::{
-        SessionRecord,
+        SessionEntry,
         session_cache::{Dirty, SessionCache},
     },
-    user::User,
 };
 
 /// The channel of session invalidations, shared by every instance on a database.
@@ -192,7 +191,7 @@ impl Cache {
     }
 
     /// The cached session, only under a fresh lease.
-    pub(super) fn get(&self, digest: &[u8; 32]) -> Option<(SessionRecord, User)> {
+    pub(super) fn get(&self, digest: &[u8; 32]) -> Option<SessionEntry> {
         if !self.live() {
             return None;
         }
@@ -216,7 +215,7 @@ impl Cache {
     }
 
     /// Caches what a read found, unless anything was invalidated since `epoch`.
-    pub(super) fn insert(&self, epoch: u64, digest: [u8; 32], value: (SessionRecord, User)) {
+    pub(super) fn insert(&self, epoch: u64, digest: [u8; 32], value: SessionEntry) {
         self.sessions.insert(epoch, digest, value);
     }
 

@@ -11,9 +11,9 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, SessionRecord},
+    store::{EndSessions, SessionEntry, SessionRecord},
     token::TokenDigest,
-    user::{User, UserId},
+    user::UserId,
 };
 
 /// The columns [`record_of`] reads, from its first, in a `SELECT`.
@@ -115,12 +115,16 @@ static GET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
 pub(super) async fn get(
     client: &Client,
     token: TokenDigest,
-) -> Result<Option<(SessionRecord, User)>, StoreError> {
+) -> Result<Option<SessionEntry>, StoreError> {
     let stmt = client.prepare_cached(&GET).await?;
     let Some(row) = client.query_opt(&stmt, &[&&token.0[..]]).await? else {
         return Ok(None);
     };
-    Ok(Some((record_of(&row, 4)?, user_of(&row)?)))
+    let user = user_of(&row)?;
+    Ok(Some(SessionEntry {
+        record: record_of(&row, 4)?,
+        email: user.email,
+    }))
 }
 
 /// Whether the session of `token` exists and is user `user`'s; if so its row is locked for

@@ -13,7 +13,8 @@ use crate::{
     error::StoreError,
     store::{
         AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
-        ResetRecord, SessionRecord, Store, UserQuery, UserUpdate, session_cache::Dirty,
+        ResetRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
+        session_cache::Dirty,
     },
     throttle::SharedThrottle,
     token::TokenDigest,
@@ -94,10 +95,7 @@ impl Store for PgStore {
         .await
     }
 
-    async fn session(
-        &self,
-        token: TokenDigest,
-    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+    async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
         let Some(cache) = &self.cache else {
             return sessions::get(&self.client().await?, token).await;
         };

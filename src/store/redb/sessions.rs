@@ -11,9 +11,8 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, SessionRecord},
+    store::{EndSessions, SessionEntry, SessionRecord},
     token::TokenDigest,
-    user::User,
 };
 
 /// The digests of user `user`'s sessions.
@@ -58,6 +57,7 @@ pub(super) fn insert(
     }
     let stored = StoredSession::new(session);
     txn.open_table(SESSIONS)?.insert(token.0, stored)?;
+    writer::created_session(token.0);
     txn.open_multimap_table(USER_SESSIONS)?
         .insert(user, token.0)?;
     txn.open_table(SESSION_EXPIRY)?
@@ -88,16 +88,19 @@ pub(super) fn insert(
     Ok(())
 }
 
-/// The session of `token` and its user, if both exist.
+/// The session of `token` with its owner's email, if both exist.
 pub(super) fn get(
     txn: &ReadTransaction,
     token: TokenDigest,
-) -> Result<Option<(SessionRecord, User)>, StoreError> {
+) -> Result<Option<SessionEntry>, StoreError> {
     let Some(stored) = txn.open_table(SESSIONS)?.get(token.0)?.map(|v| v.value()) else {
         return Ok(None);
     };
     let user = users::by_id(&txn.open_table(USERS)?, stored.user_id)?;
-    Ok(user.map(|user| (stored.record(), user)))
+    Ok(user.map(|user| SessionEntry {
+        record: stored.record(),
+        email: user.email,
+    }))
 }
 
 /// Whether the session of `token` exists and belongs to user `user`.
@@ -125,7 +128,7 @@ pub(super) fn touch(
     };
     let old_seen = stored.last_seen_ms;
     stored.last_seen_ms = millis(last_seen).max(old_seen);
-    writer::dirty_session(token.0);
+    writer::renewed_session(token.0, stored.last_seen_ms);
     sessions.insert(token.0, stored)?;
     let mut idle = txn.open_table(SESSION_IDLE)?;
     idle.remove(TimeIndexKey::new(old_seen, token.0))?;
@@ -155,7 +158,7 @@ pub(super) fn remove(txn: &WriteTransaction, digest: [u8; 32]) -> Result<bool, S
     let Some(stored) = txn.open_table(SESSIONS)?.remove(digest)?.map(|v| v.value()) else {
         return Ok(false);
     };
-    writer::dirty_session(digest);
+    writer::removed_session(digest);
     txn.open_multimap_table(USER_SESSIONS)?
         .remove(stored.user_id, digest)?;
     txn.open_table(SESSION_EXPIRY)?

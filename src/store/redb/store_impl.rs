@@ -8,7 +8,7 @@ use crate::{
     error::StoreError,
     store::{
         AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
-        ResetRecord, SessionRecord, Store, UserQuery, UserUpdate,
+        ResetRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
     user::{User, UserId},
@@ -55,10 +55,7 @@ impl Store for RedbStore {
             .await
     }
 
-    async fn session(
-        &self,
-        token: TokenDigest,
-    ) -> Result<Option<(SessionRecord, User)>, StoreError> {
+    async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
         let cache = &self.shared.cache;
         if let Some(hit) = cache.get(&token.0) {
             return Ok(Some(hit));

@@ -29,9 +29,29 @@ thread_local! {
     static DIRTY: RefCell<Dirty> = RefCell::new(Dirty::default());
 }
 
-/// Notes that the current batch changed the session with this digest.
+/// Notes that the current batch changed the session with this digest (other than renewing it).
 pub(super) fn dirty_session(digest: [u8; 32]) {
     DIRTY.with(|d| d.borrow_mut().sessions.insert(digest));
+}
+
+/// Notes that the current batch stored a new session with this digest.
+pub(super) fn created_session(digest: [u8; 32]) {
+    DIRTY.with(|d| d.borrow_mut().created.push(digest));
+}
+
+/// Notes that the current batch removed the session with this digest.
+pub(super) fn removed_session(digest: [u8; 32]) {
+    DIRTY.with(|d| {
+        let mut d = d.borrow_mut();
+        d.sessions.insert(digest);
+        d.removed.push(digest);
+    });
+}
+
+/// Notes that the current batch moved the last activity of the session with this digest
+/// to `last_seen_ms` (and changed nothing else of it).
+pub(super) fn renewed_session(digest: [u8; 32], last_seen_ms: u64) {
+    DIRTY.with(|d| d.borrow_mut().renewed.push((digest, last_seen_ms)));
 }
 
 /// Notes that the current batch changed the user with this id.
