@@ -138,7 +138,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "session cache: {cache} entries (SESSION_CACHE; 0 = every look-up reads the database)"
     );
     let store = RedbStore::builder()
-        .session_cache_entries(cache)
+        .session_cache_bytes(cache)
         .open(&path)?;
 
     let t0 = Instant::now();

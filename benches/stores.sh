@@ -55,10 +55,10 @@ export REGISTER=yes AUTH_THROTTLE_REGISTRATIONS_PER_HOUR=1000000000
 PASS_PATH=/me "$scenarios" demo-redb "$demo" | tee -a "$out"
 AUTH_DATABASE_URL=$pg_url AUTH_DATABASE_POOL=${POOL:-16} PASS_PATH=/me "$scenarios" demo-postgres "$demo" | tee -a "$out"
 "$pg_bin/psql" -q "$admin_url" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null || true
-# The same on PostgreSQL with the session cache off (AUTH_SESSION_CACHE=0): every request
+# The same on PostgreSQL with the session cache off (AUTH_SESSION_CACHE_MB=0): every request
 # reads its session from the database.
 "$pg_bin/psql" -q "$admin_url" -c "CREATE DATABASE $db" >/dev/null
-AUTH_SESSION_CACHE=0 AUTH_DATABASE_URL=$pg_url AUTH_DATABASE_POOL=${POOL:-16} PASS_PATH=/me "$scenarios" demo-postgres-nocache "$demo" | tee -a "$out"
+AUTH_SESSION_CACHE_MB=0 AUTH_DATABASE_URL=$pg_url AUTH_DATABASE_POOL=${POOL:-16} PASS_PATH=/me "$scenarios" demo-postgres-nocache "$demo" | tee -a "$out"
 "$pg_bin/psql" -q "$admin_url" -c "DROP DATABASE $db WITH (FORCE)" >/dev/null || true
 
 # figure SERVER SCENARIO: requests/s (or logins/s) of that line of this run.

@@ -145,8 +145,8 @@ struct Settings {
     host: String,
     port: u16,
     store: StoreChoice,
-    /// `AUTH_SESSION_CACHE`: how many sessions the store keeps in memory (0: none); the
-    /// store's default (100,000) without it.
+    /// `AUTH_SESSION_CACHE_MB`: the memory the store's session cache may use, in MiB (0:
+    /// no cache), in bytes; the store's default (64 MiB) without it.
     session_cache: Option<usize>,
     bounds: Bounds,
 }
@@ -240,7 +240,9 @@ fn settings_from_env() -> Result<Settings, Setup> {
             Env::var("AUTH_DB"),
             &mut env.problems,
         ),
-        session_cache: env.parse("AUTH_SESSION_CACHE"),
+        session_cache: env
+            .parse::<usize>("AUTH_SESSION_CACHE_MB")
+            .map(|mb| mb.saturating_mul(1 << 20)),
         bounds: Bounds::from_env(&mut env),
     };
     // Auth::open validates the configuration too; check it here only to report its
@@ -458,14 +460,14 @@ async fn run() -> Result<(), Setup> {
                     OpenError::Config(e) => Setup(problem_lines(&e)),
                     other => Setup::from(other),
                 })?,
-                Some(entries) => {
+                Some(bytes) => {
                     // As `Auth::open`: the configuration is checked before any file is made.
                     settings
                         .config
                         .validate()
                         .map_err(|e| Setup(problem_lines(&e)))?;
                     let store = RedbStore::builder()
-                        .session_cache_entries(entries)
+                        .session_cache_bytes(bytes)
                         .open(db)
                         .map_err(|e| {
                             Setup::from(format!("cannot open the database {db:?}: {e}"))

@@ -544,17 +544,17 @@ async fn the_device_cookie_settings_are_read_and_checked() {
     );
 }
 
-/// `AUTH_SESSION_CACHE` sizes the store's session cache: with `0` (every session read from
-/// the file) and with a small cache, a session works until logout and is refused after it;
+/// `AUTH_SESSION_CACHE_MB` sizes the store's session cache: with `0` (every session read
+/// from the file) and with a small cache, a session works until logout and is refused after it;
 /// a value that is not a number stops the demo before it listens.
 #[tokio::test]
 async fn the_session_cache_size_is_read_and_checked() {
     let fields = [("email", EMAIL), ("password", PASSWORD)];
-    for entries in ["0", "2"] {
+    for mib in ["0", "1"] {
         let dir = tempfile::tempdir().expect("temp dir");
         let demo = start(
             &dir.path().join("demo.redb"),
-            &[("AUTH_SESSION_CACHE", entries)],
+            &[("AUTH_SESSION_CACHE_MB", mib)],
         );
         let a = demo.http.post("/users", Body::Form(&fields)).await;
         assert_eq!(a.status, StatusCode::OK, "{}", a.body);
@@ -568,7 +568,10 @@ async fn the_session_cache_size_is_read_and_checked() {
         let (status, stderr) = demo.terminate();
         assert_clean_exit(status, &stderr);
     }
-    assert_refused_to_start(&[("AUTH_SESSION_CACHE", "lots")], &["AUTH_SESSION_CACHE"]);
+    assert_refused_to_start(
+        &[("AUTH_SESSION_CACHE_MB", "lots")],
+        &["AUTH_SESSION_CACHE_MB"],
+    );
     assert_refused_to_start(
         &[("AUTH_HASHING_PRIORITY", "high")],
         &["AUTH_HASHING_PRIORITY"],

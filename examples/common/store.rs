@@ -126,7 +126,7 @@ mod pg {
     use tower_user_auth::{StoreError, store::PgStore};
 
     /// Connects to the database at `url` (migrating it), with at most `pool` connections and
-    /// a session cache of `cache` entries (0: none).
+    /// a session cache of `cache` bytes (0: none).
     pub async fn connect(
         url: &str,
         pool: Option<usize>,
@@ -137,7 +137,7 @@ mod pg {
             builder = builder.pool_size(pool);
         }
         if let Some(cache) = cache {
-            builder = builder.session_cache(cache);
+            builder = builder.session_cache_bytes(cache);
         }
         builder.connect(url).await
     }

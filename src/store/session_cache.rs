@@ -51,6 +51,9 @@ impl Dirty {
     }
 }
 
+/// The session cache's default memory budget: 64 MiB.
+pub(crate) const DEFAULT_SESSION_CACHE_BYTES: usize = 64 << 20;
+
 #[derive(Debug)]
 pub(crate) struct SessionCache {
     entries: RwLock<HashMap<[u8; 32], SessionEntry>>,
@@ -59,7 +62,10 @@ pub(crate) struct SessionCache {
 }
 
 impl SessionCache {
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A cache that uses at most about `bytes` of memory (0: off).
+    pub(crate) fn with_budget(bytes: usize) -> Self {
+        // Interim: about 256 bytes per entry.
+        let capacity = bytes / 256;
         Self {
             entries: RwLock::new(HashMap::new()),
             epoch: AtomicU64::new(0),
@@ -114,7 +120,11 @@ impl SessionCache {
             entries.clear();
             return;
         }
-        for digest in dirty.sessions.iter().chain(dirty.renewed.iter().map(|(d, _)| d)) {
+        for digest in dirty
+            .sessions
+            .iter()
+            .chain(dirty.renewed.iter().map(|(d, _)| d))
+        {
             entries.remove(digest);
         }
         if !dirty.users.is_empty() {

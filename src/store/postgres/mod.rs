@@ -53,7 +53,7 @@ use tokio_postgres::{NoTls, Row};
 use self::{errors::PgError, notify::Cache};
 use crate::{
     error::StoreError,
-    store::session_cache::Dirty,
+    store::session_cache::{DEFAULT_SESSION_CACHE_BYTES, Dirty},
     token::TokenDigest,
     user::{User, UserId},
 };
@@ -62,8 +62,7 @@ use crate::{
 const DEFAULT_POOL_SIZE: usize = 16;
 /// The default time allowed to open a connection, and to wait for a free one.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
-/// The default capacity of the session cache, in sessions.
-const DEFAULT_SESSION_CACHE: usize = 100_000;
+
 /// How many times a transaction aborted as a deadlock victim or a serialisation failure is
 /// run in all.
 const ATTEMPTS: usize = 3;
@@ -132,7 +131,7 @@ pub struct PgStoreBuilder {
     pool_size: usize,
     connect_timeout: Duration,
     wait_timeout: Duration,
-    session_cache: usize,
+    session_cache_bytes: usize,
 }
 
 impl Default for PgStoreBuilder {
@@ -141,7 +140,7 @@ impl Default for PgStoreBuilder {
             pool_size: DEFAULT_POOL_SIZE,
             connect_timeout: DEFAULT_TIMEOUT,
             wait_timeout: DEFAULT_TIMEOUT,
-            session_cache: DEFAULT_SESSION_CACHE,
+            session_cache_bytes: DEFAULT_SESSION_CACHE_BYTES,
         }
     }
 }
@@ -191,8 +190,8 @@ impl PgStoreBuilder {
         self
     }
 
-    /// How many sessions the in-process session cache holds (default 100,000, about 20 MB
-    /// at most; 0 turns it off). With the cache, validating a cookie whose session was read
+    /// How much memory the in-process session cache may use, in bytes (default 64 MiB; 0
+    /// turns it off). With the cache, validating a cookie whose session was read
     /// recently costs a hash-map look-up instead of a query.
     ///
     /// The cache is coherent across instances: every change to a session or a user is
@@ -210,11 +209,11 @@ impl PgStoreBuilder {
     /// ```
     /// use tower_user_auth::store::PgStore;
     ///
-    /// let builder = PgStore::builder().session_cache(0); // every read from the database
+    /// let builder = PgStore::builder().session_cache_bytes(0); // every read from the database
     /// # let _ = builder;
     /// ```
-    pub fn session_cache(mut self, capacity: usize) -> Self {
-        self.session_cache = capacity;
+    pub fn session_cache_bytes(mut self, bytes: usize) -> Self {
+        self.session_cache_bytes = bytes;
         self
     }
 
@@ -263,7 +262,8 @@ impl PgStoreBuilder {
             .map_err(|e| PgError::other(format!("connection pool: {e}")))?;
         let mut client = pool.get().await?;
         migrate::migrate(&mut client).await?;
-        let cache = (self.session_cache > 0).then(|| Arc::new(Cache::new(self.session_cache)));
+        let cache =
+            (self.session_cache_bytes > 0).then(|| Arc::new(Cache::new(self.session_cache_bytes)));
         if let Some(cache) = &cache {
             notify::spawn(listener_config, cache);
         }
@@ -315,7 +315,7 @@ impl PgStore {
 
     /// Whether [`session`](super::Store::session) would now answer `token` from this
     /// instance's cache, without a query: the cache is on, its notification connection
-    /// vouches for it (see [`PgStoreBuilder::session_cache`]) and it holds the session. For
+    /// vouches for it (see [`PgStoreBuilder::session_cache_bytes`]) and it holds the session. For
     /// diagnostics and tests.
     ///
     /// ```no_run

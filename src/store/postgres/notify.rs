@@ -173,9 +173,9 @@ pub(super) struct Cache {
 }
 
 impl Cache {
-    pub(super) fn new(capacity: usize) -> Self {
+    pub(super) fn new(budget_bytes: usize) -> Self {
         Self {
-            sessions: SessionCache::new(capacity),
+            sessions: SessionCache::with_budget(budget_bytes),
             base: Instant::now(),
             lease_until: AtomicU64::new(0),
         }

@@ -38,11 +38,8 @@ use self::{
     schema::{RESETS, SESSIONS, USERS},
     writer::{Job, Pending},
 };
-use super::session_cache::SessionCache;
+use super::session_cache::{DEFAULT_SESSION_CACHE_BYTES, SessionCache};
 use crate::error::{BackendError, StoreError};
-
-/// Sessions kept in the in-process cache.
-const SESSION_CACHE_ENTRIES: usize = 100_000;
 
 /// Writes waiting for the writer thread beyond which new ones are refused with
 /// [`StoreError::Busy`].
@@ -122,7 +119,7 @@ pub struct StoreStats {
 ///
 /// let dir = tempfile::tempdir()?;
 /// let store = RedbStore::builder()
-///     .session_cache_entries(1_000_000)
+///     .session_cache_bytes(256 << 20)
 ///     .write_queue(8192)
 ///     .open(dir.path().join("auth.redb"))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -130,25 +127,25 @@ pub struct StoreStats {
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct RedbStoreBuilder {
-    session_cache_entries: usize,
+    session_cache_bytes: usize,
     write_queue: usize,
 }
 
 impl Default for RedbStoreBuilder {
     fn default() -> Self {
         Self {
-            session_cache_entries: SESSION_CACHE_ENTRIES,
+            session_cache_bytes: DEFAULT_SESSION_CACHE_BYTES,
             write_queue: DEFAULT_WRITE_QUEUE,
         }
     }
 }
 
 impl RedbStoreBuilder {
-    /// How many validated sessions to keep in memory (default 100,000; about 250 bytes each;
-    /// 0 turns the cache off). The cache is exact: every change to a session or a user
+    /// How much memory the in-process session cache may use, in bytes (default 64 MiB; 0
+    /// turns the cache off). The cache is exact: every change to a session or a user
     /// invalidates it before the change is answered.
-    pub fn session_cache_entries(mut self, entries: usize) -> Self {
-        self.session_cache_entries = entries;
+    pub fn session_cache_bytes(mut self, bytes: usize) -> Self {
+        self.session_cache_bytes = bytes;
         self
     }
 
@@ -220,7 +217,7 @@ impl RedbStore {
     fn start(db: Database, options: &RedbStoreBuilder) -> Result<Self, StoreError> {
         schema::open_schema(&db)?;
         let db = Arc::new(db);
-        let cache = Arc::new(SessionCache::new(options.session_cache_entries));
+        let cache = Arc::new(SessionCache::with_budget(options.session_cache_bytes));
         let (jobs, receiver) = mpsc::sync_channel(options.write_queue.max(1));
         let writer_db = Arc::clone(&db);
         let writer_cache = Arc::clone(&cache);
