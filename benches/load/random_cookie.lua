@@ -1,15 +1,44 @@
--- wrk script for benches/scale_http.sh: GET /profile with the cookie of a session drawn at
--- random, per request, from a file of session tokens (one a line) given after `--`.
+-- wrk script for benches/scale.sh: GET /profile with a session cookie per request, from a
+-- file of session tokens (one a line) given after `--`, drawn as the second argument says:
+--   uniform     (default) a session drawn at random
+--   skewed      10% of the sessions (the file's first tenth) take 90% of the requests
+--   sequential  the file's sessions in order, each once per pass: fills a session cache
+--   unknown     a fresh random token of the issued form (a UUID v4) that no session has
 local tokens = {}
+local mode = "uniform"
+local hot = 1
+local next_index = 0
 
 init = function(args)
   for line in io.lines(args[1]) do
     tokens[#tokens + 1] = line
   end
+  mode = args[2] or "uniform"
+  hot = math.max(1, math.floor(#tokens / 10))
   math.randomseed(os.time() + #tokens)
 end
 
+local function random_uuid()
+  local r = math.random
+  return string.format("%04x%04x-%04x-4%03x-%x%03x-%04x%04x%04x", r(0, 65535), r(0, 65535),
+    r(0, 65535), r(0, 4095), r(8, 11), r(0, 4095), r(0, 65535), r(0, 65535), r(0, 65535))
+end
+
+local function pick()
+  if mode == "unknown" then
+    return random_uuid()
+  elseif mode == "sequential" then
+    next_index = next_index % #tokens + 1
+    return tokens[next_index]
+  elseif mode == "skewed" and hot < #tokens then
+    if math.random() < 0.9 then
+      return tokens[math.random(hot)]
+    end
+    return tokens[math.random(hot + 1, #tokens)]
+  end
+  return tokens[math.random(#tokens)]
+end
+
 request = function()
-  local token = tokens[math.random(#tokens)]
-  return wrk.format("GET", "/profile", { ["Cookie"] = "session_id=" .. token })
+  return wrk.format("GET", "/profile", { ["Cookie"] = "session_id=" .. pick() })
 end

@@ -181,7 +181,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "cached_p50_ns_n": cached_n.p50,
         "cache_bytes_per_session": cache_bytes,
         "disk_bytes_per_user_session": disk / n as u64,
-        "sessions_per_s": writes.sessions_per_s.round(),
+        "sessions_per_s": writes.sessions_per_s.round() as u64,
         "fsync_ms": (fsync.as_secs_f64() * 1e5).round() / 100.0,
         "validation_p99_ns_idle": uncached_n.p99,
         "validation_p99_ns_writes": writes.validation.p99,
