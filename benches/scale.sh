@@ -73,19 +73,31 @@ wait_ready() {
   done
   echo $((($(date +%s%N) - t0) / 1000000))
 }
+# wrk_run PORT TOKENS MODE SECONDS [FROM]: wrk's report.
+wrk_run() {
+  taskset -c 1 wrk -t1 -c32 -d"$4s" -s "$bench_dir/load/random_cookie.lua" \
+    "http://127.0.0.1:$1" -- "$2" "$3" "${5:-0}"
+}
 # load PORT TOKENS MODE [SECONDS]: "req/s non-2xx" of one wrk run.
 load() {
   local out
-  out=$(taskset -c 1 wrk -t1 -c32 -d"${4:-$duration}s" -s "$bench_dir/load/random_cookie.lua" \
-    "http://127.0.0.1:$1" -- "$2" "$3")
+  out=$(wrk_run "$1" "$2" "$3" "${4:-$duration}")
   echo "$(awk '/Requests\/sec/ {print $2}' <<<"$out") $(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0)"
+}
+# warm PORT TOKENS: every session of the file once, in order, over as many runs as it takes.
+warm() {
+  local done=0 total
+  total=$(wc -l <"$2")
+  while [ "$done" -lt "$total" ]; do
+    done=$((done + $(wrk_run "$1" "$2" sequential 3 "$done" | awk '/requests in/ {print $1}')))
+  done
 }
 http_rounds() { # LABEL TOKENS_PREFIX PORT_1K PORT_ALL PORT_DEFAULT: three rounds to http.txt
   local label=$1 small=$work/${2}small_tokens.txt all=$work/${2}tokens.txt round
   shift 2
   # one sequential pass over every session fills the caches, so that each set is measured warm
-  load "$1" "$small" sequential 2 >/dev/null
-  load "$2" "$all" sequential $((n / 40000 + 2)) >/dev/null
+  warm "$1" "$small"
+  warm "$2" "$all"
   load "$3" "$all" skewed "$duration" >/dev/null
   for round in 1 2 3; do
     echo "$label $round rps_1k $(load "$1" "$small" uniform)"

@@ -2,7 +2,8 @@
 -- file of session tokens (one a line) given after `--`, drawn as the second argument says:
 --   uniform     (default) a session drawn at random
 --   skewed      10% of the sessions (the file's first tenth) take 90% of the requests
---   sequential  the file's sessions in order, each once per pass: fills a session cache
+--   sequential  the file's sessions in order from the line after the third argument (default
+--               0), each once per pass: fills a session cache
 --   unknown     a fresh random token of the issued form (a UUID v4) that no session has
 local tokens = {}
 local mode = "uniform"
@@ -15,6 +16,7 @@ init = function(args)
   end
   mode = args[2] or "uniform"
   hot = math.max(1, math.floor(#tokens / 10))
+  next_index = tonumber(args[3] or "0") % #tokens
   math.randomseed(os.time() + #tokens)
 end
 
