@@ -27,7 +27,7 @@ pids=()
 pg_db=
 cleanup() {
   for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  if [ -n "$pg_db" ]; then psql -q "$AUTH_DATABASE_URL" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true; fi
+  if [ -n "$pg_db" ]; then "$psql" -q "$AUTH_DATABASE_URL" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true; fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -36,8 +36,10 @@ cd "$root"
 features=()
 if [ -n "${AUTH_DATABASE_URL:-}" ]; then
   features=(--features postgres)
+  psql=$(ls /usr/lib/postgresql/*/bin/psql 2>/dev/null | sort -V | tail -n 1)
+  psql=${psql:-$(command -v psql)}
   pg_db=scale_$(date +%s)_$$
-  psql -q "$AUTH_DATABASE_URL" -c "CREATE DATABASE $pg_db" >/dev/null
+  "$psql" -q "$AUTH_DATABASE_URL" -c "CREATE DATABASE $pg_db" >/dev/null
   pg_url=$(python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(u.urlunsplit(p._replace(path="/" + sys.argv[2])))' "$AUTH_DATABASE_URL" "$pg_db")
 fi
 echo "== build"
@@ -49,17 +51,18 @@ echo "== in process: Auth::authenticate, memory, disk, writes (benches/scale/mai
 SCALE_KEEP=$work SCALE_PG_URL=${pg_url:-} cargo bench --quiet "${features[@]}" --bench scale -- "$n"
 
 echo "== criterion: the layer's own cost (benches/hot_path.rs)"
-CRITERION_HOME=$work/criterion cargo bench --quiet --bench hot_path -- 'app alone|valid cookie' \
+CRITERION_HOME=$work/criterion cargo bench --quiet "${features[@]}" --bench hot_path -- 'app alone|valid cookie' \
   >"$work/criterion.log" 2>&1 || { cat "$work/criterion.log"; exit 1; }
 
 echo "== HTTP: the release demo"
 demo=$root/target/release/examples/demo
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-# start_demo PORT ENV...: the demo with AUTH_* settings, pinned to CPU 0; its pid in $pid.
+# start_demo PORT ENV...: the demo with these AUTH_* settings (on redb unless they name
+# AUTH_DATABASE_URL), pinned to CPU 0; its pid in $pid.
 start_demo() {
   local port=$1
   shift
-  env PORT="$port" AUTH_SESSION_RENEWAL=86400 RUST_LOG=warn "$@" taskset -c 0 "$demo" >/dev/null 2>&1 &
+  env -u AUTH_DATABASE_URL PORT="$port" AUTH_SESSION_RENEWAL=86400 RUST_LOG=warn "$@" taskset -c 0 "$demo" >/dev/null 2>&1 &
   pid=$!
   pids+=("$pid")
 }

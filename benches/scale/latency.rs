@@ -62,6 +62,15 @@ pub async fn measure<S: Store>(
     samples: usize,
 ) -> Percentiles {
     warm(auth, tokens).await;
+    sample(auth, tokens, samples).await
+}
+
+/// `samples` calls of `Auth::authenticate` on uniformly random live sessions.
+pub async fn sample<S: Store>(
+    auth: &Auth<S>,
+    tokens: &[SessionToken],
+    samples: usize,
+) -> Percentiles {
     let mut draw = Draw(0x9E37_79B9_7F4A_7C15);
     let mut times = Vec::with_capacity(samples);
     for _ in 0..samples {

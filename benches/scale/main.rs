@@ -21,6 +21,8 @@
 mod disk;
 mod latency;
 mod memory;
+#[cfg(feature = "postgres")]
+mod pg;
 mod seed;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
@@ -187,5 +189,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "validation_p99_ns_writes": writes.validation.p99,
     });
     std::fs::write(dir.join("scale.json"), figures.to_string())?;
+
+    // SCALE_PG_URL (benches/scale.sh sets it from AUTH_DATABASE_URL): the same on PgStore.
+    match std::env::var("SCALE_PG_URL") {
+        #[cfg(feature = "postgres")]
+        Ok(url) if !url.is_empty() => pg::run(&url, &plan, &dir, &config, &hash).await?,
+        #[cfg(not(feature = "postgres"))]
+        Ok(url) if !url.is_empty() => return Err("SCALE_PG_URL needs --features postgres".into()),
+        _ => {}
+    }
     Ok(())
 }
