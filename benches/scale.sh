@@ -139,6 +139,8 @@ if [ -n "${pg_url:-}" ]; then
   p3=$(free_port) && start_demo "$p3" AUTH_DATABASE_URL="$pg_url"
   for p in "$p2" "$p3"; do wait_ready "$p" >/dev/null; done
   http_rounds pg pg_ "$p2" "$p2" "$p3"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
+  pids=()
 fi
 
 echo "== figures (wall time $(($(date +%s) - started)) s)"
