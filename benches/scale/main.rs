@@ -167,10 +167,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cached_n = latency::measure(&auth, &tokens, plan.samples).await;
     drop(auth);
     memory::write_tokens(&dir.join("tokens.txt"), &tokens)?;
-    let cache_bytes = memory::run_probe(&dir)?;
+    let cache = memory::run_probe(&dir)?;
     println!(
-        "{n:>9} sessions: cached p50 {}; {cache_bytes} bytes of resident memory a cached session",
-        us(cached_n.p50)
+        "{n:>9} sessions: cached p50 {}; a cached session: {} bytes of resident memory, {} by the cache's accounting; the live-digest filter: {} bytes a session",
+        us(cached_n.p50),
+        cache.resident,
+        cache.accounted,
+        cache.filter
     );
 
     let figures = json!({
@@ -181,7 +184,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "uncached_p99_ns_n": uncached_n.p99,
         "cached_p50_ns_1k": cached_1k.p50,
         "cached_p50_ns_n": cached_n.p50,
-        "cache_bytes_per_session": cache_bytes,
+        "cache_bytes_per_session": cache.resident,
+        "cache_accounted_bytes_per_session": cache.accounted,
+        "filter_bytes_per_session": cache.filter,
         "disk_bytes_per_user_session": disk / n as u64,
         "sessions_per_s": writes.sessions_per_s.round() as u64,
         "fsync_ms": (fsync.as_secs_f64() * 1e5).round() / 100.0,

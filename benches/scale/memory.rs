@@ -3,7 +3,8 @@
 //! started again with `SCALE_CACHE_PROBE`), so that memory an earlier phase freed cannot be
 //! reused unseen. redb's own page cache is kept small there (`redb::Builder::set_cache_size`,
 //! handed to `RedbStoreBuilder::with_database`) so that its growth is not counted as the
-//! session cache's.
+//! session cache's, and the filter of live digests is built before the fill starts. The
+//! cache's own accounting (`StoreStats`) is reported beside.
 
 use std::path::{Path, PathBuf};
 
@@ -59,19 +60,40 @@ pub async fn probe(dir: &Path, config: AuthConfig) -> Result<(), Box<dyn std::er
     let store = RedbStore::builder()
         .session_cache_bytes(crate::budget_holding(tokens.len()))
         .with_database(db)?;
+    // The filter of live digests is built in the background at open: wait for it, so that
+    // its memory is not counted as the cache's.
+    let t0 = std::time::Instant::now();
+    while !store.stats().await?.session_filter_ready && t0.elapsed().as_secs() < 120 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
     let auth = Auth::new(store, config)?;
     let before = resident_bytes();
     warm(&auth, &tokens).await;
     let after = resident_bytes();
+    let stats = auth.store().stats().await?;
+    let per = |bytes: u64, entries: u64| bytes / entries.max(1);
     println!(
-        "{}",
-        after.saturating_sub(before) / tokens.len().max(1) as u64
+        "{} {} {}",
+        per(after.saturating_sub(before), tokens.len() as u64),
+        per(stats.session_cache_bytes, stats.cached_sessions),
+        per(stats.session_filter_bytes, stats.session_filter_entries),
     );
     Ok(())
 }
 
+/// Memory per session, in bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct CacheMemory {
+    /// Resident-memory growth while filling the cache, ÷ sessions.
+    pub resident: u64,
+    /// The cache's own accounting (`StoreStats::session_cache_bytes` ÷ `cached_sessions`).
+    pub accounted: u64,
+    /// The live-digest filter's table ÷ its entries (built before the fill, not in it).
+    pub filter: u64,
+}
+
 /// The parent's side: runs the probe on `dir` and reads its answer.
-pub fn run_probe(dir: &Path) -> Result<u64, Box<dyn std::error::Error>> {
+pub fn run_probe(dir: &Path) -> Result<CacheMemory, Box<dyn std::error::Error>> {
     let exe: PathBuf = std::env::current_exe()?;
     let out = std::process::Command::new(exe).env(PROBE, dir).output()?;
     if !out.status.success() {
@@ -81,10 +103,20 @@ pub fn run_probe(dir: &Path) -> Result<u64, Box<dyn std::error::Error>> {
         )
         .into());
     }
-    Ok(String::from_utf8(out.stdout)?
+    let text = String::from_utf8(out.stdout)?;
+    let figures: Vec<u64> = text
         .lines()
         .last()
         .unwrap_or("")
-        .trim()
-        .parse()?)
+        .split_whitespace()
+        .map(str::parse)
+        .collect::<Result<_, _>>()?;
+    match figures[..] {
+        [resident, accounted, filter] => Ok(CacheMemory {
+            resident,
+            accounted,
+            filter,
+        }),
+        _ => Err(format!("the cache probe answered {text:?}").into()),
+    }
 }

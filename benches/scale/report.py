@@ -22,7 +22,8 @@ KEYS = ["n", "uncached_p50_ns_1k", "uncached_p50_ns_n", "uncached_p99_ns_n", "ca
         "layer_overhead_ns", "open_ms_clean", "open_ms_after_kill", "sessions_per_s", "fsync_ms"]
 
 # The table: the JSON's keys and, beside them, what explains them.
-TABLE = KEYS[1:4] + ["validation p99 ns, idle / during writes"] + KEYS[4:10] + [
+TABLE = KEYS[1:4] + ["validation p99 ns, idle / during writes"] + KEYS[4:6] + [
+    "cache bytes a session: resident / accounted / filter"] + KEYS[7:10] + [
     "http_rps_n_default", "http_rps_n_unknown"] + KEYS[10:]
 
 
@@ -81,6 +82,8 @@ def main():
     result = {k: out[k] for k in KEYS}
     out["validation p99 ns, idle / during writes"] = \
         f'{out["validation_p99_ns_idle"]} / {out["validation_p99_ns_writes"]}'
+    out["cache bytes a session: resident / accounted / filter"] = \
+        f'{out["cache_bytes_per_session"]} / {out["cache_accounted_bytes_per_session"]} / {out["filter_bytes_per_session"]}'
     out["http_rps_n_default"] = http["rps_n_default"]
     out["http_rps_n_unknown"] = http["rps_n_unknown"]
     rows = [(k, out[k], "") for k in TABLE]
