@@ -80,6 +80,14 @@ secret_token!(
     draw: Uuid::new_v4().to_string(),
     well_formed: is_uuid_token
 );
+impl SessionToken {
+    /// The digest of `raw` if it is a well-formed session token, computed from the borrowed
+    /// text (no copy of the token is made): what the layer looks a cookie's session up by.
+    pub(crate) fn digest_of(raw: &str) -> Option<TokenDigest> {
+        is_uuid_token(raw).then(|| TokenDigest::of(raw))
+    }
+}
+
 secret_token!(
     /// A password-reset token.
     ///

@@ -9,16 +9,17 @@ use http::{HeaderMap, HeaderValue, header};
 use crate::{
     auth::IssuedDevice,
     config::AuthConfig,
-    token::{DeviceToken, SessionToken},
+    token::{DeviceToken, SessionToken, TokenDigest},
 };
 
-/// What the request's `Cookie` headers say about the session cookie.
+/// What the request's `Cookie` headers say about the session cookie: its token (`T`, a
+/// [`SessionToken`]) or only the token's digest ([`session_digest`]).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SessionCookie {
+pub(crate) enum SessionCookie<T = SessionToken> {
     /// No session cookie.
     Absent,
     /// One session cookie holding a well-formed token.
-    Token(SessionToken),
+    Token(T),
     /// A session cookie that cannot be a token we issued, or more than one.
     Invalid,
 }
@@ -30,11 +31,25 @@ pub(crate) enum SessionCookie {
 /// skipped whatever bytes, quotes or look-alike name it has, so it can never cost the user
 /// a session. Only our own cookie is judged: malformed or given twice, it is `Invalid`.
 pub(crate) fn session_cookie(headers: &HeaderMap, name: &str) -> SessionCookie {
+    read_session_cookie(headers, name, SessionToken::parse)
+}
+
+/// As [`session_cookie`], answering the token's digest instead of a copy of the token: what
+/// the layer needs to authenticate a request (the hot path makes no copy of the token).
+pub(crate) fn session_digest(headers: &HeaderMap, name: &str) -> SessionCookie<TokenDigest> {
+    read_session_cookie(headers, name, SessionToken::digest_of)
+}
+
+fn read_session_cookie<T>(
+    headers: &HeaderMap,
+    name: &str,
+    parse: fn(&str) -> Option<T>,
+) -> SessionCookie<T> {
     match own_cookie(headers, name) {
         Ok(None) => SessionCookie::Absent,
         Ok(Some(raw)) => std::str::from_utf8(raw)
             .ok()
-            .and_then(SessionToken::parse)
+            .and_then(parse)
             .map_or(SessionCookie::Invalid, SessionCookie::Token),
         Err(Duplicated) => SessionCookie::Invalid,
     }
@@ -145,6 +160,34 @@ mod tests {
         assert_eq!(
             session_cookie(&headers(&[line.as_bytes()]), "session_id"),
             SessionCookie::Token(token)
+        );
+    }
+
+    #[test]
+    fn the_digest_reader_judges_the_cookie_as_the_token_reader_does() {
+        let t = SessionToken::generate();
+        let good = format!("theme=dark; session_id={}", t.expose());
+        let dup = format!("session_id={0}; session_id={0}", t.expose());
+        let lines: [&[u8]; 6] = [
+            good.as_bytes(),
+            dup.as_bytes(),
+            b"session_id=nope",
+            b"session_id=\xff\xfe",
+            b"other=1",
+            b"session_id=00000000-0000-4000-8000-00000000000G",
+        ];
+        for line in lines {
+            let h = headers(&[line]);
+            let expected = match session_cookie(&h, "session_id") {
+                SessionCookie::Absent => SessionCookie::Absent,
+                SessionCookie::Invalid => SessionCookie::Invalid,
+                SessionCookie::Token(token) => SessionCookie::Token(token.digest()),
+            };
+            assert_eq!(session_digest(&h, "session_id"), expected);
+        }
+        assert_eq!(
+            session_digest(&headers(&[good.as_bytes()]), "session_id"),
+            SessionCookie::Token(t.digest())
         );
     }
 
