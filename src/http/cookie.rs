@@ -84,11 +84,27 @@ fn own_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>
 }
 
 /// The `name=value` pairs of one `Cookie` header value, trimmed; a part without `=` is no
-/// cookie and is skipped.
+/// cookie and is skipped. The separators are found with `memchr` (this runs on every
+/// request).
 fn pairs(value: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    value.split(|&b| b == b';').filter_map(|pair| {
-        let eq = pair.iter().position(|&b| b == b'=')?;
-        Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()))
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        loop {
+            let part = rest?;
+            let pair = match memchr::memchr(b';', part) {
+                Some(end) => {
+                    rest = Some(&part[end + 1..]);
+                    &part[..end]
+                }
+                None => {
+                    rest = None;
+                    part
+                }
+            };
+            if let Some(eq) = memchr::memchr(b'=', pair) {
+                return Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()));
+            }
+        }
     })
 }
 
@@ -189,6 +205,39 @@ mod tests {
             session_digest(&headers(&[good.as_bytes()]), "session_id"),
             SessionCookie::Token(t.digest())
         );
+    }
+
+    #[test]
+    fn pairs_are_split_as_by_semicolons_and_the_first_equals_sign() {
+        let by_split = |value: &[u8]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            value
+                .split(|&b| b == b';')
+                .filter_map(|pair| {
+                    let eq = pair.iter().position(|&b| b == b'=')?;
+                    Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()))
+                })
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect()
+        };
+        for value in [
+            &b""[..],
+            b";",
+            b";;",
+            b"a",
+            b"a=",
+            b"=b",
+            b"a=b",
+            b"a=b;",
+            b";a=b",
+            b" a = b ; c=d=e ;bare; =x;f=\xff",
+            b"theme=dark; session_id=00000000-0000-4000-8000-000000000000",
+            b"a=\"b; =x; \"q\"=1; bare; ",
+        ] {
+            let ours: Vec<_> = pairs(value)
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect();
+            assert_eq!(ours, by_split(value), "{value:?}");
+        }
     }
 
     #[test]
