@@ -58,7 +58,11 @@ macro_rules! secret_token {
 /// of session and reset tokens. A table look-up per byte: it runs on every request with a
 /// session cookie.
 fn is_uuid_token(raw: &str) -> bool {
-    let bytes = raw.as_bytes();
+    is_uuid_form(raw.as_bytes())
+}
+
+/// [`is_uuid_token`] on bytes (which then are ASCII).
+fn is_uuid_form(bytes: &[u8]) -> bool {
     bytes.len() == TOKEN_LEN
         && bytes.iter().zip(UUID_TOKEN_FORM).all(|(&b, hyphen)| {
             if hyphen {
@@ -108,10 +112,11 @@ secret_token!(
     well_formed: is_uuid_token
 );
 impl SessionToken {
-    /// The digest of `raw` if it is a well-formed session token, computed from the borrowed
-    /// text (no copy of the token is made): what the layer looks a cookie's session up by.
-    pub(crate) fn digest_of(raw: &str) -> Option<TokenDigest> {
-        is_uuid_token(raw).then(|| TokenDigest::of(raw))
+    /// The digest of `raw` (a cookie's bytes) if it is a well-formed session token, computed
+    /// from the borrowed bytes (no copy of the token is made): what the layer looks a
+    /// cookie's session up by.
+    pub(crate) fn digest_of(raw: &[u8]) -> Option<TokenDigest> {
+        is_uuid_form(raw).then(|| TokenDigest(Sha256::digest(raw).into()))
     }
 }
 
@@ -306,8 +311,15 @@ mod tests {
             assert_eq!(is_uuid_token(raw), by_uuid(raw), "{raw:?}");
         }
         assert!(is_uuid_token(good));
-        assert_eq!(SessionToken::digest_of(good), Some(token.digest()));
-        assert_eq!(SessionToken::digest_of(&good.to_uppercase()), None);
+        assert_eq!(
+            SessionToken::digest_of(good.as_bytes()),
+            Some(token.digest())
+        );
+        assert_eq!(
+            SessionToken::digest_of(good.to_uppercase().as_bytes()),
+            None
+        );
+        assert_eq!(SessionToken::digest_of(b"\xff\xfe"), None);
     }
 
     #[test]

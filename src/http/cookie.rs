@@ -31,7 +31,9 @@ pub(crate) enum SessionCookie<T = SessionToken> {
 /// skipped whatever bytes, quotes or look-alike name it has, so it can never cost the user
 /// a session. Only our own cookie is judged: malformed or given twice, it is `Invalid`.
 pub(crate) fn session_cookie(headers: &HeaderMap, name: &str) -> SessionCookie {
-    read_session_cookie(headers, name, SessionToken::parse)
+    read_session_cookie(headers, name, |raw| {
+        std::str::from_utf8(raw).ok().and_then(SessionToken::parse)
+    })
 }
 
 /// As [`session_cookie`], answering the token's digest instead of a copy of the token: what
@@ -43,14 +45,11 @@ pub(crate) fn session_digest(headers: &HeaderMap, name: &str) -> SessionCookie<T
 fn read_session_cookie<T>(
     headers: &HeaderMap,
     name: &str,
-    parse: fn(&str) -> Option<T>,
+    parse: fn(&[u8]) -> Option<T>,
 ) -> SessionCookie<T> {
     match own_cookie(headers, name) {
         Ok(None) => SessionCookie::Absent,
-        Ok(Some(raw)) => std::str::from_utf8(raw)
-            .ok()
-            .and_then(parse)
-            .map_or(SessionCookie::Invalid, SessionCookie::Token),
+        Ok(Some(raw)) => parse(raw).map_or(SessionCookie::Invalid, SessionCookie::Token),
         Err(Duplicated) => SessionCookie::Invalid,
     }
 }
@@ -84,27 +83,36 @@ fn own_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>
 }
 
 /// The `name=value` pairs of one `Cookie` header value, trimmed; a part without `=` is no
-/// cookie and is skipped. The separators are found with `memchr` (this runs on every
-/// request).
+/// cookie and is skipped. One pass of `memchr2` finds every `;` and `=` (this runs on every
+/// request): a pair ends at a `;`, its name at its first `=`.
 fn pairs(value: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    let mut rest = Some(value);
+    let mut delimiters = memchr::memchr2_iter(b';', b'=', value);
+    let mut start = 0;
+    let mut done = false;
     std::iter::from_fn(move || {
-        loop {
-            let part = rest?;
-            let pair = match memchr::memchr(b';', part) {
-                Some(end) => {
-                    rest = Some(&part[end + 1..]);
-                    &part[..end]
-                }
-                None => {
-                    rest = None;
-                    part
+        while !done {
+            let mut eq = None;
+            let end = loop {
+                match delimiters.next() {
+                    Some(at) if value[at] == b';' => break at,
+                    Some(at) => {
+                        eq.get_or_insert(at);
+                    }
+                    None => {
+                        done = true;
+                        break value.len();
+                    }
                 }
             };
-            if let Some(eq) = memchr::memchr(b'=', pair) {
-                return Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()));
+            let pair_start = std::mem::replace(&mut start, end + 1);
+            if let Some(eq) = eq {
+                return Some((
+                    value[pair_start..eq].trim_ascii(),
+                    value[eq + 1..end].trim_ascii(),
+                ));
             }
         }
+        None
     })
 }
 
