@@ -126,6 +126,7 @@ conformance! {
         touch_moves_forward_only,
         delete_one_and_delete_of_user,
         insert_for_an_unknown_user_is_not_found,
+        the_answer_without_waiting_is_the_answer_of_session,
     ],
     resets: [
         only_the_newest_token_lives,

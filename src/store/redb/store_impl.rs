@@ -175,4 +175,12 @@ impl Store for RedbStore {
         })
         .await
     }
+
+    /// A cached session: the cache look-up [`session`](Store::session) starts with, so both
+    /// agree (an entry is cached only as read from the file, and every commit that changes
+    /// or removes it drops it before that write is answered). A miss is not answered here
+    /// (`None`: the caller awaits `session`, which reads the file).
+    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
+        self.shared.cache.get(&token.0).map(Some)
+    }
 }
