@@ -56,6 +56,9 @@ impl Store for RedbStore {
     }
 
     async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
+        if !self.shared.live.digests().maybe_present(&token.0) {
+            return Ok(None);
+        }
         let cache = &self.shared.cache;
         if let Some(hit) = cache.get(&token.0) {
             return Ok(Some(hit));
