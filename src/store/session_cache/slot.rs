@@ -99,17 +99,19 @@ pub(super) const SLOT_BYTES: usize = 128;
 const _: () = assert!(size_of::<Slot>() == SLOT_BYTES);
 
 impl Slot {
-    pub(super) const VACANT: Self = Self {
-        digest: [0; 32],
-        user_id: 0,
-        created: 0,
-        last_seen: 0,
-        expires: 0,
-        generation: 0,
-        referenced: AtomicBool::new(false),
-        live: false,
-        email: Email::EMPTY,
-    };
+    pub(super) const fn vacant() -> Self {
+        Self {
+            digest: [0; 32],
+            user_id: 0,
+            created: 0,
+            last_seen: 0,
+            expires: 0,
+            generation: 0,
+            referenced: AtomicBool::new(false),
+            live: false,
+            email: Email::EMPTY,
+        }
+    }
 
     /// The slot of `entry`, `None` if one of its times cannot be kept.
     pub(super) fn new(digest: [u8; 32], entry: &SessionEntry) -> Option<Self> {

@@ -101,12 +101,12 @@ impl Table {
         let at = match self.free.pop() {
             Some(at) => at as usize,
             None => {
-                self.slots.push(Slot::VACANT);
+                self.slots.push(Slot::vacant());
                 self.slots.len() - 1
             }
         };
         let Ok(number) = u32::try_from(at) else {
-            self.slots[at] = Slot::VACANT;
+            self.slots[at] = Slot::vacant();
             return;
         };
         self.heap += slot.heap_bytes();
@@ -135,7 +135,7 @@ impl Table {
     }
 
     fn vacate(&mut self, at: usize) {
-        let old = std::mem::replace(&mut self.slots[at], Slot::VACANT);
+        let old = std::mem::replace(&mut self.slots[at], Slot::vacant());
         self.heap -= old.heap_bytes();
         self.live -= 1;
         self.free.push(u32::try_from(at).unwrap_or(u32::MAX));
