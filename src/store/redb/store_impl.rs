@@ -56,12 +56,13 @@ impl Store for RedbStore {
     }
 
     async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
-        if !self.shared.live.digests().maybe_present(&token.0) {
-            return Ok(None);
-        }
         let cache = &self.shared.cache;
         if let Some(hit) = cache.get(&token.0) {
             return Ok(Some(hit));
+        }
+        // After the cache, so that a hit does not pay for it: a cached session exists.
+        if !self.shared.live.digests().maybe_present(&token.0) {
+            return Ok(None);
         }
         let epoch = cache.epoch();
         let found = self.read(|txn| sessions::get(txn, token))?;

@@ -16,16 +16,18 @@
 //!
 //! Layout ([`table`], [`slot`]): a slab of 128-byte slots (the digest, user id, times,
 //! credential generation, a CLOCK reference bit and the email inline up to 46 bytes) and an
-//! index keyed by the digest's first 8 bytes. A hit takes the read lock, sets the slot's
+//! index keyed by the digest's first 4 bytes (linear probing over 8-byte buckets: one cache
+//! line for most look-ups). A hit takes the read lock, sets the slot's
 //! reference bit (an atomic, no write lock) and copies the entry out, which allocates once
 //! (the email). Eviction is CLOCK. Invalidation by digest is one index look-up; invalidation
 //! by user (`Dirty::users`, which `PgStore`'s notifications still send) scans every slot.
 //!
 //! Memory: [`SessionCache::with_budget`] takes the index's allocation off the budget, then
 //! fits as many slots as the rest holds, counting emails longer than the slot's inline space
-//! at what the allocator takes for them: 128 bytes a slot plus 6 to 11 of index, about
-//! 135-140 bytes a session in all.
+//! at what the allocator takes for them: 128 bytes a slot plus 10.7 to 21.3 of index (8-byte
+//! buckets, at most 3/4 used, a power of two of them), at most about 150 bytes a session.
 
+mod index;
 mod slot;
 mod table;
 #[cfg(test)]
@@ -62,12 +64,16 @@ pub(crate) struct Dirty {
 }
 
 impl Dirty {
+    /// Whether the commit changed nothing.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) fn is_empty(&self) -> bool {
-        !self.all
-            && self.sessions.is_empty()
-            && self.users.is_empty()
-            && self.created.is_empty()
-            && self.renewed.is_empty()
+        !self.touches_cached() && self.created.is_empty()
+    }
+
+    /// Whether the commit changed anything a cache may hold (created sessions were not
+    /// cached: their digests had no session).
+    fn touches_cached(&self) -> bool {
+        self.all || !self.sessions.is_empty() || !self.users.is_empty() || !self.renewed.is_empty()
     }
 }
 
@@ -125,12 +131,7 @@ impl SessionCache {
     /// Renewals update their entries in place; then changed or removed sessions are dropped
     /// by digest, then (by a scan of every slot) the sessions of changed users.
     pub(crate) fn invalidate(&self, dirty: &Dirty) {
-        // Created sessions invalidate nothing: their digests were not cached.
-        if !dirty.all
-            && dirty.sessions.is_empty()
-            && dirty.users.is_empty()
-            && dirty.renewed.is_empty()
-        {
+        if !dirty.touches_cached() {
             return;
         }
         self.epoch.fetch_add(1, Ordering::SeqCst);

@@ -1,26 +1,21 @@
 //! The cache's storage: a slab of [`Slot`]s, an index from digest to slot, and a CLOCK hand.
 //!
-//! The index is a `hashbrown::HashTable<u32>` of slot numbers whose hash is the digest's
-//! first 8 bytes: SHA-256 digests are uniformly random, so they are not hashed again. A
-//! vacant slot's number waits in `free`. When the budget is spent, the CLOCK hand sweeps the
+//! The [`Index`] maps a digest to its slot number by the digest's first 4 bytes: SHA-256
+//! digests are uniformly random, so they are not hashed again. A vacant slot's number waits
+//! in `free`. When the budget is spent, the CLOCK hand sweeps the
 //! slots: a slot whose reference bit is set (a hit since the hand last passed) loses the bit
 //! and stays; the first one without it is evicted.
 
-use hashbrown::HashTable;
-
-use super::slot::{SLOT_BYTES, Slot, heap_cost};
+use super::{
+    index::{Index, tag},
+    slot::{SLOT_BYTES, Slot, heap_cost},
+};
 use crate::store::SessionEntry;
-
-fn hash(digest: &[u8; 32]) -> u64 {
-    let mut prefix = [0; 8];
-    prefix.copy_from_slice(&digest[..8]);
-    u64::from_le_bytes(prefix)
-}
 
 #[derive(Debug)]
 pub(super) struct Table {
     slots: Vec<Slot>,
-    index: HashTable<u32>,
+    index: Index,
     free: Vec<u32>,
     hand: usize,
     live: usize,
@@ -34,15 +29,15 @@ pub(super) struct Table {
 impl Table {
     /// A table within `budget` bytes: slots, index and long emails together.
     pub(super) fn with_budget(budget: usize) -> Self {
-        // The index of `n` entries takes 5 bytes a bucket (4 for the slot number, 1 of
-        // control) with at least 8 buckets for 7 entries: about 128 + 6 to 11 bytes an entry.
-        let estimate = budget / (SLOT_BYTES + 8);
-        let index = if estimate == 0 {
-            HashTable::new()
-        } else {
-            HashTable::with_capacity(estimate)
-        };
-        let budget = budget.saturating_sub(index.allocation_size());
+        // The index takes 8 bytes a bucket, 4 buckets for at most 3 entries, rounded up to
+        // a power of two: 128 + 10.7 to 21.3 bytes an entry.
+        let estimate = budget / (SLOT_BYTES + 11);
+        let mut index = Index::with_capacity(estimate);
+        if index.bytes() + estimate * SLOT_BYTES > budget {
+            // Rounded up past the budget: fill the next smaller power of two instead.
+            index = Index::with_capacity((index.capacity() / 2).saturating_sub(1));
+        }
+        let budget = budget.saturating_sub(index.bytes());
         Self {
             slots: Vec::with_capacity(budget / SLOT_BYTES),
             index,
@@ -65,14 +60,14 @@ impl Table {
 
     /// The cache's own accounting of its memory: slots in use, the index, long emails.
     pub(super) fn bytes(&self) -> usize {
-        self.slots.len() * SLOT_BYTES + self.index.allocation_size() + self.heap
+        self.slots.len() * SLOT_BYTES + self.index.bytes() + self.heap
     }
 
     fn find(&self, digest: &[u8; 32]) -> Option<usize> {
         let slots = &self.slots;
         self.index
-            .find(hash(digest), |&i| slots[i as usize].digest == *digest)
-            .map(|&i| i as usize)
+            .find(tag(digest), |i| slots[i as usize].digest == *digest)
+            .map(|i| i as usize)
     }
 
     pub(super) fn get(&self, digest: &[u8; 32]) -> Option<SessionEntry> {
@@ -112,9 +107,7 @@ impl Table {
         self.heap += slot.heap_bytes();
         self.slots[at] = slot;
         self.live += 1;
-        let slots = &self.slots;
-        self.index
-            .insert_unique(hash(&digest), number, |&i| hash(&slots[i as usize].digest));
+        self.index.insert(tag(&digest), number);
     }
 
     /// Bytes of live slots and long emails, against `budget`.
@@ -124,13 +117,10 @@ impl Table {
 
     /// Drops the session of `digest`, if cached (no scan: one index look-up).
     pub(super) fn remove(&mut self, digest: &[u8; 32]) {
-        let slots = &self.slots;
-        let found = self
-            .index
-            .find_entry(hash(digest), |&i| slots[i as usize].digest == *digest);
-        if let Ok(found) = found {
-            let (at, _) = found.remove();
-            self.vacate(at as usize);
+        if let Some(at) = self.find(digest) {
+            self.index
+                .remove(tag(digest), u32::try_from(at).unwrap_or(u32::MAX));
+            self.vacate(at);
         }
     }
 

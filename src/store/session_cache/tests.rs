@@ -170,3 +170,47 @@ fn a_read_from_before_a_commit_is_not_cached_after_its_invalidation() {
         assert!(!cache.contains(&digest(1)), "round {round}: stale entry");
     }
 }
+
+/// Resident memory of this process in bytes (Linux), `None` elsewhere.
+fn resident_bytes() -> Option<usize> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: usize = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// A measurement, not a check: resident-memory growth per cached session while filling a
+/// cache with `CACHE_FILL` (default 1,000,000) sessions of `user123456@example.com`-like
+/// emails, beside the cache's own accounting.
+/// `CACHE_FILL=1000000 cargo test --lib resident_memory -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement: run on purpose"]
+fn resident_memory_per_cached_session() {
+    let n: u64 = std::env::var("CACHE_FILL")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000);
+    let template = entry(0);
+    let before = resident_bytes().unwrap_or(0);
+    let cache = SessionCache::with_budget(usize::try_from(n).unwrap_or(usize::MAX) * 200);
+    let mut email = String::with_capacity(64);
+    for i in 0..n {
+        use std::fmt::Write as _;
+        email.clear();
+        let _ = write!(email, "user{}@example.com", 100_000 + i % 900_000);
+        let value = SessionEntry {
+            record: SessionRecord {
+                user_id: UserId(i),
+                ..template.record
+            },
+            email: email.clone(),
+        };
+        cache.insert(cache.epoch(), digest(i), value);
+    }
+    let after = resident_bytes().unwrap_or(0);
+    assert_eq!(cache.len() as u64, n);
+    println!(
+        "{n} cached sessions: resident growth {:.1} bytes/session, own accounting {:.1} bytes/session",
+        (after - before) as f64 / n as f64,
+        cache.bytes() as f64 / n as f64
+    );
+}
