@@ -32,10 +32,16 @@ impl Table {
         // The index takes 8 bytes a bucket, 4 buckets for at most 3 entries, rounded up to
         // a power of two: 128 + 10.7 to 21.3 bytes an entry.
         let estimate = budget / (SLOT_BYTES + 11);
+        let fits = |index: &Index| {
+            (budget.saturating_sub(index.bytes()) / SLOT_BYTES).min(index.capacity())
+        };
         let mut index = Index::with_capacity(estimate);
         if index.bytes() + estimate * SLOT_BYTES > budget {
-            // Rounded up past the budget: fill the next smaller power of two instead.
-            index = Index::with_capacity((index.capacity() / 2).saturating_sub(1));
+            // Rounded up past the budget: the next smaller power of two may hold more.
+            let smaller = Index::with_capacity((index.capacity() / 2).saturating_sub(1));
+            if fits(&smaller) > fits(&index) {
+                index = smaller;
+            }
         }
         let budget = budget.saturating_sub(index.bytes());
         Self {
