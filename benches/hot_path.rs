@@ -186,4 +186,87 @@ fn report_layer_overhead(started: SystemTime) {
 }
 
 criterion_group!(benches, hot_path);
-criterion_main!(benches);
+criterion_main!(benches, filter_benches);
+
+/// Session look-ups through the store at `FILTER_BENCH_N` sessions (default 20,000), all
+/// cached: a cached session, against an unknown digest that the filter of live digests
+/// refuses (issue 12, goal 7: refusing costs no more than accepting).
+/// `FILTER_BENCH_N=1000000 cargo bench --bench hot_path -- "store session"`
+fn unknown_vs_cached(c: &mut Criterion) {
+    let n: usize = std::env::var("FILTER_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = RedbStore::builder()
+        .session_cache_bytes(n * 200 + (1 << 20))
+        .open(dir.path().join("filter.redb"))
+        .expect("store");
+    let digests = rt.block_on(async {
+        let user = store
+            .add_user("filter@bench.test", "$2b$04$hash")
+            .await
+            .expect("user");
+        let now = std::time::SystemTime::now();
+        let record = tower_user_auth::store::SessionRecord {
+            user_id: user.id,
+            created: now,
+            last_seen: now,
+            expires: now + Duration::from_secs(24 * 3600),
+            generation: user.generation,
+        };
+        let digests: Vec<_> = (0..n).map(|_| SessionToken::generate().digest()).collect();
+        for chunk in digests.chunks(2048) {
+            futures_util::future::join_all(
+                chunk.iter().map(|d| store.insert_session(*d, record, None)),
+            )
+            .await;
+        }
+        while !store.stats().await.expect("stats").session_filter_ready {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        for d in &digests {
+            let _ = store.session(*d).await;
+        }
+        digests
+    });
+    let stats = rt.block_on(store.stats()).expect("stats");
+    println!(
+        "{n} sessions: {} cached, {:.0} cache bytes/session, filter {:.1} bytes/session",
+        stats.cached_sessions,
+        stats.session_cache_bytes as f64 / stats.cached_sessions.max(1) as f64,
+        stats.session_filter_bytes as f64 / stats.session_filter_entries.max(1) as f64
+    );
+    let mut group = c.benchmark_group(format!("store session, {n} sessions"));
+    let mut i = 0_usize;
+    group.bench_function("cached session", |b| {
+        b.iter(|| {
+            i = (i + 7919) % digests.len();
+            let found = store.session(digests[i]).now_or_never();
+            black_box(found)
+        });
+    });
+    // A fresh random digest each time (xorshift): none of them cached, none in a CPU cache.
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    group.bench_function("unknown digest", |b| {
+        b.iter(|| {
+            let mut digest = [0_u8; 32];
+            for chunk in digest.chunks_mut(8) {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                chunk.copy_from_slice(&state.to_le_bytes());
+            }
+            let digest = tower_user_auth::token::TokenDigest(digest);
+            let found = store.session(digest).now_or_never();
+            black_box(found)
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(filter_benches, unknown_vs_cached);

@@ -60,6 +60,10 @@ impl Store for RedbStore {
         if let Some(hit) = cache.get(&token.0) {
             return Ok(Some(hit));
         }
+        // After the cache, so that a hit does not pay for it: a cached session exists.
+        if !self.shared.live.digests().maybe_present(&token.0) {
+            return Ok(None);
+        }
         let epoch = cache.epoch();
         let found = self.read(|txn| sessions::get(txn, token))?;
         if let Some(found) = &found {

@@ -15,6 +15,8 @@ use std::{
 use redb::{Database, WriteTransaction};
 use tokio::sync::oneshot;
 
+use super::live_digests::LiveDigests;
+
 use crate::{
     error::{BackendError, StoreError},
     store::session_cache::{Dirty, SessionCache},
@@ -124,9 +126,14 @@ where
 }
 
 /// The writer thread's loop: takes what has queued up (at most [`MAX_BATCH`] writes), commits
-/// it in one transaction, updates the session cache, then answers. Ends when every sender of
-/// `jobs` is gone and the queue is empty.
-pub(super) fn run_writer(db: &Database, cache: &SessionCache, jobs: &Receiver<Box<dyn Job>>) {
+/// it in one transaction, updates the filter of live digests and the session cache, then
+/// answers. Ends when every sender of `jobs` is gone and the queue is empty.
+pub(super) fn run_writer(
+    db: &Database,
+    cache: &SessionCache,
+    live: &LiveDigests,
+    jobs: &Receiver<Box<dyn Job>>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -137,9 +144,14 @@ pub(super) fn run_writer(db: &Database, cache: &SessionCache, jobs: &Receiver<Bo
         }
         let committed = commit_batch(db, &mut batch);
         let dirty = DIRTY.with(|d| d.take());
+        // Before anyone is answered: an answered login is never refused by the filter.
+        live.add(&dirty.created);
         match &committed {
             // Before anyone is answered: an answered logout is seen by every later request.
-            Ok(()) => cache.invalidate(&dirty),
+            Ok(()) => {
+                live.remove(&dirty.removed);
+                cache.invalidate(&dirty);
+            }
             Err(e) => {
                 cache.clear();
                 tracing::error!(error = %e, writes = batch.len(), "store commit failed");
