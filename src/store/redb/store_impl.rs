@@ -180,11 +180,16 @@ impl Store for RedbStore {
         .await
     }
 
-    /// A cached session: the cache look-up [`session`](Store::session) starts with, so both
-    /// agree (an entry is cached only as read from the file, and every commit that changes
-    /// or removes it drops it before that write is answered). A miss is not answered here
-    /// (`None`: the caller awaits `session`, which reads the file).
+    /// What [`session`](Store::session) answers from memory, before it would read the file:
+    /// a cached session, or no session when the live-digest filter proves the digest is not
+    /// stored. Both are the same checks, in the same order, that `session` starts with (an
+    /// entry is cached only as read from the file, and every commit that changes or removes
+    /// it drops it before that write is answered; the filter never misses a stored session).
+    /// Otherwise `None`: the caller awaits `session`, which reads the file.
     fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
-        self.shared.cache.get(&token.0).map(Some)
+        if let Some(hit) = self.shared.cache.get(&token.0) {
+            return Some(Some(hit));
+        }
+        (!self.shared.live.digests().maybe_present(&token.0)).then_some(None)
     }
 }
