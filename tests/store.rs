@@ -638,3 +638,76 @@ async fn a_version_2_file_is_migrated_in_place() {
         (Some(CURRENT_VERSION), v2_tables)
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Schema migration, on a file written by schema version 3 (see tests/fixtures/README.md).
+
+/// The accounts of `v3.redb` and their passwords (the same as `v2.redb`'s).
+const V3_USERS: [(&str, &str); 4] = V2_USERS;
+/// The live sessions of `v3.redb` and their owners' emails as registered.
+const V3_SESSIONS: [(&str, &str); 4] = [
+    ("9a503156-887e-4009-b663-75acca8b509b", "alice@example.com"),
+    ("8646eace-da39-491b-b7f3-97815c409678", "Bob@Example.com"),
+    ("156a7a53-c009-483d-80b0-6aedf3518c0a", "carol@example.com"),
+    ("b65036b6-69f1-4cda-85bd-e6a8e6d342bc", V2_ZOE),
+];
+/// Bob's second session in `v3.redb`, logged out before the file was written.
+const V3_LOGGED_OUT: &str = "900cd16f-e3d8-4a79-8705-e648588fdd60";
+/// Carol's reset token in `v3.redb`.
+const V3_RESET: &str = "ec153474-4ea6-4855-b5b8-61b34b49b0a4";
+
+/// Every live session of `v3.redb` answers [`Store::session`] with its owner's email, and
+/// validates through `Auth`; the logged-out one answers nothing.
+async fn v3_sessions_are_valid(auth: &Auth) {
+    for (token, email) in V3_SESSIONS {
+        let digest = SessionToken::parse(token).unwrap().digest();
+        let entry = auth.store().session(digest).await.unwrap();
+        assert_eq!(entry.map(|e| e.email).as_deref(), Some(email), "{token}");
+        let user = auth.get_user_from_session_id(Some(token)).await.unwrap();
+        assert_eq!(user.map(|u| u.email).as_deref(), Some(email), "{token}");
+    }
+    let digest = SessionToken::parse(V3_LOGGED_OUT).unwrap().digest();
+    assert!(auth.store().session(digest).await.unwrap().is_none());
+    let gone = auth.get_user_from_session_id(Some(V3_LOGGED_OUT));
+    assert!(gone.await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_version_3_file_is_migrated_in_place() {
+    let (_dir, path) = fixture_copy("v3.redb");
+    let (version, v3_tables) = version_and_tables(&path);
+    assert_eq!(version, Some(3));
+    {
+        let auth = fixture_auth(&path);
+        assert_eq!(auth.store().counts().unwrap(), (4, 4, 1));
+        v3_sessions_are_valid(&auth).await;
+        for (email, password) in V3_USERS {
+            assert!(auth.valid_login(email, password).await.unwrap(), "{email}");
+            assert!(!auth.valid_login(email, "wrong").await.unwrap(), "{email}");
+        }
+        let composed = "Zo\u{eb}@example.com";
+        assert!(auth.valid_login(composed, "zoe-password-4").await.unwrap());
+        // The reset token works once; the seed profile keeps Carol's session across it.
+        let carol = auth.update_password(V3_RESET, "carol-new").await.unwrap();
+        assert_eq!((carol.id, carol.generation), (UserId(3), 1));
+        assert!(
+            auth.valid_login("carol@example.com", "carol-new")
+                .await
+                .unwrap()
+        );
+        assert!(auth.update_password(V3_RESET, "again").await.is_err());
+        v3_sessions_are_valid(&auth).await;
+    }
+    let (version, tables) = version_and_tables(&path);
+    assert_eq!(version, Some(CURRENT_VERSION));
+    assert_eq!(tables, v3_tables);
+    // Opening the migrated file again changes nothing.
+    let auth = fixture_auth(&path);
+    assert_eq!(auth.store().counts().unwrap(), (4, 4, 0));
+    v3_sessions_are_valid(&auth).await;
+    drop(auth);
+    assert_eq!(
+        version_and_tables(&path),
+        (Some(CURRENT_VERSION), v3_tables)
+    );
+}
