@@ -310,7 +310,7 @@ const FIXTURE_LOGGED_OUT: &str = "205093c3-9649-4bca-98e1-2af5eefb18e2";
 const FIXTURE_RESET: &str = "8d8bdc97-748d-4767-80b9-e502cfe8ed64";
 
 /// The schema version this build writes.
-const CURRENT_VERSION: u64 = 3;
+const CURRENT_VERSION: u64 = 4;
 
 const META: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("meta");
 /// The `users` table as schema version 1 defined it.

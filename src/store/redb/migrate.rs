@@ -9,9 +9,10 @@
 //! the next open.
 //!
 //! To change the schema: bump [`SCHEMA_VERSION`], keep the tables a step reads as they were
-//! (like [`v1`] and [`v2`] here), and append one step.
+//! (like [`v1`], [`v2`] and [`v3`] here), and append one step.
 
 mod v2;
+mod v3;
 
 use redb::{Key, ReadableTable, Table, TableDefinition, TableHandle, Value, WriteTransaction};
 
@@ -19,7 +20,7 @@ use super::{
     records::{StoredReset, StoredSession, StoredUser},
     schema::{
         self, EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS,
-        USERS,
+        USER_SESSIONS, USERS,
     },
     time_index::TimeIndexKey,
 };
@@ -32,7 +33,7 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 const FIRST_MIGRATABLE: u64 = 1;
 
 /// The chain: `STEPS[i]` migrates version `FIRST_MIGRATABLE + i` to the next.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4];
 
 // Every version from the first migratable one up to the current one has its step.
 const _: () = assert!(FIRST_MIGRATABLE + STEPS.len() as u64 == SCHEMA_VERSION);
@@ -149,8 +150,8 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
         new.insert(id, user)?;
         Ok(())
     })?;
-    rewrite(txn, v2::SESSIONS, SESSIONS, |new, digest, old| {
-        let session = StoredSession {
+    rewrite(txn, v2::SESSIONS, v3::SESSIONS, |new, digest, old| {
+        let session = v3::Session {
             user_id: old.user_id,
             created_ms: old.created_ms,
             last_seen_ms: old.last_seen_ms,
@@ -176,6 +177,43 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
             )));
         }
         emails.insert(key.as_str(), id.value())?;
+    }
+    Ok(())
+}
+
+/// Version 3 → 4: each session carries its owner's email (as registered), read from the
+/// `users` table in this transaction. A session whose owner is gone (which version 3 never
+/// left behind: deleting an account deleted its sessions) is dropped with its index entries.
+fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut orphans = Vec::new();
+    {
+        let users = txn.open_table(USERS)?;
+        rewrite(txn, v3::SESSIONS, SESSIONS, |new, digest, old| {
+            let Some(owner) = users.get(old.user_id)? else {
+                orphans.push((digest, old));
+                return Ok(());
+            };
+            let session = StoredSession {
+                user_id: old.user_id,
+                created_ms: old.created_ms,
+                last_seen_ms: old.last_seen_ms,
+                expires_ms: old.expires_ms,
+                generation: old.generation,
+                email: owner.value().email.into(),
+            };
+            new.insert(digest, session)?;
+            Ok(())
+        })?;
+    }
+    if !orphans.is_empty() {
+        let mut by_user = txn.open_multimap_table(USER_SESSIONS)?;
+        let mut expiry = txn.open_table(SESSION_EXPIRY)?;
+        let mut idle = txn.open_table(SESSION_IDLE)?;
+        for (digest, old) in orphans {
+            by_user.remove(old.user_id, digest)?;
+            expiry.remove(TimeIndexKey::new(old.expires_ms, digest))?;
+            idle.remove(TimeIndexKey::new(old.last_seen_ms, digest))?;
+        }
     }
     Ok(())
 }

@@ -243,6 +243,14 @@ impl RedbStore {
         f(&txn)
     }
 
+    /// The session of `token` with its owner's email, read from the database.
+    pub(crate) fn read_session(
+        &self,
+        token: crate::token::TokenDigest,
+    ) -> Result<Option<crate::store::SessionEntry>, StoreError> {
+        self.read(|txn| sessions::get(&txn.open_table(SESSIONS)?, token))
+    }
+
     async fn write<T: Send + 'static>(
         &self,
         op: impl FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,

@@ -14,7 +14,8 @@
 //! |---|---|
 //! | 1 | values and time-index keys are redb tuples (`tests/fixtures/v1.redb` is such a file) |
 //! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) (`tests/fixtures/v2.redb`) |
-//! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) |
+//! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) (`tests/fixtures/v3.redb`) |
+//! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone |
 //!
 //! Each version is migrated to from the one before by [`super::migrate`]; a file with no
 //! recorded version but an empty `users` table is taken as version 1.
@@ -33,7 +34,7 @@ use crate::error::StoreError;
 
 /// The schema this build reads and writes. An older file is migrated when opened; a newer one
 /// is refused.
-pub(super) const SCHEMA_VERSION: u64 = 3;
+pub(super) const SCHEMA_VERSION: u64 = 4;
 
 /// `schema_version` → the file's schema version; `next_user_id` → the id the next account gets.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -46,8 +47,8 @@ pub(super) const USERS: TableDefinition<u64, StoredUser> = TableDefinition::new(
 /// The email's key ([`email_key`](crate::user::email_key): NFC, lowercased) → user id: the
 /// unique index.
 pub(super) const EMAILS: TableDefinition<&str, u64> = TableDefinition::new("users_by_email");
-/// Token digest → the session.
-pub(super) const SESSIONS: TableDefinition<[u8; 32], StoredSession> =
+/// Token digest → the session, with its owner's email.
+pub(super) const SESSIONS: TableDefinition<[u8; 32], StoredSession<'static>> =
     TableDefinition::new("sessions");
 /// User id → digests of their sessions.
 pub(super) const USER_SESSIONS: MultimapTableDefinition<u64, [u8; 32]> =

@@ -1,11 +1,11 @@
-//! Sessions: the `sessions` table, its index by user, and its two time indexes (absolute
-//! expiry and last activity) that the purge ranges over.
+//! Sessions: the `sessions` table (each session with its owner's email), its index by user,
+//! and its two time indexes (absolute expiry and last activity) that the purge ranges over.
 
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
 
 use super::{
     records::{StoredSession, millis},
-    schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS, USERS},
+    schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS},
     time_index::{self, TimeIndexKey},
     users, writer,
 };
@@ -30,13 +30,13 @@ fn digests_of(
 /// The sessions of user `user`, with their digests, in index order.
 fn stored_of(
     index: &impl ReadableMultimapTable<u64, [u8; 32]>,
-    table: &impl ReadableTable<[u8; 32], StoredSession>,
+    table: &impl ReadableTable<[u8; 32], StoredSession<'static>>,
     user: u64,
-) -> Result<Vec<([u8; 32], StoredSession)>, StoreError> {
+) -> Result<Vec<([u8; 32], StoredSession<'static>)>, StoreError> {
     let mut all = Vec::new();
     for digest in digests_of(index, user)? {
         if let Some(v) = table.get(digest)? {
-            all.push((digest, v.value()));
+            all.push((digest, v.value().into_owned()));
         }
     }
     Ok(all)
@@ -52,11 +52,12 @@ pub(super) fn insert(
     max_per_user: Option<usize>,
 ) -> Result<(), StoreError> {
     let user = session.user_id.0;
-    if users::get(txn, user)?.generation != session.generation {
+    let owner = users::get(txn, user)?;
+    if owner.generation != session.generation {
         return Err(StoreError::Conflict);
     }
-    let stored = StoredSession::new(session);
-    txn.open_table(SESSIONS)?.insert(token.0, stored)?;
+    let stored = StoredSession::new(session, owner.email);
+    txn.open_table(SESSIONS)?.insert(token.0, &stored)?;
     writer::created_session(token.0);
     txn.open_multimap_table(USER_SESSIONS)?
         .insert(user, token.0)?;
@@ -88,19 +89,13 @@ pub(super) fn insert(
     Ok(())
 }
 
-/// The session of `token` with its owner's email, if both exist.
+/// The session of `token` with its owner's email, if it exists: one B-tree walk of `table`
+/// (the `sessions` table of some snapshot), the email read from the stored bytes.
 pub(super) fn get(
-    txn: &ReadTransaction,
+    table: &impl ReadableTable<[u8; 32], StoredSession<'static>>,
     token: TokenDigest,
 ) -> Result<Option<SessionEntry>, StoreError> {
-    let Some(stored) = txn.open_table(SESSIONS)?.get(token.0)?.map(|v| v.value()) else {
-        return Ok(None);
-    };
-    let user = users::by_id(&txn.open_table(USERS)?, stored.user_id)?;
-    Ok(user.map(|user| SessionEntry {
-        record: stored.record(),
-        email: user.email,
-    }))
+    Ok(table.get(token.0)?.map(|v| v.value().into_entry()))
 }
 
 /// Whether the session of `token` exists and belongs to user `user`.
@@ -123,13 +118,13 @@ pub(super) fn touch(
     last_seen: std::time::SystemTime,
 ) -> Result<(), StoreError> {
     let mut sessions = txn.open_table(SESSIONS)?;
-    let Some(mut stored) = sessions.get(token.0)?.map(|v| v.value()) else {
+    let Some(mut stored) = sessions.get(token.0)?.map(|v| v.value().into_owned()) else {
         return Ok(());
     };
     let old_seen = stored.last_seen_ms;
     stored.last_seen_ms = millis(last_seen).max(old_seen);
     writer::renewed_session(token.0, stored.last_seen_ms);
-    sessions.insert(token.0, stored)?;
+    sessions.insert(token.0, &stored)?;
     let mut idle = txn.open_table(SESSION_IDLE)?;
     idle.remove(TimeIndexKey::new(old_seen, token.0))?;
     idle.insert(TimeIndexKey::new(stored.last_seen_ms, token.0), ())?;
@@ -155,16 +150,21 @@ pub(super) fn of_user(
 
 /// Removes the session `digest` and its index entries; `false` if there was none.
 pub(super) fn remove(txn: &WriteTransaction, digest: [u8; 32]) -> Result<bool, StoreError> {
-    let Some(stored) = txn.open_table(SESSIONS)?.remove(digest)?.map(|v| v.value()) else {
+    let Some((user_id, expires_ms, last_seen_ms)) =
+        txn.open_table(SESSIONS)?.remove(digest)?.map(|v| {
+            let s = v.value();
+            (s.user_id, s.expires_ms, s.last_seen_ms)
+        })
+    else {
         return Ok(false);
     };
     writer::removed_session(digest);
     txn.open_multimap_table(USER_SESSIONS)?
-        .remove(stored.user_id, digest)?;
+        .remove(user_id, digest)?;
     txn.open_table(SESSION_EXPIRY)?
-        .remove(TimeIndexKey::new(stored.expires_ms, digest))?;
+        .remove(TimeIndexKey::new(expires_ms, digest))?;
     txn.open_table(SESSION_IDLE)?
-        .remove(TimeIndexKey::new(stored.last_seen_ms, digest))?;
+        .remove(TimeIndexKey::new(last_seen_ms, digest))?;
     Ok(true)
 }
 
@@ -196,15 +196,35 @@ pub(super) fn move_to_generation(
     user: u64,
     generation: u64,
 ) -> Result<(), StoreError> {
+    rewrite_all_of(txn, user, |stored| stored.generation = generation)
+}
+
+/// Sets the owner's email kept with every session of user `user` to `email` (a change of
+/// email, in its transaction).
+pub(super) fn set_email(txn: &WriteTransaction, user: u64, email: &str) -> Result<(), StoreError> {
+    rewrite_all_of(txn, user, |stored| {
+        if stored.email != email {
+            stored.email = email.to_owned().into();
+        }
+    })
+}
+
+/// Applies `change` to every session of user `user` (keys and times kept), each noted dirty
+/// for the session cache.
+fn rewrite_all_of(
+    txn: &WriteTransaction,
+    user: u64,
+    mut change: impl FnMut(&mut StoredSession<'static>),
+) -> Result<(), StoreError> {
     let digests = digests_of(&txn.open_multimap_table(USER_SESSIONS)?, user)?;
     let mut table = txn.open_table(SESSIONS)?;
     for digest in digests {
-        let Some(mut stored) = table.get(digest)?.map(|v| v.value()) else {
+        let Some(mut stored) = table.get(digest)?.map(|v| v.value().into_owned()) else {
             continue;
         };
-        stored.generation = generation;
+        change(&mut stored);
         writer::dirty_session(digest);
-        table.insert(digest, stored)?;
+        table.insert(digest, &stored)?;
     }
     Ok(())
 }

@@ -1,0 +1,50 @@
+//! The records and tables of schema version 3 that version 4 changed, as version 3 defined
+//! them: the version-2 step writes these, the version-3 step reads them.
+
+use redb::{TableDefinition, TypeName, Value};
+
+use super::super::records::{u64_fields_value, u64_le_at};
+
+/// A session of version 3: no email.
+///
+/// Layout (40 bytes): `user_id`, `created_ms`, `last_seen_ms`, `expires_ms`, `generation`,
+/// each a u64 LE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in super::super) struct Session {
+    pub(in super::super) user_id: u64,
+    pub(in super::super) created_ms: u64,
+    pub(in super::super) last_seen_ms: u64,
+    pub(in super::super) expires_ms: u64,
+    pub(in super::super) generation: u64,
+}
+
+u64_fields_value!(
+    Session,
+    "tower_user_auth::StoredSession.v3",
+    [user_id, created_ms, last_seen_ms, expires_ms, generation]
+);
+
+/// Token digest → the session.
+pub(in super::super) const SESSIONS: TableDefinition<[u8; 32], Session> =
+    TableDefinition::new("sessions");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::redb::records::tests::{round_trip, survives_damage};
+
+    #[test]
+    fn version_3_sessions_round_trip() {
+        let session = Session {
+            user_id: 3,
+            created_ms: 1_767_225_600_000,
+            last_seen_ms: 1_767_225_660_000,
+            expires_ms: u64::MAX,
+            generation: 2,
+        };
+        assert_eq!(round_trip(&session), session);
+        let bytes = Session::as_bytes(&session);
+        assert_eq!(bytes.len(), 40);
+        survives_damage::<Session>(&bytes);
+    }
+}
