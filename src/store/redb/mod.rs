@@ -5,6 +5,9 @@
 //! - [`records`], [`time_index`]: the typed records and keys the tables hold, with their byte
 //!   encodings;
 //! - [`writer`]: the writer thread and its group commit;
+//! - [`snapshot`]: the snapshot of the `sessions` table that session look-ups read, which the
+//!   writer republishes after every commit, before it invalidates the session cache and
+//!   answers (the ordering is in that module's docs);
 //! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each kind of record,
 //!   inside a transaction;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
@@ -17,6 +20,7 @@ mod records;
 mod resets;
 mod schema;
 mod sessions;
+mod snapshot;
 mod store_impl;
 mod time_index;
 mod users;
@@ -36,10 +40,15 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, W
 
 use self::{
     schema::{RESETS, SESSIONS, USERS},
+    snapshot::Snapshot,
     writer::{Job, Pending},
 };
+use super::SessionEntry;
 use super::session_cache::{DEFAULT_SESSION_CACHE_BYTES, SessionCache};
-use crate::error::{BackendError, StoreError};
+use crate::{
+    error::{BackendError, StoreError},
+    token::TokenDigest,
+};
 
 /// Writes waiting for the writer thread beyond which new ones are refused with
 /// [`StoreError::Busy`].
@@ -73,6 +82,8 @@ pub struct RedbStore {
 /// What every clone of a [`RedbStore`] shares: the database, the session cache, the writer
 /// thread and its queue.
 struct Shared {
+    /// Declared first, so dropped before the database.
+    snapshot: Arc<Snapshot>,
     db: Arc<Database>,
     cache: Arc<SessionCache>,
     jobs: Option<SyncSender<Box<dyn Job>>>,
@@ -216,17 +227,22 @@ impl RedbStore {
 
     fn start(db: Database, options: &RedbStoreBuilder) -> Result<Self, StoreError> {
         schema::open_schema(&db)?;
+        let snapshot = Arc::new(Snapshot::open(&db)?);
         let db = Arc::new(db);
         let cache = Arc::new(SessionCache::with_budget(options.session_cache_bytes));
         let (jobs, receiver) = mpsc::sync_channel(options.write_queue.max(1));
         let writer_db = Arc::clone(&db);
         let writer_cache = Arc::clone(&cache);
+        let writer_snapshot = Arc::clone(&snapshot);
         let writer = thread::Builder::new()
             .name("user-auth-redb-writer".into())
-            .spawn(move || writer::run_writer(&writer_db, &writer_cache, &receiver))
+            .spawn(move || {
+                writer::run_writer(&writer_db, &writer_cache, &writer_snapshot, &receiver);
+            })
             .map_err(|e| StoreError::Backend(BackendError::new(e)))?;
         Ok(Self {
             shared: Arc::new(Shared {
+                snapshot,
                 db,
                 cache,
                 jobs: Some(jobs),
@@ -243,12 +259,14 @@ impl RedbStore {
         f(&txn)
     }
 
-    /// The session of `token` with its owner's email, read from the database.
+    /// The session of `token` with its owner's email, from the published snapshot of the
+    /// `sessions` table (see [`snapshot`]): one B-tree walk, no read transaction begun. A
+    /// caller that caches the answer loads the cache's epoch before calling this.
     pub(crate) fn read_session(
         &self,
-        token: crate::token::TokenDigest,
-    ) -> Result<Option<crate::store::SessionEntry>, StoreError> {
-        self.read(|txn| sessions::get(&txn.open_table(SESSIONS)?, token))
+        token: TokenDigest,
+    ) -> Result<Option<SessionEntry>, StoreError> {
+        self.shared.snapshot.session(&self.shared.db, token)
     }
 
     async fn write<T: Send + 'static>(
