@@ -284,6 +284,67 @@ async fn emails_equal_after_nfc_normalisation_are_one_account() {
     assert_eq!(h.user(decomposed).await.email, composed);
 }
 
+/// With the session cache off every look-up reads the published snapshot of the sessions
+/// table: a logout racing with look-ups of its session is seen by every look-up that starts
+/// after `delete_session` has returned, and a new session by every one after
+/// `insert_session` has returned. Many rounds, each released at once by a barrier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uncached_look_ups_see_every_answered_write() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const READERS: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::builder()
+        .session_cache_bytes(0)
+        .open(dir.path().join("auth.redb"))
+        .unwrap();
+    let user = store
+        .add_user("snap@example.com", "$2b$04$h")
+        .await
+        .unwrap();
+    let now = SystemTime::now();
+    let record = tower_user_auth::store::SessionRecord {
+        user_id: user.id,
+        created: now,
+        last_seen: now,
+        expires: now + Duration::from_secs(600),
+        generation: 0,
+    };
+    let store = Arc::new(store);
+    for round in 0..100 {
+        let digest = tower_user_auth::token::TokenDigest::of(&format!("snapshot {round}"));
+        store.insert_session(digest, record, None).await.unwrap();
+        let found = store.session(digest).await.unwrap();
+        assert_eq!(found.map(|e| e.email).as_deref(), Some("snap@example.com"));
+        let barrier = Arc::new(tokio::sync::Barrier::new(READERS + 1));
+        let ended = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..READERS)
+            .map(|_| {
+                let (store, barrier, ended) =
+                    (Arc::clone(&store), Arc::clone(&barrier), Arc::clone(&ended));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let mut after = 0;
+                    while after < 20 {
+                        let returned = ended.load(Ordering::SeqCst);
+                        let found = store.session(digest).await.unwrap();
+                        if returned {
+                            after += 1;
+                            assert!(found.is_none(), "round {round}: a logged-out session");
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        barrier.wait().await;
+        assert!(store.delete_session(digest).await.unwrap());
+        ended.store(true, Ordering::SeqCst);
+        for reader in futures_util::future::join_all(readers).await {
+            reader.expect("a reader panicked");
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema migration, on a file written by schema version 1 (see tests/fixtures/README.md).
 
