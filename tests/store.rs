@@ -345,6 +345,81 @@ async fn uncached_look_ups_see_every_answered_write() {
     }
 }
 
+/// The redb store's session indexes hold 8-byte digest prefixes: sessions whose digests
+/// share a prefix (and their times, and their owner) are still told apart by every query
+/// and by the purge, whichever of them goes first.
+#[tokio::test]
+async fn sessions_sharing_a_digest_prefix_are_told_apart() {
+    use tower_user_auth::{store::SessionRecord, token::TokenDigest};
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path().join("auth.redb")).unwrap();
+    let alice = store
+        .add_user("alice@example.com", "$2b$04$h")
+        .await
+        .unwrap();
+    let bob = store.add_user("bob@example.com", "$2b$04$h").await.unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    let record = |user: UserId, expires: u64| SessionRecord {
+        user_id: user,
+        created: now,
+        last_seen: now,
+        expires: now + Duration::from_secs(expires),
+        generation: 0,
+    };
+    let digest = |last: u8| {
+        let mut d = [7; 32];
+        d[31] = last;
+        TokenDigest(d)
+    };
+    let (a1, a2, a3, b1) = (digest(1), digest(2), digest(3), digest(4));
+    for (d, r) in [
+        (a1, record(alice.id, 600)),
+        (a2, record(alice.id, 600)),
+        (a3, record(alice.id, 60)),
+        (b1, record(bob.id, 600)),
+    ] {
+        store.insert_session(d, r, None).await.unwrap();
+    }
+    let of = |id: UserId| {
+        let store = store.clone();
+        async move {
+            let mut d: Vec<_> = store.sessions_of(id).await.unwrap();
+            d.sort_by_key(|(d, _)| d.0);
+            d.into_iter().map(|(d, _)| d).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(of(alice.id).await, [a1, a2, a3]);
+    assert_eq!(of(bob.id).await, [b1]);
+    // a1 goes: a2 (same user, same times) keeps every index entry it shares with it.
+    assert!(store.delete_session(a1).await.unwrap());
+    assert_eq!(of(alice.id).await, [a2, a3]);
+    // a2 is renewed: a3's last-activity entry (the same moment) stays.
+    store
+        .touch_session(a2, now + Duration::from_secs(30))
+        .await
+        .unwrap();
+    // At +100 s, a3 has expired; idle before +10 s catches b1 (never renewed), not a2.
+    let purged = store
+        .purge_expired(
+            now + Duration::from_secs(100),
+            now + Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(purged.sessions, 2);
+    assert_eq!(of(alice.id).await, [a2]);
+    assert!(of(bob.id).await.is_empty());
+    let entry = store.session(a2).await.unwrap().expect("a2 lives");
+    assert_eq!(entry.email, "alice@example.com");
+    // At +1000 s a2 has expired too: the purge still finds it.
+    let purged = store
+        .purge_expired(now + Duration::from_secs(1000), now)
+        .await
+        .unwrap();
+    assert_eq!(purged.sessions, 1);
+    assert_eq!(store.counts().unwrap().1, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema migration, on a file written by schema version 1 (see tests/fixtures/README.md).
 

@@ -18,10 +18,8 @@ use redb::{Key, ReadableTable, Table, TableDefinition, TableHandle, Value, Write
 
 use super::{
     records::{StoredReset, StoredSession, StoredUser},
-    schema::{
-        self, EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS,
-        USER_SESSIONS, USERS,
-    },
+    schema::{self, EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSIONS, USERS},
+    sessions,
     time_index::TimeIndexKey,
 };
 use crate::{error::StoreError, user::email_key};
@@ -118,8 +116,8 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
         Ok(())
     })?;
     for (old, current) in [
-        (v1::SESSION_EXPIRY, SESSION_EXPIRY),
-        (v1::SESSION_IDLE, SESSION_IDLE),
+        (v1::SESSION_EXPIRY, v3::SESSION_EXPIRY),
+        (v1::SESSION_IDLE, v3::SESSION_IDLE),
         (v1::RESET_EXPIRY, RESET_EXPIRY),
     ] {
         rewrite(txn, old, current, |new, (at_ms, digest), ()| {
@@ -182,15 +180,15 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 /// Version 3 → 4: each session carries its owner's email (as registered), read from the
-/// `users` table in this transaction. A session whose owner is gone (which version 3 never
-/// left behind: deleting an account deleted its sessions) is dropped with its index entries.
+/// `users` table in this transaction; the session indexes (by user, by expiry, by last
+/// activity) hold digest prefixes instead of whole digests, so they are rebuilt from the
+/// sessions. A session whose owner is gone (which version 3 never left behind: deleting an
+/// account deleted its sessions) is dropped.
 fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let mut orphans = Vec::new();
     {
         let users = txn.open_table(USERS)?;
         rewrite(txn, v3::SESSIONS, SESSIONS, |new, digest, old| {
             let Some(owner) = users.get(old.user_id)? else {
-                orphans.push((digest, old));
                 return Ok(());
             };
             let session = StoredSession {
@@ -205,15 +203,13 @@ fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
             Ok(())
         })?;
     }
-    if !orphans.is_empty() {
-        let mut by_user = txn.open_multimap_table(USER_SESSIONS)?;
-        let mut expiry = txn.open_table(SESSION_EXPIRY)?;
-        let mut idle = txn.open_table(SESSION_IDLE)?;
-        for (digest, old) in orphans {
-            by_user.remove(old.user_id, digest)?;
-            expiry.remove(TimeIndexKey::new(old.expires_ms, digest))?;
-            idle.remove(TimeIndexKey::new(old.last_seen_ms, digest))?;
-        }
+    txn.delete_multimap_table(v3::USER_SESSIONS)?;
+    txn.delete_table(v3::SESSION_EXPIRY)?;
+    txn.delete_table(v3::SESSION_IDLE)?;
+    let sessions = txn.open_table(SESSIONS)?;
+    for entry in sessions.iter()? {
+        let (digest, stored) = entry?;
+        sessions::index(txn, &digest.value(), &stored.value())?;
     }
     Ok(())
 }

@@ -1,9 +1,12 @@
 //! The records and tables of schema version 3 that version 4 changed, as version 3 defined
-//! them: the version-2 step writes these, the version-3 step reads them.
+//! them: the earlier steps write these, the version-3 step reads and replaces them.
 
-use redb::{TableDefinition, TypeName, Value};
+use redb::{MultimapTableDefinition, TableDefinition, TypeName, Value};
 
-use super::super::records::{u64_fields_value, u64_le_at};
+use super::super::{
+    records::{u64_fields_value, u64_le_at},
+    time_index::TimeIndexKey,
+};
 
 /// A session of version 3: no email.
 ///
@@ -27,6 +30,15 @@ u64_fields_value!(
 /// Token digest → the session.
 pub(in super::super) const SESSIONS: TableDefinition<[u8; 32], Session> =
     TableDefinition::new("sessions");
+/// User id → digests of their sessions.
+pub(in super::super) const USER_SESSIONS: MultimapTableDefinition<u64, [u8; 32]> =
+    MultimapTableDefinition::new("sessions_by_user");
+/// Sessions by absolute expiry (whole digests).
+pub(in super::super) const SESSION_EXPIRY: TableDefinition<TimeIndexKey, ()> =
+    TableDefinition::new("sessions_by_expiry");
+/// Sessions by last activity (whole digests).
+pub(in super::super) const SESSION_IDLE: TableDefinition<TimeIndexKey, ()> =
+    TableDefinition::new("sessions_by_last_seen");
 
 #[cfg(test)]
 mod tests {
