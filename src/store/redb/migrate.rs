@@ -138,8 +138,8 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// migration is refused ([`StoreError::Migration`], naming both accounts) and the file left
 /// as it was, so that an operator decides (delete or rename one with the previous release).
 fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
-    rewrite(txn, v2::USERS, USERS, |new, id, old| {
-        let user = StoredUser {
+    rewrite(txn, v2::USERS, v3::USERS, |new, id, old| {
+        let user = v3::User {
             email: old.email,
             hashed_password: old.hashed_password,
             created_ms: old.created_ms,
@@ -161,7 +161,7 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
     })?;
     schema::create_device_tables(txn)?;
     txn.delete_table(EMAILS)?;
-    let users = txn.open_table(USERS)?;
+    let users = txn.open_table(v3::USERS)?;
     let mut emails = txn.open_table(EMAILS)?;
     for entry in users.iter()? {
         let (id, user) = entry?;
@@ -179,12 +179,23 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Version 3 → 4: each session carries its owner's email (as registered), read from the
-/// `users` table in this transaction; the session indexes (by user, by expiry, by last
+/// Version 3 → 4: accounts keep the bcrypt hash in its packed form
+/// ([`super::hash_form`]); each session carries its owner's email (as registered), read from
+/// the `users` table in this transaction; the session indexes (by user, by expiry, by last
 /// activity) hold digest prefixes instead of whole digests, so they are rebuilt from the
 /// sessions. A session whose owner is gone (which version 3 never left behind: deleting an
 /// account deleted its sessions) is dropped.
 fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
+    rewrite(txn, v3::USERS, USERS, |new, id, old| {
+        let user = StoredUser {
+            email: old.email,
+            hashed_password: old.hashed_password,
+            created_ms: old.created_ms,
+            generation: old.generation,
+        };
+        new.insert(id, user)?;
+        Ok(())
+    })?;
     {
         let users = txn.open_table(USERS)?;
         rewrite(txn, v3::SESSIONS, SESSIONS, |new, digest, old| {

@@ -2,8 +2,8 @@
 //!
 //! - [`schema`]: the tables, the schema version, and what opening a file does;
 //! - [`migrate`]: the chain of in-place migrations from older schema versions;
-//! - [`records`], [`time_index`]: the typed records and keys the tables hold, with their byte
-//!   encodings;
+//! - [`records`], [`time_index`], [`hash_form`]: the typed records and keys the tables hold,
+//!   with their byte encodings (the bcrypt hash's packed form);
 //! - [`writer`]: the writer thread and its group commit;
 //! - [`snapshot`]: the snapshot of the `sessions` table that session look-ups read, which the
 //!   writer republishes after every commit, before it invalidates the session cache and
@@ -15,6 +15,7 @@
 
 mod devices;
 mod errors;
+mod hash_form;
 mod migrate;
 mod records;
 mod resets;

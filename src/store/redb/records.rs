@@ -19,6 +19,7 @@ use std::{
 
 use redb::{TypeName, Value};
 
+use super::hash_form;
 use crate::{
     store::{DeviceRecord, ResetRecord, SessionEntry, SessionRecord},
     user::UserId,
@@ -167,9 +168,10 @@ pub(super) use account_value;
 
 /// An account: the value of the `users` table, keyed by user id.
 ///
-/// Layout (variable width, [`encode_account`] with two fields): `created_ms` (u64 LE),
-/// `generation` (u64 LE), the email's length in bytes (u32 LE), the email (UTF-8, as
-/// registered), then the bcrypt hash (UTF-8) to the end.
+/// Layout (schema version 4, variable width): `created_ms` (u64 LE), `generation` (u64 LE),
+/// the email's length in bytes (u32 LE), the email (UTF-8, as registered), then the bcrypt
+/// hash in its [stored form](super::hash_form) (42 bytes for a bcrypt hash, else a zero byte
+/// and the text) to the end. Version 3 stored the hash as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct StoredUser {
     /// The email as registered (trimmed, case kept).
@@ -182,11 +184,42 @@ pub(super) struct StoredUser {
     pub(super) generation: u64,
 }
 
-account_value!(
-    StoredUser,
-    "tower_user_auth::StoredUser.v3",
-    [created_ms, generation]
-);
+impl Value for StoredUser {
+    type SelfType<'a> = Self;
+    type AsBytes<'a> = Vec<u8>;
+
+    fn fixed_width() -> Option<usize> {
+        None
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Self
+    where
+        Self: 'a,
+    {
+        let email_len = u32::from_le_bytes(bytes_at(data, 16)) as usize;
+        let rest = data.get(20..).unwrap_or_default();
+        let (email, hash) = rest.split_at(email_len.min(rest.len()));
+        Self {
+            email: String::from_utf8_lossy(email).into_owned(),
+            hashed_password: hash_form::decode(hash),
+            created_ms: u64_le_at(data, 0),
+            generation: u64_le_at(data, 8),
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
+    where
+        Self: 'b,
+    {
+        let mut out = encode_account(&[value.created_ms, value.generation], &value.email, "");
+        hash_form::encode(&value.hashed_password, &mut out);
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::StoredUser.v4")
+    }
+}
 
 /// A session: the value of the `sessions` table, keyed by the token's digest. It carries its
 /// owner's email, so that validating a request reads one table (a change of email rewrites
@@ -461,10 +494,18 @@ pub(super) mod tests {
         assert_eq!(
             StoredUser::as_bytes(&user),
             [
-                2, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'@', b'b', b'x',
-                b'y'
+                2, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'@', b'b', 0,
+                b'x', b'y'
             ]
         );
+        let bcrypt = StoredUser {
+            hashed_password: format!("$2b$04${}", "a".repeat(53)),
+            ..user
+        };
+        let bytes = StoredUser::as_bytes(&bcrypt);
+        assert_eq!(bytes.len(), 23 + 43);
+        assert_eq!(bytes[23..26], [1, b'b', 4]);
+        assert_eq!(round_trip(&bcrypt), bcrypt);
     }
 
     #[test]

@@ -15,7 +15,7 @@
 //! | 1 | values and time-index keys are redb tuples (`tests/fixtures/v1.redb` is such a file) |
 //! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) (`tests/fixtures/v2.redb`) |
 //! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) (`tests/fixtures/v3.redb`) |
-//! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone |
+//! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone; the session indexes hold digest prefixes; the bcrypt hash is packed |
 //!
 //! Each version is migrated to from the one before by [`super::migrate`]; a file with no
 //! recorded version but an empty `users` table is taken as version 1.
@@ -42,8 +42,7 @@
 //!   validation reads one table; an email change rewrites the user's sessions.
 //! - The three session indexes hold the digest's first 8 bytes instead of all 32 (a range of
 //!   `sessions` finds the sessions with a prefix; the candidates' fields say which entry is
-//!   whose). At 200,000 users with one session each this brought the compacted file from
-//!   490 to about 400 bytes a user (version 3: 452).
+//!   whose).
 //! - Both session time indexes are kept. A session is purged when its absolute expiry has
 //!   passed *or* it has been idle since `idle_before`; the store learns the idle timeout
 //!   only at purge time ([`Store::purge_expired`](crate::store::Store::purge_expired)), so
@@ -52,9 +51,13 @@
 //!   scanning every recently used session, in the writer thread, at every purge; with the
 //!   expiry index alone, idle sessions likewise. (Validation refuses such sessions either
 //!   way: the indexes only bound how long dead sessions take space.)
-//! - The bcrypt hash stays as its 60-byte text: it is compared and rehashed as text, and a
-//!   binary form saves about 19 bytes an account only if every variant and any non-canonical
-//!   encoding round-trips exactly.
+//! - The bcrypt hash is kept packed, 42 bytes instead of 60 ([`super::hash_form`]: exact, any
+//!   variant, any cost, non-canonical last characters kept; other text is kept as text).
+//!
+//! Measured (`SCALE_KEEP=DIR cargo bench --bench scale -- 200000`, then redb's
+//! `Database::compact` on `DIR/scale.redb`; one user with one session each): version 3, 452
+//! bytes a user; version 4 with the email in sessions alone, 490; with prefix indexes, 396;
+//! with the packed hash too, see BENCHMARKS.md.
 
 use redb::{
     Database, MultimapTableDefinition, ReadableTable, ReadableTableMetadata, TableDefinition,

@@ -4,9 +4,30 @@
 use redb::{MultimapTableDefinition, TableDefinition, TypeName, Value};
 
 use super::super::{
-    records::{u64_fields_value, u64_le_at},
+    records::{account_value, decode_account, encode_account, u64_fields_value, u64_le_at},
     time_index::TimeIndexKey,
 };
+
+/// An account of version 3: the hash as text.
+///
+/// Layout: `created_ms`, `generation` (u64 LE each), the email's length (u32 LE), the email,
+/// the hash (UTF-8) to the end.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in super::super) struct User {
+    pub(in super::super) email: String,
+    pub(in super::super) hashed_password: String,
+    pub(in super::super) created_ms: u64,
+    pub(in super::super) generation: u64,
+}
+
+account_value!(
+    User,
+    "tower_user_auth::StoredUser.v3",
+    [created_ms, generation]
+);
+
+/// id → the account.
+pub(in super::super) const USERS: TableDefinition<u64, User> = TableDefinition::new("users");
 
 /// A session of version 3: no email.
 ///
