@@ -284,6 +284,142 @@ async fn emails_equal_after_nfc_normalisation_are_one_account() {
     assert_eq!(h.user(decomposed).await.email, composed);
 }
 
+/// With the session cache off every look-up reads the published snapshot of the sessions
+/// table: a logout racing with look-ups of its session is seen by every look-up that starts
+/// after `delete_session` has returned, and a new session by every one after
+/// `insert_session` has returned. Many rounds, each released at once by a barrier.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn uncached_look_ups_see_every_answered_write() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const READERS: usize = 3;
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::builder()
+        .session_cache_bytes(0)
+        .open(dir.path().join("auth.redb"))
+        .unwrap();
+    let user = store
+        .add_user("snap@example.com", "$2b$04$h")
+        .await
+        .unwrap();
+    let now = SystemTime::now();
+    let record = tower_user_auth::store::SessionRecord {
+        user_id: user.id,
+        created: now,
+        last_seen: now,
+        expires: now + Duration::from_secs(600),
+        generation: 0,
+    };
+    let store = Arc::new(store);
+    for round in 0..100 {
+        let digest = tower_user_auth::token::TokenDigest::of(&format!("snapshot {round}"));
+        store.insert_session(digest, record, None).await.unwrap();
+        let found = store.session(digest).await.unwrap();
+        assert_eq!(found.map(|e| e.email).as_deref(), Some("snap@example.com"));
+        let barrier = Arc::new(tokio::sync::Barrier::new(READERS + 1));
+        let ended = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..READERS)
+            .map(|_| {
+                let (store, barrier, ended) =
+                    (Arc::clone(&store), Arc::clone(&barrier), Arc::clone(&ended));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let mut after = 0;
+                    while after < 20 {
+                        let returned = ended.load(Ordering::SeqCst);
+                        let found = store.session(digest).await.unwrap();
+                        if returned {
+                            after += 1;
+                            assert!(found.is_none(), "round {round}: a logged-out session");
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        barrier.wait().await;
+        assert!(store.delete_session(digest).await.unwrap());
+        ended.store(true, Ordering::SeqCst);
+        for reader in futures_util::future::join_all(readers).await {
+            reader.expect("a reader panicked");
+        }
+    }
+}
+
+/// The redb store's session indexes hold 8-byte digest prefixes: sessions whose digests
+/// share a prefix (and their times, and their owner) are still told apart by every query
+/// and by the purge, whichever of them goes first.
+#[tokio::test]
+async fn sessions_sharing_a_digest_prefix_are_told_apart() {
+    use tower_user_auth::{store::SessionRecord, token::TokenDigest};
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::open(dir.path().join("auth.redb")).unwrap();
+    let alice = store
+        .add_user("alice@example.com", "$2b$04$h")
+        .await
+        .unwrap();
+    let bob = store.add_user("bob@example.com", "$2b$04$h").await.unwrap();
+    let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600);
+    let record = |user: UserId, expires: u64| SessionRecord {
+        user_id: user,
+        created: now,
+        last_seen: now,
+        expires: now + Duration::from_secs(expires),
+        generation: 0,
+    };
+    let digest = |last: u8| {
+        let mut d = [7; 32];
+        d[31] = last;
+        TokenDigest(d)
+    };
+    let (a1, a2, a3, b1) = (digest(1), digest(2), digest(3), digest(4));
+    for (d, r) in [
+        (a1, record(alice.id, 600)),
+        (a2, record(alice.id, 600)),
+        (a3, record(alice.id, 60)),
+        (b1, record(bob.id, 600)),
+    ] {
+        store.insert_session(d, r, None).await.unwrap();
+    }
+    let of = |id: UserId| {
+        let store = store.clone();
+        async move {
+            let mut d: Vec<_> = store.sessions_of(id).await.unwrap();
+            d.sort_by_key(|(d, _)| d.0);
+            d.into_iter().map(|(d, _)| d).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(of(alice.id).await, [a1, a2, a3]);
+    assert_eq!(of(bob.id).await, [b1]);
+    // a1 goes: a2 (same user, same times) keeps every index entry it shares with it.
+    assert!(store.delete_session(a1).await.unwrap());
+    assert_eq!(of(alice.id).await, [a2, a3]);
+    // a2 is renewed: a3's last-activity entry (the same moment) stays.
+    store
+        .touch_session(a2, now + Duration::from_secs(30))
+        .await
+        .unwrap();
+    // At +100 s, a3 has expired; idle before +10 s catches b1 (never renewed), not a2.
+    let purged = store
+        .purge_expired(
+            now + Duration::from_secs(100),
+            now + Duration::from_secs(10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(purged.sessions, 2);
+    assert_eq!(of(alice.id).await, [a2]);
+    assert!(of(bob.id).await.is_empty());
+    let entry = store.session(a2).await.unwrap().expect("a2 lives");
+    assert_eq!(entry.email, "alice@example.com");
+    // At +1000 s a2 has expired too: the purge still finds it.
+    let purged = store
+        .purge_expired(now + Duration::from_secs(1000), now)
+        .await
+        .unwrap();
+    assert_eq!(purged.sessions, 1);
+    assert_eq!(store.counts().unwrap().1, 0);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Schema migration, on a file written by schema version 1 (see tests/fixtures/README.md).
 
@@ -310,7 +446,7 @@ const FIXTURE_LOGGED_OUT: &str = "205093c3-9649-4bca-98e1-2af5eefb18e2";
 const FIXTURE_RESET: &str = "8d8bdc97-748d-4767-80b9-e502cfe8ed64";
 
 /// The schema version this build writes.
-const CURRENT_VERSION: u64 = 3;
+const CURRENT_VERSION: u64 = 4;
 
 const META: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("meta");
 /// The `users` table as schema version 1 defined it.
@@ -636,5 +772,78 @@ async fn a_version_2_file_is_migrated_in_place() {
     assert_eq!(
         version_and_tables(&path),
         (Some(CURRENT_VERSION), v2_tables)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema migration, on a file written by schema version 3 (see tests/fixtures/README.md).
+
+/// The accounts of `v3.redb` and their passwords (the same as `v2.redb`'s).
+const V3_USERS: [(&str, &str); 4] = V2_USERS;
+/// The live sessions of `v3.redb` and their owners' emails as registered.
+const V3_SESSIONS: [(&str, &str); 4] = [
+    ("9a503156-887e-4009-b663-75acca8b509b", "alice@example.com"),
+    ("8646eace-da39-491b-b7f3-97815c409678", "Bob@Example.com"),
+    ("156a7a53-c009-483d-80b0-6aedf3518c0a", "carol@example.com"),
+    ("b65036b6-69f1-4cda-85bd-e6a8e6d342bc", V2_ZOE),
+];
+/// Bob's second session in `v3.redb`, logged out before the file was written.
+const V3_LOGGED_OUT: &str = "900cd16f-e3d8-4a79-8705-e648588fdd60";
+/// Carol's reset token in `v3.redb`.
+const V3_RESET: &str = "ec153474-4ea6-4855-b5b8-61b34b49b0a4";
+
+/// Every live session of `v3.redb` answers [`Store::session`] with its owner's email, and
+/// validates through `Auth`; the logged-out one answers nothing.
+async fn v3_sessions_are_valid(auth: &Auth) {
+    for (token, email) in V3_SESSIONS {
+        let digest = SessionToken::parse(token).unwrap().digest();
+        let entry = auth.store().session(digest).await.unwrap();
+        assert_eq!(entry.map(|e| e.email).as_deref(), Some(email), "{token}");
+        let user = auth.get_user_from_session_id(Some(token)).await.unwrap();
+        assert_eq!(user.map(|u| u.email).as_deref(), Some(email), "{token}");
+    }
+    let digest = SessionToken::parse(V3_LOGGED_OUT).unwrap().digest();
+    assert!(auth.store().session(digest).await.unwrap().is_none());
+    let gone = auth.get_user_from_session_id(Some(V3_LOGGED_OUT));
+    assert!(gone.await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_version_3_file_is_migrated_in_place() {
+    let (_dir, path) = fixture_copy("v3.redb");
+    let (version, v3_tables) = version_and_tables(&path);
+    assert_eq!(version, Some(3));
+    {
+        let auth = fixture_auth(&path);
+        assert_eq!(auth.store().counts().unwrap(), (4, 4, 1));
+        v3_sessions_are_valid(&auth).await;
+        for (email, password) in V3_USERS {
+            assert!(auth.valid_login(email, password).await.unwrap(), "{email}");
+            assert!(!auth.valid_login(email, "wrong").await.unwrap(), "{email}");
+        }
+        let composed = "Zo\u{eb}@example.com";
+        assert!(auth.valid_login(composed, "zoe-password-4").await.unwrap());
+        // The reset token works once; the seed profile keeps Carol's session across it.
+        let carol = auth.update_password(V3_RESET, "carol-new").await.unwrap();
+        assert_eq!((carol.id, carol.generation), (UserId(3), 1));
+        assert!(
+            auth.valid_login("carol@example.com", "carol-new")
+                .await
+                .unwrap()
+        );
+        assert!(auth.update_password(V3_RESET, "again").await.is_err());
+        v3_sessions_are_valid(&auth).await;
+    }
+    let (version, tables) = version_and_tables(&path);
+    assert_eq!(version, Some(CURRENT_VERSION));
+    assert_eq!(tables, v3_tables);
+    // Opening the migrated file again changes nothing.
+    let auth = fixture_auth(&path);
+    assert_eq!(auth.store().counts().unwrap(), (4, 4, 0));
+    v3_sessions_are_valid(&auth).await;
+    drop(auth);
+    assert_eq!(
+        version_and_tables(&path),
+        (Some(CURRENT_VERSION), v3_tables)
     );
 }

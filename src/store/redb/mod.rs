@@ -2,10 +2,13 @@
 //!
 //! - [`schema`]: the tables, the schema version, and what opening a file does;
 //! - [`migrate`]: the chain of in-place migrations from older schema versions;
-//! - [`records`], [`time_index`]: the typed records and keys the tables hold, with their byte
-//!   encodings;
+//! - [`records`], [`time_index`], [`hash_form`]: the typed records and keys the tables hold,
+//!   with their byte encodings (the bcrypt hash's packed form);
 //! - [`writer`]: the writer thread and its group commit;
 //! - [`live_digests`]: the filter that refuses unknown session digests without a read;
+//! - [`snapshot`]: the snapshot of the `sessions` table that session look-ups read, which the
+//!   writer republishes after every commit, before it invalidates the session cache and
+//!   answers (the ordering is in that module's docs);
 //! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each kind of record,
 //!   inside a transaction;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
@@ -13,12 +16,14 @@
 
 mod devices;
 mod errors;
+mod hash_form;
 mod live_digests;
 mod migrate;
 mod records;
 mod resets;
 mod schema;
 mod sessions;
+mod snapshot;
 mod store_impl;
 mod time_index;
 mod users;
@@ -39,10 +44,15 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, W
 use self::{
     live_digests::LiveDigestFilter,
     schema::{RESETS, SESSIONS, USERS},
+    snapshot::Snapshot,
     writer::{Job, Pending},
 };
+use super::SessionEntry;
 use super::session_cache::{DEFAULT_SESSION_CACHE_BYTES, SessionCache};
-use crate::error::{BackendError, StoreError};
+use crate::{
+    error::{BackendError, StoreError},
+    token::TokenDigest,
+};
 
 /// Writes waiting for the writer thread beyond which new ones are refused with
 /// [`StoreError::Busy`].
@@ -78,6 +88,8 @@ pub struct RedbStore {
 struct Shared {
     /// First: dropped (its builder stopped and joined) before the database.
     live: LiveDigestFilter,
+    /// Before the database too: it holds a read transaction.
+    snapshot: Arc<Snapshot>,
     db: Arc<Database>,
     cache: Arc<SessionCache>,
     jobs: Option<SyncSender<Box<dyn Job>>>,
@@ -234,6 +246,7 @@ impl RedbStore {
 
     fn start(db: Database, options: &RedbStoreBuilder) -> Result<Self, StoreError> {
         schema::open_schema(&db)?;
+        let snapshot = Arc::new(Snapshot::open(&db)?);
         let db = Arc::new(db);
         let cache = Arc::new(SessionCache::with_budget(options.session_cache_bytes));
         // The snapshot is taken before the writer starts: see `live_digests`.
@@ -242,13 +255,23 @@ impl RedbStore {
         let (jobs, receiver) = mpsc::sync_channel(options.write_queue.max(1));
         let writer_db = Arc::clone(&db);
         let writer_cache = Arc::clone(&cache);
+        let writer_snapshot = Arc::clone(&snapshot);
         let writer = thread::Builder::new()
             .name("user-auth-redb-writer".into())
-            .spawn(move || writer::run_writer(&writer_db, &writer_cache, &writer_live, &receiver))
+            .spawn(move || {
+                writer::run_writer(
+                    &writer_db,
+                    &writer_cache,
+                    &writer_snapshot,
+                    &writer_live,
+                    &receiver,
+                );
+            })
             .map_err(|e| StoreError::Backend(BackendError::new(e)))?;
         Ok(Self {
             shared: Arc::new(Shared {
                 live,
+                snapshot,
                 db,
                 cache,
                 jobs: Some(jobs),
@@ -263,6 +286,16 @@ impl RedbStore {
     ) -> Result<T, StoreError> {
         let txn = self.shared.db.begin_read()?;
         f(&txn)
+    }
+
+    /// The session of `token` with its owner's email, from the published snapshot of the
+    /// `sessions` table (see [`snapshot`]): one B-tree walk, no read transaction begun. A
+    /// caller that caches the answer loads the cache's epoch before calling this.
+    pub(crate) fn read_session(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<SessionEntry>, StoreError> {
+        self.shared.snapshot.session(&self.shared.db, token)
     }
 
     async fn write<T: Send + 'static>(

@@ -65,7 +65,7 @@ impl Store for RedbStore {
             return Ok(None);
         }
         let epoch = cache.epoch();
-        let found = self.read(|txn| sessions::get(txn, token))?;
+        let found = self.read_session(token)?;
         if let Some(found) = &found {
             cache.insert(epoch, token.0, found.clone());
         }

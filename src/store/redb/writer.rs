@@ -15,8 +15,7 @@ use std::{
 use redb::{Database, WriteTransaction};
 use tokio::sync::oneshot;
 
-use super::live_digests::LiveDigests;
-
+use super::{live_digests::LiveDigests, snapshot::Snapshot};
 use crate::{
     error::{BackendError, StoreError},
     store::session_cache::{Dirty, SessionCache},
@@ -126,11 +125,13 @@ where
 }
 
 /// The writer thread's loop: takes what has queued up (at most [`MAX_BATCH`] writes), commits
-/// it in one transaction, updates the filter of live digests and the session cache, then
-/// answers. Ends when every sender of `jobs` is gone and the queue is empty.
+/// it in one transaction, publishes a new snapshot of the sessions (see [`super::snapshot`]),
+/// updates the filter of live digests and the session cache, then answers. Ends when every
+/// sender of `jobs` is gone and the queue is empty.
 pub(super) fn run_writer(
     db: &Database,
     cache: &SessionCache,
+    snapshot: &Snapshot,
     live: &LiveDigests,
     jobs: &Receiver<Box<dyn Job>>,
 ) {
@@ -143,6 +144,10 @@ pub(super) fn run_writer(
             }
         }
         let committed = commit_batch(db, &mut batch);
+        // Before the cache's epoch bump (in `invalidate`/`clear`) and before anyone is
+        // answered: see the ordering in `snapshot`'s docs. After a failed commit too, from
+        // the database as it is.
+        snapshot.republish(db);
         let dirty = DIRTY.with(|d| d.take());
         // Before anyone is answered: an answered login is never refused by the filter.
         live.add(&dirty.created);
