@@ -8,6 +8,52 @@ use redb::{Key, ReadableTable, TableDefinition, TypeName, Value, WriteTransactio
 use super::records::bytes_at;
 use crate::error::StoreError;
 
+/// `redb::Value` and `redb::Key` for a time-index key type: `at_ms` as a u64 big-endian,
+/// then its `$tail` field of `$len` bytes, compared as bytes (big-endian time first: the
+/// bytes sort as the pair does). `$name` is the type name redb records with the table.
+macro_rules! time_key_encoding {
+    ($key:ident, $tail:ident, $len:literal, $name:literal) => {
+        impl Value for $key {
+            type SelfType<'a> = Self;
+            type AsBytes<'a> = [u8; 8 + $len];
+
+            fn fixed_width() -> Option<usize> {
+                Some(8 + $len)
+            }
+
+            fn from_bytes<'a>(data: &'a [u8]) -> Self
+            where
+                Self: 'a,
+            {
+                Self {
+                    at_ms: u64::from_be_bytes(bytes_at(data, 0)),
+                    $tail: bytes_at(data, 8),
+                }
+            }
+
+            fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 8 + $len]
+            where
+                Self: 'b,
+            {
+                let mut out = [0; 8 + $len];
+                out[..8].copy_from_slice(&value.at_ms.to_be_bytes());
+                out[8..].copy_from_slice(&value.$tail);
+                out
+            }
+
+            fn type_name() -> TypeName {
+                TypeName::new($name)
+            }
+        }
+
+        impl Key for $key {
+            fn compare(data1: &[u8], data2: &[u8]) -> Ordering {
+                data1.cmp(data2)
+            }
+        }
+    };
+}
+
 /// The key of a time index (`sessions_by_expiry`, `sessions_by_last_seen`,
 /// `reset_tokens_by_expiry`): a moment, then the digest of the token it concerns. The tables
 /// hold no value (`()`); ranges over the key find what is due.
@@ -34,45 +80,7 @@ impl TimeIndexKey {
     }
 }
 
-impl Value for TimeIndexKey {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = [u8; 40];
-
-    fn fixed_width() -> Option<usize> {
-        Some(40)
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        Self {
-            at_ms: u64::from_be_bytes(bytes_at(data, 0)),
-            digest: bytes_at(data, 8),
-        }
-    }
-
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 40]
-    where
-        Self: 'b,
-    {
-        let mut out = [0; 40];
-        out[..8].copy_from_slice(&value.at_ms.to_be_bytes());
-        out[8..].copy_from_slice(&value.digest);
-        out
-    }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::TimeIndexKey")
-    }
-}
-
-impl Key for TimeIndexKey {
-    fn compare(data1: &[u8], data2: &[u8]) -> Ordering {
-        // Big-endian time first: byte order is the pair's order.
-        data1.cmp(data2)
-    }
-}
+time_key_encoding!(TimeIndexKey, digest, 32, "tower_user_auth::TimeIndexKey");
 
 /// The first 8 bytes of a session's digest: what the session indexes hold instead of the
 /// whole 32-byte digest (a quarter of the space). The `sessions` table is ordered by digest,
@@ -130,44 +138,7 @@ impl SessionTimeKey {
     }
 }
 
-impl Value for SessionTimeKey {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = [u8; 16];
-
-    fn fixed_width() -> Option<usize> {
-        Some(16)
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        Self {
-            at_ms: u64::from_be_bytes(bytes_at(data, 0)),
-            prefix: bytes_at(data, 8),
-        }
-    }
-
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> [u8; 16]
-    where
-        Self: 'b,
-    {
-        let mut out = [0; 16];
-        out[..8].copy_from_slice(&value.at_ms.to_be_bytes());
-        out[8..].copy_from_slice(&value.prefix);
-        out
-    }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::SessionTimeKey")
-    }
-}
-
-impl Key for SessionTimeKey {
-    fn compare(data1: &[u8], data2: &[u8]) -> Ordering {
-        data1.cmp(data2)
-    }
-}
+time_key_encoding!(SessionTimeKey, prefix, 8, "tower_user_auth::SessionTimeKey");
 
 /// The digests that the time index `index` lists at or before `at_ms`: the records due for
 /// purging.
