@@ -36,3 +36,5 @@ echo "pass-through /me: $(ratio "$(figure ours "pass-through(/me)")" "$(figure a
 echo "logins/s at cost ${BCRYPT_COST:-12}: $(figure ours "login(cost=${BCRYPT_COST:-12})") (limit: cores / time per hash)"
 echo "GET / during a login storm: $(ratio "$(figure ours "index(4 conns, login storm)")" "$(figure ours "index(4 conns)")") of idle (goal 0.90);" \
   "peer: $(ratio "$(figure peer-axum-login "index(4 conns, login storm)")" "$(figure peer-axum-login "index(4 conns)")")"
+echo "logins/s during that storm: $(figure ours "logins(login storm)") (alone: $(figure ours "login(cost=${BCRYPT_COST:-12})"));" \
+  "peer: $(figure peer-axum-login "logins(login storm)") (alone: $(figure peer-axum-login "login(cost=${BCRYPT_COST:-12})")); per hashing priority: benches/storm.sh"

@@ -54,14 +54,45 @@ macro_rules! secret_token {
     };
 }
 
-/// Whether `raw` is a lowercase hyphenated UUID: the form of session and reset tokens.
+/// Whether `raw` is a lowercase hyphenated UUID (`8-4-4-4-12` lowercase hex digits): the form
+/// of session and reset tokens. A table look-up per byte: it runs on every request with a
+/// session cookie.
 fn is_uuid_token(raw: &str) -> bool {
-    raw.len() == TOKEN_LEN
-        && raw
-            .bytes()
-            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        && Uuid::try_parse(raw).is_ok()
+    is_uuid_form(raw.as_bytes())
 }
+
+/// [`is_uuid_token`] on bytes (which then are ASCII).
+fn is_uuid_form(bytes: &[u8]) -> bool {
+    bytes.len() == TOKEN_LEN
+        && bytes.iter().zip(UUID_TOKEN_FORM).all(|(&b, hyphen)| {
+            if hyphen {
+                b == b'-'
+            } else {
+                LOWER_HEX[usize::from(b)]
+            }
+        })
+}
+
+/// Where a hyphenated UUID has its hyphens.
+const UUID_TOKEN_FORM: [bool; TOKEN_LEN] = {
+    let mut form = [false; TOKEN_LEN];
+    form[8] = true;
+    form[13] = true;
+    form[18] = true;
+    form[23] = true;
+    form
+};
+
+/// The bytes that are lowercase hex digits.
+const LOWER_HEX: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = matches!(b as u8, b'0'..=b'9' | b'a'..=b'f');
+        b += 1;
+    }
+    table
+};
 
 /// Whether `raw` is 64 lowercase hex digits: the form of device tokens.
 fn is_device_token(raw: &str) -> bool {
@@ -80,6 +111,15 @@ secret_token!(
     draw: Uuid::new_v4().to_string(),
     well_formed: is_uuid_token
 );
+impl SessionToken {
+    /// The digest of `raw` (a cookie's bytes) if it is a well-formed session token, computed
+    /// from the borrowed bytes (no copy of the token is made): what the layer looks a
+    /// cookie's session up by.
+    pub(crate) fn digest_of(raw: &[u8]) -> Option<TokenDigest> {
+        is_uuid_form(raw).then(|| TokenDigest(Sha256::digest(raw).into()))
+    }
+}
+
 secret_token!(
     /// A password-reset token.
     ///
@@ -230,6 +270,56 @@ mod tests {
     fn debug_never_shows_the_token() {
         let t = ResetToken::generate();
         assert!(!format!("{t:?}").contains(t.expose()));
+    }
+
+    #[test]
+    fn a_session_token_is_exactly_a_lowercase_hyphenated_uuid() {
+        // The definition the one-pass check replaces: lowercase, and a UUID by `uuid`'s parser.
+        let by_uuid = |raw: &str| {
+            raw.len() == TOKEN_LEN
+                && raw
+                    .bytes()
+                    .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                && Uuid::try_parse(raw).is_ok()
+        };
+        let token = SessionToken::generate();
+        let good = token.expose();
+        let mut cases = vec![
+            good.to_owned(),
+            good.to_uppercase(),
+            format!("{{{}}}", &good[1..35]),
+            good.replace('-', "0"),
+            format!("{}-", &good[..35]),
+            format!("-{}", &good[1..]),
+            format!("{}g{}", &good[..5], &good[6..]),
+            "00000000-0000-0000-0000-000000000000".to_owned(),
+            "ffffffff-ffff-ffff-ffff-ffffffffffff".to_owned(),
+            "00000000-0000-4000-8000-00000000000".to_owned(),
+            "0000000-00000-4000-8000-000000000000".to_owned(),
+            "00000000-0000-4000-8000-0000000000é".to_owned(),
+            format!("urn:uuid:{good}"),
+        ];
+        // Every position holding every byte class.
+        for i in 0..TOKEN_LEN {
+            for b in ["-", "0", "a", "f", "g", "A", " ", "{"] {
+                let mut s = good.to_owned();
+                s.replace_range(i..=i, b);
+                cases.push(s);
+            }
+        }
+        for raw in &cases {
+            assert_eq!(is_uuid_token(raw), by_uuid(raw), "{raw:?}");
+        }
+        assert!(is_uuid_token(good));
+        assert_eq!(
+            SessionToken::digest_of(good.as_bytes()),
+            Some(token.digest())
+        );
+        assert_eq!(
+            SessionToken::digest_of(good.to_uppercase().as_bytes()),
+            None
+        );
+        assert_eq!(SessionToken::digest_of(b"\xff\xfe"), None);
     }
 
     #[test]

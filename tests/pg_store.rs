@@ -145,6 +145,34 @@ async fn tokens_are_stored_only_as_digests() {
     assert_eq!(digests, 5);
 }
 
+/// A session whose credential generation is not its user's (which no store operation leaves:
+/// written here by SQL) is not answered: the look-up's statement refuses it, as the redb store
+/// does by construction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_behind_its_users_generation_is_not_answered() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let store = db.store().await;
+    let user = store.add_user("gen@example.com", "$2b$04$h").await.unwrap();
+    let (kept, behind) = (TokenDigest::of("kept"), TokenDigest::of("behind"));
+    for digest in [kept, behind] {
+        store
+            .insert_session(digest, live_session(user.id, 0), None)
+            .await
+            .unwrap();
+    }
+    let entry = store.session(kept).await.unwrap().expect("a live session");
+    assert_eq!(entry.email, "gen@example.com");
+    let client = db.client().await;
+    let id = i64::try_from(user.id.0).unwrap();
+    client
+        .execute("UPDATE users SET generation = 1 WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    assert!(store.session(behind).await.unwrap().is_none());
+}
+
 /// The server ends every connection of the store (`pg_terminate_backend`): calls answer or
 /// fail with a `StoreError`, never a panic, and the pool replaces the connections by itself.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

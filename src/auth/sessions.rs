@@ -142,17 +142,44 @@ impl<S: Store> Auth<S> {
         &self,
         token: &SessionToken,
     ) -> Result<Option<(AuthenticatedUser, SessionRecord)>, AuthError> {
-        let digest = token.digest();
-        let Some(SessionEntry { record, email }) = self.live_session_by_digest(digest).await?
-        else {
-            return Ok(None);
-        };
+        self.authenticate_digest(token.digest()).await
+    }
+
+    /// [`authenticate`](Self::authenticate) by the token's digest: the layer digests the
+    /// cookie where it reads it, without copying the token.
+    pub(crate) async fn authenticate_digest(
+        &self,
+        digest: TokenDigest,
+    ) -> Result<Option<(AuthenticatedUser, SessionRecord)>, AuthError> {
+        let entry = self.shared.store.session(digest).await?;
+        Ok(entry.and_then(|entry| self.admit(digest, entry)))
+    }
+
+    /// [`authenticate_digest`](Self::authenticate_digest)'s answer when the store can give
+    /// it without waiting ([`Store::session_without_waiting`]), with the same checks (expiry,
+    /// idle timeout, renewal); `None` when the store would have to wait, and the caller then
+    /// awaits `authenticate_digest`. The layer's synchronous fast path.
+    pub(crate) fn authenticate_without_waiting(
+        &self,
+        digest: TokenDigest,
+    ) -> Option<Option<AuthenticatedUser>> {
+        let entry = self.shared.store.session_without_waiting(digest)?;
+        Some(entry.and_then(|entry| self.admit(digest, entry).map(|(user, _)| user)))
+    }
+
+    /// The user of the stored session `entry` if it is live.
+    fn admit(
+        &self,
+        digest: TokenDigest,
+        entry: SessionEntry,
+    ) -> Option<(AuthenticatedUser, SessionRecord)> {
+        let SessionEntry { record, email } = self.live(digest, entry)?;
         let authenticated = AuthenticatedUser {
             id: record.user_id,
             email,
             session: digest.session_id(),
         };
-        Ok(Some((authenticated, record)))
+        Some((authenticated, record))
     }
 
     /// Ends the session of `token`; `false` if it was not live.
@@ -354,17 +381,22 @@ impl<S: Store> Auth<S> {
         &self,
         digest: TokenDigest,
     ) -> Result<Option<SessionEntry>, AuthError> {
-        let Some(entry) = self.shared.store.session(digest).await? else {
-            return Ok(None);
-        };
+        let entry = self.shared.store.session(digest).await?;
+        Ok(entry.and_then(|entry| self.live(digest, entry)))
+    }
+
+    /// `entry`, the stored session of `digest`, if it is live now (neither expired nor idle
+    /// too long); records its activity, without waiting, once the renewal interval has
+    /// passed since the last record.
+    fn live(&self, digest: TokenDigest, entry: SessionEntry) -> Option<SessionEntry> {
         let now = self.now();
         if !self.is_live(&entry.record, now) {
-            return Ok(None);
+            return None;
         }
         if now >= entry.record.last_seen + self.shared.config.session_renewal {
             self.renew_later(digest, now);
         }
-        Ok(Some(entry))
+        Some(entry)
     }
 
     fn renew_later(&self, digest: TokenDigest, now: SystemTime) {

@@ -9,16 +9,17 @@ use http::{HeaderMap, HeaderValue, header};
 use crate::{
     auth::IssuedDevice,
     config::AuthConfig,
-    token::{DeviceToken, SessionToken},
+    token::{DeviceToken, SessionToken, TokenDigest},
 };
 
-/// What the request's `Cookie` headers say about the session cookie.
+/// What the request's `Cookie` headers say about the session cookie: its token (`T`, a
+/// [`SessionToken`]) or only the token's digest ([`session_digest`]).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) enum SessionCookie {
+pub(crate) enum SessionCookie<T = SessionToken> {
     /// No session cookie.
     Absent,
     /// One session cookie holding a well-formed token.
-    Token(SessionToken),
+    Token(T),
     /// A session cookie that cannot be a token we issued, or more than one.
     Invalid,
 }
@@ -30,12 +31,25 @@ pub(crate) enum SessionCookie {
 /// skipped whatever bytes, quotes or look-alike name it has, so it can never cost the user
 /// a session. Only our own cookie is judged: malformed or given twice, it is `Invalid`.
 pub(crate) fn session_cookie(headers: &HeaderMap, name: &str) -> SessionCookie {
+    read_session_cookie(headers, name, |raw| {
+        std::str::from_utf8(raw).ok().and_then(SessionToken::parse)
+    })
+}
+
+/// As [`session_cookie`], answering the token's digest instead of a copy of the token: what
+/// the layer needs to authenticate a request (the hot path makes no copy of the token).
+pub(crate) fn session_digest(headers: &HeaderMap, name: &str) -> SessionCookie<TokenDigest> {
+    read_session_cookie(headers, name, SessionToken::digest_of)
+}
+
+fn read_session_cookie<T>(
+    headers: &HeaderMap,
+    name: &str,
+    parse: fn(&[u8]) -> Option<T>,
+) -> SessionCookie<T> {
     match own_cookie(headers, name) {
         Ok(None) => SessionCookie::Absent,
-        Ok(Some(raw)) => std::str::from_utf8(raw)
-            .ok()
-            .and_then(SessionToken::parse)
-            .map_or(SessionCookie::Invalid, SessionCookie::Token),
+        Ok(Some(raw)) => parse(raw).map_or(SessionCookie::Invalid, SessionCookie::Token),
         Err(Duplicated) => SessionCookie::Invalid,
     }
 }
@@ -69,11 +83,36 @@ fn own_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h [u8]>
 }
 
 /// The `name=value` pairs of one `Cookie` header value, trimmed; a part without `=` is no
-/// cookie and is skipped.
+/// cookie and is skipped. One pass of `memchr2` finds every `;` and `=` (this runs on every
+/// request): a pair ends at a `;`, its name at its first `=`.
 fn pairs(value: &[u8]) -> impl Iterator<Item = (&[u8], &[u8])> {
-    value.split(|&b| b == b';').filter_map(|pair| {
-        let eq = pair.iter().position(|&b| b == b'=')?;
-        Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()))
+    let mut delimiters = memchr::memchr2_iter(b';', b'=', value);
+    let mut start = 0;
+    let mut done = false;
+    std::iter::from_fn(move || {
+        while !done {
+            let mut eq = None;
+            let end = loop {
+                match delimiters.next() {
+                    Some(at) if value[at] == b';' => break at,
+                    Some(at) => {
+                        eq.get_or_insert(at);
+                    }
+                    None => {
+                        done = true;
+                        break value.len();
+                    }
+                }
+            };
+            let pair_start = std::mem::replace(&mut start, end + 1);
+            if let Some(eq) = eq {
+                return Some((
+                    value[pair_start..eq].trim_ascii(),
+                    value[eq + 1..end].trim_ascii(),
+                ));
+            }
+        }
+        None
     })
 }
 
@@ -146,6 +185,67 @@ mod tests {
             session_cookie(&headers(&[line.as_bytes()]), "session_id"),
             SessionCookie::Token(token)
         );
+    }
+
+    #[test]
+    fn the_digest_reader_judges_the_cookie_as_the_token_reader_does() {
+        let t = SessionToken::generate();
+        let good = format!("theme=dark; session_id={}", t.expose());
+        let dup = format!("session_id={0}; session_id={0}", t.expose());
+        let lines: [&[u8]; 6] = [
+            good.as_bytes(),
+            dup.as_bytes(),
+            b"session_id=nope",
+            b"session_id=\xff\xfe",
+            b"other=1",
+            b"session_id=00000000-0000-4000-8000-00000000000G",
+        ];
+        for line in lines {
+            let h = headers(&[line]);
+            let expected = match session_cookie(&h, "session_id") {
+                SessionCookie::Absent => SessionCookie::Absent,
+                SessionCookie::Invalid => SessionCookie::Invalid,
+                SessionCookie::Token(token) => SessionCookie::Token(token.digest()),
+            };
+            assert_eq!(session_digest(&h, "session_id"), expected);
+        }
+        assert_eq!(
+            session_digest(&headers(&[good.as_bytes()]), "session_id"),
+            SessionCookie::Token(t.digest())
+        );
+    }
+
+    #[test]
+    fn pairs_are_split_as_by_semicolons_and_the_first_equals_sign() {
+        let by_split = |value: &[u8]| -> Vec<(Vec<u8>, Vec<u8>)> {
+            value
+                .split(|&b| b == b';')
+                .filter_map(|pair| {
+                    let eq = pair.iter().position(|&b| b == b'=')?;
+                    Some((pair[..eq].trim_ascii(), pair[eq + 1..].trim_ascii()))
+                })
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect()
+        };
+        for value in [
+            &b""[..],
+            b";",
+            b";;",
+            b"a",
+            b"a=",
+            b"=b",
+            b"a=b",
+            b"a=b;",
+            b";a=b",
+            b" a = b ; c=d=e ;bare; =x;f=\xff",
+            b"theme=dark; session_id=00000000-0000-4000-8000-000000000000",
+            b"a=\"b; =x; \"q\"=1; bare; ",
+        ] {
+            let ours: Vec<_> = pairs(value)
+                .map(|(n, v)| (n.to_vec(), v.to_vec()))
+                .collect();
+            assert_eq!(ours, by_split(value), "{value:?}");
+        }
     }
 
     #[test]

@@ -108,7 +108,7 @@ where
         }
         // Only this layer says who the user is.
         req.extensions_mut().remove::<AuthenticatedUser>();
-        let token = match cookie::session_cookie(req.headers(), config.cookie_name()) {
+        let digest = match cookie::session_digest(req.headers(), config.cookie_name()) {
             SessionCookie::Absent => return ResponseFuture::inner(self.inner.call(req), None),
             _ if csrf::is_state_changing(req.method())
                 && csrf::is_cross_site(req.headers(), req.uri(), &config.allowed_origins) =>
@@ -120,8 +120,21 @@ where
                 let clear = cookie::clear_session(config);
                 return ResponseFuture::inner(self.inner.call(req), Some(clear));
             }
-            SessionCookie::Token(token) => token,
+            SessionCookie::Token(digest) => digest,
         };
+        // The fast path: the store answers from memory (a cached session), so the wrapped
+        // service is called now, with the service driven to readiness, and its future is
+        // returned unboxed. The same checks and answers as the path below.
+        if let Some(user) = self.auth.authenticate_without_waiting(digest) {
+            let clear = match user {
+                Some(user) => {
+                    req.extensions_mut().insert(user);
+                    None
+                }
+                None => Some(cookie::clear_session(config)),
+            };
+            return ResponseFuture::inner(self.inner.call(req), clear);
+        }
         // The inner service is called from inside the future: take the one that was driven to
         // readiness and leave a clone in its place (see tower's "Be careful when cloning inner
         // services" in the `Service` docs).
@@ -129,7 +142,7 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let auth = self.auth.clone();
         ResponseFuture::authenticated(Box::pin(async move {
-            let live = match auth.authenticate(&token).await {
+            let live = match auth.authenticate_digest(digest).await {
                 Ok(Some((user, _))) => {
                     req.extensions_mut().insert(user);
                     true

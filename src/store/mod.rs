@@ -195,6 +195,27 @@ pub trait Store: Send + Sync + 'static {
         token: TokenDigest,
     ) -> impl Future<Output = Result<Option<SessionEntry>, StoreError>> + Send;
 
+    /// The answer [`session`](Self::session) would give for `token` right now, when this store
+    /// can give it without waiting (from memory: a cached session, or a digest the store
+    /// knows is absent); `None` when it cannot, and the caller then awaits
+    /// [`session`](Self::session).
+    ///
+    /// - `None`: "cannot answer without waiting", the default, always correct: a store that
+    ///   does not override this is asked through [`session`](Self::session) as before.
+    /// - `Some(Some(entry))`: the session is stored under `token`, as `session` would return it.
+    /// - `Some(None)`: no session is stored under `token`.
+    ///
+    /// An override must agree exactly with [`session`](Self::session): whatever it answers is
+    /// what `session` would have answered at the same moment (same entry, same invalidation
+    /// by every committed write), so that a request answered by it is treated as if `session`
+    /// had been awaited. It must not block, do I/O or take a lock held across I/O. The layer
+    /// calls it first on every request that carries a session cookie: with an answer it calls
+    /// the wrapped service at once, without boxing a future.
+    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
+        let _ = token;
+        None
+    }
+
     /// Records activity on a session. Does nothing if it no longer exists.
     fn touch_session(
         &self,

@@ -126,6 +126,7 @@ conformance! {
         touch_moves_forward_only,
         delete_one_and_delete_of_user,
         insert_for_an_unknown_user_is_not_found,
+        the_answer_without_waiting_is_the_answer_of_session,
     ],
     resets: [
         only_the_newest_token_lives,
@@ -151,6 +152,7 @@ conformance! {
         insert_session_racing_a_password_change_leaves_no_old_session,
         racing_resets_with_one_token_one_wins,
         racing_device_failures_never_exceed_the_limit,
+        an_email_change_is_seen_by_every_later_session_look_up,
     ],
     purge: [
         removes_what_is_expired_and_keeps_what_is_live,

@@ -1,8 +1,12 @@
 //! Concurrency, on a multi-thread runtime: what must hold whichever request commits first.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use futures_util::future::join_all;
+use tokio::sync::Barrier;
 use tower_user_auth::{
     StoreError,
     store::{AccountVersion, PasswordReset, Store, UserQuery, UserUpdate},
@@ -190,4 +194,74 @@ pub async fn racing_device_failures_never_exceed_the_limit<S: Store>(store: S) {
     counts.sort_unstable();
     assert_eq!(counts, [1, 2, 3, 4, 5], "{results:?}");
     assert!(store.device_token(token).await.unwrap().is_none());
+}
+
+/// An email change racing with look-ups of the user's sessions: every look-up answers the old
+/// or the new email, and none that starts after `update_user` has returned answers the old
+/// one (the store keeps the owner's email with each session and must rewrite it in the
+/// change's transaction). Many rounds, each released at once by a barrier.
+pub async fn an_email_change_is_seen_by_every_later_session_look_up<S: Store>(store: S) {
+    const SESSIONS: usize = 3;
+    const READERS: usize = 3;
+    let at = now();
+    let user = store
+        .add_user("round0@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let digests: Vec<TokenDigest> = (0..SESSIONS)
+        .map(|i| TokenDigest::of(&format!("email race {i}")))
+        .collect();
+    for digest in &digests {
+        store
+            .insert_session(*digest, session(user.id, at, 600), None)
+            .await
+            .unwrap();
+    }
+    let store = Arc::new(store);
+    let digests = Arc::new(digests);
+    for round in 0..100_usize {
+        let (old, new) = (
+            format!("round{round}@example.com"),
+            format!("round{}@example.com", round + 1),
+        );
+        let barrier = Arc::new(Barrier::new(READERS + 1));
+        let changed = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..READERS)
+            .map(|r| {
+                let (store, digests) = (Arc::clone(&store), Arc::clone(&digests));
+                let (barrier, changed) = (Arc::clone(&barrier), Arc::clone(&changed));
+                let (old, new) = (old.clone(), new.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let mut after = 0;
+                    let mut i = r;
+                    while after < 20 {
+                        let returned = changed.load(Ordering::SeqCst);
+                        let digest = digests[i % SESSIONS];
+                        i += 1;
+                        let entry = store.session(digest).await.unwrap();
+                        let email = entry.map(|e| e.email);
+                        if returned {
+                            after += 1;
+                            assert_eq!(email.as_ref(), Some(&new), "round {round}: stale");
+                        } else {
+                            let email = email.expect("a live session");
+                            assert!(email == old || email == new, "round {round}: {email}");
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        barrier.wait().await;
+        let updated = store
+            .update_user(user.id, UserUpdate::new().email(new.clone()))
+            .await
+            .unwrap();
+        assert_eq!(updated.email, new);
+        changed.store(true, Ordering::SeqCst);
+        for reader in join_all(readers).await {
+            reader.expect("a reader panicked");
+        }
+    }
 }

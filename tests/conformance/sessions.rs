@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{EndSessions, SessionRecord, Store, UserQuery},
+    store::{EndSessions, SessionRecord, Store, UserQuery, UserUpdate},
     token::TokenDigest,
 };
 
@@ -185,4 +185,40 @@ pub async fn insert_for_an_unknown_user_is_not_found<S: Store>(store: S) {
         .insert_session(d, session(user.id, now(), 60), Some(3))
         .await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+}
+
+/// `session_without_waiting`, when it answers, answers what `session` answers at that moment:
+/// after a read (which may cache), an activity record, an email change, a password change
+/// that moves the session, and its end; and for a digest never stored.
+pub async fn the_answer_without_waiting_is_the_answer_of_session<S: Store>(store: S) {
+    async fn agree<S: Store>(store: &S, d: TokenDigest, when: &str) {
+        let read = store.session(d).await.unwrap();
+        if let Some(now) = store.session_without_waiting(d) {
+            assert_eq!(now, read, "{when}");
+        }
+    }
+    let at = now();
+    let user = store.add_user("fast@s.io", "$2b$04$h").await.unwrap();
+    let d = TokenDigest::of("fast");
+    agree(&store, d, "before the insert").await;
+    store
+        .insert_session(d, session(user.id, at, 600), None)
+        .await
+        .unwrap();
+    agree(&store, d, "inserted").await;
+    agree(&store, d, "read twice").await;
+    store
+        .touch_session(d, at + Duration::from_secs(5))
+        .await
+        .unwrap();
+    agree(&store, d, "touched").await;
+    let update = UserUpdate::new().email("moved@s.io");
+    store.update_user(user.id, update).await.unwrap();
+    agree(&store, d, "email changed").await;
+    let update = UserUpdate::new().hashed_password("$2b$04$other");
+    store.update_user(user.id, update).await.unwrap();
+    agree(&store, d, "password changed, session moved").await;
+    assert!(store.delete_session(d).await.unwrap());
+    agree(&store, d, "ended").await;
+    agree(&store, TokenDigest::of("never stored"), "never stored").await;
 }

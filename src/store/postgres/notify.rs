@@ -2,6 +2,9 @@
 //! instances: `NOTIFY` from every writing transaction, one `LISTEN` connection per store, and
 //! a lease that bypasses the cache whenever that connection cannot vouch for it.
 //!
+//! Unlike `RedbStore`, a `PgStore` keeps no filter of live session digests: other instances
+//! create sessions this one has not seen, so an unknown digest costs one indexed read.
+//!
 //! # Sending
 //!
 //! Every transaction that ends or changes sessions, or changes a user, sends

@@ -5,10 +5,7 @@ use std::time::SystemTime;
 use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Row;
 
-use super::{
-    USER_COLUMNS, count, db_generation, db_id, db_time, digest_of, notify::CHANNEL, unsigned,
-    user_of, users,
-};
+use super::{count, db_generation, db_id, db_time, digest_of, notify::CHANNEL, unsigned, users};
 use crate::{
     error::StoreError,
     store::{EndSessions, SessionEntry, SessionRecord},
@@ -106,12 +103,16 @@ pub(super) async fn insert(
 /// answer, which should not format its text each time.
 static GET: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     format!(
-        "SELECT {USER_COLUMNS}, {SESSION_COLUMNS} FROM sessions
-         JOIN users ON users.id = sessions.user_id WHERE sessions.digest = $1"
+        "SELECT {SESSION_COLUMNS}, users.email FROM sessions
+         JOIN users ON users.id = sessions.user_id AND users.generation = sessions.generation
+         WHERE sessions.digest = $1"
     )
 });
 
-/// The session of `token` and its user, in one statement.
+/// The session of `token` with its owner's email, in one statement that reads only what a
+/// [`SessionEntry`] holds (not the password hash). A session whose credential generation is
+/// not its user's is not answered: the statement refuses it, as the redb store does by
+/// construction (a change of password moves or ends the sessions in its transaction).
 pub(super) async fn get(
     client: &Client,
     token: TokenDigest,
@@ -120,10 +121,9 @@ pub(super) async fn get(
     let Some(row) = client.query_opt(&stmt, &[&&token.0[..]]).await? else {
         return Ok(None);
     };
-    let user = user_of(&row)?;
     Ok(Some(SessionEntry {
-        record: record_of(&row, 4)?,
-        email: user.email,
+        record: record_of(&row, 0)?,
+        email: row.try_get(5)?,
     }))
 }
 

@@ -9,18 +9,17 @@
 //! the next open.
 //!
 //! To change the schema: bump [`SCHEMA_VERSION`], keep the tables a step reads as they were
-//! (like [`v1`] and [`v2`] here), and append one step.
+//! (like [`v1`], [`v2`] and [`v3`] here), and append one step.
 
 mod v2;
+mod v3;
 
 use redb::{Key, ReadableTable, Table, TableDefinition, TableHandle, Value, WriteTransaction};
 
 use super::{
     records::{StoredReset, StoredSession, StoredUser},
-    schema::{
-        self, EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSION_EXPIRY, SESSION_IDLE, SESSIONS,
-        USERS,
-    },
+    schema::{self, EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSIONS, USERS},
+    sessions,
     time_index::TimeIndexKey,
 };
 use crate::{error::StoreError, user::email_key};
@@ -32,7 +31,7 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 const FIRST_MIGRATABLE: u64 = 1;
 
 /// The chain: `STEPS[i]` migrates version `FIRST_MIGRATABLE + i` to the next.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4];
 
 // Every version from the first migratable one up to the current one has its step.
 const _: () = assert!(FIRST_MIGRATABLE + STEPS.len() as u64 == SCHEMA_VERSION);
@@ -117,8 +116,8 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
         Ok(())
     })?;
     for (old, current) in [
-        (v1::SESSION_EXPIRY, SESSION_EXPIRY),
-        (v1::SESSION_IDLE, SESSION_IDLE),
+        (v1::SESSION_EXPIRY, v3::SESSION_EXPIRY),
+        (v1::SESSION_IDLE, v3::SESSION_IDLE),
         (v1::RESET_EXPIRY, RESET_EXPIRY),
     ] {
         rewrite(txn, old, current, |new, (at_ms, digest), ()| {
@@ -139,8 +138,8 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// migration is refused ([`StoreError::Migration`], naming both accounts) and the file left
 /// as it was, so that an operator decides (delete or rename one with the previous release).
 fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
-    rewrite(txn, v2::USERS, USERS, |new, id, old| {
-        let user = StoredUser {
+    rewrite(txn, v2::USERS, v3::USERS, |new, id, old| {
+        let user = v3::User {
             email: old.email,
             hashed_password: old.hashed_password,
             created_ms: old.created_ms,
@@ -149,8 +148,8 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
         new.insert(id, user)?;
         Ok(())
     })?;
-    rewrite(txn, v2::SESSIONS, SESSIONS, |new, digest, old| {
-        let session = StoredSession {
+    rewrite(txn, v2::SESSIONS, v3::SESSIONS, |new, digest, old| {
+        let session = v3::Session {
             user_id: old.user_id,
             created_ms: old.created_ms,
             last_seen_ms: old.last_seen_ms,
@@ -162,7 +161,7 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
     })?;
     schema::create_device_tables(txn)?;
     txn.delete_table(EMAILS)?;
-    let users = txn.open_table(USERS)?;
+    let users = txn.open_table(v3::USERS)?;
     let mut emails = txn.open_table(EMAILS)?;
     for entry in users.iter()? {
         let (id, user) = entry?;
@@ -176,6 +175,52 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
             )));
         }
         emails.insert(key.as_str(), id.value())?;
+    }
+    Ok(())
+}
+
+/// Version 3 → 4: accounts keep the bcrypt hash in its packed form
+/// ([`super::hash_form`]); each session carries its owner's email (as registered), read from
+/// the `users` table in this transaction; the session indexes (by user, by expiry, by last
+/// activity) hold digest prefixes instead of whole digests, so they are rebuilt from the
+/// sessions. A session whose owner is gone (which version 3 never left behind: deleting an
+/// account deleted its sessions) is dropped.
+fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
+    rewrite(txn, v3::USERS, USERS, |new, id, old| {
+        let user = StoredUser {
+            email: old.email,
+            hashed_password: old.hashed_password,
+            created_ms: old.created_ms,
+            generation: old.generation,
+        };
+        new.insert(id, user)?;
+        Ok(())
+    })?;
+    {
+        let users = txn.open_table(USERS)?;
+        rewrite(txn, v3::SESSIONS, SESSIONS, |new, digest, old| {
+            let Some(owner) = users.get(old.user_id)? else {
+                return Ok(());
+            };
+            let session = StoredSession {
+                user_id: old.user_id,
+                created_ms: old.created_ms,
+                last_seen_ms: old.last_seen_ms,
+                expires_ms: old.expires_ms,
+                generation: old.generation,
+                email: owner.value().email.into(),
+            };
+            new.insert(digest, session)?;
+            Ok(())
+        })?;
+    }
+    txn.delete_multimap_table(v3::USER_SESSIONS)?;
+    txn.delete_table(v3::SESSION_EXPIRY)?;
+    txn.delete_table(v3::SESSION_IDLE)?;
+    let sessions = txn.open_table(SESSIONS)?;
+    for entry in sessions.iter()? {
+        let (digest, stored) = entry?;
+        sessions::index(txn, &digest.value(), &stored.value())?;
     }
     Ok(())
 }

@@ -2,9 +2,13 @@
 //!
 //! - [`schema`]: the tables, the schema version, and what opening a file does;
 //! - [`migrate`]: the chain of in-place migrations from older schema versions;
-//! - [`records`], [`time_index`]: the typed records and keys the tables hold, with their byte
-//!   encodings;
+//! - [`records`], [`time_index`], [`hash_form`]: the typed records and keys the tables hold,
+//!   with their byte encodings (the bcrypt hash's packed form);
 //! - [`writer`]: the writer thread and its group commit;
+//! - [`live_digests`]: the filter that refuses unknown session digests without a read;
+//! - [`snapshot`]: the snapshot of the `sessions` table that session look-ups read, which the
+//!   writer republishes after every commit, before it invalidates the session cache and
+//!   answers (the ordering is in that module's docs);
 //! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each kind of record,
 //!   inside a transaction;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
@@ -12,11 +16,14 @@
 
 mod devices;
 mod errors;
+mod hash_form;
+mod live_digests;
 mod migrate;
 mod records;
 mod resets;
 mod schema;
 mod sessions;
+mod snapshot;
 mod store_impl;
 mod time_index;
 mod users;
@@ -35,11 +42,17 @@ use std::{
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, WriteTransaction};
 
 use self::{
+    live_digests::LiveDigestFilter,
     schema::{RESETS, SESSIONS, USERS},
+    snapshot::Snapshot,
     writer::{Job, Pending},
 };
+use super::SessionEntry;
 use super::session_cache::{DEFAULT_SESSION_CACHE_BYTES, SessionCache};
-use crate::error::{BackendError, StoreError};
+use crate::{
+    error::{BackendError, StoreError},
+    token::TokenDigest,
+};
 
 /// Writes waiting for the writer thread beyond which new ones are refused with
 /// [`StoreError::Busy`].
@@ -70,9 +83,13 @@ pub struct RedbStore {
     shared: Arc<Shared>,
 }
 
-/// What every clone of a [`RedbStore`] shares: the database, the session cache, the writer
-/// thread and its queue.
+/// What every clone of a [`RedbStore`] shares: the database, the session cache, the filter
+/// of live session digests, the writer thread and its queue.
 struct Shared {
+    /// First: dropped (its builder stopped and joined) before the database.
+    live: LiveDigestFilter,
+    /// Before the database too: it holds a read transaction.
+    snapshot: Arc<Snapshot>,
     db: Arc<Database>,
     cache: Arc<SessionCache>,
     jobs: Option<SyncSender<Box<dyn Job>>>,
@@ -110,6 +127,19 @@ pub struct StoreStats {
     /// Bytes of the pages redb has allocated (the file may be larger: redb grows it in steps
     /// and reuses freed pages).
     pub allocated_bytes: u64,
+    /// Sessions in the in-process session cache.
+    pub cached_sessions: u64,
+    /// Memory the session cache accounts for, in bytes: its slots in use (128 bytes each,
+    /// emails up to 46 bytes inline), its index, and emails too long for their slot.
+    pub session_cache_bytes: u64,
+    /// Elements of the filter of live session digests (one per stored session, more for a
+    /// while after a failed commit).
+    pub session_filter_entries: u64,
+    /// Memory of that filter's table, in bytes.
+    pub session_filter_bytes: u64,
+    /// Whether that filter is built: until then it refuses nothing and every unknown
+    /// digest reads the database.
+    pub session_filter_ready: bool,
 }
 
 /// Options of a [`RedbStore`] before it opens.
@@ -216,17 +246,32 @@ impl RedbStore {
 
     fn start(db: Database, options: &RedbStoreBuilder) -> Result<Self, StoreError> {
         schema::open_schema(&db)?;
+        let snapshot = Arc::new(Snapshot::open(&db)?);
         let db = Arc::new(db);
         let cache = Arc::new(SessionCache::with_budget(options.session_cache_bytes));
+        // The snapshot is taken before the writer starts: see `live_digests`.
+        let live = LiveDigestFilter::start(db.begin_read()?)?;
+        let writer_live = Arc::clone(live.digests());
         let (jobs, receiver) = mpsc::sync_channel(options.write_queue.max(1));
         let writer_db = Arc::clone(&db);
         let writer_cache = Arc::clone(&cache);
+        let writer_snapshot = Arc::clone(&snapshot);
         let writer = thread::Builder::new()
             .name("user-auth-redb-writer".into())
-            .spawn(move || writer::run_writer(&writer_db, &writer_cache, &receiver))
+            .spawn(move || {
+                writer::run_writer(
+                    &writer_db,
+                    &writer_cache,
+                    &writer_snapshot,
+                    &writer_live,
+                    &receiver,
+                );
+            })
             .map_err(|e| StoreError::Backend(BackendError::new(e)))?;
         Ok(Self {
             shared: Arc::new(Shared {
+                live,
+                snapshot,
                 db,
                 cache,
                 jobs: Some(jobs),
@@ -241,6 +286,16 @@ impl RedbStore {
     ) -> Result<T, StoreError> {
         let txn = self.shared.db.begin_read()?;
         f(&txn)
+    }
+
+    /// The session of `token` with its owner's email, from the published snapshot of the
+    /// `sessions` table (see [`snapshot`]): one B-tree walk, no read transaction begun. A
+    /// caller that caches the answer loads the cache's epoch before calling this.
+    pub(crate) fn read_session(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<SessionEntry>, StoreError> {
+        self.shared.snapshot.session(&self.shared.db, token)
     }
 
     async fn write<T: Send + 'static>(
@@ -258,13 +313,19 @@ impl RedbStore {
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
-    /// Storage statistics, for monitoring: record counts and the bytes redb has in use. Runs
-    /// as a (read-only) job of the writer thread.
+    /// Storage statistics, for monitoring: record counts and the bytes redb has in use (read
+    /// as a job of the writer thread), and the memory of the session cache and of the filter
+    /// of live session digests.
     ///
     /// # Errors
     /// The store failed.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
-        self.write(|txn| {
+        let cache = &self.shared.cache;
+        let (cached_sessions, session_cache_bytes) = (cache.len() as u64, cache.bytes() as u64);
+        let filter = self.shared.live.digests();
+        let session_filter_ready = filter.is_built();
+        let (session_filter_entries, session_filter_bytes) = filter.size();
+        self.write(move |txn| {
             let stats = txn.stats()?;
             Ok(StoreStats {
                 users: txn.open_table(USERS)?.len()?,
@@ -272,6 +333,11 @@ impl RedbStore {
                 reset_tokens: txn.open_table(RESETS)?.len()?,
                 stored_bytes: stats.stored_bytes(),
                 allocated_bytes: stats.allocated_pages() * stats.page_size() as u64,
+                cached_sessions,
+                session_cache_bytes,
+                session_filter_entries,
+                session_filter_bytes,
+                session_filter_ready,
             })
         })
         .await

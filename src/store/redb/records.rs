@@ -12,12 +12,16 @@
 //! A record's redb type name is part of the table's identity in the file: changing a layout
 //! means a new type name, a new schema version and a migration step (see `migrate.rs`).
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::{
+    borrow::Cow,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use redb::{TypeName, Value};
 
+use super::hash_form;
 use crate::{
-    store::{DeviceRecord, ResetRecord, SessionRecord},
+    store::{DeviceRecord, ResetRecord, SessionEntry, SessionRecord},
     user::UserId,
 };
 
@@ -164,9 +168,10 @@ pub(super) use account_value;
 
 /// An account: the value of the `users` table, keyed by user id.
 ///
-/// Layout (variable width, [`encode_account`] with two fields): `created_ms` (u64 LE),
-/// `generation` (u64 LE), the email's length in bytes (u32 LE), the email (UTF-8, as
-/// registered), then the bcrypt hash (UTF-8) to the end.
+/// Layout (schema version 4, variable width): `created_ms` (u64 LE), `generation` (u64 LE),
+/// the email's length in bytes (u32 LE), the email (UTF-8, as registered), then the bcrypt
+/// hash in its [stored form](super::hash_form) (42 bytes for a bcrypt hash, else a zero byte
+/// and the text) to the end. Version 3 stored the hash as text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct StoredUser {
     /// The email as registered (trimmed, case kept).
@@ -179,18 +184,53 @@ pub(super) struct StoredUser {
     pub(super) generation: u64,
 }
 
-account_value!(
-    StoredUser,
-    "tower_user_auth::StoredUser.v3",
-    [created_ms, generation]
-);
+impl Value for StoredUser {
+    type SelfType<'a> = Self;
+    type AsBytes<'a> = Vec<u8>;
 
-/// A session: the value of the `sessions` table, keyed by the token's digest.
+    fn fixed_width() -> Option<usize> {
+        None
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Self
+    where
+        Self: 'a,
+    {
+        let email_len = u32::from_le_bytes(bytes_at(data, 16)) as usize;
+        let rest = data.get(20..).unwrap_or_default();
+        let (email, hash) = rest.split_at(email_len.min(rest.len()));
+        Self {
+            email: String::from_utf8_lossy(email).into_owned(),
+            hashed_password: hash_form::decode(hash),
+            created_ms: u64_le_at(data, 0),
+            generation: u64_le_at(data, 8),
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
+    where
+        Self: 'b,
+    {
+        let mut out = encode_account(&[value.created_ms, value.generation], &value.email, "");
+        hash_form::encode(&value.hashed_password, &mut out);
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::StoredUser.v4")
+    }
+}
+
+/// A session: the value of the `sessions` table, keyed by the token's digest. It carries its
+/// owner's email, so that validating a request reads one table (a change of email rewrites
+/// the user's sessions in its transaction).
 ///
-/// Layout (40 bytes): `user_id`, `created_ms`, `last_seen_ms`, `expires_ms`, `generation`,
-/// each a u64 LE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct StoredSession {
+/// Layout (schema version 4, variable width): `user_id`, `created_ms`, `last_seen_ms`,
+/// `expires_ms`, `generation`, each a u64 LE (40 bytes), then the owner's email as registered
+/// (UTF-8) to the end. Decoding borrows the email from the stored bytes (`Cow::Borrowed`)
+/// unless it has to replace invalid UTF-8.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct StoredSession<'a> {
     /// The owner.
     pub(super) user_id: u64,
     /// When it was created.
@@ -201,22 +241,28 @@ pub(super) struct StoredSession {
     pub(super) expires_ms: u64,
     /// The owner's credential generation the session belongs to.
     pub(super) generation: u64,
+    /// The owner's email, as registered.
+    pub(super) email: Cow<'a, str>,
 }
 
-impl StoredSession {
-    /// The stored form of `record`.
-    pub(super) fn new(record: &SessionRecord) -> Self {
-        Self {
+impl StoredSession<'_> {
+    /// The width of the fixed fields, before the email.
+    const FIXED: usize = 40;
+
+    /// The stored form of `record`, owned by the user with `email`.
+    pub(super) fn new(record: &SessionRecord, email: String) -> StoredSession<'static> {
+        StoredSession {
             user_id: record.user_id.0,
             created_ms: millis(record.created),
             last_seen_ms: millis(record.last_seen),
             expires_ms: millis(record.expires),
             generation: record.generation,
+            email: Cow::Owned(email),
         }
     }
 
     /// The record the [`Store`](crate::store::Store) trait speaks of.
-    pub(super) fn record(self) -> SessionRecord {
+    pub(super) fn record(&self) -> SessionRecord {
         SessionRecord {
             user_id: UserId(self.user_id),
             created: time(self.created_ms),
@@ -225,13 +271,80 @@ impl StoredSession {
             generation: self.generation,
         }
     }
+
+    /// The same session, owning its email.
+    pub(super) fn into_owned(self) -> StoredSession<'static> {
+        StoredSession {
+            user_id: self.user_id,
+            created_ms: self.created_ms,
+            last_seen_ms: self.last_seen_ms,
+            expires_ms: self.expires_ms,
+            generation: self.generation,
+            email: Cow::Owned(self.email.into_owned()),
+        }
+    }
+
+    /// What [`Store::session`](crate::store::Store::session) answers: the record and the
+    /// email (its one allocation).
+    pub(super) fn into_entry(self) -> SessionEntry {
+        SessionEntry {
+            record: self.record(),
+            email: self.email.into_owned(),
+        }
+    }
 }
 
-u64_fields_value!(
-    StoredSession,
-    "tower_user_auth::StoredSession.v3",
-    [user_id, created_ms, last_seen_ms, expires_ms, generation]
-);
+impl<'s> Value for StoredSession<'s> {
+    type SelfType<'a>
+        = StoredSession<'a>
+    where
+        Self: 'a;
+    type AsBytes<'a>
+        = Vec<u8>
+    where
+        Self: 'a;
+
+    fn fixed_width() -> Option<usize> {
+        None
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> StoredSession<'a>
+    where
+        Self: 'a,
+    {
+        StoredSession {
+            user_id: u64_le_at(data, 0),
+            created_ms: u64_le_at(data, 8),
+            last_seen_ms: u64_le_at(data, 16),
+            expires_ms: u64_le_at(data, 24),
+            generation: u64_le_at(data, 32),
+            email: String::from_utf8_lossy(data.get(Self::FIXED..).unwrap_or_default()),
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a StoredSession<'b>) -> Vec<u8>
+    where
+        Self: 'b,
+    {
+        let email = value.email.as_bytes();
+        let mut out = Vec::with_capacity(Self::FIXED + email.len());
+        for field in [
+            value.user_id,
+            value.created_ms,
+            value.last_seen_ms,
+            value.expires_ms,
+            value.generation,
+        ] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        out.extend_from_slice(email);
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::StoredSession.v4")
+    }
+}
 
 /// A reset token: the value of the `reset_tokens` table, keyed by the token's digest.
 ///
@@ -381,10 +494,18 @@ pub(super) mod tests {
         assert_eq!(
             StoredUser::as_bytes(&user),
             [
-                2, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'@', b'b', b'x',
-                b'y'
+                2, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'@', b'b', 0,
+                b'x', b'y'
             ]
         );
+        let bcrypt = StoredUser {
+            hashed_password: format!("$2b$04${}", "a".repeat(53)),
+            ..user
+        };
+        let bytes = StoredUser::as_bytes(&bcrypt);
+        assert_eq!(bytes.len(), 23 + 43);
+        assert_eq!(bytes[23..26], [1, b'b', 4]);
+        assert_eq!(round_trip(&bcrypt), bcrypt);
     }
 
     #[test]
@@ -406,19 +527,48 @@ pub(super) mod tests {
 
     #[test]
     fn sessions_round_trip() {
-        let session = StoredSession {
-            user_id: 3,
-            created_ms: 1_767_225_600_000,
-            last_seen_ms: 1_767_225_660_000,
-            expires_ms: u64::MAX,
-            generation: 2,
-        };
-        assert_eq!(round_trip(&session), session);
-        assert_eq!(StoredSession::new(&session.record()), session);
-        let bytes = StoredSession::as_bytes(&session);
-        assert_eq!(bytes[..8], 3u64.to_le_bytes());
-        survives_damage::<StoredSession>(&bytes);
+        for session in [
+            StoredSession {
+                user_id: 3,
+                created_ms: 1_767_225_600_000,
+                last_seen_ms: 1_767_225_660_000,
+                expires_ms: u64::MAX,
+                generation: 2,
+                email: "Bob@Example.com".into(),
+            },
+            StoredSession {
+                user_id: 0,
+                created_ms: 0,
+                last_seen_ms: 0,
+                expires_ms: 0,
+                generation: 0,
+                email: "".into(),
+            },
+        ] {
+            let bytes = StoredSession::as_bytes(&session);
+            let decoded = StoredSession::from_bytes(&bytes);
+            assert!(matches!(decoded.email, Cow::Borrowed(_)), "no copy");
+            assert_eq!(decoded, session);
+            let owned = StoredSession::new(&session.record(), session.email.to_string());
+            assert_eq!(owned, session);
+            assert_eq!(bytes[..8], session.user_id.to_le_bytes());
+            assert_eq!(&bytes[40..], session.email.as_bytes());
+            survives_damage_borrowed(&bytes);
+        }
         assert_eq!(StoredSession::from_bytes(&[]).user_id, 0);
+        let mut odd = vec![0; 40];
+        odd.push(0xc3);
+        assert_eq!(StoredSession::from_bytes(&odd).email, "\u{fffd}");
+    }
+
+    /// As [`survives_damage`], for the session record (which borrows from its bytes).
+    fn survives_damage_borrowed(bytes: &[u8]) {
+        for n in 0..=bytes.len() {
+            let _ = StoredSession::from_bytes(&bytes[..n]);
+        }
+        for fill in [0x00, 0xff, 0x80] {
+            let _ = StoredSession::from_bytes(&vec![fill; bytes.len() + 7]);
+        }
     }
 
     #[test]

@@ -14,10 +14,51 @@
 //! |---|---|
 //! | 1 | values and time-index keys are redb tuples (`tests/fixtures/v1.redb` is such a file) |
 //! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) (`tests/fixtures/v2.redb`) |
-//! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) |
+//! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) (`tests/fixtures/v3.redb`) |
+//! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone; the session indexes hold digest prefixes; the bcrypt hash is packed |
 //!
 //! Each version is migrated to from the one before by [`super::migrate`]; a file with no
 //! recorded version but an empty `users` table is taken as version 1.
+//!
+//! # Tables and the queries they serve
+//!
+//! | table | key → value | serves |
+//! |---|---|---|
+//! | `meta` | name → u64 | the schema version, the next user id |
+//! | `users` | id → account | every look-up by id, `list_users` (id order) |
+//! | `users_by_email` | email key → id | login, registration's uniqueness, `UserQuery::Email` |
+//! | `sessions` | digest → session with its owner's email | validation (one B-tree walk, see [`super::snapshot`]), logout, renewal |
+//! | `sessions_by_user` (multimap) | user id → digest prefixes | `sessions_of`, ending a user's sessions, the per-user cap, moving them to a new generation or email |
+//! | `sessions_by_expiry` | (expiry, digest prefix) → () | the purge of sessions past their absolute lifetime |
+//! | `sessions_by_last_seen` | (last activity, digest prefix) → () | the purge of idle sessions |
+//! | `reset_tokens` | digest → reset token | the reset |
+//! | `reset_tokens_by_user` | user id → digest | one live token per user (replace, revoke) |
+//! | `reset_tokens_by_expiry` | (expiry, digest) → () | the purge |
+//! | `device_tokens` (+ `_by_user` multimap, `_by_expiry`) | as for sessions | device cookies, their cap, the purge |
+//!
+//! # Space: the trades made (version 4)
+//!
+//! - The owner's email is kept with each session (about 20 bytes a session) so that
+//!   validation reads one table; an email change rewrites the user's sessions.
+//! - The three session indexes hold the digest's first 8 bytes instead of all 32 (a range of
+//!   `sessions` finds the sessions with a prefix; the candidates' fields say which entry is
+//!   whose).
+//! - Both session time indexes are kept. A session is purged when its absolute expiry has
+//!   passed *or* it has been idle since `idle_before`; the store learns the idle timeout
+//!   only at purge time ([`Store::purge_expired`](crate::store::Store::purge_expired)), so
+//!   no single key orders sessions by "whichever comes first". With the last-activity index
+//!   alone, a session past its absolute expiry but recently used would be found only by
+//!   scanning every recently used session, in the writer thread, at every purge; with the
+//!   expiry index alone, idle sessions likewise. (Validation refuses such sessions either
+//!   way: the indexes only bound how long dead sessions take space.)
+//! - The bcrypt hash is kept packed, 42 bytes instead of 60 ([`super::hash_form`]: exact, any
+//!   variant, any cost, non-canonical last characters kept; other text is kept as text).
+//!
+//! Measured (`SCALE_KEEP=DIR cargo bench --bench scale -- 200000`, then redb's
+//! `Database::compact` on `DIR/scale.redb`; one user with one session each): version 3, 452
+//! bytes a user; version 4 with the email in sessions alone, 490; with prefix indexes, 396;
+//! with the packed hash too, 375 (at 1,000,000: version 3, 455; version 4, 377). What remains is mostly the B-trees' half-filled pages under
+//! random keys (digests, emails): about a third of `sessions` and of `users_by_email`.
 
 use redb::{
     Database, MultimapTableDefinition, ReadableTable, ReadableTableMetadata, TableDefinition,
@@ -27,13 +68,13 @@ use redb::{
 use super::{
     migrate,
     records::{StoredDevice, StoredReset, StoredSession, StoredUser},
-    time_index::TimeIndexKey,
+    time_index::{SessionTimeKey, TimeIndexKey},
 };
 use crate::error::StoreError;
 
 /// The schema this build reads and writes. An older file is migrated when opened; a newer one
 /// is refused.
-pub(super) const SCHEMA_VERSION: u64 = 3;
+pub(super) const SCHEMA_VERSION: u64 = 4;
 
 /// `schema_version` → the file's schema version; `next_user_id` → the id the next account gets.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -46,17 +87,17 @@ pub(super) const USERS: TableDefinition<u64, StoredUser> = TableDefinition::new(
 /// The email's key ([`email_key`](crate::user::email_key): NFC, lowercased) → user id: the
 /// unique index.
 pub(super) const EMAILS: TableDefinition<&str, u64> = TableDefinition::new("users_by_email");
-/// Token digest → the session.
-pub(super) const SESSIONS: TableDefinition<[u8; 32], StoredSession> =
+/// Token digest → the session, with its owner's email.
+pub(super) const SESSIONS: TableDefinition<[u8; 32], StoredSession<'static>> =
     TableDefinition::new("sessions");
-/// User id → digests of their sessions.
-pub(super) const USER_SESSIONS: MultimapTableDefinition<u64, [u8; 32]> =
+/// User id → the [prefixes](super::time_index::prefix) of their sessions' digests.
+pub(super) const USER_SESSIONS: MultimapTableDefinition<u64, [u8; 8]> =
     MultimapTableDefinition::new("sessions_by_user");
-/// Sessions by absolute expiry, for purging.
-pub(super) const SESSION_EXPIRY: TableDefinition<TimeIndexKey, ()> =
+/// Sessions by absolute expiry (digest prefixes), for purging.
+pub(super) const SESSION_EXPIRY: TableDefinition<SessionTimeKey, ()> =
     TableDefinition::new("sessions_by_expiry");
-/// Sessions by last activity, for purging idle ones.
-pub(super) const SESSION_IDLE: TableDefinition<TimeIndexKey, ()> =
+/// Sessions by last activity (digest prefixes), for purging idle ones.
+pub(super) const SESSION_IDLE: TableDefinition<SessionTimeKey, ()> =
     TableDefinition::new("sessions_by_last_seen");
 /// Token digest → the reset token.
 pub(super) const RESETS: TableDefinition<[u8; 32], StoredReset> =

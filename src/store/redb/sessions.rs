@@ -1,12 +1,17 @@
-//! Sessions: the `sessions` table, its index by user, and its two time indexes (absolute
-//! expiry and last activity) that the purge ranges over.
+//! Sessions: the `sessions` table (each session with its owner's email), its index by user,
+//! and its two time indexes (absolute expiry and last activity) that the purge ranges over.
+//!
+//! The indexes hold the digest's 8-byte [`prefix`](time_index::prefix), not the digest: a
+//! prefix leads to the sessions that have it by a range of the `sessions` table
+//! ([`with_prefix`]), whose fields then say which one an index entry is for. An index entry
+//! is removed only when no session with its prefix still needs it.
 
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
 
 use super::{
     records::{StoredSession, millis},
-    schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS, USERS},
-    time_index::{self, TimeIndexKey},
+    schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS},
+    time_index::{self, SessionTimeKey},
     users, writer,
 };
 use crate::{
@@ -15,31 +20,59 @@ use crate::{
     token::TokenDigest,
 };
 
-/// The digests of user `user`'s sessions.
-fn digests_of(
-    index: &impl ReadableMultimapTable<u64, [u8; 32]>,
-    user: u64,
-) -> Result<Vec<[u8; 32]>, StoreError> {
-    let mut digests = Vec::new();
-    for d in index.get(user)? {
-        digests.push(d?.value());
+/// The sessions whose digest starts with `prefix`, with their digests.
+fn with_prefix(
+    table: &impl ReadableTable<[u8; 32], StoredSession<'static>>,
+    prefix: [u8; 8],
+) -> Result<Vec<([u8; 32], StoredSession<'static>)>, StoreError> {
+    let (first, last) = time_index::prefix_range(prefix);
+    let mut found = Vec::new();
+    for entry in table.range(first..=last)? {
+        let (digest, stored) = entry?;
+        found.push((digest.value(), stored.value().into_owned()));
     }
-    Ok(digests)
+    Ok(found)
 }
 
 /// The sessions of user `user`, with their digests, in index order.
 fn stored_of(
-    index: &impl ReadableMultimapTable<u64, [u8; 32]>,
-    table: &impl ReadableTable<[u8; 32], StoredSession>,
+    txn: &WriteTransaction,
     user: u64,
-) -> Result<Vec<([u8; 32], StoredSession)>, StoreError> {
+) -> Result<Vec<([u8; 32], StoredSession<'static>)>, StoreError> {
+    stored_of_in(
+        &txn.open_multimap_table(USER_SESSIONS)?,
+        &txn.open_table(SESSIONS)?,
+        user,
+    )
+}
+
+/// [`stored_of`] over the tables given.
+fn stored_of_in(
+    index: &impl ReadableMultimapTable<u64, [u8; 8]>,
+    table: &impl ReadableTable<[u8; 32], StoredSession<'static>>,
+    user: u64,
+) -> Result<Vec<([u8; 32], StoredSession<'static>)>, StoreError> {
     let mut all = Vec::new();
-    for digest in digests_of(index, user)? {
-        if let Some(v) = table.get(digest)? {
-            all.push((digest, v.value()));
-        }
+    for prefix in index.get(user)? {
+        let found = with_prefix(table, prefix?.value())?;
+        all.extend(found.into_iter().filter(|(_, s)| s.user_id == user));
     }
     Ok(all)
+}
+
+/// Adds the session `digest`'s entries to the index by user and the two time indexes.
+pub(super) fn index(
+    txn: &WriteTransaction,
+    digest: &[u8; 32],
+    stored: &StoredSession<'_>,
+) -> Result<(), StoreError> {
+    txn.open_multimap_table(USER_SESSIONS)?
+        .insert(stored.user_id, time_index::prefix(digest))?;
+    txn.open_table(SESSION_EXPIRY)?
+        .insert(SessionTimeKey::new(stored.expires_ms, digest), ())?;
+    txn.open_table(SESSION_IDLE)?
+        .insert(SessionTimeKey::new(stored.last_seen_ms, digest), ())?;
+    Ok(())
 }
 
 /// Stores a session if its generation is its user's; then, if `max_per_user` is set, ends
@@ -52,27 +85,19 @@ pub(super) fn insert(
     max_per_user: Option<usize>,
 ) -> Result<(), StoreError> {
     let user = session.user_id.0;
-    if users::get(txn, user)?.generation != session.generation {
+    let owner = users::get(txn, user)?;
+    if owner.generation != session.generation {
         return Err(StoreError::Conflict);
     }
-    let stored = StoredSession::new(session);
-    txn.open_table(SESSIONS)?.insert(token.0, stored)?;
+    let stored = StoredSession::new(session, owner.email);
+    txn.open_table(SESSIONS)?.insert(token.0, &stored)?;
     writer::created_session(token.0);
-    txn.open_multimap_table(USER_SESSIONS)?
-        .insert(user, token.0)?;
-    txn.open_table(SESSION_EXPIRY)?
-        .insert(TimeIndexKey::new(stored.expires_ms, token.0), ())?;
-    txn.open_table(SESSION_IDLE)?
-        .insert(TimeIndexKey::new(stored.last_seen_ms, token.0), ())?;
+    index(txn, &token.0, &stored)?;
     if let Some(max) = max_per_user {
-        let mut sessions: Vec<(u64, [u8; 32])> = stored_of(
-            &txn.open_multimap_table(USER_SESSIONS)?,
-            &txn.open_table(SESSIONS)?,
-            user,
-        )?
-        .into_iter()
-        .map(|(digest, s)| (s.created_ms, digest))
-        .collect();
+        let mut sessions: Vec<(u64, [u8; 32])> = stored_of(txn, user)?
+            .into_iter()
+            .map(|(digest, s)| (s.created_ms, digest))
+            .collect();
         if sessions.len() > max {
             sessions.sort_unstable();
             let excess = sessions.len() - max;
@@ -88,19 +113,13 @@ pub(super) fn insert(
     Ok(())
 }
 
-/// The session of `token` with its owner's email, if both exist.
+/// The session of `token` with its owner's email, if it exists: one B-tree walk of `table`
+/// (the `sessions` table of some snapshot), the email read from the stored bytes.
 pub(super) fn get(
-    txn: &ReadTransaction,
+    table: &impl ReadableTable<[u8; 32], StoredSession<'static>>,
     token: TokenDigest,
 ) -> Result<Option<SessionEntry>, StoreError> {
-    let Some(stored) = txn.open_table(SESSIONS)?.get(token.0)?.map(|v| v.value()) else {
-        return Ok(None);
-    };
-    let user = users::by_id(&txn.open_table(USERS)?, stored.user_id)?;
-    Ok(user.map(|user| SessionEntry {
-        record: stored.record(),
-        email: user.email,
-    }))
+    Ok(table.get(token.0)?.map(|v| v.value().into_entry()))
 }
 
 /// Whether the session of `token` exists and belongs to user `user`.
@@ -123,16 +142,22 @@ pub(super) fn touch(
     last_seen: std::time::SystemTime,
 ) -> Result<(), StoreError> {
     let mut sessions = txn.open_table(SESSIONS)?;
-    let Some(mut stored) = sessions.get(token.0)?.map(|v| v.value()) else {
+    let Some(mut stored) = sessions.get(token.0)?.map(|v| v.value().into_owned()) else {
         return Ok(());
     };
     let old_seen = stored.last_seen_ms;
     stored.last_seen_ms = millis(last_seen).max(old_seen);
+    if stored.last_seen_ms == old_seen {
+        return Ok(());
+    }
     writer::renewed_session(token.0, stored.last_seen_ms);
-    sessions.insert(token.0, stored)?;
+    sessions.insert(token.0, &stored)?;
+    let others = with_prefix(&sessions, time_index::prefix(&token.0))?;
     let mut idle = txn.open_table(SESSION_IDLE)?;
-    idle.remove(TimeIndexKey::new(old_seen, token.0))?;
-    idle.insert(TimeIndexKey::new(stored.last_seen_ms, token.0), ())?;
+    if !others.iter().any(|(_, s)| s.last_seen_ms == old_seen) {
+        idle.remove(SessionTimeKey::new(old_seen, &token.0))?;
+    }
+    idle.insert(SessionTimeKey::new(stored.last_seen_ms, &token.0), ())?;
     Ok(())
 }
 
@@ -141,7 +166,7 @@ pub(super) fn of_user(
     txn: &ReadTransaction,
     user: u64,
 ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
-    let mut all: Vec<_> = stored_of(
+    let mut all: Vec<_> = stored_of_in(
         &txn.open_multimap_table(USER_SESSIONS)?,
         &txn.open_table(SESSIONS)?,
         user,
@@ -155,16 +180,30 @@ pub(super) fn of_user(
 
 /// Removes the session `digest` and its index entries; `false` if there was none.
 pub(super) fn remove(txn: &WriteTransaction, digest: [u8; 32]) -> Result<bool, StoreError> {
-    let Some(stored) = txn.open_table(SESSIONS)?.remove(digest)?.map(|v| v.value()) else {
+    let Some((user_id, expires_ms, last_seen_ms)) =
+        txn.open_table(SESSIONS)?.remove(digest)?.map(|v| {
+            let s = v.value();
+            (s.user_id, s.expires_ms, s.last_seen_ms)
+        })
+    else {
         return Ok(false);
     };
     writer::removed_session(digest);
-    txn.open_multimap_table(USER_SESSIONS)?
-        .remove(stored.user_id, digest)?;
-    txn.open_table(SESSION_EXPIRY)?
-        .remove(TimeIndexKey::new(stored.expires_ms, digest))?;
-    txn.open_table(SESSION_IDLE)?
-        .remove(TimeIndexKey::new(stored.last_seen_ms, digest))?;
+    // Another session with the same prefix may need an entry this one had.
+    let others = with_prefix(&txn.open_table(SESSIONS)?, time_index::prefix(&digest))?;
+    let needed = |f: &dyn Fn(&StoredSession<'_>) -> bool| others.iter().any(|(_, s)| f(s));
+    if !needed(&|s| s.user_id == user_id) {
+        txn.open_multimap_table(USER_SESSIONS)?
+            .remove(user_id, time_index::prefix(&digest))?;
+    }
+    if !needed(&|s| s.expires_ms == expires_ms) {
+        txn.open_table(SESSION_EXPIRY)?
+            .remove(SessionTimeKey::new(expires_ms, &digest))?;
+    }
+    if !needed(&|s| s.last_seen_ms == last_seen_ms) {
+        txn.open_table(SESSION_IDLE)?
+            .remove(SessionTimeKey::new(last_seen_ms, &digest))?;
+    }
     Ok(true)
 }
 
@@ -179,9 +218,9 @@ pub(super) fn remove_all_of(
         EndSessions::All => None,
         EndSessions::AllExcept(d) => Some(d.0),
     };
-    let digests = digests_of(&txn.open_multimap_table(USER_SESSIONS)?, user)?;
+    let digests = stored_of(txn, user)?.into_iter().map(|(d, _)| d);
     let mut removed = 0;
-    for digest in digests.into_iter().filter(|d| Some(*d) != keep) {
+    for digest in digests.filter(|d| Some(*d) != keep) {
         if remove(txn, digest)? {
             removed += 1;
         }
@@ -196,15 +235,32 @@ pub(super) fn move_to_generation(
     user: u64,
     generation: u64,
 ) -> Result<(), StoreError> {
-    let digests = digests_of(&txn.open_multimap_table(USER_SESSIONS)?, user)?;
+    rewrite_all_of(txn, user, |stored| stored.generation = generation)
+}
+
+/// Sets the owner's email kept with every session of user `user` to `email` (a change of
+/// email, in its transaction).
+pub(super) fn set_email(txn: &WriteTransaction, user: u64, email: &str) -> Result<(), StoreError> {
+    rewrite_all_of(txn, user, |stored| {
+        if stored.email != email {
+            stored.email = email.to_owned().into();
+        }
+    })
+}
+
+/// Applies `change` to every session of user `user` (keys and times kept), each noted dirty
+/// for the session cache.
+fn rewrite_all_of(
+    txn: &WriteTransaction,
+    user: u64,
+    mut change: impl FnMut(&mut StoredSession<'static>),
+) -> Result<(), StoreError> {
+    let sessions = stored_of(txn, user)?;
     let mut table = txn.open_table(SESSIONS)?;
-    for digest in digests {
-        let Some(mut stored) = table.get(digest)?.map(|v| v.value()) else {
-            continue;
-        };
-        stored.generation = generation;
+    for (digest, mut stored) in sessions {
+        change(&mut stored);
         writer::dirty_session(digest);
-        table.insert(digest, stored)?;
+        table.insert(digest, &stored)?;
     }
     Ok(())
 }
@@ -216,12 +272,33 @@ pub(super) fn purge(
     now_ms: u64,
     idle_before_ms: u64,
 ) -> Result<usize, StoreError> {
-    let mut doomed = time_index::due(txn, SESSION_EXPIRY, now_ms)?;
+    let mut prefixes = Vec::new();
+    for entry in txn
+        .open_table(SESSION_EXPIRY)?
+        .range(..=SessionTimeKey::last_at(now_ms))?
+    {
+        prefixes.push(entry?.0.value().prefix);
+    }
     for entry in txn
         .open_table(SESSION_IDLE)?
-        .range(..TimeIndexKey::first_at(idle_before_ms))?
+        .range(..SessionTimeKey::first_at(idle_before_ms))?
     {
-        doomed.push(entry?.0.value().digest);
+        prefixes.push(entry?.0.value().prefix);
+    }
+    prefixes.sort_unstable();
+    prefixes.dedup();
+    let mut doomed = Vec::new();
+    {
+        let table = txn.open_table(SESSIONS)?;
+        for prefix in prefixes {
+            let found = with_prefix(&table, prefix)?;
+            doomed.extend(
+                found
+                    .into_iter()
+                    .filter(|(_, s)| s.expires_ms <= now_ms || s.last_seen_ms < idle_before_ms)
+                    .map(|(d, _)| d),
+            );
+        }
     }
     time_index::remove_each(doomed, |digest| remove(txn, digest))
 }

@@ -206,6 +206,11 @@ pub(super) fn update(
             emails.remove(old_key.as_str())?;
             emails.insert(new_key.as_str(), id.0)?;
         }
+        if email != user.email {
+            // Each session keeps its owner's email: rewritten here, in the change's
+            // transaction, so that no look-up after the answer sees the old one.
+            sessions::set_email(txn, id.0, email)?;
+        }
         email.clone_into(&mut user.email);
         super::resets::remove_of(txn, id.0)?;
     }

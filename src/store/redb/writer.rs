@@ -15,6 +15,7 @@ use std::{
 use redb::{Database, WriteTransaction};
 use tokio::sync::oneshot;
 
+use super::{live_digests::LiveDigests, snapshot::Snapshot};
 use crate::{
     error::{BackendError, StoreError},
     store::session_cache::{Dirty, SessionCache},
@@ -124,9 +125,16 @@ where
 }
 
 /// The writer thread's loop: takes what has queued up (at most [`MAX_BATCH`] writes), commits
-/// it in one transaction, updates the session cache, then answers. Ends when every sender of
-/// `jobs` is gone and the queue is empty.
-pub(super) fn run_writer(db: &Database, cache: &SessionCache, jobs: &Receiver<Box<dyn Job>>) {
+/// it in one transaction, publishes a new snapshot of the sessions (see [`super::snapshot`]),
+/// updates the filter of live digests and the session cache, then answers. Ends when every
+/// sender of `jobs` is gone and the queue is empty.
+pub(super) fn run_writer(
+    db: &Database,
+    cache: &SessionCache,
+    snapshot: &Snapshot,
+    live: &LiveDigests,
+    jobs: &Receiver<Box<dyn Job>>,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -136,10 +144,19 @@ pub(super) fn run_writer(db: &Database, cache: &SessionCache, jobs: &Receiver<Bo
             }
         }
         let committed = commit_batch(db, &mut batch);
+        // Before the cache's epoch bump (in `invalidate`/`clear`) and before anyone is
+        // answered: see the ordering in `snapshot`'s docs. After a failed commit too, from
+        // the database as it is.
+        snapshot.republish(db);
         let dirty = DIRTY.with(|d| d.take());
+        // Before anyone is answered: an answered login is never refused by the filter.
+        live.add(&dirty.created);
         match &committed {
             // Before anyone is answered: an answered logout is seen by every later request.
-            Ok(()) => cache.invalidate(&dirty),
+            Ok(()) => {
+                live.remove(&dirty.removed);
+                cache.invalidate(&dirty);
+            }
             Err(e) => {
                 cache.clear();
                 tracing::error!(error = %e, writes = batch.len(), "store commit failed");

@@ -1,290 +1,17 @@
-//! The redb store and `Auth` on real files in temp dirs: persistence, racing registrations
-//! through `Auth`, token digests at rest, schema versions and migrations of committed
-//! fixtures, unopenable files. What every store must do (each method, its error paths, the
-//! credential races, the purge) is the conformance suite's, `tests/conformance/`.
+//! Schema versions and migrations, on committed fixtures written by earlier releases (see
+//! tests/fixtures/README.md): each older file is migrated in place to the current version.
 
-mod support;
-
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
-use tower_user_auth::compat::SeedApi;
+use std::time::{Duration, SystemTime};
 
 use tower_user_auth::{
     Auth, AuthError, StoreError, UserId,
-    error::PasswordError,
+    compat::SeedApi,
     store::{RedbStore, Store, UserQuery},
     token::{ResetToken, SessionToken},
 };
 
-#[tokio::test]
-async fn data_survives_closing_and_reopening_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("auth.redb");
-    let (token, reset) = {
-        let auth = Auth::open(&path, support::seed_config()).unwrap();
-        auth.register_user("a@b.io", "pw1").await.unwrap();
-        let token = auth.create_session("a@b.io").await.unwrap().unwrap();
-        let reset = auth.get_reset_password_token("a@b.io").await.unwrap();
-        (token, reset)
-    };
-    // Every handle is gone: the file can be opened again, with everything in it.
-    let auth = Auth::open(&path, support::seed_config()).unwrap();
-    assert!(auth.valid_login("A@B.io", "pw1").await.unwrap());
-    let user = auth
-        .get_user_from_session_id(Some(token.expose()))
-        .await
-        .unwrap();
-    assert_eq!(user.map(|u| u.email), Some("a@b.io".to_owned()));
-    auth.update_password(reset.expose(), "pw2").await.unwrap();
-    assert!(auth.valid_login("a@b.io", "pw2").await.unwrap());
-}
+use crate::support;
 
-/// Racing registrations through `Auth`, with hashing in between (the store's own race is in
-/// the conformance suite, `tests/conformance/races.rs`).
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn sixteen_racing_registrations_through_auth_make_one_account() {
-    let (auth, _dir) = support::auth(support::seed_config());
-    let results = futures_util::future::join_all((0..16).map(|_| {
-        let auth = auth.clone();
-        async move { auth.register_user("same@example.com", "pw").await }
-    }))
-    .await;
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
-    assert!(
-        results
-            .iter()
-            .filter(|r| r.is_err())
-            .all(|r| matches!(r, Err(AuthError::EmailTaken(_))))
-    );
-}
-
-#[tokio::test]
-async fn issued_tokens_never_reach_the_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("auth.redb");
-    let mut secrets = Vec::new();
-    {
-        let auth = Auth::open(&path, support::seed_config()).unwrap();
-        for i in 0..20 {
-            let email = format!("user{i}@example.com");
-            auth.register_user(&email, "pw").await.unwrap();
-            secrets.push(
-                auth.create_session(&email)
-                    .await
-                    .unwrap()
-                    .unwrap()
-                    .expose()
-                    .to_owned(),
-            );
-            secrets.push(
-                auth.get_reset_password_token(&email)
-                    .await
-                    .unwrap()
-                    .expose()
-                    .to_owned(),
-            );
-        }
-    }
-    let bytes = std::fs::read(&path).unwrap();
-    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
-    assert!(
-        contains(b"user7@example.com"),
-        "the check can see stored text"
-    );
-    for secret in &secrets {
-        assert!(!contains(secret.as_bytes()), "a token is in the file");
-        let dashless: String = secret.chars().filter(|c| *c != '-').collect();
-        assert!(!contains(dashless.as_bytes()));
-    }
-}
-
-#[tokio::test]
-async fn a_file_of_another_schema_version_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("future.redb");
-    {
-        let db = redb::Database::create(&path).unwrap();
-        let txn = db.begin_write().unwrap();
-        {
-            let def: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("meta");
-            txn.open_table(def)
-                .unwrap()
-                .insert("schema_version", 999)
-                .unwrap();
-        }
-        txn.commit().unwrap();
-    }
-    match RedbStore::open(&path) {
-        Err(
-            e @ StoreError::SchemaVersion {
-                found: 999,
-                expected: CURRENT_VERSION,
-            },
-        ) => {
-            assert!(e.to_string().contains("schema version 999"), "{e}");
-        }
-        other => panic!("expected a schema version error, got {other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn unopenable_files_are_errors_not_panics() {
-    let dir = tempfile::tempdir().unwrap();
-    assert!(RedbStore::open(dir.path().join("missing/dir/auth.redb")).is_err());
-    let garbage = dir.path().join("garbage.redb");
-    std::fs::write(&garbage, vec![0x42; 8192]).unwrap();
-    assert!(RedbStore::open(&garbage).is_err());
-    let path = dir.path().join("twice.redb");
-    let first = RedbStore::open(&path).unwrap();
-    assert!(
-        RedbStore::open(&path).is_err(),
-        "redb refuses a second open of one file"
-    );
-    drop(first);
-    assert!(RedbStore::open(&path).is_ok());
-}
-
-#[tokio::test]
-async fn in_memory_store_works() {
-    let store = RedbStore::in_memory().unwrap();
-    let auth = Auth::new(store, support::seed_config()).expect("valid configuration");
-    auth.register_user("m@m.io", "pw").await.unwrap();
-    assert!(auth.valid_login("m@m.io", "pw").await.unwrap());
-}
-
-#[tokio::test]
-async fn auth_errors_of_the_seed_api() {
-    let (auth, _dir) = support::auth(support::seed_config());
-    auth.register_user("e@e.io", "pw").await.unwrap();
-    assert!(
-        matches!(auth.register_user("E@E.IO", "pw").await, Err(AuthError::EmailTaken(e)) if e == "E@E.IO")
-    );
-    assert!(!auth.valid_login("e@e.io", "nope").await.unwrap());
-    assert!(!auth.valid_login("ghost@e.io", "pw").await.unwrap());
-    assert!(auth.create_session("ghost@e.io").await.unwrap().is_none());
-    for sid in [
-        None,
-        Some(""),
-        Some("garbage"),
-        Some("00000000-0000-4000-8000-000000000000"),
-    ] {
-        assert!(auth.get_user_from_session_id(sid).await.unwrap().is_none());
-    }
-    assert!(matches!(
-        auth.get_reset_password_token("ghost@e.io").await,
-        Err(AuthError::UnknownEmail)
-    ));
-    assert!(matches!(
-        auth.update_password("not-a-token", "pw").await,
-        Err(AuthError::InvalidToken)
-    ));
-    assert!(matches!(
-        auth.update_password(ResetToken::generate().expose(), "pw")
-            .await,
-        Err(AuthError::InvalidToken)
-    ));
-    for (pw, err) in [
-        ("", PasswordError::Empty),
-        ("a\0b", PasswordError::ContainsNul),
-    ] {
-        assert!(
-            matches!(auth.register_user("p@e.io", pw).await, Err(AuthError::InvalidPassword(e)) if e == err)
-        );
-    }
-    assert!(matches!(
-        auth.register_user("p@e.io", &"x".repeat(73)).await,
-        Err(AuthError::InvalidPassword(PasswordError::TooLong {
-            bytes: 73
-        }))
-    ));
-    assert!(matches!(
-        auth.register_user("not an email", "pw").await,
-        Err(AuthError::InvalidEmail(_))
-    ));
-
-    // destroy_session ends every session of the user.
-    let s1 = auth.create_session("e@e.io").await.unwrap().unwrap();
-    let s2 = auth.create_session("e@e.io").await.unwrap().unwrap();
-    let user = auth
-        .get_user_from_session_id(Some(s1.expose()))
-        .await
-        .unwrap()
-        .unwrap();
-    auth.destroy_session(user.id).await.unwrap();
-    for s in [s1, s2] {
-        assert!(
-            auth.get_user_from_session_id(Some(s.expose()))
-                .await
-                .unwrap()
-                .is_none()
-        );
-    }
-    // A token works once, and only the newest works.
-    let old = auth.get_reset_password_token("e@e.io").await.unwrap();
-    let new = auth.get_reset_password_token("e@e.io").await.unwrap();
-    assert!(matches!(
-        auth.update_password(old.expose(), "pw2").await,
-        Err(AuthError::InvalidToken)
-    ));
-    auth.update_password(new.expose(), "pw2").await.unwrap();
-    assert!(matches!(
-        auth.update_password(new.expose(), "pw3").await,
-        Err(AuthError::InvalidToken)
-    ));
-    assert!(auth.valid_login("e@e.io", "pw2").await.unwrap());
-}
-
-#[tokio::test]
-async fn clones_share_one_state() {
-    let (auth, _dir) = support::auth(support::seed_config());
-    let clone = auth.clone();
-    auth.register_user("c@c.io", "pw").await.unwrap();
-    let token = clone.create_session("c@c.io").await.unwrap().unwrap();
-    assert!(
-        auth.get_user_from_session_id(Some(token.expose()))
-            .await
-            .unwrap()
-            .is_some()
-    );
-    let shared = Arc::new(clone);
-    assert!(shared.log_out(&token, None).await.unwrap());
-    assert!(
-        auth.get_user_from_session_id(Some(token.expose()))
-            .await
-            .unwrap()
-            .is_none()
-    );
-}
-
-/// Emails that are the same text once NFC-normalised (a precomposed "ë" and "e" followed by a
-/// combining diaeresis) are one account: the second registration is refused, either form
-/// finds and logs into the account, and answers echo the email as it was sent (trimmed).
-#[tokio::test]
-async fn emails_equal_after_nfc_normalisation_are_one_account() {
-    let h = support::Harness::seed();
-    let composed = "zo\u{eb}@example.com";
-    let decomposed = "zoe\u{308}@example.com";
-    let id = h.registered(composed, "pw").await;
-    let res = h.register(decomposed, "pw").await;
-    assert_eq!(res.status, 400, "{}", res.text());
-    let res = h.login(&format!(" {decomposed} "), "pw").await;
-    assert_eq!(res.status, 200, "{}", res.text());
-    assert_eq!(res.json()["email"], decomposed);
-    for email in [decomposed, "ZOE\u{308}@EXAMPLE.COM", composed] {
-        let found = h.store.find_user_by(UserQuery::Email(email.into())).await;
-        assert_eq!(found.unwrap().id, id, "{email:?}");
-    }
-    assert!(matches!(
-        h.store.add_user("Zoe\u{308}@example.com", "$2b$04$x").await,
-        Err(StoreError::EmailTaken)
-    ));
-    // The stored email is the one registered, as sent.
-    assert_eq!(h.user(decomposed).await.email, composed);
-}
-
-// ---------------------------------------------------------------------------------------------
 // Schema migration, on a file written by schema version 1 (see tests/fixtures/README.md).
 
 /// The time the fixture was written at (2026-01-01T00:00:00Z), plus two minutes.
@@ -308,9 +35,6 @@ const FIXTURE_SESSIONS: [(&str, &str); 3] = [
 const FIXTURE_LOGGED_OUT: &str = "205093c3-9649-4bca-98e1-2af5eefb18e2";
 /// Carol's reset token.
 const FIXTURE_RESET: &str = "8d8bdc97-748d-4767-80b9-e502cfe8ed64";
-
-/// The schema version this build writes.
-const CURRENT_VERSION: u64 = 3;
 
 const META: redb::TableDefinition<'_, &str, u64> = redb::TableDefinition::new("meta");
 /// The `users` table as schema version 1 defined it.
@@ -406,7 +130,7 @@ async fn a_version_1_file_is_migrated_in_place() {
     // tables (no leftovers), and its tables no longer open with version 1's types.
     let v1_tables = with_device_tables(v1_tables);
     let (version, tables) = version_and_tables(&path);
-    assert_eq!(version, Some(CURRENT_VERSION));
+    assert_eq!(version, Some(crate::CURRENT_VERSION));
     assert_eq!(tables, v1_tables);
     {
         let db = redb::Database::open(&path).unwrap();
@@ -431,7 +155,7 @@ async fn a_version_1_file_is_migrated_in_place() {
     drop(auth);
     assert_eq!(
         version_and_tables(&path),
-        (Some(CURRENT_VERSION), v1_tables)
+        (Some(crate::CURRENT_VERSION), v1_tables)
     );
 }
 
@@ -528,7 +252,7 @@ async fn a_failed_migration_leaves_the_file_as_it_was() {
         .await
         .unwrap();
     drop(auth);
-    assert_eq!(version_and_tables(&path).0, Some(CURRENT_VERSION));
+    assert_eq!(version_and_tables(&path).0, Some(crate::CURRENT_VERSION));
 }
 
 #[tokio::test]
@@ -539,14 +263,14 @@ async fn a_version_1_file_claiming_a_future_version_is_refused_untouched() {
         let txn = db.begin_write().unwrap();
         txn.open_table(META)
             .unwrap()
-            .insert("schema_version", CURRENT_VERSION + 1)
+            .insert("schema_version", crate::CURRENT_VERSION + 1)
             .unwrap();
         txn.commit().unwrap();
     }
     let before = version_and_tables(&path);
     match RedbStore::open(&path) {
         Err(StoreError::SchemaVersion { found, expected })
-            if found == CURRENT_VERSION + 1 && expected == CURRENT_VERSION => {}
+            if found == crate::CURRENT_VERSION + 1 && expected == crate::CURRENT_VERSION => {}
         other => panic!("expected a schema version error, got {other:?}"),
     }
     assert_eq!(version_and_tables(&path), before);
@@ -626,7 +350,7 @@ async fn a_version_2_file_is_migrated_in_place() {
     }
     let v2_tables = with_device_tables(v2_tables);
     let (version, tables) = version_and_tables(&path);
-    assert_eq!(version, Some(CURRENT_VERSION));
+    assert_eq!(version, Some(crate::CURRENT_VERSION));
     assert_eq!(tables, v2_tables);
     // Opening the migrated file again changes nothing.
     let auth = fixture_auth(&path);
@@ -635,6 +359,79 @@ async fn a_version_2_file_is_migrated_in_place() {
     drop(auth);
     assert_eq!(
         version_and_tables(&path),
-        (Some(CURRENT_VERSION), v2_tables)
+        (Some(crate::CURRENT_VERSION), v2_tables)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema migration, on a file written by schema version 3 (see tests/fixtures/README.md).
+
+/// The accounts of `v3.redb` and their passwords (the same as `v2.redb`'s).
+const V3_USERS: [(&str, &str); 4] = V2_USERS;
+/// The live sessions of `v3.redb` and their owners' emails as registered.
+const V3_SESSIONS: [(&str, &str); 4] = [
+    ("9a503156-887e-4009-b663-75acca8b509b", "alice@example.com"),
+    ("8646eace-da39-491b-b7f3-97815c409678", "Bob@Example.com"),
+    ("156a7a53-c009-483d-80b0-6aedf3518c0a", "carol@example.com"),
+    ("b65036b6-69f1-4cda-85bd-e6a8e6d342bc", V2_ZOE),
+];
+/// Bob's second session in `v3.redb`, logged out before the file was written.
+const V3_LOGGED_OUT: &str = "900cd16f-e3d8-4a79-8705-e648588fdd60";
+/// Carol's reset token in `v3.redb`.
+const V3_RESET: &str = "ec153474-4ea6-4855-b5b8-61b34b49b0a4";
+
+/// Every live session of `v3.redb` answers [`Store::session`] with its owner's email, and
+/// validates through `Auth`; the logged-out one answers nothing.
+async fn v3_sessions_are_valid(auth: &Auth) {
+    for (token, email) in V3_SESSIONS {
+        let digest = SessionToken::parse(token).unwrap().digest();
+        let entry = auth.store().session(digest).await.unwrap();
+        assert_eq!(entry.map(|e| e.email).as_deref(), Some(email), "{token}");
+        let user = auth.get_user_from_session_id(Some(token)).await.unwrap();
+        assert_eq!(user.map(|u| u.email).as_deref(), Some(email), "{token}");
+    }
+    let digest = SessionToken::parse(V3_LOGGED_OUT).unwrap().digest();
+    assert!(auth.store().session(digest).await.unwrap().is_none());
+    let gone = auth.get_user_from_session_id(Some(V3_LOGGED_OUT));
+    assert!(gone.await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_version_3_file_is_migrated_in_place() {
+    let (_dir, path) = fixture_copy("v3.redb");
+    let (version, v3_tables) = version_and_tables(&path);
+    assert_eq!(version, Some(3));
+    {
+        let auth = fixture_auth(&path);
+        assert_eq!(auth.store().counts().unwrap(), (4, 4, 1));
+        v3_sessions_are_valid(&auth).await;
+        for (email, password) in V3_USERS {
+            assert!(auth.valid_login(email, password).await.unwrap(), "{email}");
+            assert!(!auth.valid_login(email, "wrong").await.unwrap(), "{email}");
+        }
+        let composed = "Zo\u{eb}@example.com";
+        assert!(auth.valid_login(composed, "zoe-password-4").await.unwrap());
+        // The reset token works once; the seed profile keeps Carol's session across it.
+        let carol = auth.update_password(V3_RESET, "carol-new").await.unwrap();
+        assert_eq!((carol.id, carol.generation), (UserId(3), 1));
+        assert!(
+            auth.valid_login("carol@example.com", "carol-new")
+                .await
+                .unwrap()
+        );
+        assert!(auth.update_password(V3_RESET, "again").await.is_err());
+        v3_sessions_are_valid(&auth).await;
+    }
+    let (version, tables) = version_and_tables(&path);
+    assert_eq!(version, Some(crate::CURRENT_VERSION));
+    assert_eq!(tables, v3_tables);
+    // Opening the migrated file again changes nothing.
+    let auth = fixture_auth(&path);
+    assert_eq!(auth.store().counts().unwrap(), (4, 4, 0));
+    v3_sessions_are_valid(&auth).await;
+    drop(auth);
+    assert_eq!(
+        version_and_tables(&path),
+        (Some(crate::CURRENT_VERSION), v3_tables)
     );
 }
