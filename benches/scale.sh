@@ -110,7 +110,7 @@ http_rounds() { # LABEL TOKENS_PREFIX PORT_1K PORT_ALL PORT_DEFAULT: three round
     echo "$label $round rps_n_unknown $(load "$3" "$all" unknown)"
   done | tee -a "$work/http.txt"
 }
-all_mb=$(((n * 4096 >> 20) > 64 ? (n * 4096 >> 20) : 64))  # as budget_holding in main.rs
+all_mb=$(((n * 512 >> 20) > 64 ? (n * 512 >> 20) : 64))  # as budget_holding in main.rs
 cp "$work/scale.redb" "$work/default.redb"
 p1=$(free_port) && start_demo "$p1" AUTH_DB="$work/small.redb" AUTH_SESSION_CACHE_MB="$all_mb"
 p2=$(free_port) && start_demo "$p2" AUTH_DB="$work/scale.redb" AUTH_SESSION_CACHE_MB="$all_mb"

@@ -30,10 +30,10 @@ use std::{path::PathBuf, sync::Arc, time::Duration};
 use serde_json::json;
 use tower_user_auth::{Auth, AuthConfig, store::RedbStore};
 
-/// A session-cache budget that holds `sessions` (4 KiB each, at least 64 MiB): the budget of
+/// A session-cache budget that holds `sessions` (512 bytes each, at least 64 MiB): the budget of
 /// the "every session cached" figures.
 pub fn budget_holding(sessions: usize) -> usize {
-    sessions.saturating_mul(4096).max(64 << 20)
+    sessions.saturating_mul(512).max(64 << 20)
 }
 
 /// How much a run measures.

@@ -71,6 +71,14 @@ pub async fn probe(dir: &Path, config: AuthConfig) -> Result<(), Box<dyn std::er
     warm(&auth, &tokens).await;
     let after = resident_bytes();
     let stats = auth.store().stats().await?;
+    if stats.cached_sessions < tokens.len() as u64 {
+        return Err(format!(
+            "the budget held {} of {} sessions: raise budget_holding",
+            stats.cached_sessions,
+            tokens.len()
+        )
+        .into());
+    }
     let per = |bytes: u64, entries: u64| bytes / entries.max(1);
     println!(
         "{} {} {}",
