@@ -6,11 +6,18 @@
 //! confirmed by the caller against the slot's whole digest. Removal shifts the following
 //! entries back (no tombstones), so look-ups stay short whatever the churn. At most 3/4 of
 //! the buckets are used: 8 bytes a bucket, 10.7 to 21.3 bytes a session.
+//!
+//! The bucket array is allocated once at its largest (zeroed, so the system maps its pages
+//! only when they are written) and used up to a power-of-two `active` prefix: the table
+//! grows the index by emptying a larger prefix and inserting its entries again, so memory
+//! follows the entries, and no smaller array is left behind.
 
-/// The bucket array and how many entries it holds.
+/// The bucket array, the prefix of it in use and how many entries it holds.
 #[derive(Debug)]
 pub(super) struct Index {
     buckets: Box<[u64]>,
+    /// Buckets in use: a power of two (or 0), at most `buckets.len()`.
+    active: usize,
     len: usize,
 }
 
@@ -28,28 +35,44 @@ impl Index {
             0
         } else {
             // Capped at 2^31 buckets: the 32-bit tag picks the home bucket.
-            (entries.saturating_mul(4) / 3 + 1)
+            entries
+                .saturating_mul(4)
+                .div_ceil(3)
                 .next_power_of_two()
                 .clamp(8, 1 << 31)
         };
         Self {
             buckets: vec![EMPTY; buckets].into_boxed_slice(),
+            active: buckets,
             len: 0,
         }
     }
 
-    /// How many entries it takes.
-    pub(super) fn capacity(&self) -> usize {
-        self.buckets.len() / 4 * 3
+    /// Empties the index and uses as many buckets as `entries` need (at most all): the
+    /// caller inserts the entries again.
+    pub(super) fn reset_for(&mut self, entries: usize) {
+        let wanted = entries
+            .saturating_mul(4)
+            .div_ceil(3)
+            .next_power_of_two()
+            .max(8);
+        self.active = wanted.min(self.buckets.len());
+        self.buckets[..self.active].fill(EMPTY);
+        self.len = 0;
     }
 
-    /// Bytes of the bucket array.
+    /// How many entries it takes, in the buckets in use.
+    pub(super) fn capacity(&self) -> usize {
+        self.active / 4 * 3
+    }
+
+    /// Bytes of the buckets in use.
     pub(super) fn bytes(&self) -> usize {
-        self.buckets.len() * size_of::<u64>()
+        self.active * size_of::<u64>()
     }
 
     fn mask(&self) -> usize {
-        self.buckets.len() - 1
+        self.active - 1
     }
 
     fn home(&self, tag: u32) -> usize {
@@ -58,7 +81,7 @@ impl Index {
 
     /// The slot of the entry with `tag` for which `is_it(slot)` holds.
     pub(super) fn find(&self, tag: u32, mut is_it: impl FnMut(u32) -> bool) -> Option<u32> {
-        if self.buckets.is_empty() {
+        if self.active == 0 {
             return None;
         }
         let mut at = self.home(tag);
@@ -87,7 +110,7 @@ impl Index {
 
     /// Removes the entry of `slot` under `tag`, if there.
     pub(super) fn remove(&mut self, tag: u32, slot: u32) {
-        if self.buckets.is_empty() {
+        if self.active == 0 {
             return;
         }
         let wanted = (u64::from(tag) << 32) | (u64::from(slot) + 1);
@@ -122,11 +145,6 @@ impl Index {
         }
         self.buckets[hole] = EMPTY;
         self.len -= 1;
-    }
-
-    pub(super) fn clear(&mut self) {
-        self.buckets.fill(EMPTY);
-        self.len = 0;
     }
 }
 

@@ -5,6 +5,11 @@
 //! in `free`. When the budget is spent, the CLOCK hand sweeps the
 //! slots: a slot whose reference bit is set (a hit since the hand last passed) loses the bit
 //! and stays; the first one without it is evicted.
+//!
+//! The budget is divided once, at creation, between the index at its largest and the slots;
+//! the index starts small and doubles as entries arrive (a rebuild from the live slots), so
+//! that a cache holding fewer sessions than its budget allows has an index its size, not
+//! the budget's.
 
 use super::{
     index::{Index, tag},
@@ -12,10 +17,16 @@ use super::{
 };
 use crate::store::SessionEntry;
 
+/// The entries the index holds before its first doubling.
+const INITIAL_INDEX_ENTRIES: usize = 1024;
+
 #[derive(Debug)]
 pub(super) struct Table {
     slots: Vec<Slot>,
     index: Index,
+    /// The entries the index may grow to hold: its capacity at the largest size the budget
+    /// allows.
+    index_limit: usize,
     free: Vec<u32>,
     hand: usize,
     live: usize,
@@ -44,9 +55,12 @@ impl Table {
             }
         }
         let budget = budget.saturating_sub(index.bytes());
+        let index_limit = index.capacity();
+        index.reset_for(index_limit.min(INITIAL_INDEX_ENTRIES));
         Self {
             slots: Vec::with_capacity(budget / SLOT_BYTES),
             index,
+            index_limit,
             free: Vec::new(),
             hand: 0,
             live: 0,
@@ -57,7 +71,7 @@ impl Table {
 
     /// How many sessions fit (with emails that fit their slot).
     pub(super) fn capacity(&self) -> usize {
-        (self.budget / SLOT_BYTES).min(self.index.capacity())
+        (self.budget / SLOT_BYTES).min(self.index_limit)
     }
 
     pub(super) fn len(&self) -> usize {
@@ -91,7 +105,7 @@ impl Table {
         };
         let cost = heap_cost(entry.email.len());
         self.remove(&digest);
-        if cost + SLOT_BYTES > self.budget || self.index.capacity() == 0 {
+        if cost + SLOT_BYTES > self.budget || self.index_limit == 0 {
             return;
         }
         while self.live >= self.capacity() || self.used() + cost + SLOT_BYTES > self.budget {
@@ -110,10 +124,26 @@ impl Table {
             self.slots[at] = Slot::vacant();
             return;
         };
+        if self.live + 1 > self.index.capacity() {
+            self.grow_index(self.live + 1);
+        }
         self.heap += slot.heap_bytes();
         self.slots[at] = slot;
         self.live += 1;
         self.index.insert(tag(&digest), number);
+    }
+
+    /// Rebuilds the index from the live slots, at twice its size (at least `entries`, at
+    /// most `index_limit`).
+    fn grow_index(&mut self, entries: usize) {
+        let wanted = entries.max(self.index.capacity() * 2).min(self.index_limit);
+        self.index.reset_for(wanted);
+        for (at, slot) in self.slots.iter().enumerate() {
+            if slot.live {
+                self.index
+                    .insert(tag(&slot.digest), u32::try_from(at).unwrap_or(u32::MAX));
+            }
+        }
     }
 
     /// Bytes of live slots and long emails, against `budget`.
@@ -155,7 +185,8 @@ impl Table {
     }
 
     pub(super) fn clear(&mut self) {
-        self.index.clear();
+        self.index
+            .reset_for(self.index_limit.min(INITIAL_INDEX_ENTRIES));
         self.slots.clear();
         self.free.clear();
         self.hand = 0;

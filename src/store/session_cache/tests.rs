@@ -78,6 +78,26 @@ fn the_budget_bounds_the_entries_and_the_accounting() {
     assert!(cache.bytes() <= 64 << 10, "{}", cache.bytes());
 }
 
+/// A budget far larger than what is cached costs what is cached: the index grows with the
+/// entries (every one of them still found), it is not allocated for the budget.
+#[test]
+fn the_index_grows_with_the_entries_not_with_the_budget() {
+    let cache = SessionCache::with_budget(1 << 30);
+    fill(&cache, 50_000);
+    assert_eq!(cache.len(), 50_000);
+    for i in 0..50_000 {
+        assert!(cache.contains(&digest(i)), "{i}");
+    }
+    // 128-byte slots plus at most 21.3 bytes of index a session.
+    assert!(cache.bytes() <= 50_000 * 150, "{}", cache.bytes());
+    cache.clear();
+    assert!(
+        cache.bytes() <= 16 << 10,
+        "back to the first index: {}",
+        cache.bytes()
+    );
+}
+
 #[test]
 fn clock_keeps_a_hot_set_under_a_scan() {
     let cache = SessionCache::with_budget(256 << 10);
