@@ -5,7 +5,8 @@
 //! - [`records`], [`time_index`], [`hash_form`]: the typed records and keys the tables hold,
 //!   with their byte encodings (the bcrypt hash's packed form);
 //! - [`writer`]: the writer thread and its group commit;
-//! - [`live_digests`]: the filter that refuses unknown session digests without a read;
+//! - [`live_digests`]: the filter that refuses unknown session digests without a read, over
+//!   [`prefix_set`], its multiset of digest prefixes;
 //! - [`snapshot`]: the snapshot of the `sessions` table that session look-ups read, which the
 //!   writer republishes after every commit, before it invalidates the session cache and
 //!   answers (the ordering is in that module's docs);
@@ -19,6 +20,7 @@ mod errors;
 mod hash_form;
 mod live_digests;
 mod migrate;
+mod prefix_set;
 mod records;
 mod resets;
 mod schema;
