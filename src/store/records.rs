@@ -128,7 +128,7 @@ pub struct SessionRecord {
 }
 
 /// A stored session with what validating a request needs of its owner: what
-/// [`Store::session`](super::Store::session) returns. The owner's email is kept with the
+/// [`Store::session`] returns. The owner's email is kept with the
 /// session (a change of email updates the user's sessions in its transaction), so that a
 /// request is validated by one look-up.
 #[derive(Clone, Debug, PartialEq, Eq)]
