@@ -203,7 +203,7 @@ fn resident_bytes() -> Option<usize> {
 /// emails, beside the cache's own accounting.
 /// `CACHE_FILL=1000000 cargo test --lib resident_memory -- --ignored --nocapture`
 #[test]
-#[ignore = "a measurement: run on purpose"]
+#[ignore = "a measurement, run on purpose (BENCHMARKS.md); .ci/run runs it short with CACHE_FILL=20000"]
 fn resident_memory_per_cached_session() {
     let n: u64 = std::env::var("CACHE_FILL")
         .ok()
