@@ -42,6 +42,7 @@
 //! ([`UserUpdate::expected_generation`]), the re-hash at login against the hash it verified
 //! ([`Store::rehash_password`]), a reset against its token still being stored.
 
+mod linear_probing;
 mod listing;
 #[cfg(feature = "postgres")]
 mod postgres;

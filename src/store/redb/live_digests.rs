@@ -69,20 +69,16 @@ impl LiveDigests {
 
     /// Adds the digests of new sessions (the writer, before answering their batch).
     pub(super) fn add(&self, digests: &[[u8; 32]]) {
-        if digests.is_empty() {
-            return;
-        }
-        let mut prefixes = self
-            .prefixes
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        for digest in digests {
-            prefixes.insert(prefix(digest));
-        }
+        self.each(digests, PrefixSet::insert);
     }
 
     /// Removes one element for each removed session (the writer, after a successful commit).
     pub(super) fn remove(&self, digests: &[[u8; 32]]) {
+        self.each(digests, PrefixSet::remove);
+    }
+
+    /// Applies `change` to the prefix of each digest, under one write lock.
+    fn each(&self, digests: &[[u8; 32]], change: fn(&mut PrefixSet, u64)) {
         if digests.is_empty() {
             return;
         }
@@ -91,7 +87,7 @@ impl LiveDigests {
             .write()
             .unwrap_or_else(PoisonError::into_inner);
         for digest in digests {
-            prefixes.remove(prefix(digest));
+            change(&mut prefixes, prefix(digest));
         }
     }
 

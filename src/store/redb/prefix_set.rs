@@ -10,8 +10,7 @@
 //! used; the array doubles when that is reached (a rebuild, under the caller's write lock):
 //! 8 bytes a bucket, 10.7 to 21.3 bytes a session.
 
-/// An empty bucket.
-const EMPTY: u64 = 0;
+use crate::store::linear_probing::{self, EMPTY};
 
 /// Buckets of the first allocation.
 const FIRST_BUCKETS: usize = 1024;
@@ -80,36 +79,10 @@ impl PrefixSet {
         }
         let wanted = stored(prefix);
         let mask = self.buckets.len() - 1;
-        let mut hole = home(wanted, mask);
-        loop {
-            match self.buckets[hole] {
-                EMPTY => return,
-                b if b == wanted => break,
-                _ => hole = (hole + 1) & mask,
-            }
+        let start = home(wanted, mask);
+        if linear_probing::remove(&mut self.buckets, wanted, start, |b| home(b, mask)) {
+            self.len -= 1;
         }
-        // Backward shift: move up each following element whose home is not between the
-        // hole and it (cyclically), so that every element stays reachable from its home.
-        let mut next = hole;
-        loop {
-            next = (next + 1) & mask;
-            let bucket = self.buckets[next];
-            if bucket == EMPTY {
-                break;
-            }
-            let own = home(bucket, mask);
-            let reachable_without = if hole <= next {
-                hole < own && own <= next
-            } else {
-                hole < own || own <= next
-            };
-            if !reachable_without {
-                self.buckets[hole] = bucket;
-                hole = next;
-            }
-        }
-        self.buckets[hole] = EMPTY;
-        self.len -= 1;
     }
 
     fn capacity(&self) -> usize {

@@ -12,6 +12,8 @@
 //! grows the index by emptying a larger prefix and inserting its entries again, so memory
 //! follows the entries, and no smaller array is left behind.
 
+use crate::store::linear_probing::{self, EMPTY};
+
 /// The bucket array, the prefix of it in use and how many entries it holds.
 #[derive(Debug)]
 pub(super) struct Index {
@@ -20,8 +22,6 @@ pub(super) struct Index {
     active: usize,
     len: usize,
 }
-
-const EMPTY: u64 = 0;
 
 /// The hash of a digest: its first 4 bytes.
 pub(super) fn tag(digest: &[u8; 32]) -> u32 {
@@ -114,37 +114,12 @@ impl Index {
             return;
         }
         let wanted = (u64::from(tag) << 32) | (u64::from(slot) + 1);
+        let start = self.home(tag);
         let mask = self.mask();
-        let mut hole = self.home(tag);
-        loop {
-            match self.buckets[hole] {
-                EMPTY => return,
-                b if b == wanted => break,
-                _ => hole = (hole + 1) & mask,
-            }
+        let home = |bucket: u64| (bucket >> 32) as usize & mask;
+        if linear_probing::remove(&mut self.buckets[..self.active], wanted, start, home) {
+            self.len -= 1;
         }
-        // Backward shift: move up each following entry whose home is not between the hole
-        // and it (cyclically), so that every entry stays reachable from its home.
-        let mut next = hole;
-        loop {
-            next = (next + 1) & mask;
-            let bucket = self.buckets[next];
-            if bucket == EMPTY {
-                break;
-            }
-            let home = self.home((bucket >> 32) as u32);
-            let reachable_without = if hole <= next {
-                hole < home && home <= next
-            } else {
-                hole < home || home <= next
-            };
-            if !reachable_without {
-                self.buckets[hole] = bucket;
-                hole = next;
-            }
-        }
-        self.buckets[hole] = EMPTY;
-        self.len -= 1;
     }
 }
 
