@@ -125,9 +125,11 @@ pub enum EmailError {
 /// Why an [`Auth`](crate::Auth) operation failed.
 ///
 /// The HTTP layer answers each with the status the contract names: `EmailTaken`,
-/// `InvalidEmail`, `InvalidPassword` 400; `WrongPassword`, `InvalidSession`, `UnknownEmail`,
-/// `InvalidToken` 403; `CredentialsChanged` 409; `Throttled` 429; `Overloaded` 503; `Store`
-/// 500.
+/// `InvalidEmail`, `InvalidPassword` 400; `SecondFactorRequired`, `WrongSecondFactor` 401;
+/// `WrongPassword`, `InvalidSession`, `UnknownEmail`, `InvalidToken`, `EmailNotConfirmed`
+/// 403; `CredentialsChanged`, `SecondFactorEnabled`, `NoSecondFactor` 409; `Throttled` 429;
+/// `Overloaded` 503; `Store` 500. Routes may answer otherwise where the contract says so (an
+/// address taken by an email change is 409, a wrong code confirming a factor 400).
 #[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuthError {
@@ -157,6 +159,23 @@ pub enum AuthError {
     /// nothing was changed (409).
     #[error("the password was changed by another request meanwhile; nothing was changed")]
     CredentialsChanged,
+    /// The password is right but the account's email is not confirmed yet (403, no
+    /// session).
+    #[error("email not confirmed")]
+    EmailNotConfirmed,
+    /// The password is right but the account has a second factor and the login gave no code
+    /// (401, no session).
+    #[error("second factor required")]
+    SecondFactorRequired,
+    /// The one-time code or recovery code is wrong, or was used already (a replayed code).
+    #[error("wrong second factor code")]
+    WrongSecondFactor,
+    /// A second factor is already enabled: remove it before setting up another (409).
+    #[error("a second factor is already enabled")]
+    SecondFactorEnabled,
+    /// No second factor is set up (or pending, to confirm) on this account (409).
+    #[error("no second factor is set up")]
+    NoSecondFactor,
     /// Too many attempts: retry after the given time (429 with `Retry-After`).
     #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
     Throttled {

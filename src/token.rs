@@ -1,4 +1,4 @@
-//! Session, reset and device tokens: generation, the SHA-256 digest that is all the store keeps, and
+//! Session, reset, email and device tokens: generation, the SHA-256 digest that is all the store keeps, and
 //! the public id of a session.
 
 use std::fmt;
@@ -126,6 +126,16 @@ secret_token!(
     /// A random UUID v4 (122 random bits, above the 64 of OWASP ASVS 4.0.3 §3.2.2), in its
     /// lowercase hyphenated form.
     ResetToken,
+    draw: Uuid::new_v4().to_string(),
+    well_formed: is_uuid_token
+);
+
+secret_token!(
+    /// An email token: proof that its holder reads mail at an address, to confirm an
+    /// account's address or to move the account to a new one. Single-use, with an expiry.
+    ///
+    /// A random UUID v4 (122 random bits), in its lowercase hyphenated form.
+    EmailToken,
     draw: Uuid::new_v4().to_string(),
     well_formed: is_uuid_token
 );

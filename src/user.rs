@@ -34,6 +34,9 @@ pub struct User {
     /// password change or a reset), in the transaction that changes it, and not by a re-hash
     /// of the same password. A session is valid only at its user's current generation.
     pub generation: u64,
+    /// Whether the owner proved they receive mail at the address (always `true` for accounts
+    /// registered while email confirmation was off, and for those that existed before it).
+    pub email_confirmed: bool,
 }
 
 impl fmt::Debug for User {
@@ -43,6 +46,7 @@ impl fmt::Debug for User {
             .field("email", &self.email)
             .field("hashed_password", &"<redacted>")
             .field("generation", &self.generation)
+            .field("email_confirmed", &self.email_confirmed)
             .finish()
     }
 }
@@ -178,6 +182,7 @@ mod tests {
             email: "a@b.c".into(),
             hashed_password: "$2b$04$secret".into(),
             generation: 0,
+            email_confirmed: true,
         };
         assert!(!format!("{u:?}").contains("secret"));
     }

@@ -482,6 +482,8 @@ async fn the_store_lists_users_by_page_and_imports_them_under_new_ids() {
         hashed_password: first[0].user.hashed_password.clone(),
         generation: 7,
         created,
+        email_confirmed: true,
+        second_factor: None,
     };
     assert!(
         !format!("{imported:?}").contains("$2"),

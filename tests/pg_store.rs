@@ -1323,8 +1323,9 @@ mod memory_throttle {
     use tower_user_auth::{
         StoreError, User, UserId,
         store::{
-            AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset,
-            PgStore, Purged, ResetRecord, SessionEntry, SessionRecord, Store, UserQuery,
+            AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions,
+            ImportedUser, ListedUser, PasswordReset, PgStore, Purged, ResetRecord,
+            SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
             UserUpdate,
         },
         token::TokenDigest,
@@ -1333,6 +1334,49 @@ mod memory_throttle {
     pub struct MemoryThrottle(pub PgStore);
 
     impl Store for MemoryThrottle {
+        async fn add_unconfirmed_user(
+            &self,
+            email: &str,
+            hash: &str,
+            t: TokenDigest,
+            r: EmailTokenRecord,
+        ) -> Result<User, StoreError> {
+            self.0.add_unconfirmed_user(email, hash, t, r).await
+        }
+        async fn replace_email_token(
+            &self,
+            t: TokenDigest,
+            r: EmailTokenRecord,
+            read: AccountVersion,
+        ) -> Result<(), StoreError> {
+            self.0.replace_email_token(t, r, read).await
+        }
+        async fn email_token(
+            &self,
+            t: TokenDigest,
+        ) -> Result<Option<EmailTokenRecord>, StoreError> {
+            self.0.email_token(t).await
+        }
+        async fn redeem_email_token(
+            &self,
+            t: TokenDigest,
+            now: SystemTime,
+        ) -> Result<EmailRedeemed, StoreError> {
+            self.0.redeem_email_token(t, now).await
+        }
+        async fn second_factor(
+            &self,
+            id: UserId,
+        ) -> Result<Option<SecondFactorRecord>, StoreError> {
+            self.0.second_factor(id).await
+        }
+        async fn update_second_factor(
+            &self,
+            id: UserId,
+            change: SecondFactorChange,
+        ) -> Result<bool, StoreError> {
+            self.0.update_second_factor(id, change).await
+        }
         async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
             self.0.add_user(email, hashed_password).await
         }

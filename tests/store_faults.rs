@@ -19,8 +19,9 @@ use tower_user_auth::{
     Auth, AuthService, StoreError, User, UserId,
     error::BackendError,
     store::{
-        AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
-        RedbStore, ResetRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
+        AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
+        ListedUser, PasswordReset, Purged, RedbStore, ResetRecord, SecondFactorChange,
+        SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
 };
@@ -66,6 +67,49 @@ impl Faulty {
 }
 
 impl Store for Faulty {
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hash: &str,
+        t: TokenDigest,
+        r: EmailTokenRecord,
+    ) -> Result<User, StoreError> {
+        self.write()?;
+        self.inner.add_unconfirmed_user(email, hash, t, r).await
+    }
+    async fn replace_email_token(
+        &self,
+        t: TokenDigest,
+        r: EmailTokenRecord,
+        read: AccountVersion,
+    ) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.replace_email_token(t, r, read).await
+    }
+    async fn email_token(&self, t: TokenDigest) -> Result<Option<EmailTokenRecord>, StoreError> {
+        self.read()?;
+        self.inner.email_token(t).await
+    }
+    async fn redeem_email_token(
+        &self,
+        t: TokenDigest,
+        now: SystemTime,
+    ) -> Result<EmailRedeemed, StoreError> {
+        self.write()?;
+        self.inner.redeem_email_token(t, now).await
+    }
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        self.read()?;
+        self.inner.second_factor(id).await
+    }
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.update_second_factor(id, change).await
+    }
     async fn add_user(&self, email: &str, hash: &str) -> Result<User, StoreError> {
         self.write()?;
         self.inner.add_user(email, hash).await

@@ -2,6 +2,7 @@
 //! and the compatibility profile ([`AuthConfig::seed`]) as a named preset; its setters never
 //! fail, and [`AuthConfig::validate`] checks the whole of it.
 
+mod account;
 mod cookies;
 mod pages;
 mod profile;
@@ -14,7 +15,12 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 use ipnet::IpNet;
 
 pub use self::{
-    pages::Pages, profile::Profile, routes::Routes, validate::MAX_DURATION, warning::ConfigWarning,
+    account::{SecretKey, SecretKeyError},
+    pages::Pages,
+    profile::Profile,
+    routes::Routes,
+    validate::MAX_DURATION,
+    warning::ConfigWarning,
 };
 use crate::{
     hook::ResetTokenHook,
@@ -84,6 +90,8 @@ pub struct AuthConfig {
     pub(crate) hashing_priority: HashingPriority,
     pub(crate) throttle: ThrottleConfig,
     pub(crate) reset_hook: Option<Arc<dyn ResetTokenHook>>,
+    /// Email confirmation, TOTP, email change, account deletion.
+    pub(crate) account: account::AccountFeatures,
     /// The allowed origins, normalised (trimmed, lowercased, no trailing `/`).
     pub(crate) allowed_origins: Vec<String>,
     /// Values given as origins that are not `scheme://host[:port]`, for validation.
@@ -122,6 +130,7 @@ impl fmt::Debug for AuthConfig {
             .field("hashing_priority", &self.hashing_priority)
             .field("throttle", &self.throttle)
             .field("reset_hook", &self.reset_hook.as_ref().map(|_| "<hook>"))
+            .field("account", &self.account)
             .field("allowed_origins", &self.allowed_origins)
             .field("rejected_origins", &self.rejected_origins)
             .field("trusted_proxies", &self.trusted_proxies)
@@ -171,6 +180,7 @@ impl AuthConfig {
             hashing_priority: HashingPriority::Idle,
             throttle: ThrottleConfig::default(),
             reset_hook: None,
+            account: account::AccountFeatures::hardened(),
             allowed_origins: Vec::new(),
             rejected_origins: Vec::new(),
             trusted_proxies: Vec::new(),
@@ -193,6 +203,7 @@ impl AuthConfig {
             end_sessions_on_reset: false,
             secure_cookie: false,
             device_cookie: false,
+            account: account::AccountFeatures::seed(),
             ..Self::hardened()
         }
     }

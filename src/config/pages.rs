@@ -22,6 +22,13 @@ use crate::error::ConfigProblem;
 /// | change password (`PUT /profile/password`) | `next`, else [`change_password`](Self::change_password)`?notice=password_changed` | [`change_password`](Self::change_password)`?error=<code>` |
 /// | ask for a reset (`POST /reset_password`) | `next`, else [`forgot_password`](Self::forgot_password)`?notice=reset_sent`; where tokens go back in the answer (the compatibility profile), [`new_password`](Self::new_password)`?email=<email>&token=<token>`, the browser's equivalent of the token in the JSON answer | [`forgot_password`](Self::forgot_password)`?error=<code>` |
 /// | reset (`PUT /reset_password`) | `next`, else [`login`](Self::login)`?notice=password_reset` | [`new_password`](Self::new_password)`?error=<code>` |
+/// | confirm an email (`POST /confirm_email`) | `next`, else [`login`](Self::login)`?notice=email_confirmed` | [`confirm_email`](Self::confirm_email)`?error=<code>` |
+/// | ask for a new confirmation token (`POST /confirm_email/resend`) | `next`, else [`confirm_email`](Self::confirm_email)`?notice=confirmation_sent` | [`confirm_email`](Self::confirm_email)`?error=<code>` |
+/// | set up or enable a second factor (`POST /profile/totp`, `POST /profile/totp/confirm`) | the JSON answer (the secret, the recovery codes: data a page shows, not a form) | [`second_factor`](Self::second_factor)`?error=<code>` |
+/// | remove the second factor (`DELETE /profile/totp`) | `next`, else [`second_factor`](Self::second_factor)`?notice=second_factor_removed` | [`second_factor`](Self::second_factor)`?error=<code>` |
+/// | change the email (`PUT /profile/email`) | `next`, else [`change_email`](Self::change_email)`?notice=email_changed` (`email_change_sent` when the change waits for a token) | [`change_email`](Self::change_email)`?error=<code>` |
+/// | confirm an email change (`POST /profile/email/confirm`) | `next`, else [`change_email`](Self::change_email)`?notice=email_changed` | [`change_email`](Self::change_email)`?error=<code>` |
+/// | delete the account (`DELETE /profile`) | `next`, else the after-logout target | [`delete_account`](Self::delete_account)`?error=<code>` |
 ///
 /// Forms reach the `PUT` and `DELETE` routes by `POST` with a hidden `_method` field (`PUT`
 /// or `DELETE`), read only from urlencoded and multipart bodies.
@@ -40,7 +47,8 @@ use crate::error::ConfigProblem;
 /// The error codes: `missing_field`, `invalid_email`, `weak_password`, `email_taken`,
 /// `wrong_credentials`, `wrong_password`, `registration_closed`, `unknown_email`,
 /// `invalid_token`, `no_such_session`, `conflict`, `throttled`, `bad_request`, `too_large`,
-/// `unsupported`, `timeout`, `busy`, `error`.
+/// `unsupported`, `timeout`, `busy`, `error`, `email_not_confirmed`,
+/// `second_factor_required`, `wrong_code`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pages {
     /// The log-in form (`/login`).
@@ -57,6 +65,15 @@ pub struct Pages {
     pub forgot_password: String,
     /// The form that sets a new password with a reset token (`/new_password`).
     pub new_password: String,
+    /// The form that confirms an email with its token, and asks for a new one
+    /// (`/confirm_email`).
+    pub confirm_email: String,
+    /// The second factor's page: set up, enable, remove (`/account/totp`).
+    pub second_factor: String,
+    /// The change-email form, and the one that confirms the change (`/account/email`).
+    pub change_email: String,
+    /// The delete-account form (`/account/delete`).
+    pub delete_account: String,
 }
 
 impl Default for Pages {
@@ -69,12 +86,16 @@ impl Default for Pages {
             change_password: "/account/password".into(),
             forgot_password: "/forgot_password".into(),
             new_password: "/new_password".into(),
+            confirm_email: "/confirm_email".into(),
+            second_factor: "/account/totp".into(),
+            change_email: "/account/email".into(),
+            delete_account: "/account/delete".into(),
         }
     }
 }
 
 impl Pages {
-    fn all(&self) -> [&String; 7] {
+    fn all(&self) -> [&String; 11] {
         [
             &self.login,
             &self.register,
@@ -83,6 +104,10 @@ impl Pages {
             &self.change_password,
             &self.forgot_password,
             &self.new_password,
+            &self.confirm_email,
+            &self.second_factor,
+            &self.change_email,
+            &self.delete_account,
         ]
     }
 

@@ -21,6 +21,23 @@ pub struct Routes {
     pub password: String,
     /// `POST`: ask for a reset token, `PUT`: reset the password (`/reset_password`).
     pub reset_password: String,
+    /// `POST`: confirm the account's email with a token (`/confirm_email`), when
+    /// [email confirmation](AuthConfig::with_email_confirmation) is on.
+    pub confirm_email: String,
+    /// `POST`: send a new confirmation token (`/confirm_email/resend`), when email
+    /// confirmation is on.
+    pub resend_confirmation: String,
+    /// `POST`: set up a TOTP second factor, `DELETE`: remove it (`/profile/totp`), when
+    /// [TOTP](AuthConfig::with_totp) is on.
+    pub totp: String,
+    /// `POST`: enable the pending second factor with a code (`/profile/totp/confirm`).
+    pub totp_confirm: String,
+    /// `PUT`: change the email (`/profile/email`), when
+    /// [email change](AuthConfig::with_email_change) is on.
+    pub email: String,
+    /// `POST`: make an email change with the token sent to the new address
+    /// (`/profile/email/confirm`), when email change and email confirmation are on.
+    pub email_confirm: String,
     /// Where logout redirects (`/`).
     pub after_logout: String,
 }
@@ -34,6 +51,12 @@ impl Default for Routes {
             profile: "/profile".into(),
             password: "/profile/password".into(),
             reset_password: "/reset_password".into(),
+            confirm_email: "/confirm_email".into(),
+            resend_confirmation: "/confirm_email/resend".into(),
+            totp: "/profile/totp".into(),
+            totp_confirm: "/profile/totp/confirm".into(),
+            email: "/profile/email".into(),
+            email_confirm: "/profile/email/confirm".into(),
             after_logout: "/".into(),
         }
     }
@@ -41,7 +64,7 @@ impl Default for Routes {
 
 impl Routes {
     /// The served paths, in a fixed order (the after-logout target aside).
-    fn served(&self) -> [&String; 6] {
+    fn served(&self) -> [&String; 12] {
         [
             &self.register,
             &self.sessions,
@@ -49,6 +72,12 @@ impl Routes {
             &self.profile,
             &self.password,
             &self.reset_password,
+            &self.confirm_email,
+            &self.resend_confirmation,
+            &self.totp,
+            &self.totp_confirm,
+            &self.email,
+            &self.email_confirm,
         ]
     }
 
@@ -69,6 +98,12 @@ impl Routes {
             profile: full(&self.profile),
             password: full(&self.password),
             reset_password: full(&self.reset_password),
+            confirm_email: full(&self.confirm_email),
+            resend_confirmation: full(&self.resend_confirmation),
+            totp: full(&self.totp),
+            totp_confirm: full(&self.totp_confirm),
+            email: full(&self.email),
+            email_confirm: full(&self.email_confirm),
             after_logout: self.after_logout.clone(),
         }
     }

@@ -180,6 +180,18 @@ impl From<AuthError> for Rejection {
             AuthError::InvalidSession => Self::forbidden().with_code("no_session"),
             AuthError::WrongPassword => Self::forbidden().with_code("wrong_password"),
             AuthError::CredentialsChanged => Self::new(StatusCode::CONFLICT, e.to_string()),
+            AuthError::EmailNotConfirmed => Self::new(StatusCode::FORBIDDEN, "email not confirmed")
+                .with_code("email_not_confirmed"),
+            AuthError::SecondFactorRequired => {
+                Self::new(StatusCode::UNAUTHORIZED, "second factor required")
+                    .with_code("second_factor_required")
+            }
+            AuthError::WrongSecondFactor => {
+                Self::new(StatusCode::UNAUTHORIZED, e.to_string()).with_code("wrong_code")
+            }
+            AuthError::SecondFactorEnabled | AuthError::NoSecondFactor => {
+                Self::new(StatusCode::CONFLICT, e.to_string())
+            }
             AuthError::Throttled { retry_after } => Self {
                 retry_after: Some(retry_after.as_secs_f64().ceil().max(1.0) as u64),
                 ..Self::new(

@@ -87,7 +87,9 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let config = self.auth.config();
-        if let Some(resource) = routes::match_resource(&config.mounted, req.uri().path()) {
+        let resource = routes::match_resource(&config.mounted, req.uri().path())
+            .and_then(|resource| resource.served_by(config));
+        if let Some(resource) = resource {
             let method = req.method();
             // An HTML form's POST may ask for PUT or DELETE in its body (`_method`).
             let target = if method == Method::POST

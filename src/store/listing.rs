@@ -5,7 +5,7 @@ use std::{fmt, time::SystemTime};
 
 #[cfg(doc)]
 use super::Store;
-use super::records::REDACTED;
+use super::{lifecycle::SecondFactorRecord, records::REDACTED};
 use crate::user::User;
 
 /// A user as [`Store::list_users`] lists it: the account and when it was created.
@@ -15,10 +15,13 @@ pub struct ListedUser {
     pub user: User,
     /// When the account was created.
     pub created: SystemTime,
+    /// Whether a second factor is enabled (a pending one does not count).
+    pub second_factor: bool,
 }
 
 /// An account exported from another store, to insert as it was: its email, hash, credential
-/// generation and creation time. Its id is not carried: [`Store::import_user`] assigns a new
+/// generation, creation time, confirmation state and second factor (its secret still sealed
+/// under the application's key). Its id is not carried: [`Store::import_user`] assigns a new
 /// one. `Debug` redacts the hash.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ImportedUser {
@@ -30,6 +33,10 @@ pub struct ImportedUser {
     pub generation: u64,
     /// When the account was created.
     pub created: SystemTime,
+    /// Whether the email is confirmed.
+    pub email_confirmed: bool,
+    /// The second factor, pending or enabled, with its unused recovery code digests.
+    pub second_factor: Option<SecondFactorRecord>,
 }
 
 impl fmt::Debug for ImportedUser {
@@ -39,6 +46,8 @@ impl fmt::Debug for ImportedUser {
             .field("hashed_password", &REDACTED)
             .field("generation", &self.generation)
             .field("created", &self.created)
+            .field("email_confirmed", &self.email_confirmed)
+            .field("second_factor", &self.second_factor)
             .finish()
     }
 }

@@ -42,6 +42,7 @@
 //! ([`UserUpdate::expected_generation`]), the re-hash at login against the hash it verified
 //! ([`Store::rehash_password`]), a reset against its token still being stored.
 
+mod lifecycle;
 mod linear_probing;
 mod listing;
 #[cfg(feature = "postgres")]
@@ -57,6 +58,9 @@ pub(crate) use self::postgres::throttle as postgres_throttle;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{PgStore, PgStoreBuilder};
 pub use self::{
+    lifecycle::{
+        EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, SecondFactorChange, SecondFactorRecord,
+    },
     listing::{ImportedUser, ListedUser},
     records::{
         AccountVersion, DeviceRecord, EndSessions, PasswordReset, Purged, ResetRecord,
@@ -175,7 +179,10 @@ pub trait Store: Send + Sync + 'static {
         user: ImportedUser,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
-    /// Deletes a user with their sessions, reset token and device tokens, in one transaction.
+    /// Deletes a user with everything that is theirs (sessions, reset token, device tokens,
+    /// email tokens, second factor and recovery codes), in one transaction; a cached session
+    /// of theirs is invalid once it returns (on every instance, within the store's bound for
+    /// other instances). The email can then be registered again.
     fn delete_user(&self, id: UserId) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a new session if `session.generation` is its user's current generation
@@ -284,6 +291,68 @@ pub trait Store: Send + Sync + 'static {
         new_hash: String,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
+    /// Inserts a user whose email is not confirmed yet ([`User::email_confirmed`] `false`),
+    /// with the confirmation token `token` (`record.purpose` is
+    /// [`EmailTokenPurpose::Confirm`], `record.user_id` is ignored: the new id is used), in
+    /// one transaction. [`StoreError::EmailTaken`] as [`add_user`](Self::add_user).
+    fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+    ) -> impl Future<Output = Result<User, StoreError>> + Send;
+
+    /// Stores an email token for `record.user_id`, replacing (and so revoking) the user's
+    /// earlier token of the same kind ([`EmailTokenPurpose::same_kind`]), in one transaction
+    /// that first checks the account is still as read (`read`): [`StoreError::Conflict`] if
+    /// its generation or email changed, [`StoreError::NotFound`] if it is gone; nothing
+    /// changes in either case.
+    fn replace_email_token(
+        &self,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        read: AccountVersion,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The email token stored under `token`, whatever its expiry.
+    fn email_token(
+        &self,
+        token: TokenDigest,
+    ) -> impl Future<Output = Result<Option<EmailTokenRecord>, StoreError>> + Send;
+
+    /// Redeems an email token in one transaction: checks that it is stored and expires after
+    /// `now` ([`StoreError::NotFound`] otherwise), removes it, and
+    ///
+    /// - [`EmailTokenPurpose::Confirm`]: marks the account confirmed;
+    /// - [`EmailTokenPurpose::ChangeEmail`]: [`StoreError::EmailTaken`] (nothing changed, the
+    ///   token kept) if another account has the new address's [`email_key`]; otherwise moves
+    ///   the account to it as [`update_user`](Self::update_user) with a new email does
+    ///   (index, sessions' email, reset token and other email tokens revoked) and marks it
+    ///   confirmed.
+    fn redeem_email_token(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+    ) -> impl Future<Output = Result<EmailRedeemed, StoreError>> + Send;
+
+    /// The second factor of user `id`, pending or enabled; `None` if they have none.
+    /// [`StoreError::NotFound`] for an unknown user.
+    fn second_factor(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Option<SecondFactorRecord>, StoreError>> + Send;
+
+    /// Applies `change` to the second factor of user `id` in one transaction, as a
+    /// compare-and-set (see [`SecondFactorChange`]): `Ok(false)` and nothing changed when
+    /// the factor is not in the state the change requires. [`StoreError::NotFound`] for an
+    /// unknown user.
+    fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// Stores a device token for `record.user_id` ([`StoreError::NotFound`] for an unknown
     /// user); when the user then has more than `max_per_user`, the oldest (by `created`) are
     /// removed in the same transaction, never the new one.
@@ -330,7 +399,7 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Removes sessions whose absolute lifetime has passed or that have been idle since
-    /// `idle_before`, and reset tokens and device tokens that have expired.
+    /// `idle_before`, and reset tokens, device tokens and email tokens that have expired.
     fn purge_expired(
         &self,
         now: SystemTime,

@@ -29,7 +29,8 @@ pub enum UserQuery {
 
 /// What to change on a user, as a type: an unknown attribute cannot be set.
 ///
-/// A new email or a new hash removes the user's reset token; a new hash also advances the
+/// A new email removes the user's reset token and email tokens; a new hash removes the reset
+/// token; a new hash also advances the
 /// credential generation and moves the sessions not ended to it (see the [module
 /// docs](super)).
 ///
@@ -46,6 +47,8 @@ pub struct UserUpdate {
     /// Compare-and-set: apply the update only if the user's credential generation is still
     /// this one; otherwise [`StoreError::Conflict`] and nothing changes.
     pub expected_generation: Option<u64>,
+    /// `Some(true)`: mark the email confirmed (an administrator confirming an account).
+    pub email_confirmed: Option<bool>,
 }
 
 impl fmt::Debug for UserUpdate {
@@ -58,6 +61,7 @@ impl fmt::Debug for UserUpdate {
             )
             .field("end_sessions", &self.end_sessions)
             .field("expected_generation", &self.expected_generation)
+            .field("email_confirmed", &self.email_confirmed)
             .finish()
     }
 }
@@ -87,6 +91,13 @@ impl UserUpdate {
     #[must_use]
     pub fn end_sessions(mut self, which: EndSessions) -> Self {
         self.end_sessions = which;
+        self
+    }
+
+    /// Marks the email confirmed (or not).
+    #[must_use]
+    pub fn email_confirmed(mut self, confirmed: bool) -> Self {
+        self.email_confirmed = Some(confirmed);
         self
     }
 
@@ -227,6 +238,8 @@ pub struct Purged {
     pub reset_tokens: usize,
     /// Device tokens removed.
     pub device_tokens: usize,
+    /// Email tokens (confirmation, email change) removed.
+    pub email_tokens: usize,
 }
 
 #[cfg(test)]

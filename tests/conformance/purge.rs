@@ -72,6 +72,7 @@ pub async fn removes_what_is_expired_and_keeps_what_is_live<S: Store>(store: S) 
             sessions: 3,
             reset_tokens: 1,
             device_tokens: 1,
+            email_tokens: 0,
         }
     );
     for (name, _, kept) in sessions {

@@ -79,6 +79,8 @@ pub async fn emails_are_unique_by_their_key<S: Store>(store: S) {
     }
     let imported = store
         .import_user(ImportedUser {
+            email_confirmed: true,
+            second_factor: None,
             email: "TAKEN@x.io".into(),
             hashed_password: "$2b$04$i".into(),
             generation: 3,
@@ -286,6 +288,8 @@ pub async fn import_keeps_hash_generation_and_creation<S: Store>(store: S) {
     let created = now() - Duration::from_secs(86_400 * 400);
     let user = store
         .import_user(ImportedUser {
+            email_confirmed: true,
+            second_factor: None,
             email: " Imported@X.io ".into(),
             hashed_password: "$2b$12$imported".into(),
             generation: 7,

@@ -150,6 +150,7 @@ async fn routes_are_configurable() {
         password: "/auth/me/password".into(),
         reset_password: "/auth/reset".into(),
         after_logout: "/goodbye".into(),
+        ..Routes::default()
     };
     let config = support::seed_config()
         .with_routes(routes)

@@ -82,6 +82,8 @@ pub(crate) async fn import(
             }
         };
         let user = ImportedUser {
+            email_confirmed: true,
+            second_factor: None,
             email: parsed.email,
             hashed_password: parsed.hashed_password,
             generation: parsed.generation,

@@ -37,7 +37,7 @@ pub(super) fn answer(
     let next = next.and_then(safe_next);
     match result {
         // Data, not a form: the JSON answer stands.
-        Ok(res) if matches!(route, Route::Profile | Route::ListSessions) => res,
+        Ok(res) if route.answers_with_data() => res,
         Ok(res) => succeeded(config, route, next, res),
         Err(refusal) if refusal.code == NO_SESSION => to_log_in(config, request, refusal),
         Err(refusal) => failed(config.pages(), route, next, refusal),
@@ -82,6 +82,21 @@ fn succeeded(
         }
         (Route::Reset, None) => with_query(&pages.login, &[("notice", "password_reset")]),
         (Route::Profile | Route::ListSessions, None) => pages.after_login.clone(),
+        (Route::ConfirmEmail, None) => with_query(&pages.login, &[("notice", "email_confirmed")]),
+        (Route::ResendConfirmation, None) => {
+            with_query(&pages.confirm_email, &[("notice", "confirmation_sent")])
+        }
+        (Route::BeginTotp | Route::ConfirmTotp, None) => pages.second_factor.clone(),
+        (Route::DisableTotp, None) => {
+            with_query(&pages.second_factor, &[("notice", "second_factor_removed")])
+        }
+        (Route::ChangeEmail, None) if config.email_confirmation() => {
+            with_query(&pages.change_email, &[("notice", "email_change_sent")])
+        }
+        (Route::ChangeEmail | Route::ConfirmEmailChange, None) => {
+            with_query(&pages.change_email, &[("notice", "email_changed")])
+        }
+        (Route::DeleteAccount, None) => config.routes().after_logout.clone(),
     };
     let mut redirect = see_other(location_header(location));
     for cookie in res.headers().get_all(header::SET_COOKIE) {
@@ -105,6 +120,10 @@ fn failed(pages: &Pages, route: Route, next: Option<&str>, refusal: Rejection) -
         Route::LogOut | Route::EndAllSessions | Route::Profile | Route::ListSessions => {
             (&pages.login, false)
         }
+        Route::ConfirmEmail | Route::ResendConfirmation => (&pages.confirm_email, false),
+        Route::BeginTotp | Route::ConfirmTotp | Route::DisableTotp => (&pages.second_factor, false),
+        Route::ChangeEmail | Route::ConfirmEmailChange => (&pages.change_email, false),
+        Route::DeleteAccount => (&pages.delete_account, false),
     };
     let next = next.filter(|_| keeps_next);
     let location = query(page, &[("error", refusal.code)], next);

@@ -3,7 +3,10 @@
 
 use http::Method;
 
-use crate::{config::Routes, token::SessionId};
+use crate::{
+    config::{AuthConfig, Routes},
+    token::SessionId,
+};
 
 /// A path the layer serves.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,6 +25,20 @@ pub(crate) enum Resource {
     Password,
     /// `/reset_password`.
     ResetPassword,
+    /// `/profile` when account deletion is on: `DELETE` too.
+    DeletableProfile,
+    /// `/confirm_email`.
+    ConfirmEmail,
+    /// `/confirm_email/resend`.
+    ResendConfirmation,
+    /// `/profile/totp`.
+    Totp,
+    /// `/profile/totp/confirm`.
+    TotpConfirm,
+    /// `/profile/email`.
+    Email,
+    /// `/profile/email/confirm`.
+    EmailConfirm,
 }
 
 /// An auth route: a resource and a method.
@@ -37,6 +54,26 @@ pub(crate) enum Route {
     ChangePassword,
     RequestReset,
     Reset,
+    DeleteAccount,
+    ConfirmEmail,
+    ResendConfirmation,
+    BeginTotp,
+    ConfirmTotp,
+    DisableTotp,
+    ChangeEmail,
+    ConfirmEmailChange,
+}
+
+impl Route {
+    /// Whether a success is data a page shows (the profile, the sessions, a new second
+    /// factor's secret, its recovery codes) rather than a form's outcome: its JSON answer
+    /// stands for a browser too.
+    pub(crate) fn answers_with_data(self) -> bool {
+        matches!(
+            self,
+            Self::Profile | Self::ListSessions | Self::BeginTotp | Self::ConfirmTotp
+        )
+    }
 }
 
 impl Resource {
@@ -75,14 +112,65 @@ impl Resource {
                 };
                 ("POST, PUT", route)
             }
+            Self::DeletableProfile => {
+                let route = match *m {
+                    Method::GET | Method::HEAD => Some(Route::Profile),
+                    Method::DELETE => Some(Route::DeleteAccount),
+                    _ => None,
+                };
+                ("GET, HEAD, DELETE", route)
+            }
+            Self::ConfirmEmail => ("POST", (m == Method::POST).then_some(Route::ConfirmEmail)),
+            Self::ResendConfirmation => (
+                "POST",
+                (m == Method::POST).then_some(Route::ResendConfirmation),
+            ),
+            Self::Totp => {
+                let route = match *m {
+                    Method::POST => Some(Route::BeginTotp),
+                    Method::DELETE => Some(Route::DisableTotp),
+                    _ => None,
+                };
+                ("POST, DELETE", route)
+            }
+            Self::TotpConfirm => ("POST", (m == Method::POST).then_some(Route::ConfirmTotp)),
+            Self::Email => ("PUT", (m == Method::PUT).then_some(Route::ChangeEmail)),
+            Self::EmailConfirm => (
+                "POST",
+                (m == Method::POST).then_some(Route::ConfirmEmailChange),
+            ),
         };
         route.ok_or(allow)
+    }
+
+    /// The resource as `config` serves it: `None` when its feature is off (the path is then
+    /// the app's), `/profile` with `DELETE` when account deletion is on.
+    pub(crate) fn served_by(self, config: &AuthConfig) -> Option<Self> {
+        let on = match self {
+            Self::Profile if config.account_deletion() => return Some(Self::DeletableProfile),
+            Self::ConfirmEmail | Self::ResendConfirmation => config.email_confirmation(),
+            Self::Totp | Self::TotpConfirm => config.totp(),
+            Self::Email => config.email_change(),
+            Self::EmailConfirm => config.email_change() && config.email_confirmation(),
+            _ => true,
+        };
+        on.then_some(self)
     }
 
     /// Whether the resource serves `PUT` or `DELETE`, which an HTML form reaches by `POST`
     /// with a `_method` field.
     pub(crate) fn takes_method_override(self) -> bool {
-        !matches!(self, Self::Users | Self::Profile)
+        matches!(
+            self,
+            Self::Sessions
+                | Self::AllSessions
+                | Self::Session(_)
+                | Self::Password
+                | Self::ResetPassword
+                | Self::DeletableProfile
+                | Self::Totp
+                | Self::Email
+        )
     }
 
     /// The route whose form a browser is sent back to when a form posted here could not be
@@ -96,6 +184,13 @@ impl Resource {
             Self::Profile => Route::Profile,
             Self::Password => Route::ChangePassword,
             Self::ResetPassword => Route::RequestReset,
+            Self::DeletableProfile => Route::DeleteAccount,
+            Self::ConfirmEmail => Route::ConfirmEmail,
+            Self::ResendConfirmation => Route::ResendConfirmation,
+            Self::Totp => Route::BeginTotp,
+            Self::TotpConfirm => Route::ConfirmTotp,
+            Self::Email => Route::ChangeEmail,
+            Self::EmailConfirm => Route::ConfirmEmailChange,
         }
     }
 }
@@ -124,6 +219,18 @@ pub(crate) fn match_resource(routes: &Routes, path: &str) -> Option<Resource> {
         Resource::Password
     } else if path == routes.reset_password {
         Resource::ResetPassword
+    } else if path == routes.confirm_email {
+        Resource::ConfirmEmail
+    } else if path == routes.resend_confirmation {
+        Resource::ResendConfirmation
+    } else if path == routes.totp {
+        Resource::Totp
+    } else if path == routes.totp_confirm {
+        Resource::TotpConfirm
+    } else if path == routes.email {
+        Resource::Email
+    } else if path == routes.email_confirm {
+        Resource::EmailConfirm
     } else {
         let id = path
             .strip_prefix(routes.sessions.as_str())?

@@ -3,8 +3,10 @@
 
 mod accounts;
 mod browser;
+mod lifecycle;
 mod matching;
 mod reset;
+mod second_factor;
 mod sessions;
 
 use std::net::IpAddr;
@@ -115,6 +117,14 @@ where
         Route::EndSession(id) => Box::pin(sessions::end_one(&call, id)).await,
         Route::RequestReset => Box::pin(reset::request(&call)).await,
         Route::Reset => Box::pin(reset::reset(&call)).await,
+        Route::ConfirmEmail => Box::pin(lifecycle::confirm_email(&call)).await,
+        Route::ResendConfirmation => Box::pin(lifecycle::resend_confirmation(&call)).await,
+        Route::ChangeEmail => Box::pin(lifecycle::change_email(&call)).await,
+        Route::ConfirmEmailChange => Box::pin(lifecycle::confirm_email_change(&call)).await,
+        Route::DeleteAccount => Box::pin(lifecycle::delete_account(&call)).await,
+        Route::BeginTotp => Box::pin(second_factor::begin(&call)).await,
+        Route::ConfirmTotp => Box::pin(second_factor::confirm(&call)).await,
+        Route::DisableTotp => Box::pin(second_factor::disable(&call)).await,
     };
     answer(&auth, route, &request, Some(&fields), result)
 }
@@ -142,7 +152,17 @@ where
         | Route::LogIn
         | Route::ChangePassword
         | Route::RequestReset
-        | Route::Reset => extract::fields(&request.headers, body, auth.config().body_limit).await,
+        | Route::Reset
+        | Route::ConfirmEmail
+        | Route::ResendConfirmation
+        | Route::ChangeEmail
+        | Route::ConfirmEmailChange
+        | Route::DeleteAccount
+        | Route::BeginTotp
+        | Route::ConfirmTotp
+        | Route::DisableTotp => {
+            extract::fields(&request.headers, body, auth.config().body_limit).await
+        }
         Route::LogOut
         | Route::ListSessions
         | Route::EndAllSessions
@@ -162,7 +182,7 @@ fn answer<S: Store>(
 ) -> OwnResponse {
     // The JSON answers of the data routes stand for every client: the browser check is
     // skipped on the hot path.
-    let data = matches!(route, Route::Profile | Route::ListSessions) && result.is_ok();
+    let data = route.answers_with_data() && result.is_ok();
     if data || !prefers_html(&request.headers) {
         return match result {
             Ok(mut res) => {

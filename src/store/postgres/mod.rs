@@ -459,6 +459,8 @@ const USER_COLUMNS: &str = "users.id, users.email, users.hashed_password, users.
 /// The user in a row of [`USER_COLUMNS`].
 fn user_of(row: &Row) -> Result<User, StoreError> {
     Ok(User {
+        email_confirmed: true,
+
         id: UserId(unsigned(row.try_get(0)?)),
         email: row.try_get(1)?,
         hashed_password: row.try_get(2)?,

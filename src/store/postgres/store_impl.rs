@@ -22,6 +22,62 @@ use crate::{
 };
 
 impl Store for PgStore {
+    // SKELETON: the store engineer replaces these.
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: crate::store::EmailTokenRecord,
+    ) -> Result<User, StoreError> {
+        let _ = (email, hashed_password, token, record);
+        unimplemented!("SKELETON")
+    }
+
+    async fn replace_email_token(
+        &self,
+        token: TokenDigest,
+        record: crate::store::EmailTokenRecord,
+        read: crate::store::AccountVersion,
+    ) -> Result<(), StoreError> {
+        let _ = (token, record, read);
+        unimplemented!("SKELETON")
+    }
+
+    async fn email_token(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<crate::store::EmailTokenRecord>, StoreError> {
+        let _ = token;
+        unimplemented!("SKELETON")
+    }
+
+    async fn redeem_email_token(
+        &self,
+        token: TokenDigest,
+        now: std::time::SystemTime,
+    ) -> Result<crate::store::EmailRedeemed, StoreError> {
+        let _ = (token, now);
+        unimplemented!("SKELETON")
+    }
+
+    async fn second_factor(
+        &self,
+        id: crate::user::UserId,
+    ) -> Result<Option<crate::store::SecondFactorRecord>, StoreError> {
+        let _ = id;
+        unimplemented!("SKELETON")
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: crate::user::UserId,
+        change: crate::store::SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        let _ = (id, change);
+        unimplemented!("SKELETON")
+    }
+
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
         let client = self.client().await?;
         users::insert(
@@ -60,6 +116,8 @@ impl Store for PgStore {
     async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
         let client = self.client().await?;
         let ImportedUser {
+            email_confirmed: _,
+            second_factor: _,
             email,
             hashed_password,
             generation,
@@ -246,6 +304,7 @@ impl Store for PgStore {
                 // Expired throttle counters too: they count as absent already.
                 throttle::purge(tx, now, i64::MAX).await?;
                 let purged = Purged {
+                    email_tokens: 0,
                     sessions: sessions::purge(tx, now, idle_before).await?,
                     reset_tokens: resets::purge(tx, now).await?,
                     device_tokens: devices::purge(tx, now).await?,

@@ -44,6 +44,8 @@ pub(super) async fn insert(
         .await
         .map_err(email_taken)?;
     Ok(User {
+        email_confirmed: true,
+
         id: UserId(unsigned(row.try_get(0)?)),
         email,
         hashed_password,
@@ -105,6 +107,7 @@ pub(super) async fn list(
     rows.iter()
         .map(|row| {
             Ok(ListedUser {
+                second_factor: false,
                 user: user_of(row)?,
                 created: row.try_get(4)?,
             })

@@ -15,6 +15,62 @@ use crate::{
 };
 
 impl Store for RedbStore {
+    // SKELETON: the store engineer replaces these.
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: crate::store::EmailTokenRecord,
+    ) -> Result<User, StoreError> {
+        let _ = (email, hashed_password, token, record);
+        unimplemented!("SKELETON")
+    }
+
+    async fn replace_email_token(
+        &self,
+        token: TokenDigest,
+        record: crate::store::EmailTokenRecord,
+        read: crate::store::AccountVersion,
+    ) -> Result<(), StoreError> {
+        let _ = (token, record, read);
+        unimplemented!("SKELETON")
+    }
+
+    async fn email_token(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<crate::store::EmailTokenRecord>, StoreError> {
+        let _ = token;
+        unimplemented!("SKELETON")
+    }
+
+    async fn redeem_email_token(
+        &self,
+        token: TokenDigest,
+        now: std::time::SystemTime,
+    ) -> Result<crate::store::EmailRedeemed, StoreError> {
+        let _ = (token, now);
+        unimplemented!("SKELETON")
+    }
+
+    async fn second_factor(
+        &self,
+        id: crate::user::UserId,
+    ) -> Result<Option<crate::store::SecondFactorRecord>, StoreError> {
+        let _ = id;
+        unimplemented!("SKELETON")
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: crate::user::UserId,
+        change: crate::store::SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        let _ = (id, change);
+        unimplemented!("SKELETON")
+    }
+
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
         let email = email.trim().to_owned();
         let hash = hashed_password.to_owned();
@@ -172,6 +228,7 @@ impl Store for RedbStore {
         self.write(move |txn| {
             let (now, idle_before) = (millis(now), millis(idle_before));
             Ok(Purged {
+                email_tokens: 0,
                 sessions: sessions::purge(txn, now, idle_before)?,
                 reset_tokens: resets::purge(txn, now)?,
                 device_tokens: devices::purge(txn, now)?,

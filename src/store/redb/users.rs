@@ -23,6 +23,7 @@ pub(super) fn by_id(
     Ok(users.get(id)?.map(|v| {
         let stored = v.value();
         User {
+            email_confirmed: true,
             id: UserId(id),
             email: stored.email,
             hashed_password: stored.hashed_password,
@@ -76,6 +77,8 @@ fn insert(txn: &WriteTransaction, stored: StoredUser) -> Result<User, StoreError
     emails.insert(key.as_str(), id)?;
     txn.open_table(USERS)?.insert(id, &stored)?;
     Ok(User {
+        email_confirmed: true,
+
         id: UserId(id),
         email: stored.email,
         hashed_password: stored.hashed_password,
@@ -100,8 +103,11 @@ pub(super) fn list(
         let (id, stored) = entry?;
         let stored = stored.value();
         listed.push(ListedUser {
+            second_factor: false,
             created: time(stored.created_ms),
             user: User {
+                email_confirmed: true,
+
                 id: UserId(id.value()),
                 email: stored.email,
                 hashed_password: stored.hashed_password,

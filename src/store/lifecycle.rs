@@ -1,0 +1,145 @@
+//! The records of the account lifecycle: single-use email tokens (confirming an address,
+//! changing it) and the TOTP second factor with its recovery codes.
+
+use std::{fmt, time::SystemTime};
+
+#[cfg(doc)]
+use super::Store;
+use crate::{
+    token::TokenDigest,
+    user::{User, UserId},
+};
+
+/// What an email token proves when it is redeemed ([`Store::redeem_email_token`]).
+#[derive(Clone, PartialEq, Eq)]
+pub enum EmailTokenPurpose {
+    /// The account's address receives mail: redeeming it marks the account confirmed.
+    Confirm,
+    /// The user can read mail at `new_email`: redeeming it moves the account to that address
+    /// (and marks it confirmed).
+    ChangeEmail {
+        /// The address asked for, trimmed.
+        new_email: String,
+    },
+}
+
+impl EmailTokenPurpose {
+    /// Whether two purposes are of one kind (a user has at most one token of each kind).
+    #[must_use]
+    pub fn same_kind(&self, other: &Self) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+impl fmt::Debug for EmailTokenPurpose {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Confirm => f.write_str("Confirm"),
+            Self::ChangeEmail { new_email } => f
+                .debug_struct("ChangeEmail")
+                .field("new_email", new_email)
+                .finish(),
+        }
+    }
+}
+
+/// A stored email token (keyed by its [`TokenDigest`]): single-use, with an expiry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailTokenRecord {
+    /// The account it was issued for.
+    pub user_id: UserId,
+    /// What redeeming it does.
+    pub purpose: EmailTokenPurpose,
+    /// When it was issued.
+    pub created: SystemTime,
+    /// When it stops working (and is purged).
+    pub expires: SystemTime,
+}
+
+/// What [`Store::redeem_email_token`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EmailRedeemed {
+    /// The account after the change.
+    pub user: User,
+    /// Its email before the change (the same as `user.email` for a confirmation).
+    pub previous_email: String,
+    /// The purpose of the token that was redeemed.
+    pub purpose: EmailTokenPurpose,
+}
+
+/// A user's TOTP second factor (RFC 6238) as stored: the shared secret sealed under the
+/// application's key (a copy of the store alone does not give the factor), whether it is
+/// enabled or still pending confirmation, the last time step a code was accepted at (a code
+/// is never accepted twice), and the digests of the recovery codes not used yet.
+///
+/// `Debug` shows the sealed secret's length only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecondFactorRecord {
+    /// The secret, sealed (nonce and AEAD ciphertext): opaque to the store.
+    pub sealed_secret: Vec<u8>,
+    /// `false` while pending: set up, never confirmed with a code, not enforced.
+    pub enabled: bool,
+    /// The last RFC 6238 time step at which a code was accepted (0: none).
+    pub last_step: u64,
+    /// The SHA-256 digests of the recovery codes still unused.
+    pub recovery_codes: Vec<TokenDigest>,
+}
+
+impl fmt::Debug for SecondFactorRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SecondFactorRecord")
+            .field(
+                "sealed_secret",
+                &format_args!("<{} bytes>", self.sealed_secret.len()),
+            )
+            .field("enabled", &self.enabled)
+            .field("last_step", &self.last_step)
+            .field("recovery_codes", &self.recovery_codes.len())
+            .finish()
+    }
+}
+
+/// A change to a user's second factor, applied by [`Store::update_second_factor`] in one
+/// transaction as a compare-and-set: `Ok(true)` if it applied, `Ok(false)` (nothing changed)
+/// if the stored factor was not in the state the change requires.
+#[derive(Clone, PartialEq, Eq)]
+pub enum SecondFactorChange {
+    /// Stores a pending factor with this sealed secret, replacing a pending one. Refused
+    /// (`false`) while a factor is enabled.
+    Begin {
+        /// The new secret, sealed.
+        sealed_secret: Vec<u8>,
+    },
+    /// Enables the pending factor if its secret is still `sealed_secret` (the one whose code
+    /// was checked), recording `step` as used and storing the recovery code digests.
+    Enable {
+        /// The pending secret the code was checked against.
+        sealed_secret: Vec<u8>,
+        /// The time step of the code that confirmed it.
+        step: u64,
+        /// The digests of the new recovery codes.
+        recovery_codes: Vec<TokenDigest>,
+    },
+    /// Accepts a code of the enabled factor at time step `step` if `step` is after the last
+    /// step accepted (RFC 6238 §5.2: a code is used once), and records it; `false` for a
+    /// replay or when no factor is enabled.
+    UseStep(u64),
+    /// Consumes one recovery code of the enabled factor; `false` if it is not (or no longer)
+    /// among the unused ones.
+    UseRecoveryCode(TokenDigest),
+    /// Removes the factor, pending or enabled, with its recovery codes; `false` if there was
+    /// none.
+    Remove,
+}
+
+impl fmt::Debug for SecondFactorChange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Begin { .. } => f.write_str("Begin"),
+            Self::Enable { step, .. } => f.debug_struct("Enable").field("step", step).finish(),
+            Self::UseStep(step) => f.debug_tuple("UseStep").field(step).finish(),
+            Self::UseRecoveryCode(_) => f.write_str("UseRecoveryCode"),
+            Self::Remove => f.write_str("Remove"),
+        }
+    }
+}
