@@ -10,6 +10,7 @@ mod audit;
 mod credentials;
 mod devices;
 mod reset;
+mod second_factor;
 mod sessions;
 
 use std::{
@@ -25,6 +26,7 @@ pub use self::{
         DEVICE_TOKEN_FAILURES, DEVICE_TOKEN_LIFETIME, IssuedDevice, MAX_DEVICE_TOKENS_PER_USER,
     },
     reset::ResetRequested,
+    second_factor::SecondFactorProof,
     sessions::{LoggedIn, SessionInfo},
 };
 use crate::{

@@ -69,6 +69,8 @@ impl<S: Store> Auth<S> {
     /// account (the oldest dropped).
     ///
     /// # Errors
+    /// [`AuthError::EmailNotConfirmed`] (the right password, an unconfirmed email while
+    /// [email confirmation](crate::AuthConfig::with_email_confirmation) is on: no session),
     /// [`AuthError::Overloaded`], [`AuthError::Throttled`] or [`AuthError::Store`].
     pub async fn log_in_with_device(
         &self,
@@ -113,6 +115,12 @@ impl<S: Store> Auth<S> {
             audit!(info, "login_failed", user_id = known.map(display), client = %Client(client), device_token = trusted.is_some());
             return Ok(None);
         };
+        // The right password: refusals from here on are not failed guesses.
+        if self.shared.config.email_confirmation() && !user.email_confirmed {
+            throttle.released(attempt).await;
+            audit!(info, "login_refused", reason = "email not confirmed", user_id = %user.id, client = %Client(client));
+            return Err(AuthError::EmailNotConfirmed);
+        }
         let mut logged_in = match self.start_session(user).await {
             Ok(logged_in) => logged_in,
             Err(AuthError::CredentialsChanged) => {
