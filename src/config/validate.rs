@@ -52,6 +52,7 @@ impl AuthConfig {
             (self.session_idle_timeout, "session idle timeout"),
             (self.session_lifetime, "session lifetime"),
             (self.reset_token_lifetime, "reset token lifetime"),
+            (self.account.email_token_lifetime, "email token lifetime"),
             (self.body_timeout, "body timeout"),
         ] {
             if duration == Duration::ZERO {
@@ -155,12 +156,14 @@ mod tests {
             .with_session_lifetime(huge)
             .with_session_idle_timeout(huge)
             .with_reset_token_lifetime(huge)
+            .with_email_token_lifetime(huge)
             .with_body_timeout(huge);
         let problems = config.validate().expect_err("refused").problems().to_vec();
         for what in [
             "session idle timeout",
             "session lifetime",
             "reset token lifetime",
+            "email token lifetime",
             "body timeout",
         ] {
             assert!(

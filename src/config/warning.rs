@@ -40,6 +40,12 @@ pub enum ConfigWarning {
     /// A `Secure` cookie served over plain http on an address other than loopback:
     /// browsers drop it (they accept it over http only from localhost).
     SecureCookieOverPlainHttp(SocketAddr),
+    /// TOTP is on but no [secret key](AuthConfig::with_secret_key) is set: the TOTP routes
+    /// are off, and accounts whose factor is on log in only with a recovery code.
+    TotpWithoutKey,
+    /// Email confirmation is on but no [account email hook](AuthConfig::with_account_email_hook)
+    /// is set: confirmation tokens reach nobody, and new accounts cannot log in.
+    ConfirmationTokensReachNobody,
 }
 
 impl fmt::Display for ConfigWarning {
@@ -68,6 +74,15 @@ impl fmt::Display for ConfigWarning {
                 "the session cookie is Secure but served over plain http on {addr}, not \
                  loopback: browsers will drop it, so nobody stays logged in; serve over https \
                  (or behind a TLS proxy) or turn the Secure attribute off"
+            ),
+            Self::TotpWithoutKey => f.write_str(
+                "TOTP is off: no secret key is set to seal the TOTP secrets with (in the \
+                 demo, AUTH_SECRET_KEY: 32 random bytes in base64); accounts that have a \
+                 second factor can log in only with a recovery code",
+            ),
+            Self::ConfirmationTokensReachNobody => f.write_str(
+                "email confirmation is on but no account email hook is configured: \
+                 confirmation tokens cannot reach anyone, so new accounts cannot log in",
             ),
         }
     }
@@ -99,6 +114,12 @@ impl AuthConfig {
             && self.reset_hook.is_none()
         {
             warnings.push(ConfigWarning::ResetTokensReachNobody);
+        }
+        if self.account.totp && self.account.secret_key.is_none() {
+            warnings.push(ConfigWarning::TotpWithoutKey);
+        }
+        if self.account.email_confirmation && self.account.hook.is_none() {
+            warnings.push(ConfigWarning::ConfirmationTokensReachNobody);
         }
         warnings
     }
@@ -139,8 +160,23 @@ mod tests {
         assert_eq!(AuthConfig::seed().warnings(), []);
         assert_eq!(
             AuthConfig::hardened().warnings(),
-            [ConfigWarning::ResetTokensReachNobody]
+            [
+                ConfigWarning::ResetTokensReachNobody,
+                ConfigWarning::TotpWithoutKey
+            ]
         );
+        let key = crate::config::SecretKey::from_bytes([7; 32]);
+        let confirming = AuthConfig::hardened()
+            .with_secret_key(key)
+            .with_email_confirmation(true)
+            .with_reset_token_hook(|_: &str, _: &crate::token::ResetToken| Ok(()));
+        assert_eq!(
+            confirming.warnings(),
+            [ConfigWarning::ConfirmationTokensReachNobody]
+        );
+        let mailed =
+            confirming.with_account_email_hook(|_: &str, _: &crate::hook::AccountEmail| Ok(()));
+        assert_eq!(mailed.warnings(), []);
         let risky = AuthConfig::seed()
             .with_bcrypt_cost(4)
             .with_session_idle_timeout(2 * hour)
