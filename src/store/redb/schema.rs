@@ -15,7 +15,8 @@
 //! | 1 | values and time-index keys are redb tuples (`tests/fixtures/v1.redb` is such a file) |
 //! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) (`tests/fixtures/v2.redb`) |
 //! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) (`tests/fixtures/v3.redb`) |
-//! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone; the session indexes hold digest prefixes; the bcrypt hash is packed |
+//! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone; the session indexes hold digest prefixes; the bcrypt hash is packed (`tests/fixtures/v4.redb`) |
+//! | 5 | the account lifecycle: email tokens (confirmation, change of email), second factors, and the set of unconfirmed accounts (new tables; version-4 accounts are confirmed, with no factor, without a rewrite) |
 //!
 //! Each version is migrated to from the one before by [`super::migrate`]; a file with no
 //! recorded version but an empty `users` table is taken as version 1.
@@ -81,7 +82,7 @@ use crate::error::StoreError;
 
 /// The schema this build reads and writes. An older file is migrated when opened; a newer one
 /// is refused.
-pub(super) const SCHEMA_VERSION: u64 = 4;
+pub(super) const SCHEMA_VERSION: u64 = 5;
 
 /// `schema_version` → the file's schema version; `next_user_id` → the id the next account gets.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
