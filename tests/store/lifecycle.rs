@@ -180,3 +180,35 @@ async fn a_deletion_is_seen_by_every_later_cached_look_up() {
         }
     }
 }
+
+#[tokio::test]
+async fn stats_count_email_tokens_and_unconfirmed_accounts() {
+    let (store, _dir) = store();
+    let now = SystemTime::now();
+    let record = EmailTokenRecord {
+        user_id: UserId(0),
+        purpose: EmailTokenPurpose::Confirm,
+        created: now,
+        expires: now + Duration::from_secs(600),
+    };
+    let token = TokenDigest::of("stats confirm");
+    store
+        .add_unconfirmed_user("stats@example.com", "$2b$04$s", token, record)
+        .await
+        .unwrap();
+    store
+        .add_user("other@example.com", "$2b$04$o")
+        .await
+        .unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        (stats.users, stats.email_tokens, stats.unconfirmed_users),
+        (2, 1, 1)
+    );
+    store.redeem_email_token(token, now).await.unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        (stats.users, stats.email_tokens, stats.unconfirmed_users),
+        (2, 0, 0)
+    );
+}
