@@ -9,6 +9,7 @@ mod accounts;
 mod audit;
 mod credentials;
 mod devices;
+mod login;
 mod reset;
 mod second_factor;
 mod sessions;
@@ -25,9 +26,10 @@ pub use self::{
     devices::{
         DEVICE_TOKEN_FAILURES, DEVICE_TOKEN_LIFETIME, IssuedDevice, MAX_DEVICE_TOKENS_PER_USER,
     },
+    login::{LoggedIn, Login},
     reset::ResetRequested,
-    second_factor::SecondFactorProof,
-    sessions::{LoggedIn, SessionInfo},
+    second_factor::{RECOVERY_CODES, RecoveryCodes, SecondFactorProof, TotpSetup},
+    sessions::SessionInfo,
 };
 use crate::{
     clock::{Clock, SystemClock},
