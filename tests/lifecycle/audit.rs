@@ -45,6 +45,11 @@ fn lines<'a>(text: &'a str, event: &str) -> Vec<&'a str> {
 /// subscriber (`set_default`) captures their events.
 #[tokio::test(flavor = "current_thread")]
 async fn every_outcome_is_audited_with_client_and_account_and_no_secret() {
+    // A second dispatcher, kept alive: with one only, tracing computes a callsite's interest
+    // with the default of whichever thread first reaches it, and other tests' threads (no
+    // subscriber) would turn events off for this one. With two, every event asks this
+    // thread's subscriber.
+    let _second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
     let captured = Captured::default();
     let writer = captured.clone();
     let _guard = tracing_subscriber::fmt()
@@ -53,6 +58,8 @@ async fn every_outcome_is_audited_with_client_and_account_and_no_secret() {
         .with_writer(move || writer.clone())
         .finish()
         .set_default();
+    // Callsites other tests' threads reached before: their interest computed again.
+    tracing::callsite::rebuild_interest_cache();
 
     let mut site = Site::confirming().await;
     let mut secrets = vec![GOOD_PW.to_owned(), OTHER_PW.to_owned()];
