@@ -195,6 +195,8 @@ conformance! {
         an_email_token_redeemed_at_once_is_redeemed_once,
         an_email_change_racing_a_registration_of_the_address_one_owns_it,
         delete_user_racing_insert_session_leaves_no_session,
+        an_email_change_by_token_is_seen_by_every_later_session_look_up,
+        delete_user_racing_lifecycle_writes_leaves_no_token,
     ],
     auth: [
         auth_works_on_the_store,
