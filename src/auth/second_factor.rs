@@ -160,7 +160,7 @@ impl<S: Store> Auth<S> {
         };
         let throttle = &self.shared.throttle;
         let attempt = self
-            .reauthenticate(&user, current_password, client, "begin")
+            .verify_password_for_factor(&user, current_password, client, "begin")
             .await?;
         throttle.succeeded(attempt).await;
         let existing = self
@@ -288,7 +288,7 @@ impl<S: Store> Auth<S> {
         };
         let throttle = &self.shared.throttle;
         let attempt = self
-            .reauthenticate(&user, current_password, client, "disable")
+            .verify_password_for_factor(&user, current_password, client, "disable")
             .await?;
         let factor = match self.shared.store.second_factor(user.id).await {
             Ok(Some(factor)) => factor,
@@ -444,7 +444,7 @@ impl<S: Store> Auth<S> {
 
     /// Verifies `user`'s current password for a change to their factor (`action`), as a
     /// throttled attempt: the attempt, still open, if it is right.
-    async fn reauthenticate(
+    async fn verify_password_for_factor(
         &self,
         user: &User,
         password: &str,
