@@ -9,6 +9,7 @@ use serde_json::json;
 use tokio::sync::Barrier;
 use tower_user_auth::{
     User,
+    compat::SeedApi,
     store::{Store, UserQuery},
 };
 
@@ -56,6 +57,13 @@ async fn without_confirmation_the_change_is_immediate_and_every_session_sees_it(
     // The other session is in the cache (the layer's fast path) before the change.
     assert_eq!(site.app_user(&other).await["email"], "bob@example.com");
 
+    let reset = site
+        .harness
+        .auth
+        .get_reset_password_token("bob@example.com")
+        .await
+        .expect("a reset token");
+
     let res = change(&site, &this, GOOD_PW, " Robert@Example.com ").await;
     assert_ok(
         &res,
@@ -78,6 +86,16 @@ async fn without_confirmation_the_change_is_immediate_and_every_session_sees_it(
     }
     assert_eq!(site.login("bob@example.com", GOOD_PW).await.status, 401);
     assert_eq!(site.login("robert@example.com", GOOD_PW).await.status, 200);
+    // The reset token issued for the old address is dead, whichever email comes with it.
+    for email in ["bob@example.com", "robert@example.com"] {
+        let fields = [
+            ("email", email),
+            ("reset_token", reset.expose()),
+            ("new_password", OTHER_PW),
+        ];
+        let res = site.send(Method::PUT, "/reset_password", "", &fields).await;
+        assert_eq!(res.status, 403, "{}", res.text());
+    }
     // The old address is free.
     assert_eq!(site.register("bob@example.com", OTHER_PW).await.status, 200);
     site.mail.assert_nothing_more().await;
