@@ -1,15 +1,18 @@
 //! Email confirmation: the token sent at registration, `POST /confirm_email`, the login
 //! refused until then, `POST /confirm_email/resend`, and their throttling.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use http::Method;
 use serde_json::json;
+use tokio::sync::Barrier;
 use tower_user_auth::{Auth, store::Store};
 
 use super::{
     Site, assert_4xx, assert_refused,
-    support::{GOOD_PW, OTHER_PW, assert_ok, hardened_config, seed_config, serve_echo},
+    support::{
+        GOOD_PW, OTHER_PW, assert_ok, hardened_config, seed_config, serve_echo, unthrottled,
+    },
 };
 
 const RESENT: &str =
@@ -323,4 +326,32 @@ async fn forms_are_answered_with_redirects() {
         site.harness.store.email_token(digest).await.expect("read"),
         None
     );
+}
+
+/// One token presented by eight requests at once, many rounds: exactly one confirms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_presented_concurrently_confirms_once() {
+    let mut site = Site::new(unthrottled(hardened_config()).with_email_confirmation(true)).await;
+    for round in 0..10 {
+        let email = format!("racer{round}@example.com");
+        site.register(&email, GOOD_PW).await;
+        let token = site.mail.confirmation_for(&email).await;
+        let barrier = Arc::new(Barrier::new(8));
+        let answers = futures_util::future::join_all((0..8).map(|_| {
+            let barrier = Arc::clone(&barrier);
+            let (site, token) = (&site, &token);
+            async move {
+                barrier.wait().await;
+                site.confirm(token, "").await.status.as_u16()
+            }
+        }))
+        .await;
+        let confirmed = answers.iter().filter(|&&s| s == 200).count();
+        assert_eq!(confirmed, 1, "round {round}: {answers:?}");
+        assert!(
+            answers.iter().all(|s| [200, 403].contains(s)),
+            "{answers:?}"
+        );
+        assert!(site.harness.user(&email).await.email_confirmed);
+    }
 }

@@ -431,3 +431,43 @@ async fn an_email_change_racing_a_registration_of_the_address_leaves_one_owner()
         );
     }
 }
+
+/// One change token presented by eight requests at once, many rounds: exactly one makes the
+/// change, and the old address is told once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_token_presented_concurrently_changes_once() {
+    let mut site = Site::new(unthrottled(hardened_config()).with_email_confirmation(true)).await;
+    for round in 0..10 {
+        let email = format!("bob{round}@example.com");
+        let wanted = format!("robert{round}@example.com");
+        site.account(&email).await;
+        let bob = site.session(&email).await;
+        assert_eq!(change(&site, &bob, GOOD_PW, &wanted).await.status, 200);
+        let token = site.mail.change_token_for(&wanted).await;
+        let barrier = Arc::new(Barrier::new(8));
+        let answers = futures_util::future::join_all((0..8).map(|_| {
+            let barrier = Arc::clone(&barrier);
+            let (site, token) = (&site, &token);
+            async move {
+                barrier.wait().await;
+                confirm_change(site, token, "").await.status.as_u16()
+            }
+        }))
+        .await;
+        let changed = answers.iter().filter(|&&s| s == 200).count();
+        assert_eq!(changed, 1, "round {round}: {answers:?}");
+        assert!(
+            answers.iter().all(|s| [200, 403].contains(s)),
+            "{answers:?}"
+        );
+        assert_eq!(
+            site.mail.next().await,
+            Mail::EmailChanged {
+                to: email.clone(),
+                new_email: wanted.clone()
+            }
+        );
+        site.mail.assert_nothing_more().await;
+        assert_eq!(site.app_user(&bob).await["email"], wanted.as_str());
+    }
+}
