@@ -7,9 +7,14 @@
 
 mod accounts;
 mod audit;
+mod confirmation;
 mod credentials;
+mod delivery;
 mod devices;
+mod email_change;
+mod email_tokens;
 mod login;
+mod reauth;
 mod reset;
 mod second_factor;
 mod sessions;
@@ -26,6 +31,7 @@ pub use self::{
     devices::{
         DEVICE_TOKEN_FAILURES, DEVICE_TOKEN_LIFETIME, IssuedDevice, MAX_DEVICE_TOKENS_PER_USER,
     },
+    email_change::EmailChange,
     login::{LoggedIn, Login},
     reset::ResetRequested,
     second_factor::{RECOVERY_CODES, RecoveryCodes, SecondFactorProof, TotpSetup},
