@@ -127,7 +127,7 @@ pub enum EmailError {
 /// The HTTP layer answers each with the status the contract names: `EmailTaken`,
 /// `InvalidEmail`, `InvalidPassword` 400; `SecondFactorRequired`, `WrongSecondFactor` 401;
 /// `WrongPassword`, `InvalidSession`, `UnknownEmail`, `InvalidToken`, `EmailNotConfirmed`
-/// 403; `CredentialsChanged`, `SecondFactorEnabled`, `NoSecondFactor` 409; `Throttled` 429;
+/// 403; `CredentialsChanged`, `SecondFactorEnabled`, `NoSecondFactor` 409; `TotpUnavailable` 404; `Throttled` 429;
 /// `Overloaded` 503; `Store` 500. Routes may answer otherwise where the contract says so (an
 /// address taken by an email change is 409, a wrong code confirming a factor 400).
 #[derive(Clone, Debug, thiserror::Error)]
@@ -176,6 +176,10 @@ pub enum AuthError {
     /// No second factor is set up (or pending, to confirm) on this account (409).
     #[error("no second factor is set up")]
     NoSecondFactor,
+    /// TOTP is off, or no secret key is configured to seal its secrets: no factor can be set
+    /// up (404: the routes are not served).
+    #[error("TOTP is off: no secret key is configured")]
+    TotpUnavailable,
     /// Too many attempts: retry after the given time (429 with `Retry-After`).
     #[error("too many attempts; retry in {} s", retry_after.as_secs().max(1))]
     Throttled {

@@ -1,5 +1,6 @@
 //! Re-authentication: a logged-in user proving their current password again before an email
-//! change or the deletion of their account, throttled as a login is.
+//! change, the deletion of their account or a change to their second factor, throttled as a
+//! login is.
 
 use std::net::IpAddr;
 
@@ -17,6 +18,9 @@ pub(super) enum Sensitive {
     EmailChange,
     /// `DELETE /profile`.
     Deletion,
+    /// A change to the second factor: `begin` (`POST /profile/totp`) or `disable`
+    /// (`DELETE /profile/totp`).
+    SecondFactor(&'static str),
 }
 
 impl Sensitive {
@@ -29,6 +33,9 @@ impl Sensitive {
             Self::Deletion => {
                 audit!(warn, "account_deletion_throttled", user_id = %user.id, client = %Client(client));
             }
+            Self::SecondFactor(action) => {
+                audit!(warn, "second_factor_throttled", action = action, user_id = %user.id, client = %Client(client));
+            }
         }
     }
 
@@ -40,6 +47,9 @@ impl Sensitive {
             }
             Self::Deletion => {
                 audit!(info, "account_deletion_refused", reason = reason, user_id = %user.id, client = %Client(client));
+            }
+            Self::SecondFactor(action) => {
+                audit!(info, "second_factor_refused", action = action, reason = reason, user_id = %user.id, client = %Client(client));
             }
         }
     }
@@ -72,6 +82,19 @@ impl<S: Store> Auth<S> {
         let Some((_, user)) = self.live_session_user(token).await? else {
             return Err(AuthError::InvalidSession);
         };
+        self.reauthenticate(user, current_password, client, what)
+            .await
+    }
+
+    /// [`reauthenticate_session`](Self::reauthenticate_session) for a user already read from
+    /// their live session.
+    pub(super) async fn reauthenticate(
+        &self,
+        user: User,
+        current_password: &str,
+        client: Option<IpAddr>,
+        what: Sensitive,
+    ) -> Result<Reauthenticated, AuthError> {
         let throttle = &self.shared.throttle;
         let attempt = match throttle.attempt(&user.email, client, self.now()).await? {
             Ok(attempt) => attempt,

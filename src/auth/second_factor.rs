@@ -22,6 +22,7 @@ use self::{
 use super::{
     Auth,
     audit::{Client, audit},
+    reauth::Sensitive,
 };
 use crate::{
     config::SecretKey,
@@ -143,7 +144,7 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::InvalidSession`], [`AuthError::WrongPassword`] (a failure for
     /// throttling), [`AuthError::SecondFactorEnabled`] (remove it first),
-    /// [`AuthError::NoSecondFactor`] when TOTP is off or no secret key is set (no factor can
+    /// [`AuthError::TotpUnavailable`] when TOTP is off or no secret key is set (no factor can
     /// be set up), [`AuthError::Throttled`], [`AuthError::Overloaded`], [`AuthError::Store`]
     /// (also if the system's random source fails).
     pub async fn begin_second_factor(
@@ -153,15 +154,21 @@ impl<S: Store> Auth<S> {
         client: Option<IpAddr>,
     ) -> Result<TotpSetup, AuthError> {
         let Some(key) = self.totp_key() else {
-            return Err(AuthError::NoSecondFactor);
+            return Err(AuthError::TotpUnavailable);
         };
         let Some((_, user)) = self.live_session_user(token).await? else {
             return Err(AuthError::InvalidSession);
         };
         let throttle = &self.shared.throttle;
         let attempt = self
-            .verify_password_for_factor(&user, current_password, client, "begin")
-            .await?;
+            .reauthenticate(
+                user.clone(),
+                current_password,
+                client,
+                Sensitive::SecondFactor("begin"),
+            )
+            .await?
+            .attempt;
         throttle.succeeded(attempt).await;
         let existing = self
             .shared
@@ -199,8 +206,8 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::InvalidSession`], [`AuthError::WrongSecondFactor`] for a wrong code (a
     /// failure for throttling; the factor stays pending), or when the pending secret was
-    /// replaced meanwhile; [`AuthError::NoSecondFactor`] when none is pending (or TOTP is off
-    /// or has no key), [`AuthError::SecondFactorEnabled`], [`AuthError::Throttled`],
+    /// replaced meanwhile; [`AuthError::NoSecondFactor`] when none is pending,
+    /// [`AuthError::TotpUnavailable`] when TOTP is off or has no key, [`AuthError::SecondFactorEnabled`], [`AuthError::Throttled`],
     /// [`AuthError::Store`].
     pub async fn confirm_second_factor(
         &self,
@@ -209,7 +216,7 @@ impl<S: Store> Auth<S> {
         client: Option<IpAddr>,
     ) -> Result<RecoveryCodes, AuthError> {
         if self.totp_key().is_none() {
-            return Err(AuthError::NoSecondFactor);
+            return Err(AuthError::TotpUnavailable);
         }
         let Some((_, user)) = self.live_session_user(token).await? else {
             return Err(AuthError::InvalidSession);
@@ -288,8 +295,14 @@ impl<S: Store> Auth<S> {
         };
         let throttle = &self.shared.throttle;
         let attempt = self
-            .verify_password_for_factor(&user, current_password, client, "disable")
-            .await?;
+            .reauthenticate(
+                user.clone(),
+                current_password,
+                client,
+                Sensitive::SecondFactor("disable"),
+            )
+            .await?
+            .attempt;
         let factor = match self.shared.store.second_factor(user.id).await {
             Ok(Some(factor)) => factor,
             Ok(None) => {
@@ -440,38 +453,5 @@ impl<S: Store> Auth<S> {
             Ok(None) => Err(AuthError::NoSecondFactor),
             Err(e) => Err(account_gone(e)),
         }
-    }
-
-    /// Verifies `user`'s current password for a change to their factor (`action`), as a
-    /// throttled attempt: the attempt, still open, if it is right.
-    async fn verify_password_for_factor(
-        &self,
-        user: &User,
-        password: &str,
-        client: Option<IpAddr>,
-        action: &'static str,
-    ) -> Result<crate::throttle::Attempt, AuthError> {
-        let throttle = &self.shared.throttle;
-        let attempt = match throttle.attempt(&user.email, client, self.now()).await? {
-            Ok(attempt) => attempt,
-            Err(retry_after) => {
-                audit!(warn, "second_factor_throttled", action = action, user_id = %user.id, client = %Client(client));
-                return Err(AuthError::Throttled { retry_after });
-            }
-        };
-        let hash = Some(user.hashed_password.clone());
-        let verified = match self.shared.hasher.verify(password.to_owned(), hash).await {
-            Ok(verified) => verified,
-            Err(e) => {
-                throttle.released(attempt).await;
-                return Err(e);
-            }
-        };
-        if !verified.ok {
-            throttle.failed(attempt, self.now());
-            audit!(info, "second_factor_refused", action = action, reason = "wrong password", user_id = %user.id, client = %Client(client));
-            return Err(AuthError::WrongPassword);
-        }
-        Ok(attempt)
     }
 }

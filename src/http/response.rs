@@ -189,6 +189,7 @@ impl From<AuthError> for Rejection {
             AuthError::WrongSecondFactor => {
                 Self::new(StatusCode::UNAUTHORIZED, e.to_string()).with_code("wrong_code")
             }
+            AuthError::TotpUnavailable => Self::new(StatusCode::NOT_FOUND, "not found"),
             AuthError::SecondFactorEnabled | AuthError::NoSecondFactor => {
                 Self::new(StatusCode::CONFLICT, e.to_string())
             }
