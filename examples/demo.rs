@@ -1,8 +1,10 @@
 //! The seed's app behind `AuthLayer`: a hyper server whose own routes are `GET /` and
 //! `GET /me`, with the auth routes served by the layer; and, for a person in a browser
-//! (`Accept` preferring `text/html`), pages without JavaScript to register, log in and out,
-//! see the profile, list and end sessions, change the password and reset it
-//! (`examples/common/pages`). API clients keep getting the seed's JSON.
+//! (`Accept` preferring `text/html`), pages to register, confirm the email, log in (with a
+//! second factor) and out, see the profile, list and end sessions, change the password and
+//! reset it, set up and remove a TOTP second factor, change the email and delete the account
+//! (`examples/common/pages`; no JavaScript but the second factor page's own script). API
+//! clients keep getting the seed's JSON.
 //!
 //! Try it:
 //!
@@ -22,8 +24,11 @@
 //! Configured from the environment: `HOST` (127.0.0.1), `PORT` (5000; 0 picks a free port),
 //! `AUTH_DB` (auth.redb), or `AUTH_DATABASE_URL` (a `postgres://` URL, with the feature
 //! `postgres`; the pool size in `AUTH_DATABASE_POOL`: `examples/common/store.rs`),
-//! `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`) and the
-//! `AUTH_*` options listed in the README. Every problem with them is reported at once, before
+//! `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`),
+//! `AUTH_REQUIRE_EMAIL_CONFIRMATION` (off), `AUTH_SECRET_KEY` (the key TOTP secrets are
+//! sealed under, 32 random bytes in standard base64: `openssl rand -base64 32`; without it
+//! TOTP is off, said in one log line) and the `AUTH_*` options listed in the README.
+//! Its development mailer prints tokens on standard output (`examples/common/mailer.rs`). Every problem with them is reported at once, before
 //! the server starts (exit code 2). Serves through `tower_user_auth::serve::Server` (header
 //! and idle timeouts, connection caps: `AUTH_HEADER_READ_TIMEOUT`, `AUTH_IDLE_TIMEOUT`,
 //! `AUTH_MAX_CONNECTIONS`, `AUTH_MAX_CONNECTIONS_PER_CLIENT`), raising its open-file limit to
@@ -36,6 +41,8 @@ mod common;
 // By path, not in `common`: the benchmark's peer server includes `common` without maud.
 #[path = "common/pages/mod.rs"]
 mod pages;
+#[path = "common/mailer.rs"]
+mod mailer;
 #[path = "common/store.rs"]
 mod store;
 
@@ -44,12 +51,11 @@ use std::{env, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration}
 use store::StoreChoice;
 use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
-    Auth, AuthConfig, AuthLayer, BoxError, ConfigError, OpenError, Pages, Profile, Routes,
-    ThrottleConfig,
+    Auth, AuthConfig, AuthLayer, ConfigError, OpenError, Pages, Profile, Routes, ThrottleConfig,
+    config::SecretKey,
     password::{HashingPriority, PasswordPolicy},
     serve::{self, Server},
     store::{RedbStore, Store},
-    token::ResetToken,
 };
 
 /// The demo's start-up warning in the compatibility profile, one line on standard error.
@@ -335,24 +341,49 @@ fn config_from_env(env: &mut Env) -> AuthConfig {
     if let Some(v) = Env::var("AUTH_ROUTE_PREFIX") {
         c = c.with_route_prefix(v);
     }
+    c = confirm_page_apart_from_its_route(c);
     if let Some(v) = Env::var("AUTH_ALLOWED_ORIGINS") {
         c = c.with_allowed_origins(list(&v));
     }
     if let Some(v) = Env::var("AUTH_TRUSTED_PROXIES") {
         c = c.with_trusted_proxies(list(&v));
     }
-    // The development mailer: where the token does not go back in the answer, print it on
-    // standard output (never in the tracing log).
+    c = account_from_env(env, c);
+    // The development mailer: tokens printed on standard output (never in the tracing log);
+    // reset tokens only where they do not go back in the answer.
     if !token_in_answer.unwrap_or(profile == Profile::Seed) {
-        c = c.with_reset_token_hook(|email: &str, token: &ResetToken| {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "reset token for {email}: {}", token.expose())?;
-            out.flush()?;
-            Ok::<(), BoxError>(())
-        });
+        c = c.with_reset_token_hook(mailer::deliver_reset_token);
+    }
+    c.with_account_email_hook(mailer::deliver_account_email)
+}
+
+/// The account lifecycle settings: `AUTH_REQUIRE_EMAIL_CONFIRMATION` and `AUTH_SECRET_KEY`
+/// (the key TOTP secrets are sealed under: 32 random bytes in standard base64 with padding,
+/// `openssl rand -base64 32`). A key that cannot be read is a problem like any other bad
+/// value, reported without the value (it is a secret).
+fn account_from_env(env: &mut Env, mut c: AuthConfig) -> AuthConfig {
+    if let Some(v) = env.flag("AUTH_REQUIRE_EMAIL_CONFIRMATION") {
+        c = c.with_email_confirmation(v);
+    }
+    if let Some(v) = Env::var("AUTH_SECRET_KEY") {
+        match SecretKey::from_base64(&v) {
+            Ok(key) => c = c.with_secret_key(key),
+            Err(e) => env.problems.push(format!(
+                "AUTH_SECRET_KEY: {e} (32 random bytes: openssl rand -base64 32)"
+            )),
+        }
     }
     c
+}
+
+/// Why TOTP is off although the profile offers it, for the one log line at start-up: the
+/// hardened profile without `AUTH_SECRET_KEY`.
+fn totp_off_reason(config: &AuthConfig) -> Option<&'static str> {
+    (config.profile() == Profile::Hardened && !config.totp()).then_some(
+        "TOTP second factors are off: AUTH_SECRET_KEY is not set (32 random bytes in \
+         standard base64: openssl rand -base64 32); accounts that have one log in with a \
+         recovery code",
+    )
 }
 
 fn list(v: &str) -> Vec<String> {
@@ -421,6 +452,12 @@ fn routes_from_env(mut r: Routes) -> Routes {
         ("AUTH_ROUTE_PROFILE", &mut r.profile),
         ("AUTH_ROUTE_PASSWORD", &mut r.password),
         ("AUTH_ROUTE_RESET_PASSWORD", &mut r.reset_password),
+        ("AUTH_ROUTE_CONFIRM_EMAIL", &mut r.confirm_email),
+        ("AUTH_ROUTE_RESEND_CONFIRMATION", &mut r.resend_confirmation),
+        ("AUTH_ROUTE_TOTP", &mut r.totp),
+        ("AUTH_ROUTE_TOTP_CONFIRM", &mut r.totp_confirm),
+        ("AUTH_ROUTE_EMAIL", &mut r.email),
+        ("AUTH_ROUTE_EMAIL_CONFIRM", &mut r.email_confirm),
         ("AUTH_ROUTE_AFTER_LOGOUT", &mut r.after_logout),
     ] {
         if let Some(v) = Env::var(name) {
@@ -429,6 +466,26 @@ fn routes_from_env(mut r: Routes) -> Routes {
     }
     r
 }
+
+/// Where the confirm-email page is served when its configured path is the very path of the
+/// route its form posts to (`/confirm_email`, both by default): the layer answers every
+/// method there (405 for a `GET`), so the page could never be shown. The demo serves it at
+/// [`CONFIRM_PAGE`] then; `AUTH_PAGE_CONFIRM_EMAIL` sets another path.
+fn confirm_page_apart_from_its_route(c: AuthConfig) -> AuthConfig {
+    let route = format!("{}{}", c.route_prefix(), c.routes().confirm_email);
+    let page = c.pages().confirm_email.split('?').next().unwrap_or_default();
+    if page.trim_end_matches('/') != route.trim_end_matches('/') {
+        return c;
+    }
+    let pages = Pages {
+        confirm_email: CONFIRM_PAGE.into(),
+        ..c.pages().clone()
+    };
+    c.with_pages(pages)
+}
+
+/// The demo's confirm-email page when the default path is taken by the route.
+const CONFIRM_PAGE: &str = "/confirm";
 
 /// The pages' paths, from `AUTH_PAGE_*` (the configuration validates them).
 fn pages_from_env(mut p: Pages) -> Pages {
@@ -440,6 +497,10 @@ fn pages_from_env(mut p: Pages) -> Pages {
         ("AUTH_PAGE_CHANGE_PASSWORD", &mut p.change_password),
         ("AUTH_PAGE_FORGOT_PASSWORD", &mut p.forgot_password),
         ("AUTH_PAGE_NEW_PASSWORD", &mut p.new_password),
+        ("AUTH_PAGE_CONFIRM_EMAIL", &mut p.confirm_email),
+        ("AUTH_PAGE_SECOND_FACTOR", &mut p.second_factor),
+        ("AUTH_PAGE_CHANGE_EMAIL", &mut p.change_email),
+        ("AUTH_PAGE_DELETE_ACCOUNT", &mut p.delete_account),
     ] {
         if let Some(v) = Env::var(name) {
             *slot = v;
@@ -450,6 +511,9 @@ fn pages_from_env(mut p: Pages) -> Pages {
 
 async fn run() -> Result<(), Setup> {
     let settings = settings_from_env()?;
+    if let Some(reason) = totp_off_reason(&settings.config) {
+        tracing::warn!("{reason}");
+    }
     match &settings.store {
         StoreChoice::Redb(db) => {
             let auth = match settings.session_cache {
@@ -541,6 +605,9 @@ async fn serve_auth<S: Store>(
         service_fn(move |req: http::Request<_>| {
             let auth = auth.clone();
             async move {
+                if let Some(script) = pages::asset(&req) {
+                    return Ok(script);
+                }
                 match pages::answer(&auth, &req).await {
                     Some(page) => Ok(page),
                     None => common::app(req).await,
