@@ -39,12 +39,12 @@
 
 mod common;
 // By path, not in `common`: the benchmark's peer server includes `common` without maud.
-#[path = "common/pages/mod.rs"]
-mod pages;
 #[path = "common/env_config.rs"]
 mod env_config;
 #[path = "common/mailer.rs"]
 mod mailer;
+#[path = "common/pages/mod.rs"]
+mod pages;
 #[path = "common/store.rs"]
 mod store;
 

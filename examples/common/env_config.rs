@@ -83,7 +83,6 @@ pub fn problem_lines(e: &ConfigError) -> Vec<String> {
     e.problems().iter().map(ToString::to_string).collect()
 }
 
-
 /// The configuration from `AUTH_PROFILE`, `BCRYPT_COST` and the `AUTH_*` variables.
 pub fn config_from_env(env: &mut Env) -> AuthConfig {
     let profile = match Env::var("AUTH_PROFILE").map(|p| p.parse::<Profile>()) {
@@ -295,7 +294,12 @@ fn routes_from_env(mut r: Routes) -> Routes {
 /// [`CONFIRM_PAGE`] then; `AUTH_PAGE_CONFIRM_EMAIL` sets another path.
 fn confirm_page_apart_from_its_route(c: AuthConfig) -> AuthConfig {
     let route = format!("{}{}", c.route_prefix(), c.routes().confirm_email);
-    let page = c.pages().confirm_email.split('?').next().unwrap_or_default();
+    let page = c
+        .pages()
+        .confirm_email
+        .split('?')
+        .next()
+        .unwrap_or_default();
     if page.trim_end_matches('/') != route.trim_end_matches('/') {
         return c;
     }
@@ -330,4 +334,3 @@ fn pages_from_env(mut p: Pages) -> Pages {
     }
     p
 }
-

@@ -107,7 +107,10 @@ pub fn second_factor(
     }
     let routes = site.config.routes();
     let (state, said) = match factor {
-        Some(f) if f.enabled => ("on", "Your second factor is on: logging in asks for a one-time code."),
+        Some(f) if f.enabled => (
+            "on",
+            "Your second factor is on: logging in asks for a one-time code.",
+        ),
         Some(_) => (
             "pending",
             "A set-up was started but never confirmed with a code: start again below.",

@@ -8,9 +8,7 @@ use std::{
 use serde::Serialize;
 use tower_user_auth::{
     StoreError, User, UserId,
-    store::{
-        EndSessions, ListedUser, RedbStore, SecondFactorChange, Store, UserQuery, UserUpdate,
-    },
+    store::{EndSessions, ListedUser, RedbStore, SecondFactorChange, Store, UserQuery, UserUpdate},
     token::SessionId,
 };
 
@@ -192,7 +190,10 @@ pub(crate) async fn remove_second_factor(
         )));
     }
     audit!("second_factor_removed", user_id = %user.id);
-    emit(out, &format!("removed the second factor of user {}", user.id))
+    emit(
+        out,
+        &format!("removed the second factor of user {}", user.id),
+    )
 }
 
 /// `users delete`: the user with everything that is theirs (sessions, tokens, second factor), one
