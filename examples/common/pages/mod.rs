@@ -157,9 +157,20 @@ pub async fn answer<S: Store, B>(
         Page::ChangeEmail => account::change_email(&site, &query),
         Page::SecondFactor | Page::DeleteAccount => {
             let user = user.expect("checked above");
-            let factor = match second_factor_of(auth, user).await {
-                Ok(factor) => factor,
-                Err(res) => return Some(res),
+            // Read only where the page shows a form that depends on it.
+            let config = auth.config();
+            let offered = if page == Page::DeleteAccount {
+                config.account_deletion()
+            } else {
+                config.totp()
+            };
+            let factor = if offered {
+                match second_factor_of(auth, user).await {
+                    Ok(factor) => factor,
+                    Err(res) => return Some(res),
+                }
+            } else {
+                None
             };
             let enabled = factor.as_ref().is_some_and(|f| f.enabled);
             if page == Page::DeleteAccount {
