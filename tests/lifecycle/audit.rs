@@ -1,0 +1,148 @@
+//! The audit trail of the lifecycle flows: an event for every outcome, naming the client
+//! and the account, and never a token, a cookie or a password.
+
+use std::{
+    io,
+    sync::{Arc, Mutex},
+};
+
+use http::Method;
+use tracing_subscriber::util::SubscriberInitExt;
+
+use super::{
+    Site,
+    support::{GOOD_PW, OTHER_PW},
+};
+
+/// What the subscriber writes.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().expect("not poisoned").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
+    }
+}
+
+/// The lines of `text` with the audit event `event`.
+fn lines<'a>(text: &'a str, event: &str) -> Vec<&'a str> {
+    let marker = format!("event=\"{event}\"");
+    text.lines().filter(|l| l.contains(&marker)).collect()
+}
+
+/// On the current-thread runtime the server's tasks run on the test's thread, whose
+/// subscriber (`set_default`) captures their events.
+#[tokio::test(flavor = "current_thread")]
+async fn every_outcome_is_audited_with_client_and_account_and_no_secret() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let _guard = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish()
+        .set_default();
+
+    let mut site = Site::confirming().await;
+    let mut secrets = vec![GOOD_PW.to_owned(), OTHER_PW.to_owned()];
+    site.register("bob@example.com", GOOD_PW).await;
+    secrets.push(site.mail.confirmation_for("bob@example.com").await);
+    let res = site
+        .send(
+            Method::POST,
+            "/confirm_email/resend",
+            "",
+            &[("email", "bob@example.com")],
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    let token = site.mail.confirmation_for("bob@example.com").await;
+    secrets.push(token.clone());
+    let wrong = "00000000-0000-4000-8000-000000000000";
+    assert_eq!(site.confirm(wrong, "").await.status, 403);
+    assert_eq!(site.confirm(&token, "").await.status, 200);
+    let cookie = site.session("bob@example.com").await;
+    secrets.push(cookie.trim_start_matches("session_id=").to_owned());
+
+    let change = |password: &'static str| {
+        [
+            ("current_password", password),
+            ("new_email", "robert@example.com"),
+        ]
+    };
+    let res = site
+        .send(Method::PUT, "/profile/email", &cookie, &change(OTHER_PW))
+        .await;
+    assert_eq!(res.status, 403);
+    let res = site
+        .send(Method::PUT, "/profile/email", &cookie, &change(GOOD_PW))
+        .await;
+    assert_eq!(res.status, 200);
+    let change_token = site.mail.change_token_for("robert@example.com").await;
+    secrets.push(change_token.clone());
+    let fields = [("token", change_token.as_str())];
+    let res = site
+        .send(Method::POST, "/profile/email/confirm", "", &fields)
+        .await;
+    assert_eq!(res.status, 200);
+    site.mail.next().await;
+
+    let id = site.harness.user("robert@example.com").await.id;
+    let wrong_pw = [("current_password", OTHER_PW)];
+    assert_eq!(
+        site.send(Method::DELETE, "/profile", &cookie, &wrong_pw)
+            .await
+            .status,
+        403
+    );
+    let right = [("current_password", GOOD_PW)];
+    assert_eq!(
+        site.send(Method::DELETE, "/profile", &cookie, &right)
+            .await
+            .status,
+        200
+    );
+
+    let text = captured.text();
+    let user = format!("user_id={}", id.0);
+    let client = "client=127.0.0.1";
+    for (event, names_user) in [
+        ("register", true),
+        ("confirmation_sent", true),
+        ("confirmation_resent", true),
+        ("email_confirm_refused", false),
+        ("email_confirmed", true),
+        ("email_change_refused", true),
+        ("email_change_requested", true),
+        ("email_changed", true),
+        ("account_deletion_refused", true),
+        ("account_deleted", true),
+    ] {
+        let found = lines(&text, event);
+        assert!(!found.is_empty(), "no {event} event in:\n{text}");
+        for line in found {
+            assert!(line.contains(client), "{event} without the client: {line}");
+            assert!(
+                !names_user || line.contains(&user),
+                "{event} without {user}: {line}"
+            );
+        }
+    }
+    for secret in &secrets {
+        assert!(
+            !text.contains(secret.as_str()),
+            "a secret is in the log:\n{text}"
+        );
+    }
+}
