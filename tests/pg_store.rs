@@ -8,6 +8,9 @@
 
 mod support;
 
+#[path = "pg_store/lifecycle.rs"]
+mod lifecycle;
+
 use std::{
     net::IpAddr,
     sync::Arc,
