@@ -176,11 +176,11 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
 
 /// How the email or the account changes on A, in the invalidation test.
 #[derive(Clone, Copy, Debug)]
-enum Change {
+enum Lifecycle {
     /// `update_user` with a new email.
     UpdateEmail,
     /// An email-change token redeemed.
-    RedeemEmailChange,
+    RedeemToken,
     /// The user deleted, with their email tokens and second factor.
     DeleteUser,
 }
@@ -198,11 +198,11 @@ async fn an_email_change_or_deletion_through_a_reaches_b_at_once() {
     };
     let (a, b) = instances(&db).await;
     let kinds = [
-        Change::UpdateEmail,
-        Change::RedeemEmailChange,
-        Change::DeleteUser,
+        Lifecycle::UpdateEmail,
+        Lifecycle::RedeemToken,
+        Lifecycle::DeleteUser,
     ];
-    let mut by_kind: Vec<(Change, Vec<Duration>)> =
+    let mut by_kind: Vec<(Lifecycle, Vec<Duration>)> =
         kinds.iter().map(|k| (*k, Vec::new())).collect();
     for round in 0..90 {
         let kind = kinds[round % kinds.len()];
@@ -230,17 +230,17 @@ async fn an_email_change_or_deletion_through_a_reaches_b_at_once() {
             .unwrap();
         cache(&b, token).await;
         let since = match kind {
-            Change::UpdateEmail => {
+            Lifecycle::UpdateEmail => {
                 a.update_user(user.id, UserUpdate::new().email(new_email.clone()))
                     .await
                     .unwrap();
                 Instant::now()
             }
-            Change::RedeemEmailChange => {
+            Lifecycle::RedeemToken => {
                 a.redeem_email_token(email_token, now).await.unwrap();
                 Instant::now()
             }
-            Change::DeleteUser => {
+            Lifecycle::DeleteUser => {
                 let begin = SecondFactorChange::Begin {
                     sealed_secret: vec![7; 40],
                 };
@@ -252,7 +252,7 @@ async fn an_email_change_or_deletion_through_a_reaches_b_at_once() {
             }
         };
         let delay = match kind {
-            Change::DeleteUser => until(&b, token, since, Option::is_none).await,
+            Lifecycle::DeleteUser => until(&b, token, since, Option::is_none).await,
             _ => {
                 until(&b, token, since, |found| {
                     found.as_ref().is_some_and(|entry| entry.email == new_email)
@@ -265,7 +265,7 @@ async fn an_email_change_or_deletion_through_a_reaches_b_at_once() {
             delay <= Duration::from_millis(250),
             "{kind:?}: B answered as before for {delay:?} (> 250 ms: a defect)"
         );
-        if let Change::DeleteUser = kind {
+        if let Lifecycle::DeleteUser = kind {
             let factor = b.second_factor(user.id).await;
             assert!(matches!(factor, Err(StoreError::NotFound)), "{factor:?}");
             assert_eq!(b.email_token(email_token).await.unwrap(), None);
