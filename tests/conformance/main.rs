@@ -10,7 +10,8 @@
 //! One file per area: `users.rs` (add, find, update, delete, list, import), `sessions.rs`,
 //! `resets.rs`, `devices.rs`, `credentials.rs` (the generation and compare-and-set rules),
 //! `races.rs` (concurrent registrations and credential changes), `purge.rs`, `auth.rs`
-//! (`Auth` over the store). A new backend passes this suite by adding one arm to the macro.
+//! (`Auth` over the store), `lifecycle.rs` (confirmation and email-change tokens, the second
+//! factor) and `lifecycle_races.rs` (their compare-and-sets under concurrency). A new backend passes this suite by adding one arm to the macro.
 //!
 //! Times are whole seconds: the stores keep milliseconds.
 
@@ -20,6 +21,8 @@ mod support;
 mod auth;
 mod credentials;
 mod devices;
+mod lifecycle;
+mod lifecycle_races;
 mod purge;
 mod races;
 mod resets;
@@ -30,7 +33,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tower_user_auth::{
     UserId,
-    store::{DeviceRecord, ResetRecord, SessionRecord},
+    store::{DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord, SessionRecord},
 };
 
 /// Now, to the whole second (what every store keeps exactly).
@@ -57,6 +60,21 @@ pub fn session(user: UserId, at: SystemTime, secs: u64) -> SessionRecord {
 pub fn reset(user: UserId, at: SystemTime, secs: u64) -> ResetRecord {
     ResetRecord {
         user_id: user,
+        created: at,
+        expires: at + Duration::from_secs(secs),
+    }
+}
+
+/// An email token record of `user` for `purpose`, issued at `at`, living `secs`.
+pub fn email_token(
+    user: UserId,
+    purpose: EmailTokenPurpose,
+    at: SystemTime,
+    secs: u64,
+) -> EmailTokenRecord {
+    EmailTokenRecord {
+        user_id: user,
+        purpose,
         created: at,
         expires: at + Duration::from_secs(secs),
     }
@@ -156,6 +174,24 @@ conformance! {
     ],
     purge: [
         removes_what_is_expired_and_keeps_what_is_live,
+    ],
+    lifecycle: [
+        unconfirmed_accounts_are_confirmed_by_their_token,
+        email_tokens_are_one_per_kind_and_issued_for_the_account_as_read,
+        an_email_change_token_moves_the_account,
+        update_confirms_and_a_new_email_revokes_email_tokens,
+        second_factor_changes_are_compare_and_sets,
+        delete_removes_email_tokens_and_the_factor,
+        import_keeps_confirmation_and_second_factor,
+        purge_removes_expired_email_tokens,
+    ],
+    lifecycle_races: [
+        racing_use_steps_accept_a_step_once,
+        a_recovery_code_used_at_once_is_consumed_once,
+        enable_racing_a_new_begin_one_applies,
+        an_email_token_redeemed_at_once_is_redeemed_once,
+        an_email_change_racing_a_registration_of_the_address_one_owns_it,
+        delete_user_racing_insert_session_leaves_no_session,
     ],
     auth: [
         auth_works_on_the_store,

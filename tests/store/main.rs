@@ -5,16 +5,21 @@
 //!
 //! - `live_filter`: the filter of live session digests that refuses unknown digests without
 //!   a read;
-//! - `migrations`: older schema versions migrated in place, on committed fixtures.
+//! - `migrations`: older schema versions migrated in place, on committed fixtures
+//!   (`migration_v4`: the file of the release before the account lifecycle);
+//! - `lifecycle`: the session cache and filter across the lifecycle's writes (deletion,
+//!   email change by token).
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod lifecycle;
 mod live_filter;
+mod migration_v4;
 mod migrations;
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u64 = 4;
+pub const CURRENT_VERSION: u64 = 5;
 
 use std::{
     sync::Arc,

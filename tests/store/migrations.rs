@@ -15,7 +15,7 @@ use crate::support;
 // Schema migration, on a file written by schema version 1 (see tests/fixtures/README.md).
 
 /// The time the fixture was written at (2026-01-01T00:00:00Z), plus two minutes.
-fn fixture_now() -> SystemTime {
+pub(crate) fn fixture_now() -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_600 + 120)
 }
 
@@ -47,7 +47,7 @@ fn v1_fixture() -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 /// A copy of `tests/fixtures/NAME` in a temp dir.
-fn fixture_copy(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+pub(crate) fn fixture_copy(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("auth.redb");
     let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
@@ -56,7 +56,7 @@ fn fixture_copy(name: &str) -> (tempfile::TempDir, std::path::PathBuf) {
 }
 
 /// The schema version a (closed) file records, and the names of its tables.
-fn version_and_tables(path: &std::path::Path) -> (Option<u64>, Vec<String>) {
+pub(crate) fn version_and_tables(path: &std::path::Path) -> (Option<u64>, Vec<String>) {
     use redb::{ReadableDatabase, TableHandle};
     let db = redb::Database::open(path).unwrap();
     let txn = db.begin_read().unwrap();
@@ -75,15 +75,33 @@ fn version_and_tables(path: &std::path::Path) -> (Option<u64>, Vec<String>) {
     (version, tables)
 }
 
-/// `tables` with the (non-multimap) device-token tables that version 3 adds, empty, sorted.
-fn with_device_tables(mut tables: Vec<String>) -> Vec<String> {
+/// `tables` with the (non-multimap) device-token tables that version 3 adds, empty, and
+/// the lifecycle tables of version 5, sorted.
+fn with_device_tables(tables: Vec<String>) -> Vec<String> {
+    let mut tables = with_lifecycle_tables(tables);
     tables.extend(["device_tokens".into(), "device_tokens_by_expiry".into()]);
     tables.sort();
     tables
 }
 
+/// `tables` with the tables of the account lifecycle that version 5 adds, empty, sorted.
+pub(crate) fn with_lifecycle_tables(mut tables: Vec<String>) -> Vec<String> {
+    tables.extend(
+        [
+            "email_tokens",
+            "email_tokens_by_expiry",
+            "email_tokens_by_user",
+            "second_factors",
+            "unconfirmed_users",
+        ]
+        .map(String::from),
+    );
+    tables.sort();
+    tables
+}
+
 /// An `Auth` (seed profile) on `path` with the clock at the fixture's time.
-fn fixture_auth(path: &std::path::Path) -> Auth {
+pub(crate) fn fixture_auth(path: &std::path::Path) -> Auth {
     let clock = tower_user_auth::ManualClock::new(fixture_now());
     Auth::with_clock(
         RedbStore::open(path).unwrap(),
@@ -422,6 +440,7 @@ async fn a_version_3_file_is_migrated_in_place() {
         assert!(auth.update_password(V3_RESET, "again").await.is_err());
         v3_sessions_are_valid(&auth).await;
     }
+    let v3_tables = with_lifecycle_tables(v3_tables);
     let (version, tables) = version_and_tables(&path);
     assert_eq!(version, Some(crate::CURRENT_VERSION));
     assert_eq!(tables, v3_tables);

@@ -31,7 +31,7 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 const FIRST_MIGRATABLE: u64 = 1;
 
 /// The chain: `STEPS[i]` migrates version `FIRST_MIGRATABLE + i` to the next.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
 
 // Every version from the first migratable one up to the current one has its step.
 const _: () = assert!(FIRST_MIGRATABLE + STEPS.len() as u64 == SCHEMA_VERSION);
@@ -223,6 +223,14 @@ fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
         sessions::index(txn, &digest.value(), &stored.value())?;
     }
     Ok(())
+}
+
+/// Version 4 → 5: the tables of the account lifecycle (email tokens, second factors, the
+/// set of unconfirmed accounts) are created, empty. No record is rewritten: every account of
+/// version 4 is confirmed (it is not in the unconfirmed set) and has no second factor, and
+/// its sessions, reset token and device tokens stay as they were.
+fn v4_to_v5(txn: &WriteTransaction) -> Result<(), StoreError> {
+    schema::create_lifecycle_tables(txn)
 }
 
 /// Rewrites table `old` as `new` (same name, other types): `copy` inserts each old entry into

@@ -10,12 +10,13 @@
 //! - [`snapshot`]: the snapshot of the `sessions` table that session look-ups read, which the
 //!   writer republishes after every commit, before it invalidates the session cache and
 //!   answers (the ordering is in that module's docs);
-//! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each kind of record,
-//!   inside a transaction;
+//! - [`users`], [`sessions`], [`resets`], [`devices`], [`email_tokens`], [`second_factors`]:
+//!   the operations on each kind of record, inside a transaction;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
 //! - `errors`: redb's errors as [`StoreError`].
 
 mod devices;
+mod email_tokens;
 mod errors;
 mod hash_form;
 mod live_digests;
@@ -24,6 +25,7 @@ mod prefix_set;
 mod records;
 mod resets;
 mod schema;
+mod second_factors;
 mod sessions;
 mod snapshot;
 mod store_impl;

@@ -15,7 +15,8 @@
 //! | 1 | values and time-index keys are redb tuples (`tests/fixtures/v1.redb` is such a file) |
 //! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) (`tests/fixtures/v2.redb`) |
 //! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) (`tests/fixtures/v3.redb`) |
-//! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone; the session indexes hold digest prefixes; the bcrypt hash is packed |
+//! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone; the session indexes hold digest prefixes; the bcrypt hash is packed (`tests/fixtures/v4.redb`) |
+//! | 5 | the account lifecycle: email tokens (confirmation, change of email), second factors, and the set of unconfirmed accounts (new tables; version-4 accounts are confirmed, with no factor, without a rewrite) |
 //!
 //! Each version is migrated to from the one before by [`super::migrate`]; a file with no
 //! recorded version but an empty `users` table is taken as version 1.
@@ -35,6 +36,11 @@
 //! | `reset_tokens_by_user` | user id → digest | one live token per user (replace, revoke) |
 //! | `reset_tokens_by_expiry` | (expiry, digest) → () | the purge |
 //! | `device_tokens` (+ `_by_user` multimap, `_by_expiry`) | as for sessions | device cookies, their cap, the purge |
+//! | `email_tokens` | digest → email token (user, times, kind, new address) | confirmation, change of email |
+//! | `email_tokens_by_user` | (user id BE, kind) → digest | one live token per user and kind (replace, revoke) |
+//! | `email_tokens_by_expiry` | (expiry, digest) → () | the purge |
+//! | `second_factors` | user id → sealed TOTP secret, enabled, last step, recovery code digests | the second factor and its compare-and-sets |
+//! | `unconfirmed_users` | user id → () | [`User::email_confirmed`](crate::User::email_confirmed): an account not listed is confirmed |
 //!
 //! # Space: the trades made (version 4)
 //!
@@ -67,14 +73,16 @@ use redb::{
 
 use super::{
     migrate,
-    records::{StoredDevice, StoredReset, StoredSession, StoredUser},
+    records::{
+        StoredDevice, StoredEmailToken, StoredReset, StoredSecondFactor, StoredSession, StoredUser,
+    },
     time_index::{SessionTimeKey, TimeIndexKey},
 };
 use crate::error::StoreError;
 
 /// The schema this build reads and writes. An older file is migrated when opened; a newer one
 /// is refused.
-pub(super) const SCHEMA_VERSION: u64 = 4;
+pub(super) const SCHEMA_VERSION: u64 = 5;
 
 /// `schema_version` → the file's schema version; `next_user_id` → the id the next account gets.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -117,6 +125,23 @@ pub(super) const USER_DEVICES: MultimapTableDefinition<u64, [u8; 32]> =
 /// Device tokens by expiry, for purging.
 pub(super) const DEVICE_EXPIRY: TableDefinition<TimeIndexKey, ()> =
     TableDefinition::new("device_tokens_by_expiry");
+
+/// Email-token digest → the email token (confirmation or change of email).
+pub(super) const EMAIL_TOKENS: TableDefinition<[u8; 32], StoredEmailToken> =
+    TableDefinition::new("email_tokens");
+/// [User id and kind](super::records::user_kind_key) → digest of the user's one live email
+/// token of that kind (replace, revoke).
+pub(super) const USER_EMAIL_TOKENS: TableDefinition<[u8; 9], [u8; 32]> =
+    TableDefinition::new("email_tokens_by_user");
+/// Email tokens by expiry, for purging.
+pub(super) const EMAIL_TOKEN_EXPIRY: TableDefinition<TimeIndexKey, ()> =
+    TableDefinition::new("email_tokens_by_expiry");
+/// User id → their second factor (pending or enabled) with its unused recovery codes.
+pub(super) const SECOND_FACTORS: TableDefinition<u64, StoredSecondFactor> =
+    TableDefinition::new("second_factors");
+/// The ids of the accounts whose email is not confirmed yet. An account not listed is
+/// confirmed: those created before version 5 count as confirmed with no rewrite.
+pub(super) const UNCONFIRMED: TableDefinition<u64, ()> = TableDefinition::new("unconfirmed_users");
 
 /// Brings `db` to [`SCHEMA_VERSION`] in one write transaction: creates a new file's tables,
 /// migrates an older file, refuses a newer one.
@@ -182,7 +207,19 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(RESETS)?;
     txn.open_table(USER_RESET)?;
     txn.open_table(RESET_EXPIRY)?;
-    create_device_tables(txn)
+    create_device_tables(txn)?;
+    create_lifecycle_tables(txn)
+}
+
+/// Opens the tables of the account lifecycle (email tokens, second factors, unconfirmed
+/// accounts), creating them (empty) if they are missing: version 5 added them.
+pub(super) fn create_lifecycle_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(EMAIL_TOKENS)?;
+    txn.open_table(USER_EMAIL_TOKENS)?;
+    txn.open_table(EMAIL_TOKEN_EXPIRY)?;
+    txn.open_table(SECOND_FACTORS)?;
+    txn.open_table(UNCONFIRMED)?;
+    Ok(())
 }
 
 /// Opens the device-token tables, creating them (empty) if they are missing: version 3 added

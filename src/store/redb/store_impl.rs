@@ -1,74 +1,81 @@
 //! [`Store`] for [`RedbStore`]: each method runs one operation of [`users`], [`sessions`],
-//! [`resets`] or [`devices`], reads on the caller's thread, writes on the writer thread.
+//! [`resets`], [`devices`], [`email_tokens`] or [`second_factors`], reads on the caller's thread, writes on the writer thread.
 
 use std::time::SystemTime;
 
-use super::{RedbStore, devices, records::millis, resets, sessions, users};
+use super::{
+    RedbStore, devices, email_tokens, records::millis, resets, second_factors, sessions, users,
+};
 use crate::{
     error::StoreError,
     store::{
-        AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
-        ResetRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
+        AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
+        ListedUser, PasswordReset, Purged, ResetRecord, SecondFactorChange, SecondFactorRecord,
+        SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
     user::{User, UserId},
 };
 
 impl Store for RedbStore {
-    // SKELETON: the store engineer replaces these.
     async fn add_unconfirmed_user(
         &self,
         email: &str,
         hashed_password: &str,
         token: TokenDigest,
-        record: crate::store::EmailTokenRecord,
+        record: EmailTokenRecord,
     ) -> Result<User, StoreError> {
-        let _ = (email, hashed_password, token, record);
-        unimplemented!("SKELETON")
+        let email = email.trim().to_owned();
+        let hash = hashed_password.to_owned();
+        self.write(move |txn| {
+            let user = users::add_unconfirmed(txn, email, hash)?;
+            let record = EmailTokenRecord {
+                user_id: user.id,
+                ..record
+            };
+            email_tokens::insert(txn, token, &record)?;
+            Ok(user)
+        })
+        .await
     }
 
     async fn replace_email_token(
         &self,
         token: TokenDigest,
-        record: crate::store::EmailTokenRecord,
-        read: crate::store::AccountVersion,
+        record: EmailTokenRecord,
+        read: AccountVersion,
     ) -> Result<(), StoreError> {
-        let _ = (token, record, read);
-        unimplemented!("SKELETON")
+        self.write(move |txn| email_tokens::replace(txn, token, &record, &read))
+            .await
     }
 
     async fn email_token(
         &self,
         token: TokenDigest,
-    ) -> Result<Option<crate::store::EmailTokenRecord>, StoreError> {
-        let _ = token;
-        unimplemented!("SKELETON")
+    ) -> Result<Option<EmailTokenRecord>, StoreError> {
+        self.read(|txn| email_tokens::get(txn, token))
     }
 
     async fn redeem_email_token(
         &self,
         token: TokenDigest,
-        now: std::time::SystemTime,
-    ) -> Result<crate::store::EmailRedeemed, StoreError> {
-        let _ = (token, now);
-        unimplemented!("SKELETON")
+        now: SystemTime,
+    ) -> Result<EmailRedeemed, StoreError> {
+        self.write(move |txn| email_tokens::redeem(txn, token, now))
+            .await
     }
 
-    async fn second_factor(
-        &self,
-        id: crate::user::UserId,
-    ) -> Result<Option<crate::store::SecondFactorRecord>, StoreError> {
-        let _ = id;
-        unimplemented!("SKELETON")
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        self.read(|txn| second_factors::get(txn, id))
     }
 
     async fn update_second_factor(
         &self,
-        id: crate::user::UserId,
-        change: crate::store::SecondFactorChange,
+        id: UserId,
+        change: SecondFactorChange,
     ) -> Result<bool, StoreError> {
-        let _ = (id, change);
-        unimplemented!("SKELETON")
+        self.write(move |txn| second_factors::update(txn, id, change))
+            .await
     }
 
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
@@ -228,7 +235,7 @@ impl Store for RedbStore {
         self.write(move |txn| {
             let (now, idle_before) = (millis(now), millis(idle_before));
             Ok(Purged {
-                email_tokens: 0,
+                email_tokens: email_tokens::purge(txn, now)?,
                 sessions: sessions::purge(txn, now, idle_before)?,
                 reset_tokens: resets::purge(txn, now)?,
                 device_tokens: devices::purge(txn, now)?,

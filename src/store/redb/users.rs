@@ -1,13 +1,17 @@
-//! Accounts: the `users` table, its unique index of email keys, and changes of credentials.
+//! Accounts: the `users` table, its unique index of email keys, the set of accounts not
+//! confirmed yet, and changes of credentials and of email.
 
 use std::time::SystemTime;
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::{
+    email_tokens,
     records::{StoredUser, millis, time},
-    schema::{EMAILS, META, NEXT_USER_ID_KEY, RESETS, SESSIONS, USERS},
-    sessions, writer,
+    schema::{
+        EMAILS, META, NEXT_USER_ID_KEY, RESETS, SECOND_FACTORS, SESSIONS, UNCONFIRMED, USERS,
+    },
+    second_factors, sessions, writer,
 };
 use crate::{
     error::StoreError,
@@ -15,21 +19,28 @@ use crate::{
     user::{User, UserId, email_key},
 };
 
-/// The user `id` of `users`, if there is one.
-pub(super) fn by_id(
+/// The account of `stored`, under id `id`, confirmed or not.
+fn user_of(id: u64, stored: StoredUser, email_confirmed: bool) -> User {
+    User {
+        id: UserId(id),
+        email: stored.email,
+        hashed_password: stored.hashed_password,
+        generation: stored.generation,
+        email_confirmed,
+    }
+}
+
+/// The user `id` of `users`, if there is one, confirmed unless `unconfirmed` lists it.
+fn by_id(
     users: &impl ReadableTable<u64, StoredUser>,
+    unconfirmed: &impl ReadableTable<u64, ()>,
     id: u64,
 ) -> Result<Option<User>, StoreError> {
-    Ok(users.get(id)?.map(|v| {
-        let stored = v.value();
-        User {
-            email_confirmed: true,
-            id: UserId(id),
-            email: stored.email,
-            hashed_password: stored.hashed_password,
-            generation: stored.generation,
-        }
-    }))
+    let Some(stored) = users.get(id)?.map(|v| v.value()) else {
+        return Ok(None);
+    };
+    let confirmed = unconfirmed.get(id)?.is_none();
+    Ok(Some(user_of(id, stored, confirmed)))
 }
 
 /// Adds an account (email trimmed, case kept); [`StoreError::EmailTaken`] if its key is.
@@ -46,26 +57,48 @@ pub(super) fn add(
             created_ms: millis(SystemTime::now()),
             generation: 0,
         },
+        true,
     )
 }
 
-/// Inserts an exported account under a new id, keeping its hash, generation and creation
-/// time; [`StoreError::EmailTaken`] if its key is.
+/// Adds an account whose email is not confirmed yet; [`StoreError::EmailTaken`] if its key is.
+pub(super) fn add_unconfirmed(
+    txn: &WriteTransaction,
+    email: String,
+    hashed_password: String,
+) -> Result<User, StoreError> {
+    let stored = StoredUser {
+        email,
+        hashed_password,
+        created_ms: millis(SystemTime::now()),
+        generation: 0,
+    };
+    insert(txn, stored, false)
+}
+
+/// Inserts an exported account under a new id, keeping its hash, generation, creation time,
+/// confirmation and second factor; [`StoreError::EmailTaken`] if its key is.
 pub(super) fn import(txn: &WriteTransaction, user: ImportedUser) -> Result<User, StoreError> {
-    insert(
-        txn,
-        StoredUser {
-            email: user.email.trim().to_owned(),
-            hashed_password: user.hashed_password,
-            created_ms: millis(user.created),
-            generation: user.generation,
-        },
-    )
+    let stored = StoredUser {
+        email: user.email.trim().to_owned(),
+        hashed_password: user.hashed_password,
+        created_ms: millis(user.created),
+        generation: user.generation,
+    };
+    let inserted = insert(txn, stored, user.email_confirmed)?;
+    if let Some(factor) = user.second_factor {
+        second_factors::put(txn, inserted.id.0, factor)?;
+    }
+    Ok(inserted)
 }
 
-/// Stores `stored` under the next id, its email key indexed; [`StoreError::EmailTaken`] if
-/// the key is.
-fn insert(txn: &WriteTransaction, stored: StoredUser) -> Result<User, StoreError> {
+/// Stores `stored` under the next id, its email key indexed, listed as unconfirmed unless
+/// `email_confirmed`; [`StoreError::EmailTaken`] if the key is.
+fn insert(
+    txn: &WriteTransaction,
+    stored: StoredUser,
+    email_confirmed: bool,
+) -> Result<User, StoreError> {
     let key = email_key(&stored.email);
     let mut emails = txn.open_table(EMAILS)?;
     if emails.get(key.as_str())?.is_some() {
@@ -76,14 +109,10 @@ fn insert(txn: &WriteTransaction, stored: StoredUser) -> Result<User, StoreError
     meta.insert(NEXT_USER_ID_KEY, id + 1)?;
     emails.insert(key.as_str(), id)?;
     txn.open_table(USERS)?.insert(id, &stored)?;
-    Ok(User {
-        email_confirmed: true,
-
-        id: UserId(id),
-        email: stored.email,
-        hashed_password: stored.hashed_password,
-        generation: stored.generation,
-    })
+    if !email_confirmed {
+        txn.open_table(UNCONFIRMED)?.insert(id, ())?;
+    }
+    Ok(user_of(id, stored, email_confirmed))
 }
 
 /// Up to `limit` users in id order after `after` (from the first without).
@@ -93,6 +122,8 @@ pub(super) fn list(
     limit: usize,
 ) -> Result<Vec<ListedUser>, StoreError> {
     let users = txn.open_table(USERS)?;
+    let unconfirmed = txn.open_table(UNCONFIRMED)?;
+    let factors = txn.open_table(SECOND_FACTORS)?;
     let from = match after {
         None => 0,
         Some(UserId(u64::MAX)) => return Ok(Vec::new()),
@@ -101,18 +132,12 @@ pub(super) fn list(
     let mut listed = Vec::new();
     for entry in users.range(from..)?.take(limit) {
         let (id, stored) = entry?;
-        let stored = stored.value();
+        let (id, stored) = (id.value(), stored.value());
+        let confirmed = unconfirmed.get(id)?.is_none();
         listed.push(ListedUser {
-            second_factor: false,
+            second_factor: second_factors::is_enabled(&factors, id)?,
             created: time(stored.created_ms),
-            user: User {
-                email_confirmed: true,
-
-                id: UserId(id.value()),
-                email: stored.email,
-                hashed_password: stored.hashed_password,
-                generation: stored.generation,
-            },
+            user: user_of(id, stored, confirmed),
         });
     }
     Ok(listed)
@@ -135,7 +160,7 @@ pub(super) fn find(txn: &ReadTransaction, query: UserQuery) -> Result<User, Stor
     let Some(id) = id else {
         return Err(StoreError::NotFound);
     };
-    by_id(&txn.open_table(USERS)?, id)?.ok_or(StoreError::NotFound)
+    by_id(&txn.open_table(USERS)?, &txn.open_table(UNCONFIRMED)?, id)?.ok_or(StoreError::NotFound)
 }
 
 /// Whether an account `id` exists.
@@ -145,7 +170,55 @@ pub(super) fn exists(txn: &WriteTransaction, id: u64) -> Result<bool, StoreError
 
 /// The user `id`, for a change; [`StoreError::NotFound`] if none.
 pub(super) fn get(txn: &WriteTransaction, id: u64) -> Result<User, StoreError> {
-    by_id(&txn.open_table(USERS)?, id)?.ok_or(StoreError::NotFound)
+    by_id(&txn.open_table(USERS)?, &txn.open_table(UNCONFIRMED)?, id)?.ok_or(StoreError::NotFound)
+}
+
+/// Marks `user` confirmed or not (the set of unconfirmed accounts; the account record does
+/// not change).
+pub(super) fn set_confirmed(
+    txn: &WriteTransaction,
+    user: &mut User,
+    confirmed: bool,
+) -> Result<(), StoreError> {
+    let mut unconfirmed = txn.open_table(UNCONFIRMED)?;
+    if confirmed {
+        unconfirmed.remove(user.id.0)?;
+    } else {
+        unconfirmed.insert(user.id.0, ())?;
+    }
+    user.email_confirmed = confirmed;
+    Ok(())
+}
+
+/// Moves `user` to `email` (trimmed): [`StoreError::EmailTaken`] (nothing changed) if another
+/// account has its key; otherwise the index moves to the new key, the user's sessions carry
+/// the new email, and the reset token and email tokens (both kinds) are removed. The account
+/// record itself is saved by the caller.
+pub(super) fn change_email(
+    txn: &WriteTransaction,
+    user: &mut User,
+    email: &str,
+) -> Result<(), StoreError> {
+    let email = email.trim();
+    let id = user.id.0;
+    let (old_key, new_key) = (email_key(&user.email), email_key(email));
+    if old_key != new_key {
+        let mut emails = txn.open_table(EMAILS)?;
+        if emails.get(new_key.as_str())?.is_some() {
+            return Err(StoreError::EmailTaken);
+        }
+        emails.remove(old_key.as_str())?;
+        emails.insert(new_key.as_str(), id)?;
+    }
+    if email != user.email {
+        // Each session keeps its owner's email: rewritten here, in the change's
+        // transaction, so that no look-up after the answer sees the old one.
+        sessions::set_email(txn, id, email)?;
+        email.clone_into(&mut user.email);
+        save(txn, user)?;
+    }
+    super::resets::remove_of(txn, id)?;
+    email_tokens::remove_all_of(txn, id)
 }
 
 /// Stores `user`'s email, hash and generation, keeping its creation time.
@@ -202,23 +275,10 @@ pub(super) fn update(
         return Err(StoreError::NotFound);
     }
     if let Some(email) = &update.email {
-        let email = email.trim();
-        let (old_key, new_key) = (email_key(&user.email), email_key(email));
-        if old_key != new_key {
-            let mut emails = txn.open_table(EMAILS)?;
-            if emails.get(new_key.as_str())?.is_some() {
-                return Err(StoreError::EmailTaken);
-            }
-            emails.remove(old_key.as_str())?;
-            emails.insert(new_key.as_str(), id.0)?;
-        }
-        if email != user.email {
-            // Each session keeps its owner's email: rewritten here, in the change's
-            // transaction, so that no look-up after the answer sees the old one.
-            sessions::set_email(txn, id.0, email)?;
-        }
-        email.clone_into(&mut user.email);
-        super::resets::remove_of(txn, id.0)?;
+        change_email(txn, &mut user, email)?;
+    }
+    if let Some(confirmed) = update.email_confirmed {
+        set_confirmed(txn, &mut user, confirmed)?;
     }
     match update.hashed_password {
         Some(hash) => set_password(txn, &mut user, hash, update.end_sessions)?,
@@ -251,12 +311,16 @@ pub(super) fn rehash(
     Ok(true)
 }
 
-/// Deletes user `id` with their sessions and reset token.
+/// Deletes user `id` with their sessions, reset token, device tokens, email tokens, second
+/// factor and confirmation state.
 pub(super) fn delete(txn: &WriteTransaction, id: UserId) -> Result<(), StoreError> {
     let user = get(txn, id.0)?;
     sessions::remove_all_of(txn, id.0, EndSessions::All)?;
     super::resets::remove_of(txn, id.0)?;
     super::devices::remove_all_of(txn, id.0)?;
+    email_tokens::remove_all_of(txn, id.0)?;
+    second_factors::remove_of(txn, id.0)?;
+    txn.open_table(UNCONFIRMED)?.remove(id.0)?;
     writer::dirty_user(id.0);
     txn.open_table(EMAILS)?
         .remove(email_key(&user.email).as_str())?;

@@ -24,9 +24,16 @@ use crate::{
     user::UserId,
 };
 
+mod lifecycle;
 mod session;
 
-pub(super) use self::session::StoredSession;
+pub(super) use self::{
+    lifecycle::{
+        KIND_CHANGE_EMAIL, KIND_CONFIRM, StoredEmailToken, StoredSecondFactor, kind_of,
+        user_kind_key,
+    },
+    session::StoredSession,
+};
 
 /// Milliseconds since the UNIX epoch, as stored (0 before the epoch, saturating far after).
 pub(super) fn millis(t: SystemTime) -> u64 {

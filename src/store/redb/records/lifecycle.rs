@@ -1,0 +1,246 @@
+//! The records of the account lifecycle: email tokens and second factors, with their byte
+//! encodings (the conventions of [`super`]: explicit layouts, decoding that never panics).
+
+use redb::{TypeName, Value};
+
+use super::{bytes_at, millis, time, u64_le_at};
+use crate::{
+    store::{EmailTokenPurpose, EmailTokenRecord, SecondFactorRecord},
+    token::TokenDigest,
+    user::UserId,
+};
+
+/// The kind byte of an [`EmailTokenPurpose::Confirm`] token.
+pub(in crate::store::redb) const KIND_CONFIRM: u8 = 0;
+/// The kind byte of an [`EmailTokenPurpose::ChangeEmail`] token.
+pub(in crate::store::redb) const KIND_CHANGE_EMAIL: u8 = 1;
+
+/// The kind byte of `purpose`: a user has at most one token of each kind.
+pub(in crate::store::redb) fn kind_of(purpose: &EmailTokenPurpose) -> u8 {
+    match purpose {
+        EmailTokenPurpose::Confirm => KIND_CONFIRM,
+        EmailTokenPurpose::ChangeEmail { .. } => KIND_CHANGE_EMAIL,
+    }
+}
+
+/// The key of the `email_tokens_by_user` index: the user id as a u64 **big**-endian, then the
+/// kind byte (9 bytes), so that a user's entries are adjacent.
+pub(in crate::store::redb) fn user_kind_key(user: u64, kind: u8) -> [u8; 9] {
+    let mut key = [0; 9];
+    key[..8].copy_from_slice(&user.to_be_bytes());
+    key[8] = kind;
+    key
+}
+
+/// An email token: the value of the `email_tokens` table, keyed by the token's digest.
+///
+/// Layout (variable width): `user_id`, `created_ms`, `expires_ms`, `kind` (0: confirm, 1:
+/// change of email), each a u64 LE (32 bytes), then for a change of email the new address
+/// (UTF-8) to the end. An unknown kind decodes as a confirmation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in crate::store::redb) struct StoredEmailToken {
+    /// The account it was issued for.
+    pub(in crate::store::redb) user_id: u64,
+    /// When it was issued.
+    pub(in crate::store::redb) created_ms: u64,
+    /// When it stops working.
+    pub(in crate::store::redb) expires_ms: u64,
+    /// What redeeming it does.
+    pub(in crate::store::redb) purpose: EmailTokenPurpose,
+}
+
+impl StoredEmailToken {
+    /// The width of the fixed fields, before the new address.
+    const FIXED: usize = 32;
+
+    /// The stored form of `record`.
+    pub(in crate::store::redb) fn new(record: &EmailTokenRecord) -> Self {
+        Self {
+            user_id: record.user_id.0,
+            created_ms: millis(record.created),
+            expires_ms: millis(record.expires),
+            purpose: record.purpose.clone(),
+        }
+    }
+
+    /// The record the [`Store`](crate::store::Store) trait speaks of.
+    pub(in crate::store::redb) fn record(self) -> EmailTokenRecord {
+        EmailTokenRecord {
+            user_id: UserId(self.user_id),
+            purpose: self.purpose,
+            created: time(self.created_ms),
+            expires: time(self.expires_ms),
+        }
+    }
+}
+
+impl Value for StoredEmailToken {
+    type SelfType<'a> = Self;
+    type AsBytes<'a> = Vec<u8>;
+
+    fn fixed_width() -> Option<usize> {
+        None
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Self
+    where
+        Self: 'a,
+    {
+        let purpose = if u64_le_at(data, 24) == u64::from(KIND_CHANGE_EMAIL) {
+            let rest = data.get(Self::FIXED..).unwrap_or_default();
+            EmailTokenPurpose::ChangeEmail {
+                new_email: String::from_utf8_lossy(rest).into_owned(),
+            }
+        } else {
+            EmailTokenPurpose::Confirm
+        };
+        Self {
+            user_id: u64_le_at(data, 0),
+            created_ms: u64_le_at(data, 8),
+            expires_ms: u64_le_at(data, 16),
+            purpose,
+        }
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
+    where
+        Self: 'b,
+    {
+        let new_email = match &value.purpose {
+            EmailTokenPurpose::Confirm => "",
+            EmailTokenPurpose::ChangeEmail { new_email } => new_email.as_str(),
+        };
+        let mut out = Vec::with_capacity(Self::FIXED + new_email.len());
+        let kind = u64::from(kind_of(&value.purpose));
+        for field in [value.user_id, value.created_ms, value.expires_ms, kind] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        out.extend_from_slice(new_email.as_bytes());
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::StoredEmailToken")
+    }
+}
+
+/// A second factor: the value of the `second_factors` table, keyed by user id.
+///
+/// Layout (variable width): `enabled` (u64 LE, 0 or 1), `last_step` (u64 LE), the sealed
+/// secret's length in bytes (u32 LE), the sealed secret, then the unused recovery codes'
+/// SHA-256 digests, 32 bytes each, to the end (a trailing partial digest is dropped).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(in crate::store::redb) struct StoredSecondFactor(pub(in crate::store::redb) SecondFactorRecord);
+
+impl StoredSecondFactor {
+    /// The width of the fixed fields, before the secret.
+    const FIXED: usize = 20;
+}
+
+impl Value for StoredSecondFactor {
+    type SelfType<'a> = Self;
+    type AsBytes<'a> = Vec<u8>;
+
+    fn fixed_width() -> Option<usize> {
+        None
+    }
+
+    fn from_bytes<'a>(data: &'a [u8]) -> Self
+    where
+        Self: 'a,
+    {
+        let secret_len = u32::from_le_bytes(bytes_at(data, 16)) as usize;
+        let rest = data.get(Self::FIXED..).unwrap_or_default();
+        let (secret, codes) = rest.split_at(secret_len.min(rest.len()));
+        Self(SecondFactorRecord {
+            sealed_secret: secret.to_vec(),
+            enabled: u64_le_at(data, 0) != 0,
+            last_step: u64_le_at(data, 8),
+            recovery_codes: codes
+                .chunks_exact(32)
+                .map(|c| TokenDigest(bytes_at(c, 0)))
+                .collect(),
+        })
+    }
+
+    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
+    where
+        Self: 'b,
+    {
+        let factor = &value.0;
+        // A sealed secret is a few dozen bytes; one beyond 4 GiB would only be cut short.
+        let secret_len = u32::try_from(factor.sealed_secret.len()).unwrap_or(u32::MAX);
+        let secret = &factor.sealed_secret[..secret_len as usize];
+        let mut out =
+            Vec::with_capacity(Self::FIXED + secret.len() + 32 * factor.recovery_codes.len());
+        out.extend_from_slice(&u64::from(factor.enabled).to_le_bytes());
+        out.extend_from_slice(&factor.last_step.to_le_bytes());
+        out.extend_from_slice(&secret_len.to_le_bytes());
+        out.extend_from_slice(secret);
+        for code in &factor.recovery_codes {
+            out.extend_from_slice(&code.0);
+        }
+        out
+    }
+
+    fn type_name() -> TypeName {
+        TypeName::new("tower_user_auth::StoredSecondFactor")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::redb::records::tests::{round_trip, survives_damage};
+
+    #[test]
+    fn email_tokens_round_trip() {
+        for purpose in [
+            EmailTokenPurpose::Confirm,
+            EmailTokenPurpose::ChangeEmail {
+                new_email: "Ünï@example.com".into(),
+            },
+            EmailTokenPurpose::ChangeEmail {
+                new_email: String::new(),
+            },
+        ] {
+            let token = StoredEmailToken {
+                user_id: 7,
+                created_ms: 1,
+                expires_ms: u64::MAX,
+                purpose,
+            };
+            assert_eq!(round_trip(&token), token);
+            assert_eq!(StoredEmailToken::new(&token.clone().record()), token);
+            survives_damage::<StoredEmailToken>(&StoredEmailToken::as_bytes(&token));
+        }
+    }
+
+    #[test]
+    fn second_factors_round_trip() {
+        for factor in [
+            SecondFactorRecord {
+                sealed_secret: vec![1, 2, 3],
+                enabled: true,
+                last_step: 59_000_000,
+                recovery_codes: vec![TokenDigest([9; 32]), TokenDigest([0; 32])],
+            },
+            SecondFactorRecord {
+                sealed_secret: Vec::new(),
+                enabled: false,
+                last_step: 0,
+                recovery_codes: Vec::new(),
+            },
+        ] {
+            let stored = StoredSecondFactor(factor);
+            assert_eq!(round_trip(&stored), stored);
+            survives_damage::<StoredSecondFactor>(&StoredSecondFactor::as_bytes(&stored));
+        }
+    }
+
+    #[test]
+    fn user_kind_keys_keep_a_users_entries_adjacent() {
+        assert!(user_kind_key(1, KIND_CHANGE_EMAIL) < user_kind_key(2, KIND_CONFIRM));
+        assert!(user_kind_key(256, KIND_CONFIRM) < user_kind_key(256, KIND_CHANGE_EMAIL));
+    }
+}

@@ -1,0 +1,306 @@
+//! Concurrency of the account lifecycle, on a multi-thread runtime: the compare-and-sets of
+//! the second factor, single-use email tokens, an email change racing a registration, and a
+//! deletion racing a login. Each round releases its tasks at once with a barrier; the
+//! rounds are bounded.
+
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use tokio::sync::Barrier;
+use tower_user_auth::{
+    StoreError, UserId,
+    store::{
+        AccountVersion, EmailTokenPurpose, SecondFactorChange, SecondFactorRecord, Store, UserQuery,
+    },
+    token::TokenDigest,
+};
+
+use crate::{email_token, now, session};
+
+/// Rounds of each race.
+const ROUNDS: u64 = 25;
+
+/// Runs `n` copies of `f(store, i)` at once: each task waits on one barrier before it calls
+/// the store. Their results, in order.
+async fn at_once<S, T, F, Fut>(store: &Arc<S>, n: usize, f: F) -> Vec<T>
+where
+    S: Store,
+    T: Send + 'static,
+    F: Fn(Arc<S>, usize) -> Fut,
+    Fut: Future<Output = T> + Send + 'static,
+{
+    let barrier = Arc::new(Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|i| {
+            let (barrier, call) = (Arc::clone(&barrier), f(Arc::clone(store), i));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                call.await
+            })
+        })
+        .collect();
+    join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("the task panicked"))
+        .collect()
+}
+
+/// A user with an enabled factor (secret `secret`, last step `step`, `codes` as recovery
+/// codes).
+async fn with_factor<S: Store>(store: &S, email: &str, step: u64, codes: &[TokenDigest]) -> UserId {
+    let user = store.add_user(email, "$2b$04$a").await.unwrap();
+    let secret = b"sealed".to_vec();
+    let begin = SecondFactorChange::Begin {
+        sealed_secret: secret.clone(),
+    };
+    assert!(store.update_second_factor(user.id, begin).await.unwrap());
+    let enable = SecondFactorChange::Enable {
+        sealed_secret: secret,
+        step,
+        recovery_codes: codes.to_vec(),
+    };
+    assert!(store.update_second_factor(user.id, enable).await.unwrap());
+    user.id
+}
+
+/// Four `UseStep` with one time step at once, round after round: exactly one is accepted
+/// each round (a TOTP code is used once), and the last step recorded is that step.
+pub async fn racing_use_steps_accept_a_step_once<S: Store>(store: S) {
+    let id = with_factor(&store, "totp@example.com", 1000, &[]).await;
+    let store = Arc::new(store);
+    for round in 0..ROUNDS {
+        let step = 1001 + round;
+        let results = at_once(&store, 4, |store, _| async move {
+            store
+                .update_second_factor(id, SecondFactorChange::UseStep(step))
+                .await
+        })
+        .await;
+        let accepted = results.iter().filter(|r| matches!(r, Ok(true))).count();
+        assert_eq!(accepted, 1, "round {round}: {results:?}");
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let factor = store.second_factor(id).await.unwrap().expect("the factor");
+        assert_eq!(factor.last_step, step);
+    }
+}
+
+/// Four uses of one recovery code at once, for each of eight codes: each is consumed exactly
+/// once; none is left.
+pub async fn a_recovery_code_used_at_once_is_consumed_once<S: Store>(store: S) {
+    let codes: Vec<TokenDigest> = (0..8)
+        .map(|i| TokenDigest::of(&format!("recovery {i}")))
+        .collect();
+    let id = with_factor(&store, "codes@example.com", 5, &codes).await;
+    let store = Arc::new(store);
+    for (n, code) in codes.iter().copied().enumerate() {
+        let results = at_once(&store, 4, |store, _| async move {
+            store
+                .update_second_factor(id, SecondFactorChange::UseRecoveryCode(code))
+                .await
+        })
+        .await;
+        let used = results.iter().filter(|r| matches!(r, Ok(true))).count();
+        assert_eq!(used, 1, "code {n}: {results:?}");
+        let left = store.second_factor(id).await.unwrap().expect("the factor");
+        assert_eq!(left.recovery_codes, codes[n + 1..], "code {n}");
+    }
+}
+
+/// Enabling a pending factor racing the start of a new one: exactly one applies, and the
+/// factor is then as that one left it (enabled with the old secret, or pending with the new).
+pub async fn enable_racing_a_new_begin_one_applies<S: Store>(store: S) {
+    let user = store
+        .add_user("enable@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let id = user.id;
+    let store = Arc::new(store);
+    for round in 0..ROUNDS {
+        let (old, new) = (
+            format!("old {round}").into_bytes(),
+            format!("new {round}").into_bytes(),
+        );
+        let _ = store
+            .update_second_factor(id, SecondFactorChange::Remove)
+            .await
+            .unwrap();
+        let begin = SecondFactorChange::Begin {
+            sealed_secret: old.clone(),
+        };
+        assert!(store.update_second_factor(id, begin).await.unwrap());
+        let (o, n) = (old.clone(), new.clone());
+        let results = at_once(&store, 2, move |store, i| {
+            let change = if i == 0 {
+                SecondFactorChange::Enable {
+                    sealed_secret: o.clone(),
+                    step: 7,
+                    recovery_codes: vec![TokenDigest::of("code")],
+                }
+            } else {
+                SecondFactorChange::Begin {
+                    sealed_secret: n.clone(),
+                }
+            };
+            async move { store.update_second_factor(id, change).await }
+        })
+        .await;
+        let factor = store.second_factor(id).await.unwrap().expect("a factor");
+        match (&results[0], &results[1]) {
+            (Ok(true), Ok(false)) => {
+                assert!(factor.enabled, "round {round}");
+                assert_eq!(factor.sealed_secret, old);
+            }
+            (Ok(false), Ok(true)) => {
+                let pending = SecondFactorRecord {
+                    sealed_secret: new,
+                    enabled: false,
+                    last_step: 0,
+                    recovery_codes: Vec::new(),
+                };
+                assert_eq!(factor, pending, "round {round}");
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+}
+
+/// Four redemptions of one confirmation token at once, round after round: exactly one
+/// succeeds, the others are `NotFound`; the account is confirmed.
+pub async fn an_email_token_redeemed_at_once_is_redeemed_once<S: Store>(store: S) {
+    let store = Arc::new(store);
+    let at = now();
+    for round in 0..ROUNDS {
+        let token = TokenDigest::of(&format!("confirm {round}"));
+        let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
+        let user = store
+            .add_unconfirmed_user(&format!("c{round}@example.com"), "$2b$04$a", token, record)
+            .await
+            .unwrap();
+        let results = at_once(&store, 4, |store, _| async move {
+            store.redeem_email_token(token, at).await
+        })
+        .await;
+        let redeemed: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+        assert_eq!(redeemed.len(), 1, "round {round}: {results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|r| matches!(r, Ok(_) | Err(StoreError::NotFound))),
+            "{results:?}"
+        );
+        assert_eq!(redeemed[0].user.id, user.id);
+        let found = store.find_user_by(UserQuery::Id(user.id)).await.unwrap();
+        assert!(found.email_confirmed);
+        assert!(store.email_token(token).await.unwrap().is_none());
+    }
+}
+
+/// Redeeming an email-change token racing a registration of the new address, round after
+/// round: exactly one owns the address. If the registration won, the redemption is
+/// `EmailTaken` and keeps the token; if the redemption won, the registration is
+/// `EmailTaken`.
+pub async fn an_email_change_racing_a_registration_of_the_address_one_owns_it<S: Store>(store: S) {
+    let at = now();
+    let user = store
+        .add_user("mover@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let id = user.id;
+    let store = Arc::new(store);
+    let (mut moved, mut registered) = (0, 0);
+    for round in 0..ROUNDS {
+        let target = format!("target{round}@example.com");
+        let token = TokenDigest::of(&format!("change {round}"));
+        let current = store.find_user_by(UserQuery::Id(id)).await.unwrap();
+        let purpose = EmailTokenPurpose::ChangeEmail {
+            new_email: target.clone(),
+        };
+        store
+            .replace_email_token(
+                token,
+                email_token(id, purpose, at, 600),
+                AccountVersion::of(&current),
+            )
+            .await
+            .unwrap();
+        let t = target.clone();
+        let results = at_once(&store, 2, move |store, i| {
+            let t = t.clone();
+            async move {
+                if i == 0 {
+                    store.redeem_email_token(token, at).await.map(|r| r.user.id)
+                } else {
+                    store.add_user(&t, "$2b$04$b").await.map(|u| u.id)
+                }
+            }
+        })
+        .await;
+        let owner = store
+            .find_user_by(UserQuery::Email(target.clone()))
+            .await
+            .unwrap();
+        match (&results[0], &results[1]) {
+            (Ok(mover), Err(StoreError::EmailTaken)) => {
+                moved += 1;
+                assert_eq!((*mover, owner.id), (id, id), "round {round}");
+                assert_eq!(owner.email, target);
+                assert!(store.email_token(token).await.unwrap().is_none());
+            }
+            (Err(StoreError::EmailTaken), Ok(newcomer)) => {
+                registered += 1;
+                assert_eq!(owner.id, *newcomer, "round {round}");
+                let mover = store.find_user_by(UserQuery::Id(id)).await.unwrap();
+                assert_ne!(mover.email, target);
+                assert!(store.email_token(token).await.unwrap().is_some());
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+    assert_eq!(moved + registered, ROUNDS);
+}
+
+/// Deleting a user racing a login's session insert, round after round: whichever commits
+/// first, no session of the deleted user is left (inserted first, the deletion removes it;
+/// after, the insert is `NotFound`), and a session looked up (so cached) before is gone.
+pub async fn delete_user_racing_insert_session_leaves_no_session<S: Store>(store: S) {
+    let at = now();
+    let store = Arc::new(store);
+    for round in 0..ROUNDS {
+        let user = store
+            .add_user(&format!("gone{round}@example.com"), "$2b$04$a")
+            .await
+            .unwrap();
+        let id = user.id;
+        let earlier = TokenDigest::of(&format!("earlier {round}"));
+        store
+            .insert_session(earlier, session(id, at, 600), None)
+            .await
+            .unwrap();
+        assert!(store.session(earlier).await.unwrap().is_some());
+        let digest = TokenDigest::of(&format!("racing login {round}"));
+        let results = at_once(&store, 2, move |store, i| async move {
+            if i == 0 {
+                store.delete_user(id).await
+            } else {
+                store
+                    .insert_session(digest, session(id, at, 600), None)
+                    .await
+            }
+        })
+        .await;
+        assert!(results[0].is_ok(), "round {round}: {results:?}");
+        assert!(
+            matches!(results[1], Ok(()) | Err(StoreError::NotFound)),
+            "round {round}: {results:?}"
+        );
+        for d in [earlier, digest] {
+            assert!(store.session(d).await.unwrap().is_none(), "round {round}");
+            assert!(
+                matches!(store.session_without_waiting(d), None | Some(None)),
+                "round {round}"
+            );
+        }
+        assert!(store.sessions_of(id).await.unwrap().is_empty());
+    }
+}

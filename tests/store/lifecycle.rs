@@ -1,0 +1,116 @@
+//! The session cache and the filter of live digests across the account lifecycle's writes:
+//! a deleted user's cached sessions, and an email changed by redeeming a token, are seen by
+//! the next look-up (from memory or from the file).
+
+use std::time::{Duration, SystemTime};
+
+use tower_user_auth::{
+    UserId,
+    store::{AccountVersion, EmailTokenPurpose, EmailTokenRecord, RedbStore, SessionRecord, Store},
+    token::TokenDigest,
+};
+
+/// A store on a file in a temp dir, with its session cache on.
+fn store() -> (RedbStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = RedbStore::builder()
+        .session_cache_bytes(1 << 20)
+        .open(dir.path().join("auth.redb"))
+        .unwrap();
+    (store, dir)
+}
+
+fn record(user: UserId) -> SessionRecord {
+    let now = SystemTime::now();
+    SessionRecord {
+        user_id: user,
+        created: now,
+        last_seen: now,
+        expires: now + Duration::from_secs(600),
+        generation: 0,
+    }
+}
+
+/// `n` sessions of `user`, each looked up once (so cached).
+async fn cached_sessions(store: &RedbStore, user: UserId, n: usize) -> Vec<TokenDigest> {
+    let mut digests = Vec::new();
+    for i in 0..n {
+        let digest = TokenDigest::of(&format!("session {} {i}", user.0));
+        store
+            .insert_session(digest, record(user), None)
+            .await
+            .unwrap();
+        assert!(store.session(digest).await.unwrap().is_some());
+        digests.push(digest);
+    }
+    digests
+}
+
+#[tokio::test]
+async fn deleting_a_user_drops_their_cached_sessions() {
+    let (store, _dir) = store();
+    let gone = store
+        .add_user("gone@example.com", "$2b$04$g")
+        .await
+        .unwrap();
+    let kept = store
+        .add_user("kept@example.com", "$2b$04$k")
+        .await
+        .unwrap();
+    let gone_sessions = cached_sessions(&store, gone.id, 3).await;
+    let kept_sessions = cached_sessions(&store, kept.id, 2).await;
+    assert_eq!(store.stats().await.unwrap().cached_sessions, 5);
+    store.delete_user(gone.id).await.unwrap();
+    for digest in gone_sessions {
+        // From memory: nothing cached, and (once the filter is built) known absent.
+        assert!(matches!(
+            store.session_without_waiting(digest),
+            None | Some(None)
+        ));
+        assert!(store.session(digest).await.unwrap().is_none());
+    }
+    for digest in kept_sessions {
+        let entry = store.session(digest).await.unwrap().expect("kept");
+        assert_eq!(entry.email, "kept@example.com");
+    }
+    assert_eq!(store.stats().await.unwrap().cached_sessions, 2);
+}
+
+#[tokio::test]
+async fn an_email_changed_by_a_token_is_what_cached_sessions_answer_next() {
+    let (store, _dir) = store();
+    let user = store
+        .add_user("before@example.com", "$2b$04$b")
+        .await
+        .unwrap();
+    let sessions = cached_sessions(&store, user.id, 3).await;
+    let token = TokenDigest::of("change");
+    let now = SystemTime::now();
+    let record = EmailTokenRecord {
+        user_id: user.id,
+        purpose: EmailTokenPurpose::ChangeEmail {
+            new_email: "After@example.com".into(),
+        },
+        created: now,
+        expires: now + Duration::from_secs(600),
+    };
+    store
+        .replace_email_token(token, record, AccountVersion::of(&user))
+        .await
+        .unwrap();
+    store.redeem_email_token(token, now).await.unwrap();
+    for digest in sessions {
+        if let Some(answer) = store.session_without_waiting(digest) {
+            let entry = answer.expect("the session stays");
+            assert_eq!(entry.email, "After@example.com");
+        }
+        let entry = store.session(digest).await.unwrap().expect("the session");
+        assert_eq!(entry.email, "After@example.com");
+        // Cached again, with the new email.
+        let again = store.session_without_waiting(digest);
+        assert_eq!(
+            again.map(|a| a.map(|e| e.email)),
+            Some(Some("After@example.com".to_owned()))
+        );
+    }
+}
