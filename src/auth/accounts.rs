@@ -3,12 +3,15 @@
 use std::net::IpAddr;
 
 use super::{
-    Auth,
+    Auth, SecondFactorProof,
     audit::{Client, audit},
+    reauth::{Reauthenticated, Sensitive},
 };
 use crate::{
     error::{AuthError, StoreError},
-    store::{Store, UserQuery},
+    hook::AccountEmail,
+    store::{EmailTokenPurpose, Store, UserQuery},
+    token::{EmailToken, SessionToken},
     user::{User, UserId, check_email},
 };
 
@@ -38,16 +41,26 @@ impl<S: Store> Auth<S> {
             audit!(warn, "register_throttled", client = %Client(client));
             return Err(AuthError::Throttled { retry_after });
         }
-        let user = self.insert_user(email, password).await.inspect_err(|e| {
+        let (user, confirmation) = self.insert_user(email, password).await.inspect_err(|e| {
             if let AuthError::EmailTaken(_) = e {
                 audit!(info, "register_refused", reason = "email taken", client = %Client(client));
             }
         })?;
         audit!(info, "register", user_id = %user.id, client = %Client(client));
+        if let Some(token) = confirmation {
+            audit!(info, "confirmation_sent", user_id = %user.id, client = %Client(client));
+            self.send_account_email(user.email.clone(), AccountEmail::Confirmation(token));
+        }
         Ok(user)
     }
 
-    async fn insert_user(&self, email: &str, password: &str) -> Result<User, AuthError> {
+    /// Stores a new account; with email confirmation on, unconfirmed and with the
+    /// confirmation token to send, in the same transaction.
+    async fn insert_user(
+        &self,
+        email: &str,
+        password: &str,
+    ) -> Result<(User, Option<EmailToken>), AuthError> {
         self.shared.config.password_policy.check(password, email)?;
         match self
             .shared
@@ -60,14 +73,28 @@ impl<S: Store> Auth<S> {
             Err(e) => return Err(e.into()),
         }
         let hash = self.shared.hasher.hash(password.to_owned()).await?;
-        match self.shared.store.add_user(email, &hash).await {
-            Ok(user) => Ok(user),
+        let store = &self.shared.store;
+        let inserted = if self.shared.config.email_confirmation() {
+            // The record's user id is the new account's, set by the store.
+            let (token, record) = self.new_email_token(UserId(0), EmailTokenPurpose::Confirm);
+            store
+                .add_unconfirmed_user(email, &hash, token.digest(), record)
+                .await
+                .map(|user| (user, Some(token)))
+        } else {
+            store.add_user(email, &hash).await.map(|user| (user, None))
+        };
+        match inserted {
+            Ok(inserted) => Ok(inserted),
             Err(StoreError::EmailTaken) => Err(AuthError::EmailTaken(email.to_owned())),
             Err(e) => Err(e.into()),
         }
     }
 
-    /// Deletes a user with their sessions and reset token, in one transaction.
+    /// Deletes a user with everything that is theirs (sessions, reset, email and device
+    /// tokens, second factor), in one transaction, without asking for their password: for
+    /// administrators. Users delete their own account with
+    /// [`delete_account`](Self::delete_account).
     ///
     /// # Errors
     /// [`AuthError::Store`] (with [`StoreError::NotFound`] for an unknown id).
@@ -75,5 +102,83 @@ impl<S: Store> Auth<S> {
         self.shared.store.delete_user(user_id).await?;
         audit!(info, "user_deleted", user_id = %user_id, client = %Client(None));
         Ok(())
+    }
+
+    /// Deletes the account of the user of the session `token`, who proves it with the
+    /// current password and, when their second factor is on, `second_factor` (a one-time
+    /// code or a recovery code). The user, every session (this one included), token, device
+    /// token and the second factor go in one transaction; the session's cookie is refused
+    /// from then on, and the email can be registered again. From `client`, for the throttle
+    /// (a wrong password or second factor is a failed attempt, a deletion clears the
+    /// backoff) and the audit event.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_user_auth::{Auth, AuthConfig, AuthError};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::hardened().with_bcrypt_cost(4))?;
+    /// let password = "correct horse battery staple";
+    /// auth.register("bob@example.com", password, None).await?;
+    /// let session = auth.log_in("bob@example.com", password, None).await?.expect("logged in").token;
+    /// assert!(matches!(
+    ///     auth.delete_account(&session, "not my password", None, None).await,
+    ///     Err(AuthError::WrongPassword)
+    /// ));
+    /// auth.delete_account(&session, password, None, None).await?;
+    /// assert!(auth.authenticate(&session).await?.is_none());
+    /// auth.register("bob@example.com", password, None).await?; // the email is free again
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`AuthError::InvalidSession`] (no live session, or the account is already gone),
+    /// [`AuthError::WrongPassword`], [`AuthError::SecondFactorRequired`] (the right password
+    /// without the second factor: not a failed attempt),
+    /// [`AuthError::WrongSecondFactor`], [`AuthError::Throttled`],
+    /// [`AuthError::Overloaded`], [`AuthError::Store`].
+    pub async fn delete_account(
+        &self,
+        token: &SessionToken,
+        current_password: &str,
+        second_factor: Option<SecondFactorProof<'_>>,
+        client: Option<IpAddr>,
+    ) -> Result<UserId, AuthError> {
+        const WHAT: Sensitive = Sensitive::Deletion;
+        let Reauthenticated { user, attempt } = self
+            .reauthenticate(token, current_password, client, WHAT)
+            .await?;
+        let throttle = &self.shared.throttle;
+        match self.check_second_factor(&user, second_factor).await {
+            Ok(()) => {}
+            Err(e @ AuthError::WrongSecondFactor) => {
+                throttle.failed(attempt, self.now());
+                WHAT.refused("wrong second factor", &user, client);
+                return Err(e);
+            }
+            Err(e) => {
+                throttle.released(attempt).await;
+                if let AuthError::SecondFactorRequired = e {
+                    WHAT.refused("second factor required", &user, client);
+                }
+                return Err(e);
+            }
+        }
+        match self.shared.store.delete_user(user.id).await {
+            Ok(()) => {}
+            Err(e) => {
+                throttle.released(attempt).await;
+                return Err(match e {
+                    // Deleted by a concurrent request: this session is gone with it.
+                    StoreError::NotFound => AuthError::InvalidSession,
+                    e => e.into(),
+                });
+            }
+        }
+        throttle.succeeded(attempt).await;
+        audit!(info, "account_deleted", user_id = %user.id, client = %Client(client));
+        Ok(user.id)
     }
 }

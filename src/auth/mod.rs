@@ -7,8 +7,13 @@
 
 mod accounts;
 mod audit;
+mod confirmation;
 mod credentials;
+mod delivery;
 mod devices;
+mod email_change;
+mod email_tokens;
+mod reauth;
 mod reset;
 mod second_factor;
 mod sessions;
@@ -25,6 +30,7 @@ pub use self::{
     devices::{
         DEVICE_TOKEN_FAILURES, DEVICE_TOKEN_LIFETIME, IssuedDevice, MAX_DEVICE_TOKENS_PER_USER,
     },
+    email_change::EmailChange,
     reset::ResetRequested,
     second_factor::SecondFactorProof,
     sessions::{LoggedIn, SessionInfo},

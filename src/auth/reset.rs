@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use super::{
     Auth,
     audit::{Client, audit},
+    delivery,
 };
 use crate::{
     error::{AuthError, StoreError},
@@ -57,7 +58,7 @@ impl<S: Store> Auth<S> {
                 }
             })?;
             audit!(info, "reset_requested", user_id = %user.id, client = %Client(client));
-            self.deliver_detached(user.email, token.clone());
+            self.deliver_reset_token(user.email, token.clone());
             return Ok(ResetRequested::Token(token));
         }
         let auth = self.clone();
@@ -66,7 +67,7 @@ impl<S: Store> Auth<S> {
             match auth.issue_reset_token(&email).await {
                 Ok((user, token)) => {
                     audit!(info, "reset_requested", user_id = %user.id, client = %Client(client));
-                    auth.deliver_detached(user.email, token);
+                    auth.deliver_reset_token(user.email, token);
                 }
                 Err(AuthError::UnknownEmail) => {
                     audit!(info, "reset_requested", known = false, client = %Client(client));
@@ -74,10 +75,7 @@ impl<S: Store> Auth<S> {
                 Err(e) => tracing::error!(error = %e, "issuing a reset token failed"),
             }
         };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(work)),
-            Err(_) => work.await,
-        }
+        delivery::in_background(work).await;
         Ok(ResetRequested::Dispatched)
     }
 
@@ -201,33 +199,6 @@ impl<S: Store> Auth<S> {
             Ok(user) => Ok(user),
             Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
             Err(e) => Err(e.into()),
-        }
-    }
-    /// Gives a reset token to the configured hook on a blocking thread, detached; logs a
-    /// failure (never the token).
-    fn deliver_detached(&self, email: String, token: ResetToken) {
-        let Some(hook) = self.shared.config.reset_hook.clone() else {
-            return;
-        };
-        let deliver = move || {
-            if let Err(e) = hook.deliver(&email, &token) {
-                tracing::error!(error = %e, "the reset token hook failed");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                let task = runtime.spawn_blocking(deliver);
-                runtime.spawn(async move {
-                    if task.await.is_err() {
-                        tracing::error!("the reset token hook panicked");
-                    }
-                });
-            }
-            Err(_) => {
-                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)).is_err() {
-                    tracing::error!("the reset token hook panicked");
-                }
-            }
         }
     }
 }

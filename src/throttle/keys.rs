@@ -12,6 +12,29 @@ use crate::user::email_key;
 /// however long the email a client sends.
 pub(super) type Account = [u8; 16];
 
+/// A family of request quotas: each counts its requests apart, per email and per client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Quota {
+    /// `POST /reset_password`.
+    ResetRequest,
+    /// `POST /confirm_email/resend`.
+    ConfirmationResend,
+}
+
+impl Quota {
+    /// The byte that starts this family's keys in the shared counters, which count every
+    /// family under the reset requests' kinds: `None` for reset requests (their keys as they
+    /// always were), a tag for the others. A tagged key is one byte longer than any
+    /// untagged key of the same kind, so the families never share a counter.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
+    pub(super) fn shared_tag(self) -> Option<u8> {
+        match self {
+            Self::ResetRequest => None,
+            Self::ConfirmationResend => Some(b'c'),
+        }
+    }
+}
+
 /// The key of a client address: an IPv6 host usually holds a whole /64 and can change
 /// addresses within it at will, so IPv6 clients are counted by their /64 (and IPv4-mapped
 /// addresses as IPv4).

@@ -11,7 +11,7 @@ use std::{
 
 use super::{
     ThrottleConfig,
-    keys::{Account, account_key, client_key},
+    keys::{Account, Quota, account_key, client_key},
 };
 
 const HOUR: Duration = Duration::from_secs(3600);
@@ -64,8 +64,9 @@ struct State {
     account_failures: Table<Account, Window>,
     client_failures: Table<IpAddr, Window>,
     registrations: Table<IpAddr, Window>,
-    reset_accounts: Table<Account, Window>,
-    reset_clients: Table<IpAddr, Window>,
+    /// Request quotas (reset requests, confirmation resends), each family its own counters.
+    quota_accounts: Table<(Quota, Account), Window>,
+    quota_clients: Table<(Quota, IpAddr), Window>,
 }
 
 /// The throttle's state, shared by every clone of an [`Auth`](crate::Auth).
@@ -125,8 +126,8 @@ impl Throttle {
                 account_failures: Table::new(),
                 client_failures: Table::new(),
                 registrations: Table::new(),
-                reset_accounts: Table::new(),
-                reset_clients: Table::new(),
+                quota_accounts: Table::new(),
+                quota_clients: Table::new(),
             }),
         }
     }
@@ -237,9 +238,12 @@ impl Throttle {
         Ok(())
     }
 
-    /// Counts a reset request for `email` from `client`, or says how long it must wait.
-    pub(crate) fn reset_request(
+    /// Counts a request of the quota `family` (a reset request, a confirmation resend) for
+    /// `email` from `client`, or says how long it must wait. Each family counts apart, with
+    /// the per-email and per-client limits of reset requests.
+    pub(crate) fn quota(
         &self,
+        family: Quota,
         email: &str,
         client: Option<IpAddr>,
         now: SystemTime,
@@ -249,13 +253,13 @@ impl Throttle {
         };
         let mut state = self.state();
         let mut wait = window_blocks(
-            state.reset_accounts.map.get(&account),
+            state.quota_accounts.map.get(&(family, account)),
             self.config.reset_requests_per_account_per_hour(),
             now,
         );
         if let Some(ip) = client {
             let w = window_blocks(
-                state.reset_clients.map.get(&ip),
+                state.quota_clients.map.get(&(family, ip)),
                 self.config.reset_requests_per_client_per_hour(),
                 now,
             );
@@ -265,9 +269,9 @@ impl Throttle {
             return Err(w);
         }
         let max = self.config.max_entries();
-        bump(&mut state.reset_accounts, account, now, max);
+        bump(&mut state.quota_accounts, (family, account), now, max);
         if let Some(ip) = client {
-            bump(&mut state.reset_clients, ip, now, max);
+            bump(&mut state.quota_clients, (family, ip), now, max);
         }
         Ok(())
     }
@@ -280,8 +284,8 @@ impl Throttle {
             + s.account_failures.map.len()
             + s.client_failures.map.len()
             + s.registrations.map.len()
-            + s.reset_accounts.map.len()
-            + s.reset_clients.map.len()
+            + s.quota_accounts.map.len()
+            + s.quota_clients.map.len()
     }
 }
 
@@ -360,12 +364,19 @@ mod tests {
         assert!(t.registration(ip(1), now).is_ok());
         assert!(t.registration(ip(1), now).is_err());
         assert!(t.registration(ip(2), now).is_ok());
-        assert!(t.reset_request("a@x.io", ip(1), now).is_ok());
-        assert!(t.reset_request("a@x.io", ip(2), now).is_ok());
-        assert!(t.reset_request("a@x.io", ip(3), now).is_err());
-        assert!(t.reset_request("b@x.io", ip(1), now).is_ok());
-        assert!(t.reset_request("c@x.io", ip(1), now).is_ok());
-        assert!(t.reset_request("d@x.io", ip(1), now).is_err());
+        let reset = |email: &str, client| t.quota(Quota::ResetRequest, email, client, now);
+        assert!(reset("a@x.io", ip(1)).is_ok());
+        assert!(reset("a@x.io", ip(2)).is_ok());
+        assert!(reset("a@x.io", ip(3)).is_err());
+        assert!(reset("b@x.io", ip(1)).is_ok());
+        assert!(reset("c@x.io", ip(1)).is_ok());
+        assert!(reset("d@x.io", ip(1)).is_err());
+        // Confirmation resends count apart, with the same limits.
+        let resend = |email: &str, client| t.quota(Quota::ConfirmationResend, email, client, now);
+        assert!(resend("a@x.io", ip(4)).is_ok());
+        assert!(resend("a@x.io", ip(5)).is_ok());
+        assert!(resend("A@x.io ", ip(6)).is_err());
+        assert!(reset("a@x.io", ip(7)).is_err());
     }
 
     #[test]
@@ -375,7 +386,7 @@ mod tests {
         for i in 0..50_000u32 {
             t.record_failure(&format!("user{i}@x.io"), ip(i), now);
             let _ = t.registration(ip(i), now);
-            let _ = t.reset_request(&format!("user{i}@x.io"), ip(i), now);
+            let _ = t.quota(Quota::ResetRequest, &format!("user{i}@x.io"), ip(i), now);
         }
         assert!(t.entries() <= 6 * 1000, "{}", t.entries());
     }

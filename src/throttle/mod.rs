@@ -47,5 +47,5 @@ mod shared;
 
 #[cfg(feature = "server")]
 pub(crate) use self::keys::client_key;
-pub(crate) use self::shared::Limits;
+pub(crate) use self::shared::{Attempt, Limits};
 pub use self::{config::ThrottleConfig, shared::SharedThrottle};

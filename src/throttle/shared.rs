@@ -8,7 +8,7 @@ use std::{
     time::{Duration, SystemTime},
 };
 
-use super::{ThrottleConfig, limiter::Throttle};
+use super::{ThrottleConfig, keys::Quota, limiter::Throttle};
 #[cfg(feature = "postgres")]
 use super::{
     keys::{account_key, client_bytes},
@@ -246,18 +246,48 @@ impl Limits {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<Result<(), Duration>, StoreError> {
+        self.quota(Quota::ResetRequest, email, client, now).await
+    }
+
+    /// Counts a request for a new confirmation token for `email` from `client`, or says how
+    /// long it must wait: the reset requests' limits, counted apart.
+    ///
+    /// # Errors
+    /// The shared counters' database failed.
+    pub(crate) async fn confirmation_resend(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        self.quota(Quota::ConfirmationResend, email, client, now)
+            .await
+    }
+
+    async fn quota(
+        &self,
+        family: Quota,
+        email: &str,
+        client: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Result<(), Duration>, StoreError> {
         match &self.backend {
-            Backend::Memory(throttle) => Ok(throttle.reset_request(email, client, now)),
+            Backend::Memory(throttle) => Ok(throttle.quota(family, email, client, now)),
             Backend::Shared(shared) => match shared.0 {
                 #[cfg(feature = "postgres")]
                 Inner::Postgres(ref counters) => {
                     if !self.config.enabled() {
                         return Ok(Ok(()));
                     }
-                    let account = account_key(email).to_vec();
+                    let tagged = |key: Vec<u8>| match family.shared_tag() {
+                        Some(tag) => [&[tag][..], &key].concat(),
+                        None => key,
+                    };
+                    let account = tagged(account_key(email).to_vec());
                     let mut bumps = vec![bump(kind::RESET_ACCOUNT, account, HOUR)];
                     if client.is_some() {
-                        bumps.push(bump(kind::RESET_CLIENT, client_bytes(client), HOUR));
+                        let client = tagged(client_bytes(client));
+                        bumps.push(bump(kind::RESET_CLIENT, client, HOUR));
                     }
                     let config = &self.config;
                     let decide = |counted: &[Counted]| {

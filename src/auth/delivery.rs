@@ -1,0 +1,62 @@
+//! Handing a message to one of the application's hooks (its mailer): on a blocking thread,
+//! detached from the request, a failure or a panic logged without the message.
+
+use super::Auth;
+use crate::{BoxError, hook::AccountEmail, store::Store, token::ResetToken};
+
+/// Runs `deliver` on a blocking thread of the current Tokio runtime, detached (inline outside
+/// a runtime); an error it returns, or a panic, is logged as `hook` failing. The error is
+/// the hook's own; the message it delivered (a token) is never logged here.
+pub(super) fn detached(
+    hook: &'static str,
+    deliver: impl FnOnce() -> Result<(), BoxError> + Send + 'static,
+) {
+    let deliver = move || {
+        if let Err(e) = deliver() {
+            tracing::error!(error = %e, "the {hook} hook failed");
+        }
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            let task = runtime.spawn_blocking(deliver);
+            runtime.spawn(async move {
+                if task.await.is_err() {
+                    tracing::error!("the {hook} hook panicked");
+                }
+            });
+        }
+        Err(_) => {
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)).is_err() {
+                tracing::error!("the {hook} hook panicked");
+            }
+        }
+    }
+}
+
+/// Runs `work` detached on the current Tokio runtime, so that the request's answer (and its
+/// timing) does not depend on it; awaits it in place outside a runtime.
+pub(super) async fn in_background(work: impl Future<Output = ()> + Send + 'static) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => drop(runtime.spawn(work)),
+        Err(_) => work.await,
+    }
+}
+
+impl<S: Store> Auth<S> {
+    /// Gives a reset token to the reset hook, detached ([`detached`]); nothing without one.
+    pub(super) fn deliver_reset_token(&self, email: String, token: ResetToken) {
+        let Some(hook) = self.shared.config.reset_hook.clone() else {
+            return;
+        };
+        detached("reset token", move || hook.deliver(&email, &token));
+    }
+
+    /// Gives `message` for `to` to the account email hook, detached ([`detached`]); nothing
+    /// without one.
+    pub(super) fn send_account_email(&self, to: String, message: AccountEmail) {
+        let Some(hook) = self.shared.config.account.hook.clone() else {
+            return;
+        };
+        detached("account email", move || hook.deliver(&to, &message));
+    }
+}
