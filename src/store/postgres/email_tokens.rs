@@ -23,7 +23,7 @@ const CHANGE_EMAIL: i16 = 2;
 fn columns_of(purpose: &EmailTokenPurpose) -> (i16, Option<&str>) {
     match purpose {
         EmailTokenPurpose::Confirm => (CONFIRM, None),
-        EmailTokenPurpose::ChangeEmail { new_email } => (CHANGE_EMAIL, Some(new_email.trim())),
+        EmailTokenPurpose::ChangeEmail { new_email } => (CHANGE_EMAIL, Some(new_email.as_str())),
     }
 }
 

@@ -70,8 +70,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// run in all.
 const ATTEMPTS: usize = 3;
 
-/// The PostgreSQL store: accounts, sessions, reset tokens and device tokens in one database,
-/// through a pool of connections.
+/// The PostgreSQL store: accounts, sessions, reset tokens, device tokens, email tokens and
+/// second factors in one database, through a pool of connections.
 ///
 /// Cheap to clone: clones share the pool. [`connect`](Self::connect) applies the schema's
 /// migrations before it returns (once, even when several instances start together).

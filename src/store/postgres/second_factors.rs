@@ -156,9 +156,12 @@ pub(super) async fn change(
             tx.query_opt(&stmt, &[&id, &db_step(*step)?]).await?
         }
         SecondFactorChange::UseRecoveryCode(code) => {
+            // One occurrence removed (the codes are distinct), the others kept in order.
             let stmt = tx
                 .prepare_cached(
-                    "UPDATE second_factors SET recovery_codes = array_remove(recovery_codes, $2)
+                    "UPDATE second_factors SET recovery_codes =
+                         recovery_codes[:array_position(recovery_codes, $2) - 1]
+                         || recovery_codes[array_position(recovery_codes, $2) + 1:]
                      WHERE user_id = $1 AND enabled AND $2 = ANY (recovery_codes)
                      RETURNING 1",
                 )
