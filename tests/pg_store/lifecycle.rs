@@ -11,7 +11,8 @@ use std::{
 
 use tokio::sync::Barrier;
 use tower_user_auth::{
-    StoreError, UserId,
+    Auth, BoxError, StoreError, UserId,
+    hook::AccountEmail,
     store::{
         AccountVersion, EmailTokenPurpose, EmailTokenRecord, PgStore, SecondFactorChange, Store,
         UserQuery, UserUpdate,
@@ -441,6 +442,76 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
         assert!(
             a.email_token(tokens[loser]).await.unwrap().is_some(),
             "the loser's token is kept"
+        );
+    }
+}
+
+/// Through `Auth` with email confirmation on: the confirmation tokens it hands to the hook
+/// are nowhere in the database (`email_tokens` holds their digests), each confirms its
+/// account once, on either instance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmation_tokens_are_stored_only_as_digests() {
+    let Some(db) = crate::support::postgres::database().await else {
+        return;
+    };
+    let (a, b) = instances(&db).await;
+    let (sent, mut inbox) = tokio::sync::mpsc::unbounded_channel();
+    let config = crate::support::seed_config()
+        .with_email_confirmation(true)
+        .with_account_email_hook(move |to: &str, message: &AccountEmail| {
+            if let AccountEmail::Confirmation(token) = message {
+                let _ = sent.send((to.to_owned(), token.expose().to_owned()));
+            }
+            Ok::<(), BoxError>(())
+        });
+    let on_a = Auth::new(a, config.clone()).expect("valid configuration");
+    let on_b = Auth::new(b, config).expect("valid configuration");
+    for i in 0..4 {
+        let user = on_a
+            .register(&format!("c{i}@example.com"), "correct horse battery", None)
+            .await
+            .unwrap();
+        assert!(!user.email_confirmed);
+    }
+    let mut tokens = Vec::new();
+    for _ in 0..4 {
+        let delivered = tokio::time::timeout(Duration::from_secs(2), inbox.recv()).await;
+        tokens.push(delivered.expect("delivered within 2 s").expect("a token"));
+    }
+    let client = db.client().await;
+    let mut dump = String::new();
+    for row in client
+        .query("SELECT t::text FROM email_tokens t", &[])
+        .await
+        .unwrap()
+    {
+        dump.push_str(row.get(0));
+        dump.push('\n');
+    }
+    assert_eq!(dump.lines().count(), 4, "{dump}");
+    for (_, token) in &tokens {
+        let dashless: String = token.chars().filter(|c| *c != '-').collect();
+        assert!(!dump.contains(token.as_str()), "a token is in the database");
+        assert!(!dump.contains(&dashless), "a token is in the database");
+        let hex: String = TokenDigest::of(token)
+            .0
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(dump.contains(&hex), "stored under its digest");
+    }
+    for (n, (email, token)) in tokens.iter().enumerate() {
+        let (first, second) = if n % 2 == 0 {
+            (&on_a, &on_b)
+        } else {
+            (&on_b, &on_a)
+        };
+        let user = first.confirm_email(token, None, None).await.unwrap();
+        assert_eq!(&user.email, email);
+        assert!(user.email_confirmed);
+        assert!(
+            second.confirm_email(token, None, None).await.is_err(),
+            "used once"
         );
     }
 }
