@@ -6,7 +6,7 @@
 -- Accounts that existed before this version count as confirmed (the DEFAULT fills them, and
 -- keeps instances of the previous version that are still running during an upgrade
 -- registering confirmed accounts, as they did); this version names the column in every
--- insert.
+-- insert. A constant default is stored in the catalog: the table is not rewritten.
 ALTER TABLE users ADD COLUMN email_confirmed boolean NOT NULL DEFAULT true;
 
 -- Email tokens by the SHA-256 digest of the token, never the token. kind: 1 confirms the
