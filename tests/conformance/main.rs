@@ -10,8 +10,8 @@
 //! One file per area: `users.rs` (add, find, update, delete, list, import), `sessions.rs`,
 //! `resets.rs`, `devices.rs`, `credentials.rs` (the generation and compare-and-set rules),
 //! `races.rs` (concurrent registrations and credential changes), `purge.rs`, `auth.rs`
-//! (`Auth` over the store), `lifecycle.rs` (confirmation and email-change tokens, the second
-//! factor) and `lifecycle_races.rs` (their compare-and-sets under concurrency). A new backend passes this suite by adding one arm to the macro.
+//! (`Auth` over the store), `lifecycle.rs` (confirmation and email-change tokens),
+//! `second_factor.rs`, and `lifecycle_races.rs` (their compare-and-sets under concurrency). A new backend passes this suite by adding one arm to the macro.
 //!
 //! Times are whole seconds: the stores keep milliseconds.
 
@@ -26,6 +26,7 @@ mod lifecycle_races;
 mod purge;
 mod races;
 mod resets;
+mod second_factor;
 mod sessions;
 mod users;
 
@@ -180,10 +181,12 @@ conformance! {
         email_tokens_are_one_per_kind_and_issued_for_the_account_as_read,
         an_email_change_token_moves_the_account,
         update_confirms_and_a_new_email_revokes_email_tokens,
-        second_factor_changes_are_compare_and_sets,
         delete_removes_email_tokens_and_the_factor,
-        import_keeps_confirmation_and_second_factor,
         purge_removes_expired_email_tokens,
+    ],
+    second_factor: [
+        second_factor_changes_are_compare_and_sets,
+        import_keeps_confirmation_and_second_factor,
     ],
     lifecycle_races: [
         racing_use_steps_accept_a_step_once,
@@ -192,6 +195,8 @@ conformance! {
         an_email_token_redeemed_at_once_is_redeemed_once,
         an_email_change_racing_a_registration_of_the_address_one_owns_it,
         delete_user_racing_insert_session_leaves_no_session,
+        an_email_change_by_token_is_seen_by_every_later_session_look_up,
+        delete_user_racing_lifecycle_writes_leaves_no_token,
     ],
     auth: [
         auth_works_on_the_store,
