@@ -389,3 +389,71 @@ async fn import_reads_older_lines_as_confirmed_and_refuses_a_garbled_factor() {
     assert_eq!(user.generation, 2);
     assert_eq!(store.second_factor(user.id).await.expect("read"), None);
 }
+
+/// The lifecycle fields through PostgreSQL and back (features `admin` and `postgres`): a redb
+/// file's export imported into PostgreSQL, exported again, imported into a second file: the
+/// same lines, the same records; and `users confirm` and `users remove-factor` on PostgreSQL.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn the_lifecycle_fields_go_through_postgresql_and_back() {
+    let Some(pg) = crate::support::postgres::database().await else {
+        return;
+    };
+    let (db, _dir, alice_factor, bob_factor) = lifecycle_users().await;
+    let from_redb = admin(&db, &["export"], "");
+    assert_eq!(from_redb.code, Some(0), "{}", from_redb.stderr);
+    let into_pg = super::admin_with(
+        &["--database-url", pg.url(), "import"],
+        &[],
+        &from_redb.stdout,
+    );
+    assert_eq!(into_pg.code, Some(0), "{}", into_pg.stderr);
+    let from_pg = super::admin_with(&["--database-url", pg.url(), "export"], &[], "");
+    assert_eq!(from_pg.code, Some(0), "{}", from_pg.stderr);
+    assert_eq!(
+        super::exported_users(&from_pg),
+        super::exported_users(&from_redb)
+    );
+
+    let back_dir = tempfile::tempdir().expect("temp dir");
+    let back = back_dir.path().join(DB_FILE);
+    let into_redb = admin(&back, &["import"], &from_pg.stdout);
+    assert_eq!(into_redb.code, Some(0), "{}", into_redb.stderr);
+    {
+        let store = RedbStore::open(&back).expect("open");
+        for (email, confirmed, factor) in [
+            ("alice@example.com", true, Some(alice_factor)),
+            ("bob@example.com", false, Some(bob_factor)),
+            ("carol@example.com", true, None),
+        ] {
+            let user = store
+                .find_user_by(UserQuery::Email(email.into()))
+                .await
+                .expect("imported");
+            assert_eq!(user.email_confirmed, confirmed, "{email}");
+            assert_eq!(store.second_factor(user.id).await.expect("read"), factor);
+        }
+    }
+
+    let on_pg = |args: &[&str]| {
+        let mut all = vec!["--database-url", pg.url()];
+        all.extend_from_slice(args);
+        super::admin_with(&all, &[], "")
+    };
+    let confirm = on_pg(&["users", "confirm", "bob@example.com"]);
+    assert_eq!(confirm.code, Some(0), "{}", confirm.stderr);
+    assert_eq!(confirm.audited("email_confirmed"), 1, "{}", confirm.stderr);
+    let remove = on_pg(&["users", "remove-factor", "alice@example.com"]);
+    assert_eq!(remove.code, Some(0), "{}", remove.stderr);
+    assert_eq!(remove.audited("second_factor_removed"), 1);
+    let listed = on_pg(&["users", "list"]);
+    let lines = listed.lines();
+    assert!(
+        lines.iter().all(|l| l.contains("\tconfirmed=true\t")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().all(|l| l.ends_with("second_factor=false")),
+        "{lines:?}"
+    );
+}
