@@ -14,8 +14,8 @@
 //!   token read from the demo's standard output and entered on the confirm page, log in; set
 //!   up TOTP on the second factor page (its script shows the secret and, once confirmed with
 //!   a code computed here as an authenticator app would, the ten recovery codes), log out, a
-//!   login refused without a code then accepted with one; delete the account with a recovery
-//!   code: the cookie is cleared, the old cookie refused, the email free again.
+//!   login refused without a code then accepted with one; change the email (the token sent
+//!   to the new address, from standard output); delete the account with a recovery code: the cookie is cleared, the old cookie refused, the email free again.
 //!
 //! Without chromedriver or Chromium each test prints `skipped: <reason>` and passes, unless
 //! `REQUIRE_BROWSER=1`, where it fails.

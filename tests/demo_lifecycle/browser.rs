@@ -1,6 +1,7 @@
 //! The account lifecycle in a real browser (a module of `tests/browser.rs`): confirmation,
 //! a TOTP second factor set up through the page's script with codes computed here, a login
-//! with a code, and the account deleted with a recovery code.
+//! with a code, an email change confirmed with the token sent to the new address, and the
+//! account deleted with a recovery code.
 
 use http::StatusCode;
 use serde_json::json;
@@ -13,6 +14,9 @@ use crate::support::{
         totp::{self, code_at, current_step},
     },
 };
+
+/// The address the account moves to.
+const NEW_EMAIL: &str = "ann.new@example.com";
 
 /// A fixed key for the demo's TOTP secrets (32 bytes in standard base64).
 const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -208,6 +212,32 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     let a = demo.http.get("/profile", &old_cookie).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
 
+    // Change the email: the change waits for the token sent to the new address.
+    browser.goto(&demo.url("/account/email")).await;
+    browser
+        .fill(
+            "form#email-form",
+            &[("new_email", NEW_EMAIL), ("current_password", PASSWORD)],
+        )
+        .await;
+    browser.click("button#email-submit").await;
+    browser
+        .wait_for_page("/account/email?notice=email_change_sent")
+        .await;
+    let change = tokio::task::block_in_place(|| demo.printed_token("email change", NEW_EMAIL));
+    browser
+        .fill("form#email-confirm-form", &[("token", &change)])
+        .await;
+    browser.click("button#email-confirm-submit").await;
+    browser
+        .wait_for_page("/account/email?notice=email_changed")
+        .await;
+    assert_eq!(
+        browser.text("span#email").await,
+        NEW_EMAIL,
+        "the same session sees the new email"
+    );
+
     // Delete the account, with a recovery code.
     browser.goto(&demo.url("/account/delete")).await;
     browser
@@ -232,7 +262,7 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     );
     let a = demo.http.get("/me", &old_cookie).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.body);
-    let creds = [("email", EMAIL), ("password", PASSWORD)];
+    let creds = [("email", NEW_EMAIL), ("password", PASSWORD)];
     let a = demo.http.post("/sessions", Body::Form(&creds)).await;
     assert_eq!(a.status, StatusCode::UNAUTHORIZED, "gone: {}", a.body);
     let a = demo.http.post("/users", Body::Form(&creds)).await;
@@ -248,4 +278,5 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains(&secret), "the secret is never logged");
     assert!(!stderr.contains(&token), "nor the confirmation token");
+    assert!(!stderr.contains(&change), "nor the email change token");
 }
