@@ -5,8 +5,13 @@
 
 use http::{Method, StatusCode};
 
-use super::{HIDDEN_DELETE, HIDDEN_PUT, assert_form, assert_secure, browse, form, log_in, start};
-use crate::support::{Answer, Body};
+use super::{
+    BROWSER, HIDDEN_DELETE, HIDDEN_PUT, assert_form, assert_secure, browse, form, log_in, start,
+};
+use crate::support::{
+    Answer, Body, GOOD_PW,
+    browser::totp::{code_at, current_step},
+};
 
 /// A fixed key for the demo's TOTP secrets (32 bytes in standard base64).
 const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
@@ -198,7 +203,7 @@ async fn the_second_factor_change_email_and_delete_pages_for_a_logged_in_user() 
     );
 }
 
-/// The route prefix moves the new forms' actions too.
+/// The route prefix moves the new forms' actions too, and `AUTH_PAGE_*` the new pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_route_prefix_moves_the_lifecycle_form_actions() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -209,8 +214,26 @@ async fn the_route_prefix_moves_the_lifecycle_form_actions() {
             ("AUTH_ROUTE_PREFIX", "/auth"),
             ("AUTH_REQUIRE_EMAIL_CONFIRMATION", "1"),
             ("AUTH_SECRET_KEY", SECRET_KEY),
+            ("AUTH_PAGE_CHANGE_EMAIL", "/my/email"),
+            ("AUTH_PAGE_SECOND_FACTOR", "/my/totp"),
+            ("AUTH_PAGE_DELETE_ACCOUNT", "/my/delete"),
         ],
     );
+    let a = browse(&demo, "/my/email", "").await;
+    assert_lifecycle_page(&a);
+    assert!(
+        form(&a.body, "email-confirm-form").contains("action=\"/auth/profile/email/confirm\""),
+        "{}",
+        a.body
+    );
+    for page in ["/my/totp", "/my/delete"] {
+        let a = browse(&demo, page, "").await;
+        assert_eq!(
+            a.status,
+            StatusCode::SEE_OTHER,
+            "{page}: a page that needs a session"
+        );
+    }
     // `/confirm_email` is the page's again: the route is `/auth/confirm_email`.
     let a = browse(&demo, "/confirm_email", "").await;
     assert_lifecycle_page(&a);
@@ -261,4 +284,103 @@ async fn in_the_seed_profile_the_lifecycle_pages_say_they_are_not_offered() {
         }
         assert!(!a.body.contains("<script"), "{page}");
     }
+}
+
+/// With a factor on, the second factor page offers its removal (a plain form, no script) and
+/// the delete form asks for a code; the removal form, posted as a browser does, removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("a.redb"),
+        "hardened",
+        &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
+    );
+    let cookie = log_in(&demo, "", "hal@example.com").await;
+    let api = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let demo = &demo;
+        let cookie = cookie.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            demo.http
+                .send(
+                    Method::POST,
+                    path,
+                    &[("cookie", &cookie)],
+                    Body::Form(&fields),
+                )
+                .await
+        }
+    };
+    let a = api("/profile/totp", vec![("current_password", GOOD_PW.into())]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
+    let code = code_at(&secret, current_step());
+    let a = api("/profile/totp/confirm", vec![("code", code)]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let recovery = a.json()["recovery_codes"][0]
+        .as_str()
+        .expect("a recovery code")
+        .to_owned();
+
+    let a = browse(&demo, "/account/totp", &cookie).await;
+    assert_lifecycle_page(&a);
+    assert!(!a.body.contains("<script"), "no script to run: {}", a.body);
+    assert!(
+        a.body.contains("id=\"totp-status\" data-state=\"on\""),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains("totp-setup-form"), "{}", a.body);
+    assert!(a.body.contains("<span id=\"recovery-left\">10</span>"));
+    assert_form(
+        &a.body,
+        "totp-remove-form",
+        "/profile/totp",
+        &[
+            HIDDEN_DELETE,
+            PASSWORD_FIELD,
+            ("otp", &["autocomplete=\"one-time-code\""]),
+            ("recovery_code", &["type=\"text\""]),
+        ],
+        "id=\"totp-remove-submit\"",
+    );
+    let a = browse(&demo, "/account/delete", &cookie).await;
+    let delete = form(&a.body, "delete-form");
+    assert!(delete.contains("name=\"otp\""), "{delete}");
+    assert!(delete.contains("name=\"recovery_code\""), "{delete}");
+
+    // The removal form as a browser posts it.
+    let origin = demo.base.clone();
+    let fields = [
+        ("_method", "DELETE"),
+        ("current_password", GOOD_PW),
+        ("otp", ""),
+        ("recovery_code", recovery.as_str()),
+    ];
+    let a = demo
+        .http
+        .send(
+            Method::POST,
+            "/profile/totp",
+            &[
+                ("accept", BROWSER),
+                ("origin", origin.as_str()),
+                ("cookie", cookie.as_str()),
+            ],
+            Body::Form(&fields),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(
+        a.header("location"),
+        Some("/account/totp?notice=second_factor_removed")
+    );
+    let a = browse(&demo, "/account/totp?notice=second_factor_removed", &cookie).await;
+    assert!(
+        a.body.contains("id=\"totp-status\" data-state=\"off\""),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("has been removed"), "{}", a.body);
 }
