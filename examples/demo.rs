@@ -19,7 +19,18 @@
 //! curl -b jar -X DELETE localhost:5000/sessions   # log out
 //! ```
 //!
-//! Or open <http://127.0.0.1:5000/login> in a browser.
+//! Or open <http://127.0.0.1:5000/login> in a browser. The whole account lifecycle (email
+//! confirmation, TOTP second factor, email change, account deletion), with the tokens printed
+//! on standard output:
+//!
+//! ```text
+//! AUTH_PROFILE=hardened AUTH_COOKIE_SECURE=false AUTH_REQUIRE_EMAIL_CONFIRMATION=1 \
+//!   AUTH_SECRET_KEY="$(openssl rand -base64 32)" cargo run --release --example demo
+//! ```
+//!
+//! then register at <http://127.0.0.1:5000/register>, enter the `confirmation token for ...`
+//! line's token at <http://127.0.0.1:5000/confirm>, log in, and see `/account/totp`,
+//! `/account/email` and `/account/delete`.
 //!
 //! Configured from the environment: `HOST` (127.0.0.1), `PORT` (5000; 0 picks a free port),
 //! `AUTH_DB` (auth.redb), or `AUTH_DATABASE_URL` (a `postgres://` URL, with the feature
