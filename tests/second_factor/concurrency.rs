@@ -18,15 +18,25 @@ const AT_ONCE: usize = 8;
 /// Rounds per test.
 const ROUNDS: usize = 6;
 
-/// Sends `AT_ONCE` copies of `fields` to `path` (with `cookie` unless empty), released
+/// Sends `AT_ONCE` copies of `fields` to `POST path` (with `cookie` unless empty), released
 /// together; returns the answers.
 async fn together(site: &Site, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Vec<Answer> {
-    let barrier = Arc::new(Barrier::new(AT_ONCE));
+    let requests = (0..AT_ONCE).map(|_| (Method::POST, path, cookie, fields));
+    at_once(site, requests).await
+}
+
+/// Sends each `(method, path, cookie, fields)` on its own connection, released together
+/// from a barrier; returns the answers in order.
+async fn at_once<'a>(
+    site: &Site,
+    requests: impl ExactSizeIterator<Item = (Method, &'a str, &'a str, &'a [(&'a str, &'a str)])>,
+) -> Vec<Answer> {
+    let barrier = Arc::new(Barrier::new(requests.len()));
     let addr = site.server.addr;
     let mut tasks = Vec::new();
-    for _ in 0..AT_ONCE {
+    for (method, path, cookie, fields) in requests {
         let barrier = Arc::clone(&barrier);
-        let mut req = form(Method::POST, path, fields);
+        let mut req = form(method, path, fields);
         for (name, value) in cookie_header(cookie) {
             req = with_header(req, name, value);
         }
@@ -148,5 +158,128 @@ async fn one_code_enables_the_factor_once_however_many_confirms_present_it() {
             let digest = tower_user_auth::token::TokenDigest::of(&normalized);
             assert!(factor.recovery_codes.contains(&digest), "{round}");
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_code_removes_the_factor_once_however_many_requests_present_it() {
+    let site = Site::hardened().await;
+    for round in 0..ROUNDS {
+        let email = format!("race-remove-{round}@example.com");
+        let enabled = site.enabled(&email).await;
+        site.advance_steps(1);
+        let otp = code(&enabled.secret, site.step());
+        let fields = [("current_password", GOOD_PW), ("otp", otp.as_str())];
+        let requests = (0..AT_ONCE).map(|_| {
+            (
+                Method::DELETE,
+                "/profile/totp",
+                enabled.cookie.as_str(),
+                &fields[..],
+            )
+        });
+        let answers = at_once(&site, requests).await;
+        assert_eq!(
+            count(&answers, StatusCode::OK),
+            1,
+            "round {round}: {answers:?}"
+        );
+        // The others: the code already used (401), or no factor left (409).
+        let refused =
+            count(&answers, StatusCode::UNAUTHORIZED) + count(&answers, StatusCode::CONFLICT);
+        assert_eq!(refused, AT_ONCE - 1, "round {round}: {answers:?}");
+        assert!(site.factor(&email).await.is_none(), "round {round}");
+    }
+}
+
+/// Logins and removals of the factor with the same code: one of them uses it. When a removal
+/// wins, the logins that come after it need no code any more (and may log in); when none
+/// does, exactly one login has the code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_code_serves_a_login_or_a_removal_not_both() {
+    let site = Site::hardened().await;
+    for round in 0..2 * ROUNDS {
+        let email = format!("race-login-remove-{round}@example.com");
+        let enabled = site.enabled(&email).await;
+        site.advance_steps(1);
+        let sessions = site.sessions(&email).await;
+        let otp = code(&enabled.secret, site.step());
+        let login = [
+            ("email", email.as_str()),
+            ("password", GOOD_PW),
+            ("otp", otp.as_str()),
+        ];
+        let remove = [("current_password", GOOD_PW), ("otp", otp.as_str())];
+        let requests = (0..AT_ONCE).map(|i| {
+            if i % 2 == 0 {
+                (Method::POST, "/sessions", "", &login[..])
+            } else {
+                (
+                    Method::DELETE,
+                    "/profile/totp",
+                    enabled.cookie.as_str(),
+                    &remove[..],
+                )
+            }
+        });
+        let answers = at_once(&site, requests).await;
+        let ok = |parity: usize| {
+            answers
+                .iter()
+                .skip(parity)
+                .step_by(2)
+                .filter(|a| a.status == StatusCode::OK)
+                .count()
+        };
+        let (logins, removals) = (ok(0), ok(1));
+        assert!(removals <= 1, "round {round}: {answers:?}");
+        if removals == 0 {
+            assert_eq!(logins, 1, "round {round}: {answers:?}");
+            assert!(site.factor(&email).await.expect("kept").enabled);
+        } else {
+            assert!(site.factor(&email).await.is_none(), "round {round}");
+        }
+        assert_eq!(
+            site.sessions(&email).await,
+            sessions + logins,
+            "round {round}"
+        );
+    }
+}
+
+/// Setting up many times at once leaves one pending secret: the one of the answers whose
+/// code then confirms it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn setting_up_at_once_leaves_one_pending_secret() {
+    let site = Site::hardened().await;
+    for round in 0..ROUNDS {
+        let email = format!("race-begin-{round}@example.com");
+        site.register(&email).await;
+        let cookie = site.session(&email).await;
+        let answers = together(
+            &site,
+            "/profile/totp",
+            &cookie,
+            &[("current_password", GOOD_PW)],
+        )
+        .await;
+        assert_eq!(
+            count(&answers, StatusCode::OK),
+            AT_ONCE,
+            "round {round}: {answers:?}"
+        );
+        let mut confirmed = 0;
+        for a in &answers {
+            let secret = a.json()["secret"].as_str().expect("secret").to_owned();
+            let answer = site.confirm(&cookie, &code(&secret, site.step())).await;
+            match answer.status {
+                StatusCode::OK => confirmed += 1,
+                // Replaced by a later one (400), or another answer's secret confirmed (409).
+                StatusCode::BAD_REQUEST | StatusCode::CONFLICT => {}
+                other => panic!("round {round}: {other} {}", answer.body),
+            }
+        }
+        assert_eq!(confirmed, 1, "round {round}");
+        assert!(site.factor(&email).await.expect("factor").enabled);
     }
 }

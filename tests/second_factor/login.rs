@@ -3,6 +3,7 @@
 //! keeps the factor.
 
 use http::{Method, StatusCode};
+use tower_user_auth::AuthError;
 
 use crate::{
     site::{STEP, Site, T0, assert_refused, code, config, cookie},
@@ -72,7 +73,11 @@ async fn the_password_alone_or_a_wrong_code_gives_no_session() {
     assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
     assert_eq!(site.sessions(email).await, before + 1);
     // The public API's password-only login is refused as well.
-    assert!(site.auth.log_in(email, GOOD_PW, None).await.is_err());
+    let refused = site.auth.log_in(email, GOOD_PW, None).await;
+    assert!(
+        matches!(refused, Err(AuthError::SecondFactorRequired)),
+        "{refused:?}"
+    );
 }
 
 #[tokio::test]

@@ -120,21 +120,42 @@ async fn second_factor_required_is_not_a_failure_and_a_success_clears_the_backof
     wrong_password(&site, email).await; // 3
     held_back(&site, email, &[]).await;
 
+    // Past the backoff the pair's failures still count (the next one is held back again)
+    // until a full success clears them: then the free failures are free again, each time.
     wait_out(&site);
-    wrong_password(&site, email).await;
-    wrong_password(&site, email).await;
-    // A full success clears the pair's backoff: two more failures are free again.
-    let otp = code(&enabled.secret, site.step());
-    assert_eq!(
-        site.log_in(email, &[("otp", &otp)]).await.status,
-        StatusCode::OK
-    );
-    wrong_password(&site, email).await; // 1
-    wrong_password(&site, email).await; // 2
-    site.advance_steps(1);
-    let otp = code(&enabled.secret, site.step());
-    assert_eq!(
-        site.log_in(email, &[("otp", &otp)]).await.status,
-        StatusCode::OK
-    );
+    for round in 0..3 {
+        site.advance_steps(1);
+        let otp = code(&enabled.secret, site.step());
+        let a = site.log_in(email, &[("otp", &otp)]).await;
+        assert_eq!(a.status, StatusCode::OK, "round {round}: {}", a.body);
+        for _ in 1..FREE_FAILURES {
+            wrong_password(&site, email).await;
+        }
+    }
+    wrong_password(&site, email).await; // 3
+    held_back(&site, email, &[]).await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_setting_up_and_a_wrong_code_confirming_are_failures() {
+    let site = Site::new(throttled_config()).await;
+    let email = "setup@example.com";
+    site.register(email).await;
+    let cookie = site.session(email).await;
+    let wrong = [("current_password", OTHER_PW)];
+    let a = site
+        .send(Method::POST, "/profile/totp", &cookie, &wrong)
+        .await; // 1
+    assert_refused(&a, StatusCode::FORBIDDEN, None);
+    let secret = site.begin(&cookie).await; // a success: cleared
+    let a = site
+        .send(Method::POST, "/profile/totp", &cookie, &wrong)
+        .await; // 1
+    assert_refused(&a, StatusCode::FORBIDDEN, None);
+    let a = site.confirm(&cookie, &code(&secret, site.step() + 2)).await; // 2
+    assert_refused(&a, StatusCode::BAD_REQUEST, None);
+    wrong_password(&site, email).await; // 3
+    let a = site.confirm(&cookie, &code(&secret, site.step())).await;
+    assert_refused(&a, StatusCode::TOO_MANY_REQUESTS, None);
+    assert!(!site.factor(email).await.expect("pending").enabled);
 }
