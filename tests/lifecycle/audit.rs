@@ -6,12 +6,16 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use std::time::Duration;
+
 use http::Method;
+use tower_user_auth::{BoxError, hook::AccountEmail};
+use tracing::subscriber::DefaultGuard;
 use tracing_subscriber::util::SubscriberInitExt;
 
 use super::{
-    Site,
-    support::{GOOD_PW, OTHER_PW},
+    Body, Site, support,
+    support::{GOOD_PW, OTHER_PW, hardened_config},
 };
 
 /// What the subscriber writes.
@@ -35,6 +39,27 @@ impl Captured {
     }
 }
 
+/// Captures every event of this thread (and of the current-thread runtime's tasks, which
+/// run on it) until the guard is dropped.
+fn capture() -> (Captured, (tracing::Dispatch, DefaultGuard)) {
+    // A second dispatcher, kept alive: with one only, tracing computes a callsite's interest
+    // with the default of whichever thread first reaches it, and other tests' threads (no
+    // subscriber) would turn events off for this one. With two, every event asks this
+    // thread's subscriber.
+    let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let guard = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .finish()
+        .set_default();
+    // Callsites other tests' threads reached before: their interest computed again.
+    tracing::callsite::rebuild_interest_cache();
+    (captured, (second, guard))
+}
+
 /// The lines of `text` with the audit event `event`.
 fn lines<'a>(text: &'a str, event: &str) -> Vec<&'a str> {
     let marker = format!("event=\"{event}\"");
@@ -45,14 +70,7 @@ fn lines<'a>(text: &'a str, event: &str) -> Vec<&'a str> {
 /// subscriber (`set_default`) captures their events.
 #[tokio::test(flavor = "current_thread")]
 async fn every_outcome_is_audited_with_client_and_account_and_no_secret() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let _guard = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish()
-        .set_default();
+    let (captured, _capturing) = capture();
 
     let mut site = Site::confirming().await;
     let mut secrets = vec![GOOD_PW.to_owned(), OTHER_PW.to_owned()];
@@ -143,6 +161,54 @@ async fn every_outcome_is_audited_with_client_and_account_and_no_secret() {
         assert!(
             !text.contains(secret.as_str()),
             "a secret is in the log:\n{text}"
+        );
+    }
+}
+
+/// A hook that fails, or panics, is logged (never with the token) and changes no answer.
+#[tokio::test(flavor = "current_thread")]
+async fn a_failing_or_panicking_hook_is_logged_without_the_token() {
+    let (captured, _capturing) = capture();
+    let tokens = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&tokens);
+    let hook = move |to: &str, message: &AccountEmail| -> Result<(), BoxError> {
+        if let AccountEmail::Confirmation(token) = message {
+            seen.lock()
+                .expect("not poisoned")
+                .push(token.expose().to_owned());
+        }
+        match to {
+            "panics@example.com" => panic!("the mailer fell over"),
+            _ => Err(format!("cannot send to {to}").into()),
+        }
+    };
+    let config = hardened_config().with_email_confirmation(true);
+    let auth = support::auth(config.with_account_email_hook(hook));
+    let server = support::serve_echo(&auth.0).await;
+    for email in ["fails@example.com", "panics@example.com"] {
+        let fields = [("email", email), ("password", GOOD_PW)];
+        let res = server.http.post("/users", Body::Form(&fields)).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !(captured.text().contains("the account email hook failed")
+        && captured.text().contains("the account email hook panicked"))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not logged:\n{}",
+            captured.text()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let text = captured.text();
+    assert!(text.contains("cannot send to fails@example.com"), "{text}");
+    let tokens = tokens.lock().expect("not poisoned").clone();
+    assert_eq!(tokens.len(), 2);
+    for token in &tokens {
+        assert!(
+            !text.contains(token.as_str()),
+            "the token is in the log:\n{text}"
         );
     }
 }

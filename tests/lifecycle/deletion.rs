@@ -7,8 +7,10 @@ use std::{sync::Arc, time::Duration};
 use http::Method;
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
+use totp_rs::{Algorithm, Secret, TOTP};
 use tower_user_auth::{
-    store::{AccountVersion, ResetRecord, SecondFactorChange, Store},
+    config::SecretKey,
+    store::{AccountVersion, ResetRecord, Store},
     token::ResetToken,
 };
 
@@ -154,39 +156,141 @@ async fn wrong_passwords_are_failures_and_a_deletion_clears_the_backoff() {
     }
 }
 
-/// With the second factor on, the password alone is not enough: 401 "second factor
-/// required", which is not a failed attempt, and nothing deleted.
+/// The authenticator app's code for `secret` (base32) at `unix_secs` (RFC 6238: SHA-1, 6
+/// digits, 30-second steps).
+fn totp(secret: &str, unix_secs: u64) -> String {
+    let bytes = Secret::Encoded(secret.to_owned())
+        .to_bytes()
+        .expect("base32");
+    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes)
+        .expect("a TOTP")
+        .generate(unix_secs)
+}
+
+/// A session of `email` (registered with [`GOOD_PW`]) whose account then enables a TOTP
+/// factor over HTTP: the session's cookie, the secret, the recovery codes.
+async fn with_factor(site: &Site, email: &str) -> (String, String, Vec<String>) {
+    site.register(email, GOOD_PW).await;
+    let cookie = site.session(email).await;
+    let res = site
+        .send(
+            Method::POST,
+            "/profile/totp",
+            &cookie,
+            &[("current_password", GOOD_PW)],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let secret = res.json()["secret"].as_str().expect("a secret").to_owned();
+    let code = totp(&secret, unix_now(site));
+    let res = site
+        .send(
+            Method::POST,
+            "/profile/totp/confirm",
+            &cookie,
+            &[("code", &code)],
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    let codes = res.json()["recovery_codes"]
+        .as_array()
+        .expect("recovery codes")
+        .iter()
+        .map(|c| c.as_str().expect("a code").to_owned())
+        .collect();
+    (cookie, secret, codes)
+}
+
+/// The site's clock, in seconds since the epoch.
+fn unix_now(site: &Site) -> u64 {
+    let now = site.harness.auth.now();
+    now.duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+}
+
+/// With the second factor on, the password alone does not delete (401 "second factor
+/// required", not a failed attempt); a wrong or replayed code is refused (a failed attempt);
+/// the current code, or a recovery code, deletes the account with its factor.
 #[tokio::test]
-async fn with_a_second_factor_the_password_alone_does_not_delete() {
-    let site = Site::hardened().await;
-    site.register("bob@example.com", GOOD_PW).await;
-    let bob = site.session("bob@example.com").await;
+async fn with_a_second_factor_deletion_needs_a_code_or_a_recovery_code() {
+    let config = hardened_config().with_secret_key(SecretKey::from_bytes([0x42; 32]));
+    let site = Site::new(config).await;
+    let (bob, secret, _) = with_factor(&site, "bob@example.com").await;
     let id = site.harness.user("bob@example.com").await.id;
-    let store = &site.harness.store;
-    let sealed_secret = vec![7; 60];
-    let begin = SecondFactorChange::Begin {
-        sealed_secret: sealed_secret.clone(),
-    };
-    assert!(store.update_second_factor(id, begin).await.expect("begin"));
-    let enable = SecondFactorChange::Enable {
-        sealed_secret,
-        step: 1,
-        recovery_codes: Vec::new(),
-    };
-    assert!(
-        store
-            .update_second_factor(id, enable)
-            .await
-            .expect("enable")
-    );
-    for _ in 0..8 {
+    for _ in 0..6 {
         let res = delete_with(&site, &bob, GOOD_PW).await;
         assert_refused(&res, 401, "second factor required");
     }
+    let used = totp(&secret, unix_now(&site));
+    let replay = [("current_password", GOOD_PW), ("otp", used.as_str())];
+    assert_4xx(&delete(&site, &bob, &replay).await, 401);
+    let wrong = if used == "000000" { "111111" } else { "000000" };
+    let res = delete(
+        &site,
+        &bob,
+        &[("current_password", GOOD_PW), ("otp", wrong)],
+    )
+    .await;
+    assert_4xx(&res, 401);
     assert!(site.harness.user_exists("bob@example.com").await);
-    // Eight times the right password without the factor counted nothing.
-    assert_eq!(site.login("bob@example.com", OTHER_PW).await.status, 401);
-    assert_ne!(delete_with(&site, &bob, GOOD_PW).await.status, 429);
+
+    site.harness.advance(Duration::from_secs(30));
+    let next = totp(&secret, unix_now(&site));
+    let res = delete(
+        &site,
+        &bob,
+        &[("current_password", GOOD_PW), ("otp", &next)],
+    )
+    .await;
+    assert_ok(&res, &json!({"message": "account deleted"}));
+    assert!(!site.harness.user_exists("bob@example.com").await);
+    assert!(
+        site.harness.store.second_factor(id).await.is_err(),
+        "the factor went with it"
+    );
+
+    let (ann, _, codes) = with_factor(&site, "ann@example.com").await;
+    let res = delete(
+        &site,
+        &ann,
+        &[("current_password", GOOD_PW), ("recovery_code", "nope")],
+    )
+    .await;
+    assert_4xx(&res, 401);
+    let res = delete(
+        &site,
+        &ann,
+        &[("current_password", GOOD_PW), ("recovery_code", &codes[3])],
+    )
+    .await;
+    assert_ok(&res, &json!({"message": "account deleted"}));
+    // The email is free again, without a factor.
+    site.register("ann@example.com", OTHER_PW).await;
+    assert_eq!(site.login("ann@example.com", OTHER_PW).await.status, 200);
+}
+
+/// "second factor required" with the right password is not a failed attempt; wrong codes
+/// are.
+#[tokio::test]
+async fn second_factor_required_is_not_a_failure_and_wrong_codes_are() {
+    let config = hardened_config().with_secret_key(SecretKey::from_bytes([0x42; 32]));
+    let site = Site::new(config).await;
+    let (bob, _, _) = with_factor(&site, "bob@example.com").await;
+    for _ in 0..8 {
+        assert_eq!(delete_with(&site, &bob, GOOD_PW).await.status, 401);
+    }
+    for _ in 0..5 {
+        let res = delete(
+            &site,
+            &bob,
+            &[("current_password", GOOD_PW), ("otp", "999999x")],
+        )
+        .await;
+        assert_4xx(&res, 401);
+    }
+    assert_4xx(&delete_with(&site, &bob, GOOD_PW).await, 429);
+    assert!(site.harness.user_exists("bob@example.com").await);
 }
 
 #[tokio::test]

@@ -254,6 +254,8 @@ async fn change_tokens_are_refused_when_expired_superseded_or_another_accounts()
         "missing field 'token'",
     );
     site.harness.advance(Duration::from_secs(24 * 3600 + 1));
+    // (The sessions have expired too: log in again.)
+    let bob = site.session("bob@example.com").await;
     assert_refused(
         &confirm_change(&site, &second, &bob).await,
         403,
