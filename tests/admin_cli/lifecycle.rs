@@ -151,6 +151,16 @@ async fn list_and_show_say_whether_an_account_is_confirmed_and_has_a_second_fact
         .collect();
     assert_eq!(states, [(true, true), (false, false), (true, false)]);
 
+    let stats = admin(&db, &["stats"], "");
+    assert_eq!(stats.code, Some(0), "{}", stats.stderr);
+    assert!(
+        stats
+            .stdout
+            .ends_with("\nemail_tokens=1\nunconfirmed_users=1\n"),
+        "bob's confirmation token: {}",
+        stats.stdout
+    );
+
     for (who, confirmed, factor) in [
         ("alice@example.com", "true", "on (2 recovery codes left)"),
         ("bob@example.com", "false", "pending"),

@@ -262,7 +262,8 @@ pub(crate) async fn end_sessions(
     emit(out, &format!("ended session {wanted}"))
 }
 
-/// `purge`: expired records (and, with `idle_secs`, sessions idle that long).
+/// `purge`: expired records (and, with `idle_secs`, sessions idle that long); the email
+/// tokens removed are counted in the audit event (the printed line keeps its three counts).
 pub(crate) async fn purge(
     store: &impl Store,
     idle_secs: Option<u64>,
@@ -277,7 +278,8 @@ pub(crate) async fn purge(
         "purged",
         sessions = purged.sessions,
         reset_tokens = purged.reset_tokens,
-        device_tokens = purged.device_tokens
+        device_tokens = purged.device_tokens,
+        email_tokens = purged.email_tokens
     );
     emit(
         out,
@@ -295,5 +297,7 @@ pub(crate) async fn stats(store: &RedbStore, out: &mut impl Write) -> Result<(),
     emit(out, &format!("sessions={}", s.sessions))?;
     emit(out, &format!("reset_tokens={}", s.reset_tokens))?;
     emit(out, &format!("stored_bytes={}", s.stored_bytes))?;
-    emit(out, &format!("allocated_bytes={}", s.allocated_bytes))
+    emit(out, &format!("allocated_bytes={}", s.allocated_bytes))?;
+    emit(out, &format!("email_tokens={}", s.email_tokens))?;
+    emit(out, &format!("unconfirmed_users={}", s.unconfirmed_users))
 }

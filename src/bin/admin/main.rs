@@ -41,7 +41,8 @@ enum Command {
     /// A user's sessions: list, end.
     #[command(subcommand)]
     Sessions(SessionsCommand),
-    /// Remove expired sessions, reset tokens and device tokens; prints the counts.
+    /// Remove expired sessions, reset tokens, device tokens and email tokens; prints the
+    /// counts of the first three (the audit event has all four).
     Purge {
         /// Also remove sessions idle for this many seconds.
         #[arg(long)]
