@@ -1,8 +1,10 @@
 //! The seed's app behind `AuthLayer`: a hyper server whose own routes are `GET /` and
 //! `GET /me`, with the auth routes served by the layer; and, for a person in a browser
-//! (`Accept` preferring `text/html`), pages without JavaScript to register, log in and out,
-//! see the profile, list and end sessions, change the password and reset it
-//! (`examples/common/pages`). API clients keep getting the seed's JSON.
+//! (`Accept` preferring `text/html`), pages to register, confirm the email, log in (with a
+//! second factor) and out, see the profile, list and end sessions, change the password and
+//! reset it, set up and remove a TOTP second factor, change the email and delete the account
+//! (`examples/common/pages`; no JavaScript but the second factor page's own script). API
+//! clients keep getting the seed's JSON.
 //!
 //! Try it:
 //!
@@ -17,13 +19,27 @@
 //! curl -b jar -X DELETE localhost:5000/sessions   # log out
 //! ```
 //!
-//! Or open <http://127.0.0.1:5000/login> in a browser.
+//! Or open <http://127.0.0.1:5000/login> in a browser. The whole account lifecycle (email
+//! confirmation, TOTP second factor, email change, account deletion), with the tokens printed
+//! on standard output:
+//!
+//! ```text
+//! AUTH_PROFILE=hardened AUTH_COOKIE_SECURE=false AUTH_REQUIRE_EMAIL_CONFIRMATION=1 \
+//!   AUTH_SECRET_KEY="$(openssl rand -base64 32)" cargo run --release --example demo
+//! ```
+//!
+//! then register at <http://127.0.0.1:5000/register>, enter the `confirmation token for ...`
+//! line's token at <http://127.0.0.1:5000/confirm>, log in, and see `/account/totp`,
+//! `/account/email` and `/account/delete`.
 //!
 //! Configured from the environment: `HOST` (127.0.0.1), `PORT` (5000; 0 picks a free port),
 //! `AUTH_DB` (auth.redb), or `AUTH_DATABASE_URL` (a `postgres://` URL, with the feature
 //! `postgres`; the pool size in `AUTH_DATABASE_POOL`: `examples/common/store.rs`),
-//! `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`) and the
-//! `AUTH_*` options listed in the README. Every problem with them is reported at once, before
+//! `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`),
+//! `AUTH_REQUIRE_EMAIL_CONFIRMATION` (off), `AUTH_SECRET_KEY` (the key TOTP secrets are
+//! sealed under, 32 random bytes in standard base64: `openssl rand -base64 32`; without it
+//! TOTP is off, said in one log line) and the `AUTH_*` options listed in the README.
+//! Its development mailer prints tokens on standard output (`examples/common/mailer.rs`). Every problem with them is reported at once, before
 //! the server starts (exit code 2). Serves through `tower_user_auth::serve::Server` (header
 //! and idle timeouts, connection caps: `AUTH_HEADER_READ_TIMEOUT`, `AUTH_IDLE_TIMEOUT`,
 //! `AUTH_MAX_CONNECTIONS`, `AUTH_MAX_CONNECTIONS_PER_CLIENT`), raising its open-file limit to
@@ -34,22 +50,24 @@
 
 mod common;
 // By path, not in `common`: the benchmark's peer server includes `common` without maud.
+#[path = "common/env_config.rs"]
+mod env_config;
+#[path = "common/mailer.rs"]
+mod mailer;
 #[path = "common/pages/mod.rs"]
 mod pages;
 #[path = "common/store.rs"]
 mod store;
 
-use std::{env, net::SocketAddr, process::ExitCode, str::FromStr, time::Duration};
+use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
+use env_config::{Env, config_from_env, problem_lines, totp_off_reason};
 use store::StoreChoice;
 use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
-    Auth, AuthConfig, AuthLayer, BoxError, ConfigError, OpenError, Pages, Profile, Routes,
-    ThrottleConfig,
-    password::{HashingPriority, PasswordPolicy},
+    Auth, AuthConfig, AuthLayer, OpenError, Profile,
     serve::{self, Server},
     store::{RedbStore, Store},
-    token::ResetToken,
 };
 
 /// The demo's start-up warning in the compatibility profile, one line on standard error.
@@ -67,74 +85,6 @@ impl<E: std::fmt::Display> From<E> for Setup {
     fn from(e: E) -> Self {
         Self(vec![e.to_string()])
     }
-}
-
-/// Reads the environment, noting every value it cannot use instead of stopping at the first.
-#[derive(Default)]
-struct Env {
-    problems: Vec<String>,
-}
-
-impl Env {
-    fn var(name: &str) -> Option<String> {
-        env::var(name).ok().filter(|v| !v.trim().is_empty())
-    }
-
-    fn parse<T: FromStr>(&mut self, name: &str) -> Option<T> {
-        let v = Self::var(name)?;
-        let parsed = v.trim().parse().ok();
-        if parsed.is_none() {
-            self.problems
-                .push(format!("{name}={v:?} is not a valid value"));
-        }
-        parsed
-    }
-
-    fn flag(&mut self, name: &str) -> Option<bool> {
-        let v = Self::var(name)?;
-        match v.trim().to_ascii_lowercase().as_str() {
-            "1" | "true" | "yes" | "on" => Some(true),
-            "0" | "false" | "no" | "off" => Some(false),
-            _ => {
-                self.problems
-                    .push(format!("{name}={v:?}: expected true or false"));
-                None
-            }
-        }
-    }
-
-    fn seconds(&mut self, name: &str) -> Option<Duration> {
-        self.parse::<u64>(name).map(Duration::from_secs)
-    }
-
-    /// A value that must not be zero (the server's bounds).
-    fn positive<T: FromStr + Default + PartialEq>(&mut self, name: &str) -> Option<T> {
-        let v = self.parse::<T>(name)?;
-        if v == T::default() {
-            self.problems.push(format!("{name} must not be zero"));
-            return None;
-        }
-        Some(v)
-    }
-
-    /// Notes every problem of a configuration error.
-    fn note(&mut self, e: &ConfigError) {
-        self.problems.extend(problem_lines(e));
-    }
-
-    /// The problems noted, if any.
-    fn finish(self) -> Result<(), Setup> {
-        if self.problems.is_empty() {
-            Ok(())
-        } else {
-            Err(Setup(self.problems))
-        }
-    }
-}
-
-/// One line per problem of a configuration error.
-fn problem_lines(e: &ConfigError) -> Vec<String> {
-    e.problems().iter().map(ToString::to_string).collect()
 }
 
 /// What the demo reads from its environment.
@@ -252,204 +202,15 @@ fn settings_from_env() -> Result<Settings, Setup> {
     {
         env.note(&e);
     }
-    env.finish()?;
+    env.finish().map_err(Setup)?;
     Ok(settings)
-}
-
-/// The configuration from `AUTH_PROFILE`, `BCRYPT_COST` and the `AUTH_*` variables.
-fn config_from_env(env: &mut Env) -> AuthConfig {
-    let profile = match Env::var("AUTH_PROFILE").map(|p| p.parse::<Profile>()) {
-        Some(Ok(profile)) => profile,
-        Some(Err(e)) => {
-            env.note(&e);
-            Profile::Seed
-        }
-        None => Profile::Seed,
-    };
-    let mut c = AuthConfig::for_profile(profile);
-    if let Some(cost) = env.parse("BCRYPT_COST") {
-        c = c.with_bcrypt_cost(cost);
-    }
-    if let Some(v) = Env::var("AUTH_COOKIE_NAME") {
-        c = c.with_cookie_name(v);
-    }
-    if let Some(v) = env.flag("AUTH_COOKIE_SECURE") {
-        c = c.with_secure_cookie(v);
-    }
-    if let Some(v) = env.flag("AUTH_DEVICE_COOKIE") {
-        c = c.with_device_cookie(v);
-    }
-    if let Some(v) = Env::var("AUTH_DEVICE_COOKIE_NAME") {
-        c = c.with_device_cookie_name(v);
-    }
-    if let Some(v) = env.seconds("AUTH_SESSION_IDLE_TIMEOUT") {
-        c = c.with_session_idle_timeout(v);
-    }
-    if let Some(v) = env.seconds("AUTH_SESSION_LIFETIME") {
-        c = c.with_session_lifetime(v);
-    }
-    if let Some(v) = env.seconds("AUTH_SESSION_RENEWAL") {
-        c = c.with_session_renewal(v);
-    }
-    if let Some(v) = env.parse::<usize>("AUTH_MAX_SESSIONS_PER_USER") {
-        c = c.with_max_sessions_per_user((v > 0).then_some(v));
-    }
-    if let Some(v) = env.seconds("AUTH_RESET_TOKEN_LIFETIME") {
-        c = c.with_reset_token_lifetime(v);
-    }
-    let token_in_answer = env.flag("AUTH_RESET_TOKEN_IN_RESPONSE");
-    if let Some(v) = token_in_answer {
-        c = c.with_reset_token_in_response(v);
-    }
-    if let Some(v) = env.flag("AUTH_END_SESSIONS_ON_RESET") {
-        c = c.with_end_sessions_on_reset(v);
-    }
-    if let Some(v) = env.flag("AUTH_REGISTRATION") {
-        c = c.with_registration(v);
-    }
-    if let Some(v) = env.parse("AUTH_BODY_LIMIT") {
-        c = c.with_body_limit(v);
-    }
-    if let Some(v) = env.seconds("AUTH_BODY_TIMEOUT") {
-        c = c.with_body_timeout(v);
-    }
-    let threads = env.parse::<usize>("AUTH_HASHING_THREADS");
-    let queue = env.parse::<usize>("AUTH_HASHING_QUEUE");
-    if threads.is_some() || queue.is_some() {
-        let threads =
-            threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        c = c.with_hashing_pool(threads, queue.unwrap_or(16 * threads));
-    }
-    if let Some(v) = env.parse::<HashingPriority>("AUTH_HASHING_PRIORITY") {
-        c = c.with_hashing_priority(v);
-    }
-    let policy = password_policy_from_env(env, c.password_policy().clone());
-    let throttle = throttle_from_env(env, c.throttle().clone());
-    let routes = routes_from_env(c.routes().clone());
-    let pages = pages_from_env(c.pages().clone());
-    c = c
-        .with_password_policy(policy)
-        .with_throttle(throttle)
-        .with_routes(routes)
-        .with_pages(pages);
-    if let Some(v) = Env::var("AUTH_ROUTE_PREFIX") {
-        c = c.with_route_prefix(v);
-    }
-    if let Some(v) = Env::var("AUTH_ALLOWED_ORIGINS") {
-        c = c.with_allowed_origins(list(&v));
-    }
-    if let Some(v) = Env::var("AUTH_TRUSTED_PROXIES") {
-        c = c.with_trusted_proxies(list(&v));
-    }
-    // The development mailer: where the token does not go back in the answer, print it on
-    // standard output (never in the tracing log).
-    if !token_in_answer.unwrap_or(profile == Profile::Seed) {
-        c = c.with_reset_token_hook(|email: &str, token: &ResetToken| {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            writeln!(out, "reset token for {email}: {}", token.expose())?;
-            out.flush()?;
-            Ok::<(), BoxError>(())
-        });
-    }
-    c
-}
-
-fn list(v: &str) -> Vec<String> {
-    v.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect()
-}
-
-fn password_policy_from_env(env: &mut Env, mut p: PasswordPolicy) -> PasswordPolicy {
-    if let Some(v) = env.parse::<usize>("AUTH_PASSWORD_MIN_LENGTH") {
-        p = p.with_min_chars(v);
-    }
-    if let Some(v) = env.flag("AUTH_PASSWORD_REJECT_COMMON") {
-        p = p.with_reject_common(v);
-    }
-    if let Some(v) = env.flag("AUTH_PASSWORD_REJECT_EMAIL") {
-        p = p.with_reject_email(v);
-    }
-    p
-}
-
-fn throttle_from_env(env: &mut Env, mut t: ThrottleConfig) -> ThrottleConfig {
-    if let Some(v) = env.flag("AUTH_THROTTLE") {
-        t = t.with_enabled(v);
-    }
-    if let Some(v) = env.parse("AUTH_THROTTLE_FREE_FAILURES") {
-        t = t.with_free_failures(v);
-    }
-    let start = env
-        .seconds("AUTH_THROTTLE_BACKOFF_START")
-        .unwrap_or(t.backoff_start());
-    let max = env
-        .seconds("AUTH_THROTTLE_BACKOFF_MAX")
-        .unwrap_or(t.backoff_max());
-    t = t.with_backoff(start, max);
-    let per_account = env
-        .parse("AUTH_THROTTLE_ACCOUNT_FAILURES_PER_HOUR")
-        .unwrap_or(t.account_failures_per_hour());
-    let per_client = env
-        .parse("AUTH_THROTTLE_CLIENT_FAILURES_PER_HOUR")
-        .unwrap_or(t.client_failures_per_hour());
-    t = t.with_failure_ceilings(per_account, per_client);
-    if let Some(v) = env.parse("AUTH_THROTTLE_REGISTRATIONS_PER_HOUR") {
-        t = t.with_registrations_per_hour(v);
-    }
-    let reset_account = env
-        .parse("AUTH_THROTTLE_RESET_REQUESTS_PER_ACCOUNT_PER_HOUR")
-        .unwrap_or(t.reset_requests_per_account_per_hour());
-    let reset_client = env
-        .parse("AUTH_THROTTLE_RESET_REQUESTS_PER_CLIENT_PER_HOUR")
-        .unwrap_or(t.reset_requests_per_client_per_hour());
-    t = t.with_reset_requests_per_hour(reset_account, reset_client);
-    if let Some(v) = env.parse("AUTH_THROTTLE_MAX_ENTRIES") {
-        t = t.with_max_entries(v);
-    }
-    t
-}
-
-fn routes_from_env(mut r: Routes) -> Routes {
-    for (name, slot) in [
-        ("AUTH_ROUTE_REGISTER", &mut r.register),
-        ("AUTH_ROUTE_SESSIONS", &mut r.sessions),
-        ("AUTH_ROUTE_ALL_SESSIONS", &mut r.all_sessions),
-        ("AUTH_ROUTE_PROFILE", &mut r.profile),
-        ("AUTH_ROUTE_PASSWORD", &mut r.password),
-        ("AUTH_ROUTE_RESET_PASSWORD", &mut r.reset_password),
-        ("AUTH_ROUTE_AFTER_LOGOUT", &mut r.after_logout),
-    ] {
-        if let Some(v) = Env::var(name) {
-            *slot = v;
-        }
-    }
-    r
-}
-
-/// The pages' paths, from `AUTH_PAGE_*` (the configuration validates them).
-fn pages_from_env(mut p: Pages) -> Pages {
-    for (name, slot) in [
-        ("AUTH_PAGE_LOGIN", &mut p.login),
-        ("AUTH_PAGE_REGISTER", &mut p.register),
-        ("AUTH_PAGE_AFTER_LOGIN", &mut p.after_login),
-        ("AUTH_PAGE_SESSIONS", &mut p.sessions),
-        ("AUTH_PAGE_CHANGE_PASSWORD", &mut p.change_password),
-        ("AUTH_PAGE_FORGOT_PASSWORD", &mut p.forgot_password),
-        ("AUTH_PAGE_NEW_PASSWORD", &mut p.new_password),
-    ] {
-        if let Some(v) = Env::var(name) {
-            *slot = v;
-        }
-    }
-    p
 }
 
 async fn run() -> Result<(), Setup> {
     let settings = settings_from_env()?;
+    if let Some(reason) = totp_off_reason(&settings.config) {
+        tracing::warn!("{reason}");
+    }
     match &settings.store {
         StoreChoice::Redb(db) => {
             let auth = match settings.session_cache {
@@ -541,6 +302,9 @@ async fn serve_auth<S: Store>(
         service_fn(move |req: http::Request<_>| {
             let auth = auth.clone();
             async move {
+                if let Some(script) = pages::asset(&req) {
+                    return Ok(script);
+                }
                 match pages::answer(&auth, &req).await {
                     Some(page) => Ok(page),
                     None => common::app(req).await,

@@ -2,10 +2,15 @@
 //! database files made through `Auth`: listing, showing and deleting users, listing and ending
 //! sessions, purge, statistics, export and import into a second file; an audit event on
 //! stderr for every change; exit 1 with a message for an unknown user, 2 for bad usage.
+//! The account lifecycle's commands and fields (confirmation, second factor) are in
+//! `admin_cli/lifecycle.rs`.
 
 #![cfg(feature = "admin")]
 
 mod support;
+
+#[path = "admin_cli/lifecycle.rs"]
+mod lifecycle;
 
 use std::{
     io::Write,

@@ -2,9 +2,12 @@
 //! every page's forms (ids, field names, actions), the security headers, the login redirect
 //! of the pages that need a session, the error and notice messages, HTML escaping, the route
 //! prefix and the `AUTH_PAGE_*` paths, in both profiles; and API clients still getting the
-//! seed's exact JSON.
+//! seed's exact JSON. The account lifecycle's pages are tested in `demo_lifecycle/pages.rs`.
 
 mod support;
+
+#[path = "demo_lifecycle/pages.rs"]
+mod lifecycle;
 
 use std::{path::Path, process::Stdio, time::Duration};
 

@@ -3,10 +3,12 @@
 //! moment on a fresh, empty database (the migrations are applied once), driven over TCP.
 //!
 //! - a session made on one instance is valid on the other;
-//! - a logout, a password reset, a password change and ending all sessions through one
-//!   instance take effect on the other, also when the other has just served the session (and
-//!   so may hold it in its cache): the other refuses it within a bounded poll (2 s), and the
-//!   delay is printed (`--nocapture`);
+//! - a logout, a password reset, a password change, ending all sessions and deleting the
+//!   account through one instance take effect on the other, also when the other has just
+//!   served the session (and so may hold it in its cache): the other refuses it within a
+//!   bounded poll (2 s), and the delay is printed (`--nocapture`); an email change through one
+//!   instance is seen by the other's wrapped app (`GET /me`) within the same bound, the
+//!   session kept;
 //! - 16 registrations of one email racing over both instances make exactly one account;
 //! - the login throttle trips after the same number of wrong guesses whichever instance the
 //!   guesses go to.
@@ -327,6 +329,118 @@ async fn a_password_reset_through_one_instance_ends_the_sessions_on_the_other() 
         )
         .await;
     assert!(again.status.is_client_error(), "{}", again.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_the_account_through_one_instance_ends_its_sessions_on_the_other() {
+    let Some((_db, a, b, _dir)) = setup(&[]).await else {
+        return;
+    };
+    let email = "ann@example.com";
+    register(&a, email, GOOD_PW).await;
+    let on_b = log_in(&b, email, GOOD_PW).await;
+    let on_a = log_in(&a, email, GOOD_PW).await;
+    assert_valid(&b, &on_b, "warm on B").await;
+    assert_valid(&b, &on_a, "A's session warm on B").await;
+    let deleted = a
+        .http
+        .send(
+            Method::DELETE,
+            "/profile",
+            &cookie_header(&on_a),
+            Body::Form(&[("current_password", GOOD_PW)]),
+        )
+        .await;
+    assert_eq!(
+        deleted.status,
+        StatusCode::OK,
+        "delete via A: {}",
+        deleted.body
+    );
+    let cleared = deleted
+        .set_cookie_line("session_id")
+        .expect("cookie cleared");
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    let since = Instant::now();
+    refused_within_bound(&b, &on_b, since, "account deleted via A (B's session)").await;
+    refused_within_bound(&b, &on_a, since, "account deleted via A (A's session)").await;
+    assert!(refused(profile(&a, &on_a).await), "refused on A too");
+    // The old password logs in nowhere; the email can be registered again, on either.
+    let old = b
+        .http
+        .post(
+            "/sessions",
+            Body::Form(&[("email", email), ("password", GOOD_PW)]),
+        )
+        .await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.body);
+    register(&b, email, OTHER_PW).await;
+    let again = log_in(&a, email, OTHER_PW).await;
+    assert_valid(&b, &again, "the new account's session on B").await;
+    assert!(
+        refused(profile(&b, &on_b).await),
+        "the old session stays dead"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_email_change_through_one_instance_is_seen_on_the_other() {
+    let Some((_db, a, b, _dir)) = setup(&[]).await else {
+        return;
+    };
+    let (old, new) = ("ann@example.com", "Ann.Moved@example.com");
+    register(&a, old, GOOD_PW).await;
+    let on_b = log_in(&b, old, GOOD_PW).await;
+    let on_a = log_in(&a, old, GOOD_PW).await;
+    // B serves the session with its email first: from now on it may answer from its cache.
+    let me = b.http.get("/me", &on_b).await;
+    assert_eq!(me.json()["email"], old, "{}", me.body);
+    let changed = a
+        .http
+        .send(
+            Method::PUT,
+            "/profile/email",
+            &cookie_header(&on_a),
+            Body::Form(&[("current_password", GOOD_PW), ("new_email", new)]),
+        )
+        .await;
+    assert_eq!(
+        changed.status,
+        StatusCode::OK,
+        "change via A: {}",
+        changed.body
+    );
+    let since = Instant::now();
+    loop {
+        let me = b.http.get("/me", &on_b).await;
+        assert_eq!(
+            me.status,
+            StatusCode::OK,
+            "the session stays valid: {}",
+            me.body
+        );
+        let delay = since.elapsed();
+        if me.json()["email"] == new {
+            println!("email change via A: seen by the other instance after {delay:?}");
+            break;
+        }
+        assert!(
+            delay <= BOUND,
+            "B still shows the old email after {delay:?}: {}",
+            me.body
+        );
+        tokio::time::sleep(POLL).await;
+    }
+    // The new address logs in on B, the old one no longer.
+    log_in(&b, new, GOOD_PW).await;
+    let by_old = b
+        .http
+        .post(
+            "/sessions",
+            Body::Form(&[("email", old), ("password", GOOD_PW)]),
+        )
+        .await;
+    assert_eq!(by_old.status, StatusCode::UNAUTHORIZED, "{}", by_old.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,6 +8,9 @@
 
 mod support;
 
+#[path = "pg_store/lifecycle.rs"]
+mod lifecycle;
+
 use std::{
     net::IpAddr,
     sync::Arc,
@@ -52,8 +55,8 @@ async fn instances_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2]);
-    assert_eq!(PgStore::schema_version(), 2);
+    assert_eq!(versions, [1, 2, 3]);
+    assert_eq!(PgStore::schema_version(), 3);
 }
 
 /// A database migrated by a newer version of the crate is refused with both versions named,
@@ -74,12 +77,12 @@ async fn a_database_of_a_newer_version_is_refused_unchanged() {
         Err(
             e @ StoreError::SchemaVersion {
                 found: 999,
-                expected: 2,
+                expected: 3,
             },
         ) => {
             let message = e.to_string();
             assert!(message.contains("schema version 999"), "{message}");
-            assert!(message.contains("reads version 2"), "{message}");
+            assert!(message.contains("reads version 3"), "{message}");
         }
         other => panic!("expected a schema version error, got {other:?}"),
     }
@@ -309,9 +312,13 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
             "device_tokens_expires",
             "device_tokens_pkey",
             "device_tokens_user_created",
+            "email_tokens_expires",
+            "email_tokens_pkey",
+            "email_tokens_user_kind",
             "reset_tokens_expires",
             "reset_tokens_pkey",
             "reset_tokens_user",
+            "second_factors_pkey",
             "sessions_expires",
             "sessions_last_seen",
             "sessions_pkey",
@@ -341,6 +348,11 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
         format!("SELECT * FROM device_tokens WHERE digest = {digest}"),
         "SELECT * FROM device_tokens WHERE user_id = 1 ORDER BY created, digest".to_owned(),
         "DELETE FROM device_tokens WHERE expires <= now()".to_owned(),
+        format!("SELECT * FROM email_tokens WHERE digest = {digest}"),
+        "DELETE FROM email_tokens WHERE user_id = 1 AND kind = 1".to_owned(),
+        "DELETE FROM email_tokens WHERE user_id = 1".to_owned(),
+        "DELETE FROM email_tokens WHERE expires <= now()".to_owned(),
+        "SELECT * FROM second_factors WHERE user_id = 1".to_owned(),
         "SELECT * FROM throttle WHERE kind = 1 AND key = '\\x00'::bytea".to_owned(),
         "DELETE FROM throttle WHERE expires <= now()".to_owned(),
     ];

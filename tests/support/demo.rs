@@ -158,7 +158,14 @@ impl Demo {
     /// `reset token for <email>: <token>` line on standard output within 10 s (other lines
     /// are skipped). Blocks the thread while it waits.
     pub fn printed_reset_token(&self, email: &str) -> String {
-        let prefix = format!("reset token for {email}: ");
+        self.printed_token("reset", email)
+    }
+
+    /// The next `<kind> token for <email>: <token>` line's token on standard output within
+    /// 10 s (`kind`: `reset`, `confirmation`, `email change`; other lines are skipped).
+    /// Blocks the thread while it waits.
+    pub fn printed_token(&self, kind: &str, email: &str) -> String {
+        let prefix = format!("{kind} token for {email}: ");
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut seen = Vec::new();
         loop {

@@ -1,4 +1,5 @@
-//! The demo's pages: server-rendered HTML forms, without JavaScript, for a person in a browser.
+//! The demo's pages: server-rendered HTML forms for a person in a browser, without
+//! JavaScript but for the second factor's page (see [`TOTP_SCRIPT_PATH`]).
 //!
 //! Only a browser gets them: a request whose `Accept` prefers `text/html`
 //! ([`prefers_html`]). Every other client keeps the JSON of [`super::app`]. The forms post to
@@ -13,6 +14,7 @@
 //! Not declared in `examples/common/mod.rs`: the load benchmark's peer server includes that
 //! module without this one's HTML dependencies. The demo declares it by path.
 
+mod account;
 mod text;
 mod views;
 
@@ -20,7 +22,10 @@ use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::Full;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use tower_user_auth::{Auth, AuthenticatedUser, prefers_html, safe_next, store::Store};
+use tower_user_auth::{
+    Auth, AuthenticatedUser, prefers_html, safe_next,
+    store::{SecondFactorRecord, Store},
+};
 
 /// The security headers of every page: no caching (account data), no sniffing, the origin
 /// alone as referrer (the new-password page's URL holds a reset token; `no-referrer` would
@@ -37,6 +42,21 @@ const SECURITY_HEADERS: [(&str, &str); 4] = [
          frame-ancestors 'none'; base-uri 'none'",
     ),
 ];
+
+/// The second factor's page: the policy of the others, plus the demo's own script
+/// ([`TOTP_SCRIPT_PATH`]) and its `fetch()` calls to this site. The layer answers
+/// `POST /profile/totp` and `POST /profile/totp/confirm` with JSON even for a browser: a
+/// secret and recovery codes are data that must not travel in a redirect's URL, so the page
+/// calls them from this script and shows the answer.
+const TOTP_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+    style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Where the demo serves the second factor page's script.
+pub const TOTP_SCRIPT_PATH: &str = "/static/totp.js";
+
+/// The script itself: it posts the page's set-up and confirm forms with `fetch()` and shows
+/// the secret, the `otpauth://` URI and the recovery codes (as text, never as HTML).
+const TOTP_SCRIPT: &str = include_str!("totp.js");
 
 /// What a query string component may hold as is: RFC 3986's unreserved characters.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -56,13 +76,45 @@ enum Page {
     ChangePassword,
     ForgotPassword,
     NewPassword,
+    ConfirmEmail,
+    SecondFactor,
+    ChangeEmail,
+    DeleteAccount,
 }
 
 impl Page {
     /// Whether the page is only for a logged-in user.
     fn needs_session(self) -> bool {
-        matches!(self, Page::Profile | Page::Sessions | Page::ChangePassword)
+        matches!(
+            self,
+            Page::Profile
+                | Page::Sessions
+                | Page::ChangePassword
+                | Page::SecondFactor
+                | Page::DeleteAccount
+        )
     }
+}
+
+/// The demo's static files, whatever the `Accept` (a script is not asked for as HTML):
+/// [`TOTP_SCRIPT_PATH`]; `None` for any other request.
+pub fn asset<B>(req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    if req.uri().path() != TOTP_SCRIPT_PATH {
+        return None;
+    }
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        let mut res = Response::new(Full::new(Bytes::new()));
+        *res.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+        res.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return Some(secure(res));
+    }
+    let mut res = Response::new(Full::new(Bytes::from_static(TOTP_SCRIPT.as_bytes())));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    Some(secure(res))
 }
 
 /// The page's answer to a browser's request; `None` for an API client, which the JSON app
@@ -101,23 +153,73 @@ pub async fn answer<S: Store, B>(
         Page::ChangePassword => views::change_password(&site, &query),
         Page::ForgotPassword => views::forgot_password(&site, &query),
         Page::NewPassword => views::new_password(&site, &query),
+        Page::ConfirmEmail => account::confirm_email(&site, &query),
+        Page::ChangeEmail => account::change_email(&site, &query),
+        Page::SecondFactor | Page::DeleteAccount => {
+            let user = user.expect("checked above");
+            // Read only where the page shows a form that depends on it.
+            let config = auth.config();
+            let offered = if page == Page::DeleteAccount {
+                config.account_deletion()
+            } else {
+                config.totp()
+            };
+            let factor = if offered {
+                match second_factor_of(auth, user).await {
+                    Ok(factor) => factor,
+                    Err(res) => return Some(res),
+                }
+            } else {
+                None
+            };
+            let enabled = factor.as_ref().is_some_and(|f| f.enabled);
+            if page == Page::DeleteAccount {
+                account::delete_account(&site, &query, enabled)
+            } else {
+                let mut res = html(
+                    StatusCode::OK,
+                    &account::second_factor(&site, &query, factor.as_ref()),
+                );
+                res.headers_mut().insert(
+                    "content-security-policy",
+                    HeaderValue::from_static(TOTP_PAGE_POLICY),
+                );
+                return Some(res);
+            }
+        }
         Page::Sessions => {
             let user = user.expect("checked above");
             match auth.sessions_of(user.id).await {
                 Ok(sessions) => views::sessions(&site, &query, &sessions),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot list the sessions");
-                    let body = views::plain(
-                        &site,
-                        "Something went wrong",
-                        "Something went wrong on our side. Please try again later.",
-                    );
-                    return Some(html(StatusCode::INTERNAL_SERVER_ERROR, &body));
+                    return Some(went_wrong(&site));
                 }
             }
         }
     };
     Some(html(StatusCode::OK, &body))
+}
+
+/// The user's second factor (pending or enabled), or the error page.
+async fn second_factor_of<S: Store>(
+    auth: &Auth<S>,
+    user: &AuthenticatedUser,
+) -> Result<Option<SecondFactorRecord>, Response<Full<Bytes>>> {
+    auth.store().second_factor(user.id).await.map_err(|e| {
+        tracing::error!(error = %e, "cannot read the second factor");
+        went_wrong(&views::Site::new(auth, Some(user)))
+    })
+}
+
+/// The page of a failure on the demo's side (500).
+fn went_wrong(site: &views::Site<'_>) -> Response<Full<Bytes>> {
+    let body = views::plain(
+        site,
+        "Something went wrong",
+        "Something went wrong on our side. Please try again later.",
+    );
+    html(StatusCode::INTERNAL_SERVER_ERROR, &body)
 }
 
 /// The page served at `path`: the configured pages (their path, without a query), `/` and
@@ -131,6 +233,10 @@ fn page_of<S: Store>(auth: &Auth<S>, path: &str) -> Option<Page> {
         (&pages.change_password, Page::ChangePassword),
         (&pages.forgot_password, Page::ForgotPassword),
         (&pages.new_password, Page::NewPassword),
+        (&pages.confirm_email, Page::ConfirmEmail),
+        (&pages.second_factor, Page::SecondFactor),
+        (&pages.change_email, Page::ChangeEmail),
+        (&pages.delete_account, Page::DeleteAccount),
         (&pages.after_login, Page::Home),
     ];
     let same = |page: &str| {
@@ -160,7 +266,7 @@ pub struct Query {
     pub next: Option<String>,
     /// The new-password page's prefilled email.
     pub email: Option<String>,
-    /// The new-password page's prefilled reset token.
+    /// The new-password page's prefilled reset token; the confirm-email page's token.
     pub token: Option<String>,
 }
 

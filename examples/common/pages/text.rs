@@ -32,6 +32,18 @@ pub fn error_message(code: &str) -> &'static str {
         "timeout" => "The form took too long to arrive. Please try again.",
         "busy" => "The site is very busy right now. Please try again in a moment.",
         "error" => "Something went wrong on our side. Please try again later.",
+        "email_not_confirmed" => {
+            "Your email address is not confirmed yet: enter the confirmation code we sent you, \
+             or ask for a new one."
+        }
+        "second_factor_required" => {
+            "Your account has a second factor: enter the one-time code from your \
+             authenticator app, or one of your recovery codes."
+        }
+        "wrong_code" => {
+            "That code is not right, or was used already. Wait for the next one-time code, \
+             or use a recovery code you have not used."
+        }
         _ => GENERIC_ERROR,
     }
 }
@@ -39,11 +51,26 @@ pub fn error_message(code: &str) -> &'static str {
 /// The message for an error code the pages do not know.
 pub const GENERIC_ERROR: &str = "Something went wrong. Please try again.";
 
-/// The message for a notice code of the form flow; `None` for a code it does not know
-/// (nothing is shown then).
-pub fn notice_message(code: &str) -> Option<&'static str> {
+/// The message for a notice code of the form flow (`confirmation`: whether a new account
+/// must confirm its email before it logs in); `None` for a code it does not know (nothing is
+/// shown then).
+pub fn notice_message(code: &str, confirmation: bool) -> Option<&'static str> {
     Some(match code {
+        "registered" if confirmation => {
+            "Your account is created. Confirm your email address with the code we sent you, \
+             then log in."
+        }
         "registered" => "Your account is ready. You can log in now.",
+        "email_confirmed" => "Your email address is confirmed. You can log in now.",
+        "confirmation_sent" => {
+            "If an account with that email address is waiting for confirmation, a new code \
+             is on its way."
+        }
+        "second_factor_removed" => "Your second factor has been removed.",
+        "email_changed" => "Your email address has been changed.",
+        "email_change_sent" => {
+            "We sent a code to the new address: enter it below to make the change."
+        }
         "password_changed" => "Your password has been changed. Your other sessions were ended.",
         "session_ended" => "The session has been ended.",
         "reset_sent" => {

@@ -4,7 +4,9 @@
 //! the browser tests (ids): change them with both.
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
-use tower_user_auth::{Auth, AuthConfig, AuthenticatedUser, auth::SessionInfo, store::Store};
+use tower_user_auth::{
+    Auth, AuthConfig, AuthenticatedUser, Profile, auth::SessionInfo, store::Store,
+};
 
 use super::{
     Query,
@@ -34,8 +36,8 @@ li.session[data-current=true] { border-color: #2e7d32; }
 
 /// What every page needs: the configuration (routes, prefix, pages) and the logged-in user.
 pub struct Site<'a> {
-    config: &'a AuthConfig,
-    user: Option<&'a AuthenticatedUser>,
+    pub(super) config: &'a AuthConfig,
+    pub(super) user: Option<&'a AuthenticatedUser>,
 }
 
 impl<'a> Site<'a> {
@@ -47,15 +49,29 @@ impl<'a> Site<'a> {
     }
 
     /// The full path of the auth route `route` (a path relative to the route prefix).
-    fn action(&self, route: &str) -> String {
+    pub(super) fn action(&self, route: &str) -> String {
         format!("{}{route}", self.config.route_prefix())
     }
 }
 
 /// A page: the header (navigation, logout), the title, the error and notice, `content`.
-fn layout(site: &Site<'_>, title: &str, query: &Query, content: Markup) -> String {
+pub(super) fn layout(site: &Site<'_>, title: &str, query: &Query, content: Markup) -> String {
+    layout_with(site, title, query, content, None)
+}
+
+/// [`layout`], with the page's script (a same-origin path) when it has one.
+pub(super) fn layout_with(
+    site: &Site<'_>,
+    title: &str,
+    query: &Query,
+    content: Markup,
+    script: Option<&str>,
+) -> String {
     let pages = site.config.pages();
-    let notice = query.notice.as_deref().and_then(notice_message);
+    let notice = query
+        .notice
+        .as_deref()
+        .and_then(|code| notice_message(code, site.config.email_confirmation()));
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -64,6 +80,9 @@ fn layout(site: &Site<'_>, title: &str, query: &Query, content: Markup) -> Strin
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " – tower-user-auth demo" }
                 style { (PreEscaped(STYLE)) }
+                @if let Some(src) = script {
+                    script src=(src) defer {}
+                }
             }
             body {
                 header {
@@ -72,6 +91,15 @@ fn layout(site: &Site<'_>, title: &str, query: &Query, content: Markup) -> Strin
                         a href="/me" { "Profile" }
                         a href=(pages.sessions) { "Sessions" }
                         a href=(pages.change_password) { "Change password" }
+                        @if site.config.totp() {
+                            a href=(pages.second_factor) { "Second factor" }
+                        }
+                        @if site.config.email_change() {
+                            a href=(pages.change_email) { "Change email" }
+                        }
+                        @if site.config.account_deletion() {
+                            a href=(pages.delete_account) { "Delete account" }
+                        }
                         (logout_form(site))
                     } @else {
                         a href=(pages.login) { "Log in" }
@@ -155,6 +183,15 @@ pub fn profile(site: &Site<'_>, query: &Query) -> String {
             ul {
                 li { a href=(pages.sessions) { "Your sessions" } }
                 li { a href=(pages.change_password) { "Change your password" } }
+                @if site.config.totp() {
+                    li { a id="second-factor-link" href=(pages.second_factor) { "Your second factor" } }
+                }
+                @if site.config.email_change() {
+                    li { a id="change-email-link" href=(pages.change_email) { "Change your email" } }
+                }
+                @if site.config.account_deletion() {
+                    li { a id="delete-account-link" href=(pages.delete_account) { "Delete your account" } }
+                }
             }
         }
     };
@@ -172,6 +209,9 @@ pub fn login(site: &Site<'_>, query: &Query) -> String {
             input id="email" type="email" name="email" autocomplete="username" required;
             label for="password" { "Password" }
             input id="password" type="password" name="password" autocomplete="current-password" required;
+            @if second_factor_possible(site.config) {
+                (second_factor_fields(site.config.totp()))
+            }
             (next_field(query))
             button id="login-submit" type="submit" { "Log in" }
         }
@@ -179,9 +219,34 @@ pub fn login(site: &Site<'_>, query: &Query) -> String {
             a id="register-link" href=(keeping_next(&pages.register, query)) { "Create an account" }
             " · "
             a id="forgot-link" href=(pages.forgot_password) { "Forgot your password?" }
+            @if site.config.email_confirmation() {
+                " · "
+                a id="confirm-link" href=(pages.confirm_email) { "Confirm your email" }
+            }
         }
     };
     layout(site, "Log in", query, content)
+}
+
+/// Whether an account may have a second factor here: TOTP is on, or the hardened profile
+/// runs without the key (TOTP off, but a factor set up earlier still asks for a recovery
+/// code).
+pub(super) fn second_factor_possible(config: &AuthConfig) -> bool {
+    config.totp() || config.profile() == Profile::Hardened
+}
+
+/// The optional fields of a second factor: the current one-time code (when TOTP is on) or a
+/// recovery code.
+pub(super) fn second_factor_fields(totp: bool) -> Markup {
+    html! {
+        @if totp {
+            label for="otp" { "One-time code " span class="hint" { "(if you set up a second factor)" } }
+            input id="otp" type="text" name="otp" inputmode="numeric" autocomplete="one-time-code"
+                pattern="[0-9]{6}" maxlength="6";
+        }
+        label for="recovery_code" { "Or a recovery code " span class="hint" { "(instead of the one-time code)" } }
+        input id="recovery_code" type="text" name="recovery_code" autocomplete="off";
+    }
 }
 
 pub fn register(site: &Site<'_>, query: &Query) -> String {

@@ -8,14 +8,14 @@ use std::{
 use serde::Serialize;
 use tower_user_auth::{
     StoreError, User, UserId,
-    store::{EndSessions, ListedUser, RedbStore, Store, UserQuery},
+    store::{EndSessions, ListedUser, RedbStore, SecondFactorChange, Store, UserQuery, UserUpdate},
     token::SessionId,
 };
 
 use crate::AdminError;
 
 /// How many users one read transaction of `users list` and `export` pages through.
-const PAGE: usize = 500;
+pub(crate) const PAGE: usize = 500;
 
 /// Emits an audit event of the command line: target `tower_user_auth::audit`, `actor =
 /// "admin-cli"`.
@@ -49,20 +49,28 @@ async fn find(store: &impl Store, who: &str) -> Result<User, AdminError> {
     }
 }
 
-/// A user as listed (never the hash).
+/// A user as listed (never the hash): whether the email is confirmed and a second factor
+/// enabled too.
 #[derive(Serialize)]
 struct UserLine<'a> {
     id: u64,
     email: &'a str,
     created: u64,
     generation: u64,
+    email_confirmed: bool,
+    second_factor: bool,
 }
 
 impl UserLine<'_> {
     fn text(&self) -> String {
         format!(
-            "{}\t{}\tcreated={}\tgeneration={}",
-            self.id, self.email, self.created, self.generation
+            "{}\t{}\tcreated={}\tgeneration={}\tconfirmed={}\tsecond_factor={}",
+            self.id,
+            self.email,
+            self.created,
+            self.generation,
+            self.email_confirmed,
+            self.second_factor
         )
     }
 }
@@ -95,6 +103,8 @@ pub(crate) async fn list_users(
             email: &listed.user.email,
             created: secs(listed.created),
             generation: listed.user.generation,
+            email_confirmed: listed.user.email_confirmed,
+            second_factor: listed.second_factor,
         };
         let text = if json {
             serde_json::to_string(&line).map_err(|e| AdminError::Failed(e.to_string()))?
@@ -106,7 +116,9 @@ pub(crate) async fn list_users(
     .await
 }
 
-/// `users show`: one user, when it was created and how many sessions they have.
+/// `users show`: one user, when it was created, whether their email is confirmed, their
+/// second factor (`on` with the recovery codes left, `pending`, `none`) and how many
+/// sessions they have.
 pub(crate) async fn show_user(
     store: &impl Store,
     who: &str,
@@ -114,6 +126,11 @@ pub(crate) async fn show_user(
 ) -> Result<(), AdminError> {
     let user = find(store, who).await?;
     let sessions = store.sessions_of(user.id).await?.len();
+    let factor = match store.second_factor(user.id).await? {
+        Some(f) if f.enabled => format!("on ({} recovery codes left)", f.recovery_codes.len()),
+        Some(_) => "pending".to_owned(),
+        None => "none".to_owned(),
+    };
     let before = user.id.0.checked_sub(1).map(UserId);
     let listed = store.list_users(before, 1).await?;
     emit(out, &format!("id: {}", user.id))?;
@@ -122,10 +139,64 @@ pub(crate) async fn show_user(
         emit(out, &format!("created: {}", secs(listed.created)))?;
     }
     emit(out, &format!("generation: {}", user.generation))?;
+    emit(out, &format!("email confirmed: {}", user.email_confirmed))?;
+    emit(out, &format!("second factor: {factor}"))?;
     emit(out, &format!("sessions: {sessions}"))
 }
 
-/// `users delete`: the user with their sessions, reset token and device tokens, one
+/// `users confirm`: marks the user's email confirmed (support staff who checked it another
+/// way), so that they can log in. Audited; confirming a confirmed account changes nothing and
+/// says so.
+pub(crate) async fn confirm_user(
+    store: &impl Store,
+    who: &str,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let user = find(store, who).await?;
+    if user.email_confirmed {
+        return emit(out, &format!("user {} is already confirmed", user.id));
+    }
+    let user = store
+        .update_user(user.id, UserUpdate::default().email_confirmed(true))
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => AdminError::Failed(format!("no such user: {who}")),
+            e => e.into(),
+        })?;
+    audit!("email_confirmed", user_id = %user.id);
+    emit(out, &format!("confirmed user {}", user.id))
+}
+
+/// `users remove-factor`: removes the user's second factor, pending or enabled, with its
+/// recovery codes (a user who lost their authenticator and their codes). Audited; exit 1 if
+/// they have none.
+pub(crate) async fn remove_second_factor(
+    store: &impl Store,
+    who: &str,
+    out: &mut impl Write,
+) -> Result<(), AdminError> {
+    let user = find(store, who).await?;
+    let removed = store
+        .update_second_factor(user.id, SecondFactorChange::Remove)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => AdminError::Failed(format!("no such user: {who}")),
+            e => e.into(),
+        })?;
+    if !removed {
+        return Err(AdminError::Failed(format!(
+            "user {} has no second factor",
+            user.id
+        )));
+    }
+    audit!("second_factor_removed", user_id = %user.id);
+    emit(
+        out,
+        &format!("removed the second factor of user {}", user.id),
+    )
+}
+
+/// `users delete`: the user with everything that is theirs (sessions, tokens, second factor), one
 /// transaction.
 pub(crate) async fn delete_user(
     store: &impl Store,
@@ -191,7 +262,8 @@ pub(crate) async fn end_sessions(
     emit(out, &format!("ended session {wanted}"))
 }
 
-/// `purge`: expired records (and, with `idle_secs`, sessions idle that long).
+/// `purge`: expired records (and, with `idle_secs`, sessions idle that long); the email
+/// tokens removed are counted in the audit event (the printed line keeps its three counts).
 pub(crate) async fn purge(
     store: &impl Store,
     idle_secs: Option<u64>,
@@ -206,7 +278,8 @@ pub(crate) async fn purge(
         "purged",
         sessions = purged.sessions,
         reset_tokens = purged.reset_tokens,
-        device_tokens = purged.device_tokens
+        device_tokens = purged.device_tokens,
+        email_tokens = purged.email_tokens
     );
     emit(
         out,
@@ -224,5 +297,7 @@ pub(crate) async fn stats(store: &RedbStore, out: &mut impl Write) -> Result<(),
     emit(out, &format!("sessions={}", s.sessions))?;
     emit(out, &format!("reset_tokens={}", s.reset_tokens))?;
     emit(out, &format!("stored_bytes={}", s.stored_bytes))?;
-    emit(out, &format!("allocated_bytes={}", s.allocated_bytes))
+    emit(out, &format!("allocated_bytes={}", s.allocated_bytes))?;
+    emit(out, &format!("email_tokens={}", s.email_tokens))?;
+    emit(out, &format!("unconfirmed_users={}", s.unconfirmed_users))
 }

@@ -1,7 +1,8 @@
 //! `tower-user-auth-admin`: the administrator's command line over a redb database file (the
 //! feature `admin`), or, built with the feature `postgres` too, over a PostgreSQL database
 //! (`--database-url postgres://…`, or `AUTH_DATABASE_URL` when `--db` is not given): export
-//! from one and import into the other to move users between them. Every change (delete, end sessions, purge, import) emits an audit event
+//! from one and import into the other to move users between them. Every change (delete,
+//! confirm, remove a second factor, end sessions, purge, import) emits an audit event
 //! under the target `tower_user_auth::audit` with `actor = "admin-cli"`, written to stderr.
 //!
 //! Exit codes: 0 success, 1 operational error (message on stderr), 2 usage error.
@@ -34,13 +35,14 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Users: list, show, delete.
+    /// Users: list, show, delete, confirm, remove a second factor.
     #[command(subcommand)]
     Users(UsersCommand),
     /// A user's sessions: list, end.
     #[command(subcommand)]
     Sessions(SessionsCommand),
-    /// Remove expired sessions, reset tokens and device tokens; prints the counts.
+    /// Remove expired sessions, reset tokens, device tokens and email tokens; prints the
+    /// counts of the first three (the audit event has all four).
     Purge {
         /// Also remove sessions idle for this many seconds.
         #[arg(long)]
@@ -48,7 +50,8 @@ enum Command {
     },
     /// Print the store's statistics.
     Stats,
-    /// Every user as JSON lines on stdout (hash, creation time, generation; not sessions).
+    /// Every user as JSON lines on stdout (hash, creation time, generation, confirmation,
+    /// sealed second factor and recovery code digests; not sessions).
     Export,
     /// Insert users from JSON lines on stdin (as `export` writes them), one transaction each.
     Import,
@@ -56,7 +59,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum UsersCommand {
-    /// List users: id, email, created (UNIX seconds), generation.
+    /// List users: id, email, created (UNIX seconds), generation, whether the email is
+    /// confirmed and a second factor enabled.
     List {
         /// One JSON object per line.
         #[arg(long)]
@@ -67,8 +71,18 @@ enum UsersCommand {
         /// The user's id or email.
         user: String,
     },
-    /// Delete a user with their sessions, reset token and device tokens (one transaction).
+    /// Delete a user with their sessions, tokens and second factor (one transaction).
     Delete {
+        /// The user's id or email.
+        user: String,
+    },
+    /// Mark a user's email confirmed, so that they can log in without the emailed token.
+    Confirm {
+        /// The user's id or email.
+        user: String,
+    },
+    /// Remove a user's second factor (pending or enabled) with its recovery codes.
+    RemoveFactor {
         /// The user's id or email.
         user: String,
     },
@@ -226,6 +240,12 @@ async fn dispatch(
         Command::Users(UsersCommand::Show { user }) => commands::show_user(store, &user, out).await,
         Command::Users(UsersCommand::Delete { user }) => {
             commands::delete_user(store, &user, out).await
+        }
+        Command::Users(UsersCommand::Confirm { user }) => {
+            commands::confirm_user(store, &user, out).await
+        }
+        Command::Users(UsersCommand::RemoveFactor { user }) => {
+            commands::remove_second_factor(store, &user, out).await
         }
         Command::Sessions(SessionsCommand::List { user }) => {
             commands::list_sessions(store, &user, out).await

@@ -1,5 +1,5 @@
-//! The PostgreSQL store, [`PgStore`] (feature `postgres`): accounts, sessions, reset tokens
-//! and device tokens in a PostgreSQL database, for apps that already run one, and for several
+//! The PostgreSQL store, [`PgStore`] (feature `postgres`): accounts, sessions, reset tokens,
+//! device tokens, email tokens and second factors in a PostgreSQL database, for apps that already run one, and for several
 //! app instances on one database (a session cache kept coherent by `LISTEN`/`NOTIFY`, the
 //! throttle's counters shared in the database).
 //!
@@ -19,7 +19,8 @@
 //!
 //! - [`migrate`]: the versioned migrations (`migrations/*.sql`), applied at start-up under
 //!   an advisory lock;
-//! - [`users`], [`sessions`], [`resets`], [`devices`]: the operations on each table;
+//! - [`users`], [`sessions`], [`resets`], [`devices`], [`email_tokens`], [`second_factors`]:
+//!   the operations on each table;
 //! - [`notify`]: the session cache, its notifications and its lease;
 //! - [`throttle`]: the shared throttle's counters (`UNLOGGED`), counted with atomic upserts;
 //! - `store_impl`: the [`Store`](super::Store) trait over those operations;
@@ -30,10 +31,12 @@
 #![doc = include_str!("schema.md")]
 
 mod devices;
+mod email_tokens;
 mod errors;
 mod migrate;
 mod notify;
 mod resets;
+mod second_factors;
 mod sessions;
 mod store_impl;
 pub(crate) mod throttle;
@@ -67,8 +70,8 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// run in all.
 const ATTEMPTS: usize = 3;
 
-/// The PostgreSQL store: accounts, sessions, reset tokens and device tokens in one database,
-/// through a pool of connections.
+/// The PostgreSQL store: accounts, sessions, reset tokens, device tokens, email tokens and
+/// second factors in one database, through a pool of connections.
 ///
 /// Cheap to clone: clones share the pool. [`connect`](Self::connect) applies the schema's
 /// migrations before it returns (once, even when several instances start together).
@@ -306,7 +309,7 @@ impl PgStore {
     /// the versions a database has been migrated to).
     ///
     /// ```
-    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 2);
+    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 3);
     /// ```
     #[must_use]
     pub fn schema_version() -> u64 {
@@ -454,17 +457,20 @@ fn unsigned(v: i64) -> u64 {
 }
 
 /// The columns [`user_of`] reads, in a `SELECT`.
-const USER_COLUMNS: &str = "users.id, users.email, users.hashed_password, users.generation";
+const USER_COLUMNS: &str =
+    "users.id, users.email, users.hashed_password, users.generation, users.email_confirmed";
+
+/// How many columns [`USER_COLUMNS`] names: the first column after them in a `SELECT`.
+const USER_COLUMN_COUNT: usize = 5;
 
 /// The user in a row of [`USER_COLUMNS`].
 fn user_of(row: &Row) -> Result<User, StoreError> {
     Ok(User {
-        email_confirmed: true,
-
         id: UserId(unsigned(row.try_get(0)?)),
         email: row.try_get(1)?,
         hashed_password: row.try_get(2)?,
         generation: unsigned(row.try_get(3)?),
+        email_confirmed: row.try_get(4)?,
     })
 }
 

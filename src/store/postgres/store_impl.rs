@@ -8,13 +8,17 @@
 
 use std::time::SystemTime;
 
-use super::{PgStore, db_id, devices, dirty_user, resets, sessions, throttle, users};
+use super::{
+    PgStore, db_id, devices, dirty_user, email_tokens, resets, second_factors, sessions, throttle,
+    users::{self, NewAccount},
+};
 use crate::{
     error::StoreError,
     store::{
-        AccountVersion, DeviceRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, Purged,
-        ResetRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
-        session_cache::Dirty,
+        AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord,
+        EndSessions, ImportedUser, ListedUser, PasswordReset, Purged, ResetRecord,
+        SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
+        UserUpdate, session_cache::Dirty,
     },
     throttle::SharedThrottle,
     token::TokenDigest,
@@ -22,71 +26,18 @@ use crate::{
 };
 
 impl Store for PgStore {
-    // SKELETON: the store engineer replaces these.
-    async fn add_unconfirmed_user(
-        &self,
-        email: &str,
-        hashed_password: &str,
-        token: TokenDigest,
-        record: crate::store::EmailTokenRecord,
-    ) -> Result<User, StoreError> {
-        let _ = (email, hashed_password, token, record);
-        unimplemented!("SKELETON")
-    }
-
-    async fn replace_email_token(
-        &self,
-        token: TokenDigest,
-        record: crate::store::EmailTokenRecord,
-        read: crate::store::AccountVersion,
-    ) -> Result<(), StoreError> {
-        let _ = (token, record, read);
-        unimplemented!("SKELETON")
-    }
-
-    async fn email_token(
-        &self,
-        token: TokenDigest,
-    ) -> Result<Option<crate::store::EmailTokenRecord>, StoreError> {
-        let _ = token;
-        unimplemented!("SKELETON")
-    }
-
-    async fn redeem_email_token(
-        &self,
-        token: TokenDigest,
-        now: std::time::SystemTime,
-    ) -> Result<crate::store::EmailRedeemed, StoreError> {
-        let _ = (token, now);
-        unimplemented!("SKELETON")
-    }
-
-    async fn second_factor(
-        &self,
-        id: crate::user::UserId,
-    ) -> Result<Option<crate::store::SecondFactorRecord>, StoreError> {
-        let _ = id;
-        unimplemented!("SKELETON")
-    }
-
-    async fn update_second_factor(
-        &self,
-        id: crate::user::UserId,
-        change: crate::store::SecondFactorChange,
-    ) -> Result<bool, StoreError> {
-        let _ = (id, change);
-        unimplemented!("SKELETON")
-    }
-
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
-        let client = self.client().await?;
-        users::insert(
-            &client,
-            email,
-            hashed_password.to_owned(),
-            0,
-            SystemTime::now(),
-        )
+        let account = || NewAccount {
+            hashed_password: hashed_password.to_owned(),
+            generation: 0,
+            created: SystemTime::now(),
+            email_confirmed: true,
+        };
+        let email = email.to_owned();
+        self.transaction(move |tx| {
+            let (account, email) = (account(), email.clone());
+            Box::pin(async move { users::insert(tx, &email, account).await })
+        })
         .await
     }
 
@@ -114,16 +65,24 @@ impl Store for PgStore {
     }
 
     async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
-        let client = self.client().await?;
-        let ImportedUser {
-            email_confirmed: _,
-            second_factor: _,
-            email,
-            hashed_password,
-            generation,
-            created,
-        } = user;
-        users::insert(&client, &email, hashed_password, generation, created).await
+        self.transaction(move |tx| {
+            let user = user.clone();
+            Box::pin(async move {
+                let account = NewAccount {
+                    hashed_password: user.hashed_password,
+                    generation: user.generation,
+                    created: user.created,
+                    email_confirmed: user.email_confirmed,
+                };
+                let inserted = users::insert(tx, &user.email, account).await?;
+                if let Some(factor) = &user.second_factor {
+                    let id = db_id(inserted.id).ok_or(StoreError::NotFound)?;
+                    second_factors::insert(tx, id, factor).await?;
+                }
+                Ok(inserted)
+            })
+        })
+        .await
     }
 
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
@@ -254,6 +213,88 @@ impl Store for PgStore {
         rehashed
     }
 
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+    ) -> Result<User, StoreError> {
+        let account = || NewAccount {
+            hashed_password: hashed_password.to_owned(),
+            generation: 0,
+            created: SystemTime::now(),
+            email_confirmed: false,
+        };
+        let email = email.to_owned();
+        self.transaction(move |tx| {
+            let (account, email, record) = (account(), email.clone(), record.clone());
+            Box::pin(async move {
+                let user = users::insert(tx, &email, account).await?;
+                let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+                email_tokens::insert(tx, id, token, &record).await?;
+                Ok(user)
+            })
+        })
+        .await
+    }
+
+    async fn replace_email_token(
+        &self,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        read: AccountVersion,
+    ) -> Result<(), StoreError> {
+        self.transaction(move |tx| {
+            let (record, read) = (record.clone(), read.clone());
+            Box::pin(async move { email_tokens::replace(tx, token, &record, &read).await })
+        })
+        .await
+    }
+
+    async fn email_token(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<EmailTokenRecord>, StoreError> {
+        email_tokens::get(&self.client().await?, token).await
+    }
+
+    async fn redeem_email_token(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+    ) -> Result<EmailRedeemed, StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let redeemed = email_tokens::redeem(tx, token, now).await?;
+                // A new email reaches every cached session of the user (an entry carries its
+                // user's email); a confirmation changes nothing a session entry holds.
+                let dirty = match (&redeemed.purpose, db_id(redeemed.user.id)) {
+                    (EmailTokenPurpose::ChangeEmail { .. }, Some(id)) => dirty_user(id),
+                    _ => Dirty::default(),
+                };
+                Ok((redeemed, dirty))
+            })
+        })
+        .await
+    }
+
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        second_factors::get(&self.client().await?, id).await
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.transaction(move |tx| {
+            let change = change.clone();
+            Box::pin(async move { second_factors::change(tx, id, &change).await })
+        })
+        .await
+    }
+
     async fn insert_device_token(
         &self,
         token: TokenDigest,
@@ -304,7 +345,7 @@ impl Store for PgStore {
                 // Expired throttle counters too: they count as absent already.
                 throttle::purge(tx, now, i64::MAX).await?;
                 let purged = Purged {
-                    email_tokens: 0,
+                    email_tokens: email_tokens::purge(tx, now).await?,
                     sessions: sessions::purge(tx, now, idle_before).await?,
                     reset_tokens: resets::purge(tx, now).await?,
                     device_tokens: devices::purge(tx, now).await?,

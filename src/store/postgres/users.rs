@@ -5,8 +5,8 @@ use std::time::SystemTime;
 use deadpool_postgres::{Client, Transaction};
 
 use super::{
-    USER_COLUMNS, db_generation, db_id, db_time, errors::email_taken, notify::CHANNEL, sessions,
-    unsigned, user_of,
+    USER_COLUMN_COUNT, USER_COLUMNS, db_generation, db_id, db_time, email_tokens,
+    errors::email_taken, notify::CHANNEL, sessions, unsigned, user_of,
 };
 use crate::{
     error::StoreError,
@@ -14,42 +14,54 @@ use crate::{
     user::{User, UserId, email_key},
 };
 
-/// Inserts an account (email trimmed, case kept) in one statement; the unique index of email
-/// keys makes a taken key [`StoreError::EmailTaken`], also between racing inserts.
+/// What [`insert`] stores besides the email: the account's credentials, when it was made and
+/// whether its email is confirmed.
+pub(super) struct NewAccount {
+    /// The bcrypt hash.
+    pub(super) hashed_password: String,
+    /// The credential generation.
+    pub(super) generation: u64,
+    /// When the account was made.
+    pub(super) created: SystemTime,
+    /// Whether the email is confirmed.
+    pub(super) email_confirmed: bool,
+}
+
+/// Inserts an account (email trimmed, case kept) in one statement of `tx`; the unique index
+/// of email keys makes a taken key [`StoreError::EmailTaken`], also between racing inserts.
 pub(super) async fn insert(
-    client: &Client,
+    tx: &Transaction<'_>,
     email: &str,
-    hashed_password: String,
-    generation: u64,
-    created: SystemTime,
+    account: NewAccount,
 ) -> Result<User, StoreError> {
     let email = email.trim().to_owned();
-    let stmt = client
+    let stmt = tx
         .prepare_cached(
-            "INSERT INTO users (email, email_key, hashed_password, generation, created)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO users (email, email_key, hashed_password, generation, created,
+                 email_confirmed)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .await?;
-    let row = client
+    let row = tx
         .query_one(
             &stmt,
             &[
                 &email,
                 &email_key(&email),
-                &hashed_password,
-                &db_generation(generation)?,
-                &db_time(created),
+                &account.hashed_password,
+                &db_generation(account.generation)?,
+                &db_time(account.created),
+                &account.email_confirmed,
             ],
         )
         .await
         .map_err(email_taken)?;
     Ok(User {
-        email_confirmed: true,
-
         id: UserId(unsigned(row.try_get(0)?)),
         email,
-        hashed_password,
-        generation,
+        hashed_password: account.hashed_password,
+        generation: account.generation,
+        email_confirmed: account.email_confirmed,
     })
 }
 
@@ -100,16 +112,19 @@ pub(super) async fn list(
     };
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let sql = format!(
-        "SELECT {USER_COLUMNS}, users.created FROM users WHERE id > $1 ORDER BY id LIMIT $2"
+        "SELECT {USER_COLUMNS}, users.created, EXISTS (
+             SELECT 1 FROM second_factors
+             WHERE second_factors.user_id = users.id AND second_factors.enabled)
+         FROM users WHERE id > $1 ORDER BY id LIMIT $2"
     );
     let stmt = client.prepare_cached(&sql).await?;
     let rows = client.query(&stmt, &[&after, &limit]).await?;
     rows.iter()
         .map(|row| {
             Ok(ListedUser {
-                second_factor: false,
                 user: user_of(row)?,
-                created: row.try_get(4)?,
+                created: row.try_get(USER_COLUMN_COUNT)?,
+                second_factor: row.try_get(USER_COLUMN_COUNT + 1)?,
             })
         })
         .collect()
@@ -163,8 +178,8 @@ pub(super) async fn remove_reset_token(tx: &Transaction<'_>, id: i64) -> Result<
 
 /// Applies `update` to user `id`, under the lock of the user's row: the compare-and-set on
 /// the generation, the session that asked for the change still the user's (its row locked
-/// too), a new email (unique; revokes the reset token), a new password ([`set_password`]),
-/// sessions ended.
+/// too), a new email ([`set_email`]), the confirmation state, a new password
+/// ([`set_password`]), sessions ended.
 pub(super) async fn update(
     tx: &Transaction<'_>,
     id: UserId,
@@ -187,15 +202,10 @@ pub(super) async fn update(
         return Err(StoreError::NotFound);
     }
     if let Some(email) = &update.email {
-        let email = email.trim();
-        let stmt = tx
-            .prepare_cached("UPDATE users SET email = $2, email_key = $3 WHERE id = $1")
-            .await?;
-        tx.execute(&stmt, &[&db_id, &email, &email_key(email)])
-            .await
-            .map_err(email_taken)?;
-        email.clone_into(&mut user.email);
-        remove_reset_token(tx, db_id).await?;
+        set_email(tx, &mut user, email).await?;
+    }
+    if let Some(confirmed) = update.email_confirmed {
+        set_confirmed(tx, &mut user, confirmed).await?;
     }
     match &update.hashed_password {
         Some(hash) => set_password(tx, &mut user, hash.clone(), update.end_sessions).await?,
@@ -204,6 +214,42 @@ pub(super) async fn update(
         }
     }
     Ok(user)
+}
+
+/// Moves `user` (locked) to `email` (trimmed): [`StoreError::EmailTaken`] if another
+/// account has its key (the unique index decides); revokes the user's reset token and email
+/// tokens of both kinds (each was issued for the account at its old address).
+pub(super) async fn set_email(
+    tx: &Transaction<'_>,
+    user: &mut User,
+    email: &str,
+) -> Result<(), StoreError> {
+    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let email = email.trim();
+    let stmt = tx
+        .prepare_cached("UPDATE users SET email = $2, email_key = $3 WHERE id = $1")
+        .await?;
+    tx.execute(&stmt, &[&id, &email, &email_key(email)])
+        .await
+        .map_err(email_taken)?;
+    email.clone_into(&mut user.email);
+    remove_reset_token(tx, id).await?;
+    email_tokens::remove_all_of(tx, id).await
+}
+
+/// Sets whether `user`'s (locked) email is confirmed.
+pub(super) async fn set_confirmed(
+    tx: &Transaction<'_>,
+    user: &mut User,
+    confirmed: bool,
+) -> Result<(), StoreError> {
+    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let stmt = tx
+        .prepare_cached("UPDATE users SET email_confirmed = $2 WHERE id = $1")
+        .await?;
+    tx.execute(&stmt, &[&id, &confirmed]).await?;
+    user.email_confirmed = confirmed;
+    Ok(())
 }
 
 /// Replaces user `id`'s hash by `new_hash` if it is still `verified_hash`: one conditional
@@ -236,7 +282,8 @@ pub(super) async fn rehash(
 
 /// Deletes user `id` in one statement (in a transaction, so that it is run again if it is
 /// chosen as a deadlock victim against a purge); the foreign keys' `ON DELETE CASCADE`
-/// removes their sessions, reset token and device tokens in it.
+/// removes their sessions, reset token, device tokens, email tokens and second factor (with
+/// its recovery codes) in it.
 pub(super) async fn delete(tx: &Transaction<'_>, id: UserId) -> Result<(), StoreError> {
     let Some(id) = db_id(id) else {
         return Err(StoreError::NotFound);

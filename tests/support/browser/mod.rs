@@ -26,6 +26,7 @@ use std::{
 };
 
 mod driver;
+pub mod totp;
 
 use self::driver::Driver;
 pub use self::driver::{CHROMIUM_FLAGS, Programs, browser_required};

@@ -1,0 +1,386 @@
+//! The demo's account lifecycle pages (a module of `tests/demo_pages.rs`): the confirm-email
+//! page, the second factor page (its own script, and the policy that lets it run), the
+//! change-email and delete-account pages, the login form's code fields; in the seed profile,
+//! where these features are off, the pages say so and hold no form.
+
+use http::{Method, StatusCode};
+
+use super::{
+    BROWSER, HIDDEN_DELETE, HIDDEN_PUT, assert_form, assert_secure, browse, form, log_in, start,
+};
+use crate::support::{
+    Answer, Body, GOOD_PW,
+    browser::totp::{code_at, current_step},
+};
+
+/// A fixed key for the demo's TOTP secrets (32 bytes in standard base64).
+const SECRET_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// The second factor page's policy: the others', plus this site's script and `fetch()`.
+const TOTP_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-src 'self'; \
+    style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// A 200 page (the second factor page's policy aside, the security headers of every page).
+#[track_caller]
+fn assert_lifecycle_page(a: &Answer) {
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    if a.header("content-security-policy") == Some(TOTP_PAGE_POLICY) {
+        for name in ["cache-control", "x-content-type-options", "referrer-policy"] {
+            assert!(a.header(name).is_some(), "{name}: {:?}", a.headers);
+        }
+    } else {
+        assert_secure(a);
+        assert!(!a.body.contains("<script"), "no JavaScript: {}", a.body);
+    }
+    assert!(a.body.starts_with("<!DOCTYPE html>"), "{}", a.body);
+}
+
+const PASSWORD_FIELD: (&str, &[&str]) = (
+    "current_password",
+    &["type=\"password\"", "autocomplete=\"current-password\""],
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_confirm_email_page_and_the_code_forms_with_confirmation_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("a.redb"),
+        "hardened",
+        &[
+            ("AUTH_REQUIRE_EMAIL_CONFIRMATION", "1"),
+            ("AUTH_SECRET_KEY", SECRET_KEY),
+        ],
+    );
+    // The confirm page is not at the route's own path, which the layer serves.
+    let a = browse(&demo, "/confirm?token=abc-123", "").await;
+    assert_lifecycle_page(&a);
+    assert_form(
+        &a.body,
+        "confirm-email-form",
+        "/confirm_email",
+        &[("token", &["value=\"abc-123\"", "required"])],
+        "id=\"confirm-email-submit\"",
+    );
+    assert_form(
+        &a.body,
+        "resend-form",
+        "/confirm_email/resend",
+        &[("email", &["type=\"email\""])],
+        "id=\"resend-submit\"",
+    );
+    let a = browse(&demo, "/login?error=email_not_confirmed", "").await;
+    assert_lifecycle_page(&a);
+    assert!(a.body.contains("href=\"/confirm\""), "{}", a.body);
+    assert!(a.body.contains("not confirmed yet"), "{}", a.body);
+    let login = form(&a.body, "login-form");
+    for field in ["name=\"otp\"", "name=\"recovery_code\""] {
+        assert!(login.contains(field), "{field}: {login}");
+    }
+    let a = browse(&demo, "/login?notice=registered", "").await;
+    assert!(a.body.contains("Confirm your email address"), "{}", a.body);
+    // Without a session, the change-email page offers the code form only.
+    let a = browse(&demo, "/account/email", "").await;
+    assert_lifecycle_page(&a);
+    assert!(!a.body.contains("id=\"email-form\""), "{}", a.body);
+    assert_form(
+        &a.body,
+        "email-confirm-form",
+        "/profile/email/confirm",
+        &[("token", &["required"])],
+        "id=\"email-confirm-submit\"",
+    );
+    // The pages that need a session send a browser to log in.
+    for page in ["/account/totp", "/account/delete"] {
+        let a = browse(&demo, page, "").await;
+        assert_eq!(a.status, StatusCode::SEE_OTHER, "{page}");
+        assert!(
+            a.header("location")
+                .is_some_and(|l| l.starts_with("/login?next=%2Faccount%2F")),
+            "{page}: {:?}",
+            a.headers
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_second_factor_change_email_and_delete_pages_for_a_logged_in_user() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("a.redb"),
+        "hardened",
+        &[("AUTH_SECRET_KEY", SECRET_KEY)],
+    );
+    let cookie = log_in(&demo, "", "fay@example.com").await;
+    let a = browse(&demo, "/me", &cookie).await;
+    for link in ["/account/totp", "/account/email", "/account/delete"] {
+        assert!(a.body.contains(&format!("href=\"{link}\"")), "{link}");
+    }
+
+    let a = browse(&demo, "/account/totp", &cookie).await;
+    assert_lifecycle_page(&a);
+    assert_eq!(a.header("content-security-policy"), Some(TOTP_PAGE_POLICY));
+    assert!(
+        a.body
+            .contains("<script src=\"/static/totp.js\" defer></script>"),
+        "{}",
+        a.body
+    );
+    assert!(
+        a.body.contains("id=\"totp-status\" data-state=\"off\""),
+        "{}",
+        a.body
+    );
+    assert_form(
+        &a.body,
+        "totp-setup-form",
+        "/profile/totp",
+        &[PASSWORD_FIELD],
+        "id=\"totp-setup-submit\"",
+    );
+    assert_form(
+        &a.body,
+        "totp-confirm-form",
+        "/profile/totp/confirm",
+        &[("code", &["autocomplete=\"one-time-code\""])],
+        "id=\"totp-confirm-submit\"",
+    );
+    for id in ["totp-pending", "totp-enabled"] {
+        assert!(
+            a.body.contains(&format!("<section id=\"{id}\" hidden>")),
+            "{id}: {}",
+            a.body
+        );
+    }
+
+    // The script, whatever the Accept header; only readable.
+    let script = demo.http.get("/static/totp.js", "").await;
+    assert_eq!(script.status, StatusCode::OK, "{}", script.body);
+    assert_eq!(
+        script.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert_eq!(script.header("x-content-type-options"), Some("nosniff"));
+    assert!(script.body.contains("fetch(form.action"), "{}", script.body);
+    assert!(!script.body.contains("innerHTML"), "text only");
+    let posted = demo
+        .http
+        .send(Method::POST, "/static/totp.js", &[], Body::Empty)
+        .await;
+    assert_eq!(posted.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    let a = browse(&demo, "/account/email", &cookie).await;
+    assert_lifecycle_page(&a);
+    assert_form(
+        &a.body,
+        "email-form",
+        "/profile/email",
+        &[
+            HIDDEN_PUT,
+            ("new_email", &["type=\"email\"", "required"]),
+            PASSWORD_FIELD,
+        ],
+        "id=\"email-submit\"",
+    );
+    assert!(
+        !a.body.contains("email-confirm-form"),
+        "no code to wait for with confirmation off: {}",
+        a.body
+    );
+
+    let a = browse(&demo, "/account/delete", &cookie).await;
+    assert_lifecycle_page(&a);
+    assert_form(
+        &a.body,
+        "delete-form",
+        "/profile",
+        &[HIDDEN_DELETE, PASSWORD_FIELD],
+        "id=\"delete-submit\"",
+    );
+    assert!(
+        !form(&a.body, "delete-form").contains("name=\"otp\""),
+        "no code asked without a factor: {}",
+        a.body
+    );
+}
+
+/// The route prefix moves the new forms' actions too, and `AUTH_PAGE_*` the new pages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_route_prefix_moves_the_lifecycle_form_actions() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("a.redb"),
+        "hardened",
+        &[
+            ("AUTH_ROUTE_PREFIX", "/auth"),
+            ("AUTH_REQUIRE_EMAIL_CONFIRMATION", "1"),
+            ("AUTH_SECRET_KEY", SECRET_KEY),
+            ("AUTH_PAGE_CHANGE_EMAIL", "/my/email"),
+            ("AUTH_PAGE_SECOND_FACTOR", "/my/totp"),
+            ("AUTH_PAGE_DELETE_ACCOUNT", "/my/delete"),
+        ],
+    );
+    let a = browse(&demo, "/my/email", "").await;
+    assert_lifecycle_page(&a);
+    assert!(
+        form(&a.body, "email-confirm-form").contains("action=\"/auth/profile/email/confirm\""),
+        "{}",
+        a.body
+    );
+    for page in ["/my/totp", "/my/delete"] {
+        let a = browse(&demo, page, "").await;
+        assert_eq!(
+            a.status,
+            StatusCode::SEE_OTHER,
+            "{page}: a page that needs a session"
+        );
+    }
+    // `/confirm_email` is the page's again: the route is `/auth/confirm_email`.
+    let a = browse(&demo, "/confirm_email", "").await;
+    assert_lifecycle_page(&a);
+    assert!(
+        form(&a.body, "confirm-email-form").contains("action=\"/auth/confirm_email\""),
+        "{}",
+        a.body
+    );
+    assert!(
+        form(&a.body, "resend-form").contains("action=\"/auth/confirm_email/resend\""),
+        "{}",
+        a.body
+    );
+}
+
+/// Where the features are off (the seed profile), the pages say so, without a form the layer
+/// would not serve, and the login form has no code fields.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_the_seed_profile_the_lifecycle_pages_say_they_are_not_offered() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(&dir.path().join("a.redb"), "seed", &[]);
+    let a = browse(&demo, "/login", "").await;
+    assert!(!a.body.contains("name=\"otp\""), "{}", a.body);
+    assert!(!a.body.contains("name=\"recovery_code\""), "{}", a.body);
+    let cookie = log_in(&demo, "", "gus@example.com").await;
+    let a = browse(&demo, "/me", &cookie).await;
+    for link in ["/account/totp", "/account/email", "/account/delete"] {
+        assert!(!a.body.contains(&format!("href=\"{link}\"")), "{link}");
+    }
+    for page in [
+        "/confirm",
+        "/account/totp",
+        "/account/email",
+        "/account/delete",
+    ] {
+        let a = browse(&demo, page, &cookie).await;
+        assert_lifecycle_page(&a);
+        assert!(a.body.contains("id=\"not-offered\""), "{page}: {}", a.body);
+        for id in [
+            "confirm-email-form",
+            "resend-form",
+            "totp-setup-form",
+            "email-form",
+            "email-confirm-form",
+            "delete-form",
+        ] {
+            assert!(!a.body.contains(&format!("id=\"{id}\"")), "{page}: {id}");
+        }
+        assert!(!a.body.contains("<script"), "{page}");
+    }
+}
+
+/// With a factor on, the second factor page offers its removal (a plain form, no script) and
+/// the delete form asks for a code; the removal form, posted as a browser does, removes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("a.redb"),
+        "hardened",
+        &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
+    );
+    let cookie = log_in(&demo, "", "hal@example.com").await;
+    let api = |path: &'static str, fields: Vec<(&'static str, String)>| {
+        let demo = &demo;
+        let cookie = cookie.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            demo.http
+                .send(
+                    Method::POST,
+                    path,
+                    &[("cookie", &cookie)],
+                    Body::Form(&fields),
+                )
+                .await
+        }
+    };
+    let a = api("/profile/totp", vec![("current_password", GOOD_PW.into())]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
+    let code = code_at(&secret, current_step());
+    let a = api("/profile/totp/confirm", vec![("code", code)]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let recovery = a.json()["recovery_codes"][0]
+        .as_str()
+        .expect("a recovery code")
+        .to_owned();
+
+    let a = browse(&demo, "/account/totp", &cookie).await;
+    assert_lifecycle_page(&a);
+    assert!(!a.body.contains("<script"), "no script to run: {}", a.body);
+    assert!(
+        a.body.contains("id=\"totp-status\" data-state=\"on\""),
+        "{}",
+        a.body
+    );
+    assert!(!a.body.contains("totp-setup-form"), "{}", a.body);
+    assert!(a.body.contains("<span id=\"recovery-left\">10</span>"));
+    assert_form(
+        &a.body,
+        "totp-remove-form",
+        "/profile/totp",
+        &[
+            HIDDEN_DELETE,
+            PASSWORD_FIELD,
+            ("otp", &["autocomplete=\"one-time-code\""]),
+            ("recovery_code", &["type=\"text\""]),
+        ],
+        "id=\"totp-remove-submit\"",
+    );
+    let a = browse(&demo, "/account/delete", &cookie).await;
+    let delete = form(&a.body, "delete-form");
+    assert!(delete.contains("name=\"otp\""), "{delete}");
+    assert!(delete.contains("name=\"recovery_code\""), "{delete}");
+
+    // The removal form as a browser posts it.
+    let origin = demo.base.clone();
+    let fields = [
+        ("_method", "DELETE"),
+        ("current_password", GOOD_PW),
+        ("otp", ""),
+        ("recovery_code", recovery.as_str()),
+    ];
+    let a = demo
+        .http
+        .send(
+            Method::POST,
+            "/profile/totp",
+            &[
+                ("accept", BROWSER),
+                ("origin", origin.as_str()),
+                ("cookie", cookie.as_str()),
+            ],
+            Body::Form(&fields),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(
+        a.header("location"),
+        Some("/account/totp?notice=second_factor_removed")
+    );
+    let a = browse(&demo, "/account/totp?notice=second_factor_removed", &cookie).await;
+    assert!(
+        a.body.contains("id=\"totp-status\" data-state=\"off\""),
+        "{}",
+        a.body
+    );
+    assert!(a.body.contains("has been removed"), "{}", a.body);
+}
