@@ -284,6 +284,14 @@ pub enum ConfigProblem {
         "after-logout path {0:?} is an auth route: the redirect after logout would end on an error"
     )]
     AfterLogoutOnRoute(String),
+    /// A page of the form flow whose path is an auth route once mounted: the layer answers
+    /// that path, so the page could never be shown (a browser sent there would meet the
+    /// route's 405).
+    #[error(
+        "page {0:?} is an auth route once mounted: the layer answers it, so the page could \
+         never be shown; give the page another path"
+    )]
+    PageOnRoute(String),
     /// A trusted proxy network that holds every address (`0.0.0.0/0`, `::/0`): every
     /// `X-Forwarded-For` entry would be a trusted proxy, so no client could ever be found.
     #[error(

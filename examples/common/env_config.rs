@@ -162,7 +162,6 @@ pub fn config_from_env(env: &mut Env) -> AuthConfig {
     if let Some(v) = Env::var("AUTH_ROUTE_PREFIX") {
         c = c.with_route_prefix(v);
     }
-    c = confirm_page_apart_from_its_route(c);
     if let Some(v) = Env::var("AUTH_ALLOWED_ORIGINS") {
         c = c.with_allowed_origins(list(&v));
     }
@@ -287,31 +286,6 @@ fn routes_from_env(mut r: Routes) -> Routes {
     }
     r
 }
-
-/// Where the confirm-email page is served when its configured path is the very path of the
-/// route its form posts to (`/confirm_email`, both by default): the layer answers every
-/// method there (405 for a `GET`), so the page could never be shown. The demo serves it at
-/// [`CONFIRM_PAGE`] then; `AUTH_PAGE_CONFIRM_EMAIL` sets another path.
-fn confirm_page_apart_from_its_route(c: AuthConfig) -> AuthConfig {
-    let route = format!("{}{}", c.route_prefix(), c.routes().confirm_email);
-    let page = c
-        .pages()
-        .confirm_email
-        .split('?')
-        .next()
-        .unwrap_or_default();
-    if page.trim_end_matches('/') != route.trim_end_matches('/') {
-        return c;
-    }
-    let pages = Pages {
-        confirm_email: CONFIRM_PAGE.into(),
-        ..c.pages().clone()
-    };
-    c.with_pages(pages)
-}
-
-/// The demo's confirm-email page when the default path is taken by the route.
-const CONFIRM_PAGE: &str = "/confirm";
 
 /// The pages' paths, from `AUTH_PAGE_*` (the configuration validates them).
 fn pages_from_env(mut p: Pages) -> Pages {

@@ -65,8 +65,8 @@ pub struct Pages {
     pub forgot_password: String,
     /// The form that sets a new password with a reset token (`/new_password`).
     pub new_password: String,
-    /// The form that confirms an email with its token, and asks for a new one
-    /// (`/confirm_email`).
+    /// The form that confirms an email with its token, and asks for a new one (`/confirm`:
+    /// not `/confirm_email`, the route its form posts to).
     pub confirm_email: String,
     /// The second factor's page: set up, enable, remove (`/account/totp`).
     pub second_factor: String,
@@ -86,7 +86,7 @@ impl Default for Pages {
             change_password: "/account/password".into(),
             forgot_password: "/forgot_password".into(),
             new_password: "/new_password".into(),
-            confirm_email: "/confirm_email".into(),
+            confirm_email: "/confirm".into(),
             second_factor: "/account/totp".into(),
             change_email: "/account/email".into(),
             delete_account: "/account/delete".into(),
@@ -157,8 +157,27 @@ impl AuthConfig {
         &self.pages
     }
 
+    /// The pages that cannot be used: not a path or URL, or a path the layer answers itself
+    /// (a mounted auth route: the page could never be shown).
     pub(crate) fn page_problems(&self) -> Vec<ConfigProblem> {
-        self.pages.problems()
+        let mut problems = self.pages.problems();
+        let on_route = |page: &str| {
+            let path = page.split('?').next().unwrap_or_default();
+            page.starts_with('/')
+                && self
+                    .mounted
+                    .served()
+                    .iter()
+                    .any(|route| route.trim_end_matches('/') == path.trim_end_matches('/'))
+        };
+        problems.extend(
+            self.pages
+                .all()
+                .into_iter()
+                .filter(|page| on_route(page))
+                .map(|page| ConfigProblem::PageOnRoute(page.clone())),
+        );
+        problems
     }
 }
 
@@ -196,5 +215,29 @@ mod tests {
         });
         let problems = config.validate().unwrap_err().problems().to_vec();
         assert_eq!(problems, [ConfigProblem::PagePath("login".into())]);
+        let on_route = AuthConfig::hardened()
+            .with_route_prefix("/auth")
+            .with_pages(Pages {
+                confirm_email: "/auth/confirm_email?from=mail".into(),
+                sessions: "/auth/sessions/".into(),
+                ..Pages::default()
+            });
+        let problems = on_route.validate().unwrap_err().problems().to_vec();
+        assert_eq!(
+            problems,
+            [
+                ConfigProblem::PageOnRoute("/auth/sessions/".into()),
+                ConfigProblem::PageOnRoute("/auth/confirm_email?from=mail".into()),
+            ]
+        );
+        let beside = AuthConfig::hardened().with_pages(Pages {
+            confirm_email: "/auth/confirm_email".into(),
+            ..Pages::default()
+        });
+        assert_eq!(
+            beside.validate(),
+            Ok(()),
+            "no prefix: /auth/... is the app's"
+        );
     }
 }

@@ -64,7 +64,7 @@ impl Default for Routes {
 
 impl Routes {
     /// The served paths, in a fixed order (the after-logout target aside).
-    fn served(&self) -> [&String; 12] {
+    pub(super) fn served(&self) -> [&String; 12] {
         [
             &self.register,
             &self.sessions,

@@ -234,8 +234,8 @@ async fn the_route_prefix_moves_the_lifecycle_form_actions() {
             "{page}: a page that needs a session"
         );
     }
-    // `/confirm_email` is the page's again: the route is `/auth/confirm_email`.
-    let a = browse(&demo, "/confirm_email", "").await;
+    // The page stays at `/confirm`; its forms post under the prefix.
+    let a = browse(&demo, "/confirm", "").await;
     assert_lifecycle_page(&a);
     assert!(
         form(&a.body, "confirm-email-form").contains("action=\"/auth/confirm_email\""),
