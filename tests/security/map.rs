@@ -12,7 +12,7 @@ use std::{
 };
 
 /// The numbered items of the checklist.
-const ITEMS: std::ops::RangeInclusive<u32> = 1..=31;
+const ITEMS: std::ops::RangeInclusive<u32> = 1..=36;
 
 /// The heading above the checklist table in `SECURITY.md`.
 const TABLE_HEADING: &str = "## The checklist";
