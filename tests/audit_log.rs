@@ -15,37 +15,13 @@
 
 mod support;
 
-use std::{
-    io,
-    sync::{Arc, Mutex},
-    time::{Duration, Instant},
-};
+use std::time::{Duration, Instant};
 
 use http::Method;
 use support::*;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tower_user_auth::{BoxError, token::ResetToken};
-
-/// Everything the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
+use tracing_subscriber::util::SubscriberInitExt;
 
 const EMAIL: &str = "audited.user@example.com";
 const P1: &str = "first secret passphrase A1";
@@ -195,12 +171,7 @@ fn assert_audit_events(text: &str, user_id: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn items_29_and_30_audit_events_name_user_and_client_and_no_secret_is_logged() {
     let log = Captured::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .init();
+    log.subscriber().init();
 
     // The hook delivers the token, then fails (as a mailer might after a partial send): the
     // failure must be logged, the token not.

@@ -2,69 +2,17 @@
 //! and the account, and never a token, a cookie or a password.
 
 use std::{
-    io,
     sync::{Arc, Mutex},
+    time::Duration,
 };
-
-use std::time::Duration;
 
 use http::Method;
 use tower_user_auth::{BoxError, hook::AccountEmail};
-use tracing::subscriber::DefaultGuard;
-use tracing_subscriber::util::SubscriberInitExt;
 
 use super::{
     Body, Site, support,
-    support::{GOOD_PW, OTHER_PW, hardened_config},
+    support::{GOOD_PW, OTHER_PW, capture, hardened_config, lines},
 };
-
-/// What the subscriber writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("not poisoned")).into_owned()
-    }
-}
-
-/// Captures every event of this thread (and of the current-thread runtime's tasks, which
-/// run on it) until the guard is dropped.
-fn capture() -> (Captured, (tracing::Dispatch, DefaultGuard)) {
-    // A second dispatcher, kept alive: with one only, tracing computes a callsite's interest
-    // with the default of whichever thread first reaches it, and other tests' threads (no
-    // subscriber) would turn events off for this one. With two, every event asks this
-    // thread's subscriber.
-    let second = tracing::Dispatch::new(tracing::subscriber::NoSubscriber::default());
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let guard = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .finish()
-        .set_default();
-    // Callsites other tests' threads reached before: their interest computed again.
-    tracing::callsite::rebuild_interest_cache();
-    (captured, (second, guard))
-}
-
-/// The lines of `text` with the audit event `event`.
-fn lines<'a>(text: &'a str, event: &str) -> Vec<&'a str> {
-    let marker = format!("event=\"{event}\"");
-    text.lines().filter(|l| l.contains(&marker)).collect()
-}
 
 /// On the current-thread runtime the server's tasks run on the test's thread, whose
 /// subscriber (`set_default`) captures their events.

@@ -1,6 +1,8 @@
 //! The TOTP second factor over real sockets (the layer around `Echo` on 127.0.0.1, a redb
 //! file, the hardened profile with a secret key and a manual clock), by concern:
 //!
+//! - [`audit`]: every outcome is an audit event naming the account and the client, and
+//!   no secret, code or password is logged;
 //! - [`concurrency`]: one code or recovery code presented by many requests at once gives
 //!   one session, one enabled factor (written first);
 //! - [`routes`]: setting a factor up, confirming it, removing it, and every refusal;
@@ -13,6 +15,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit;
 mod concurrency;
 mod login;
 mod routes;

@@ -10,6 +10,7 @@
 //! | [`server`] | over TCP: the layer on a real socket with each connection's peer address ([`serve`], [`serve_echo`], [`serve_app`], any stack: [`serve_service`]; through the crate's `serve::Server`: [`serve_with_server`]), and the clients: [`Http`] (by URL, optionally following redirects as Python `requests` does), [`Client`] (one site by path: `get`, `post`, `put`, `delete`, `delete_following`), [`http`] (one prepared request on a new connection), [`http_from`] (the same from another local address, such as 127.0.0.2) |
 //! | [`demo`] | the demo binary as a child process: [`demo::binary`] (the one place that finds it), [`demo::command`], [`Demo`] (start and wait for its address, `signal`, `terminate`, its stdout lines, stderr, resident memory, a [`Client`]) |
 //! | [`browser`] | headless Chromium over WebDriver ([`Browser`]: chromedriver on a free loopback port, killed with its Chromium on drop; bounded waits that fail with the page's URL and text; `skipped:` without Chromium unless `REQUIRE_BROWSER=1`) |
+//! | [`log_capture`] | the `tracing` events written into memory ([`Captured`]): this thread's ([`capture`]) or the process's, and an audit event's [`lines`] |
 //! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
 //! | [`stats`] | median and ratio for the timing tests |
 //! | [`postgres`] | (feature `postgres`) a PostgreSQL server (`TEST_DATABASE_URL`, or a throwaway cluster started once per binary) and a fresh database per test ([`postgres::database`]: `skipped: <reason>` without a server, a failure under `REQUIRE_POSTGRES=1`) |
@@ -27,6 +28,7 @@ pub mod config;
 pub mod demo;
 pub mod harness;
 pub mod inbox;
+pub mod log_capture;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod request;
@@ -40,6 +42,7 @@ pub use config::*;
 pub use demo::Demo;
 pub use harness::*;
 pub use inbox::*;
+pub use log_capture::*;
 pub use request::*;
 pub use server::*;
 pub use stats::*;
