@@ -61,7 +61,7 @@ mod store;
 
 use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
-use env_config::{Env, config_from_env, problem_lines, totp_off_reason};
+use env_config::{Env, config_from_env, problem_lines};
 use store::StoreChoice;
 use tower::{ServiceBuilder, service_fn};
 use tower_user_auth::{
@@ -207,10 +207,9 @@ fn settings_from_env() -> Result<Settings, Setup> {
 }
 
 async fn run() -> Result<(), Setup> {
+    // Without AUTH_SECRET_KEY the configuration's validation logs the one line that says
+    // TOTP is off and why (`ConfigWarning::TotpWithoutKey`).
     let settings = settings_from_env()?;
-    if let Some(reason) = totp_off_reason(&settings.config) {
-        tracing::warn!("{reason}");
-    }
     match &settings.store {
         StoreChoice::Redb(db) => {
             let auth = match settings.session_cache {

@@ -196,16 +196,6 @@ fn account_from_env(env: &mut Env, mut c: AuthConfig) -> AuthConfig {
     c
 }
 
-/// Why TOTP is off although the profile offers it, for the one log line at start-up: the
-/// hardened profile without `AUTH_SECRET_KEY`.
-pub fn totp_off_reason(config: &AuthConfig) -> Option<&'static str> {
-    (config.profile() == Profile::Hardened && !config.totp()).then_some(
-        "TOTP second factors are off: AUTH_SECRET_KEY is not set (32 random bytes in \
-         standard base64: openssl rand -base64 32); accounts that have one log in with a \
-         recovery code",
-    )
-}
-
 fn list(v: &str) -> Vec<String> {
     v.split(',')
         .map(str::trim)

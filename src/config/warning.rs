@@ -76,9 +76,10 @@ impl fmt::Display for ConfigWarning {
                  (or behind a TLS proxy) or turn the Secure attribute off"
             ),
             Self::TotpWithoutKey => f.write_str(
-                "TOTP is off: no secret key is set to seal the TOTP secrets with (in the \
-                 demo, AUTH_SECRET_KEY: 32 random bytes in base64); accounts that have a \
-                 second factor can log in only with a recovery code",
+                "TOTP is off: no secret key is set to seal TOTP secrets with \
+                 (AuthConfig::with_secret_key; the demo reads AUTH_SECRET_KEY, 32 random bytes \
+                 in standard base64: openssl rand -base64 32); accounts that have a second \
+                 factor can log in only with a recovery code",
             ),
             Self::ConfirmationTokensReachNobody => f.write_str(
                 "email confirmation is on but no account email hook is configured: \
