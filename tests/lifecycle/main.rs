@@ -68,10 +68,9 @@ impl Site {
         cookie: &str,
         fields: &[(&str, &str)],
     ) -> Answer {
-        let headers = support::cookie_header(cookie);
         self.server
             .http
-            .send(method, path, &headers, Body::Form(fields))
+            .send_form(method, path, cookie, &[], fields)
             .await
     }
 
@@ -83,11 +82,10 @@ impl Site {
         cookie: &str,
         fields: &[(&str, &str)],
     ) -> Answer {
-        let mut headers = support::cookie_header(cookie);
-        headers.push(("accept", BROWSER_ACCEPT));
+        let accept = [("accept", BROWSER_ACCEPT)];
         self.server
             .http
-            .send(method, path, &headers, Body::Form(fields))
+            .send_form(method, path, cookie, &accept, fields)
             .await
     }
 
@@ -143,7 +141,7 @@ impl Site {
 
 /// The `Cookie` header (`session_id=...`) a login's answer sets, if it logged in.
 fn cookie(login: &Answer) -> Option<String> {
-    login.session_cookie().map(|v| format!("session_id={v}"))
+    login.session_cookie_header()
 }
 
 /// Asserts `res` is `status` with a JSON `{"message": ...}` body whose message is `message`.

@@ -11,6 +11,7 @@
 //! | [`demo`] | the demo binary as a child process: [`demo::binary`] (the one place that finds it), [`demo::command`], [`Demo`] (start and wait for its address, `signal`, `terminate`, its stdout lines, stderr, resident memory, a [`Client`]) |
 //! | [`browser`] | headless Chromium over WebDriver ([`Browser`]: chromedriver on a free loopback port, killed with its Chromium on drop; bounded waits that fail with the page's URL and text; `skipped:` without Chromium unless `REQUIRE_BROWSER=1`) |
 //! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
+//! | [`second_factor`] | a TOTP factor begun, confirmed and enabled over HTTP with the authenticator app's codes |
 //! | [`stats`] | median and ratio for the timing tests |
 //! | [`postgres`] | (feature `postgres`) a PostgreSQL server (`TEST_DATABASE_URL`, or a throwaway cluster started once per binary) and a fresh database per test ([`postgres::database`]: `skipped: <reason>` without a server, a failure under `REQUIRE_POSTGRES=1`) |
 //!
@@ -30,6 +31,7 @@ pub mod inbox;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod request;
+pub mod second_factor;
 pub mod server;
 pub mod stats;
 
