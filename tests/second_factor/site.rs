@@ -191,6 +191,12 @@ impl Site {
         self.store.second_factor(id).await.expect("read factor")
     }
 
+    /// How many unused recovery codes the stored factor of `email` has (it must have one).
+    pub async fn recovery_codes_left(&self, email: &str) -> usize {
+        let factor = self.factor(email).await.expect("factor");
+        factor.recovery_codes.len()
+    }
+
     /// How many sessions `email` has stored.
     pub async fn sessions(&self, email: &str) -> usize {
         let id = self.user_id(email).await;
