@@ -151,6 +151,12 @@ fn assert_refused(res: &Answer, status: u16, message: &str) {
     assert_eq!(res.json()["message"], message, "{}", res.text());
 }
 
+/// Asserts `res` refuses a token: 403 "invalid or expired token".
+#[track_caller]
+fn assert_invalid_token(res: &Answer) {
+    assert_refused(res, 403, "invalid or expired token");
+}
+
 /// Asserts a 4xx with a JSON message.
 #[track_caller]
 fn assert_4xx(res: &Answer, status: u16) {
