@@ -1,15 +1,14 @@
 //! Email confirmation: the token sent at registration, `POST /confirm_email`, the login
 //! refused until then, `POST /confirm_email/resend`, and their throttling.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use http::Method;
 use serde_json::json;
-use tokio::sync::Barrier;
 use tower_user_auth::{Auth, store::Store};
 
 use super::{
-    Site, assert_4xx, assert_invalid_token, assert_refused,
+    Site, assert_4xx, assert_invalid_token, assert_refused, at_once,
     support::{
         GOOD_PW, OTHER_PW, assert_ok, hardened_config, seed_config, serve_echo, unthrottled,
     },
@@ -312,15 +311,9 @@ async fn a_token_presented_concurrently_confirms_once() {
         let email = format!("racer{round}@example.com");
         site.register(&email, GOOD_PW).await;
         let token = site.mail.confirmation_for(&email).await;
-        let barrier = Arc::new(Barrier::new(8));
-        let answers = futures_util::future::join_all((0..8).map(|_| {
-            let barrier = Arc::clone(&barrier);
-            let (site, token) = (&site, &token);
-            async move {
-                barrier.wait().await;
-                site.confirm(token, "").await.status.as_u16()
-            }
-        }))
+        let answers = at_once(8, || async {
+            site.confirm(&token, "").await.status.as_u16()
+        })
         .await;
         let confirmed = answers.iter().filter(|&&s| s == 200).count();
         assert_eq!(confirmed, 1, "round {round}: {answers:?}");

@@ -14,7 +14,7 @@ use tower_user_auth::{
 };
 
 use super::{
-    Answer, Site, assert_4xx, assert_invalid_token, assert_refused,
+    Answer, Site, assert_4xx, assert_invalid_token, assert_refused, at_once,
     mail::Mail,
     support::{GOOD_PW, OTHER_PW, assert_ok, hardened_config, unthrottled},
 };
@@ -426,15 +426,9 @@ async fn a_change_token_presented_concurrently_changes_once() {
         let bob = site.session(&email).await;
         assert_eq!(change(&site, &bob, GOOD_PW, &wanted).await.status, 200);
         let token = site.mail.change_token_for(&wanted).await;
-        let barrier = Arc::new(Barrier::new(8));
-        let answers = futures_util::future::join_all((0..8).map(|_| {
-            let barrier = Arc::clone(&barrier);
-            let (site, token) = (&site, &token);
-            async move {
-                barrier.wait().await;
-                confirm_change(site, token, "").await.status.as_u16()
-            }
-        }))
+        let answers = at_once(8, || async {
+            confirm_change(&site, &token, "").await.status.as_u16()
+        })
         .await;
         let changed = answers.iter().filter(|&&s| s == 200).count();
         assert_eq!(changed, 1, "round {round}: {answers:?}");

@@ -139,6 +139,20 @@ impl Site {
     }
 }
 
+/// Runs `n` calls of `call()` concurrently, each released at once by one barrier; their
+/// results, in order.
+async fn at_once<T, Fut: Future<Output = T>>(n: usize, call: impl Fn() -> Fut) -> Vec<T> {
+    let barrier = tokio::sync::Barrier::new(n);
+    futures_util::future::join_all((0..n).map(|_| {
+        let (barrier, call) = (&barrier, call());
+        async move {
+            barrier.wait().await;
+            call.await
+        }
+    }))
+    .await
+}
+
 /// The `Cookie` header (`session_id=...`) a login's answer sets, if it logged in.
 fn cookie(login: &Answer) -> Option<String> {
     login.session_cookie_header()
