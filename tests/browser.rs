@@ -25,40 +25,21 @@ mod support;
 #[path = "demo_lifecycle/browser.rs"]
 mod lifecycle;
 
-use std::path::Path;
-
 use http::StatusCode;
 use serde_json::json;
-use support::{Body, Browser, Demo, browser::bounded};
+use support::{
+    Body, Browser, Demo,
+    browser::{bounded, pages},
+};
 
 const EMAIL: &str = "ann@example.com";
 const PASSWORD: &str = support::GOOD_PW;
 const CHANGED: &str = support::OTHER_PW;
 const RESET: &str = "violet lantern harbour 77";
 
-/// The hardened demo, its cookie usable over `http://127.0.0.1`, unthrottled.
-fn hardened(db: &Path) -> Demo {
-    Demo::start(
-        db,
-        &[
-            ("AUTH_PROFILE", "hardened"),
-            ("AUTH_COOKIE_SECURE", "false"),
-            ("AUTH_THROTTLE", "false"),
-        ],
-    )
-}
-
-/// Logs in through the login page and waits for the after-login page (`/`).
+/// Logs `EMAIL` in through the login page and waits for the after-login page (`/`).
 async fn log_in(browser: &Browser, demo: &Demo, password: &str) {
-    browser.goto(&demo.url("/login")).await;
-    browser
-        .fill(
-            "form#login-form",
-            &[("email", EMAIL), ("password", password)],
-        )
-        .await;
-    browser.click("button#login-submit").await;
-    browser.wait_for_page("/").await;
+    pages::log_in(browser, demo, EMAIL, password).await;
 }
 
 /// The session cookie is in the browser, and not where the page's scripts can read it.
@@ -84,28 +65,14 @@ async fn a_user_s_journey_in_the_hardened_profile_steps() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let demo = hardened(&dir.path().join("demo.redb"));
+    let demo = pages::hardened_demo(&dir.path().join("demo.redb"), &[]);
 
     // Register.
-    browser.goto(&demo.url("/register")).await;
-    browser
-        .fill(
-            "form#register-form",
-            &[("email", EMAIL), ("password", PASSWORD)],
-        )
-        .await;
-    browser.click("button#register-submit").await;
-    browser.wait_for_page("/login?notice=registered").await;
+    pages::register(&browser, &demo, EMAIL, PASSWORD).await;
     browser.wait_for("p#notice").await;
 
     // A wrong password, then the right one.
-    browser
-        .fill(
-            "form#login-form",
-            &[("email", EMAIL), ("password", "not the password at all")],
-        )
-        .await;
-    browser.click("button#login-submit").await;
+    pages::submit_login(&browser, EMAIL, "not the password at all").await;
     browser
         .wait_for_path("/login?error=wrong_credentials", |pq| {
             pq.starts_with("/login?error=wrong_credentials")
@@ -215,9 +182,7 @@ async fn a_user_s_journey_in_the_hardened_profile_steps() {
     assert_eq!(browser.text("span#email").await, EMAIL);
     assert_http_only_session(&browser).await;
 
-    browser.close().await;
-    let (status, stderr) = demo.terminate();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    pages::finish(browser, demo).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,15 +197,7 @@ async fn a_password_reset_in_the_seed_profile_steps() {
     let dir = tempfile::tempdir().expect("temp dir");
     let demo = Demo::start(&dir.path().join("demo.redb"), &[]);
 
-    browser.goto(&demo.url("/register")).await;
-    browser
-        .fill(
-            "form#register-form",
-            &[("email", EMAIL), ("password", PASSWORD)],
-        )
-        .await;
-    browser.click("button#register-submit").await;
-    browser.wait_for_page("/login?notice=registered").await;
+    pages::register(&browser, &demo, EMAIL, PASSWORD).await;
     log_in(&browser, &demo, PASSWORD).await;
     browser.goto(&demo.url("/me")).await;
     assert_eq!(browser.text("span#email").await, EMAIL);
@@ -286,7 +243,5 @@ async fn a_password_reset_in_the_seed_profile_steps() {
     browser.goto(&demo.url("/me")).await;
     assert_eq!(browser.text("span#email").await, EMAIL);
 
-    browser.close().await;
-    let (status, stderr) = demo.terminate();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    pages::finish(browser, demo).await;
 }

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use super::{
     Auth,
     audit::{Client, audit},
+    reauth::{Reauthenticated, Sensitive},
 };
 use crate::{
     error::{AuthError, StoreError},
@@ -73,29 +74,17 @@ impl<S: Store> Auth<S> {
         let Some((_, user)) = self.live_session_user(token).await? else {
             return Err(AuthError::InvalidSession);
         };
+        let policy = &self.shared.config.password_policy;
+        let Reauthenticated { user, attempt } = self
+            .reauthenticate_checked(
+                user,
+                current_password,
+                client,
+                Sensitive::PasswordChange,
+                |user| policy.check(new_password, &user.email).map_err(Into::into),
+            )
+            .await?;
         let throttle = &self.shared.throttle;
-        let attempt = match throttle.attempt(&user.email, client, self.now()).await? {
-            Ok(attempt) => attempt,
-            Err(retry_after) => {
-                audit!(warn, "password_change_throttled", user_id = %user.id, client = %Client(client));
-                return Err(AuthError::Throttled { retry_after });
-            }
-        };
-        let verified = match self
-            .verify_current(&user, current_password, new_password)
-            .await
-        {
-            Ok(verified) => verified,
-            Err(e) => {
-                throttle.released(attempt).await;
-                return Err(e);
-            }
-        };
-        if !verified {
-            throttle.failed(attempt, self.now());
-            audit!(info, "password_change_refused", reason = "wrong password", user_id = %user.id, client = %Client(client));
-            return Err(AuthError::WrongPassword);
-        }
         let hash = match self.shared.hasher.hash(new_password.to_owned()).await {
             Ok(hash) => hash,
             Err(e) => {
@@ -124,27 +113,5 @@ impl<S: Store> Auth<S> {
         throttle.succeeded(attempt).await;
         audit!(info, "password_changed", user_id = %changed.id, client = %Client(client));
         Ok(changed)
-    }
-
-    /// Checks the new password against the policy, then verifies the current one.
-    async fn verify_current(
-        &self,
-        user: &User,
-        current_password: &str,
-        new_password: &str,
-    ) -> Result<bool, AuthError> {
-        self.shared
-            .config
-            .password_policy
-            .check(new_password, &user.email)?;
-        let verified = self
-            .shared
-            .hasher
-            .verify(
-                current_password.to_owned(),
-                Some(user.hashed_password.clone()),
-            )
-            .await?;
-        Ok(verified.ok)
     }
 }

@@ -1,6 +1,6 @@
-//! Re-authentication: a logged-in user proving their current password again before an email
-//! change, the deletion of their account or a change to their second factor, throttled as a
-//! login is.
+//! Re-authentication: a logged-in user proving their current password again before a
+//! password change, an email change, the deletion of their account or a change to their
+//! second factor, throttled as a login is.
 
 use std::net::IpAddr;
 
@@ -14,6 +14,8 @@ use crate::{error::AuthError, store::Store, throttle::Attempt, token::SessionTok
 /// called.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Sensitive {
+    /// `PUT /profile/password`.
+    PasswordChange,
     /// `PUT /profile/email`.
     EmailChange,
     /// `DELETE /profile`.
@@ -27,6 +29,9 @@ impl Sensitive {
     /// The audit event of an attempt the throttle held back.
     fn throttled(self, user: &User, client: Option<IpAddr>) {
         match self {
+            Self::PasswordChange => {
+                audit!(warn, "password_change_throttled", user_id = %user.id, client = %Client(client));
+            }
             Self::EmailChange => {
                 audit!(warn, "email_change_throttled", user_id = %user.id, client = %Client(client));
             }
@@ -42,6 +47,9 @@ impl Sensitive {
     /// The audit event of an attempt refused for `reason` (never a secret).
     pub(super) fn refused(self, reason: &'static str, user: &User, client: Option<IpAddr>) {
         match self {
+            Self::PasswordChange => {
+                audit!(info, "password_change_refused", reason = reason, user_id = %user.id, client = %Client(client));
+            }
             Self::EmailChange => {
                 audit!(info, "email_change_refused", reason = reason, user_id = %user.id, client = %Client(client));
             }
@@ -95,6 +103,20 @@ impl<S: Store> Auth<S> {
         client: Option<IpAddr>,
         what: Sensitive,
     ) -> Result<Reauthenticated, AuthError> {
+        self.reauthenticate_checked(user, current_password, client, what, |_| Ok(()))
+            .await
+    }
+
+    /// [`reauthenticate`](Self::reauthenticate), with `check` run first once the throttle
+    /// has let the attempt through (its error releases the attempt and is returned as it is).
+    pub(super) async fn reauthenticate_checked(
+        &self,
+        user: User,
+        current_password: &str,
+        client: Option<IpAddr>,
+        what: Sensitive,
+        check: impl FnOnce(&User) -> Result<(), AuthError>,
+    ) -> Result<Reauthenticated, AuthError> {
         let throttle = &self.shared.throttle;
         let attempt = match throttle.attempt(&user.email, client, self.now()).await? {
             Ok(attempt) => attempt,
@@ -103,6 +125,10 @@ impl<S: Store> Auth<S> {
                 return Err(AuthError::Throttled { retry_after });
             }
         };
+        if let Err(e) = check(&user) {
+            throttle.released(attempt).await;
+            return Err(e);
+        }
         let verified = self
             .shared
             .hasher

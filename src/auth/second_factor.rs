@@ -22,7 +22,7 @@ use self::{
 use super::{
     Auth,
     audit::{Client, audit},
-    reauth::Sensitive,
+    reauth::{Reauthenticated, Sensitive},
 };
 use crate::{
     config::SecretKey,
@@ -156,19 +156,11 @@ impl<S: Store> Auth<S> {
         let Some(key) = self.totp_key() else {
             return Err(AuthError::TotpUnavailable);
         };
-        let Some((_, user)) = self.live_session_user(token).await? else {
-            return Err(AuthError::InvalidSession);
-        };
+        let what = Sensitive::SecondFactor("begin");
+        let Reauthenticated { user, attempt } = self
+            .reauthenticate_session(token, current_password, client, what)
+            .await?;
         let throttle = &self.shared.throttle;
-        let attempt = self
-            .reauthenticate(
-                user.clone(),
-                current_password,
-                client,
-                Sensitive::SecondFactor("begin"),
-            )
-            .await?
-            .attempt;
         throttle.succeeded(attempt).await;
         let existing = self
             .shared
@@ -290,19 +282,11 @@ impl<S: Store> Auth<S> {
         proof: Option<SecondFactorProof<'_>>,
         client: Option<IpAddr>,
     ) -> Result<(), AuthError> {
-        let Some((_, user)) = self.live_session_user(token).await? else {
-            return Err(AuthError::InvalidSession);
-        };
+        let what = Sensitive::SecondFactor("disable");
+        let Reauthenticated { user, attempt } = self
+            .reauthenticate_session(token, current_password, client, what)
+            .await?;
         let throttle = &self.shared.throttle;
-        let attempt = self
-            .reauthenticate(
-                user.clone(),
-                current_password,
-                client,
-                Sensitive::SecondFactor("disable"),
-            )
-            .await?
-            .attempt;
         let factor = match self.shared.store.second_factor(user.id).await {
             Ok(Some(factor)) => factor,
             Ok(None) => {

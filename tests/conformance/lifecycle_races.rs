@@ -3,13 +3,8 @@
 //! deletion racing a login. Each round releases its tasks at once with a barrier; the
 //! rounds are bounded.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
-use futures_util::future::join_all;
-use tokio::sync::Barrier;
 use tower_user_auth::{
     StoreError, UserId,
     store::{
@@ -18,36 +13,14 @@ use tower_user_auth::{
     token::TokenDigest,
 };
 
-use crate::{email_token, now, session};
+use crate::{
+    email_token, now,
+    race_harness::{at_once, look_ups_racing_an_email_change, user_with_sessions},
+    session,
+};
 
 /// Rounds of each race.
 const ROUNDS: u64 = 25;
-
-/// Runs `n` copies of `f(store, i)` at once: each task waits on one barrier before it calls
-/// the store. Their results, in order.
-async fn at_once<S, T, F, Fut>(store: &Arc<S>, n: usize, f: F) -> Vec<T>
-where
-    S: Store,
-    T: Send + 'static,
-    F: Fn(Arc<S>, usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-{
-    let barrier = Arc::new(Barrier::new(n));
-    let tasks: Vec<_> = (0..n)
-        .map(|i| {
-            let (barrier, call) = (Arc::clone(&barrier), f(Arc::clone(store), i));
-            tokio::spawn(async move {
-                barrier.wait().await;
-                call.await
-            })
-        })
-        .collect();
-    join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.expect("the task panicked"))
-        .collect()
-}
 
 /// A user with an enabled factor (secret `secret`, last step `step`, `codes` as recovery
 /// codes).
@@ -322,24 +295,10 @@ pub async fn delete_user_racing_insert_session_leaves_no_session<S: Store>(store
 /// `redeem_email_token` has returned answers the old one (the redemption rewrites the
 /// sessions' email in its transaction, as `update_user` does).
 pub async fn an_email_change_by_token_is_seen_by_every_later_session_look_up<S: Store>(store: S) {
-    const SESSIONS: usize = 3;
-    const READERS: usize = 3;
     let at = now();
-    let user = store
-        .add_user("token0@example.com", "$2b$04$a")
-        .await
-        .unwrap();
-    let digests: Vec<TokenDigest> = (0..SESSIONS)
-        .map(|i| TokenDigest::of(&format!("token email race {i}")))
-        .collect();
-    for digest in &digests {
-        store
-            .insert_session(*digest, session(user.id, at, 600), None)
-            .await
-            .unwrap();
-    }
+    let (user, digests) =
+        user_with_sessions(&store, "token0@example.com", "token email race").await;
     let store = Arc::new(store);
-    let digests = Arc::new(digests);
     for round in 0..ROUNDS {
         let (old, new) = (
             format!("token{round}@example.com"),
@@ -359,40 +318,11 @@ pub async fn an_email_change_by_token_is_seen_by_every_later_session_look_up<S: 
             )
             .await
             .unwrap();
-        let barrier = Arc::new(Barrier::new(READERS + 1));
-        let changed = Arc::new(AtomicBool::new(false));
-        let readers: Vec<_> = (0..READERS)
-            .map(|r| {
-                let (store, digests) = (Arc::clone(&store), Arc::clone(&digests));
-                let (barrier, changed) = (Arc::clone(&barrier), Arc::clone(&changed));
-                let (old, new) = (old.clone(), new.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    let (mut after, mut i) = (0, r);
-                    while after < 20 {
-                        let returned = changed.load(Ordering::SeqCst);
-                        let digest = digests[i % SESSIONS];
-                        i += 1;
-                        let email = store.session(digest).await.unwrap().map(|e| e.email);
-                        let email = email.expect("a live session");
-                        if returned {
-                            after += 1;
-                            assert_eq!(email, new, "round {round}: stale");
-                        } else {
-                            assert!(email == old || email == new, "round {round}: {email}");
-                        }
-                        tokio::task::yield_now().await;
-                    }
-                })
-            })
-            .collect();
-        barrier.wait().await;
-        let redeemed = store.redeem_email_token(token, at).await.unwrap();
-        assert_eq!(redeemed.user.email, new);
-        changed.store(true, Ordering::SeqCst);
-        for reader in join_all(readers).await {
-            reader.expect("a reader panicked");
-        }
+        let change = async {
+            let redeemed = store.redeem_email_token(token, at).await.unwrap();
+            assert_eq!(redeemed.user.email, new);
+        };
+        look_ups_racing_an_email_change(&store, &digests, round, (&old, &new), change).await;
     }
 }
 

@@ -11,7 +11,8 @@
 //! `resets.rs`, `devices.rs`, `credentials.rs` (the generation and compare-and-set rules),
 //! `races.rs` (concurrent registrations and credential changes), `purge.rs`, `auth.rs`
 //! (`Auth` over the store), `lifecycle.rs` (confirmation and email-change tokens),
-//! `second_factor.rs`, and `lifecycle_races.rs` (their compare-and-sets under concurrency). A new backend passes this suite by adding one arm to the macro.
+//! `second_factor.rs`, and `lifecycle_races.rs` (their compare-and-sets under concurrency);
+//! `race_harness.rs` is what the two race files share. A new backend passes this suite by adding one arm to the macro.
 //!
 //! Times are whole seconds: the stores keep milliseconds.
 
@@ -24,6 +25,7 @@ mod devices;
 mod lifecycle;
 mod lifecycle_races;
 mod purge;
+mod race_harness;
 mod races;
 mod resets;
 mod second_factor;

@@ -1,43 +1,24 @@
 //! Concurrency, on a multi-thread runtime: what must hold whichever request commits first.
 
-use std::sync::{
-    Arc,
-    atomic::{AtomicBool, Ordering},
-};
+use std::sync::Arc;
 
-use futures_util::future::join_all;
-use tokio::sync::Barrier;
 use tower_user_auth::{
     StoreError,
     store::{AccountVersion, PasswordReset, Store, UserQuery, UserUpdate},
     token::TokenDigest,
 };
 
-use crate::{device, now, reset, session};
-
-/// Runs `n` copies of `f(store, i)` at once on the runtime's threads; their results in order.
-async fn race<S, T, F, Fut>(store: &Arc<S>, n: usize, f: F) -> Vec<T>
-where
-    S: Store,
-    T: Send + 'static,
-    F: Fn(Arc<S>, usize) -> Fut,
-    Fut: Future<Output = T> + Send + 'static,
-{
-    let tasks: Vec<_> = (0..n)
-        .map(|i| tokio::spawn(f(Arc::clone(store), i)))
-        .collect();
-    join_all(tasks)
-        .await
-        .into_iter()
-        .map(|r| r.expect("the task panicked"))
-        .collect()
-}
+use crate::{
+    device, now,
+    race_harness::{at_once, look_ups_racing_an_email_change, user_with_sessions},
+    reset, session,
+};
 
 /// Sixteen registrations of one email (as two spellings of one key) at once: exactly one
 /// account, the others `EmailTaken`.
 pub async fn sixteen_racing_registrations_of_one_email_make_one_account<S: Store>(store: S) {
     let store = Arc::new(store);
-    let results = race(&store, 16, |store, i| async move {
+    let results = at_once(&store, 16, |store, i| async move {
         let email = if i % 2 == 0 {
             "race@example.com"
         } else {
@@ -67,7 +48,7 @@ pub async fn racing_password_changes_one_wins<S: Store>(store: S) {
         .unwrap();
     let store = Arc::new(store);
     let id = user.id;
-    let results = race(&store, 8, |store, i| async move {
+    let results = at_once(&store, 8, |store, i| async move {
         let update = UserUpdate::new()
             .hashed_password(format!("$2b$04$new{i}"))
             .expected_generation(0);
@@ -97,7 +78,7 @@ pub async fn insert_session_racing_a_password_change_leaves_no_old_session<S: St
     let id = user.id;
     let (mut inserted, mut refused) = (0, 0);
     for round in 0..20_u64 {
-        let results = race(&store, 2, |store, i| async move {
+        let results = at_once(&store, 2, |store, i| async move {
             if i == 0 {
                 let mut record = session(id, at, 600);
                 record.generation = round;
@@ -147,7 +128,7 @@ pub async fn racing_resets_with_one_token_one_wins<S: Store>(store: S) {
         .unwrap();
     let store = Arc::new(store);
     let id = user.id;
-    let results = race(&store, 8, |store, i| async move {
+    let results = at_once(&store, 8, |store, i| async move {
         let reset = PasswordReset {
             token,
             user_id: id,
@@ -182,7 +163,7 @@ pub async fn racing_device_failures_never_exceed_the_limit<S: Store>(store: S) {
         .unwrap();
     let store = Arc::new(store);
     let id = user.id;
-    let results = race(&store, 16, |store, _| async move {
+    let results = at_once(&store, 16, |store, _| async move {
         store.record_device_failure(token, id, 5).await
     })
     .await;
@@ -201,67 +182,20 @@ pub async fn racing_device_failures_never_exceed_the_limit<S: Store>(store: S) {
 /// one (the store keeps the owner's email with each session and must rewrite it in the
 /// change's transaction). Many rounds, each released at once by a barrier.
 pub async fn an_email_change_is_seen_by_every_later_session_look_up<S: Store>(store: S) {
-    const SESSIONS: usize = 3;
-    const READERS: usize = 3;
-    let at = now();
-    let user = store
-        .add_user("round0@example.com", "$2b$04$a")
-        .await
-        .unwrap();
-    let digests: Vec<TokenDigest> = (0..SESSIONS)
-        .map(|i| TokenDigest::of(&format!("email race {i}")))
-        .collect();
-    for digest in &digests {
-        store
-            .insert_session(*digest, session(user.id, at, 600), None)
-            .await
-            .unwrap();
-    }
+    let (user, digests) = user_with_sessions(&store, "round0@example.com", "email race").await;
     let store = Arc::new(store);
-    let digests = Arc::new(digests);
-    for round in 0..100_usize {
+    for round in 0..100_u64 {
         let (old, new) = (
             format!("round{round}@example.com"),
             format!("round{}@example.com", round + 1),
         );
-        let barrier = Arc::new(Barrier::new(READERS + 1));
-        let changed = Arc::new(AtomicBool::new(false));
-        let readers: Vec<_> = (0..READERS)
-            .map(|r| {
-                let (store, digests) = (Arc::clone(&store), Arc::clone(&digests));
-                let (barrier, changed) = (Arc::clone(&barrier), Arc::clone(&changed));
-                let (old, new) = (old.clone(), new.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    let mut after = 0;
-                    let mut i = r;
-                    while after < 20 {
-                        let returned = changed.load(Ordering::SeqCst);
-                        let digest = digests[i % SESSIONS];
-                        i += 1;
-                        let entry = store.session(digest).await.unwrap();
-                        let email = entry.map(|e| e.email);
-                        if returned {
-                            after += 1;
-                            assert_eq!(email.as_ref(), Some(&new), "round {round}: stale");
-                        } else {
-                            let email = email.expect("a live session");
-                            assert!(email == old || email == new, "round {round}: {email}");
-                        }
-                        tokio::task::yield_now().await;
-                    }
-                })
-            })
-            .collect();
-        barrier.wait().await;
-        let updated = store
-            .update_user(user.id, UserUpdate::new().email(new.clone()))
-            .await
-            .unwrap();
-        assert_eq!(updated.email, new);
-        changed.store(true, Ordering::SeqCst);
-        for reader in join_all(readers).await {
-            reader.expect("a reader panicked");
-        }
+        let change = async {
+            let updated = store
+                .update_user(user.id, UserUpdate::new().email(new.clone()))
+                .await
+                .unwrap();
+            assert_eq!(updated.email, new);
+        };
+        look_ups_racing_an_email_change(&store, &digests, round, (&old, &new), change).await;
     }
 }

@@ -4,13 +4,12 @@
 //! account deleted with a recovery code.
 
 use http::StatusCode;
-use serde_json::json;
 
 use super::{EMAIL, PASSWORD, log_in};
 use crate::support::{
-    self, Body, Browser, Demo,
+    self, Body, Browser,
     browser::{
-        bounded,
+        bounded, pages,
         totp::{self, code_at, current_step},
     },
 };
@@ -27,33 +26,6 @@ fn the_test_authenticator_matches_the_rfc_vectors() {
     totp::check_against_the_rfc_vectors();
 }
 
-/// Waits ([`support::browser::WAIT`]) until the element `css` has a non-empty text (shown
-/// by the page's script); that text.
-async fn wait_for_text(browser: &Browser, css: &str) -> String {
-    let deadline = std::time::Instant::now() + support::browser::WAIT;
-    loop {
-        let text = browser
-            .script(
-                "var e = document.querySelector(arguments[0]); \
-                 return e && !e.closest('[hidden]') ? e.textContent : '';",
-                vec![json!(css)],
-            )
-            .await;
-        if let Some(text) = text.as_str().filter(|t| !t.trim().is_empty()) {
-            return text.trim().to_owned();
-        }
-        if std::time::Instant::now() >= deadline {
-            browser
-                .fail(&format!(
-                    "no text in {css:?} within {:?}",
-                    support::browser::WAIT
-                ))
-                .await;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_account_lifecycle_in_the_hardened_profile() {
     bounded(the_account_lifecycle_in_the_hardened_profile_steps()).await;
@@ -64,34 +36,17 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let demo = Demo::start(
+    let demo = pages::hardened_demo(
         &dir.path().join("demo.redb"),
         &[
-            ("AUTH_PROFILE", "hardened"),
-            ("AUTH_COOKIE_SECURE", "false"),
-            ("AUTH_THROTTLE", "false"),
             ("AUTH_REQUIRE_EMAIL_CONFIRMATION", "1"),
             ("AUTH_SECRET_KEY", SECRET_KEY),
         ],
     );
 
     // Register: the account waits for its email to be confirmed.
-    browser.goto(&demo.url("/register")).await;
-    browser
-        .fill(
-            "form#register-form",
-            &[("email", EMAIL), ("password", PASSWORD)],
-        )
-        .await;
-    browser.click("button#register-submit").await;
-    browser.wait_for_page("/login?notice=registered").await;
-    browser
-        .fill(
-            "form#login-form",
-            &[("email", EMAIL), ("password", PASSWORD)],
-        )
-        .await;
-    browser.click("button#login-submit").await;
+    pages::register(&browser, &demo, EMAIL, PASSWORD).await;
+    pages::submit_login(&browser, EMAIL, PASSWORD).await;
     browser
         .wait_for_page("/login?error=email_not_confirmed")
         .await;
@@ -119,7 +74,7 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
         .fill("form#totp-setup-form", &[("current_password", PASSWORD)])
         .await;
     browser.click("button#totp-setup-submit").await;
-    let secret = wait_for_text(&browser, "code#totp-secret").await;
+    let secret = browser.wait_for_text("code#totp-secret").await;
     assert_eq!(secret.len(), 32, "160 bits in base32: {secret}");
     assert!(
         secret
@@ -127,7 +82,7 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
             .all(|b| b.is_ascii_uppercase() || (b'2'..=b'7').contains(&b)),
         "{secret}"
     );
-    let uri = wait_for_text(&browser, "code#totp-uri-text").await;
+    let uri = browser.wait_for_text("code#totp-uri-text").await;
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     assert!(uri.contains(&format!("secret={secret}")), "{uri}");
     assert!(
@@ -142,7 +97,9 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
         )
         .await;
     browser.click("button#totp-confirm-submit").await;
-    wait_for_text(&browser, "ol#recovery-codes li.recovery-code").await;
+    browser
+        .wait_for_text("ol#recovery-codes li.recovery-code")
+        .await;
     let codes = browser
         .script(
             "return Array.from(document.querySelectorAll('ol#recovery-codes li'), \
@@ -178,13 +135,7 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     browser.click("form#logout-form button#logout").await;
     browser.wait_for_page("/").await;
     browser.goto(&demo.url("/login")).await;
-    browser
-        .fill(
-            "form#login-form",
-            &[("email", EMAIL), ("password", PASSWORD)],
-        )
-        .await;
-    browser.click("button#login-submit").await;
+    pages::submit_login(&browser, EMAIL, PASSWORD).await;
     browser
         .wait_for_page("/login?error=second_factor_required")
         .await;
@@ -273,9 +224,7 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
         a.body
     );
 
-    browser.close().await;
-    let (status, stderr) = demo.terminate();
-    assert_eq!(status.code(), Some(0), "{stderr}");
+    let stderr = pages::finish(browser, demo).await;
     assert!(!stderr.contains(&secret), "the secret is never logged");
     assert!(!stderr.contains(&token), "nor the confirmation token");
     assert!(!stderr.contains(&change), "nor the email change token");

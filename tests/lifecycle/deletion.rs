@@ -7,7 +7,6 @@ use std::{sync::Arc, time::Duration};
 use http::Method;
 use serde_json::{Value, json};
 use tokio::sync::Barrier;
-use totp_rs::{Algorithm, Secret, TOTP};
 use tower_user_auth::{
     config::SecretKey,
     store::{AccountVersion, ResetRecord, Store},
@@ -16,7 +15,11 @@ use tower_user_auth::{
 
 use super::{
     Answer, Site, assert_4xx, assert_refused, cookie,
-    support::{GOOD_PW, OTHER_PW, assert_ok, clears, hardened_config, seed_config, unthrottled},
+    support::{
+        GOOD_PW, OTHER_PW, assert_ok,
+        browser::totp::{STEP_SECS, code_at},
+        clears, hardened_config, second_factor, seed_config, unthrottled,
+    },
 };
 
 /// `DELETE /profile` with `cookie` and `fields`.
@@ -156,57 +159,22 @@ async fn wrong_passwords_are_failures_and_a_deletion_clears_the_backoff() {
     }
 }
 
-/// The authenticator app's code for `secret` (base32) at `unix_secs` (RFC 6238: SHA-1, 6
-/// digits, 30-second steps).
-fn totp(secret: &str, unix_secs: u64) -> String {
-    let bytes = Secret::Encoded(secret.to_owned())
-        .to_bytes()
-        .expect("base32");
-    TOTP::new(Algorithm::SHA1, 6, 1, 30, bytes)
-        .expect("a TOTP")
-        .generate(unix_secs)
-}
-
 /// A session of `email` (registered with [`GOOD_PW`]) whose account then enables a TOTP
 /// factor over HTTP: the session's cookie, the secret, the recovery codes.
 async fn with_factor(site: &Site, email: &str) -> (String, String, Vec<String>) {
     site.register(email, GOOD_PW).await;
     let cookie = site.session(email).await;
-    let res = site
-        .send(
-            Method::POST,
-            "/profile/totp",
-            &cookie,
-            &[("current_password", GOOD_PW)],
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.text());
-    let secret = res.json()["secret"].as_str().expect("a secret").to_owned();
-    let code = totp(&secret, unix_now(site));
-    let res = site
-        .send(
-            Method::POST,
-            "/profile/totp/confirm",
-            &cookie,
-            &[("code", &code)],
-        )
-        .await;
-    assert_eq!(res.status, 200, "{}", res.text());
-    let codes = res.json()["recovery_codes"]
-        .as_array()
-        .expect("recovery codes")
-        .iter()
-        .map(|c| c.as_str().expect("a code").to_owned())
-        .collect();
+    let (secret, codes) = second_factor::enable(&site.server.http, &cookie, step(site)).await;
     (cookie, secret, codes)
 }
 
-/// The site's clock, in seconds since the epoch.
-fn unix_now(site: &Site) -> u64 {
+/// The TOTP time step of the site's clock.
+fn step(site: &Site) -> u64 {
     let now = site.harness.auth.now();
     now.duration_since(std::time::UNIX_EPOCH)
         .expect("after 1970")
         .as_secs()
+        / STEP_SECS
 }
 
 /// With the second factor on, the password alone does not delete (401 "second factor
@@ -222,7 +190,7 @@ async fn with_a_second_factor_deletion_needs_a_code_or_a_recovery_code() {
         let res = delete_with(&site, &bob, GOOD_PW).await;
         assert_refused(&res, 401, "second factor required");
     }
-    let used = totp(&secret, unix_now(&site));
+    let used = code_at(&secret, step(&site));
     let replay = [("current_password", GOOD_PW), ("otp", used.as_str())];
     assert_4xx(&delete(&site, &bob, &replay).await, 401);
     let wrong = if used == "000000" { "111111" } else { "000000" };
@@ -236,7 +204,7 @@ async fn with_a_second_factor_deletion_needs_a_code_or_a_recovery_code() {
     assert!(site.harness.user_exists("bob@example.com").await);
 
     site.harness.advance(Duration::from_secs(30));
-    let next = totp(&secret, unix_now(&site));
+    let next = code_at(&secret, step(&site));
     let res = delete(
         &site,
         &bob,

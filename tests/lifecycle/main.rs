@@ -68,10 +68,9 @@ impl Site {
         cookie: &str,
         fields: &[(&str, &str)],
     ) -> Answer {
-        let headers = support::cookie_header(cookie);
         self.server
             .http
-            .send(method, path, &headers, Body::Form(fields))
+            .send_form(method, path, cookie, &[], fields)
             .await
     }
 
@@ -83,11 +82,10 @@ impl Site {
         cookie: &str,
         fields: &[(&str, &str)],
     ) -> Answer {
-        let mut headers = support::cookie_header(cookie);
-        headers.push(("accept", BROWSER_ACCEPT));
+        let accept = [("accept", BROWSER_ACCEPT)];
         self.server
             .http
-            .send(method, path, &headers, Body::Form(fields))
+            .send_form(method, path, cookie, &accept, fields)
             .await
     }
 
@@ -141,9 +139,23 @@ impl Site {
     }
 }
 
+/// Runs `n` calls of `call()` concurrently, each released at once by one barrier; their
+/// results, in order.
+async fn at_once<T, Fut: Future<Output = T>>(n: usize, call: impl Fn() -> Fut) -> Vec<T> {
+    let barrier = tokio::sync::Barrier::new(n);
+    futures_util::future::join_all((0..n).map(|_| {
+        let (barrier, call) = (&barrier, call());
+        async move {
+            barrier.wait().await;
+            call.await
+        }
+    }))
+    .await
+}
+
 /// The `Cookie` header (`session_id=...`) a login's answer sets, if it logged in.
 fn cookie(login: &Answer) -> Option<String> {
-    login.session_cookie().map(|v| format!("session_id={v}"))
+    login.session_cookie_header()
 }
 
 /// Asserts `res` is `status` with a JSON `{"message": ...}` body whose message is `message`.
@@ -151,6 +163,12 @@ fn cookie(login: &Answer) -> Option<String> {
 fn assert_refused(res: &Answer, status: u16, message: &str) {
     assert_eq!(res.status, status, "{}", res.text());
     assert_eq!(res.json()["message"], message, "{}", res.text());
+}
+
+/// Asserts `res` refuses a token: 403 "invalid or expired token".
+#[track_caller]
+fn assert_invalid_token(res: &Answer) {
+    assert_refused(res, 403, "invalid or expired token");
 }
 
 /// Asserts a 4xx with a JSON message.

@@ -1,6 +1,7 @@
 //! The site every test drives: the layer around `Echo` over a real redb file, served on a
-//! real socket, with a manual clock; and an authenticator app (RFC 6238 codes by `totp-rs`,
-//! whose SHA-1 arithmetic the crate's unit tests check against RFC 6238 appendix B).
+//! real socket, with a manual clock; and an authenticator app (the shared harness's RFC 6238
+//! codes, [`support::browser::totp`](crate::support::browser::totp), checked against the
+//! RFC's vectors by the browser suite).
 
 use std::{
     path::PathBuf,
@@ -8,9 +9,7 @@ use std::{
 };
 
 use http::{Method, StatusCode};
-use serde_json::Value;
 use tempfile::TempDir;
-use totp_rs::{Algorithm, Secret, TOTP};
 use tower_user_auth::{
     Auth, AuthConfig, ManualClock,
     config::SecretKey,
@@ -19,7 +18,7 @@ use tower_user_auth::{
 };
 
 use crate::support::{
-    Answer, Body, Client, DB_FILE, GOOD_PW, Server, cookie_header, hardened_config, serve_echo,
+    Answer, Body, Client, DB_FILE, GOOD_PW, Server, hardened_config, second_factor, serve_echo,
     unthrottled,
 };
 
@@ -41,14 +40,7 @@ pub fn config() -> AuthConfig {
 }
 
 /// An authenticator app holding `secret` (base32): the code of step `step`.
-pub fn code(secret: &str, step: u64) -> String {
-    let bytes = Secret::Encoded(secret.to_owned())
-        .to_bytes()
-        .expect("base32 secret");
-    TOTP::new(Algorithm::SHA1, 6, 1, STEP, bytes)
-        .expect("valid TOTP")
-        .generate(step * STEP)
-}
+pub use crate::support::browser::totp::code_at as code;
 
 /// A factor enabled over HTTP.
 pub struct Enabled {
@@ -158,49 +150,26 @@ impl Site {
         fields: &[(&str, &str)],
     ) -> Answer {
         self.http()
-            .send(method, path, &cookie_header(cookie), Body::Form(fields))
+            .send_form(method, path, cookie, &[], fields)
             .await
     }
 
     /// `POST /profile/totp` with the right password; asserts 200 and returns the secret.
     pub async fn begin(&self, cookie: &str) -> String {
-        let a = self
-            .send(
-                Method::POST,
-                "/profile/totp",
-                cookie,
-                &[("current_password", GOOD_PW)],
-            )
-            .await;
-        assert_eq!(a.status, StatusCode::OK, "begin: {}", a.body);
-        a.json()["secret"].as_str().expect("secret").to_owned()
+        second_factor::begin(self.http(), cookie).await
     }
 
     /// `POST /profile/totp/confirm` with `code`.
     pub async fn confirm(&self, cookie: &str, code: &str) -> Answer {
-        self.send(
-            Method::POST,
-            "/profile/totp/confirm",
-            cookie,
-            &[("code", code)],
-        )
-        .await
+        second_factor::confirm(self.http(), cookie, code).await
     }
 
     /// Registers `email`, logs in, sets up and enables a factor with the current code.
     pub async fn enabled(&self, email: &str) -> Enabled {
         self.register(email).await;
         let cookie = self.session(email).await;
-        let secret = self.begin(&cookie).await;
-        let a = self.confirm(&cookie, &code(&secret, self.step())).await;
-        assert_eq!(a.status, StatusCode::OK, "confirm: {}", a.body);
-        let recovery_codes = match &a.json()["recovery_codes"] {
-            Value::Array(codes) => codes
-                .iter()
-                .map(|c| c.as_str().expect("a string").to_owned())
-                .collect(),
-            other => panic!("recovery_codes: {other}"),
-        };
+        let (secret, recovery_codes) =
+            second_factor::enable(self.http(), &cookie, self.step()).await;
         Enabled {
             cookie,
             secret,
@@ -222,6 +191,12 @@ impl Site {
         self.store.second_factor(id).await.expect("read factor")
     }
 
+    /// How many unused recovery codes the stored factor of `email` has (it must have one).
+    pub async fn recovery_codes_left(&self, email: &str) -> usize {
+        let factor = self.factor(email).await.expect("factor");
+        factor.recovery_codes.len()
+    }
+
     /// How many sessions `email` has stored.
     pub async fn sessions(&self, email: &str) -> usize {
         let id = self.user_id(email).await;
@@ -231,8 +206,7 @@ impl Site {
 
 /// The `Cookie` header (`session_id=...`) of a login's answer (asserts there is one).
 pub fn cookie(login: &Answer) -> String {
-    let value = login.session_cookie().expect("a session cookie");
-    format!("session_id={value}")
+    login.session_cookie_header().expect("a session cookie")
 }
 
 /// `POST /sessions` on `http` with [`GOOD_PW`] and `extra` fields.

@@ -95,11 +95,7 @@ async fn wrong_and_replayed_codes_and_wrong_recovery_codes_are_failures() {
     )
     .await;
     assert_eq!(
-        site.factor(email)
-            .await
-            .expect("factor")
-            .recovery_codes
-            .len(),
+        site.recovery_codes_left(email).await,
         10,
         "the recovery code held back was not spent"
     );

@@ -82,6 +82,11 @@ impl Answer {
         self.cookie("session_id")
     }
 
+    /// The `Cookie` header value (`session_id=...`) of the session the answer sets, if any.
+    pub fn session_cookie_header(&self) -> Option<String> {
+        self.session_cookie().map(|v| format!("session_id={v}"))
+    }
+
     /// The answer is the wrapped [`Echo`](super::Echo) app's, and the user it saw.
     pub fn app_user(&self) -> Option<Value> {
         let v = self.json();

@@ -12,6 +12,7 @@
 //! | [`browser`] | headless Chromium over WebDriver ([`Browser`]: chromedriver on a free loopback port, killed with its Chromium on drop; bounded waits that fail with the page's URL and text; `skipped:` without Chromium unless `REQUIRE_BROWSER=1`) |
 //! | [`log_capture`] | the `tracing` events written into memory ([`Captured`]): this thread's ([`capture`]) or the process's, and an audit event's [`lines`] |
 //! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
+//! | [`second_factor`] | a TOTP factor begun, confirmed and enabled over HTTP with the authenticator app's codes |
 //! | [`stats`] | median and ratio for the timing tests |
 //! | [`postgres`] | (feature `postgres`) a PostgreSQL server (`TEST_DATABASE_URL`, or a throwaway cluster started once per binary) and a fresh database per test ([`postgres::database`]: `skipped: <reason>` without a server, a failure under `REQUIRE_POSTGRES=1`) |
 //!
@@ -32,6 +33,7 @@ pub mod log_capture;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod request;
+pub mod second_factor;
 pub mod server;
 pub mod stats;
 

@@ -315,6 +315,21 @@ impl Client {
         self.http.send(method, &self.url(path), headers, body).await
     }
 
+    /// `method path` with the form `fields`, the `Cookie` header `cookie` (none if empty)
+    /// and the `extra` headers.
+    pub async fn send_form(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: &str,
+        extra: &[(&str, &str)],
+        fields: &[(&str, &str)],
+    ) -> Answer {
+        let mut headers = cookie_header(cookie);
+        headers.extend_from_slice(extra);
+        self.send(method, path, &headers, Body::Form(fields)).await
+    }
+
     /// [`Http::try_send`] to `path`.
     pub async fn try_send(
         &self,

@@ -26,6 +26,7 @@ use std::{
 };
 
 mod driver;
+pub mod pages;
 pub mod totp;
 
 use self::driver::Driver;
@@ -291,6 +292,29 @@ impl Browser {
         match self.client.execute(script, args).await {
             Ok(v) => v,
             Err(e) => self.fail(&format!("script failed ({e}): {script}")).await,
+        }
+    }
+
+    /// Waits ([`WAIT`]) until the element `css` has a non-empty text outside any `[hidden]`
+    /// (shown by the page's script); that text, trimmed.
+    pub async fn wait_for_text(&self, css: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let text = self
+                .script(
+                    "var e = document.querySelector(arguments[0]); \
+                     return e && !e.closest('[hidden]') ? e.textContent : '';",
+                    vec![json!(css)],
+                )
+                .await;
+            if let Some(text) = text.as_str().filter(|t| !t.trim().is_empty()) {
+                return text.trim().to_owned();
+            }
+            if Instant::now() >= deadline {
+                self.fail(&format!("no text in {css:?} within {WAIT:?}"))
+                    .await;
+            }
+            tokio::time::sleep(POLL).await;
         }
     }
 

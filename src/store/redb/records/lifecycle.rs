@@ -3,7 +3,9 @@
 
 use redb::{TypeName, Value};
 
-use super::{bytes_at, millis, time, u64_le_at};
+use super::{
+    bytes_at, decode_prefixed, encode_prefixed, millis, time, u64_le_at, variable_width_value,
+};
 use crate::{
     store::{EmailTokenPurpose, EmailTokenRecord, SecondFactorRecord},
     token::TokenDigest,
@@ -74,18 +76,9 @@ impl StoredEmailToken {
     }
 }
 
-impl Value for StoredEmailToken {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = Vec<u8>;
-
-    fn fixed_width() -> Option<usize> {
-        None
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
+impl StoredEmailToken {
+    /// Decodes the layout above.
+    fn decode(data: &[u8]) -> Self {
         let purpose = if u64_le_at(data, 24) == u64::from(KIND_CHANGE_EMAIL) {
             let rest = data.get(Self::FIXED..).unwrap_or_default();
             EmailTokenPurpose::ChangeEmail {
@@ -102,27 +95,23 @@ impl Value for StoredEmailToken {
         }
     }
 
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
-    where
-        Self: 'b,
-    {
-        let new_email = match &value.purpose {
+    /// Encodes the layout above.
+    fn encode(&self) -> Vec<u8> {
+        let new_email = match &self.purpose {
             EmailTokenPurpose::Confirm => "",
             EmailTokenPurpose::ChangeEmail { new_email } => new_email.as_str(),
         };
         let mut out = Vec::with_capacity(Self::FIXED + new_email.len());
-        let kind = u64::from(kind_of(&value.purpose));
-        for field in [value.user_id, value.created_ms, value.expires_ms, kind] {
+        let kind = u64::from(kind_of(&self.purpose));
+        for field in [self.user_id, self.created_ms, self.expires_ms, kind] {
             out.extend_from_slice(&field.to_le_bytes());
         }
         out.extend_from_slice(new_email.as_bytes());
         out
     }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::StoredEmailToken")
-    }
 }
+
+variable_width_value!(StoredEmailToken, "tower_user_auth::StoredEmailToken");
 
 /// A second factor: the value of the `second_factors` table, keyed by user id.
 ///
@@ -133,29 +122,13 @@ impl Value for StoredEmailToken {
 pub(in crate::store::redb) struct StoredSecondFactor(pub(in crate::store::redb) SecondFactorRecord);
 
 impl StoredSecondFactor {
-    /// The width of the fixed fields, before the secret.
-    const FIXED: usize = 20;
-}
-
-impl Value for StoredSecondFactor {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = Vec<u8>;
-
-    fn fixed_width() -> Option<usize> {
-        None
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        let secret_len = u32::from_le_bytes(bytes_at(data, 16)) as usize;
-        let rest = data.get(Self::FIXED..).unwrap_or_default();
-        let (secret, codes) = rest.split_at(secret_len.min(rest.len()));
+    /// Decodes the layout above.
+    fn decode(data: &[u8]) -> Self {
+        let ([enabled, last_step], secret, codes) = decode_prefixed(data);
         Self(SecondFactorRecord {
             sealed_secret: secret.to_vec(),
-            enabled: u64_le_at(data, 0) != 0,
-            last_step: u64_le_at(data, 8),
+            enabled: enabled != 0,
+            last_step,
             recovery_codes: codes
                 .chunks_exact(32)
                 .map(|c| TokenDigest(bytes_at(c, 0)))
@@ -163,30 +136,21 @@ impl Value for StoredSecondFactor {
         })
     }
 
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
-    where
-        Self: 'b,
-    {
-        let factor = &value.0;
-        // A sealed secret is a few dozen bytes; one beyond 4 GiB would only be cut short.
-        let secret_len = u32::try_from(factor.sealed_secret.len()).unwrap_or(u32::MAX);
-        let secret = &factor.sealed_secret[..secret_len as usize];
-        let mut out =
-            Vec::with_capacity(Self::FIXED + secret.len() + 32 * factor.recovery_codes.len());
-        out.extend_from_slice(&u64::from(factor.enabled).to_le_bytes());
-        out.extend_from_slice(&factor.last_step.to_le_bytes());
-        out.extend_from_slice(&secret_len.to_le_bytes());
-        out.extend_from_slice(secret);
+    /// Encodes the layout above (a sealed secret is a few dozen bytes; one beyond 4 GiB
+    /// would only be cut short).
+    fn encode(&self) -> Vec<u8> {
+        let factor = &self.0;
+        let fields = [u64::from(factor.enabled), factor.last_step];
+        let codes = 32 * factor.recovery_codes.len();
+        let mut out = encode_prefixed(&fields, &factor.sealed_secret, codes);
         for code in &factor.recovery_codes {
             out.extend_from_slice(&code.0);
         }
         out
     }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::StoredSecondFactor")
-    }
 }
+
+variable_width_value!(StoredSecondFactor, "tower_user_auth::StoredSecondFactor");
 
 #[cfg(test)]
 mod tests {

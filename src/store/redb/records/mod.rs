@@ -107,40 +107,53 @@ macro_rules! u64_fields_value {
 }
 pub(super) use u64_fields_value;
 
-/// The stored form of an account's fields: `fields` little-endian u64s (8 bytes each), the
-/// email's length in bytes (u32 LE, 4 bytes), the email (UTF-8), then the bcrypt hash (UTF-8)
-/// to the end. Schema version 2 had one field (the creation time), version 3 has two.
-pub(super) fn encode_account(fields: &[u64], email: &str, hash: &str) -> Vec<u8> {
-    // An email longer than 4 GiB cannot reach the store (the HTTP layer caps bodies), and
-    // would only be cut short here, never panic.
-    let email = email.as_bytes();
-    let email_len = u32::try_from(email.len()).unwrap_or(u32::MAX);
-    let email = &email[..email_len as usize];
-    let mut out = Vec::with_capacity(fields.len() * 8 + 4 + email.len() + hash.len());
+/// Fields then a length-prefixed byte string: `fields` little-endian u64s (8 bytes each),
+/// the length of `prefixed` in bytes (u32 LE, 4 bytes), `prefixed`; room for `more` bytes
+/// after it. A byte string beyond 4 GiB cannot reach the store (the HTTP layer caps bodies)
+/// and would only be cut short here, never panic.
+pub(super) fn encode_prefixed(fields: &[u64], prefixed: &[u8], more: usize) -> Vec<u8> {
+    let len = u32::try_from(prefixed.len()).unwrap_or(u32::MAX);
+    let prefixed = &prefixed[..len as usize];
+    let mut out = Vec::with_capacity(fields.len() * 8 + 4 + prefixed.len() + more);
     for field in fields {
         out.extend_from_slice(&field.to_le_bytes());
     }
-    out.extend_from_slice(&email_len.to_le_bytes());
-    out.extend_from_slice(email);
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(prefixed);
+    out
+}
+
+/// Decodes what [`encode_prefixed`] wrote with `N` fields: the fields, the length-prefixed
+/// bytes (cut short where `data` is), and whatever follows them.
+pub(super) fn decode_prefixed<const N: usize>(data: &[u8]) -> ([u64; N], &[u8], &[u8]) {
+    let fields = std::array::from_fn(|i| u64_le_at(data, i * 8));
+    let len = u32::from_le_bytes(bytes_at(data, N * 8)) as usize;
+    let rest = data.get(N * 8 + 4..).unwrap_or_default();
+    let (prefixed, after) = rest.split_at(len.min(rest.len()));
+    (fields, prefixed, after)
+}
+
+/// The stored form of an account's fields: `fields` little-endian u64s (8 bytes each), the
+/// email's length in bytes (u32 LE, 4 bytes), the email (UTF-8), then the bcrypt hash (UTF-8)
+/// to the end ([`encode_prefixed`]). Schema version 2 had one field (the creation time),
+/// version 3 has two.
+pub(super) fn encode_account(fields: &[u64], email: &str, hash: &str) -> Vec<u8> {
+    let mut out = encode_prefixed(fields, email.as_bytes(), hash.len());
     out.extend_from_slice(hash.as_bytes());
     out
 }
 
 /// Decodes what [`encode_account`] wrote with `N` fields: the fields, the email, the hash.
 pub(super) fn decode_account<const N: usize>(data: &[u8]) -> ([u64; N], String, String) {
-    let fields = std::array::from_fn(|i| u64_le_at(data, i * 8));
-    let email_len = u32::from_le_bytes(bytes_at(data, N * 8)) as usize;
-    let rest = data.get(N * 8 + 4..).unwrap_or_default();
-    let (email, hash) = rest.split_at(email_len.min(rest.len()));
+    let (fields, email, hash) = decode_prefixed(data);
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (fields, text(email), text(hash))
 }
 
-/// Implements [`Value`] for an account struct (fields `email`, `hashed_password` and the
-/// `u64`s listed) as [`encode_account`] lays it out, the `u64`s in the order listed, under
-/// the type name given.
-macro_rules! account_value {
-    ($record:ty, $type_name:literal, [$($field:ident),+ $(,)?]) => {
+/// Implements [`Value`] (variable width) for a record with an inherent `decode(&[u8]) ->
+/// Self` and `encode(&self) -> Vec<u8>`, under the type name given.
+macro_rules! variable_width_value {
+    ($record:ty, $type_name:literal) => {
         impl Value for $record {
             type SelfType<'a> = Self;
             type AsBytes<'a> = Vec<u8>;
@@ -153,6 +166,32 @@ macro_rules! account_value {
             where
                 Self: 'a,
             {
+                Self::decode(data)
+            }
+
+            fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
+            where
+                Self: 'b,
+            {
+                value.encode()
+            }
+
+            fn type_name() -> TypeName {
+                TypeName::new($type_name)
+            }
+        }
+    };
+}
+pub(super) use variable_width_value;
+
+/// Implements [`Value`] for an account struct (fields `email`, `hashed_password` and the
+/// `u64`s listed) as [`encode_account`] lays it out, the `u64`s in the order listed, under
+/// the type name given.
+macro_rules! account_value {
+    ($record:ty, $type_name:literal, [$($field:ident),+ $(,)?]) => {
+        impl $record {
+            /// Decodes what [`encode_account`] wrote.
+            fn decode(data: &[u8]) -> Self {
                 let ([$($field),+], email, hashed_password) = decode_account(data);
                 Self {
                     email,
@@ -161,17 +200,13 @@ macro_rules! account_value {
                 }
             }
 
-            fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
-            where
-                Self: 'b,
-            {
-                encode_account(&[$(value.$field),+], &value.email, &value.hashed_password)
-            }
-
-            fn type_name() -> TypeName {
-                TypeName::new($type_name)
+            /// The [`encode_account`] form.
+            fn encode(&self) -> Vec<u8> {
+                encode_account(&[$(self.$field),+], &self.email, &self.hashed_password)
             }
         }
+
+        $crate::store::redb::records::variable_width_value!($record, $type_name);
     };
 }
 pub(super) use account_value;
@@ -194,42 +229,31 @@ pub(super) struct StoredUser {
     pub(super) generation: u64,
 }
 
-impl Value for StoredUser {
-    type SelfType<'a> = Self;
-    type AsBytes<'a> = Vec<u8>;
-
-    fn fixed_width() -> Option<usize> {
-        None
-    }
-
-    fn from_bytes<'a>(data: &'a [u8]) -> Self
-    where
-        Self: 'a,
-    {
-        let email_len = u32::from_le_bytes(bytes_at(data, 16)) as usize;
-        let rest = data.get(20..).unwrap_or_default();
-        let (email, hash) = rest.split_at(email_len.min(rest.len()));
+impl StoredUser {
+    /// Decodes the layout above.
+    fn decode(data: &[u8]) -> Self {
+        let ([created_ms, generation], email, hash) = decode_prefixed(data);
         Self {
             email: String::from_utf8_lossy(email).into_owned(),
             hashed_password: hash_form::decode(hash),
-            created_ms: u64_le_at(data, 0),
-            generation: u64_le_at(data, 8),
+            created_ms,
+            generation,
         }
     }
 
-    fn as_bytes<'a, 'b: 'a>(value: &'a Self) -> Vec<u8>
-    where
-        Self: 'b,
-    {
-        let mut out = encode_account(&[value.created_ms, value.generation], &value.email, "");
-        hash_form::encode(&value.hashed_password, &mut out);
+    /// Encodes the layout above.
+    fn encode(&self) -> Vec<u8> {
+        let mut out = encode_prefixed(
+            &[self.created_ms, self.generation],
+            self.email.as_bytes(),
+            0,
+        );
+        hash_form::encode(&self.hashed_password, &mut out);
         out
     }
-
-    fn type_name() -> TypeName {
-        TypeName::new("tower_user_auth::StoredUser.v4")
-    }
 }
+
+variable_width_value!(StoredUser, "tower_user_auth::StoredUser.v4");
 
 /// A reset token: the value of the `reset_tokens` table, keyed by the token's digest.
 ///
