@@ -151,7 +151,7 @@ impl<S: Store> Auth<S> {
             .reauthenticate_session(token, current_password, client, WHAT)
             .await?;
         let throttle = &self.shared.throttle;
-        match self.check_second_factor(&user, second_factor).await {
+        match self.check_second_factor(&user, second_factor, client).await {
             Ok(()) => {}
             Err(e @ AuthError::WrongSecondFactor) => {
                 throttle.failed(attempt, self.now());

@@ -212,7 +212,7 @@ impl<S: Store> Auth<S> {
             audit!(info, "login_refused", reason = "email not confirmed", user_id = %user.id, client = %Client(client));
             return Err(AuthError::EmailNotConfirmed);
         }
-        match self.check_second_factor(&user, second_factor).await {
+        match self.check_second_factor(&user, second_factor, client).await {
             Ok(()) => {}
             Err(AuthError::WrongSecondFactor) => {
                 self.login_failed(attempt, trusted.as_ref()).await?;

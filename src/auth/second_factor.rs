@@ -299,7 +299,7 @@ impl<S: Store> Auth<S> {
             }
         };
         if factor.enabled {
-            match self.verify_proof(user.id, &factor, proof).await {
+            match self.verify_proof(user.id, &factor, proof, client).await {
                 Ok(()) => {}
                 Err(AuthError::WrongSecondFactor) => {
                     throttle.failed(attempt, self.now());
@@ -346,6 +346,7 @@ impl<S: Store> Auth<S> {
         &self,
         user: &User,
         proof: Option<SecondFactorProof<'_>>,
+        client: Option<IpAddr>,
     ) -> Result<(), AuthError> {
         let factor = match self.shared.store.second_factor(user.id).await {
             Ok(factor) => factor,
@@ -354,7 +355,7 @@ impl<S: Store> Auth<S> {
         };
         match factor.filter(|f| f.enabled) {
             None => Ok(()),
-            Some(factor) => self.verify_proof(user.id, &factor, proof).await,
+            Some(factor) => self.verify_proof(user.id, &factor, proof, client).await,
         }
     }
 
@@ -365,6 +366,7 @@ impl<S: Store> Auth<S> {
         user_id: UserId,
         factor: &SecondFactorRecord,
         proof: Option<SecondFactorProof<'_>>,
+        client: Option<IpAddr>,
     ) -> Result<(), AuthError> {
         let change = match proof {
             None => return Err(AuthError::SecondFactorRequired),
@@ -404,7 +406,7 @@ impl<S: Store> Auth<S> {
             .await
         {
             Ok(true) => {
-                audit!(info, "second_factor_used", kind = kind, user_id = %user_id);
+                audit!(info, "second_factor_used", kind = kind, user_id = %user_id, client = %Client(client));
                 Ok(())
             }
             Ok(false) => Err(AuthError::WrongSecondFactor),

@@ -130,8 +130,8 @@ async fn every_second_factor_outcome_is_audited_with_user_and_client_and_no_secr
         ("second_factor_enabled", "", true),
         ("login_refused", "reason=\"second factor required\"", true),
         ("login_failed", "reason=\"wrong second factor\"", true),
-        ("second_factor_used", "kind=\"otp\"", false),
-        ("second_factor_used", "kind=\"recovery_code\"", false),
+        ("second_factor_used", "kind=\"otp\"", true),
+        ("second_factor_used", "kind=\"recovery_code\"", true),
         ("second_factor_removed", "", true),
     ] {
         let found = lines(&text, event);
