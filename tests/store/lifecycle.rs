@@ -2,7 +2,16 @@
 //! a deleted user's cached sessions, and an email changed by redeeming a token, are seen by
 //! the next look-up (from memory or from the file).
 
-use std::time::{Duration, SystemTime};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::{Duration, SystemTime},
+};
+
+use futures_util::future::join_all;
+use tokio::sync::Barrier;
 
 use tower_user_auth::{
     UserId,
@@ -31,6 +40,17 @@ fn record(user: UserId) -> SessionRecord {
     }
 }
 
+/// Waits (bounded) until the store's filter of live digests is built.
+async fn wait_until_built(store: &RedbStore) {
+    for _ in 0..3000 {
+        if store.stats().await.unwrap().session_filter_ready {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the session filter was not built in 30 s");
+}
+
 /// `n` sessions of `user`, each looked up once (so cached).
 async fn cached_sessions(store: &RedbStore, user: UserId, n: usize) -> Vec<TokenDigest> {
     let mut digests = Vec::new();
@@ -49,6 +69,7 @@ async fn cached_sessions(store: &RedbStore, user: UserId, n: usize) -> Vec<Token
 #[tokio::test]
 async fn deleting_a_user_drops_their_cached_sessions() {
     let (store, _dir) = store();
+    wait_until_built(&store).await;
     let gone = store
         .add_user("gone@example.com", "$2b$04$g")
         .await
@@ -62,11 +83,8 @@ async fn deleting_a_user_drops_their_cached_sessions() {
     assert_eq!(store.stats().await.unwrap().cached_sessions, 5);
     store.delete_user(gone.id).await.unwrap();
     for digest in gone_sessions {
-        // From memory: nothing cached, and (once the filter is built) known absent.
-        assert!(matches!(
-            store.session_without_waiting(digest),
-            None | Some(None)
-        ));
+        // From memory: nothing cached, and the filter knows it absent.
+        assert_eq!(store.session_without_waiting(digest), Some(None));
         assert!(store.session(digest).await.unwrap().is_none());
     }
     for digest in kept_sessions {
@@ -113,4 +131,84 @@ async fn an_email_changed_by_a_token_is_what_cached_sessions_answer_next() {
             Some(Some("After@example.com".to_owned()))
         );
     }
+}
+
+/// A deletion racing look-ups of the user's cached sessions, round after round: no look-up
+/// that starts after `delete_user` has returned finds a session, from memory or from the
+/// file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_deletion_is_seen_by_every_later_cached_look_up() {
+    const READERS: usize = 3;
+    let (store, _dir) = store();
+    wait_until_built(&store).await;
+    for round in 0..25 {
+        let user = store
+            .add_user(&format!("r{round}@example.com"), "$2b$04$r")
+            .await
+            .unwrap();
+        let digests = Arc::new(cached_sessions(&store, user.id, 3).await);
+        let barrier = Arc::new(Barrier::new(READERS + 1));
+        let deleted = Arc::new(AtomicBool::new(false));
+        let readers: Vec<_> = (0..READERS)
+            .map(|r| {
+                let (store, digests) = (store.clone(), Arc::clone(&digests));
+                let (barrier, deleted) = (Arc::clone(&barrier), Arc::clone(&deleted));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let (mut after, mut i) = (0, r);
+                    while after < 20 {
+                        let returned = deleted.load(Ordering::SeqCst);
+                        let digest = digests[i % digests.len()];
+                        i += 1;
+                        let fast = store.session_without_waiting(digest);
+                        let found = store.session(digest).await.unwrap();
+                        if returned {
+                            after += 1;
+                            assert_eq!(fast, Some(None), "round {round}: from memory");
+                            assert!(found.is_none(), "round {round}: from the file");
+                        }
+                        tokio::task::yield_now().await;
+                    }
+                })
+            })
+            .collect();
+        barrier.wait().await;
+        store.delete_user(user.id).await.unwrap();
+        deleted.store(true, Ordering::SeqCst);
+        for reader in join_all(readers).await {
+            reader.expect("a reader panicked");
+        }
+    }
+}
+
+#[tokio::test]
+async fn stats_count_email_tokens_and_unconfirmed_accounts() {
+    let (store, _dir) = store();
+    let now = SystemTime::now();
+    let record = EmailTokenRecord {
+        user_id: UserId(0),
+        purpose: EmailTokenPurpose::Confirm,
+        created: now,
+        expires: now + Duration::from_secs(600),
+    };
+    let token = TokenDigest::of("stats confirm");
+    store
+        .add_unconfirmed_user("stats@example.com", "$2b$04$s", token, record)
+        .await
+        .unwrap();
+    store
+        .add_user("other@example.com", "$2b$04$o")
+        .await
+        .unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        (stats.users, stats.email_tokens, stats.unconfirmed_users),
+        (2, 1, 1)
+    );
+    store.redeem_email_token(token, now).await.unwrap();
+    let stats = store.stats().await.unwrap();
+    assert_eq!(
+        (stats.users, stats.email_tokens, stats.unconfirmed_users),
+        (2, 0, 0)
+    );
 }

@@ -47,7 +47,7 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTableMetadata, W
 
 use self::{
     live_digests::LiveDigestFilter,
-    schema::{RESETS, SESSIONS, USERS},
+    schema::{EMAIL_TOKENS, RESETS, SESSIONS, UNCONFIRMED, USERS},
     snapshot::Snapshot,
     writer::{Job, Pending},
 };
@@ -126,6 +126,10 @@ pub struct StoreStats {
     pub sessions: u64,
     /// Reset tokens, live or awaiting the purge.
     pub reset_tokens: u64,
+    /// Email tokens (confirmation, change of email), live or awaiting the purge.
+    pub email_tokens: u64,
+    /// Accounts whose email is not confirmed yet.
+    pub unconfirmed_users: u64,
     /// Bytes of keys and values stored.
     pub stored_bytes: u64,
     /// Bytes of the pages redb has allocated (the file may be larger: redb grows it in steps
@@ -335,6 +339,8 @@ impl RedbStore {
                 users: txn.open_table(USERS)?.len()?,
                 sessions: txn.open_table(SESSIONS)?.len()?,
                 reset_tokens: txn.open_table(RESETS)?.len()?,
+                email_tokens: txn.open_table(EMAIL_TOKENS)?.len()?,
+                unconfirmed_users: txn.open_table(UNCONFIRMED)?.len()?,
                 stored_bytes: stats.stored_bytes(),
                 allocated_bytes: stats.allocated_pages() * stats.page_size() as u64,
                 cached_sessions,

@@ -3,7 +3,11 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::{records::StoredSecondFactor, schema::SECOND_FACTORS, users};
+use super::{
+    records::StoredSecondFactor,
+    schema::{SECOND_FACTORS, USERS},
+    users,
+};
 use crate::{
     error::StoreError,
     store::{SecondFactorChange, SecondFactorRecord},
@@ -15,7 +19,7 @@ pub(super) fn get(
     txn: &ReadTransaction,
     id: UserId,
 ) -> Result<Option<SecondFactorRecord>, StoreError> {
-    if txn.open_table(super::schema::USERS)?.get(id.0)?.is_none() {
+    if txn.open_table(USERS)?.get(id.0)?.is_none() {
         return Err(StoreError::NotFound);
     }
     Ok(txn
