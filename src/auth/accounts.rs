@@ -148,7 +148,7 @@ impl<S: Store> Auth<S> {
     ) -> Result<UserId, AuthError> {
         const WHAT: Sensitive = Sensitive::Deletion;
         let Reauthenticated { user, attempt } = self
-            .reauthenticate(token, current_password, client, WHAT)
+            .reauthenticate_session(token, current_password, client, WHAT)
             .await?;
         let throttle = &self.shared.throttle;
         match self.check_second_factor(&user, second_factor).await {
@@ -160,10 +160,16 @@ impl<S: Store> Auth<S> {
             }
             Err(e) => {
                 throttle.released(attempt).await;
-                if let AuthError::SecondFactorRequired = e {
-                    WHAT.refused("second factor required", &user, client);
-                }
-                return Err(e);
+                return Err(match e {
+                    AuthError::SecondFactorRequired => {
+                        WHAT.refused("second factor required", &user, client);
+                        e
+                    }
+                    // The account is gone (deleted by a concurrent request), and this
+                    // session with it.
+                    AuthError::CredentialsChanged => AuthError::InvalidSession,
+                    e => e,
+                });
             }
         }
         match self.shared.store.delete_user(user.id).await {

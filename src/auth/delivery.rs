@@ -11,25 +11,23 @@ pub(super) fn detached(
     hook: &'static str,
     deliver: impl FnOnce() -> Result<(), BoxError> + Send + 'static,
 ) {
-    let deliver = move || {
-        if let Err(e) = deliver() {
-            tracing::error!(error = %e, "the {hook} hook failed");
-        }
-    };
     match tokio::runtime::Handle::try_current() {
         Ok(runtime) => {
             let task = runtime.spawn_blocking(deliver);
+            // Logged from the runtime, where the request's own events are.
             runtime.spawn(async move {
-                if task.await.is_err() {
-                    tracing::error!("the {hook} hook panicked");
+                match task.await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => tracing::error!(error = %e, "the {hook} hook failed"),
+                    Err(_) => tracing::error!("the {hook} hook panicked"),
                 }
             });
         }
-        Err(_) => {
-            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)).is_err() {
-                tracing::error!("the {hook} hook panicked");
-            }
-        }
+        Err(_) => match std::panic::catch_unwind(std::panic::AssertUnwindSafe(deliver)) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "the {hook} hook failed"),
+            Err(_) => tracing::error!("the {hook} hook panicked"),
+        },
     }
 }
 

@@ -90,7 +90,7 @@ impl<S: Store> Auth<S> {
         const WHAT: Sensitive = Sensitive::EmailChange;
         let new_email = check_email(new_email)?;
         let Reauthenticated { user, attempt } = self
-            .reauthenticate(token, current_password, client, WHAT)
+            .reauthenticate_session(token, current_password, client, WHAT)
             .await?;
         let throttle = &self.shared.throttle;
         // The password was right: from here on no refusal is a failed attempt.

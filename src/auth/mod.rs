@@ -13,6 +13,7 @@ mod delivery;
 mod devices;
 mod email_change;
 mod email_tokens;
+mod login;
 mod reauth;
 mod reset;
 mod second_factor;
@@ -31,9 +32,10 @@ pub use self::{
         DEVICE_TOKEN_FAILURES, DEVICE_TOKEN_LIFETIME, IssuedDevice, MAX_DEVICE_TOKENS_PER_USER,
     },
     email_change::EmailChange,
+    login::{LoggedIn, Login},
     reset::ResetRequested,
-    second_factor::SecondFactorProof,
-    sessions::{LoggedIn, SessionInfo},
+    second_factor::{RECOVERY_CODES, RecoveryCodes, SecondFactorProof, TotpSetup},
+    sessions::SessionInfo,
 };
 use crate::{
     clock::{Clock, SystemClock},

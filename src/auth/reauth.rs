@@ -62,7 +62,7 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::InvalidSession`], [`AuthError::Throttled`],
     /// [`AuthError::WrongPassword`], [`AuthError::Overloaded`] or [`AuthError::Store`].
-    pub(super) async fn reauthenticate(
+    pub(super) async fn reauthenticate_session(
         &self,
         token: &SessionToken,
         current_password: &str,

@@ -1,4 +1,5 @@
-//! Sessions: log in, authenticate, log out, list and end sessions, and purge expired ones.
+//! Sessions: start one (for a login), authenticate, log out, list and end sessions, and
+//! purge expired ones.
 
 use std::{
     net::IpAddr,
@@ -9,28 +10,14 @@ use std::{
 use super::{
     Auth,
     audit::{Client, audit},
-    devices::IssuedDevice,
+    login::LoggedIn,
 };
 use crate::{
     error::{AuthError, StoreError},
     store::{EndSessions, Purged, SessionEntry, SessionRecord, Store, UserQuery},
-    token::{DeviceToken, SessionId, SessionToken, TokenDigest},
+    token::{SessionId, SessionToken, TokenDigest},
     user::{AuthenticatedUser, User, UserId},
 };
-
-/// A successful login: the new session's token (for the cookie) and its record.
-#[derive(Clone, Debug)]
-pub struct LoggedIn {
-    /// The account.
-    pub user: User,
-    /// The new session's token: give it to the client, then forget it.
-    pub token: SessionToken,
-    /// The new session.
-    pub session: SessionRecord,
-    /// The device token to set as the device cookie, when device tokens are on (see
-    /// [`AuthConfig::with_device_cookie`](crate::AuthConfig::with_device_cookie)).
-    pub device: Option<IssuedDevice>,
-}
 
 /// One of a user's sessions, as listed to them: never its token.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,104 +29,6 @@ pub struct SessionInfo {
 }
 
 impl<S: Store> Auth<S> {
-    /// Checks credentials and starts a session: `None` for wrong credentials (unknown email
-    /// or wrong password alike, in the same time), and for a password changed or reset
-    /// between the check and the session's insert (the session is stored only at the
-    /// credential generation the check verified). A hash of a lower cost than configured is
-    /// re-hashed.
-    ///
-    /// # Errors
-    /// [`AuthError::Overloaded`], [`AuthError::Throttled`] or [`AuthError::Store`].
-    pub async fn log_in(
-        &self,
-        email: &str,
-        password: &str,
-        client: Option<IpAddr>,
-    ) -> Result<Option<LoggedIn>, AuthError> {
-        self.log_in_with_device(email, password, client, None).await
-    }
-
-    /// As [`log_in`](Self::log_in), for a client that presents the device token `device`
-    /// (its device cookie). When device tokens are on and `device` is a live token of this
-    /// account, the login is not held back by the per-account lockout nor the per-client
-    /// limits, only by the token's own failures (the 5th in a row revokes it); otherwise it
-    /// is throttled as any login. A successful login returns the device token to set
-    /// ([`LoggedIn::device`]): the layer sets it as a cookie that lives 90 days, `HttpOnly;
-    /// SameSite=Strict; Path=/`, `Secure` as the session cookie is; at most 10 are kept per
-    /// account (the oldest dropped).
-    ///
-    /// # Errors
-    /// [`AuthError::EmailNotConfirmed`] (the right password, an unconfirmed email while
-    /// [email confirmation](crate::AuthConfig::with_email_confirmation) is on: no session),
-    /// [`AuthError::Overloaded`], [`AuthError::Throttled`] or [`AuthError::Store`].
-    pub async fn log_in_with_device(
-        &self,
-        email: &str,
-        password: &str,
-        client: Option<IpAddr>,
-        device: Option<&DeviceToken>,
-    ) -> Result<Option<LoggedIn>, AuthError> {
-        let throttle = &self.shared.throttle;
-        let trusted = self.trusted_device(email, device).await?;
-        let held_back = match trusted {
-            Some(_) => Ok(throttle.exempt(email, client)),
-            None => throttle.attempt(email, client, self.now()).await?,
-        };
-        let attempt = match held_back {
-            Ok(attempt) => attempt,
-            Err(retry_after) => {
-                // A read, no bcrypt: the audit trail names the account when there is one.
-                let user_id = self
-                    .find(UserQuery::Email(email.to_owned()))
-                    .await
-                    .ok()
-                    .flatten()
-                    .map(|u| u.id);
-                audit!(warn, "login_throttled", user_id = user_id.map(display), client = %Client(client), retry_after = retry_after.as_secs());
-                return Err(AuthError::Throttled { retry_after });
-            }
-        };
-        let (user, known) = match self.check_credentials(email, password).await {
-            Ok(checked) => checked,
-            Err(e) => {
-                throttle.released(attempt).await;
-                return Err(e);
-            }
-        };
-        let Some(user) = user else {
-            // With a trusted device token, the failure counts against the token only.
-            match &trusted {
-                Some(device) => self.device_failed(device).await?,
-                None => throttle.failed(attempt, self.now()),
-            }
-            audit!(info, "login_failed", user_id = known.map(display), client = %Client(client), device_token = trusted.is_some());
-            return Ok(None);
-        };
-        // The right password: refusals from here on are not failed guesses.
-        if self.shared.config.email_confirmation() && !user.email_confirmed {
-            throttle.released(attempt).await;
-            audit!(info, "login_refused", reason = "email not confirmed", user_id = %user.id, client = %Client(client));
-            return Err(AuthError::EmailNotConfirmed);
-        }
-        let mut logged_in = match self.start_session(user).await {
-            Ok(logged_in) => logged_in,
-            Err(AuthError::CredentialsChanged) => {
-                throttle.released(attempt).await;
-                audit!(info, "login_failed", reason = "credentials changed meanwhile", user_id = known.map(display), client = %Client(client));
-                return Ok(None);
-            }
-            Err(e) => {
-                throttle.released(attempt).await;
-                return Err(e);
-            }
-        };
-        throttle.succeeded(attempt).await;
-        logged_in.device = self.device_after_login(&logged_in.user, trusted).await;
-        let session = logged_in.token.digest().session_id();
-        audit!(info, "login", user_id = %logged_in.user.id, session = %session, client = %Client(client));
-        Ok(Some(logged_in))
-    }
-
     /// The user of a live session, as the wrapped app receives it; `None` if the session is
     /// unknown or expired. Records activity at most once per renewal interval, without
     /// waiting for that write.

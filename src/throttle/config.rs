@@ -94,7 +94,8 @@ impl ThrottleConfig {
     }
 
     /// Reset requests per hour for one email (default 5) and from one client address
-    /// (default 20).
+    /// (default 20). Requests for a new confirmation token (`POST /confirm_email/resend`)
+    /// have the same limits, counted apart.
     #[must_use]
     pub fn with_reset_requests_per_hour(mut self, per_account: u32, per_client: u32) -> Self {
         self.reset_requests_per_account_per_hour = per_account;

@@ -3,13 +3,12 @@
 use http::{StatusCode, header};
 use serde_json::json;
 
-use super::{Answer, Call, sessions};
+use super::{Answer, Call, second_factor, sessions};
 use crate::{
-    auth::{EmailChange, SecondFactorProof},
+    auth::EmailChange,
     error::AuthError,
     http::{
         cookie::{self, SessionCookie},
-        extract::Fields,
         response::{Rejection, json},
     },
     store::Store,
@@ -123,21 +122,6 @@ pub(super) async fn confirm_email_change<S: Store>(call: &Call<'_, S>) -> Answer
     ))
 }
 
-/// The second factor a form gives: field `otp` or field `recovery_code` (400 for both).
-fn second_factor(fields: &Fields) -> Result<Option<SecondFactorProof<'_>>, Rejection> {
-    let otp = fields.optional("otp")?.filter(|v| !v.is_empty());
-    let recovery = fields.optional("recovery_code")?.filter(|v| !v.is_empty());
-    match (otp, recovery) {
-        (Some(_), Some(_)) => Err(Rejection::bad_request(
-            "give either 'otp' or 'recovery_code', not both",
-        )
-        .with_code("bad_request")),
-        (Some(otp), None) => Ok(Some(SecondFactorProof::Otp(otp))),
-        (None, Some(code)) => Ok(Some(SecondFactorProof::RecoveryCode(code))),
-        (None, None) => Ok(None),
-    }
-}
-
 /// `DELETE /profile`: logged in, `current_password`, and `otp` or `recovery_code` when the
 /// second factor is on. The session cookie is cleared as at logout.
 pub(super) async fn delete_account<S: Store>(call: &Call<'_, S>) -> Answer {
@@ -145,7 +129,7 @@ pub(super) async fn delete_account<S: Store>(call: &Call<'_, S>) -> Answer {
         return Err(sessions::no_session(call.auth, call.cookie));
     };
     let current = call.fields.required("current_password")?;
-    let proof = second_factor(call.fields)?;
+    let proof = second_factor::proof(call.fields)?;
     match call
         .auth
         .delete_account(token, current, proof, call.client)

@@ -5,10 +5,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
-use super::{Answer, Call, browser::NO_SESSION};
+use super::{Answer, Call, browser::NO_SESSION, second_factor};
 use crate::{
     AuthenticatedUser,
-    auth::Auth,
+    auth::{Auth, Login},
     http::{
         cookie::{self, SessionCookie},
         response::{OwnResponse, Rejection, json},
@@ -42,15 +42,18 @@ fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// `POST /sessions`.
+/// `POST /sessions`: fields `email`, `password`, and `otp` or `recovery_code` for an account
+/// with a second factor.
 pub(super) async fn log_in<S: Store>(call: &Call<'_, S>) -> Answer {
     let auth = call.auth;
     let device = cookie::device_cookie(&call.request.headers, auth.config().device_cookie_name());
     let email = call.fields.email()?;
     let password = call.fields.required("password")?;
-    let logged_in = auth
-        .log_in_with_device(email, password, call.client, device.as_ref())
-        .await?;
+    let login = Login::new(email, password)
+        .from_client(call.client)
+        .with_device(device.as_ref())
+        .with_second_factor(second_factor::proof(call.fields)?);
+    let logged_in = auth.log_in_with(login).await?;
     let Some(logged_in) = logged_in else {
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,

@@ -1,0 +1,161 @@
+//! Issue 13's account lifecycle flows over real sockets, on a real redb file with a manual
+//! clock, the layer around [`support::Echo`] (which reports the user each request carried):
+//!
+//! - [`confirmation`]: the token sent at registration, `POST /confirm_email`, the refused
+//!   login until then, `POST /confirm_email/resend`, their throttling;
+//! - [`email_change`]: `PUT /profile/email`, immediate or confirmed by the token sent to the
+//!   new address (`POST /profile/email/confirm`), sessions seeing the new email, the old
+//!   address told, a change racing a registration of the same address;
+//! - [`deletion`]: `DELETE /profile`, the cookie cleared, old cookies refused at once (the
+//!   session cache included), the email free again, deletion racing logins.
+//!
+//! Every message the account email hook receives lands in a [`mail::Mailbox`].
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod audit;
+mod confirmation;
+mod deletion;
+mod email_change;
+mod mail;
+
+use http::Method;
+use serde_json::Value;
+use support::{
+    Answer, BROWSER_ACCEPT, Body, GOOD_PW, Harness, Server, hardened_config, serve_echo,
+};
+use tower_user_auth::AuthConfig;
+
+use mail::Mailbox;
+
+/// A hardened site over a real socket: the [`Harness`] (its store, its manual clock), the
+/// server, and the mailbox of the account email hook.
+struct Site {
+    harness: Harness,
+    server: Server,
+    mail: Mailbox,
+}
+
+impl Site {
+    /// `config` with the mailbox as its account email hook, served.
+    async fn new(config: AuthConfig) -> Self {
+        let (hook, mail) = Mailbox::hook();
+        let harness = Harness::new(config.with_account_email_hook(hook));
+        let server = serve_echo(&harness.auth).await;
+        Self {
+            harness,
+            server,
+            mail,
+        }
+    }
+
+    /// The hardened profile (bcrypt cost 4) with email confirmation on.
+    async fn confirming() -> Self {
+        Self::new(hardened_config().with_email_confirmation(true)).await
+    }
+
+    /// The hardened profile (bcrypt cost 4), email confirmation off (its default).
+    async fn hardened() -> Self {
+        Self::new(hardened_config()).await
+    }
+
+    /// `method path` with the form `fields` and the `Cookie` header `cookie` (none if empty).
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+    ) -> Answer {
+        let headers = support::cookie_header(cookie);
+        self.server
+            .http
+            .send(method, path, &headers, Body::Form(fields))
+            .await
+    }
+
+    /// As [`send`](Self::send), as a browser's HTML form (`Accept` preferring HTML).
+    async fn send_as_browser(
+        &self,
+        method: Method,
+        path: &str,
+        cookie: &str,
+        fields: &[(&str, &str)],
+    ) -> Answer {
+        let mut headers = support::cookie_header(cookie);
+        headers.push(("accept", BROWSER_ACCEPT));
+        self.server
+            .http
+            .send(method, path, &headers, Body::Form(fields))
+            .await
+    }
+
+    /// `POST /users` with `password`.
+    async fn register(&self, email: &str, password: &str) -> Answer {
+        let fields = [("email", email), ("password", password)];
+        self.send(Method::POST, "/users", "", &fields).await
+    }
+
+    /// `POST /sessions`.
+    async fn login(&self, email: &str, password: &str) -> Answer {
+        let fields = [("email", email), ("password", password)];
+        self.send(Method::POST, "/sessions", "", &fields).await
+    }
+
+    /// Logs in with [`GOOD_PW`] and returns the `Cookie` header value (asserts 200).
+    async fn session(&self, email: &str) -> String {
+        let res = self.login(email, GOOD_PW).await;
+        assert_eq!(res.status, 200, "login {email}: {}", res.text());
+        cookie(&res).expect("a session cookie")
+    }
+
+    /// Registers `email` with [`GOOD_PW`] (asserts 200); with confirmation on, confirms it
+    /// with the token the hook received.
+    async fn account(&mut self, email: &str) {
+        let res = self.register(email, GOOD_PW).await;
+        assert_eq!(res.status, 200, "register {email}: {}", res.text());
+        if self.harness.auth.config().email_confirmation() {
+            let token = self.mail.confirmation_for(email).await;
+            let res = self.confirm(&token, "").await;
+            assert_eq!(res.status, 200, "confirm {email}: {}", res.text());
+        }
+    }
+
+    /// `POST /confirm_email` with `token`.
+    async fn confirm(&self, token: &str, cookie: &str) -> Answer {
+        self.send(Method::POST, "/confirm_email", cookie, &[("token", token)])
+            .await
+    }
+
+    /// `GET /` through the layer: the user the wrapped app received (`null` for none).
+    async fn app_user(&self, cookie: &str) -> Value {
+        let res = self.server.http.get("/", cookie).await;
+        assert_eq!(res.status, 200, "{}", res.text());
+        res.app_user().unwrap_or(Value::Null)
+    }
+
+    /// `GET /profile`.
+    async fn profile(&self, cookie: &str) -> Answer {
+        self.server.http.get("/profile", cookie).await
+    }
+}
+
+/// The `Cookie` header (`session_id=...`) a login's answer sets, if it logged in.
+fn cookie(login: &Answer) -> Option<String> {
+    login.session_cookie().map(|v| format!("session_id={v}"))
+}
+
+/// Asserts `res` is `status` with a JSON `{"message": ...}` body whose message is `message`.
+#[track_caller]
+fn assert_refused(res: &Answer, status: u16, message: &str) {
+    assert_eq!(res.status, status, "{}", res.text());
+    assert_eq!(res.json()["message"], message, "{}", res.text());
+}
+
+/// Asserts a 4xx with a JSON message.
+#[track_caller]
+fn assert_4xx(res: &Answer, status: u16) {
+    assert_eq!(res.status, status, "{}", res.text());
+    assert!(res.json()["message"].is_string(), "{}", res.text());
+}

@@ -1,0 +1,21 @@
+//! The TOTP second factor over real sockets (the layer around `Echo` on 127.0.0.1, a redb
+//! file, the hardened profile with a secret key and a manual clock), by concern:
+//!
+//! - [`concurrency`]: one code or recovery code presented by many requests at once gives
+//!   one session, one enabled factor (written first);
+//! - [`routes`]: setting a factor up, confirming it, removing it, and every refusal;
+//! - [`login`]: the password alone, wrong and replayed codes, step boundaries, recovery
+//!   codes, a password reset;
+//! - [`sealing`]: the database file does not hold the secret; without the key only recovery
+//!   codes log in;
+//! - [`throttling`]: what counts as a failure.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod concurrency;
+mod login;
+mod routes;
+mod sealing;
+mod site;
+mod throttling;

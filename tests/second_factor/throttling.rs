@@ -1,0 +1,161 @@
+//! What the throttle counts: a wrong password, a wrong or replayed code and a wrong recovery
+//! code are failures; "second factor required" after the right password is not; a full
+//! success clears the backoff. Three free failures, then the (account, client) pair waits.
+
+use std::time::Duration;
+
+use http::{Method, StatusCode};
+use tower_user_auth::{AuthConfig, ThrottleConfig, config::SecretKey};
+
+use crate::{
+    site::{KEY, STEP, Site, assert_refused, code},
+    support::{Body, GOOD_PW, OTHER_PW, hardened_config},
+};
+
+const FREE_FAILURES: u32 = 3;
+const BACKOFF_MAX: Duration = Duration::from_secs(600);
+
+fn throttled_config() -> AuthConfig {
+    let throttle = ThrottleConfig::default()
+        .with_free_failures(FREE_FAILURES)
+        .with_backoff(Duration::from_secs(60), BACKOFF_MAX);
+    hardened_config()
+        .with_secret_key(SecretKey::from_bytes(KEY))
+        .with_throttle(throttle)
+}
+
+/// Past any backoff, at the start of a step.
+fn wait_out(site: &Site) {
+    site.clock.advance(BACKOFF_MAX);
+    site.set_time((site.step() + 1) * STEP);
+}
+
+async fn wrong_password(site: &Site, email: &str) {
+    let fields = [("email", email), ("password", OTHER_PW)];
+    let a = site.http().post("/sessions", Body::Form(&fields)).await;
+    assert_refused(
+        &a,
+        StatusCode::UNAUTHORIZED,
+        Some("wrong email or password"),
+    );
+}
+
+async fn held_back(site: &Site, email: &str, extra: &[(&str, &str)]) {
+    let a = site.log_in(email, extra).await;
+    assert_refused(&a, StatusCode::TOO_MANY_REQUESTS, None);
+    assert!(a.retry_after().is_some_and(|s| s > 0), "{:?}", a.headers);
+}
+
+#[tokio::test]
+async fn wrong_and_replayed_codes_and_wrong_recovery_codes_are_failures() {
+    let site = Site::new(throttled_config()).await;
+    let email = "counted@example.com";
+    let enabled = site.enabled(email).await;
+    site.advance_steps(1);
+    let otp = code(&enabled.secret, site.step());
+    assert_eq!(
+        site.log_in(email, &[("otp", &otp)]).await.status,
+        StatusCode::OK
+    );
+
+    let wrong = code(&enabled.secret, site.step() + 2);
+    let a = site.log_in(email, &[("otp", &wrong)]).await; // 1
+    assert_refused(&a, StatusCode::UNAUTHORIZED, None);
+    let a = site.log_in(email, &[("otp", &otp)]).await; // 2: replayed
+    assert_refused(&a, StatusCode::UNAUTHORIZED, None);
+    let bad = [("recovery_code", "AAAA-BBBB-CCCC-DDDD")];
+    let a = site.log_in(email, &bad).await; // 3
+    assert_refused(&a, StatusCode::UNAUTHORIZED, None);
+    // Held back, even with the right code (which stays unspent).
+    site.advance_steps(1);
+    let fresh = code(&enabled.secret, site.step());
+    held_back(&site, email, &[("otp", &fresh)]).await;
+
+    wait_out(&site);
+    let fresh = code(&enabled.secret, site.step());
+    assert_eq!(
+        site.log_in(email, &[("otp", &fresh)]).await.status,
+        StatusCode::OK
+    );
+
+    // A wrong code removing the factor counts too, with the wrong passwords.
+    wrong_password(&site, email).await; // 1
+    site.advance_steps(1);
+    let wrong = code(&enabled.secret, site.step() + 2);
+    let fields = [("current_password", GOOD_PW), ("otp", wrong.as_str())];
+    let a = site
+        .send(Method::DELETE, "/profile/totp", &enabled.cookie, &fields)
+        .await; // 2
+    assert_refused(&a, StatusCode::UNAUTHORIZED, None);
+    wrong_password(&site, email).await; // 3
+    held_back(
+        &site,
+        email,
+        &[("recovery_code", &enabled.recovery_codes[0])],
+    )
+    .await;
+    assert_eq!(
+        site.factor(email)
+            .await
+            .expect("factor")
+            .recovery_codes
+            .len(),
+        10,
+        "the recovery code held back was not spent"
+    );
+}
+
+#[tokio::test]
+async fn second_factor_required_is_not_a_failure_and_a_success_clears_the_backoff() {
+    let site = Site::new(throttled_config()).await;
+    let email = "required@example.com";
+    let enabled = site.enabled(email).await;
+
+    wrong_password(&site, email).await; // 1
+    wrong_password(&site, email).await; // 2
+    for _ in 0..2 * FREE_FAILURES {
+        let a = site.log_in(email, &[]).await;
+        assert_refused(&a, StatusCode::UNAUTHORIZED, Some("second factor required"));
+    }
+    wrong_password(&site, email).await; // 3
+    held_back(&site, email, &[]).await;
+
+    // Past the backoff the pair's failures still count (the next one is held back again)
+    // until a full success clears them: then the free failures are free again, each time.
+    wait_out(&site);
+    for round in 0..3 {
+        site.advance_steps(1);
+        let otp = code(&enabled.secret, site.step());
+        let a = site.log_in(email, &[("otp", &otp)]).await;
+        assert_eq!(a.status, StatusCode::OK, "round {round}: {}", a.body);
+        for _ in 1..FREE_FAILURES {
+            wrong_password(&site, email).await;
+        }
+    }
+    wrong_password(&site, email).await; // 3
+    held_back(&site, email, &[]).await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_setting_up_and_a_wrong_code_confirming_are_failures() {
+    let site = Site::new(throttled_config()).await;
+    let email = "setup@example.com";
+    site.register(email).await;
+    let cookie = site.session(email).await;
+    let wrong = [("current_password", OTHER_PW)];
+    let a = site
+        .send(Method::POST, "/profile/totp", &cookie, &wrong)
+        .await; // 1
+    assert_refused(&a, StatusCode::FORBIDDEN, None);
+    let secret = site.begin(&cookie).await; // a success: cleared
+    let a = site
+        .send(Method::POST, "/profile/totp", &cookie, &wrong)
+        .await; // 1
+    assert_refused(&a, StatusCode::FORBIDDEN, None);
+    let a = site.confirm(&cookie, &code(&secret, site.step() + 2)).await; // 2
+    assert_refused(&a, StatusCode::BAD_REQUEST, None);
+    wrong_password(&site, email).await; // 3
+    let a = site.confirm(&cookie, &code(&secret, site.step())).await;
+    assert_refused(&a, StatusCode::TOO_MANY_REQUESTS, None);
+    assert!(!site.factor(email).await.expect("pending").enabled);
+}
