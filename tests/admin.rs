@@ -16,7 +16,7 @@ use std::{
     io::Write,
     path::{Path, PathBuf},
     process::{Command, Stdio},
-    time::SystemTime,
+    time::{Duration, SystemTime},
 };
 
 use support::{DB_FILE, GOOD_PW, OTHER_PW, hardened_config, start_time, unthrottled};
@@ -24,7 +24,8 @@ use tempfile::TempDir;
 use tower_user_auth::{
     Auth, ManualClock, StoreError, UserId,
     auth::LoggedIn,
-    store::{ImportedUser, ListedUser, RedbStore, Store},
+    store::{EmailTokenPurpose, EmailTokenRecord, ImportedUser, ListedUser, RedbStore, Store},
+    token::TokenDigest,
 };
 
 /// What one run of the binary gave.
@@ -282,15 +283,35 @@ async fn purge_removes_expired_records_prints_the_counts_and_is_audited() {
             .expect("old");
         log_in(&auth, "old@example.com").await;
         log_in(&auth, "old@example.com").await;
+        // An account registered unconfirmed in 2023: its confirmation token expired an
+        // hour later; the account itself stays (only its token goes).
+        let created = start_time();
+        auth.store()
+            .add_unconfirmed_user(
+                "unconfirmed@example.com",
+                "not a hash: never checked here",
+                TokenDigest::of("a confirmation token of 2023"),
+                EmailTokenRecord {
+                    user_id: UserId(0),
+                    purpose: EmailTokenPurpose::Confirm,
+                    created,
+                    expires: created + Duration::from_secs(3600),
+                },
+            )
+            .await
+            .expect("unconfirmed account");
     }
     drop(auth);
     let run = admin(&db, &["purge"], "");
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert_eq!(run.stdout, "sessions=2 reset_tokens=0 device_tokens=0\n");
+    assert_eq!(
+        run.stdout,
+        "sessions=2 reset_tokens=0 device_tokens=0 email_tokens=1\n"
+    );
     assert_eq!(run.audited("purged"), 1, "{}", run.stderr);
     let stats = admin(&db, &["stats"], "");
     assert!(
-        stats.stdout.contains("users=1\nsessions=0\n"),
+        stats.stdout.contains("users=2\nsessions=0\n"),
         "{}",
         stats.stdout
     );

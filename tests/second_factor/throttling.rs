@@ -1,6 +1,7 @@
 //! What the throttle counts: a wrong password, a wrong or replayed code and a wrong recovery
 //! code are failures; "second factor required" after the right password is not; a full
-//! success clears the backoff. Three free failures, then the (account, client) pair waits.
+//! success clears the backoff. Three free failures, then the (account, client) pair waits,
+//! and each attempt held back is an audit event.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use tower_user_auth::{AuthConfig, ThrottleConfig, config::SecretKey};
 
 use crate::{
     site::{KEY, STEP, Site, assert_refused, code},
-    support::{Body, GOOD_PW, OTHER_PW, hardened_config},
+    support::{Body, GOOD_PW, OTHER_PW, capture, hardened_config, lines},
 };
 
 const FREE_FAILURES: u32 = 3;
@@ -132,8 +133,11 @@ async fn second_factor_required_is_not_a_failure_and_a_success_clears_the_backof
     held_back(&site, email, &[]).await;
 }
 
-#[tokio::test]
+/// On the current-thread runtime the server's tasks run on the test's thread, whose
+/// subscriber captures their events (see `tests/lifecycle/audit.rs`).
+#[tokio::test(flavor = "current_thread")]
 async fn a_wrong_password_setting_up_and_a_wrong_code_confirming_are_failures() {
+    let (captured, _capturing) = capture();
     let site = Site::new(throttled_config()).await;
     let email = "setup@example.com";
     site.register(email).await;
@@ -154,4 +158,24 @@ async fn a_wrong_password_setting_up_and_a_wrong_code_confirming_are_failures() 
     let a = site.confirm(&cookie, &code(&secret, site.step())).await;
     assert_refused(&a, StatusCode::TOO_MANY_REQUESTS, None);
     assert!(!site.factor(email).await.expect("pending").enabled);
+    let right = [("current_password", GOOD_PW)];
+    let a = site
+        .send(Method::POST, "/profile/totp", &cookie, &right)
+        .await;
+    assert_refused(&a, StatusCode::TOO_MANY_REQUESTS, None);
+
+    // Each attempt held back is audited, naming the step, the account and the client.
+    let text = captured.text();
+    let held = lines(&text, "second_factor_throttled");
+    let user = format!("user_id={}", site.user_id(email).await);
+    for action in ["confirm", "begin"] {
+        let action = format!("action=\"{action}\"");
+        assert!(
+            held.iter().any(|l| l.contains(&action)
+                && l.contains(&user)
+                && l.contains("client=127.0.0.1")),
+            "no second_factor_throttled event with {action}, {user} and the client in:\n{text}"
+        );
+    }
+    assert_eq!(held.len(), 2, "one event per attempt held back:\n{text}");
 }

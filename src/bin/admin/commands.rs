@@ -262,8 +262,8 @@ pub(crate) async fn end_sessions(
     emit(out, &format!("ended session {wanted}"))
 }
 
-/// `purge`: expired records (and, with `idle_secs`, sessions idle that long); the email
-/// tokens removed are counted in the audit event (the printed line keeps its three counts).
+/// `purge`: expired records (and, with `idle_secs`, sessions idle that long), each kind
+/// counted on one `key=value` line and in the audit event.
 pub(crate) async fn purge(
     store: &impl Store,
     idle_secs: Option<u64>,
@@ -284,8 +284,8 @@ pub(crate) async fn purge(
     emit(
         out,
         &format!(
-            "sessions={} reset_tokens={} device_tokens={}",
-            purged.sessions, purged.reset_tokens, purged.device_tokens
+            "sessions={} reset_tokens={} device_tokens={} email_tokens={}",
+            purged.sessions, purged.reset_tokens, purged.device_tokens, purged.email_tokens
         ),
     )
 }
