@@ -171,6 +171,10 @@ impl AuthConfig {
     }
 
     /// Whether users may change their email (`PUT /profile/email`; hardened: on, seed: off).
+    /// It decides whether the layer serves the routes; [`Auth::change_email`] stays callable
+    /// either way, for an application that offers the change its own way.
+    ///
+    /// [`Auth::change_email`]: crate::Auth::change_email
     pub fn with_email_change(mut self, on: bool) -> Self {
         self.account.email_change = on;
         self
@@ -183,6 +187,10 @@ impl AuthConfig {
     }
 
     /// Whether users may delete their account (`DELETE /profile`; hardened: on, seed: off).
+    /// It decides whether the layer serves the route; [`Auth::delete_account`] stays
+    /// callable either way, for an application that offers deletion its own way.
+    ///
+    /// [`Auth::delete_account`]: crate::Auth::delete_account
     pub fn with_account_deletion(mut self, on: bool) -> Self {
         self.account.account_deletion = on;
         self
