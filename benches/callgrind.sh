@@ -20,32 +20,17 @@ n=${N:-2000}
 warm=${WARM:-200}
 dummy_sid=00000000-0000-4000-8000-000000000000
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-work=$(mktemp -d)
-env -u HOST PORT="$port" AUTH_DB="$work/auth.redb" BCRYPT_COST=4 \
-  valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$@" >"$work/server.log" 2>&1 &
-server=$!
-cleanup() {
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-for _ in $(seq 1 600); do
-  curl -s -o /dev/null "$base/" && break
-  sleep 0.2
-done
-curl -s -o /dev/null "$base/" || { echo "$name: the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+# shellcheck source=load/server.sh
+. "$(dirname "$0")/load/server.sh"
+unset HOST
+server_prepare
+BCRYPT_COST=4 server_start valgrind --tool=callgrind --callgrind-out-file="$work/cg.out" "$@"
+trap server_stop EXIT
+server_wait "$name" 1200
 
 sid=$dummy_sid
 if [ "${ACCOUNTS:-yes}" != no ]; then
-  form="email=bench@example.com&password=bench-password-123"
-  curl -s -o /dev/null -d "$form" "$base/users"
-  sid=$(curl -s -D - -o /dev/null -d "$form" "$base/sessions" |
-    sed -n -E 's/^[Ss]et-[Cc]ookie: *session_id=([^;]*).*/\1/p' | tr -d '\r')
-  [ -n "$sid" ] || { echo "$name: logging in gave no session cookie" >&2; exit 1; }
+  sid=$(server_session "$name")
 fi
 
 # requests PATH COOKIE COUNT: COUNT GETs over one keep-alive connection; prints how many

@@ -132,12 +132,11 @@ async fn a_user_s_journey_in_the_hardened_profile_steps() {
     // Change the password.
     browser.goto(&demo.url("/account/password")).await;
     browser
-        .fill(
-            "form#password-form",
+        .submit(
+            "password",
             &[("current_password", PASSWORD), ("new_password", CHANGED)],
         )
         .await;
-    browser.click("button#password-submit").await;
     browser
         .wait_for_page("/account/password?notice=password_changed")
         .await;
@@ -156,16 +155,15 @@ async fn a_user_s_journey_in_the_hardened_profile_steps() {
 
     // Forgot the password: the token arrives on the demo's standard output.
     browser.goto(&demo.url("/forgot_password")).await;
-    browser.fill("form#forgot-form", &[("email", EMAIL)]).await;
-    browser.click("button#forgot-submit").await;
+    browser.submit("forgot", &[("email", EMAIL)]).await;
     browser
         .wait_for_page("/forgot_password?notice=reset_sent")
         .await;
     let token = tokio::task::block_in_place(|| demo.printed_reset_token(EMAIL));
     browser.goto(&demo.url("/new_password")).await;
     browser
-        .fill(
-            "form#new-password-form",
+        .submit(
+            "new-password",
             &[
                 ("email", EMAIL),
                 ("reset_token", &token),
@@ -173,7 +171,6 @@ async fn a_user_s_journey_in_the_hardened_profile_steps() {
             ],
         )
         .await;
-    browser.click("button#new-password-submit").await;
     browser.wait_for_page("/login?notice=password_reset").await;
 
     // The new password opens the account.
@@ -204,8 +201,7 @@ async fn a_password_reset_in_the_seed_profile_steps() {
 
     // The seed profile hands the token over: the reset request lands on the prefilled form.
     browser.goto(&demo.url("/forgot_password")).await;
-    browser.fill("form#forgot-form", &[("email", EMAIL)]).await;
-    browser.click("button#forgot-submit").await;
+    browser.submit("forgot", &[("email", EMAIL)]).await;
     let at = browser
         .wait_for_path("/new_password?email=..&token=..", |pq| {
             pq.starts_with("/new_password?") && pq.contains("token=")
@@ -234,9 +230,8 @@ async fn a_password_reset_in_the_seed_profile_steps() {
     assert_eq!(value("email").await, EMAIL, "prefilled from ?email=");
     assert_eq!(value("reset_token").await, token, "prefilled from ?token=");
     browser
-        .fill("form#new-password-form", &[("new_password", CHANGED)])
+        .submit("new-password", &[("new_password", CHANGED)])
         .await;
-    browser.click("button#new-password-submit").await;
     browser.wait_for_page("/login?notice=password_reset").await;
 
     log_in(&browser, &demo, CHANGED).await;

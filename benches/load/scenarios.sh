@@ -38,33 +38,21 @@ cost=${BCRYPT_COST:-12}
 scenarios=${SCENARIOS:-all}
 dummy_sid=00000000-0000-4000-8000-000000000000
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-base="http://127.0.0.1:$port"
-work=$(mktemp -d)
-PORT=$port AUTH_DB=$work/auth.redb BCRYPT_COST=$cost taskset -c 0 "$@" >"$work/server.log" 2>&1 &
-server=$!
+# shellcheck source=server.sh
+. "$kit/server.sh"
+server_prepare
+BCRYPT_COST=$cost server_start taskset -c 0 "$@"
 storm=
 cleanup() {
   if [ -n "$storm" ]; then kill "$storm" 2>/dev/null || true; fi
-  kill "$server" 2>/dev/null || true
-  wait "$server" 2>/dev/null || true
-  rm -rf "$work"
+  server_stop
 }
 trap cleanup EXIT
-
-for _ in $(seq 1 300); do
-  curl -s -o /dev/null "$base/" && break
-  sleep 0.1
-done
-curl -s -o /dev/null "$base/" || { echo "$name: the server did not start" >&2; cat "$work/server.log" >&2; exit 1; }
+server_wait "$name" 300
 
 sid=$dummy_sid
 if [ "${ACCOUNTS:-yes}" != no ]; then
-  form="email=bench@example.com&password=bench-password-123"
-  curl -s -o /dev/null -d "$form" "$base/users"
-  sid=$(curl -s -D - -o /dev/null -d "$form" "$base/sessions" |
-    sed -n -E 's/^[Ss]et-[Cc]ookie: *session_id=([^;]*).*/\1/p' | tr -d '\r')
-  [ -n "$sid" ] || { echo "$name: logging in gave no session cookie" >&2; exit 1; }
+  sid=$(server_session "$name")
 fi
 
 # scenario WRK_ARGS...: one wrk run, printed as one line.

@@ -56,10 +56,7 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     // The token from the development mailer, entered on the confirm page.
     let token = tokio::task::block_in_place(|| demo.printed_token("confirmation", EMAIL));
     browser.click("a#confirm-link").await;
-    browser
-        .fill("form#confirm-email-form", &[("token", &token)])
-        .await;
-    browser.click("button#confirm-email-submit").await;
+    browser.submit("confirm-email", &[("token", &token)]).await;
     browser.wait_for_page("/login?notice=email_confirmed").await;
     browser.wait_for("p#notice").await;
     log_in(&browser, &demo, PASSWORD).await;
@@ -71,9 +68,8 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
         Some("off")
     );
     browser
-        .fill("form#totp-setup-form", &[("current_password", PASSWORD)])
+        .submit("totp-setup", &[("current_password", PASSWORD)])
         .await;
-    browser.click("button#totp-setup-submit").await;
     let secret = browser.wait_for_text("code#totp-secret").await;
     assert_eq!(secret.len(), 32, "160 bits in base32: {secret}");
     assert!(
@@ -91,12 +87,8 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     );
     let enabled_at = current_step();
     browser
-        .fill(
-            "form#totp-confirm-form",
-            &[("code", &code_at(&secret, enabled_at))],
-        )
+        .submit("totp-confirm", &[("code", &code_at(&secret, enabled_at))])
         .await;
-    browser.click("button#totp-confirm-submit").await;
     browser
         .wait_for_text("ol#recovery-codes li.recovery-code")
         .await;
@@ -144,8 +136,8 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     // step of skew the layer allows.
     let step = current_step().max(enabled_at + 1);
     browser
-        .fill(
-            "form#login-form",
+        .submit(
+            "login",
             &[
                 ("email", EMAIL),
                 ("password", PASSWORD),
@@ -153,7 +145,6 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
             ],
         )
         .await;
-    browser.click("button#login-submit").await;
     browser.wait_for_page("/").await;
     assert_eq!(browser.text("span#email").await, EMAIL);
     let old_cookie = format!(
@@ -166,20 +157,16 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     // Change the email: the change waits for the token sent to the new address.
     browser.goto(&demo.url("/account/email")).await;
     browser
-        .fill(
-            "form#email-form",
+        .submit(
+            "email",
             &[("new_email", NEW_EMAIL), ("current_password", PASSWORD)],
         )
         .await;
-    browser.click("button#email-submit").await;
     browser
         .wait_for_page("/account/email?notice=email_change_sent")
         .await;
     let change = tokio::task::block_in_place(|| demo.printed_token("email change", NEW_EMAIL));
-    browser
-        .fill("form#email-confirm-form", &[("token", &change)])
-        .await;
-    browser.click("button#email-confirm-submit").await;
+    browser.submit("email-confirm", &[("token", &change)]).await;
     browser
         .wait_for_page("/account/email?notice=email_changed")
         .await;
@@ -192,12 +179,11 @@ async fn the_account_lifecycle_in_the_hardened_profile_steps() {
     // Delete the account, with a recovery code.
     browser.goto(&demo.url("/account/delete")).await;
     browser
-        .fill(
-            "form#delete-form",
+        .submit(
+            "delete",
             &[("current_password", PASSWORD), ("recovery_code", &codes[3])],
         )
         .await;
-    browser.click("button#delete-submit").await;
     browser.wait_for_page("/").await;
     assert_eq!(
         browser.cookie("session_id").await,

@@ -266,6 +266,13 @@ impl Browser {
         }
     }
 
+    /// Fills the demo's form `form#{name}-form` with `fields` ([`fill`](Self::fill)) and
+    /// clicks its `button#{name}-submit` (no wait for the page it loads).
+    pub async fn submit(&self, name: &str, fields: &[(&str, &str)]) {
+        self.fill(&format!("form#{name}-form"), fields).await;
+        self.click(&format!("button#{name}-submit")).await;
+    }
+
     /// Clicks the element `css`, waited for (a click that loads a page waits for it,
     /// [`WAIT`] at most).
     pub async fn click(&self, css: &str) {

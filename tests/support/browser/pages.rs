@@ -23,24 +23,16 @@ pub fn hardened_demo(db: &Path, extra: &[(&str, &str)]) -> Demo {
 pub async fn register(browser: &Browser, demo: &Demo, email: &str, password: &str) {
     browser.goto(&demo.url("/register")).await;
     browser
-        .fill(
-            "form#register-form",
-            &[("email", email), ("password", password)],
-        )
+        .submit("register", &[("email", email), ("password", password)])
         .await;
-    browser.click("button#register-submit").await;
     browser.wait_for_page("/login?notice=registered").await;
 }
 
 /// Submits the login form of the current page with `email` and `password` (no wait).
 pub async fn submit_login(browser: &Browser, email: &str, password: &str) {
     browser
-        .fill(
-            "form#login-form",
-            &[("email", email), ("password", password)],
-        )
+        .submit("login", &[("email", email), ("password", password)])
         .await;
-    browser.click("button#login-submit").await;
 }
 
 /// Logs in through the login page and waits for the after-login page (`/`).
