@@ -18,7 +18,6 @@ name=$1
 shift
 n=${N:-2000}
 warm=${WARM:-200}
-dummy_sid=00000000-0000-4000-8000-000000000000
 
 # shellcheck source=load/server.sh
 . "$(dirname "$0")/load/server.sh"
@@ -28,10 +27,7 @@ BCRYPT_COST=4 server_start valgrind --tool=callgrind --callgrind-out-file="$work
 trap server_stop EXIT
 server_wait "$name" 1200
 
-sid=$dummy_sid
-if [ "${ACCOUNTS:-yes}" != no ]; then
-  sid=$(server_session "$name")
-fi
+sid=$(server_session "$name")
 
 # requests PATH COOKIE COUNT: COUNT GETs over one keep-alive connection; prints how many
 # were not answered 200.

@@ -36,7 +36,6 @@ kit=$(cd "$(dirname "$0")" && pwd)
 duration=${DURATION:-8}
 cost=${BCRYPT_COST:-12}
 scenarios=${SCENARIOS:-all}
-dummy_sid=00000000-0000-4000-8000-000000000000
 
 # shellcheck source=server.sh
 . "$kit/server.sh"
@@ -50,10 +49,7 @@ cleanup() {
 trap cleanup EXIT
 server_wait "$name" 300
 
-sid=$dummy_sid
-if [ "${ACCOUNTS:-yes}" != no ]; then
-  sid=$(server_session "$name")
-fi
+sid=$(server_session "$name")
 
 # scenario WRK_ARGS...: one wrk run, printed as one line.
 measure() {
@@ -103,7 +99,7 @@ if [ "$scenarios" = storm ]; then
   exit 0
 fi
 measure "profile(valid cookie)" -c32 -H "Cookie: session_id=$sid" "$base/profile"
-measure "profile(bad cookie)" -c32 -H "Cookie: session_id=$dummy_sid" "$base/profile"
+measure "profile(bad cookie)" -c32 -H "Cookie: session_id=$unknown_sid" "$base/profile"
 measure "index(no cookie)" -c32 "$base/"
 measure "index(4 conns)" -c4 "$base/"
 if [ -n "${PASS_PATH:-}" ]; then
