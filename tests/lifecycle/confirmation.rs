@@ -324,3 +324,16 @@ async fn a_token_presented_concurrently_confirms_once() {
         assert!(site.harness.user(&email).await.email_confirmed);
     }
 }
+
+/// Issue 21, section 1: a confirmation token records the credential generation it was issued
+/// at; one issued before a change of credentials (here a reset) confirms nothing.
+#[tokio::test]
+async fn a_confirmation_token_issued_before_a_reset_is_dead() {
+    let mut site = Site::confirming().await;
+    site.register("bob@example.com", GOOD_PW).await;
+    let token = site.mail.confirmation_for("bob@example.com").await;
+    let reset = site.reset_token("bob@example.com").await;
+    let res = site.reset("bob@example.com", &reset, OTHER_PW).await;
+    assert_eq!(res.status, 200, "{}", res.text());
+    assert_invalid_token(&site.confirm(&token, "").await);
+}

@@ -14,11 +14,10 @@ use tower_user_auth::{
 };
 
 use super::{
-    Answer, Site, assert_4xx, assert_refused, cookie,
+    Answer, Site, assert_4xx, assert_refused, cookie, step,
     support::{
-        GOOD_PW, OTHER_PW, assert_ok,
-        browser::totp::{STEP_SECS, code_at},
-        clears, hardened_config, second_factor, seed_config, unthrottled,
+        GOOD_PW, OTHER_PW, assert_ok, browser::totp::code_at, clears, hardened_config,
+        second_factor, seed_config, unthrottled,
     },
 };
 
@@ -166,15 +165,6 @@ async fn with_factor(site: &Site, email: &str) -> (String, String, Vec<String>) 
     let cookie = site.session(email).await;
     let (secret, codes) = second_factor::enable(&site.server.http, &cookie, step(site)).await;
     (cookie, secret, codes)
-}
-
-/// The TOTP time step of the site's clock.
-fn step(site: &Site) -> u64 {
-    let now = site.harness.auth.now();
-    now.duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs()
-        / STEP_SECS
 }
 
 /// With the second factor on, the password alone does not delete (401 "second factor
@@ -348,4 +338,50 @@ async fn deletion_racing_logins_leaves_no_session() {
     );
     assert_eq!(site.harness.counts().1, 0, "no session stored at all");
     eprintln!("{logged_in} logins of 160 got a session before the deletion");
+}
+
+/// Issue 21, section 1: a self-deletion is a compare-and-set against the session and the
+/// credentials it verified. A deletion racing the owner's reset, released together, never
+/// goes through once the reset has answered "Password updated": of the two, at most one is
+/// answered 200, and when the reset is, the account is still there and opens with the new
+/// password (a deletion that commits first takes the reset token with it instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn deletion_racing_a_reset_never_deletes_after_the_reset_answered() {
+    let site = Site::new(unthrottled(hardened_config())).await;
+    let mut deleted_after_reset = Vec::new();
+    for round in 0..8 {
+        let email = format!("reset-race{round}@example.com");
+        site.register(&email, GOOD_PW).await;
+        let thief = site.session(&email).await;
+        let token = site.reset_token(&email).await;
+        let barrier = Barrier::new(2);
+        let deletion = async {
+            barrier.wait().await;
+            delete_with(&site, &thief, GOOD_PW).await
+        };
+        let reset = async {
+            barrier.wait().await;
+            site.reset(&email, &token, OTHER_PW).await
+        };
+        let (deleted, reset) = tokio::join!(deletion, reset);
+        for answer in [&deleted, &reset] {
+            assert!(
+                [200, 401, 403, 409].contains(&answer.status.as_u16()),
+                "round {round}: {}",
+                answer.text()
+            );
+        }
+        if reset.status == 200 {
+            let exists = site.harness.user_exists(&email).await;
+            if deleted.status == 200 || !exists {
+                deleted_after_reset.push(round);
+            } else {
+                assert_eq!(site.login(&email, OTHER_PW).await.status, 200);
+            }
+        }
+    }
+    assert!(
+        deleted_after_reset.is_empty(),
+        "deleted after the reset answered in rounds {deleted_after_reset:?}"
+    );
 }

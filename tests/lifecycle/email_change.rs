@@ -10,13 +10,18 @@ use tokio::sync::Barrier;
 use tower_user_auth::{
     User,
     compat::SeedApi,
+    config::SecretKey,
     store::{Store, UserQuery},
 };
 
 use super::{
     Answer, Site, assert_4xx, assert_invalid_token, assert_refused, at_once,
     mail::Mail,
-    support::{GOOD_PW, OTHER_PW, assert_ok, hardened_config, unthrottled},
+    step,
+    support::{
+        GOOD_PW, OTHER_PW, assert_ok, browser::totp::code_at, hardened_config, second_factor,
+        unthrottled,
+    },
 };
 
 const SENT: &str = "a token to confirm the change has been sent to the new address";
@@ -445,5 +450,82 @@ async fn a_change_token_presented_concurrently_changes_once() {
         );
         site.mail.assert_nothing_more().await;
         assert_eq!(site.app_user(&bob).await["email"], wanted.as_str());
+    }
+}
+
+/// How the owner takes the account back from a thief.
+#[derive(Clone, Copy, Debug)]
+enum Recovery {
+    /// `PUT /profile/password` from the owner's session.
+    PasswordChange,
+    /// `PUT /reset_password` with a token from the mailbox.
+    Reset,
+    /// Turning the second factor on.
+    FactorOn,
+    /// Turning the second factor off (it was on before the thief's request).
+    FactorOff,
+}
+
+/// Issue 21, section 1: a pending email-change token, asked for by a thief who held a
+/// session and the password, no longer moves the account once the owner changes the
+/// password, resets it, or turns the second factor on or off: each is a change of
+/// credentials that kills every token issued before it. The account keeps the owner's
+/// address and the thief's address gets no account.
+#[tokio::test]
+async fn a_pending_change_token_dies_when_the_owner_recovers_the_account() {
+    let config = hardened_config()
+        .with_email_confirmation(true)
+        .with_secret_key(SecretKey::from_bytes([0x42; 32]));
+    let mut site = Site::new(unthrottled(config)).await;
+    let recoveries = [
+        Recovery::PasswordChange,
+        Recovery::Reset,
+        Recovery::FactorOn,
+        Recovery::FactorOff,
+    ];
+    for (n, recovery) in recoveries.into_iter().enumerate() {
+        let email = format!("owner{n}@example.com");
+        let thiefs = format!("thief{n}@evil.example");
+        site.account(&email).await;
+        let owner = site.session(&email).await;
+        // The thief's session: the password, logged in (or a cookie taken).
+        let thief = site.session(&email).await;
+        let codes = match recovery {
+            Recovery::FactorOff => {
+                second_factor::enable(&site.server.http, &owner, step(&site))
+                    .await
+                    .1
+            }
+            _ => Vec::new(),
+        };
+        let res = change(&site, &thief, GOOD_PW, &thiefs).await;
+        assert_ok(&res, &json!({"email": thiefs, "message": SENT}));
+        let token = site.mail.change_token_for(&thiefs).await;
+
+        let res = match recovery {
+            Recovery::PasswordChange => site.change_password(&owner, OTHER_PW).await,
+            Recovery::Reset => {
+                let reset = site.reset_token(&email).await;
+                site.reset(&email, &reset, OTHER_PW).await
+            }
+            Recovery::FactorOn => {
+                site.harness.advance(Duration::from_secs(30));
+                let secret = second_factor::begin(&site.server.http, &owner).await;
+                let code = code_at(&secret, step(&site));
+                second_factor::confirm(&site.server.http, &owner, &code).await
+            }
+            Recovery::FactorOff => site.remove_factor(&owner, &codes[0]).await,
+        };
+        assert_eq!(res.status, 200, "{recovery:?}: {}", res.text());
+
+        assert_invalid_token(&confirm_change(&site, &token, "").await);
+        assert_invalid_token(&confirm_change(&site, &token, &thief).await);
+        let user = account(&site, &email).await;
+        assert!(user.is_some(), "{recovery:?}: the account moved");
+        assert!(
+            account(&site, &thiefs).await.is_none(),
+            "{recovery:?}: the thief's address has an account"
+        );
+        site.mail.drain().await;
     }
 }

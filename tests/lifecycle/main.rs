@@ -137,6 +137,54 @@ impl Site {
     async fn profile(&self, cookie: &str) -> Answer {
         self.server.http.get("/profile", cookie).await
     }
+
+    /// `PUT /profile/password` from [`GOOD_PW`] to `new_password` with `cookie`.
+    async fn change_password(&self, cookie: &str, new_password: &str) -> Answer {
+        let fields = [
+            ("current_password", GOOD_PW),
+            ("new_password", new_password),
+        ];
+        self.send(Method::PUT, "/profile/password", cookie, &fields)
+            .await
+    }
+
+    /// A reset token for `email`, as the hook would receive it.
+    async fn reset_token(&self, email: &str) -> String {
+        use tower_user_auth::compat::SeedApi;
+        self.harness
+            .auth
+            .get_reset_password_token(email)
+            .await
+            .expect("a reset token")
+            .expose()
+            .to_owned()
+    }
+
+    /// `PUT /reset_password` of `email` with `token` to `new_password`.
+    async fn reset(&self, email: &str, token: &str, new_password: &str) -> Answer {
+        let fields = [
+            ("email", email),
+            ("reset_token", token),
+            ("new_password", new_password),
+        ];
+        self.send(Method::PUT, "/reset_password", "", &fields).await
+    }
+
+    /// `DELETE /profile/totp` with [`GOOD_PW`] and the recovery code `code`, with `cookie`.
+    async fn remove_factor(&self, cookie: &str, code: &str) -> Answer {
+        let fields = [("current_password", GOOD_PW), ("recovery_code", code)];
+        self.send(Method::DELETE, "/profile/totp", cookie, &fields)
+            .await
+    }
+}
+
+/// The TOTP time step of the site's clock.
+fn step(site: &Site) -> u64 {
+    let now = site.harness.auth.now();
+    now.duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs()
+        / support::browser::totp::STEP_SECS
 }
 
 /// Runs `n` calls of `call()` concurrently, each released at once by one barrier; their

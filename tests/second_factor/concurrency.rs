@@ -278,3 +278,60 @@ async fn setting_up_at_once_leaves_one_pending_secret() {
         assert!(site.factor(&email).await.expect("factor").enabled);
     }
 }
+
+/// Issue 21, section 1: removing the factor is a compare-and-set against the session and the
+/// credentials it verified. A removal racing the owner's reset, released together, never
+/// goes through once the reset has answered: of the two, at most one is answered 200, and
+/// when the reset is, the factor is still on (a removal that commits first revokes the
+/// reset token instead).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removal_racing_a_reset_never_lands_after_the_reset_answered() {
+    use tower_user_auth::compat::SeedApi;
+    let site = Site::hardened().await;
+    let mut removed_after_reset = Vec::new();
+    for round in 0..8 {
+        let email = format!("race-reset-{round}@example.com");
+        let enabled = site.enabled(&email).await;
+        let token = site
+            .auth
+            .get_reset_password_token(&email)
+            .await
+            .expect("a reset token");
+        let removal = [
+            ("current_password", GOOD_PW),
+            ("recovery_code", enabled.recovery_codes[0].as_str()),
+        ];
+        let reset = [
+            ("email", email.as_str()),
+            ("reset_token", token.expose()),
+            ("new_password", "an entirely new passphrase"),
+        ];
+        let requests = [
+            (
+                Method::DELETE,
+                "/profile/totp",
+                enabled.cookie.as_str(),
+                &removal[..],
+            ),
+            (Method::PUT, "/reset_password", "", &reset[..]),
+        ];
+        let answers = at_once(&site, requests.into_iter()).await;
+        let (removed, reset) = (&answers[0], &answers[1]);
+        assert!(
+            removed.status.is_success() || removed.status.is_client_error(),
+            "round {round}: {removed:?}"
+        );
+        assert!(
+            reset.status.is_success() || reset.status.is_client_error(),
+            "round {round}: {reset:?}"
+        );
+        let on = site.factor(&email).await.is_some_and(|f| f.enabled);
+        if reset.status == StatusCode::OK && (removed.status == StatusCode::OK || !on) {
+            removed_after_reset.push(round);
+        }
+    }
+    assert!(
+        removed_after_reset.is_empty(),
+        "the factor was removed after the reset answered in rounds {removed_after_reset:?}"
+    );
+}

@@ -360,3 +360,104 @@ async fn item_21_reset_put_rate_limited() {
     assert!(res.retry_after().is_some());
     assert_eq!(h.send(put(&token, "203.0.113.60")).await.status, 200);
 }
+
+/// What changes an account's credentials before its reset token comes back.
+#[derive(Clone, Copy, Debug)]
+enum CredentialChange {
+    Password,
+    Email,
+    FactorOn,
+    FactorOff,
+}
+
+/// Item 18 (issue 21, section 1): a reset token records the credential generation it was
+/// issued at; a change of password, of email, or turning the second factor on or off, made
+/// after it was issued, kills it (refused as any bad token, the password unchanged).
+#[tokio::test]
+async fn item_18_a_token_dies_with_every_change_of_credentials() {
+    use tower_user_auth::{compat::SeedApi, config::SecretKey};
+
+    use crate::support::{
+        browser::totp::{STEP_SECS, code_at},
+        second_factor, serve_echo,
+    };
+
+    let config = hardened_config().with_secret_key(SecretKey::from_bytes([0x42; 32]));
+    let h = Harness::new(unthrottled(config));
+    let server = serve_echo(&h.auth).await;
+    let step = || {
+        let now = h.auth.now().duration_since(std::time::UNIX_EPOCH);
+        now.expect("after 1970").as_secs() / STEP_SECS
+    };
+    let changes = [
+        CredentialChange::Password,
+        CredentialChange::Email,
+        CredentialChange::FactorOn,
+        CredentialChange::FactorOff,
+    ];
+    for (n, change) in changes.into_iter().enumerate() {
+        let email = format!("change{n}@example.com");
+        h.registered(&email, GOOD_PW).await;
+        let login = [("email", email.as_str()), ("password", GOOD_PW)];
+        let res = server
+            .http
+            .send_form(Method::POST, "/sessions", "", &[], &login)
+            .await;
+        let cookie = res.session_cookie_header().expect("a session");
+        let codes = match change {
+            CredentialChange::FactorOff => {
+                second_factor::enable(&server.http, &cookie, step()).await.1
+            }
+            _ => Vec::new(),
+        };
+        let token = h
+            .auth
+            .get_reset_password_token(&email)
+            .await
+            .expect("a reset token");
+        let moved = format!("moved{n}@example.com");
+        let (method, path, fields): (Method, &str, Vec<(&str, &str)>) = match change {
+            CredentialChange::Password => (
+                Method::PUT,
+                "/profile/password",
+                vec![("current_password", GOOD_PW), ("new_password", OTHER_PW)],
+            ),
+            CredentialChange::Email => (
+                Method::PUT,
+                "/profile/email",
+                vec![("current_password", GOOD_PW), ("new_email", moved.as_str())],
+            ),
+            CredentialChange::FactorOn => {
+                let secret = second_factor::begin(&server.http, &cookie).await;
+                let code = code_at(&secret, step());
+                let res = second_factor::confirm(&server.http, &cookie, &code).await;
+                assert_eq!(res.status, 200, "{change:?}: {}", res.body);
+                (Method::GET, "/profile", Vec::new())
+            }
+            CredentialChange::FactorOff => (
+                Method::DELETE,
+                "/profile/totp",
+                vec![
+                    ("current_password", GOOD_PW),
+                    ("recovery_code", codes[0].as_str()),
+                ],
+            ),
+        };
+        let res = server
+            .http
+            .send_form(method, path, &cookie, &[], &fields)
+            .await;
+        assert_eq!(res.status, 200, "{change:?}: {}", res.body);
+        let now_email = match change {
+            CredentialChange::Email => moved.as_str(),
+            _ => email.as_str(),
+        };
+        let before = h.user(now_email).await;
+        let res = h
+            .reset(now_email, token.expose(), "a third passphrase here")
+            .await;
+        assert_eq!(res.status, 403, "{change:?}: {}", res.body);
+        let after = h.user(now_email).await;
+        assert_eq!(after.hashed_password, before.hashed_password, "{change:?}");
+    }
+}
