@@ -296,6 +296,7 @@ async fn purge_removes_expired_records_prints_the_counts_and_is_audited() {
                     purpose: EmailTokenPurpose::Confirm,
                     created,
                     expires: created + Duration::from_secs(3600),
+                    generation: 0,
                 },
             )
             .await

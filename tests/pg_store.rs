@@ -527,6 +527,7 @@ async fn a_session_ended_through_a_is_refused_on_b_at_once() {
                     user_id: user.id,
                     created: now,
                     expires: now + Duration::from_secs(60),
+                    generation: user.generation,
                 };
                 a.replace_reset_token(reset, record, AccountVersion::of(&user))
                     .await
@@ -1338,7 +1339,7 @@ mod memory_throttle {
             AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions,
             ImportedUser, ListedUser, PasswordReset, PgStore, Purged, ResetRecord,
             SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
-            UserUpdate,
+            UserUpdate, VerifiedSession,
         },
         token::TokenDigest,
     };
@@ -1410,6 +1411,13 @@ mod memory_throttle {
         }
         async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
             self.0.delete_user(id).await
+        }
+        async fn delete_user_verified(
+            &self,
+            id: UserId,
+            verified: VerifiedSession,
+        ) -> Result<(), StoreError> {
+            self.0.delete_user_verified(id, verified).await
         }
         async fn insert_session(
             &self,

@@ -22,6 +22,7 @@ use tower_user_auth::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
         ListedUser, PasswordReset, Purged, RedbStore, ResetRecord, SecondFactorChange,
         SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
+        VerifiedSession,
     },
     token::TokenDigest,
 };
@@ -137,6 +138,14 @@ impl Store for Faulty {
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         self.write()?;
         self.inner.delete_user(id).await
+    }
+    async fn delete_user_verified(
+        &self,
+        id: UserId,
+        verified: VerifiedSession,
+    ) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.delete_user_verified(id, verified).await
     }
     async fn insert_session(
         &self,

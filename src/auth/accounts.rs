@@ -10,7 +10,7 @@ use super::{
 use crate::{
     error::{AuthError, StoreError},
     hook::AccountEmail,
-    store::{EmailTokenPurpose, Store, UserQuery},
+    store::{EmailTokenPurpose, Store, UserQuery, VerifiedSession},
     token::{EmailToken, SessionToken},
     user::{User, UserId, check_email},
 };
@@ -75,8 +75,9 @@ impl<S: Store> Auth<S> {
         let hash = self.shared.hasher.hash(password.to_owned()).await?;
         let store = &self.shared.store;
         let inserted = if self.shared.config.email_confirmation() {
-            // The record's user id is the new account's, set by the store.
-            let (token, record) = self.new_email_token(UserId(0), EmailTokenPurpose::Confirm);
+            // The record's user id and generation are the new account's, set by the store.
+            let purpose = EmailTokenPurpose::Confirm;
+            let (token, record) = self.new_email_token(UserId(0), 0, purpose);
             store
                 .add_unconfirmed_user(email, &hash, token.digest(), record)
                 .await
@@ -107,8 +108,10 @@ impl<S: Store> Auth<S> {
     /// Deletes the account of the user of the session `token`, who proves it with the
     /// current password and, when their second factor is on, `second_factor` (a one-time
     /// code or a recovery code). The user, every session (this one included), token, device
-    /// token and the second factor go in one transaction; the session's cookie is refused
-    /// from then on, and the email can be registered again. From `client`, for the throttle
+    /// token and the second factor go in one transaction, if this session is still stored
+    /// and the account's credentials are still those verified (a reset or a change of
+    /// password, email or second factor that commits first refuses it); the session's
+    /// cookie is refused from then on, and the email can be registered again. From `client`, for the throttle
     /// (a wrong password or second factor is a failed attempt, a deletion clears the
     /// backoff) and the audit event.
     ///
@@ -134,7 +137,9 @@ impl<S: Store> Auth<S> {
     /// ```
     ///
     /// # Errors
-    /// [`AuthError::InvalidSession`] (no live session, or the account is already gone),
+    /// [`AuthError::InvalidSession`] (no live session, or the account is already gone, or
+    /// the session ended before the deletion committed), [`AuthError::CredentialsChanged`]
+    /// (the credentials changed after this request verified them: nothing deleted),
     /// [`AuthError::WrongPassword`], [`AuthError::SecondFactorRequired`] (the right password
     /// without the second factor: not a failed attempt),
     /// [`AuthError::WrongSecondFactor`], [`AuthError::Throttled`],
@@ -172,13 +177,31 @@ impl<S: Store> Auth<S> {
                 });
             }
         }
-        match self.shared.store.delete_user(user.id).await {
+        // A compare-and-set against what was verified: a reset (or any change of
+        // credentials) that commits first, or the end of this session, refuses it.
+        let verified = VerifiedSession {
+            session: token.digest(),
+            generation: user.generation,
+        };
+        match self
+            .shared
+            .store
+            .delete_user_verified(user.id, verified)
+            .await
+        {
             Ok(()) => {}
             Err(e) => {
                 throttle.released(attempt).await;
                 return Err(match e {
-                    // Deleted by a concurrent request: this session is gone with it.
-                    StoreError::NotFound => AuthError::InvalidSession,
+                    // Deleted by a concurrent request, or this session ended: it is gone.
+                    StoreError::NotFound => {
+                        WHAT.refused("session ended meanwhile", &user, client);
+                        AuthError::InvalidSession
+                    }
+                    StoreError::Conflict => {
+                        WHAT.refused("credentials changed meanwhile", &user, client);
+                        AuthError::CredentialsChanged
+                    }
                     e => e.into(),
                 });
             }

@@ -145,7 +145,8 @@ impl<S: Store> Auth<S> {
             if user.email_confirmed {
                 return Ok(Resent::AlreadyConfirmed(user.id));
             }
-            let (token, record) = self.new_email_token(user.id, EmailTokenPurpose::Confirm);
+            let (token, record) =
+                self.new_email_token(user.id, user.generation, EmailTokenPurpose::Confirm);
             let stored = self
                 .shared
                 .store

@@ -153,7 +153,7 @@ impl<S: Store> Auth<S> {
         let purpose = EmailTokenPurpose::ChangeEmail {
             new_email: new_email.to_owned(),
         };
-        let (token, record) = self.new_email_token(user.id, purpose);
+        let (token, record) = self.new_email_token(user.id, user.generation, purpose);
         match store
             .replace_email_token(token.digest(), record, AccountVersion::of(user))
             .await

@@ -59,16 +59,19 @@ fn token_guesses(client: Option<IpAddr>) -> String {
 }
 
 impl<S: Store> Auth<S> {
-    /// A new email token of `purpose` for `user_id`, and its record (expiring after the
+    /// A new email token of `purpose` for the account `user_id` at credential generation
+    /// `generation` (the one it is redeemed at), and its record (expiring after the
     /// configured lifetime).
     pub(super) fn new_email_token(
         &self,
         user_id: UserId,
+        generation: u64,
         purpose: EmailTokenPurpose,
     ) -> (EmailToken, EmailTokenRecord) {
         let now = self.now();
         let record = EmailTokenRecord {
             user_id,
+            generation,
             purpose,
             created: now,
             expires: now + self.shared.config.account.email_token_lifetime,

@@ -139,6 +139,7 @@ impl<S: Store> Auth<S> {
                 user_id: user.id,
                 created: now,
                 expires: now + self.shared.config.reset_token_lifetime,
+                generation: user.generation,
             };
             let read = AccountVersion::of(&user);
             match self

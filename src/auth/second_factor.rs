@@ -27,7 +27,7 @@ use super::{
 use crate::{
     config::SecretKey,
     error::{AuthError, BackendError, StoreError},
-    store::{SecondFactorChange, SecondFactorRecord, Store},
+    store::{SecondFactorChange, SecondFactorRecord, Store, VerifiedSession},
     token::SessionToken,
     user::{User, UserId},
 };
@@ -267,10 +267,16 @@ impl<S: Store> Auth<S> {
 
     /// Removes the second factor of the user of the session `token`, who proves it with
     /// their current password and, when the factor is enabled, `proof` (a code or a
-    /// recovery code, used up). A pending factor needs the password only.
+    /// recovery code, used up). A pending factor needs the password only. The removal is
+    /// made only if this session is still stored and the account's credentials are still
+    /// those verified (a reset, or a change of password, email or second factor, that
+    /// commits first refuses it); removing an enabled factor is itself a change of
+    /// credentials: tokens issued before it are revoked, every session is kept.
     ///
     /// # Errors
-    /// [`AuthError::InvalidSession`], [`AuthError::WrongPassword`],
+    /// [`AuthError::InvalidSession`] (also when the session ended before the removal
+    /// committed), [`AuthError::CredentialsChanged`] (the credentials changed after this
+    /// request verified them: nothing removed), [`AuthError::WrongPassword`],
     /// [`AuthError::SecondFactorRequired`] (no proof: not a failure),
     /// [`AuthError::WrongSecondFactor`] (a wrong or replayed one), both failures for
     /// throttling; [`AuthError::NoSecondFactor`] when there is none, [`AuthError::Throttled`],
@@ -312,16 +318,28 @@ impl<S: Store> Auth<S> {
                 }
             }
         }
+        // A compare-and-set against what was verified: a reset (or any change of
+        // credentials) that commits first, or the end of this session, refuses it.
+        let verified = VerifiedSession {
+            session: token.digest(),
+            generation: user.generation,
+        };
         let removed = match self
             .shared
             .store
-            .update_second_factor(user.id, SecondFactorChange::Remove)
+            .update_second_factor(user.id, SecondFactorChange::RemoveVerified(verified))
             .await
         {
             Ok(removed) => removed,
             Err(e) => {
                 throttle.released(attempt).await;
-                return Err(account_gone(e));
+                return Err(match e {
+                    StoreError::Conflict => {
+                        audit!(info, "second_factor_refused", action = "disable", reason = "credentials changed meanwhile", user_id = %user.id, client = %Client(client));
+                        AuthError::CredentialsChanged
+                    }
+                    e => account_gone(e),
+                });
             }
         };
         throttle.succeeded(attempt).await;

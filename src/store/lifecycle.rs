@@ -5,6 +5,9 @@ use std::{fmt, time::SystemTime};
 
 #[cfg(doc)]
 use super::Store;
+use super::VerifiedSession;
+#[cfg(doc)]
+use crate::error::StoreError;
 use crate::{
     token::TokenDigest,
     user::{User, UserId},
@@ -54,6 +57,10 @@ pub struct EmailTokenRecord {
     pub created: SystemTime,
     /// When it stops working (and is purged).
     pub expires: SystemTime,
+    /// The user's credential generation when it was issued: it is redeemed only while this
+    /// is still the user's generation (a change of password, of second factor or of email
+    /// since then killed it), checked in the redeeming transaction.
+    pub generation: u64,
 }
 
 /// What [`Store::redeem_email_token`] did.
@@ -102,6 +109,11 @@ impl fmt::Debug for SecondFactorRecord {
 /// A change to a user's second factor, applied by [`Store::update_second_factor`] in one
 /// transaction as a compare-and-set: `Ok(true)` if it applied, `Ok(false)` (nothing changed)
 /// if the stored factor was not in the state the change requires.
+///
+/// Turning the factor on ([`Enable`](Self::Enable)) or off (removing an enabled one) is a
+/// change of credentials: in the same transaction the user's generation advances, every
+/// session of theirs is moved to it (all are kept), and their reset token and email tokens
+/// are revoked, as a change of password does.
 #[derive(Clone, PartialEq, Eq)]
 pub enum SecondFactorChange {
     /// Stores a pending factor with this sealed secret, replacing a pending one. Refused
@@ -128,8 +140,13 @@ pub enum SecondFactorChange {
     /// among the unused ones.
     UseRecoveryCode(TokenDigest),
     /// Removes the factor, pending or enabled, with its recovery codes; `false` if there was
-    /// none.
+    /// none. Unconditional: an administrator's removal.
     Remove,
+    /// As [`Remove`](Self::Remove), by the holder of a session, as a compare-and-set against
+    /// what the request verified ([`VerifiedSession`]): [`StoreError::NotFound`] if that
+    /// session is no longer the user's, [`StoreError::Conflict`] if the user's generation
+    /// is no longer the one verified, and nothing changed.
+    RemoveVerified(VerifiedSession),
 }
 
 impl fmt::Debug for SecondFactorChange {
@@ -140,6 +157,7 @@ impl fmt::Debug for SecondFactorChange {
             Self::UseStep(step) => f.debug_tuple("UseStep").field(step).finish(),
             Self::UseRecoveryCode(_) => f.write_str("UseRecoveryCode"),
             Self::Remove => f.write_str("Remove"),
+            Self::RemoveVerified(_) => f.write_str("RemoveVerified"),
         }
     }
 }

@@ -22,16 +22,22 @@
 //! # Credentials
 //!
 //! Every user has a credential generation ([`User::generation`], a security stamp), and every
-//! session records the generation it was made at ([`SessionRecord::generation`]). A change
-//! of password ([`Store::update_user`] with a new hash, [`Store::reset_password`]) advances
-//! the generation by one, in the transaction that sets the hash, and in that same
-//! transaction:
+//! session records the generation it was made at ([`SessionRecord::generation`]), as does
+//! every token issued for the account to act on it ([`ResetRecord::generation`],
+//! [`EmailTokenRecord::generation`]): a token is redeemed only at the generation it was
+//! issued at, checked in the redeeming transaction. A change of credentials advances the
+//! generation by one: a change of password ([`Store::update_user`] with a new hash,
+//! [`Store::reset_password`]), of email ([`Store::update_user`] with a new email, the
+//! redemption of an [`EmailTokenPurpose::ChangeEmail`] token), and turning the second factor
+//! on or off ([`SecondFactorChange`]). In the transaction that makes the change, it
 //!
-//! - removes the user's reset token (so a token issued before the change is dead);
+//! - removes the user's reset token and email tokens (so that a token issued before the
+//!   change is dead, and gone);
 //! - ends the sessions it is asked to end, and moves every other session of the user to the
 //!   new generation, keeping its key (the changer's cookie stays valid);
 //!
-//! so that no session of the old generation is left. [`Store::insert_session`] stores a
+//! so that no session or token of the old generation is left (a confirmation, which proves
+//! the address and changes no credential, leaves the generation as it is). [`Store::insert_session`] stores a
 //! session only if its generation is still the user's, checked in the inserting
 //! transaction: a login that verified the old password and inserts after the change fails
 //! with [`StoreError::Conflict`]. Callers treat a session whose generation is not its user's
@@ -40,7 +46,10 @@
 //! Writes made from a read of the credentials are compare-and-sets inside the write
 //! transaction: a password change against the generation it verified
 //! ([`UserUpdate::expected_generation`]), the re-hash at login against the hash it verified
-//! ([`Store::rehash_password`]), a reset against its token still being stored.
+//! ([`Store::rehash_password`]), a reset against its token still being stored, and a
+//! deletion or a second-factor removal by the holder of a session against that session and
+//! the generation it verified ([`VerifiedSession`]): such a change in flight when a reset
+//! commits does not go through after the reset answered.
 
 mod lifecycle;
 mod linear_probing;
@@ -64,7 +73,7 @@ pub use self::{
     listing::{ImportedUser, ListedUser},
     records::{
         AccountVersion, DeviceRecord, EndSessions, PasswordReset, Purged, ResetRecord,
-        SessionEntry, SessionRecord, UserQuery, UserUpdate,
+        SessionEntry, SessionRecord, UserQuery, UserUpdate, VerifiedSession,
     },
     redb::{RedbStore, RedbStoreBuilder, StoreStats},
 };
@@ -88,11 +97,12 @@ use crate::{
 ///   Methods return once the change is durable.
 /// - **Emails** are unique by their [`email_key`] (trimmed, NFC, lowercased); the email is
 ///   stored as given (trimmed).
-/// - **Credentials** (see the [module docs](self)): a new hash advances the user's
-///   generation, removes their reset token and moves the sessions it does not end to the new
-///   generation, in its transaction; a session is inserted only at the user's current
+/// - **Credentials** (see the [module docs](self)): a new hash, a new email and a second
+///   factor turned on or off advance the user's generation, remove their reset token and
+///   email tokens and move the sessions they do not end to the new generation, in their
+///   transaction; a session is inserted, and a token redeemed, only at the user's current
 ///   generation; compare-and-sets fail with [`StoreError::Conflict`] (or
-///   [`StoreError::NotFound`] for a reset token) and change nothing.
+///   [`StoreError::NotFound`] for a token, or a session that ended) and change nothing.
 /// - Errors returned before anything was written (`NotFound`, `EmailTaken`, `Conflict`)
 ///   leave the store as it was.
 ///
@@ -150,10 +160,13 @@ pub trait Store: Send + Sync + 'static {
     /// 1. if `update.expected_generation` is set and is not the user's generation,
     ///    [`StoreError::Conflict`], nothing changed;
     /// 2. a new email: [`StoreError::EmailTaken`] (nothing changed) if another account has
-    ///    its key; the index moves to the new key; the user's reset token is removed;
-    /// 3. a new hash: stored, the generation advanced by one, the reset token removed;
-    /// 4. the sessions `update.end_sessions` names are removed; with a new hash, every other
-    ///    session of the user is moved to the new generation (same key, same times).
+    ///    its key; the index moves to the new key; the user's reset token and email tokens
+    ///    are removed;
+    /// 3. a new hash: stored, the reset token and email tokens removed;
+    /// 4. with a new hash or an email that differs from the stored one, the generation is
+    ///    advanced by one (once, whatever changed);
+    /// 5. the sessions `update.end_sessions` names are removed; when the generation
+    ///    advanced, every other session of the user is moved to it (same key, same times).
     ///
     /// [`StoreError::NotFound`] for an unknown id, and when `update.end_sessions` is
     /// [`EndSessions::AllExcept`] a session that no longer exists or is not the user's (the
@@ -184,6 +197,17 @@ pub trait Store: Send + Sync + 'static {
     /// of theirs is invalid once it returns (on every instance, within the store's bound for
     /// other instances). The email can then be registered again.
     fn delete_user(&self, id: UserId) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// As [`delete_user`](Self::delete_user), asked by the holder of a session (a
+    /// self-deletion), as a compare-and-set against what it verified: in the deleting
+    /// transaction, [`StoreError::NotFound`] if the user is gone or `verified.session` is no
+    /// longer stored for them, [`StoreError::Conflict`] if their generation is no longer
+    /// `verified.generation`; nothing changed in either case.
+    fn delete_user_verified(
+        &self,
+        id: UserId,
+        verified: VerifiedSession,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Stores a new session if `session.generation` is its user's current generation
     /// ([`StoreError::Conflict`] otherwise; [`StoreError::NotFound`] for an unknown user),
@@ -252,7 +276,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores a reset token for a user, replacing (and so killing) any earlier one, in one
     /// transaction that first checks that the account is still as the caller read it
-    /// (`read`): [`StoreError::Conflict`] if its generation or email changed meanwhile (a
+    /// (`read`; `record.generation` is what the token is then redeemed against):
+    /// [`StoreError::Conflict`] if its generation or email changed meanwhile (a
     /// password change, a reset or an email change would otherwise be followed by a token
     /// issued for the account as it was, and delivered to its old address),
     /// [`StoreError::NotFound`] if it no longer exists; nothing changes in either case.
@@ -269,11 +294,13 @@ pub trait Store: Send + Sync + 'static {
         token: TokenDigest,
     ) -> impl Future<Output = Result<Option<ResetRecord>, StoreError>> + Send;
 
-    /// In one transaction: checks that the token exists, belongs to `reset.user_id` and has
-    /// not expired, then sets the hash, advances the generation, removes the token and either
+    /// In one transaction: checks that the token exists, belongs to `reset.user_id`, has
+    /// not expired and was issued at the user's current generation, then sets the hash,
+    /// advances the generation, removes the token and the user's email tokens and either
     /// removes the user's sessions (`reset.end_sessions`) or moves them all to the new
     /// generation. [`StoreError::NotFound`] (and nothing changed) when the token is not good
-    /// (including one consumed or revoked since the caller read it).
+    /// (including one consumed or revoked since the caller read it, and one issued before a
+    /// change of credentials).
     fn reset_password(
         &self,
         reset: PasswordReset,
@@ -293,8 +320,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts a user whose email is not confirmed yet ([`User::email_confirmed`] `false`),
     /// with the confirmation token `token` (`record.purpose` is
-    /// [`EmailTokenPurpose::Confirm`], `record.user_id` is ignored: the new id is used), in
-    /// one transaction. [`StoreError::EmailTaken`] as [`add_user`](Self::add_user).
+    /// [`EmailTokenPurpose::Confirm`], `record.user_id` and `record.generation` are ignored:
+    /// the new id and generation 0 are used), in one transaction. [`StoreError::EmailTaken`] as [`add_user`](Self::add_user).
     fn add_unconfirmed_user(
         &self,
         email: &str,
@@ -321,15 +348,16 @@ pub trait Store: Send + Sync + 'static {
         token: TokenDigest,
     ) -> impl Future<Output = Result<Option<EmailTokenRecord>, StoreError>> + Send;
 
-    /// Redeems an email token in one transaction: checks that it is stored and expires after
-    /// `now` ([`StoreError::NotFound`] otherwise), removes it, and
+    /// Redeems an email token in one transaction: checks that it is stored, expires after
+    /// `now` and was issued at its user's current generation ([`StoreError::NotFound`] and
+    /// nothing changed otherwise), removes it, and
     ///
-    /// - [`EmailTokenPurpose::Confirm`]: marks the account confirmed;
+    /// - [`EmailTokenPurpose::Confirm`]: marks the account confirmed (the generation stays);
     /// - [`EmailTokenPurpose::ChangeEmail`]: [`StoreError::EmailTaken`] (nothing changed, the
     ///   token kept) if another account has the new address's [`email_key`]; otherwise moves
     ///   the account to it as [`update_user`](Self::update_user) with a new email does
-    ///   (index, sessions' email, reset token and other email tokens revoked) and marks it
-    ///   confirmed.
+    ///   (index, sessions' email, the generation advanced and every session moved to it,
+    ///   reset token and other email tokens revoked) and marks it confirmed.
     fn redeem_email_token(
         &self,
         token: TokenDigest,
@@ -346,7 +374,9 @@ pub trait Store: Send + Sync + 'static {
     /// Applies `change` to the second factor of user `id` in one transaction, as a
     /// compare-and-set (see [`SecondFactorChange`]): `Ok(false)` and nothing changed when
     /// the factor is not in the state the change requires. [`StoreError::NotFound`] for an
-    /// unknown user.
+    /// unknown user. Turning the factor on or off is a change of credentials (the generation
+    /// advanced, every session moved to it, reset and email tokens revoked, in the same
+    /// transaction; a cached session of the user is refreshed on every instance).
     fn update_second_factor(
         &self,
         id: UserId,

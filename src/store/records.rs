@@ -122,6 +122,22 @@ pub enum EndSessions {
     AllExcept(TokenDigest),
 }
 
+/// What a request made from a session verified before a change it asks for (its password,
+/// and its second factor when the account has one): the session, and the credential
+/// generation the check was made at. A change that carries it
+/// ([`Store::delete_user_verified`], [`SecondFactorChange::RemoveVerified`](super::SecondFactorChange::RemoveVerified))
+/// is a compare-and-set, checked in its transaction: [`StoreError::NotFound`] if the session
+/// is no longer stored for the user (it ended: a logout, a reset that ended every session),
+/// [`StoreError::Conflict`] if the user's generation moved (a change of password, of second
+/// factor or of email came first); nothing changed in either case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VerifiedSession {
+    /// The digest of the session that asked for the change.
+    pub session: TokenDigest,
+    /// The user's credential generation that was verified.
+    pub generation: u64,
+}
+
 /// A stored session. Its key, the token's digest, is kept beside it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -172,7 +188,7 @@ impl AccountVersion {
     }
 }
 
-/// A stored reset token.
+/// A stored reset token, issued for the account at one credential generation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ResetRecord {
     /// Whose password it resets.
@@ -181,6 +197,10 @@ pub struct ResetRecord {
     pub created: SystemTime,
     /// When it stops working.
     pub expires: SystemTime,
+    /// The user's credential generation when it was issued: it resets the password only
+    /// while this is still the user's generation (a change of password, of second factor or
+    /// of email since then killed it), checked in the reset's transaction.
+    pub generation: u64,
 }
 
 /// A password reset to apply, in one transaction, if the token is still good. `Debug`

@@ -57,6 +57,7 @@ async fn lifecycle_users() -> (
                 purpose: EmailTokenPurpose::Confirm,
                 created: now,
                 expires: now + Duration::from_secs(3600),
+                generation: 0,
             },
         )
         .await

@@ -2,16 +2,21 @@
 //! advances it, revokes the reset token and ends or moves the sessions, in one transaction;
 //! a session is inserted only at the current generation; the re-hash is a compare-and-set
 //! against the hash that keeps the generation; an email change revokes the reset token.
+//! Every change of credentials (password, reset, email, second factor on or off) advances
+//! the generation and kills the tokens issued before it (issue 21); verified deletions and
+//! factor removals are compare-and-sets on the session and the generation.
 
 use tower_user_auth::{
-    StoreError,
+    StoreError, User, UserId,
     store::{
-        AccountVersion, EndSessions, PasswordReset, SessionRecord, Store, UserQuery, UserUpdate,
+        AccountVersion, EmailTokenPurpose, EmailTokenRecord, EndSessions, PasswordReset,
+        ResetRecord, SecondFactorChange, SessionRecord, Store, UserQuery, UserUpdate,
+        VerifiedSession,
     },
     token::TokenDigest,
 };
 
-use crate::{now, reset, session};
+use crate::{email_token, now, reset, session};
 
 /// A stale `expected_generation` is `Conflict` and changes nothing; the current one sets the
 /// hash, advances the generation, removes the reset token, ends what it names and moves the
@@ -71,13 +76,21 @@ pub async fn a_new_hash_is_a_compare_and_set_that_advances_the_generation<S: Sto
         store.update_user(user.id, plain).await.unwrap().generation,
         2
     );
-    // An update without a new hash keeps the generation, even with an expected one.
+    // A new email is a change of credentials too: the generation advances once.
     let email = UserUpdate::new()
         .email("h@example.com")
         .expected_generation(2);
     assert_eq!(
         store.update_user(user.id, email).await.unwrap().generation,
-        2
+        3
+    );
+    // An update that changes no credential keeps the generation.
+    let same = UserUpdate::new()
+        .email_confirmed(true)
+        .expected_generation(3);
+    assert_eq!(
+        store.update_user(user.id, same).await.unwrap().generation,
+        3
     );
     let stale_email = UserUpdate::new()
         .email("i@example.com")
@@ -206,8 +219,8 @@ pub async fn a_reset_keeping_sessions_moves_them<S: Store>(store: S) {
     }
 }
 
-/// An email change revokes the reset token and keeps the generation; a token issued for the
-/// account as it was before is refused.
+/// An email change revokes the reset token and advances the generation; a token issued for
+/// the account as it was before is refused.
 pub async fn an_email_change_revokes_the_reset_token<S: Store>(store: S) {
     let at = now();
     let user = store.add_user("g@example.com", "$2b$04$a").await.unwrap();
@@ -220,7 +233,7 @@ pub async fn an_email_change_revokes_the_reset_token<S: Store>(store: S) {
         .update_user(user.id, UserUpdate::new().email("h@example.com"))
         .await
         .unwrap();
-    assert_eq!(moved.generation, 0);
+    assert_eq!(moved.generation, 1);
     assert!(store.reset_token(r).await.unwrap().is_none());
     let late = store
         .replace_reset_token(
@@ -237,4 +250,251 @@ pub async fn an_email_change_revokes_the_reset_token<S: Store>(store: S) {
             .unwrap()
             .is_none()
     );
+}
+
+/// A change of credentials, as the store is asked for it.
+#[derive(Clone, Copy, Debug)]
+enum Change {
+    Password,
+    Reset,
+    Email,
+    EmailByToken,
+    FactorOn,
+    FactorOff,
+}
+
+/// Applies `change` to `user` (who has the session `kept`; for `FactorOff` an enabled
+/// factor with the secret `b"sealed"`; for `FactorOn` a pending one; for `Reset` and
+/// `EmailByToken` the tokens `reset_token` and `change_token`).
+async fn apply<S: Store>(store: &S, user: &User, change: Change, kept: TokenDigest) {
+    let at = now();
+    match change {
+        Change::Password => {
+            let update = UserUpdate::new()
+                .hashed_password("$2b$04$changed")
+                .end_sessions(EndSessions::AllExcept(kept))
+                .expected_generation(user.generation);
+            store.update_user(user.id, update).await.unwrap();
+        }
+        Change::Reset => {
+            let reset = PasswordReset {
+                token: TokenDigest::of("reset token"),
+                user_id: user.id,
+                now: at,
+                hashed_password: "$2b$04$reset".into(),
+                end_sessions: false,
+            };
+            store.reset_password(reset).await.unwrap();
+        }
+        Change::Email => {
+            let update = UserUpdate::new().email(format!("moved-{}@example.com", user.id));
+            store.update_user(user.id, update).await.unwrap();
+        }
+        Change::EmailByToken => {
+            let token = TokenDigest::of("change token");
+            store.redeem_email_token(token, at).await.unwrap();
+        }
+        Change::FactorOn => {
+            let enable = SecondFactorChange::Enable {
+                sealed_secret: b"sealed".to_vec(),
+                step: 1,
+                recovery_codes: Vec::new(),
+            };
+            assert!(store.update_second_factor(user.id, enable).await.unwrap());
+        }
+        Change::FactorOff => {
+            let remove = SecondFactorChange::RemoveVerified(VerifiedSession {
+                session: kept,
+                generation: user.generation,
+            });
+            assert!(store.update_second_factor(user.id, remove).await.unwrap());
+        }
+    }
+}
+
+/// Issue 21: a change of password, a reset, a change of email (directly or by token) and
+/// turning the second factor on or off each advance the generation by one and, in their
+/// transaction, revoke every reset and email token issued before and move every session
+/// they keep to the new generation; such a token, read before the change, then redeems
+/// nothing. A confirmation is no change of credentials.
+pub async fn every_change_of_credentials_advances_the_generation_and_kills_earlier_tokens<
+    S: Store,
+>(
+    store: S,
+) {
+    let at = now();
+    let changes = [
+        Change::Password,
+        Change::Reset,
+        Change::Email,
+        Change::EmailByToken,
+        Change::FactorOn,
+        Change::FactorOff,
+    ];
+    for (n, change) in changes.into_iter().enumerate() {
+        let email = format!("cred{n}@example.com");
+        let user = store.add_user(&email, "$2b$04$a").await.unwrap();
+        if let Change::FactorOn | Change::FactorOff = change {
+            let begin = SecondFactorChange::Begin {
+                sealed_secret: b"sealed".to_vec(),
+            };
+            assert!(store.update_second_factor(user.id, begin).await.unwrap());
+        }
+        if let Change::FactorOff = change {
+            let enable = SecondFactorChange::Enable {
+                sealed_secret: b"sealed".to_vec(),
+                step: 1,
+                recovery_codes: Vec::new(),
+            };
+            assert!(store.update_second_factor(user.id, enable).await.unwrap());
+        }
+        let user = store.find_user_by(UserQuery::Id(user.id)).await.unwrap();
+        let g = user.generation;
+        let (kept, other) = (
+            TokenDigest::of(&format!("kept{n}")),
+            TokenDigest::of(&format!("other{n}")),
+        );
+        for s in [kept, other] {
+            let record = SessionRecord {
+                generation: g,
+                ..session(user.id, at, 600)
+            };
+            store.insert_session(s, record, None).await.unwrap();
+        }
+        let read = AccountVersion::of(&user);
+        let reset_token = TokenDigest::of("reset token");
+        let record = ResetRecord {
+            generation: g,
+            ..reset(user.id, at, 600)
+        };
+        store
+            .replace_reset_token(reset_token, record, read.clone())
+            .await
+            .unwrap();
+        // An earlier confirmation token (an administrator's test of it) and a change token.
+        let (confirm, change_token) = (
+            TokenDigest::of("confirm token"),
+            TokenDigest::of("change token"),
+        );
+        let purposes = [
+            (confirm, EmailTokenPurpose::Confirm),
+            (
+                change_token,
+                EmailTokenPurpose::ChangeEmail {
+                    new_email: format!("token-moved-{n}@example.com"),
+                },
+            ),
+        ];
+        for (token, purpose) in purposes {
+            let record = EmailTokenRecord {
+                generation: g,
+                ..email_token(user.id, purpose, at, 600)
+            };
+            store
+                .replace_email_token(token, record, read.clone())
+                .await
+                .unwrap();
+        }
+
+        apply(&store, &user, change, kept).await;
+
+        let after = store.find_user_by(UserQuery::Id(user.id)).await.unwrap();
+        assert_eq!(after.generation, g + 1, "{change:?}");
+        for token in [reset_token] {
+            assert!(
+                store.reset_token(token).await.unwrap().is_none(),
+                "{change:?}"
+            );
+        }
+        for token in [confirm, change_token] {
+            assert!(
+                store.email_token(token).await.unwrap().is_none(),
+                "{change:?}"
+            );
+            let dead = store.redeem_email_token(token, at).await;
+            assert!(
+                matches!(dead, Err(StoreError::NotFound)),
+                "{change:?}: {dead:?}"
+            );
+        }
+        let kept_entry = store
+            .session(kept)
+            .await
+            .unwrap()
+            .expect("the session kept");
+        assert_eq!(kept_entry.record.generation, g + 1, "{change:?}");
+        let other_entry = store.session(other).await.unwrap();
+        match change {
+            Change::Password => assert!(other_entry.is_none(), "{change:?}"),
+            _ => assert_eq!(
+                other_entry.expect("kept").record.generation,
+                g + 1,
+                "{change:?}"
+            ),
+        }
+    }
+    // A confirmation changes no credential.
+    let token = TokenDigest::of("confirmation");
+    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
+    let user = store
+        .add_unconfirmed_user("unconfirmed@example.com", "$2b$04$u", token, record)
+        .await
+        .unwrap();
+    let redeemed = store.redeem_email_token(token, at).await.unwrap();
+    assert_eq!(redeemed.user.generation, user.generation);
+}
+
+/// A token stored with another generation than its user's (issued before a change that,
+/// in a store that kept it, did not revoke it) redeems nothing: a reset and a redemption
+/// are `NotFound` and change nothing, the token stays.
+pub async fn a_token_of_another_generation_redeems_nothing<S: Store>(store: S) {
+    let at = now();
+    let user = store
+        .add_user("stale@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let read = AccountVersion::of(&user);
+    let stale_reset = TokenDigest::of("stale reset");
+    let record = ResetRecord {
+        generation: 7,
+        ..reset(user.id, at, 600)
+    };
+    store
+        .replace_reset_token(stale_reset, record, read.clone())
+        .await
+        .unwrap();
+    let reset = PasswordReset {
+        token: stale_reset,
+        user_id: user.id,
+        now: at,
+        hashed_password: "$2b$04$new".into(),
+        end_sessions: true,
+    };
+    let refused = store.reset_password(reset).await;
+    assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+    assert_eq!(store.reset_token(stale_reset).await.unwrap(), Some(record));
+    for (n, purpose) in [
+        EmailTokenPurpose::Confirm,
+        EmailTokenPurpose::ChangeEmail {
+            new_email: "elsewhere@example.com".into(),
+        },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let token = TokenDigest::of(&format!("stale email {n}"));
+        let record = EmailTokenRecord {
+            generation: 7,
+            ..email_token(user.id, purpose, at, 600)
+        };
+        store
+            .replace_email_token(token, record.clone(), read.clone())
+            .await
+            .unwrap();
+        let refused = store.redeem_email_token(token, at).await;
+        assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");
+        assert_eq!(store.email_token(token).await.unwrap(), Some(record));
+    }
+    let unchanged = store.find_user_by(UserQuery::Id(user.id)).await.unwrap();
+    assert_eq!(unchanged, user);
 }

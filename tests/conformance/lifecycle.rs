@@ -216,7 +216,7 @@ pub async fn an_email_change_token_moves_the_account<S: Store>(store: S) {
     assert_eq!(redeemed.purpose, change_to("Moved@example.com"));
     assert_eq!(redeemed.user.email, "Moved@example.com");
     assert!(redeemed.user.email_confirmed);
-    assert_eq!(redeemed.user.generation, 0);
+    assert_eq!(redeemed.user.generation, 1, "a change of credentials");
     let found = store
         .find_user_by(UserQuery::Email("moved@EXAMPLE.com".into()))
         .await
@@ -224,6 +224,7 @@ pub async fn an_email_change_token_moves_the_account<S: Store>(store: S) {
     assert_eq!(found, redeemed.user);
     let entry = store.session(s).await.unwrap().expect("the session stays");
     assert_eq!(entry.email, "Moved@example.com");
+    assert_eq!(entry.record.generation, 1, "moved to the new generation");
     assert!(store.reset_token(r).await.unwrap().is_none());
     assert!(store.email_token(token).await.unwrap().is_none());
     assert!(store.email_token(change).await.unwrap().is_none());

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use tower_user_auth::{
     StoreError, UserId,
     store::{
-        AccountVersion, EmailTokenPurpose, SecondFactorChange, SecondFactorRecord, Store, UserQuery,
+        AccountVersion, EmailTokenPurpose, EmailTokenRecord, SecondFactorChange,
+        SecondFactorRecord, Store, UserQuery,
     },
     token::TokenDigest,
 };
@@ -20,11 +21,16 @@ use crate::{
 };
 
 /// Rounds of each race.
-const ROUNDS: u64 = 25;
+pub const ROUNDS: u64 = 25;
 
 /// A user with an enabled factor (secret `secret`, last step `step`, `codes` as recovery
 /// codes).
-async fn with_factor<S: Store>(store: &S, email: &str, step: u64, codes: &[TokenDigest]) -> UserId {
+pub async fn with_factor<S: Store>(
+    store: &S,
+    email: &str,
+    step: u64,
+    codes: &[TokenDigest],
+) -> UserId {
     let user = store.add_user(email, "$2b$04$a").await.unwrap();
     let secret = b"sealed".to_vec();
     let begin = SecondFactorChange::Begin {
@@ -204,7 +210,10 @@ pub async fn an_email_change_racing_a_registration_of_the_address_one_owns_it<S:
         store
             .replace_email_token(
                 token,
-                email_token(id, purpose, at, 600),
+                EmailTokenRecord {
+                    generation: current.generation,
+                    ..email_token(id, purpose, at, 600)
+                },
                 AccountVersion::of(&current),
             )
             .await
@@ -313,7 +322,10 @@ pub async fn an_email_change_by_token_is_seen_by_every_later_session_look_up<S: 
         store
             .replace_email_token(
                 token,
-                email_token(user.id, purpose, at, 600),
+                EmailTokenRecord {
+                    generation: current.generation,
+                    ..email_token(user.id, purpose, at, 600)
+                },
                 AccountVersion::of(&current),
             )
             .await

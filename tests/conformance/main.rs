@@ -65,6 +65,7 @@ pub fn reset(user: UserId, at: SystemTime, secs: u64) -> ResetRecord {
         user_id: user,
         created: at,
         expires: at + Duration::from_secs(secs),
+        generation: 0,
     }
 }
 
@@ -80,6 +81,7 @@ pub fn email_token(
         purpose,
         created: at,
         expires: at + Duration::from_secs(secs),
+        generation: 0,
     }
 }
 
@@ -140,6 +142,7 @@ conformance! {
         delete_removes_everything_of_the_user,
         list_pages_in_id_order,
         import_keeps_hash_generation_and_creation,
+        verified_changes_are_compare_and_sets_on_the_session_and_the_generation,
     ],
     sessions: [
         insert_get_and_find_the_owner,
@@ -166,6 +169,8 @@ conformance! {
         rehash_is_a_compare_and_set_on_the_hash,
         a_reset_keeping_sessions_moves_them,
         an_email_change_revokes_the_reset_token,
+        every_change_of_credentials_advances_the_generation_and_kills_earlier_tokens,
+        a_token_of_another_generation_redeems_nothing,
     ],
     races: [
         sixteen_racing_registrations_of_one_email_make_one_account,
@@ -174,6 +179,8 @@ conformance! {
         racing_resets_with_one_token_one_wins,
         racing_device_failures_never_exceed_the_limit,
         an_email_change_is_seen_by_every_later_session_look_up,
+        a_verified_deletion_racing_a_reset_never_follows_it,
+        a_verified_factor_removal_racing_a_reset_never_follows_it,
     ],
     purge: [
         removes_what_is_expired_and_keeps_what_is_live,

@@ -1,15 +1,21 @@
-//! Concurrency, on a multi-thread runtime: what must hold whichever request commits first.
+//! Concurrency, on a multi-thread runtime: what must hold whichever request commits first
+//! (registrations, credential changes, and the verified changes racing a reset).
 
 use std::sync::Arc;
 
 use tower_user_auth::{
     StoreError,
-    store::{AccountVersion, PasswordReset, Store, UserQuery, UserUpdate},
+    store::{
+        AccountVersion, PasswordReset, ResetRecord, SecondFactorChange, SessionRecord, Store,
+        UserQuery, UserUpdate, VerifiedSession,
+    },
     token::TokenDigest,
 };
 
 use crate::{
-    device, now,
+    device,
+    lifecycle_races::{ROUNDS, with_factor},
+    now,
     race_harness::{at_once, look_ups_racing_an_email_change, user_with_sessions},
     reset, session,
 };
@@ -198,4 +204,107 @@ pub async fn an_email_change_is_seen_by_every_later_session_look_up<S: Store>(st
         };
         look_ups_racing_an_email_change(&store, &digests, round, (&old, &new), change).await;
     }
+}
+
+/// What a verified change racing a reset asks for.
+#[derive(Clone, Copy, Debug)]
+enum Verified {
+    Deletion,
+    FactorRemoval,
+}
+
+/// A verified deletion or factor removal (against the session and generation read before)
+/// racing a reset of the same account, round after round: exactly one of the two applies.
+/// A reset that commits first moves the generation (and here ends every session), so the
+/// change is refused; a change that commits first revokes the reset token (a deletion takes
+/// it with the account), so the reset is `NotFound`. Never both: nothing is deleted or
+/// removed after the reset answered.
+async fn a_verified_change_racing_a_reset_never_follows_it<S: Store>(store: S, what: Verified) {
+    let at = now();
+    let store = Arc::new(store);
+    for round in 0..ROUNDS {
+        let email = format!("verified-{what:?}-{round}@example.com");
+        let id = with_factor(&*store, &email, 1, &[]).await;
+        let user = store.find_user_by(UserQuery::Id(id)).await.unwrap();
+        let digest = TokenDigest::of(&email);
+        let record = SessionRecord {
+            generation: user.generation,
+            ..session(id, at, 600)
+        };
+        store.insert_session(digest, record, None).await.unwrap();
+        let token = TokenDigest::of(&format!("reset {email}"));
+        let reset = ResetRecord {
+            generation: user.generation,
+            ..reset(id, at, 600)
+        };
+        store
+            .replace_reset_token(token, reset, AccountVersion::of(&user))
+            .await
+            .unwrap();
+        let verified = VerifiedSession {
+            session: digest,
+            generation: user.generation,
+        };
+        let results = at_once(&store, 2, move |store, i| async move {
+            if i == 0 {
+                let reset = PasswordReset {
+                    token,
+                    user_id: id,
+                    now: at,
+                    hashed_password: "$2b$04$reset".into(),
+                    end_sessions: round % 2 == 0,
+                };
+                store.reset_password(reset).await.map(|_| true)
+            } else {
+                match what {
+                    Verified::Deletion => store
+                        .delete_user_verified(id, verified)
+                        .await
+                        .map(|()| true),
+                    Verified::FactorRemoval => {
+                        let removal = SecondFactorChange::RemoveVerified(verified);
+                        store.update_second_factor(id, removal).await
+                    }
+                }
+            }
+        })
+        .await;
+        let applied: Vec<bool> = results.iter().map(|r| matches!(r, Ok(true))).collect();
+        assert_eq!(
+            applied.iter().filter(|a| **a).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        for r in &results {
+            assert!(
+                matches!(
+                    r,
+                    Ok(true) | Err(StoreError::NotFound | StoreError::Conflict)
+                ),
+                "round {round}: {r:?}"
+            );
+        }
+        let account = store.find_user_by(UserQuery::Id(id)).await;
+        let factor = store.second_factor(id).await;
+        if applied[0] {
+            let after = account.expect("the reset's account is there");
+            assert_eq!(after.generation, user.generation + 1, "round {round}");
+            assert!(factor.unwrap().is_some_and(|f| f.enabled), "round {round}");
+        } else {
+            match what {
+                Verified::Deletion => assert!(account.is_err(), "round {round}"),
+                Verified::FactorRemoval => assert!(factor.unwrap().is_none(), "round {round}"),
+            }
+        }
+    }
+}
+
+/// [`a_verified_change_racing_a_reset_never_follows_it`] for a self-deletion.
+pub async fn a_verified_deletion_racing_a_reset_never_follows_it<S: Store>(store: S) {
+    a_verified_change_racing_a_reset_never_follows_it(store, Verified::Deletion).await;
+}
+
+/// [`a_verified_change_racing_a_reset_never_follows_it`] for a factor removal.
+pub async fn a_verified_factor_removal_racing_a_reset_never_follows_it<S: Store>(store: S) {
+    a_verified_change_racing_a_reset_never_follows_it(store, Verified::FactorRemoval).await;
 }

@@ -1,10 +1,14 @@
-//! Accounts: add, find, update, delete, list and import, with their error paths.
+//! Accounts: add, find, update, delete (also as a compare-and-set by a session), list and
+//! import, with their error paths.
 
 use std::time::Duration;
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{AccountVersion, EndSessions, ImportedUser, Store, UserQuery, UserUpdate},
+    store::{
+        AccountVersion, EndSessions, ImportedUser, SecondFactorChange, Store, UserQuery,
+        UserUpdate, VerifiedSession,
+    },
     token::TokenDigest,
 };
 
@@ -136,7 +140,7 @@ pub async fn update_changes_email_and_ends_sessions<S: Store>(store: S) {
         )
         .await
         .unwrap();
-    assert_eq!((moved.email.as_str(), moved.generation), ("new@x.io", 0));
+    assert_eq!((moved.email.as_str(), moved.generation), ("new@x.io", 1));
     assert_eq!(moved.hashed_password, "$2b$04$h");
     let old = store
         .find_user_by(UserQuery::Email("old@x.io".into()))
@@ -147,7 +151,8 @@ pub async fn update_changes_email_and_ends_sessions<S: Store>(store: S) {
         .await;
     assert_eq!(new.unwrap(), moved);
     assert!(store.reset_token(token).await.unwrap().is_none());
-    assert!(store.session(a).await.unwrap().is_some());
+    let kept = store.session(a).await.unwrap().expect("kept");
+    assert_eq!(kept.record.generation, 1, "moved to the new generation");
     assert!(store.session(b).await.unwrap().is_none());
     // The old email is free again.
     store.add_user("old@x.io", "$2b$04$h").await.unwrap();
@@ -313,4 +318,61 @@ pub async fn import_keeps_hash_generation_and_creation<S: Store>(store: S) {
     let mut record = session(user.id, now(), 60);
     record.generation = 7;
     store.insert_session(s, record, None).await.unwrap();
+}
+
+/// A verified deletion or factor removal is a compare-and-set against the session and the
+/// generation it verified: `NotFound` once that session is gone, `Conflict` once the
+/// generation moved, and nothing changed; with both as verified it applies.
+pub async fn verified_changes_are_compare_and_sets_on_the_session_and_the_generation<S: Store>(
+    store: S,
+) {
+    let at = now();
+    let user = store
+        .add_user("verified@example.com", "$2b$04$a")
+        .await
+        .unwrap();
+    let (mine, gone) = (TokenDigest::of("mine"), TokenDigest::of("gone"));
+    store
+        .insert_session(mine, session(user.id, at, 600), None)
+        .await
+        .unwrap();
+    let begin = SecondFactorChange::Begin {
+        sealed_secret: b"s".to_vec(),
+    };
+    assert!(store.update_second_factor(user.id, begin).await.unwrap());
+    let verified = |session, generation| VerifiedSession {
+        session,
+        generation,
+    };
+    for (v, expected) in [
+        (verified(gone, 0), "NotFound"),
+        (verified(mine, 1), "Conflict"),
+    ] {
+        let refused = store.delete_user_verified(user.id, v).await;
+        let removal = SecondFactorChange::RemoveVerified(v);
+        let refused_removal = store.update_second_factor(user.id, removal).await;
+        for r in [refused.map(|()| true), refused_removal] {
+            let name = match r {
+                Err(StoreError::NotFound) => "NotFound",
+                Err(StoreError::Conflict) => "Conflict",
+                _ => "other",
+            };
+            assert_eq!(name, expected, "{v:?}: {r:?}");
+        }
+    }
+    assert!(store.second_factor(user.id).await.unwrap().is_some());
+    assert!(store.session(mine).await.unwrap().is_some());
+    // As verified: a pending factor's removal changes no credential, the deletion applies.
+    let removal = SecondFactorChange::RemoveVerified(verified(mine, 0));
+    assert!(store.update_second_factor(user.id, removal).await.unwrap());
+    let still = store.find_user_by(UserQuery::Id(user.id)).await.unwrap();
+    assert_eq!(still.generation, 0);
+    store
+        .delete_user_verified(user.id, verified(mine, 0))
+        .await
+        .unwrap();
+    let gone = store.find_user_by(UserQuery::Id(user.id)).await;
+    assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
+    let again = store.delete_user_verified(user.id, verified(mine, 0)).await;
+    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
 }

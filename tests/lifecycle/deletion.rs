@@ -51,6 +51,7 @@ async fn deleting_the_account_ends_everything_and_frees_the_email() {
         user_id: id,
         created: now,
         expires: now + Duration::from_secs(60),
+        generation: user.generation,
     };
     let reset = ResetToken::generate().digest();
     let store = &site.harness.store;

@@ -140,6 +140,7 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
         },
         created: now,
         expires: now + Duration::from_secs(600),
+        generation: bob.generation,
     };
     store
         .replace_email_token(change, record, AccountVersion::of(&bob))
@@ -153,6 +154,7 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
         purpose: EmailTokenPurpose::Confirm,
         created: now,
         expires: now + Duration::from_secs(600),
+        generation: 0,
     };
     let dave = store
         .add_unconfirmed_user(
@@ -225,6 +227,7 @@ async fn an_email_change_or_deletion_through_a_reaches_b_at_once() {
             },
             created: now,
             expires: now + Duration::from_secs(600),
+            generation: user.generation,
         };
         a.replace_email_token(email_token, record, AccountVersion::of(&user))
             .await
@@ -381,6 +384,7 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
             purpose: EmailTokenPurpose::Confirm,
             created: now,
             expires: now + Duration::from_secs(600),
+            generation: 0,
         };
         let user = a
             .add_unconfirmed_user(&format!("u{round}@x.io"), "$2b$04$h", confirm, record)
@@ -416,6 +420,7 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
                 },
                 created: now,
                 expires: now + Duration::from_secs(600),
+                generation: user.generation,
             };
             a.replace_email_token(token, record, AccountVersion::of(&user))
                 .await

@@ -370,11 +370,11 @@ enum CredentialChange {
     FactorOff,
 }
 
-/// Item 18 (issue 21, section 1): a reset token records the credential generation it was
+/// Issue 21, section 1 (beside item 18): a reset token records the credential generation it was
 /// issued at; a change of password, of email, or turning the second factor on or off, made
 /// after it was issued, kills it (refused as any bad token, the password unchanged).
 #[tokio::test]
-async fn item_18_a_token_dies_with_every_change_of_credentials() {
+async fn a_reset_token_dies_with_every_change_of_credentials() {
     use tower_user_auth::{compat::SeedApi, config::SecretKey};
 
     use crate::support::{

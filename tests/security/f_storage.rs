@@ -293,6 +293,7 @@ async fn item_28_store_reset_is_all_or_nothing() {
         user_id: uid,
         created: now,
         expires: now + HOUR,
+        generation: 0,
     };
     let read = AccountVersion::of(&h.user("tx@example.com").await);
     h.store

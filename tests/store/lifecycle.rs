@@ -111,6 +111,7 @@ async fn an_email_changed_by_a_token_is_what_cached_sessions_answer_next() {
         },
         created: now,
         expires: now + Duration::from_secs(600),
+        generation: user.generation,
     };
     store
         .replace_email_token(token, record, AccountVersion::of(&user))
@@ -190,6 +191,7 @@ async fn stats_count_email_tokens_and_unconfirmed_accounts() {
         purpose: EmailTokenPurpose::Confirm,
         created: now,
         expires: now + Duration::from_secs(600),
+        generation: 0,
     };
     let token = TokenDigest::of("stats confirm");
     store

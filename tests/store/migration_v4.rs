@@ -101,6 +101,7 @@ async fn a_version_4_file_is_migrated_in_place() {
             purpose: EmailTokenPurpose::Confirm,
             created: crate::migrations::fixture_now(),
             expires: crate::migrations::fixture_now() + std::time::Duration::from_secs(600),
+            generation: 0,
         };
         let dave = store
             .add_unconfirmed_user("dave@example.com", "$2b$04$d", TokenDigest::of("d"), record)

@@ -6,10 +6,10 @@ use std::time::SystemTime;
 use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Row;
 
-use super::{count, db_id, db_time, errors::PgError, unsigned, users};
+use super::{count, db_generation, db_id, db_time, errors::PgError, unsigned, users};
 use crate::{
     error::StoreError,
-    store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord},
+    store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
     token::TokenDigest,
     user::{UserId, email_key},
 };
@@ -57,11 +57,13 @@ pub(super) async fn insert(
     // practice) is taken over, as the reset tokens do.
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO email_tokens (digest, user_id, kind, new_email, created, expires)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            "INSERT INTO email_tokens (digest, user_id, kind, new_email, created, expires,
+                 generation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (digest) DO UPDATE SET user_id = excluded.user_id,
                  kind = excluded.kind, new_email = excluded.new_email,
-                 created = excluded.created, expires = excluded.expires",
+                 created = excluded.created, expires = excluded.expires,
+                 generation = excluded.generation",
         )
         .await?;
     tx.execute(
@@ -73,6 +75,7 @@ pub(super) async fn insert(
             &new_email,
             &db_time(record.created),
             &db_time(record.expires),
+            &db_generation(record.generation)?,
         ],
     )
     .await?;
@@ -103,7 +106,7 @@ pub(super) async fn get(
 ) -> Result<Option<EmailTokenRecord>, StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT user_id, kind, new_email, created, expires FROM email_tokens
+            "SELECT user_id, kind, new_email, created, expires, generation FROM email_tokens
              WHERE digest = $1",
         )
         .await?;
@@ -115,17 +118,20 @@ pub(super) async fn get(
         purpose: purpose_of(&row, 1)?,
         created: row.try_get(3)?,
         expires: row.try_get(4)?,
+        generation: unsigned(row.try_get(5)?),
     }))
 }
 
 /// Redeems `token` under the lock of its user's row: the user is found by a plain read of
 /// the token, their row locked, then the token spent by a conditional `DELETE` (still this
-/// user's, not expired at `now`), the compare-and-set of racing redemptions: the first to
+/// user's, not expired at `now`, issued at the user's current generation), the
+/// compare-and-set of racing redemptions: the first to
 /// lock the user deletes it, the others find it gone ([`StoreError::NotFound`]). The user's
 /// row is locked before the token's, in the order every change of an account takes its
 /// locks. Then a confirmation marks the account confirmed; an email change moves the account
-/// ([`users::set_email`]: [`StoreError::EmailTaken`] rolls everything back, the token kept)
-/// and marks it confirmed.
+/// ([`users::set_email`]: [`StoreError::EmailTaken`] rolls everything back, the token kept),
+/// advances its generation with every session kept ([`users::new_generation`]) and marks it
+/// confirmed.
 pub(super) async fn redeem(
     tx: &Transaction<'_>,
     token: TokenDigest,
@@ -141,20 +147,24 @@ pub(super) async fn redeem(
     let mut user = users::lock(tx, UserId(unsigned(id))).await?;
     let stmt = tx
         .prepare_cached(
-            "DELETE FROM email_tokens WHERE digest = $1 AND user_id = $2 AND expires > $3
+            "DELETE FROM email_tokens
+             WHERE digest = $1 AND user_id = $2 AND expires > $3 AND generation = $4
              RETURNING kind, new_email",
         )
         .await?;
+    let generation = db_generation(user.generation)?;
     let Some(spent) = tx
-        .query_opt(&stmt, &[&&token.0[..], &id, &db_time(now)])
+        .query_opt(&stmt, &[&&token.0[..], &id, &db_time(now), &generation])
         .await?
     else {
         return Err(StoreError::NotFound);
     };
     let purpose = purpose_of(&spent, 0)?;
     let previous_email = user.email.clone();
-    if let EmailTokenPurpose::ChangeEmail { new_email } = &purpose {
-        users::set_email(tx, &mut user, new_email).await?;
+    if let EmailTokenPurpose::ChangeEmail { new_email } = &purpose
+        && users::set_email(tx, &mut user, new_email).await?
+    {
+        users::new_generation(tx, &mut user, EndSessions::None).await?;
     }
     users::set_confirmed(tx, &mut user, true).await?;
     Ok(EmailRedeemed {

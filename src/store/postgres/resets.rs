@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use deadpool_postgres::{Client, Transaction};
 
-use super::{count, db_id, db_time, unsigned, users};
+use super::{count, db_generation, db_id, db_time, unsigned, users};
 use crate::{
     error::StoreError,
     store::{AccountVersion, EndSessions, PasswordReset, ResetRecord},
@@ -29,9 +29,11 @@ pub(super) async fn replace(
     users::remove_reset_token(tx, id).await?;
     let stmt = tx
         .prepare_cached(
-            "INSERT INTO reset_tokens (digest, user_id, created, expires) VALUES ($1, $2, $3, $4)
+            "INSERT INTO reset_tokens (digest, user_id, created, expires, generation)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (digest) DO UPDATE SET user_id = excluded.user_id,
-                 created = excluded.created, expires = excluded.expires",
+                 created = excluded.created, expires = excluded.expires,
+                 generation = excluded.generation",
         )
         .await?;
     tx.execute(
@@ -41,6 +43,7 @@ pub(super) async fn replace(
             &id,
             &db_time(record.created),
             &db_time(record.expires),
+            &db_generation(record.generation)?,
         ],
     )
     .await?;
@@ -53,7 +56,9 @@ pub(super) async fn get(
     token: TokenDigest,
 ) -> Result<Option<ResetRecord>, StoreError> {
     let stmt = client
-        .prepare_cached("SELECT user_id, created, expires FROM reset_tokens WHERE digest = $1")
+        .prepare_cached(
+            "SELECT user_id, created, expires, generation FROM reset_tokens WHERE digest = $1",
+        )
         .await?;
     let Some(row) = client.query_opt(&stmt, &[&&token.0[..]]).await? else {
         return Ok(None);
@@ -62,11 +67,12 @@ pub(super) async fn get(
         user_id: UserId(unsigned(row.try_get(0)?)),
         created: row.try_get(1)?,
         expires: row.try_get(2)?,
+        generation: unsigned(row.try_get(3)?),
     }))
 }
 
-/// Under the lock of the user's row: spends the token if it is stored for `reset.user_id`
-/// and has not expired (a conditional `DELETE`, the compare-and-set on the token: of racing
+/// Under the lock of the user's row: spends the token if it is stored for `reset.user_id`,
+/// has not expired and was issued at the user's current generation (a conditional `DELETE`, the compare-and-set on the token: of racing
 /// resets with one token, the first to lock the user deletes it, the others find it gone),
 /// then sets the new password and ends the user's sessions or moves them to the new
 /// generation ([`users::set_password`]). [`StoreError::NotFound`] (rolled back) otherwise.
@@ -78,11 +84,16 @@ pub(super) async fn reset_password(
     let id = db_id(user.id).ok_or(StoreError::NotFound)?;
     let stmt = tx
         .prepare_cached(
-            "DELETE FROM reset_tokens WHERE digest = $1 AND user_id = $2 AND expires > $3",
+            "DELETE FROM reset_tokens
+             WHERE digest = $1 AND user_id = $2 AND expires > $3 AND generation = $4",
         )
         .await?;
+    let generation = db_generation(user.generation)?;
     let spent = tx
-        .execute(&stmt, &[&&reset.token.0[..], &id, &db_time(reset.now)])
+        .execute(
+            &stmt,
+            &[&&reset.token.0[..], &id, &db_time(reset.now), &generation],
+        )
         .await?;
     if spent == 0 {
         return Err(StoreError::NotFound);

@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 use super::{db_id, digest_of, errors::PgError, unsigned, users};
 use crate::{
     error::StoreError,
-    store::{SecondFactorChange, SecondFactorRecord},
+    store::{EndSessions, SecondFactorChange, SecondFactorRecord},
     token::TokenDigest,
     user::UserId,
 };
@@ -96,15 +96,18 @@ pub(super) async fn insert(
 }
 
 /// Applies `change` to user `id`'s factor under the lock of the user's row
-/// ([`StoreError::NotFound`] if there is no such user); whether it applied.
+/// ([`StoreError::NotFound`] if there is no such user); whether it applied, and whether it
+/// turned the factor on or off: a change of credentials, made in the same transaction
+/// ([`users::new_generation`], every session kept), whose caller notifies the caches of the
+/// user.
 pub(super) async fn change(
     tx: &Transaction<'_>,
     id: UserId,
     change: &SecondFactorChange,
-) -> Result<bool, StoreError> {
-    let user = users::lock(tx, id).await?;
+) -> Result<(bool, bool), StoreError> {
+    let mut user = users::lock(tx, id).await?;
     let id = db_id(user.id).ok_or(StoreError::NotFound)?;
-    let applied = match change {
+    let (applied, turned) = match change {
         SecondFactorChange::Begin { sealed_secret } => {
             // A pending factor is replaced (a new secret, no step used, no codes); an enabled
             // one is not: the upsert's WHERE leaves its row and returns nothing.
@@ -119,7 +122,7 @@ pub(super) async fn change(
                      RETURNING 1",
                 )
                 .await?;
-            tx.query_opt(&stmt, &[&id, sealed_secret]).await?
+            (tx.query_opt(&stmt, &[&id, sealed_secret]).await?, false)
         }
         SecondFactorChange::Enable {
             sealed_secret,
@@ -134,16 +137,19 @@ pub(super) async fn change(
                      RETURNING 1",
                 )
                 .await?;
-            tx.query_opt(
-                &stmt,
-                &[
-                    &id,
-                    sealed_secret,
-                    &db_step(*step)?,
-                    &db_codes(recovery_codes),
-                ],
-            )
-            .await?
+            let applied = tx
+                .query_opt(
+                    &stmt,
+                    &[
+                        &id,
+                        sealed_secret,
+                        &db_step(*step)?,
+                        &db_codes(recovery_codes),
+                    ],
+                )
+                .await?;
+            let turned = applied.is_some();
+            (applied, turned)
         }
         SecondFactorChange::UseStep(step) => {
             let stmt = tx
@@ -153,7 +159,7 @@ pub(super) async fn change(
                      RETURNING 1",
                 )
                 .await?;
-            tx.query_opt(&stmt, &[&id, &db_step(*step)?]).await?
+            (tx.query_opt(&stmt, &[&id, &db_step(*step)?]).await?, false)
         }
         SecondFactorChange::UseRecoveryCode(code) => {
             // One occurrence removed (the codes are distinct), the others kept in order.
@@ -166,14 +172,30 @@ pub(super) async fn change(
                      RETURNING 1",
                 )
                 .await?;
-            tx.query_opt(&stmt, &[&id, &&code.0[..]]).await?
+            (tx.query_opt(&stmt, &[&id, &&code.0[..]]).await?, false)
         }
-        SecondFactorChange::Remove => {
-            let stmt = tx
-                .prepare_cached("DELETE FROM second_factors WHERE user_id = $1 RETURNING 1")
-                .await?;
-            tx.query_opt(&stmt, &[&id]).await?
+        SecondFactorChange::Remove => remove(tx, id).await?,
+        SecondFactorChange::RemoveVerified(verified) => {
+            users::check_verified(tx, &user, *verified).await?;
+            remove(tx, id).await?
         }
     };
-    Ok(applied.is_some())
+    if turned {
+        users::new_generation(tx, &mut user, EndSessions::None).await?;
+    }
+    Ok((applied.is_some(), turned))
+}
+
+/// Removes user `id`'s factor: the row removed, if any, and whether it was enabled (turned
+/// off).
+async fn remove(tx: &Transaction<'_>, id: i64) -> Result<(Option<Row>, bool), StoreError> {
+    let stmt = tx
+        .prepare_cached("DELETE FROM second_factors WHERE user_id = $1 RETURNING enabled")
+        .await?;
+    let removed = tx.query_opt(&stmt, &[&id]).await?;
+    let turned_off = match &removed {
+        Some(row) => row.try_get(0)?,
+        None => false,
+    };
+    Ok((removed, turned_off))
 }

@@ -18,7 +18,7 @@ use crate::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord,
         EndSessions, ImportedUser, ListedUser, PasswordReset, Purged, ResetRecord,
         SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
-        UserUpdate, session_cache::Dirty,
+        UserUpdate, VerifiedSession, session_cache::Dirty,
     },
     throttle::SharedThrottle,
     token::TokenDigest,
@@ -91,6 +91,24 @@ impl Store for PgStore {
         };
         self.write(move |tx| {
             Box::pin(async move { Ok((users::delete(tx, id).await?, dirty_user(db))) })
+        })
+        .await
+    }
+
+    async fn delete_user_verified(
+        &self,
+        id: UserId,
+        verified: VerifiedSession,
+    ) -> Result<(), StoreError> {
+        let Some(db) = db_id(id) else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(move |tx| {
+            Box::pin(async move {
+                let user = users::lock(tx, id).await?;
+                users::check_verified(tx, &user, verified).await?;
+                Ok((users::delete(tx, id).await?, dirty_user(db)))
+            })
         })
         .await
     }
@@ -232,6 +250,10 @@ impl Store for PgStore {
             Box::pin(async move {
                 let user = users::insert(tx, &email, account).await?;
                 let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+                let record = EmailTokenRecord {
+                    generation: user.generation,
+                    ..record
+                };
                 email_tokens::insert(tx, id, token, &record).await?;
                 Ok(user)
             })
@@ -288,9 +310,18 @@ impl Store for PgStore {
         id: UserId,
         change: SecondFactorChange,
     ) -> Result<bool, StoreError> {
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let change = change.clone();
-            Box::pin(async move { second_factors::change(tx, id, &change).await })
+            Box::pin(async move {
+                let (applied, turned) = second_factors::change(tx, id, &change).await?;
+                // Turning the factor on or off moves every session of the user to a new
+                // generation: every cache drops them.
+                let dirty = match (turned, db_id(id)) {
+                    (true, Some(db)) => dirty_user(db),
+                    _ => Dirty::default(),
+                };
+                Ok((applied, dirty))
+            })
         })
         .await
     }

@@ -10,7 +10,7 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, ListedUser, UserQuery, UserUpdate},
+    store::{EndSessions, ListedUser, UserQuery, UserUpdate, VerifiedSession},
     user::{User, UserId, email_key},
 };
 
@@ -143,8 +143,7 @@ pub(super) async fn lock(tx: &Transaction<'_>, id: UserId) -> Result<User, Store
     row.as_ref().map_or(Err(StoreError::NotFound), user_of)
 }
 
-/// Sets a new password on `user` (locked): the hash, the next generation; removes the reset
-/// token; ends the sessions `end` names and moves the others to the new generation.
+/// Sets a new password on `user` (locked): the hash, then [`new_generation`].
 pub(super) async fn set_password(
     tx: &Transaction<'_>,
     user: &mut User,
@@ -153,18 +152,41 @@ pub(super) async fn set_password(
 ) -> Result<(), StoreError> {
     let id = db_id(user.id).ok_or(StoreError::NotFound)?;
     let stmt = tx
+        .prepare_cached("UPDATE users SET hashed_password = $2 WHERE id = $1")
+        .await?;
+    tx.execute(&stmt, &[&id, &hash]).await?;
+    user.hashed_password = hash;
+    new_generation(tx, user, end).await
+}
+
+/// A change of credentials on `user` (locked; its new hash, email or second factor already
+/// stored): advances the generation, revokes the reset token and email tokens, ends the
+/// sessions `end` names and moves the others to the new generation. The caller notifies the
+/// caches of the user ([`dirty_user`](super::dirty_user)).
+pub(super) async fn new_generation(
+    tx: &Transaction<'_>,
+    user: &mut User,
+    end: EndSessions,
+) -> Result<(), StoreError> {
+    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let stmt = tx
         .prepare_cached(
-            "UPDATE users SET hashed_password = $2, generation = generation + 1
-             WHERE id = $1 RETURNING generation",
+            "UPDATE users SET generation = generation + 1 WHERE id = $1 RETURNING generation",
         )
         .await?;
-    let row = tx.query_one(&stmt, &[&id, &hash]).await?;
+    let row = tx.query_one(&stmt, &[&id]).await?;
     let generation: i64 = row.try_get(0)?;
-    user.hashed_password = hash;
     user.generation = unsigned(generation);
-    remove_reset_token(tx, id).await?;
+    revoke_tokens(tx, id).await?;
     sessions::end(tx, id, end).await?;
     sessions::move_to_generation(tx, id, generation).await
+}
+
+/// Removes user `id`'s reset token and email tokens: every token issued for the account to
+/// act on it.
+async fn revoke_tokens(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
+    remove_reset_token(tx, id).await?;
+    email_tokens::remove_all_of(tx, id).await
 }
 
 /// Removes user `id`'s reset token, if any.
@@ -178,8 +200,8 @@ pub(super) async fn remove_reset_token(tx: &Transaction<'_>, id: i64) -> Result<
 
 /// Applies `update` to user `id`, under the lock of the user's row: the compare-and-set on
 /// the generation, the session that asked for the change still the user's (its row locked
-/// too), a new email ([`set_email`]), the confirmation state, a new password
-/// ([`set_password`]), sessions ended.
+/// too), a new email ([`set_email`]), the confirmation state, a new password, then one
+/// [`new_generation`] if the email or the password changed, sessions ended.
 pub(super) async fn update(
     tx: &Transaction<'_>,
     id: UserId,
@@ -201,14 +223,16 @@ pub(super) async fn update(
     {
         return Err(StoreError::NotFound);
     }
+    let mut credentials_changed = false;
     if let Some(email) = &update.email {
-        set_email(tx, &mut user, email).await?;
+        credentials_changed |= set_email(tx, &mut user, email).await?;
     }
     if let Some(confirmed) = update.email_confirmed {
         set_confirmed(tx, &mut user, confirmed).await?;
     }
     match &update.hashed_password {
         Some(hash) => set_password(tx, &mut user, hash.clone(), update.end_sessions).await?,
+        None if credentials_changed => new_generation(tx, &mut user, update.end_sessions).await?,
         None => {
             sessions::end(tx, db_id, update.end_sessions).await?;
         }
@@ -218,12 +242,13 @@ pub(super) async fn update(
 
 /// Moves `user` (locked) to `email` (trimmed): [`StoreError::EmailTaken`] if another
 /// account has its key (the unique index decides); revokes the user's reset token and email
-/// tokens of both kinds (each was issued for the account at its old address).
+/// tokens of both kinds (each was issued for the account at its old address). Whether the
+/// email changed (then the caller advances the generation, [`new_generation`]).
 pub(super) async fn set_email(
     tx: &Transaction<'_>,
     user: &mut User,
     email: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let id = db_id(user.id).ok_or(StoreError::NotFound)?;
     let email = email.trim();
     let stmt = tx
@@ -232,9 +257,10 @@ pub(super) async fn set_email(
     tx.execute(&stmt, &[&id, &email, &email_key(email)])
         .await
         .map_err(email_taken)?;
+    let changed = email != user.email;
     email.clone_into(&mut user.email);
-    remove_reset_token(tx, id).await?;
-    email_tokens::remove_all_of(tx, id).await
+    revoke_tokens(tx, id).await?;
+    Ok(changed)
 }
 
 /// Sets whether `user`'s (locked) email is confirmed.
@@ -278,6 +304,25 @@ pub(super) async fn rehash(
         .await?
         .len()
         == 1)
+}
+
+/// Whether `user` (locked) is still as `verified` saw them, under the lock of the session's
+/// row too (so that a logout cannot end it before the change commits):
+/// [`StoreError::NotFound`] if the session is not theirs any more, [`StoreError::Conflict`]
+/// if their generation moved.
+pub(super) async fn check_verified(
+    tx: &Transaction<'_>,
+    user: &User,
+    verified: VerifiedSession,
+) -> Result<(), StoreError> {
+    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    if !sessions::lock_of_user(tx, verified.session, id).await? {
+        return Err(StoreError::NotFound);
+    }
+    if user.generation != verified.generation {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
 }
 
 /// Deletes user `id` in one statement (in a transaction, so that it is run again if it is

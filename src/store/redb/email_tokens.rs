@@ -13,7 +13,7 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord},
+    store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
     token::TokenDigest,
     user::email_key,
 };
@@ -68,9 +68,10 @@ pub(super) fn get(
         .map(|v| v.value().record()))
 }
 
-/// Redeems `token` if it is stored and expires after `now`: removes it and confirms the
-/// account, or moves it to the new address ([`users::change_email`], which revokes the
-/// user's other email tokens) and confirms it. [`StoreError::NotFound`] for a token not good,
+/// Redeems `token` if it is stored, expires after `now` and was issued at its user's
+/// current generation: removes it and confirms the account, or moves it to the new address
+/// ([`users::change_email`], which revokes the user's other email tokens; then
+/// [`users::new_generation`], every session kept) and confirms it. [`StoreError::NotFound`] for a token not good,
 /// [`StoreError::EmailTaken`] (the token kept) for an address another account has.
 pub(super) fn redeem(
     txn: &WriteTransaction,
@@ -88,10 +89,16 @@ pub(super) fn redeem(
         return Err(StoreError::NotFound);
     }
     let mut user = users::get(txn, stored.user_id)?;
+    // Issued before a change of credentials: dead.
+    if stored.generation != user.generation {
+        return Err(StoreError::NotFound);
+    }
     let previous_email = user.email.clone();
     if let EmailTokenPurpose::ChangeEmail { new_email } = &stored.purpose {
         // Checked before anything is written: refused, the token stays.
-        users::change_email(txn, &mut user, new_email)?;
+        if users::change_email(txn, &mut user, new_email)? {
+            users::new_generation(txn, &mut user, EndSessions::None)?;
+        }
     }
     remove(txn, token.0)?;
     users::set_confirmed(txn, &mut user, true)?;

@@ -9,16 +9,17 @@
 //! the next open.
 //!
 //! To change the schema: bump [`SCHEMA_VERSION`], keep the tables a step reads as they were
-//! (like [`v1`], [`v2`] and [`v3`] here), and append one step.
+//! (like [`v1`], [`v2`], [`v3`] and [`v5`] here), and append one step.
 
 mod v2;
 mod v3;
+mod v5;
 
 use redb::{Key, ReadableTable, Table, TableDefinition, TableHandle, Value, WriteTransaction};
 
 use super::{
-    records::{StoredReset, StoredSession, StoredUser},
-    schema::{self, EMAILS, RESET_EXPIRY, RESETS, SCHEMA_VERSION, SESSIONS, USERS},
+    records::{StoredSession, StoredUser},
+    schema::{EMAILS, RESET_EXPIRY, SCHEMA_VERSION, SESSIONS, USERS},
     sessions,
     time_index::TimeIndexKey,
 };
@@ -31,7 +32,7 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 const FIRST_MIGRATABLE: u64 = 1;
 
 /// The chain: `STEPS[i]` migrates version `FIRST_MIGRATABLE + i` to the next.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5];
+const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5::to_v6];
 
 // Every version from the first migratable one up to the current one has its step.
 const _: () = assert!(FIRST_MIGRATABLE + STEPS.len() as u64 == SCHEMA_VERSION);
@@ -105,9 +106,9 @@ fn v1_to_v2(txn: &WriteTransaction) -> Result<(), StoreError> {
         new.insert(digest, session)?;
         Ok(())
     })?;
-    rewrite(txn, v1::RESETS, RESETS, |new, digest, fields| {
+    rewrite(txn, v1::RESETS, v5::RESETS_V5, |new, digest, fields| {
         let (user_id, created_ms, expires_ms) = fields;
-        let reset = StoredReset {
+        let reset = v5::Reset {
             user_id,
             created_ms,
             expires_ms,
@@ -159,7 +160,7 @@ fn v2_to_v3(txn: &WriteTransaction) -> Result<(), StoreError> {
         new.insert(digest, session)?;
         Ok(())
     })?;
-    schema::create_device_tables(txn)?;
+    super::schema::create_device_tables(txn)?;
     txn.delete_table(EMAILS)?;
     let users = txn.open_table(v3::USERS)?;
     let mut emails = txn.open_table(EMAILS)?;
@@ -230,7 +231,7 @@ fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// version 4 is confirmed (it is not in the unconfirmed set) and has no second factor, and
 /// its sessions, reset token and device tokens stay as they were.
 fn v4_to_v5(txn: &WriteTransaction) -> Result<(), StoreError> {
-    schema::create_lifecycle_tables(txn)
+    v5::create_lifecycle_tables(txn)
 }
 
 /// Rewrites table `old` as `new` (same name, other types): `copy` inserts each old entry into

@@ -51,7 +51,8 @@ pub(super) fn get(
         .map(|v| v.value().record()))
 }
 
-/// Sets the new password if the token is live and the user's, spending the token, and ends
+/// Sets the new password if the token is live, the user's and of their current generation,
+/// spending the token (and revoking their email tokens), and ends
 /// the user's sessions if asked or moves them to the new generation
 /// ([`users::set_password`]); [`StoreError::NotFound`] otherwise.
 pub(super) fn reset_password(
@@ -67,6 +68,10 @@ pub(super) fn reset_password(
         return Err(StoreError::NotFound);
     }
     let mut user = users::get(txn, reset.user_id.0)?;
+    // Issued before a change of credentials: dead.
+    if record.is_none_or(|r| r.generation != user.generation) {
+        return Err(StoreError::NotFound);
+    }
     let end = if reset.end_sessions {
         EndSessions::All
     } else {

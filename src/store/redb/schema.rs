@@ -16,7 +16,8 @@
 //! | 2 | typed records and keys with explicit encodings ([`super::records`], [`super::time_index`]) (`tests/fixtures/v2.redb`) |
 //! | 3 | accounts and sessions carry the credential generation; the email index is keyed by the NFC-normalised, lowercased email; device tokens (a new table, with its index by user and by expiry) (`tests/fixtures/v3.redb`) |
 //! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone; the session indexes hold digest prefixes; the bcrypt hash is packed (`tests/fixtures/v4.redb`) |
-//! | 5 | the account lifecycle: email tokens (confirmation, change of email), second factors, and the set of unconfirmed accounts (new tables; version-4 accounts are confirmed, with no factor, without a rewrite) |
+//! | 5 | the account lifecycle: email tokens (confirmation, change of email), second factors, and the set of unconfirmed accounts (new tables; version-4 accounts are confirmed, with no factor, without a rewrite) (`tests/fixtures/v5.redb`) |
+//! | 6 | reset tokens and email tokens carry the credential generation they were issued at (a version-5 token is stamped with its user's generation) |
 //!
 //! Each version is migrated to from the one before by [`super::migrate`]; a file with no
 //! recorded version but an empty `users` table is taken as version 1.
@@ -32,11 +33,11 @@
 //! | `sessions_by_user` (multimap) | user id → digest prefixes | `sessions_of`, ending a user's sessions, the per-user cap, moving them to a new generation or email |
 //! | `sessions_by_expiry` | (expiry, digest prefix) → () | the purge of sessions past their absolute lifetime |
 //! | `sessions_by_last_seen` | (last activity, digest prefix) → () | the purge of idle sessions |
-//! | `reset_tokens` | digest → reset token | the reset |
+//! | `reset_tokens` | digest → reset token (user, times, generation) | the reset |
 //! | `reset_tokens_by_user` | user id → digest | one live token per user (replace, revoke) |
 //! | `reset_tokens_by_expiry` | (expiry, digest) → () | the purge |
 //! | `device_tokens` (+ `_by_user` multimap, `_by_expiry`) | as for sessions | device cookies, their cap, the purge |
-//! | `email_tokens` | digest → email token (user, times, kind, new address) | confirmation, change of email |
+//! | `email_tokens` | digest → email token (user, times, kind, generation, new address) | confirmation, change of email |
 //! | `email_tokens_by_user` | (user id BE, kind) → digest | one live token per user and kind (replace, revoke) |
 //! | `email_tokens_by_expiry` | (expiry, digest) → () | the purge |
 //! | `second_factors` | user id → sealed TOTP secret, enabled, last step, recovery code digests | the second factor and its compare-and-sets |
@@ -82,7 +83,7 @@ use crate::error::StoreError;
 
 /// The schema this build reads and writes. An older file is migrated when opened; a newer one
 /// is refused.
-pub(super) const SCHEMA_VERSION: u64 = 5;
+pub(super) const SCHEMA_VERSION: u64 = 6;
 
 /// `schema_version` → the file's schema version; `next_user_id` → the id the next account gets.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -212,8 +213,8 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 /// Opens the tables of the account lifecycle (email tokens, second factors, unconfirmed
-/// accounts), creating them (empty) if they are missing: version 5 added them.
-pub(super) fn create_lifecycle_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+/// accounts), creating them (empty) if they are missing.
+fn create_lifecycle_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(EMAIL_TOKENS)?;
     txn.open_table(USER_EMAIL_TOKENS)?;
     txn.open_table(EMAIL_TOKEN_EXPIRY)?;

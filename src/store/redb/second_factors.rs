@@ -10,8 +10,8 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{SecondFactorChange, SecondFactorRecord},
-    user::UserId,
+    store::{EndSessions, SecondFactorChange, SecondFactorRecord},
+    user::{User, UserId},
 };
 
 /// The second factor of user `id`, if any; [`StoreError::NotFound`] for an unknown user.
@@ -54,21 +54,25 @@ pub(super) fn remove_of(txn: &WriteTransaction, user: u64) -> Result<bool, Store
 
 /// Applies `change` to user `id`'s second factor if it is in the state the change requires
 /// (see [`SecondFactorChange`]); `false` and nothing changed otherwise.
-/// [`StoreError::NotFound`] for an unknown user.
+/// [`StoreError::NotFound`] for an unknown user. Turning the factor on or off is a change of
+/// credentials ([`users::new_generation`], every session kept).
 pub(super) fn update(
     txn: &WriteTransaction,
     id: UserId,
     change: SecondFactorChange,
 ) -> Result<bool, StoreError> {
-    if !users::exists(txn, id.0)? {
-        return Err(StoreError::NotFound);
-    }
+    let mut user = users::get(txn, id.0)?;
     let mut table = txn.open_table(SECOND_FACTORS)?;
     let current = table.get(id.0)?.map(|v| v.value().0);
     let next = match (change, current) {
+        (SecondFactorChange::RemoveVerified(verified), current) => {
+            drop(table);
+            users::check_verified(txn, &user, verified)?;
+            return remove_turning_off(txn, &mut user, current);
+        }
         (SecondFactorChange::Remove, current) => {
             drop(table);
-            return Ok(current.is_some() && remove_of(txn, id.0)?);
+            return remove_turning_off(txn, &mut user, current);
         }
         (SecondFactorChange::Begin { .. }, Some(current)) if current.enabled => return Ok(false),
         (SecondFactorChange::Begin { sealed_secret }, _) => SecondFactorRecord {
@@ -84,12 +88,18 @@ pub(super) fn update(
                 recovery_codes,
             },
             Some(current),
-        ) if !current.enabled && current.sealed_secret == sealed_secret => SecondFactorRecord {
-            sealed_secret,
-            enabled: true,
-            last_step: step,
-            recovery_codes,
-        },
+        ) if !current.enabled && current.sealed_secret == sealed_secret => {
+            let enabled = SecondFactorRecord {
+                sealed_secret,
+                enabled: true,
+                last_step: step,
+                recovery_codes,
+            };
+            table.insert(id.0, StoredSecondFactor(enabled))?;
+            drop(table);
+            users::new_generation(txn, &mut user, EndSessions::None)?;
+            return Ok(true);
+        }
         (SecondFactorChange::UseStep(step), Some(mut current))
             if current.enabled && step > current.last_step =>
         {
@@ -106,5 +116,22 @@ pub(super) fn update(
         _ => return Ok(false),
     };
     table.insert(id.0, StoredSecondFactor(next))?;
+    Ok(true)
+}
+
+/// Removes `user`'s factor, `current` as read (`false` if there is none); removing an enabled
+/// one turns it off, a change of credentials ([`users::new_generation`]).
+fn remove_turning_off(
+    txn: &WriteTransaction,
+    user: &mut User,
+    current: Option<SecondFactorRecord>,
+) -> Result<bool, StoreError> {
+    let Some(current) = current else {
+        return Ok(false);
+    };
+    remove_of(txn, user.id.0)?;
+    if current.enabled {
+        users::new_generation(txn, user, EndSessions::None)?;
+    }
     Ok(true)
 }

@@ -11,7 +11,7 @@ use crate::{
     store::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
         ListedUser, PasswordReset, Purged, ResetRecord, SecondFactorChange, SecondFactorRecord,
-        SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
+        SessionEntry, SessionRecord, Store, UserQuery, UserUpdate, VerifiedSession,
     },
     token::TokenDigest,
     user::{User, UserId},
@@ -31,6 +31,7 @@ impl Store for RedbStore {
             let user = users::add_unconfirmed(txn, email, hash)?;
             let record = EmailTokenRecord {
                 user_id: user.id,
+                generation: user.generation,
                 ..record
             };
             email_tokens::insert(txn, token, &record)?;
@@ -106,6 +107,15 @@ impl Store for RedbStore {
 
     async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
         self.write(move |txn| users::delete(txn, id)).await
+    }
+
+    async fn delete_user_verified(
+        &self,
+        id: UserId,
+        verified: VerifiedSession,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| users::delete_verified(txn, id, verified))
+            .await
     }
 
     async fn insert_session(

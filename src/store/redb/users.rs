@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, ImportedUser, ListedUser, UserQuery, UserUpdate},
+    store::{EndSessions, ImportedUser, ListedUser, UserQuery, UserUpdate, VerifiedSession},
     user::{User, UserId, email_key},
 };
 
@@ -192,13 +192,14 @@ pub(super) fn set_confirmed(
 
 /// Moves `user` to `email` (trimmed): [`StoreError::EmailTaken`] (nothing changed) if another
 /// account has its key; otherwise the index moves to the new key, the user's sessions carry
-/// the new email, and the reset token and email tokens (both kinds) are removed. The account
+/// the new email, and the reset token and email tokens (both kinds) are removed. Whether the
+/// email changed (then the caller advances the generation, [`new_generation`]). The account
 /// record itself is saved by the caller.
 pub(super) fn change_email(
     txn: &WriteTransaction,
     user: &mut User,
     email: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let email = email.trim();
     let id = user.id.0;
     let (old_key, new_key) = (email_key(&user.email), email_key(email));
@@ -210,15 +211,23 @@ pub(super) fn change_email(
         emails.remove(old_key.as_str())?;
         emails.insert(new_key.as_str(), id)?;
     }
-    if email != user.email {
+    let changed = email != user.email;
+    if changed {
         // Each session keeps its owner's email: rewritten here, in the change's
         // transaction, so that no look-up after the answer sees the old one.
         sessions::set_email(txn, id, email)?;
         email.clone_into(&mut user.email);
         save(txn, user)?;
     }
-    super::resets::remove_of(txn, id)?;
-    email_tokens::remove_all_of(txn, id)
+    revoke_tokens(txn, id)?;
+    Ok(changed)
+}
+
+/// Removes user `user`'s reset token and email tokens (both kinds): every token issued for
+/// the account to act on it.
+fn revoke_tokens(txn: &WriteTransaction, user: u64) -> Result<(), StoreError> {
+    super::resets::remove_of(txn, user)?;
+    email_tokens::remove_all_of(txn, user)
 }
 
 /// Stores `user`'s email, hash and generation, keeping its creation time.
@@ -236,9 +245,23 @@ fn save(txn: &WriteTransaction, user: &User) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Sets a new password on `user` (whose reset token was already removed or is removed here):
-/// the hash, the next generation; ends the sessions `end` names and moves the others to the
+/// A change of credentials on `user` (its new hash, email or second factor already set in
+/// `user` or in its tables): advances the generation and saves the account, revokes the
+/// reset token and email tokens, ends the sessions `end` names and moves the others to the
 /// new generation.
+pub(super) fn new_generation(
+    txn: &WriteTransaction,
+    user: &mut User,
+    end: EndSessions,
+) -> Result<(), StoreError> {
+    user.generation += 1;
+    save(txn, user)?;
+    revoke_tokens(txn, user.id.0)?;
+    sessions::remove_all_of(txn, user.id.0, end)?;
+    sessions::move_to_generation(txn, user.id.0, user.generation)
+}
+
+/// Sets a new password on `user`: the hash, then [`new_generation`].
 pub(super) fn set_password(
     txn: &WriteTransaction,
     user: &mut User,
@@ -246,15 +269,12 @@ pub(super) fn set_password(
     end: EndSessions,
 ) -> Result<(), StoreError> {
     user.hashed_password = hash;
-    user.generation += 1;
-    save(txn, user)?;
-    super::resets::remove_of(txn, user.id.0)?;
-    sessions::remove_all_of(txn, user.id.0, end)?;
-    sessions::move_to_generation(txn, user.id.0, user.generation)
+    new_generation(txn, user, end)
 }
 
 /// Applies `update` to user `id`: compared against the expected generation, a new email
-/// (unique; revokes the reset token), a new password ([`set_password`]), sessions ended.
+/// (unique; revokes the tokens), a new password, then one [`new_generation`] if either
+/// changed, sessions ended.
 pub(super) fn update(
     txn: &WriteTransaction,
     id: UserId,
@@ -274,18 +294,22 @@ pub(super) fn update(
     {
         return Err(StoreError::NotFound);
     }
+    let mut credentials_changed = false;
     if let Some(email) = &update.email {
-        change_email(txn, &mut user, email)?;
+        credentials_changed |= change_email(txn, &mut user, email)?;
     }
     if let Some(confirmed) = update.email_confirmed {
         set_confirmed(txn, &mut user, confirmed)?;
     }
-    match update.hashed_password {
-        Some(hash) => set_password(txn, &mut user, hash, update.end_sessions)?,
-        None => {
-            save(txn, &user)?;
-            sessions::remove_all_of(txn, id.0, update.end_sessions)?;
-        }
+    if let Some(hash) = update.hashed_password {
+        user.hashed_password = hash;
+        credentials_changed = true;
+    }
+    if credentials_changed {
+        new_generation(txn, &mut user, update.end_sessions)?;
+    } else {
+        save(txn, &user)?;
+        sessions::remove_all_of(txn, id.0, update.end_sessions)?;
     }
     Ok(user)
 }
@@ -309,6 +333,34 @@ pub(super) fn rehash(
     user.hashed_password = new_hash;
     save(txn, &user)?;
     Ok(true)
+}
+
+/// As [`delete`], if `verified.session` is still user `id`'s ([`StoreError::NotFound`]
+/// otherwise) and their generation still `verified.generation` ([`StoreError::Conflict`]
+/// otherwise).
+pub(super) fn delete_verified(
+    txn: &WriteTransaction,
+    id: UserId,
+    verified: VerifiedSession,
+) -> Result<(), StoreError> {
+    check_verified(txn, &get(txn, id.0)?, verified)?;
+    delete(txn, id)
+}
+
+/// Whether `user` is still as `verified` saw them: [`StoreError::NotFound`] if the session
+/// is not theirs any more, [`StoreError::Conflict`] if their generation moved.
+pub(super) fn check_verified(
+    txn: &WriteTransaction,
+    user: &User,
+    verified: VerifiedSession,
+) -> Result<(), StoreError> {
+    if !sessions::belongs_to(txn, verified.session, user.id.0)? {
+        return Err(StoreError::NotFound);
+    }
+    if user.generation != verified.generation {
+        return Err(StoreError::Conflict);
+    }
+    Ok(())
 }
 
 /// Deletes user `id` with their sessions, reset token, device tokens, email tokens, second

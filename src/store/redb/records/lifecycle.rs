@@ -36,9 +36,10 @@ pub(in crate::store::redb) fn user_kind_key(user: u64, kind: u8) -> [u8; 9] {
 
 /// An email token: the value of the `email_tokens` table, keyed by the token's digest.
 ///
-/// Layout (variable width): `user_id`, `created_ms`, `expires_ms`, `kind` (0: confirm, 1:
-/// change of email), each a u64 LE (32 bytes), then for a change of email the new address
-/// (UTF-8) to the end. An unknown kind decodes as a confirmation.
+/// Layout (schema version 6, variable width): `user_id`, `created_ms`, `expires_ms`, `kind`
+/// (0: confirm, 1: change of email), `generation`, each a u64 LE (40 bytes), then for a
+/// change of email the new address (UTF-8) to the end. An unknown kind decodes as a
+/// confirmation. Version 5 had no `generation` (32 fixed bytes).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(in crate::store::redb) struct StoredEmailToken {
     /// The account it was issued for.
@@ -49,11 +50,13 @@ pub(in crate::store::redb) struct StoredEmailToken {
     pub(in crate::store::redb) expires_ms: u64,
     /// What redeeming it does.
     pub(in crate::store::redb) purpose: EmailTokenPurpose,
+    /// The user's credential generation when it was issued.
+    pub(in crate::store::redb) generation: u64,
 }
 
 impl StoredEmailToken {
     /// The width of the fixed fields, before the new address.
-    const FIXED: usize = 32;
+    const FIXED: usize = 40;
 
     /// The stored form of `record`.
     pub(in crate::store::redb) fn new(record: &EmailTokenRecord) -> Self {
@@ -62,6 +65,7 @@ impl StoredEmailToken {
             created_ms: millis(record.created),
             expires_ms: millis(record.expires),
             purpose: record.purpose.clone(),
+            generation: record.generation,
         }
     }
 
@@ -72,6 +76,7 @@ impl StoredEmailToken {
             purpose: self.purpose,
             created: time(self.created_ms),
             expires: time(self.expires_ms),
+            generation: self.generation,
         }
     }
 }
@@ -92,6 +97,7 @@ impl StoredEmailToken {
             created_ms: u64_le_at(data, 8),
             expires_ms: u64_le_at(data, 16),
             purpose,
+            generation: u64_le_at(data, 32),
         }
     }
 
@@ -103,7 +109,14 @@ impl StoredEmailToken {
         };
         let mut out = Vec::with_capacity(Self::FIXED + new_email.len());
         let kind = u64::from(kind_of(&self.purpose));
-        for field in [self.user_id, self.created_ms, self.expires_ms, kind] {
+        let fields = [
+            self.user_id,
+            self.created_ms,
+            self.expires_ms,
+            kind,
+            self.generation,
+        ];
+        for field in fields {
             out.extend_from_slice(&field.to_le_bytes());
         }
         out.extend_from_slice(new_email.as_bytes());
@@ -111,7 +124,7 @@ impl StoredEmailToken {
     }
 }
 
-variable_width_value!(StoredEmailToken, "tower_user_auth::StoredEmailToken");
+variable_width_value!(StoredEmailToken, "tower_user_auth::StoredEmailToken.v6");
 
 /// A second factor: the value of the `second_factors` table, keyed by user id.
 ///
@@ -173,6 +186,7 @@ mod tests {
                 created_ms: 1,
                 expires_ms: u64::MAX,
                 purpose,
+                generation: 3,
             };
             assert_eq!(round_trip(&token), token);
             assert_eq!(StoredEmailToken::new(&token.clone().record()), token);

@@ -257,7 +257,8 @@ variable_width_value!(StoredUser, "tower_user_auth::StoredUser.v4");
 
 /// A reset token: the value of the `reset_tokens` table, keyed by the token's digest.
 ///
-/// Layout (24 bytes): `user_id`, `created_ms`, `expires_ms`, each a u64 LE.
+/// Layout (schema version 6, 32 bytes): `user_id`, `created_ms`, `expires_ms`,
+/// `generation`, each a u64 LE. Version 5 had no `generation` (24 bytes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct StoredReset {
     /// Whose password it resets.
@@ -266,6 +267,8 @@ pub(super) struct StoredReset {
     pub(super) created_ms: u64,
     /// When it stops working.
     pub(super) expires_ms: u64,
+    /// The user's credential generation when it was issued.
+    pub(super) generation: u64,
 }
 
 impl StoredReset {
@@ -275,6 +278,7 @@ impl StoredReset {
             user_id: record.user_id.0,
             created_ms: millis(record.created),
             expires_ms: millis(record.expires),
+            generation: record.generation,
         }
     }
 
@@ -284,14 +288,15 @@ impl StoredReset {
             user_id: UserId(self.user_id),
             created: time(self.created_ms),
             expires: time(self.expires_ms),
+            generation: self.generation,
         }
     }
 }
 
 u64_fields_value!(
     StoredReset,
-    "tower_user_auth::StoredReset",
-    [user_id, created_ms, expires_ms]
+    "tower_user_auth::StoredReset.v6",
+    [user_id, created_ms, expires_ms, generation]
 );
 
 /// A device token: the value of the `device_tokens` table, keyed by the token's digest.
@@ -440,11 +445,13 @@ pub(super) mod tests {
             user_id: u64::MAX,
             created_ms: 1,
             expires_ms: 3_600_001,
+            generation: 7,
         };
         assert_eq!(round_trip(&reset), reset);
         assert_eq!(StoredReset::new(&reset.record()), reset);
         let bytes = StoredReset::as_bytes(&reset);
-        assert_eq!(bytes[16..], 3_600_001u64.to_le_bytes());
+        assert_eq!(bytes[16..24], 3_600_001u64.to_le_bytes());
+        assert_eq!(bytes[24..], 7u64.to_le_bytes());
         survives_damage::<StoredReset>(&bytes);
     }
 
