@@ -294,6 +294,7 @@ mod tests {
     use std::{net::Ipv4Addr, time::UNIX_EPOCH};
 
     use super::*;
+    use crate::throttle::Limits;
 
     fn ip(n: u32) -> Option<IpAddr> {
         Some(IpAddr::V4(Ipv4Addr::from(n)))
@@ -413,6 +414,213 @@ mod tests {
         assert_eq!(
             client_key("::ffff:192.0.2.1".parse().unwrap()),
             "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    /// `PARALLEL` attempts released together on `limits`, each on `email(i)` from
+    /// `client(i)`, each checking for a while and failing: how many were let through.
+    async fn parallel_failures(
+        limits: &std::sync::Arc<Limits>,
+        email: impl Fn(usize) -> String,
+        client: impl Fn(usize) -> Option<IpAddr>,
+        now: SystemTime,
+    ) -> usize {
+        const PARALLEL: usize = 48;
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PARALLEL));
+        let tasks: Vec<_> = (0..PARALLEL)
+            .map(|i| {
+                let (limits, barrier) = (limits.clone(), barrier.clone());
+                let (email, client) = (email(i), client(i));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    match limits.attempt(&email, client, now).await.expect("memory") {
+                        Ok(attempt) => {
+                            // The check of the secret (bcrypt, a code): other attempts
+                            // arrive meanwhile.
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            limits.failed(attempt, now);
+                            1
+                        }
+                        Err(_) => 0,
+                    }
+                })
+            })
+            .collect();
+        let mut through = 0;
+        for task in tasks {
+            through += task.await.expect("no panic");
+        }
+        through
+    }
+
+    /// However many attempts arrive at once, on many threads, no more are let through to
+    /// the check than the free failures of the (account, client) pair, the per-account
+    /// ceiling across clients, and the per-client ceiling across accounts: each attempt is
+    /// reserved with the limit check. Many rounds, each on fresh keys.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn reservations_never_exceed_the_free_failures_nor_the_ceilings() {
+        let config = ThrottleConfig::default()
+            .with_free_failures(5)
+            .with_failure_ceilings(4, 3);
+        let limits = std::sync::Arc::new(Limits::new(config, None));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for round in 0..10u32 {
+            // One client on one account: the lowest limit, the client's ceiling (3), binds.
+            let pair = parallel_failures(
+                &limits,
+                |_| format!("pair{round}@x.io"),
+                |_| ip(1000 + round),
+                now,
+            )
+            .await;
+            assert_eq!(pair, 3, "round {round}: {pair} through from one client");
+            // Many clients on one account: the account ceiling (4).
+            let account = parallel_failures(
+                &limits,
+                |_| format!("account{round}@x.io"),
+                |i| ip(10_000 * (round + 1) + u32::try_from(i).unwrap()),
+                now,
+            )
+            .await;
+            assert_eq!(
+                account, 4,
+                "round {round}: {account} through on one account"
+            );
+            // One client on many accounts: the client ceiling (3).
+            let client = parallel_failures(
+                &limits,
+                |i| format!("spray{round}-{i}@x.io"),
+                |_| ip(2000 + round),
+                now,
+            )
+            .await;
+            assert_eq!(client, 3, "round {round}: {client} through from one client");
+        }
+        // The pair's free failures bind when the ceilings are high.
+        let limits = std::sync::Arc::new(Limits::new(ThrottleConfig::default(), None));
+        for round in 0..10u32 {
+            let pair = parallel_failures(
+                &limits,
+                |_| format!("free{round}@x.io"),
+                |_| ip(3000 + round),
+                now,
+            )
+            .await;
+            assert_eq!(pair, 5, "round {round}: {pair} through from one client");
+        }
+    }
+
+    /// Attempts that all end well (the right secret: a success, or a conflict released) are
+    /// never refused for the reservations of each other: those beyond the free failures
+    /// wait for the ones in flight instead of getting 429.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn attempts_beyond_the_free_failures_wait_for_those_in_flight() {
+        const PARALLEL: usize = 24;
+        let config = ThrottleConfig::default().with_free_failures(3);
+        let limits = std::sync::Arc::new(Limits::new(config, None));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PARALLEL));
+        let tasks: Vec<_> = (0..PARALLEL)
+            .map(|i| {
+                let (limits, barrier) = (limits.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let attempt = limits.attempt("right@x.io", ip(1), now).await;
+                    let attempt = attempt.expect("memory").expect("not held back");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    if i == 0 {
+                        limits.succeeded(attempt).await;
+                    } else {
+                        limits.released(attempt).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("every attempt let through");
+        }
+    }
+
+    /// An attempt dropped without a report (its request cancelled midway) counts as a
+    /// failure, as the shared counters count it.
+    #[tokio::test]
+    async fn an_attempt_dropped_without_a_report_is_a_failure() {
+        let limits = Limits::new(ThrottleConfig::default(), None);
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for i in 0..5 {
+            let attempt = limits
+                .attempt("drop@x.io", ip(1), now)
+                .await
+                .expect("memory");
+            drop(attempt.unwrap_or_else(|wait| panic!("attempt {i} held back for {wait:?}")));
+        }
+        let sixth = limits
+            .attempt("drop@x.io", ip(1), now)
+            .await
+            .expect("memory");
+        assert_eq!(sixth.err(), Some(Duration::from_secs(1)));
+    }
+
+    /// The per-account ceiling counts consecutive failures (NIST SP 800-63B 5.2.2): a success
+    /// starts it again, an hour does not; past the ceiling only an exempt attempt (a trusted
+    /// device) goes through, and its success starts the count again too. The count decays
+    /// after a day without a failure.
+    #[tokio::test]
+    async fn the_account_ceiling_counts_consecutive_failures_a_success_starts_it_again() {
+        let config = ThrottleConfig::default().with_failure_ceilings(3, 1000);
+        let limits = Limits::new(config, None);
+        let mut now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let fail = |client: u32, now: SystemTime| {
+            let limits = &limits;
+            async move {
+                let attempt = limits
+                    .attempt("c@x.io", ip(client), now)
+                    .await
+                    .expect("memory");
+                limits.failed(attempt.expect("not held back"), now);
+            }
+        };
+        fail(1, now).await;
+        fail(2, now).await;
+        let ok = limits.attempt("c@x.io", ip(3), now).await.expect("memory");
+        limits.succeeded(ok.expect("not held back")).await;
+        // Two more in a row, then the third: the ceiling holds for everyone.
+        fail(4, now).await;
+        fail(5, now).await;
+        fail(6, now).await;
+        let held = limits.attempt("c@x.io", ip(7), now).await.expect("memory");
+        assert!(
+            held.is_err(),
+            "the 3rd consecutive failure reached the ceiling"
+        );
+        // Not per hour: two hours later it still holds.
+        now += 2 * HOUR;
+        let held = limits.attempt("c@x.io", ip(7), now).await.expect("memory");
+        assert!(held.is_err(), "the ceiling lifted after an hour");
+        // The owner's device: let through, and its success starts the count again.
+        limits.succeeded(limits.exempt("c@x.io", ip(8))).await;
+        fail(9, now).await;
+        fail(10, now).await;
+        let ok = limits.attempt("c@x.io", ip(11), now).await.expect("memory");
+        limits
+            .released(ok.expect("two consecutive failures, under the ceiling"))
+            .await;
+        fail(12, now).await;
+        assert!(
+            limits
+                .attempt("c@x.io", ip(13), now)
+                .await
+                .expect("memory")
+                .is_err()
+        );
+        // A day without a failure: forgotten.
+        now += 24 * HOUR;
+        assert!(
+            limits
+                .attempt("c@x.io", ip(13), now)
+                .await
+                .expect("memory")
+                .is_ok()
         );
     }
 
