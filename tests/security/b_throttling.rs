@@ -531,8 +531,9 @@ async fn device_record(h: &Harness, device: &str) -> Option<DeviceRecord> {
 }
 
 /// Item 7 (device cookies): a device token's own backoff: failures in a row count against
-/// it, a success resets them, and the 5th in a row revokes it: a 6th attempt with it counts
-/// as one without a token (the per-account lockout applies again).
+/// it, a success resets them (and the account's consecutive failures), and the 5th in a row
+/// revokes it: a 6th attempt with it counts as one without a token (the per-account lockout
+/// applies again).
 #[tokio::test]
 async fn item_07_a_device_token_failing_five_times_in_a_row_is_revoked() {
     let h = Harness::hardened();
@@ -553,6 +554,11 @@ async fn item_07_a_device_token_failing_five_times_in_a_row_is_revoked() {
     assert_eq!(ok.status, 200, "{}", ok.text());
     assert_eq!(ok.cookie("device").as_deref(), Some(device.as_str()));
     assert_eq!(device_record(&h, &device).await.expect("kept").failures, 0);
+    // The owner's success started the account's consecutive failures again: a new attack
+    // trips the ceiling again.
+    for i in 0..20u32 {
+        fail(&h, email, &format!("198.19.{i}.1"), 5).await;
+    }
     for i in 0..5 {
         let res = guess("wrong guess").await;
         assert_eq!(res.status, 401, "failure {i}: {}", res.text());
