@@ -985,11 +985,134 @@ async fn shared_failure_ceilings_per_client_and_per_account() {
                 .is_err()
         );
     }
+    // The account's ceiling counts failures in a row: still there an hour later, forgotten
+    // a day after the last one; the client's is per hour.
     clock.advance(Duration::from_secs(3600));
+    for on in pair {
+        assert!(
+            login(on, "target@example.com", "x", "203.0.113.99")
+                .await
+                .is_err()
+        );
+        assert_eq!(
+            login(on, "fresh@example.com", "x", "192.0.2.9").await,
+            Ok(false)
+        );
+    }
+    clock.advance(Duration::from_secs(23 * 3600));
     for on in pair {
         assert_eq!(
             login(on, "target@example.com", "x", "203.0.113.99").await,
             Ok(false)
+        );
+    }
+}
+
+/// The per-account ceiling counts consecutive failures on both instances (NIST SP 800-63B
+/// 5.2.2), not failures per hour: a login of the owner on either starts it again; 4 in a row
+/// hold everyone back, still two hours later; a reset through the mailbox starts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_account_ceiling_counts_consecutive_failures() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let throttle = ThrottleConfig::default().with_failure_ceilings(4, 1000);
+    let config = support::hardened_config()
+        .with_throttle(throttle)
+        .with_reset_token_in_response(true);
+    let (a, b, clock) = two_instances(&db, config).await;
+    let pair = [&a, &b];
+    let (email, pw) = ("row@example.com", support::GOOD_PW);
+    a.register(email, pw, None).await.unwrap();
+    let fail = |n: usize| {
+        let on = pair[n % 2];
+        async move {
+            let client = format!("198.51.100.{n}");
+            assert_eq!(
+                login(on, email, "wrong guess", &client).await,
+                Ok(false),
+                "{n}"
+            );
+        }
+    };
+    for n in 0..3 {
+        fail(n).await;
+    }
+    assert_eq!(login(&b, email, pw, "203.0.113.1").await, Ok(true));
+    for n in 3..6 {
+        fail(n).await;
+    }
+    assert_eq!(
+        login(&a, email, pw, "203.0.113.2").await,
+        Ok(true),
+        "a success did not start the count again"
+    );
+    for n in 6..10 {
+        fail(n).await;
+    }
+    clock.advance(Duration::from_secs(2 * 3600));
+    for on in pair {
+        assert!(login(on, email, pw, "203.0.113.3").await.is_err(), "lapsed");
+    }
+    let requested = b.request_password_reset(email, ip("203.0.113.4")).await;
+    let Ok(tower_user_auth::ResetRequested::Token(token)) = requested else {
+        panic!("{requested:?}");
+    };
+    let new_pw = "another good password 42";
+    a.reset_password(email, token.expose(), new_pw, ip("203.0.113.4"))
+        .await
+        .expect("the reset is not held back by the ceiling");
+    assert_eq!(login(&b, email, new_pw, "203.0.113.5").await, Ok(true));
+}
+
+/// Ten password changes at once on one session with the right current password, spread
+/// over both instances, are not throttled: those beyond the free failures wait until the
+/// attempts in flight are taken back; one changes the password, nine meet the changed
+/// credentials. Several rounds (bcrypt cost 10, so that all ten read the account first).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn shared_concurrent_password_changes_with_the_right_password_are_not_throttled() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let config = support::hardened_config().with_bcrypt_cost(10);
+    let (a, b, _) = two_instances(&db, config).await;
+    const N: usize = 10;
+    for round in 0..3 {
+        let email = format!("typist{round}@example.com");
+        a.register(&email, support::GOOD_PW, None).await.unwrap();
+        let session = a
+            .log_in(&email, support::GOOD_PW, ip("192.0.2.5"))
+            .await
+            .unwrap()
+            .expect("logged in")
+            .token;
+        let session = Arc::new(session);
+        let barrier = Arc::new(Barrier::new(N));
+        let tasks = (0..N).map(|i| {
+            let on = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (session, barrier) = (Arc::clone(&session), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let new = format!("a new good password {i}");
+                on.change_password(&session, support::GOOD_PW, &new, ip("192.0.2.5"))
+                    .await
+                    .map(drop)
+            })
+        });
+        let results: Vec<_> = join_all(tasks)
+            .await
+            .into_iter()
+            .map(|r| r.expect("no panic"))
+            .collect();
+        let changed = results.iter().filter(|r| r.is_ok()).count();
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Err(AuthError::CredentialsChanged)))
+            .count();
+        assert_eq!(
+            (changed, conflicts),
+            (1, N - 1),
+            "round {round}: {results:?}"
         );
     }
 }
@@ -1198,9 +1321,19 @@ async fn throttle_counters_hold_no_email_nor_password_and_are_purged() {
     }
     let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
     assert!(!dump.contains(&hex("someone")), "an email in {dump}");
-    // An hour and the longest backoff later, every counter has expired; the purge removes
-    // them all.
+    // An hour and the longest backoff later, every counter but the account's consecutive
+    // failures has expired; a day after the failure, that one too: the purge removes them.
     clock.advance(Duration::from_secs(3600 + 15 * 60 + 1));
+    a.purge_expired().await.unwrap();
+    let kinds: Vec<i16> = client
+        .query("SELECT DISTINCT kind FROM throttle", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(kinds, [2]);
+    clock.advance(Duration::from_secs(24 * 3600));
     a.purge_expired().await.unwrap();
     let left: i64 = client
         .query_one("SELECT count(*) FROM throttle", &[])

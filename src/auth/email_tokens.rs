@@ -98,7 +98,10 @@ impl<S: Store> Auth<S> {
     ) -> Result<EmailRedeemed, AuthError> {
         let throttle = &self.shared.throttle;
         let guesses = token_guesses(client);
-        let attempt = match throttle.attempt(&guesses, client, self.now()).await? {
+        let attempt = match throttle
+            .mailbox_attempt(&guesses, client, self.now())
+            .await?
+        {
             Ok(attempt) => attempt,
             Err(retry_after) => {
                 route.throttled(client);

@@ -95,7 +95,7 @@ impl<S: Store> Auth<S> {
         client: Option<IpAddr>,
     ) -> Result<User, AuthError> {
         let throttle = &self.shared.throttle;
-        let attempt = match throttle.attempt(email, client, self.now()).await? {
+        let attempt = match throttle.mailbox_attempt(email, client, self.now()).await? {
             Ok(attempt) => attempt,
             Err(retry_after) => {
                 audit!(warn, "reset_throttled", client = %Client(client));

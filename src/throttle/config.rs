@@ -76,9 +76,12 @@ impl ThrottleConfig {
         self
     }
 
-    /// The ceilings on failures per hour: on one account from all addresses (default 100,
-    /// NIST SP 800-63B §5.2.2), and from one address across all accounts (default 100:
-    /// credential stuffing).
+    /// The ceilings on failures: on one account from all addresses, consecutive failures
+    /// (default 100, NIST SP 800-63B §5.2.2: a success or a reset through the mailbox starts
+    /// the count again, and it is forgotten a day after the last failure; see
+    /// [`crate::throttle`]), and from one address across all accounts, per hour (default
+    /// 100: credential stuffing). The per-account ceiling's name and its getter's are kept
+    /// from when it was hourly.
     #[must_use]
     pub fn with_failure_ceilings(mut self, per_account: u32, per_client: u32) -> Self {
         self.account_failures_per_hour = per_account;
@@ -135,7 +138,8 @@ impl ThrottleConfig {
         self.backoff_max
     }
 
-    /// Failures on one account from all addresses per hour.
+    /// Consecutive failures on one account from all addresses (the name is kept from when
+    /// the ceiling was hourly): see [`with_failure_ceilings`](Self::with_failure_ceilings).
     #[must_use]
     pub fn account_failures_per_hour(&self) -> u32 {
         self.account_failures_per_hour

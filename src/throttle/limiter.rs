@@ -1,59 +1,66 @@
-//! [`Throttle`]: the counters behind [`ThrottleConfig`]'s limits, shared by every clone of
-//! an [`Auth`](crate::Auth), in tables of bounded size.
+//! [`Throttle`]: the counters behind [`ThrottleConfig`]'s limits in this process's memory,
+//! shared by every clone of an [`Auth`](crate::Auth), in tables of bounded size.
+//!
+//! An attempt is reserved with the limit check, in one critical section ([`Throttle::reserve`]),
+//! and counts as in flight until it ends ([`Throttle::end`]): a failure turns it into a
+//! counted failure, a success or a release takes it back. Every limit counts the attempts
+//! in flight with its failures, so that however many attempts arrive at once, no more are
+//! let through to the check of the secret than the limits allow; an attempt that only the
+//! attempts in flight hold back is told to wait ([`Reserve::Wait`]) for one of them to end
+//! ([`Throttle::ended`]).
 
 use std::{
-    collections::HashMap,
-    hash::Hash,
     net::IpAddr,
     sync::{Mutex, PoisonError},
     time::{Duration, SystemTime},
 };
 
+use tokio::sync::Notify;
+
 use super::{
     ThrottleConfig,
     keys::{Account, Quota, account_key, client_key},
+    table::{HOUR, Held, Table, Window, bump, remaining, window, window_blocks, window_expired},
 };
 
-const HOUR: Duration = Duration::from_secs(3600);
+/// How long the per-account count of consecutive failures lasts after the last of them:
+/// a day (see the module documentation of [`crate::throttle`]).
+pub(super) const CONSECUTIVE_DECAY: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone, Copy, Debug)]
 struct Backoff {
     failures: u32,
     last_failure: SystemTime,
     blocked_until: SystemTime,
+    in_flight: u32,
 }
 
-#[derive(Clone, Copy, Debug)]
-struct Window {
-    start: SystemTime,
-    count: u32,
-}
-
-/// A table of bounded size: when full, expired entries are dropped, then arbitrary ones.
-#[derive(Debug)]
-struct Table<K, V> {
-    map: HashMap<K, V>,
-}
-
-impl<K: Hash + Eq + Copy, V: Copy> Table<K, V> {
-    fn new() -> Self {
-        Self {
-            map: HashMap::new(),
-        }
+impl Held for Backoff {
+    fn held(&self) -> bool {
+        self.in_flight > 0
     }
+}
 
-    fn make_room(&mut self, max: usize, expired: impl Fn(&V) -> bool) {
-        if self.map.len() < max {
-            return;
-        }
-        self.map.retain(|_, v| !expired(v));
-        if self.map.len() >= max {
-            // Still full of live entries: drop a tenth, so the sweep is amortised.
-            let excess = self.map.len() + 1 - max * 9 / 10;
-            let doomed: Vec<K> = self.map.keys().take(excess).copied().collect();
-            for k in doomed {
-                self.map.remove(&k);
-            }
+/// Consecutive failures on an account, forgotten [`CONSECUTIVE_DECAY`] after the last.
+#[derive(Clone, Copy, Debug)]
+struct Consecutive {
+    failures: u32,
+    last_failure: SystemTime,
+    in_flight: u32,
+}
+
+impl Held for Consecutive {
+    fn held(&self) -> bool {
+        self.in_flight > 0
+    }
+}
+
+impl Consecutive {
+    fn live_failures(&self, now: SystemTime) -> u32 {
+        if now >= self.last_failure + CONSECUTIVE_DECAY {
+            0
+        } else {
+            self.failures
         }
     }
 }
@@ -61,7 +68,7 @@ impl<K: Hash + Eq + Copy, V: Copy> Table<K, V> {
 #[derive(Debug)]
 struct State {
     pairs: Table<(Account, Option<IpAddr>), Backoff>,
-    account_failures: Table<Account, Window>,
+    account_failures: Table<Account, Consecutive>,
     client_failures: Table<IpAddr, Window>,
     registrations: Table<IpAddr, Window>,
     /// Request quotas (reset requests, confirmation resends), each family its own counters.
@@ -74,10 +81,39 @@ struct State {
 pub(crate) struct Throttle {
     config: ThrottleConfig,
     state: Mutex<State>,
+    ended: Notify,
 }
 
-fn remaining(until: SystemTime, now: SystemTime) -> Duration {
-    until.duration_since(now).unwrap_or(Duration::ZERO)
+/// What [`Throttle::reserve`] decided.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Reserve {
+    /// Let through, and counted as in flight until [`Throttle::end`].
+    Granted(Reservation),
+    /// Held back only by attempts in flight: ask again when one ends.
+    Wait,
+    /// Held back by failures counted: for this long.
+    Refused(Duration),
+}
+
+/// The keys of an attempt in flight.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Reservation {
+    account: Account,
+    client: Option<IpAddr>,
+    /// Whether the per-account ceiling counts it (not a token from the mailbox).
+    per_account: bool,
+}
+
+/// How an attempt in flight ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// A wrong secret: a failure for every limit.
+    Failure,
+    /// The right secrets: the (account, client) backoff and the account's consecutive
+    /// failures start again.
+    Success,
+    /// Neither (an error, a conflict): it counts for nothing.
+    Release,
 }
 
 /// The backoff after `failures` failures in a row, when they are at least the free ones:
@@ -92,29 +128,23 @@ pub(super) fn backoff(config: &ThrottleConfig, failures: u32) -> Duration {
         .min(config.backoff_max())
 }
 
-fn window_blocks(w: Option<&Window>, limit: u32, now: SystemTime) -> Option<Duration> {
-    let w = w?;
-    let end = w.start + HOUR;
-    (now < end && w.count >= limit).then(|| remaining(end, now))
-}
-
-fn window_expired(w: &Window, now: SystemTime) -> bool {
-    now >= w.start + HOUR
-}
-
-fn bump<K: Hash + Eq + Copy>(table: &mut Table<K, Window>, key: K, now: SystemTime, max: usize) {
-    table.make_room(max, |w| window_expired(w, now));
-    let w = table.map.entry(key).or_insert(Window {
-        start: now,
-        count: 0,
-    });
-    if window_expired(w, now) {
-        *w = Window {
-            start: now,
-            count: 0,
-        };
+/// Folds one limit's verdict into `refused` (the longest wait of the limits that hold the
+/// attempt back) and `wait` (a limit that only attempts in flight fill).
+fn assess(counted: u32, in_flight: u32, limit: u32, until: SystemTime, now: SystemTime) -> Verdict {
+    if counted >= limit {
+        Verdict::Refused(remaining(until, now).max(Duration::from_secs(1)))
+    } else if counted.saturating_add(in_flight) >= limit {
+        Verdict::Wait
+    } else {
+        Verdict::Free
     }
-    w.count = w.count.saturating_add(1);
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Free,
+    Wait,
+    Refused(Duration),
 }
 
 impl Throttle {
@@ -129,6 +159,7 @@ impl Throttle {
                 quota_accounts: Table::new(),
                 quota_clients: Table::new(),
             }),
+            ended: Notify::new(),
         }
     }
 
@@ -136,83 +167,171 @@ impl Throttle {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The keys of an attempt on `email` from `client`; `None` when throttling is off.
-    fn keys(&self, email: &str, client: Option<IpAddr>) -> Option<(Account, Option<IpAddr>)> {
-        self.config
-            .enabled()
-            .then(|| (account_key(email), client.map(client_key)))
+    /// Notified (every waiter) each time an attempt in flight ends.
+    pub(crate) fn ended(&self) -> &Notify {
+        &self.ended
     }
 
-    /// Whether an attempt on `email` from `client` may proceed; if not, for how long it is
-    /// held back.
-    pub(crate) fn check_failures(
+    /// The idle time after which a pair's failures are forgotten.
+    fn pair_idle(&self) -> Duration {
+        self.config.backoff_max() + HOUR
+    }
+
+    /// Checks every limit for an attempt on `email` from `client` and, if none holds it
+    /// back, reserves it (counted as in flight), in one critical section. `per_account`:
+    /// whether the per-account ceiling applies (not to a token from the account's mailbox).
+    pub(crate) fn reserve(
         &self,
         email: &str,
         client: Option<IpAddr>,
         now: SystemTime,
-    ) -> Result<(), Duration> {
-        let Some((account, client)) = self.keys(email, client) else {
-            return Ok(());
-        };
-        let state = self.state();
-        let mut wait = Duration::ZERO;
+        per_account: bool,
+    ) -> Reserve {
+        let (account, client) = (account_key(email), client.map(client_key));
+        let config = &self.config;
+        let mut state = self.state();
+        let mut verdicts = Vec::with_capacity(4);
+        let idle = self.pair_idle();
         if let Some(b) = state.pairs.map.get(&(account, client)) {
-            wait = wait.max(remaining(b.blocked_until, now));
-        }
-        if let Some(w) = window_blocks(
-            state.account_failures.map.get(&account),
-            self.config.account_failures_per_hour(),
-            now,
-        ) {
-            wait = wait.max(w);
-        }
-        let per_client = client.and_then(|ip| {
-            window_blocks(
-                state.client_failures.map.get(&ip),
-                self.config.client_failures_per_hour(),
+            let failures = if now >= b.last_failure + idle {
+                0
+            } else {
+                b.failures
+            };
+            let wait = remaining(b.blocked_until, now);
+            if failures > 0 && !wait.is_zero() {
+                verdicts.push(Verdict::Refused(wait));
+            }
+            // Within the free failures, as many in flight as are left of them; beyond
+            // them (the backoff over), one at a time.
+            let free = config.free_failures().max(1);
+            verdicts.push(assess(
+                0,
+                b.in_flight,
+                free.saturating_sub(failures).max(1),
                 now,
-            )
-        });
-        if let Some(w) = per_client {
-            wait = wait.max(w);
+                now,
+            ));
         }
-        if wait.is_zero() { Ok(()) } else { Err(wait) }
+        if per_account {
+            let limit = config.account_failures_per_hour();
+            let (failures, in_flight, until) = match state.account_failures.map.get(&account) {
+                Some(c) => (
+                    c.live_failures(now),
+                    c.in_flight,
+                    c.last_failure + CONSECUTIVE_DECAY,
+                ),
+                None => (0, 0, now + CONSECUTIVE_DECAY),
+            };
+            verdicts.push(assess(failures, in_flight, limit, until, now));
+        }
+        if let Some(ip) = client {
+            let limit = config.client_failures_per_hour();
+            let (count, in_flight, until) = match state.client_failures.map.get(&ip) {
+                Some(w) if !window_expired(w, now) => (w.count, w.in_flight, w.start + HOUR),
+                Some(w) => (0, w.in_flight, now + HOUR),
+                None => (0, 0, now + HOUR),
+            };
+            verdicts.push(assess(count, in_flight, limit, until, now));
+        }
+        let refused = verdicts
+            .iter()
+            .filter_map(|v| match v {
+                Verdict::Refused(wait) => Some(*wait),
+                _ => None,
+            })
+            .max();
+        if let Some(wait) = refused {
+            return Reserve::Refused(wait);
+        }
+        if verdicts.contains(&Verdict::Wait) {
+            return Reserve::Wait;
+        }
+        let max = config.max_entries();
+        let pair = pair_entry(&mut state.pairs, (account, client), now, idle, max);
+        pair.in_flight += 1;
+        if per_account {
+            account_entry(&mut state.account_failures, account, now, max).in_flight += 1;
+        }
+        if let Some(ip) = client {
+            window(&mut state.client_failures, ip, now, max).in_flight += 1;
+        }
+        Reserve::Granted(Reservation {
+            account,
+            client,
+            per_account,
+        })
     }
 
-    /// Counts a failed attempt.
-    pub(crate) fn record_failure(&self, email: &str, client: Option<IpAddr>, now: SystemTime) {
-        let Some((account, client)) = self.keys(email, client) else {
-            return;
-        };
+    /// Ends the attempt in flight `reservation` with `outcome` at `now`, and wakes the
+    /// attempts waiting.
+    pub(crate) fn end(&self, reservation: Reservation, outcome: Outcome, now: SystemTime) {
+        let Reservation {
+            account,
+            client,
+            per_account,
+        } = reservation;
+        {
+            let mut state = self.state();
+            let state = &mut *state;
+            if let Some(b) = state.pairs.map.get_mut(&(account, client)) {
+                b.in_flight = b.in_flight.saturating_sub(1);
+            }
+            if per_account && let Some(c) = state.account_failures.map.get_mut(&account) {
+                c.in_flight = c.in_flight.saturating_sub(1);
+            }
+            if let Some(w) = client.and_then(|ip| state.client_failures.map.get_mut(&ip)) {
+                w.in_flight = w.in_flight.saturating_sub(1);
+            }
+            match outcome {
+                Outcome::Failure => self.record_failure_in(state, reservation, now),
+                Outcome::Success => clear_in(state, account, client),
+                Outcome::Release => {}
+            }
+        }
+        self.ended.notify_waiters();
+    }
+
+    fn record_failure_in(&self, state: &mut State, reservation: Reservation, now: SystemTime) {
+        let Reservation {
+            account,
+            client,
+            per_account,
+        } = reservation;
         let config = &self.config;
         let max = config.max_entries();
-        let mut state = self.state();
-        let idle = config.backoff_max() + HOUR;
-        state.pairs.make_room(max, |b| now >= b.last_failure + idle);
-        let entry = state.pairs.map.entry((account, client)).or_insert(Backoff {
-            failures: 0,
-            last_failure: now,
-            blocked_until: now,
-        });
-        if now >= entry.last_failure + idle {
-            entry.failures = 0;
-        }
+        let entry = pair_entry(
+            &mut state.pairs,
+            (account, client),
+            now,
+            self.pair_idle(),
+            max,
+        );
         entry.failures = entry.failures.saturating_add(1);
         entry.last_failure = now;
         if entry.failures >= config.free_failures().max(1) {
             entry.blocked_until = now + backoff(config, entry.failures);
         }
-        bump(&mut state.account_failures, account, now, max);
+        if per_account {
+            let c = account_entry(&mut state.account_failures, account, now, max);
+            c.failures = c.failures.saturating_add(1);
+            c.last_failure = now;
+        }
         if let Some(ip) = client {
             bump(&mut state.client_failures, ip, now, max);
         }
     }
 
-    /// A successful attempt clears the backoff of its (account, client) pair; the ceilings
-    /// keep their counts.
-    pub(crate) fn record_success(&self, email: &str, client: Option<IpAddr>) {
-        if let Some(pair) = self.keys(email, client) {
-            self.state().pairs.map.remove(&pair);
+    /// A success that was not reserved (a trusted device's attempt): the backoff of its
+    /// (account, client) pair and the account's consecutive failures start again; the
+    /// per-client ceiling keeps its count.
+    pub(crate) fn clear(&self, email: &str, client: Option<IpAddr>) {
+        if self.config.enabled() {
+            clear_in(
+                &mut self.state(),
+                account_key(email),
+                client.map(client_key),
+            );
         }
     }
 
@@ -248,9 +367,10 @@ impl Throttle {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<(), Duration> {
-        let Some((account, client)) = self.keys(email, client) else {
+        if !self.config.enabled() {
             return Ok(());
-        };
+        }
+        let (account, client) = (account_key(email), client.map(client_key));
         let mut state = self.state();
         let mut wait = window_blocks(
             state.quota_accounts.map.get(&(family, account)),
@@ -276,6 +396,38 @@ impl Throttle {
         Ok(())
     }
 
+    /// Whether an attempt on `email` from `client` would be let through at once; if not,
+    /// for how long it is held back (`ZERO`: only by attempts in flight). Reserves nothing.
+    #[cfg(test)]
+    fn check_failures(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<(), Duration> {
+        match self.reserve(email, client, now, true) {
+            Reserve::Granted(r) => {
+                self.end(r, Outcome::Release, now);
+                Ok(())
+            }
+            Reserve::Wait => Err(Duration::ZERO),
+            Reserve::Refused(wait) => Err(wait),
+        }
+    }
+
+    /// Counts a failed attempt (reserved and failed at once).
+    #[cfg(test)]
+    fn record_failure(&self, email: &str, client: Option<IpAddr>, now: SystemTime) {
+        let reservation = Reservation {
+            account: account_key(email),
+            client: client.map(client_key),
+            per_account: true,
+        };
+        if self.config.enabled() {
+            self.record_failure_in(&mut self.state(), reservation, now);
+        }
+    }
+
     /// How many entries the tables hold, for tests of the memory bound.
     #[cfg(test)]
     fn entries(&self) -> usize {
@@ -289,11 +441,73 @@ impl Throttle {
     }
 }
 
+/// The pair's entry, made if absent, its failures forgotten after `idle` without one.
+fn pair_entry(
+    pairs: &mut Table<(Account, Option<IpAddr>), Backoff>,
+    key: (Account, Option<IpAddr>),
+    now: SystemTime,
+    idle: Duration,
+    max: usize,
+) -> &mut Backoff {
+    pairs.make_room(max, |b| now >= b.last_failure + idle);
+    let entry = pairs.map.entry(key).or_insert(Backoff {
+        failures: 0,
+        last_failure: now,
+        blocked_until: now,
+        in_flight: 0,
+    });
+    if now >= entry.last_failure + idle {
+        entry.failures = 0;
+    }
+    entry
+}
+
+/// The account's entry, made if absent, its failures forgotten after the decay.
+fn account_entry(
+    accounts: &mut Table<Account, Consecutive>,
+    account: Account,
+    now: SystemTime,
+    max: usize,
+) -> &mut Consecutive {
+    accounts.make_room(max, |c| c.live_failures(now) == 0);
+    let entry = accounts.map.entry(account).or_insert(Consecutive {
+        failures: 0,
+        last_failure: now,
+        in_flight: 0,
+    });
+    entry.failures = entry.live_failures(now);
+    entry
+}
+
+/// A success: the pair's failures and the account's consecutive failures start again
+/// (entries that attempts in flight hold are kept, with no failures).
+fn clear_in(state: &mut State, account: Account, client: Option<IpAddr>) {
+    let pair = (account, client);
+    match state.pairs.map.get_mut(&pair) {
+        Some(b) if b.in_flight > 0 => {
+            b.failures = 0;
+            b.blocked_until = b.last_failure;
+        }
+        Some(_) => {
+            state.pairs.map.remove(&pair);
+        }
+        None => {}
+    }
+    match state.account_failures.map.get_mut(&account) {
+        Some(c) if c.in_flight > 0 => c.failures = 0,
+        Some(_) => {
+            state.account_failures.map.remove(&account);
+        }
+        None => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::{net::Ipv4Addr, time::UNIX_EPOCH};
 
     use super::*;
+    use crate::throttle::Limits;
 
     fn ip(n: u32) -> Option<IpAddr> {
         Some(IpAddr::V4(Ipv4Addr::from(n)))
@@ -328,7 +542,7 @@ mod tests {
         );
         let later = now + Duration::from_secs(901);
         assert_eq!(t.check_failures("bob@x.io", ip(1), later), Ok(()));
-        t.record_success("bob@x.io", ip(1));
+        t.clear("bob@x.io", ip(1));
         t.record_failure("bob@x.io", ip(1), later);
         assert_eq!(t.check_failures("bob@x.io", ip(1), later), Ok(()));
     }
@@ -348,7 +562,12 @@ mod tests {
             t.record_failure("target@x.io", ip(100 + i), now);
         }
         assert!(t.check_failures("target@x.io", ip(999), now).is_err());
+        // The client's ceiling is per hour; the account's counts failures in a row, until
+        // a day after the last.
         let later = now + HOUR;
+        assert!(t.check_failures("fresh@x.io", ip(9), later).is_ok());
+        assert!(t.check_failures("target@x.io", ip(999), later).is_err());
+        let later = now + CONSECUTIVE_DECAY;
         assert!(t.check_failures("target@x.io", ip(999), later).is_ok());
     }
 
@@ -413,6 +632,213 @@ mod tests {
         assert_eq!(
             client_key("::ffff:192.0.2.1".parse().unwrap()),
             "192.0.2.1".parse::<IpAddr>().unwrap()
+        );
+    }
+
+    /// `PARALLEL` attempts released together on `limits`, each on `email(i)` from
+    /// `client(i)`, each checking for a while and failing: how many were let through.
+    async fn parallel_failures(
+        limits: &std::sync::Arc<Limits>,
+        email: impl Fn(usize) -> String,
+        client: impl Fn(usize) -> Option<IpAddr>,
+        now: SystemTime,
+    ) -> usize {
+        const PARALLEL: usize = 48;
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PARALLEL));
+        let tasks: Vec<_> = (0..PARALLEL)
+            .map(|i| {
+                let (limits, barrier) = (limits.clone(), barrier.clone());
+                let (email, client) = (email(i), client(i));
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    match limits.attempt(&email, client, now).await.expect("memory") {
+                        Ok(attempt) => {
+                            // The check of the secret (bcrypt, a code): other attempts
+                            // arrive meanwhile.
+                            tokio::time::sleep(Duration::from_millis(5)).await;
+                            limits.failed(attempt, now);
+                            1
+                        }
+                        Err(_) => 0,
+                    }
+                })
+            })
+            .collect();
+        let mut through = 0;
+        for task in tasks {
+            through += task.await.expect("no panic");
+        }
+        through
+    }
+
+    /// However many attempts arrive at once, on many threads, no more are let through to
+    /// the check than the free failures of the (account, client) pair, the per-account
+    /// ceiling across clients, and the per-client ceiling across accounts: each attempt is
+    /// reserved with the limit check. Many rounds, each on fresh keys.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn reservations_never_exceed_the_free_failures_nor_the_ceilings() {
+        let config = ThrottleConfig::default()
+            .with_free_failures(5)
+            .with_failure_ceilings(4, 3);
+        let limits = std::sync::Arc::new(Limits::new(config, None));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for round in 0..10u32 {
+            // One client on one account: the lowest limit, the client's ceiling (3), binds.
+            let pair = parallel_failures(
+                &limits,
+                |_| format!("pair{round}@x.io"),
+                |_| ip(1000 + round),
+                now,
+            )
+            .await;
+            assert_eq!(pair, 3, "round {round}: {pair} through from one client");
+            // Many clients on one account: the account ceiling (4).
+            let account = parallel_failures(
+                &limits,
+                |_| format!("account{round}@x.io"),
+                |i| ip(10_000 * (round + 1) + u32::try_from(i).unwrap()),
+                now,
+            )
+            .await;
+            assert_eq!(
+                account, 4,
+                "round {round}: {account} through on one account"
+            );
+            // One client on many accounts: the client ceiling (3).
+            let client = parallel_failures(
+                &limits,
+                |i| format!("spray{round}-{i}@x.io"),
+                |_| ip(2000 + round),
+                now,
+            )
+            .await;
+            assert_eq!(client, 3, "round {round}: {client} through from one client");
+        }
+        // The pair's free failures bind when the ceilings are high.
+        let limits = std::sync::Arc::new(Limits::new(ThrottleConfig::default(), None));
+        for round in 0..10u32 {
+            let pair = parallel_failures(
+                &limits,
+                |_| format!("free{round}@x.io"),
+                |_| ip(3000 + round),
+                now,
+            )
+            .await;
+            assert_eq!(pair, 5, "round {round}: {pair} through from one client");
+        }
+    }
+
+    /// Attempts that all end well (the right secret: a success, or a conflict released) are
+    /// never refused for the reservations of each other: those beyond the free failures
+    /// wait for the ones in flight instead of getting 429.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn attempts_beyond_the_free_failures_wait_for_those_in_flight() {
+        const PARALLEL: usize = 24;
+        let config = ThrottleConfig::default().with_free_failures(3);
+        let limits = std::sync::Arc::new(Limits::new(config, None));
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PARALLEL));
+        let tasks: Vec<_> = (0..PARALLEL)
+            .map(|i| {
+                let (limits, barrier) = (limits.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    let attempt = limits.attempt("right@x.io", ip(1), now).await;
+                    let attempt = attempt.expect("memory").expect("not held back");
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    if i == 0 {
+                        limits.succeeded(attempt).await;
+                    } else {
+                        limits.released(attempt).await;
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("every attempt let through");
+        }
+    }
+
+    /// An attempt dropped without a report (its request cancelled midway) counts as a
+    /// failure, as the shared counters count it.
+    #[tokio::test]
+    async fn an_attempt_dropped_without_a_report_is_a_failure() {
+        let limits = Limits::new(ThrottleConfig::default(), None);
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        for i in 0..5 {
+            let attempt = limits
+                .attempt("drop@x.io", ip(1), now)
+                .await
+                .expect("memory");
+            drop(attempt.unwrap_or_else(|wait| panic!("attempt {i} held back for {wait:?}")));
+        }
+        let sixth = limits
+            .attempt("drop@x.io", ip(1), now)
+            .await
+            .expect("memory");
+        assert_eq!(sixth.err(), Some(Duration::from_secs(1)));
+    }
+
+    /// The per-account ceiling counts consecutive failures (NIST SP 800-63B 5.2.2): a success
+    /// starts it again, an hour does not; past the ceiling only an exempt attempt (a trusted
+    /// device) goes through, and its success starts the count again too. The count decays
+    /// after a day without a failure.
+    #[tokio::test]
+    async fn the_account_ceiling_counts_consecutive_failures_a_success_starts_it_again() {
+        let config = ThrottleConfig::default().with_failure_ceilings(3, 1000);
+        let limits = Limits::new(config, None);
+        let mut now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let fail = |client: u32, now: SystemTime| {
+            let limits = &limits;
+            async move {
+                let attempt = limits
+                    .attempt("c@x.io", ip(client), now)
+                    .await
+                    .expect("memory");
+                limits.failed(attempt.expect("not held back"), now);
+            }
+        };
+        fail(1, now).await;
+        fail(2, now).await;
+        let ok = limits.attempt("c@x.io", ip(3), now).await.expect("memory");
+        limits.succeeded(ok.expect("not held back")).await;
+        // Two more in a row, then the third: the ceiling holds for everyone.
+        fail(4, now).await;
+        fail(5, now).await;
+        fail(6, now).await;
+        let held = limits.attempt("c@x.io", ip(7), now).await.expect("memory");
+        assert!(
+            held.is_err(),
+            "the 3rd consecutive failure reached the ceiling"
+        );
+        // Not per hour: two hours later it still holds.
+        now += 2 * HOUR;
+        let held = limits.attempt("c@x.io", ip(7), now).await.expect("memory");
+        assert!(held.is_err(), "the ceiling lifted after an hour");
+        // The owner's device: let through, and its success starts the count again.
+        limits.succeeded(limits.exempt("c@x.io", ip(8))).await;
+        fail(9, now).await;
+        fail(10, now).await;
+        let ok = limits.attempt("c@x.io", ip(11), now).await.expect("memory");
+        limits
+            .released(ok.expect("two consecutive failures, under the ceiling"))
+            .await;
+        fail(12, now).await;
+        assert!(
+            limits
+                .attempt("c@x.io", ip(13), now)
+                .await
+                .expect("memory")
+                .is_err()
+        );
+        // A day without a failure: forgotten.
+        now += 24 * HOUR;
+        assert!(
+            limits
+                .attempt("c@x.io", ip(13), now)
+                .await
+                .expect("memory")
+                .is_ok()
         );
     }
 

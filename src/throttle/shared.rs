@@ -5,18 +5,27 @@
 use std::{
     fmt,
     net::IpAddr,
+    sync::Arc,
     time::{Duration, SystemTime},
 };
 
-use super::{ThrottleConfig, keys::Quota, limiter::Throttle};
 #[cfg(feature = "postgres")]
+use super::pg::{self, SharedAttempt};
 use super::{
-    keys::{account_key, client_bytes},
-    limiter::backoff,
+    ThrottleConfig,
+    keys::Quota,
+    limiter::{Outcome, Reservation, Reserve, Throttle},
 };
 use crate::error::StoreError;
 #[cfg(feature = "postgres")]
-use crate::store::postgres_throttle::{Bump, Counted, Counters, Uncount, kind};
+use crate::store::postgres_throttle::Counters;
+
+/// How long, at most, an attempt waits for attempts in flight that alone hold it back
+/// (they may end well and give their places back); then it is held back (429).
+pub(super) const WAIT: Duration = Duration::from_secs(5);
+
+/// The wait announced (`Retry-After`) to an attempt held back after [`WAIT`].
+pub(super) const WAITED_OUT: Duration = Duration::from_secs(1);
 
 /// Throttle counters that a [`Store`](crate::store::Store) shares between every instance of
 /// an app on its database, so that N instances do not allow N times the guesses: what
@@ -52,18 +61,19 @@ pub(crate) struct Limits {
 
 #[derive(Debug)]
 enum Backend {
-    Memory(Box<Throttle>),
+    Memory(Arc<Throttle>),
     #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     Shared(SharedThrottle),
 }
 
-/// An attempt that [`Limits::attempt`] let through: report how it ended with
-/// [`Limits::failed`], [`Limits::succeeded`] or [`Limits::released`].
+/// An attempt that [`Limits::attempt`] let through, reserved before its secret is checked:
+/// report how it ended with [`Limits::failed`], [`Limits::succeeded`] or
+/// [`Limits::released`].
 ///
-/// The shared counters count the attempt as a failure before the password is verified (so
-/// that concurrent attempts, on any instance, cannot exceed a limit between them); a success
-/// or an attempt that ended otherwise (an error, a conflict) takes it back. An attempt whose
-/// request is dropped midway stays counted as a failure.
+/// Until then it counts against every limit as a failure would (in memory: as in flight;
+/// in the shared counters: as a failure, taken back by a success or a release), so that
+/// concurrent attempts cannot exceed a limit between them. An attempt dropped without a
+/// report (its request cancelled midway) counts as a failure.
 #[derive(Debug)]
 #[must_use]
 pub(crate) struct Attempt(Option<Counting>);
@@ -71,25 +81,34 @@ pub(crate) struct Attempt(Option<Counting>);
 #[derive(Debug)]
 enum Counting {
     /// Not counted (a trusted device token's attempt); a success still clears the pair's
-    /// backoff.
+    /// backoff and the account's consecutive failures.
     Exempt {
         email: String,
         client: Option<IpAddr>,
     },
     Memory {
-        email: String,
-        client: Option<IpAddr>,
+        throttle: Arc<Throttle>,
+        reservation: Reservation,
+        at: SystemTime,
     },
     #[cfg(feature = "postgres")]
-    Shared {
-        backoff: Vec<u8>,
-        account: (Vec<u8>, SystemTime),
-        client: Option<(Vec<u8>, SystemTime)>,
-    },
+    Shared(SharedAttempt),
 }
 
-#[cfg(feature = "postgres")]
-const HOUR: Duration = Duration::from_secs(3600);
+impl Drop for Attempt {
+    fn drop(&mut self) {
+        match self.0.take() {
+            Some(Counting::Memory {
+                throttle,
+                reservation,
+                at,
+            }) => throttle.end(reservation, Outcome::Failure, at),
+            #[cfg(feature = "postgres")]
+            Some(Counting::Shared(attempt)) => attempt.failed(),
+            _ => {}
+        }
+    }
+}
 
 impl Limits {
     /// The limits of `config`, counted by `shared` when the store provides it, otherwise in
@@ -97,13 +116,15 @@ impl Limits {
     pub(crate) fn new(config: ThrottleConfig, shared: Option<SharedThrottle>) -> Self {
         let backend = match shared {
             Some(shared) => Backend::Shared(shared),
-            None => Backend::Memory(Box::new(Throttle::new(config.clone()))),
+            None => Backend::Memory(Arc::new(Throttle::new(config.clone()))),
         };
         Self { config, backend }
     }
 
-    /// Lets an attempt on `email` from `client` (a login, a reset, a password change)
-    /// through, or says for how long it is held back (`Err`: nothing counted).
+    /// Lets an attempt on `email` from `client` (a login, a re-authentication, a second
+    /// factor's code) through, reserved with the check of every limit, or says for how long
+    /// it is held back (`Err`: nothing counted). While only attempts in flight hold it back,
+    /// it waits for them to end (at most [`WAIT`]).
     ///
     /// # Errors
     /// The shared counters' database failed: the caller refuses the attempt (fails closed).
@@ -113,29 +134,62 @@ impl Limits {
         client: Option<IpAddr>,
         now: SystemTime,
     ) -> Result<Result<Attempt, Duration>, StoreError> {
+        self.reserve(email, client, now, true).await
+    }
+
+    /// As [`attempt`](Self::attempt), for an attempt with a token sent to the mailbox of
+    /// `email` (a password reset, an email token): the per-account ceiling neither holds it
+    /// back nor counts it (the token is no guessable secret, and the mailbox is the owner's
+    /// way out of a lockout), the (account, client) backoff and the per-client ceiling do.
+    /// Its success starts the account's consecutive failures again.
+    ///
+    /// # Errors
+    /// As [`attempt`](Self::attempt).
+    pub(crate) async fn mailbox_attempt(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Result<Attempt, Duration>, StoreError> {
+        self.reserve(email, client, now, false).await
+    }
+
+    async fn reserve(
+        &self,
+        email: &str,
+        client: Option<IpAddr>,
+        now: SystemTime,
+        per_account: bool,
+    ) -> Result<Result<Attempt, Duration>, StoreError> {
         if !self.config.enabled() {
             return Ok(Ok(Attempt(None)));
         }
         match &self.backend {
             Backend::Memory(throttle) => {
-                Ok(throttle.check_failures(email, client, now).map(|()| {
+                let reserved = reserve_waiting(throttle, email, client, now, per_account).await;
+                Ok(reserved.map(|reservation| {
                     Attempt(Some(Counting::Memory {
-                        email: email.to_owned(),
-                        client,
+                        throttle: Arc::clone(throttle),
+                        reservation,
+                        at: now,
                     }))
                 }))
             }
             Backend::Shared(shared) => match shared.0 {
                 #[cfg(feature = "postgres")]
                 Inner::Postgres(ref counters) => {
-                    self.count_attempt(counters, email, client, now).await
+                    let counted =
+                        pg::attempt(&self.config, counters, email, client, now, per_account)
+                            .await?;
+                    Ok(counted.map(|counted| Attempt(Some(Counting::Shared(counted)))))
                 }
             },
         }
     }
 
     /// An attempt on `email` from `client` that the limits neither hold back nor count (a
-    /// trusted device token's); its success still clears the (account, client) backoff.
+    /// trusted device token's); its success still clears the (account, client) backoff and
+    /// the account's consecutive failures.
     pub(crate) fn exempt(&self, email: &str, client: Option<IpAddr>) -> Attempt {
         Attempt(self.config.enabled().then(|| Counting::Exempt {
             email: email.to_owned(),
@@ -143,71 +197,61 @@ impl Limits {
         }))
     }
 
-    /// The attempt failed (a wrong password or token).
-    pub(crate) fn failed(&self, attempt: Attempt, now: SystemTime) {
-        if let (Backend::Memory(throttle), Some(Counting::Memory { email, client })) =
-            (&self.backend, attempt.0)
-        {
-            throttle.record_failure(&email, client, now);
+    /// The attempt failed (a wrong password, code or token): a failure for every limit.
+    pub(crate) fn failed(&self, mut attempt: Attempt, now: SystemTime) {
+        match attempt.0.take() {
+            Some(Counting::Memory {
+                throttle,
+                reservation,
+                ..
+            }) => throttle.end(reservation, Outcome::Failure, now),
+            // Counted already; no longer in flight.
+            #[cfg(feature = "postgres")]
+            Some(Counting::Shared(attempt)) => attempt.failed(),
+            _ => {}
         }
-        // Shared: counted already.
     }
 
-    /// The attempt succeeded: its (account, client) backoff is cleared; the ceilings keep
-    /// their counts of failures.
-    pub(crate) async fn succeeded(&self, attempt: Attempt) {
-        match (&self.backend, attempt.0) {
+    /// The attempt succeeded (every factor of the account, or a token from its mailbox):
+    /// its (account, client) backoff and the account's consecutive failures start again;
+    /// the per-client ceiling keeps its count of failures.
+    pub(crate) async fn succeeded(&self, mut attempt: Attempt) {
+        match (&self.backend, attempt.0.take()) {
             (
-                Backend::Memory(throttle),
-                Some(Counting::Memory { email, client } | Counting::Exempt { email, client }),
-            ) => {
-                throttle.record_success(&email, client);
+                _,
+                Some(Counting::Memory {
+                    throttle,
+                    reservation,
+                    at,
+                }),
+            ) => throttle.end(reservation, Outcome::Success, at),
+            (Backend::Memory(throttle), Some(Counting::Exempt { email, client })) => {
+                throttle.clear(&email, client);
             }
             #[cfg(feature = "postgres")]
             (Backend::Shared(shared), Some(Counting::Exempt { email, client })) => {
-                let backoff = [&account_key(&email)[..], &client_bytes(client)].concat();
-                shared.uncount(&[], &[(kind::BACKOFF, backoff)]).await;
+                let Inner::Postgres(counters) = &shared.0;
+                pg::exempt_succeeded(counters, &email, client).await;
             }
             #[cfg(feature = "postgres")]
-            (
-                Backend::Shared(shared),
-                Some(Counting::Shared {
-                    backoff,
-                    account,
-                    client,
-                }),
-            ) => {
-                let uncount = windows(account, client);
-                let remove = [(kind::BACKOFF, backoff)];
-                shared.uncount(&uncount, &remove).await;
-            }
+            (_, Some(Counting::Shared(attempt))) => attempt.succeeded().await,
             _ => {}
         }
     }
 
     /// The attempt ended neither way (an error, a credential change meanwhile): it counts
     /// for nothing.
-    pub(crate) async fn released(&self, attempt: Attempt) {
-        #[cfg(feature = "postgres")]
-        if let (
-            Backend::Shared(shared),
-            Some(Counting::Shared {
-                backoff,
-                account,
-                client,
-            }),
-        ) = (&self.backend, attempt.0)
-        {
-            let mut uncount = windows(account, client);
-            uncount.push(Uncount {
-                kind: kind::BACKOFF,
-                key: backoff,
-                since: None,
-            });
-            shared.uncount(&uncount, &[]).await;
+    pub(crate) async fn released(&self, mut attempt: Attempt) {
+        match attempt.0.take() {
+            Some(Counting::Memory {
+                throttle,
+                reservation,
+                at,
+            }) => throttle.end(reservation, Outcome::Release, at),
+            #[cfg(feature = "postgres")]
+            Some(Counting::Shared(attempt)) => attempt.released().await,
+            _ => {}
         }
-        #[cfg(not(feature = "postgres"))]
-        let _ = attempt;
     }
 
     /// Counts a registration from `client`, or says how long it must wait.
@@ -224,13 +268,7 @@ impl Limits {
             Backend::Shared(shared) => match shared.0 {
                 #[cfg(feature = "postgres")]
                 Inner::Postgres(ref counters) => {
-                    let (true, Some(_)) = (self.config.enabled(), client) else {
-                        return Ok(Ok(()));
-                    };
-                    let bumps = [bump(kind::REGISTRATIONS, client_bytes(client), HOUR)];
-                    let limit = self.config.registrations_per_client_per_hour();
-                    let decide = |counted: &[Counted]| over(counted, now, |_| limit);
-                    Ok(counters.count(&bumps, now, decide).await?.map(drop))
+                    pg::registration(&self.config, counters, client, now).await
                 }
             },
         }
@@ -276,135 +314,35 @@ impl Limits {
             Backend::Shared(shared) => match shared.0 {
                 #[cfg(feature = "postgres")]
                 Inner::Postgres(ref counters) => {
-                    if !self.config.enabled() {
-                        return Ok(Ok(()));
-                    }
-                    let tagged = |key: Vec<u8>| match family.shared_tag() {
-                        Some(tag) => [&[tag][..], &key].concat(),
-                        None => key,
-                    };
-                    let account = tagged(account_key(email).to_vec());
-                    let mut bumps = vec![bump(kind::RESET_ACCOUNT, account, HOUR)];
-                    if client.is_some() {
-                        let client = tagged(client_bytes(client));
-                        bumps.push(bump(kind::RESET_CLIENT, client, HOUR));
-                    }
-                    let config = &self.config;
-                    let decide = |counted: &[Counted]| {
-                        over(counted, now, |k| match k {
-                            kind::RESET_ACCOUNT => config.reset_requests_per_account_per_hour(),
-                            _ => config.reset_requests_per_client_per_hour(),
-                        })
-                    };
-                    Ok(counters.count(&bumps, now, decide).await?.map(drop))
+                    pg::quota(&self.config, counters, family, email, client, now).await
                 }
             },
         }
     }
-
-    #[cfg(feature = "postgres")]
-    async fn count_attempt(
-        &self,
-        counters: &Counters,
-        email: &str,
-        client: Option<IpAddr>,
-        now: SystemTime,
-    ) -> Result<Result<Attempt, Duration>, StoreError> {
-        let config = &self.config;
-        let account = account_key(email).to_vec();
-        let client_key = client.map(|_| client_bytes(client));
-        let backoff_key = [&account[..], &client_bytes(client)].concat();
-        let mut bumps = vec![
-            bump(
-                kind::BACKOFF,
-                backoff_key.clone(),
-                config.backoff_max() + HOUR,
-            ),
-            bump(kind::ACCOUNT_FAILURES, account.clone(), HOUR),
-        ];
-        if let Some(key) = &client_key {
-            bumps.push(bump(kind::CLIENT_FAILURES, key.clone(), HOUR));
-        }
-        let free = config.free_failures().max(1);
-        let decide = |counted: &[Counted]| {
-            let mut wait = match over(counted, now, |k| match k {
-                kind::ACCOUNT_FAILURES => config.account_failures_per_hour(),
-                kind::CLIENT_FAILURES => config.client_failures_per_hour(),
-                _ => u32::MAX,
-            }) {
-                Ok(()) => Duration::ZERO,
-                Err(wait) => wait,
-            };
-            for c in counted.iter().filter(|c| c.kind == kind::BACKOFF) {
-                // The backoff the attempt met: that of the failures before it.
-                let before = c.count.saturating_sub(1);
-                if let (Some(last), true) = (c.prev, before >= free) {
-                    let until = last + backoff(config, before);
-                    wait = wait.max(until.duration_since(now).unwrap_or_default());
-                }
-            }
-            if wait.is_zero() { Ok(()) } else { Err(wait) }
-        };
-        let counted = match counters.count(&bumps, now, decide).await? {
-            Ok(counted) => counted,
-            Err(wait) => return Ok(Err(wait)),
-        };
-        let since = |k: i16| {
-            counted
-                .iter()
-                .find(|c| c.kind == k)
-                .map_or(now, |c| c.since)
-        };
-        Ok(Ok(Attempt(Some(Counting::Shared {
-            backoff: backoff_key,
-            account: (account, since(kind::ACCOUNT_FAILURES)),
-            client: client_key.map(|key| (key, since(kind::CLIENT_FAILURES))),
-        }))))
-    }
 }
 
-#[cfg(feature = "postgres")]
-impl SharedThrottle {
-    /// Takes counts back; a failure is logged (the counts stay: the limits err on the side
-    /// of holding back).
-    async fn uncount(&self, uncount: &[Uncount], remove: &[(i16, Vec<u8>)]) {
-        let Inner::Postgres(counters) = &self.0;
-        if let Err(e) = counters.uncount(uncount, remove).await {
-            tracing::warn!(error = %e, "taking back a throttle count failed");
+/// Reserves an attempt in `throttle`, waiting (at most [`WAIT`]) while only attempts in
+/// flight hold it back: each end of one wakes it to ask again.
+async fn reserve_waiting(
+    throttle: &Throttle,
+    email: &str,
+    client: Option<IpAddr>,
+    now: SystemTime,
+    per_account: bool,
+) -> Result<Reservation, Duration> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        // Listening before asking: an end between the two is not missed.
+        let ended = throttle.ended().notified();
+        let mut ended = std::pin::pin!(ended);
+        ended.as_mut().enable();
+        match throttle.reserve(email, client, now, per_account) {
+            Reserve::Granted(reservation) => return Ok(reservation),
+            Reserve::Refused(wait) => return Err(wait),
+            Reserve::Wait => {}
+        }
+        if tokio::time::timeout_at(deadline, ended).await.is_err() {
+            return Err(WAITED_OUT);
         }
     }
-}
-
-#[cfg(feature = "postgres")]
-fn bump(kind: i16, key: Vec<u8>, life: Duration) -> Bump {
-    Bump { kind, key, life }
-}
-
-/// The account and client windows of an attempt, to take its count back.
-#[cfg(feature = "postgres")]
-fn windows(account: (Vec<u8>, SystemTime), client: Option<(Vec<u8>, SystemTime)>) -> Vec<Uncount> {
-    let account = Some((kind::ACCOUNT_FAILURES, account));
-    let client = client.map(|c| (kind::CLIENT_FAILURES, c));
-    [account, client]
-        .into_iter()
-        .flatten()
-        .map(|(kind, (key, since))| Uncount {
-            kind,
-            key,
-            since: Some(since),
-        })
-        .collect()
-}
-
-/// `Err` with the longest wait if a window's count, this request included, is over its
-/// kind's limit.
-#[cfg(feature = "postgres")]
-fn over(counted: &[Counted], now: SystemTime, limit: impl Fn(i16) -> u32) -> Result<(), Duration> {
-    let wait = counted
-        .iter()
-        .filter(|c| c.kind != kind::BACKOFF && c.count > limit(c.kind))
-        .map(|c| c.expires.duration_since(now).unwrap_or_default())
-        .max()
-        .unwrap_or_default();
-    if wait.is_zero() { Ok(()) } else { Err(wait) }
 }

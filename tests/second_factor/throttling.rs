@@ -179,3 +179,49 @@ async fn a_wrong_password_setting_up_and_a_wrong_code_confirming_are_failures() 
     }
     assert_eq!(held.len(), 2, "one event per attempt held back:\n{text}");
 }
+
+/// 40 wrong codes sent at once from one client, with the right password: each attempt is
+/// reserved with the limit check before its password and code are checked, so at most the
+/// free failures are checked (401), the others held back (429). Several rounds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_wrong_codes_check_at_most_the_free_failures() {
+    const PARALLEL: usize = 40;
+    let site = Site::new(throttled_config()).await;
+    for round in 0..4 {
+        let email = format!("parallel{round}@example.com");
+        let enabled = site.enabled(&email).await;
+        let wrong = code(&enabled.secret, site.step() + 2);
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PARALLEL));
+        let tasks: Vec<_> = (0..PARALLEL)
+            .map(|_| {
+                let (http, barrier) = (site.http().clone(), barrier.clone());
+                let (email, wrong) = (email.clone(), wrong.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    crate::site::log_in_at(&http, &email, &[("otp", &wrong)])
+                        .await
+                        .status
+                })
+            })
+            .collect();
+        let mut statuses = Vec::new();
+        for task in tasks {
+            statuses.push(task.await.expect("no panic"));
+        }
+        let checked = statuses
+            .iter()
+            .filter(|&&s| s == StatusCode::UNAUTHORIZED)
+            .count();
+        let held = statuses
+            .iter()
+            .filter(|&&s| s == StatusCode::TOO_MANY_REQUESTS)
+            .count();
+        assert!(
+            checked <= FREE_FAILURES as usize,
+            "round {round}: {checked} codes checked: {statuses:?}"
+        );
+        assert_eq!(checked + held, PARALLEL, "round {round}: {statuses:?}");
+        assert!(site.factor(&email).await.expect("kept").enabled);
+        wait_out(&site);
+    }
+}

@@ -18,6 +18,7 @@ mod support;
 mod a_passwords;
 mod b_login;
 mod b_throttling;
+mod b_throttling_concurrency;
 mod c_cookies;
 mod c_sessions;
 mod d_reset;

@@ -17,15 +17,19 @@ use std::{
 };
 
 use deadpool_postgres::{GenericClient, Pool};
+use tokio::sync::Notify;
 
 use super::{db_time, errors};
 use crate::error::StoreError;
 
 /// A counter's kind, the table's `kind` column.
 pub(crate) mod kind {
-    /// The backoff of an (account, client) pair: its expiry slides with each failure.
+    /// The backoff of an (account, client) pair: its expiry slides with each failure. Also,
+    /// under keys of their own (the pair's, its client's tag marked), the attempts in flight
+    /// of a pair, whose expiry (a lease) slides with each attempt.
     pub(crate) const BACKOFF: i16 = 1;
-    /// Failures on an account per hour.
+    /// Consecutive failures on an account: a success removes the counter; its expiry, which
+    /// slides with each failure, is the decay of the count.
     pub(crate) const ACCOUNT_FAILURES: i16 = 2;
     /// Failures from a client per hour.
     pub(crate) const CLIENT_FAILURES: i16 = 3;
@@ -54,19 +58,22 @@ pub(crate) struct Bump {
 }
 
 /// A counter as counted: `count` includes this count (1 if it was absent or expired).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Counted {
     pub(crate) kind: i16,
+    pub(crate) key: Vec<u8>,
     pub(crate) count: u32,
-    /// The window's start, or the backoff's last failure (now).
+    /// The window's start, or (a sliding counter: a backoff, consecutive failures, attempts
+    /// in flight) this count's time (now).
     pub(crate) since: SystemTime,
-    /// A backoff's failure before this one; `None` when `count` is 1.
+    /// The `since` before this count (a sliding counter's previous count's time); `None`
+    /// when `count` is 1.
     pub(crate) prev: Option<SystemTime>,
     pub(crate) expires: SystemTime,
 }
 
 /// Taking back one count of a counter: in the window that started at `since` (a window), or
-/// whatever its times (a backoff: `None`).
+/// whatever its times (a sliding counter: `None`).
 #[derive(Clone, Debug)]
 pub(crate) struct Uncount {
     pub(crate) kind: i16,
@@ -78,6 +85,9 @@ pub(crate) struct Uncount {
 #[derive(Clone)]
 pub(crate) struct Counters {
     pool: Pool,
+    /// Notified (every waiter) after each [`uncount`](Self::uncount) of this instance: an
+    /// attempt in flight ended, and one held back for it may be let through now.
+    ended: Arc<Notify>,
     /// When (seconds since the epoch) this instance next purges expired counters by itself.
     next_purge: Arc<AtomicU64>,
 }
@@ -91,14 +101,14 @@ impl std::fmt::Debug for Counters {
 const COUNT: &str = "INSERT INTO throttle AS t (kind, key, count, since, prev, expires)
      SELECT u.kind, u.key, 1, $1, NULL, u.expires
      FROM unnest($2::smallint[], $3::bytea[], $4::timestamptz[]) AS u(kind, key, expires)
-     ORDER BY u.kind
+     ORDER BY u.kind, u.key
      ON CONFLICT (kind, key) DO UPDATE SET
          count = CASE WHEN t.expires <= $1 THEN 1 ELSE least(t.count, 2147483646) + 1 END,
          prev = CASE WHEN t.expires <= $1 THEN NULL ELSE t.since END,
-         since = CASE WHEN t.expires <= $1 OR t.kind = 1 THEN $1 ELSE t.since END,
-         expires = CASE WHEN t.expires <= $1 OR t.kind = 1 THEN excluded.expires
+         since = CASE WHEN t.expires <= $1 OR t.kind IN (1, 2) THEN $1 ELSE t.since END,
+         expires = CASE WHEN t.expires <= $1 OR t.kind IN (1, 2) THEN excluded.expires
                         ELSE t.expires END
-     RETURNING kind, count, since, prev, expires";
+     RETURNING kind, key, count, since, prev, expires";
 
 const UNCOUNT: &str = "WITH u AS (
          SELECT * FROM unnest($1::smallint[], $2::bytea[], $3::timestamptz[])
@@ -118,8 +128,14 @@ impl Counters {
     pub(super) fn new(pool: Pool) -> Self {
         Self {
             pool,
+            ended: Arc::new(Notify::new()),
             next_purge: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Notified after each [`uncount`](Self::uncount) of this instance.
+    pub(crate) fn ended(&self) -> &Notify {
+        &self.ended
     }
 
     /// Counts every counter of `bumps` at `now`, in one transaction that commits only if
@@ -148,10 +164,11 @@ impl Counters {
                     .map(|row| {
                         Ok(Counted {
                             kind: row.try_get(0)?,
-                            count: u32::try_from(row.try_get::<_, i32>(1)?).unwrap_or(0),
-                            since: row.try_get(2)?,
-                            prev: row.try_get(3)?,
-                            expires: row.try_get(4)?,
+                            key: row.try_get(1)?,
+                            count: u32::try_from(row.try_get::<_, i32>(2)?).unwrap_or(0),
+                            since: row.try_get(3)?,
+                            prev: row.try_get(4)?,
+                            expires: row.try_get(5)?,
                         })
                     })
                     .collect::<Result<Vec<_>, StoreError>>()?;
@@ -202,7 +219,10 @@ impl Counters {
             .await;
             match result {
                 Err(e) if attempt < ATTEMPTS && errors::retryable(&e) => attempt += 1,
-                other => return other,
+                other => {
+                    self.ended.notify_waiters();
+                    return other;
+                }
             }
         }
     }
