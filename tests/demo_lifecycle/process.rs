@@ -263,11 +263,18 @@ async fn security_notices_are_printed_one_line_each() {
     let a = demo.http.post("/sessions", Body::Form(&creds)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let cookie = format!("session_id={}", a.session_cookie().expect("session cookie"));
-    let secret = crate::support::second_factor::begin(&demo.http, &cookie).await;
-    let a = crate::support::second_factor::confirm(
-        &demo.http,
+    let fields = [("current_password", PASSWORD)];
+    let a = send(&demo, Method::POST, "/profile/totp", &cookie, &fields).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
+    let now = code_at(&secret, current_step());
+    let fields = [("code", now.as_str())];
+    let a = send(
+        &demo,
+        Method::POST,
+        "/profile/totp/confirm",
         &cookie,
-        &code_at(&secret, current_step()),
+        &fields,
     )
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
