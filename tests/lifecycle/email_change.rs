@@ -19,6 +19,8 @@ use super::{
     support::{GOOD_PW, OTHER_PW, assert_ok, hardened_config, unthrottled},
 };
 
+mod quotas;
+
 const SENT: &str = "a token to confirm the change has been sent to the new address";
 
 /// `PUT /profile/email` with `cookie`.

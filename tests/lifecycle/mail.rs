@@ -81,6 +81,11 @@ impl Mailbox {
             .expect("hook channel open")
     }
 
+    /// The next delivery, or `None` once the hook is gone (no timeout: the caller's).
+    pub async fn next_or_closed(&mut self) -> Option<Mail> {
+        self.0.recv().await
+    }
+
     /// The next delivery, which must be a confirmation token for `email`: the token.
     pub async fn confirmation_for(&mut self, email: &str) -> String {
         match self.next().await {
