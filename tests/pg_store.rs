@@ -1075,7 +1075,9 @@ async fn shared_email_change_mail_and_oracle_quotas() {
     let config = support::hardened_config()
         .with_throttle(throttle)
         .with_email_confirmation(true)
-        .with_account_email_hook(hook);
+        .with_account_email_hook(hook)
+        // The session outlives the hour the test waits.
+        .with_session_idle_timeout(Duration::from_secs(2 * 3600));
     let (a, b, clock) = two_instances(&db, config).await;
     let pw = support::GOOD_PW;
     for email in ["bob@example.com", "ann@example.com"] {
