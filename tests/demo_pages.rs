@@ -744,7 +744,13 @@ async fn the_register_and_login_forms_post_what_the_layer_reads() {
 /// `AUTH_HSTS_INCLUDE_SUBDOMAINS=1` as set, none with 0; the compatibility profile none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demos_answers_say_nosniff_and_hsts_where_the_cookie_is_secure() {
-    let cases: [(&str, &[(&str, &str)], Option<&str>); 4] = [
+    /// A profile, its environment, and the HSTS value its answers carry.
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        Option<&'static str>,
+    );
+    let cases: [Case; 4] = [
         ("seed", &[], None),
         ("hardened", &[], Some("max-age=31536000")),
         (
