@@ -7,6 +7,8 @@ use std::{net::IpAddr, time::Duration};
 use tokio::sync::mpsc;
 use tower_user_auth::{BoxError, UserId, hook::AccountEmail};
 
+use super::Site;
+
 /// One message the hook delivered, with its token exposed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Mail {
@@ -132,8 +134,6 @@ impl Mailbox {
 }
 
 // Security notices (issue 21, section 4).
-
-use super::Site;
 
 /// The hardened site (email confirmation off) with a secret key for TOTP, and a reset hook
 /// delivering into an [`Inbox`](crate::support::Inbox).
