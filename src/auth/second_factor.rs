@@ -331,7 +331,9 @@ impl<S: Store> Auth<S> {
             return Err(AuthError::NoSecondFactor);
         }
         audit!(info, "second_factor_removed", user_id = %user.id, client = %Client(client));
-        self.notify(&user, NoticeKind::SecondFactorDisabled, client);
+        if factor.enabled {
+            self.notify(&user, NoticeKind::SecondFactorDisabled, client);
+        }
         Ok(())
     }
 
