@@ -62,8 +62,10 @@ mod store;
 use std::{net::SocketAddr, process::ExitCode, time::Duration};
 
 use env_config::{Env, config_from_env, problem_lines};
+use http::{HeaderValue, header};
 use store::StoreChoice;
 use tower::{ServiceBuilder, service_fn};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_user_auth::{
     Auth, AuthConfig, AuthLayer, OpenError, Profile,
     serve::{self, Server},
@@ -311,8 +313,20 @@ async fn serve_auth<S: Store>(
             }
         })
     };
+    // The app's own answers (its JSON and its pages) get the headers the layer's answers
+    // carry: `nosniff`, and `Strict-Transport-Security` where the layer sends it (a Secure
+    // cookie). `if_not_present`: an answer that sets one itself keeps its own.
+    let hsts = auth.config().hsts_header();
     let service = ServiceBuilder::new()
         .layer(AuthLayer::new(auth))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &http::Response<_>| hsts.clone(),
+        ))
         .service(app);
 
     let server = bounds.server(&host, port).await?;

@@ -1,5 +1,6 @@
 //! A full tower stack: `AuthLayer` and the `RequireAuth` guard inside tower-http's trace,
-//! timeout, compression and body-limit layers, served by `tower_user_auth::serve::Server`
+//! timeout, compression and body-limit layers, the layer's security headers set on the app's
+//! answers too, served by `tower_user_auth::serve::Server`
 //! with its header-read and idle timeouts. The app is a plain `service_fn` routing by path:
 //! `/` is public, `/private` answers the logged-in user's email, `/login` is a login form.
 //!
@@ -21,14 +22,14 @@
 use std::{convert::Infallible, time::Duration};
 
 use bytes::Bytes;
-use http::{Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use hyper::body::Incoming;
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 use tower_http::{
-    compression::CompressionLayer, limit::RequestBodyLimitLayer, timeout::TimeoutLayer,
-    trace::TraceLayer,
+    compression::CompressionLayer, limit::RequestBodyLimitLayer,
+    set_header::SetResponseHeaderLayer, timeout::TimeoutLayer, trace::TraceLayer,
 };
 use tower_user_auth::{
     Auth, AuthConfig, AuthLayer, AuthenticatedUser, BoxError, RequireAuth, serve::Server,
@@ -61,6 +62,7 @@ pub fn stack(
 > + Clone
 + Send
 + 'static {
+    let hsts = auth.config().hsts_header();
     ServiceBuilder::new()
         // 1. Trace, outermost: one span per request, and the status every layer below gave,
         //    the timeout's 503 and the body limit's 413 included.
@@ -87,6 +89,18 @@ pub fn stack(
         //    itself and puts the `AuthenticatedUser` of a valid session cookie into the
         //    request extensions for the app.
         .layer(AuthLayer::new(auth))
+        // 6. The security headers of the layer's own answers, on the app's: `nosniff`, and
+        //    `Strict-Transport-Security` where the layer sends it (a Secure cookie; the value
+        //    of `AuthConfig::hsts_header`). `if_not_present`: an app answer that sets one
+        //    keeps its own.
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::STRICT_TRANSPORT_SECURITY,
+            move |_: &Response<BoxBody>| hsts.clone(),
+        ))
         .service(app())
 }
 

@@ -737,3 +737,58 @@ async fn the_register_and_login_forms_post_what_the_layer_reads() {
         }
     }
 }
+
+/// Issue 21, section 6: the demo's own JSON answers (`/`, `/me`) say `nosniff` in both
+/// profiles; in the hardened one (a `Secure` cookie) they, its pages and the layer's answers
+/// carry `Strict-Transport-Security`: a year by default, `AUTH_HSTS_MAX_AGE` seconds and
+/// `AUTH_HSTS_INCLUDE_SUBDOMAINS=1` as set, none with 0; the compatibility profile none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_answers_say_nosniff_and_hsts_where_the_cookie_is_secure() {
+    /// A profile, its environment, and the HSTS value its answers carry.
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        Option<&'static str>,
+    );
+    let cases: [Case; 4] = [
+        ("seed", &[], None),
+        ("hardened", &[], Some("max-age=31536000")),
+        (
+            "hardened",
+            &[
+                ("AUTH_HSTS_MAX_AGE", "600"),
+                ("AUTH_HSTS_INCLUDE_SUBDOMAINS", "1"),
+            ],
+            Some("max-age=600; includeSubDomains"),
+        ),
+        ("hardened", &[("AUTH_HSTS_MAX_AGE", "0")], None),
+    ];
+    for (profile, env, hsts) in cases {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let demo = start(&dir.path().join("a.redb"), profile, env);
+        let cookie = log_in(&demo, "", "ann@example.com").await;
+        let what = format!("{profile} {env:?}");
+        for (path, cookie) in [("/", ""), ("/me", ""), ("/me", cookie.as_str())] {
+            let a = demo.http.get(path, cookie).await;
+            assert_eq!(
+                a.header("x-content-type-options"),
+                Some("nosniff"),
+                "{what} {path}"
+            );
+            assert_eq!(a.header("strict-transport-security"), hsts, "{what} {path}");
+        }
+        let page = browse(&demo, "/login", "").await;
+        assert_eq!(
+            page.header("strict-transport-security"),
+            hsts,
+            "{what} page"
+        );
+        let layer = demo.http.get("/profile", "").await;
+        assert_eq!(layer.status, StatusCode::FORBIDDEN, "{what}");
+        assert_eq!(
+            layer.header("strict-transport-security"),
+            hsts,
+            "{what} layer"
+        );
+    }
+}

@@ -1175,6 +1175,87 @@ async fn shared_registration_and_reset_request_quotas() {
     assert!(!reset(&a, "nobody@example.com", "192.0.2.1").await);
 }
 
+/// The email-change quotas count on both instances: the tokens sent to one address (2 an
+/// hour here, whatever the spelling) and the taken-or-free answers to one client
+/// (registration's quota, 4 an hour here); past either, 429 and nothing sent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_email_change_mail_and_oracle_quotas() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hook = {
+        let sent = Arc::clone(&sent);
+        move |_: &str, message: &tower_user_auth::hook::AccountEmail| {
+            if let tower_user_auth::hook::AccountEmail::EmailChange(_) = message {
+                sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok::<(), tower_user_auth::BoxError>(())
+        }
+    };
+    let throttle = ThrottleConfig::default()
+        .with_registrations_per_hour(4)
+        .with_reset_requests_per_hour(2, 20);
+    let config = support::hardened_config()
+        .with_throttle(throttle)
+        .with_email_confirmation(true)
+        .with_account_email_hook(hook)
+        // The session outlives the hour the test waits.
+        .with_session_idle_timeout(Duration::from_secs(2 * 3600));
+    let (a, b, clock) = two_instances(&db, config).await;
+    let pw = support::GOOD_PW;
+    for email in ["bob@example.com", "ann@example.com"] {
+        a.register(email, pw, None).await.unwrap();
+        let id = a
+            .store()
+            .find_user_by(UserQuery::Email(email.into()))
+            .await
+            .unwrap()
+            .id;
+        a.store()
+            .update_user(id, UserUpdate::default().email_confirmed(true))
+            .await
+            .unwrap();
+    }
+    let session = a
+        .log_in("bob@example.com", pw, None)
+        .await
+        .unwrap()
+        .unwrap()
+        .token;
+    let change = |on: &Auth<PgStore>, to: &'static str, client: &'static str| {
+        let (on, session) = (on.clone(), session.clone());
+        async move {
+            match on.change_email(&session, pw, to, ip(client)).await {
+                Ok(_) => "sent",
+                Err(AuthError::EmailTaken(_)) => "taken",
+                Err(AuthError::Throttled { .. }) => "throttled",
+                Err(e) => panic!("change to {to}: {e}"),
+            }
+        }
+    };
+    assert_eq!(change(&a, "t@example.org", "192.0.2.1").await, "sent");
+    assert_eq!(change(&b, " T@Example.org", "192.0.2.2").await, "sent");
+    assert_eq!(change(&a, "t@EXAMPLE.ORG", "192.0.2.3").await, "throttled");
+    assert_eq!(change(&b, "t@example.org", "192.0.2.4").await, "throttled");
+    // Per client: 4 answers an hour, taken or free, through either instance.
+    let c = "198.51.100.9";
+    assert_eq!(change(&a, "ann@example.com", c).await, "taken");
+    assert_eq!(change(&b, "ANN@example.com", c).await, "taken");
+    assert_eq!(change(&a, "free1@example.org", c).await, "sent");
+    assert_eq!(change(&b, "free2@example.org", c).await, "sent");
+    assert_eq!(change(&a, "ann@example.com", c).await, "throttled");
+    assert_eq!(change(&b, "free3@example.org", c).await, "throttled");
+    assert_eq!(
+        change(&b, "ann@example.com", "198.51.100.10").await,
+        "taken"
+    );
+    clock.advance(Duration::from_secs(3600));
+    assert_eq!(change(&b, "t@example.org", c).await, "sent");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sent.load(std::sync::atomic::Ordering::SeqCst), 5);
+}
+
 /// A device token issued through instance A spares its owner the per-account lockout on
 /// instance B: after 20 addresses × 5 wrong guesses spread over both, the owner with the
 /// token logs in on B, a fresh client without one is held back on either.

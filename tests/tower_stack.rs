@@ -244,3 +244,28 @@ async fn the_timeout_layer_answers_as_configured_for_a_request_that_takes_too_lo
     );
     assert!(started.elapsed() >= timeout, "{:?}", started.elapsed());
 }
+
+/// Issue 21, section 6: the app's own answers (the public page, the private one) carry the
+/// headers the layer's answers do: `nosniff`, and `Strict-Transport-Security` where the
+/// cookie is Secure (the hardened profile here).
+#[tokio::test]
+async fn the_apps_answers_carry_the_layers_security_headers() {
+    let app = Running::start().await;
+    let cookie = app.session().await;
+    let layer = app.send(get("/profile")).await;
+    for answer in [
+        app.send(get("/")).await,
+        app.send(with_cookie(get("/private"), &cookie)).await,
+    ] {
+        assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+        assert_eq!(answer.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(
+            answer.header("strict-transport-security"),
+            layer.header("strict-transport-security"),
+        );
+        assert_eq!(
+            answer.header("strict-transport-security"),
+            Some("max-age=31536000")
+        );
+    }
+}

@@ -103,6 +103,15 @@ pub fn config_from_env(env: &mut Env) -> AuthConfig {
     if let Some(v) = env.flag("AUTH_COOKIE_SECURE") {
         c = c.with_secure_cookie(v);
     }
+    // `Strict-Transport-Security` where the cookie is Secure: `AUTH_HSTS_MAX_AGE` seconds
+    // (default a year, 0 for none), `AUTH_HSTS_INCLUDE_SUBDOMAINS` (default off).
+    let hsts_max_age = env.seconds("AUTH_HSTS_MAX_AGE");
+    let hsts_subdomains = env.flag("AUTH_HSTS_INCLUDE_SUBDOMAINS");
+    if hsts_max_age.is_some() || hsts_subdomains.is_some() {
+        let max_age = hsts_max_age.unwrap_or(c.hsts_max_age());
+        let subdomains = hsts_subdomains.unwrap_or(c.hsts_include_subdomains());
+        c = c.with_hsts(max_age, subdomains);
+    }
     if let Some(v) = env.flag("AUTH_DEVICE_COOKIE") {
         c = c.with_device_cookie(v);
     }

@@ -7,7 +7,12 @@
 //! confirmation token for <email>: <token>
 //! email change token for <new email>: <token>
 //! email changed for <old email>: now <new email>
+//! security notice for <email>: <what>
 //! ```
+//!
+//! where `<what>` is the notice's kind as [`NoticeKind`](tower_user_auth::hook::NoticeKind)
+//! displays it: `password changed`, `password reset`, `second factor enabled`, `second
+//! factor disabled`, `recovery code used (N left)`.
 //!
 //! The email is the address the layer hands to the hook (as the user sent it), trimmed.
 //!
@@ -37,7 +42,7 @@ pub fn deliver_reset_token(email: &str, token: &ResetToken) -> Result<(), BoxErr
 }
 
 /// The account email hook: a confirmation token, an email-change token (to the new address),
-/// or the notice to the old address that the account moved.
+/// the notice to the old address that the account moved, or a security notice.
 pub fn deliver_account_email(to: &str, message: &AccountEmail) -> Result<(), BoxError> {
     let to = to.trim();
     let line = match message {
@@ -49,6 +54,9 @@ pub fn deliver_account_email(to: &str, message: &AccountEmail) -> Result<(), Box
         }
         AccountEmail::EmailChanged { new_email } => {
             format!("email changed for {to}: now {}", new_email.trim())
+        }
+        AccountEmail::SecurityNotice(notice) => {
+            format!("security notice for {to}: {}", notice.kind)
         }
         // A message this demo does not know yet: say so, without its content.
         _ => format!("account email for {to} (not printed)"),

@@ -10,6 +10,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
+    hook::NoticeKind,
     store::{EndSessions, Store, UserQuery, UserUpdate},
     token::SessionToken,
     user::{User, UserId},
@@ -112,6 +113,7 @@ impl<S: Store> Auth<S> {
         };
         throttle.succeeded(attempt).await;
         audit!(info, "password_changed", user_id = %changed.id, client = %Client(client));
+        self.notify(&changed, NoticeKind::PasswordChanged, client);
         Ok(changed)
     }
 }

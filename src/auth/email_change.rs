@@ -44,7 +44,13 @@ impl<S: Store> Auth<S> {
     /// sessions stay valid, and the next request of each carries the new email.
     ///
     /// A wrong password counts as a failed attempt for the throttle, a change clears the
-    /// backoff.
+    /// backoff. Each request that gets past the password learns whether `new_email` is
+    /// taken, so it counts against `client`'s registration quota
+    /// ([`ThrottleConfig::with_registrations_per_hour`](crate::ThrottleConfig::with_registrations_per_hour));
+    /// and the tokens sent to one address, whatever its spelling and whoever asks, are
+    /// bounded as reset requests for one email are
+    /// ([`ThrottleConfig::with_reset_requests_per_hour`](crate::ThrottleConfig::with_reset_requests_per_hour)).
+    /// Past either: [`AuthError::Throttled`], and nothing is sent.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
@@ -94,7 +100,7 @@ impl<S: Store> Auth<S> {
             .await?;
         let throttle = &self.shared.throttle;
         // The password was right: from here on no refusal is a failed attempt.
-        let changed = self.move_or_send_token(&user, new_email).await;
+        let changed = self.move_or_send_token(&user, new_email, client).await;
         match &changed {
             Ok(_) => throttle.succeeded(attempt).await,
             Err(_) => throttle.released(attempt).await,
@@ -114,6 +120,7 @@ impl<S: Store> Auth<S> {
                     AuthError::EmailTaken(_) => "address taken",
                     AuthError::CredentialsChanged => "credentials changed meanwhile",
                     AuthError::InvalidSession => "account gone",
+                    AuthError::Throttled { .. } => "quota",
                     _ => "error",
                 };
                 WHAT.refused(reason, &user, client);
@@ -123,13 +130,21 @@ impl<S: Store> Auth<S> {
     }
 
     /// With confirmation on, stores a change token for `new_email` and sends it there;
-    /// otherwise moves `user` (as verified) to `new_email`.
+    /// otherwise moves `user` (as verified) to `new_email`. Whether the address is taken is
+    /// told within `client`'s registration quota, and a token sent there within the address's
+    /// quota: [`AuthError::Throttled`] past either, with nothing sent.
     async fn move_or_send_token(
         &self,
         user: &User,
         new_email: &str,
+        client: Option<IpAddr>,
     ) -> Result<EmailChange, AuthError> {
         let taken = || AuthError::EmailTaken(new_email.to_owned());
+        let throttle = &self.shared.throttle;
+        // Taken or free: what a registration tells, within its quota.
+        if let Err(retry_after) = throttle.registration(client, self.now()).await? {
+            return Err(AuthError::Throttled { retry_after });
+        }
         if self
             .find(UserQuery::Email(new_email.to_owned()))
             .await?
@@ -149,6 +164,11 @@ impl<S: Store> Auth<S> {
                 Err(StoreError::NotFound) => Err(AuthError::InvalidSession),
                 Err(e) => Err(e.into()),
             };
+        }
+        // Mail to an address the requester names: bounded per address, as resets are.
+        let quota = throttle.email_change_mail(new_email, client, self.now());
+        if let Err(retry_after) = quota.await? {
+            return Err(AuthError::Throttled { retry_after });
         }
         let purpose = EmailTokenPurpose::ChangeEmail {
             new_email: new_email.to_owned(),

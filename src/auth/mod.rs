@@ -14,6 +14,7 @@ mod devices;
 mod email_change;
 mod email_tokens;
 mod login;
+mod notices;
 mod reauth;
 mod reset;
 mod second_factor;

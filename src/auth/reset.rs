@@ -9,6 +9,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
+    hook::NoticeKind,
     password::check_hashable,
     store::{AccountVersion, PasswordReset, ResetRecord, Store, UserQuery},
     token::ResetToken,
@@ -106,6 +107,7 @@ impl<S: Store> Auth<S> {
             Ok(user) => {
                 throttle.succeeded(attempt).await;
                 audit!(info, "password_reset", user_id = %user.id, client = %Client(client));
+                self.notify(&user, NoticeKind::PasswordReset, client);
                 Ok(user)
             }
             Err(AuthError::InvalidToken) => {

@@ -27,6 +27,7 @@ use super::{
 use crate::{
     config::SecretKey,
     error::{AuthError, BackendError, StoreError},
+    hook::NoticeKind,
     store::{SecondFactorChange, SecondFactorRecord, Store, VerifiedSession},
     token::SessionToken,
     user::{User, UserId},
@@ -262,6 +263,7 @@ impl<S: Store> Auth<S> {
         }
         throttle.succeeded(attempt).await;
         audit!(info, "second_factor_enabled", user_id = %user.id, client = %Client(client));
+        self.notify(&user, NoticeKind::SecondFactorEnabled, client);
         Ok(codes)
     }
 
@@ -305,7 +307,7 @@ impl<S: Store> Auth<S> {
             }
         };
         if factor.enabled {
-            match self.verify_proof(user.id, &factor, proof, client).await {
+            match self.verify_proof(&user, &factor, proof, client).await {
                 Ok(()) => {}
                 Err(AuthError::WrongSecondFactor) => {
                     throttle.failed(attempt, self.now());
@@ -347,6 +349,9 @@ impl<S: Store> Auth<S> {
             return Err(AuthError::NoSecondFactor);
         }
         audit!(info, "second_factor_removed", user_id = %user.id, client = %Client(client));
+        if factor.enabled {
+            self.notify(&user, NoticeKind::SecondFactorDisabled, client);
+        }
         Ok(())
     }
 
@@ -373,7 +378,7 @@ impl<S: Store> Auth<S> {
         };
         match factor.filter(|f| f.enabled) {
             None => Ok(()),
-            Some(factor) => self.verify_proof(user.id, &factor, proof, client).await,
+            Some(factor) => self.verify_proof(user, &factor, proof, client).await,
         }
     }
 
@@ -381,7 +386,7 @@ impl<S: Store> Auth<S> {
     /// of concurrent requests with one code, one wins.
     async fn verify_proof(
         &self,
-        user_id: UserId,
+        user: &User,
         factor: &SecondFactorRecord,
         proof: Option<SecondFactorProof<'_>>,
         client: Option<IpAddr>,
@@ -390,7 +395,7 @@ impl<S: Store> Auth<S> {
             None => return Err(AuthError::SecondFactorRequired),
             Some(SecondFactorProof::Otp(code)) => {
                 let Some(secret) = self.open_secret(factor) else {
-                    tracing::warn!(user_id = %user_id, "a second factor cannot be opened: no secret key is set, or it is not the key it was sealed under");
+                    tracing::warn!(user_id = %user.id, "a second factor cannot be opened: no secret key is set, or it is not the key it was sealed under");
                     return Err(AuthError::WrongSecondFactor);
                 };
                 match secret.matching_step(code, self.now()) {
@@ -413,23 +418,35 @@ impl<S: Store> Auth<S> {
                 SecondFactorChange::UseRecoveryCode(digest)
             }
         };
-        let kind = match change {
-            SecondFactorChange::UseRecoveryCode(_) => "recovery_code",
-            _ => "otp",
-        };
+        let recovery = matches!(change, SecondFactorChange::UseRecoveryCode(_));
+        let kind = if recovery { "recovery_code" } else { "otp" };
         match self
             .shared
             .store
-            .update_second_factor(user_id, change)
+            .update_second_factor(user.id, change)
             .await
         {
             Ok(true) => {
-                audit!(info, "second_factor_used", kind = kind, user_id = %user_id, client = %Client(client));
+                audit!(info, "second_factor_used", kind = kind, user_id = %user.id, client = %Client(client));
+                if recovery {
+                    let remaining = self.recovery_codes_left(user.id, factor).await;
+                    self.notify(user, NoticeKind::RecoveryCodeUsed { remaining }, client);
+                }
                 Ok(())
             }
             Ok(false) => Err(AuthError::WrongSecondFactor),
             Err(StoreError::NotFound) => Err(AuthError::CredentialsChanged),
             Err(e) => Err(e.into()),
+        }
+    }
+
+    /// How many recovery codes `user_id` has left once one of those of `factor` (as read
+    /// before it was used) is used: as stored now (other requests may have used some
+    /// meanwhile), or one fewer than read if the store cannot say.
+    async fn recovery_codes_left(&self, user_id: UserId, factor: &SecondFactorRecord) -> usize {
+        match self.shared.store.second_factor(user_id).await {
+            Ok(Some(now)) => now.recovery_codes.len(),
+            _ => factor.recovery_codes.len().saturating_sub(1),
         }
     }
 

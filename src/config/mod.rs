@@ -4,6 +4,7 @@
 
 mod account;
 mod cookies;
+mod hsts;
 mod pages;
 mod profile;
 mod routes;
@@ -72,6 +73,8 @@ pub struct AuthConfig {
     pub(crate) end_sessions_on_reset: bool,
     pub(crate) cookie_name: String,
     pub(crate) secure_cookie: bool,
+    /// `Strict-Transport-Security`, sent where the cookie is `Secure`.
+    pub(crate) hsts: hsts::Hsts,
     pub(crate) device_cookie: bool,
     pub(crate) device_cookie_name: String,
     pub(crate) routes: Routes,
@@ -117,6 +120,7 @@ impl fmt::Debug for AuthConfig {
             .field("end_sessions_on_reset", &self.end_sessions_on_reset)
             .field("cookie_name", &self.cookie_name)
             .field("secure_cookie", &self.secure_cookie)
+            .field("hsts", &self.hsts)
             .field("device_cookie", &self.device_cookie)
             .field("device_cookie_name", &self.device_cookie_name)
             .field("routes", &self.routes)
@@ -166,6 +170,7 @@ impl AuthConfig {
             end_sessions_on_reset: true,
             cookie_name: "session_id".into(),
             secure_cookie: true,
+            hsts: hsts::Hsts::year(),
             device_cookie: true,
             device_cookie_name: "device".into(),
             routes: Routes::default(),

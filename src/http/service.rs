@@ -6,7 +6,7 @@ use std::{
 };
 
 use bytes::Bytes;
-use http::{Method, Request, Response};
+use http::{HeaderValue, Method, Request, Response, header};
 use http_body::Body;
 use tower_service::Service;
 
@@ -15,7 +15,7 @@ use super::{
     cookie::{self, SessionCookie},
     csrf, extract,
     future::{ResponseFuture, clear_session_cookie},
-    response::Rejection,
+    response::{OwnResponse, Rejection},
     routes::{self, Target},
 };
 use crate::{BoxError, auth::Auth, store::Store, user::AuthenticatedUser};
@@ -102,11 +102,13 @@ where
                     Ok(route) => Target::Route(route),
                     Err(allow) => {
                         let refusal = Rejection::method_not_allowed(allow).into_response();
-                        return ResponseFuture::ready(refusal);
+                        return ResponseFuture::ready(with_hsts(refusal, config));
                     }
                 }
             };
-            return ResponseFuture::route(Box::pin(routes::handle(self.auth.clone(), target, req)));
+            let hsts = config.hsts_header();
+            let answer = routes::handle(self.auth.clone(), target, req);
+            return ResponseFuture::route(Box::pin(async move { add_hsts(answer.await, hsts) }));
         }
         // Only this layer says who the user is.
         req.extensions_mut().remove::<AuthenticatedUser>();
@@ -116,7 +118,8 @@ where
                 && csrf::is_cross_site(req.headers(), req.uri(), &config.allowed_origins) =>
             {
                 tracing::warn!(target: "tower_user_auth::audit", event = "cross_site_refused", path = req.uri().path());
-                return ResponseFuture::ready(Rejection::cross_site().into_response());
+                let refusal = Rejection::cross_site().into_response();
+                return ResponseFuture::ready(with_hsts(refusal, config));
             }
             SessionCookie::Invalid => {
                 let clear = cookie::clear_session(config);
@@ -150,7 +153,10 @@ where
                     true
                 }
                 Ok(None) => false,
-                Err(e) => return Ok(Rejection::from(e).into_response().map(AuthBody::own)),
+                Err(e) => {
+                    let refusal = with_hsts(Rejection::from(e).into_response(), auth.config());
+                    return Ok(refusal.map(AuthBody::own));
+                }
             };
             let mut res = inner.call(req).await?;
             if !live {
@@ -159,4 +165,20 @@ where
             Ok(res.map(AuthBody::inner))
         }))
     }
+}
+
+/// `response` (one of the layer's own) with `Strict-Transport-Security` where `config` sends
+/// it ([`AuthConfig::hsts_header`](crate::AuthConfig::hsts_header)).
+fn with_hsts(response: OwnResponse, config: &crate::AuthConfig) -> OwnResponse {
+    add_hsts(response, config.hsts_header())
+}
+
+/// `response` with `Strict-Transport-Security: hsts`, if any.
+fn add_hsts(mut response: OwnResponse, hsts: Option<HeaderValue>) -> OwnResponse {
+    if let Some(hsts) = hsts {
+        response
+            .headers_mut()
+            .insert(header::STRICT_TRANSPORT_SECURITY, hsts);
+    }
+    response
 }

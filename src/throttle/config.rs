@@ -89,7 +89,9 @@ impl ThrottleConfig {
         self
     }
 
-    /// Registrations from one client address per hour (default 20).
+    /// Registrations from one client address per hour (default 20). The email changes that
+    /// learn whether an address is taken count against it too (one per request, taken or
+    /// free), so that one client learns no more about which addresses have accounts.
     #[must_use]
     pub fn with_registrations_per_hour(mut self, n: u32) -> Self {
         self.registrations_per_client_per_hour = n;
@@ -97,8 +99,9 @@ impl ThrottleConfig {
     }
 
     /// Reset requests per hour for one email (default 5) and from one client address
-    /// (default 20). Requests for a new confirmation token (`POST /confirm_email/resend`)
-    /// have the same limits, counted apart.
+    /// (default 20). Requests for a new confirmation token (`POST /confirm_email/resend`),
+    /// and the email-change tokens sent to the address a change names (per target address
+    /// and per requesting client), have the same limits, each counted apart.
     #[must_use]
     pub fn with_reset_requests_per_hour(mut self, per_account: u32, per_client: u32) -> Self {
         self.reset_requests_per_account_per_hour = per_account;

@@ -19,6 +19,9 @@ pub(crate) enum Quota {
     ResetRequest,
     /// `POST /confirm_email/resend`.
     ConfirmationResend,
+    /// The email-change token that `PUT /profile/email` sends to the address it names,
+    /// counted per target address (and per client).
+    EmailChangeMail,
 }
 
 impl Quota {
@@ -31,6 +34,7 @@ impl Quota {
         match self {
             Self::ResetRequest => None,
             Self::ConfirmationResend => Some(b'c'),
+            Self::EmailChangeMail => Some(b'e'),
         }
     }
 }

@@ -596,6 +596,12 @@ mod tests {
         assert!(resend("a@x.io", ip(5)).is_ok());
         assert!(resend("A@x.io ", ip(6)).is_err());
         assert!(reset("a@x.io", ip(7)).is_err());
+        // So do email-change tokens, per target address.
+        let mail = |email: &str, client| t.quota(Quota::EmailChangeMail, email, client, now);
+        assert!(mail("a@x.io", ip(8)).is_ok());
+        assert!(mail("A@X.io", ip(9)).is_ok());
+        assert!(mail(" a@x.io", ip(10)).is_err());
+        assert!(mail("b@x.io", ip(10)).is_ok());
     }
 
     #[test]

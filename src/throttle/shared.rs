@@ -302,6 +302,22 @@ impl Limits {
             .await
     }
 
+    /// Counts an email-change token to be sent to `new_email` at the request of `client`,
+    /// or says how long it must wait: the reset requests' limits, per target address and per
+    /// client, counted apart.
+    ///
+    /// # Errors
+    /// The shared counters' database failed.
+    pub(crate) async fn email_change_mail(
+        &self,
+        new_email: &str,
+        client: Option<IpAddr>,
+        now: SystemTime,
+    ) -> Result<Result<(), Duration>, StoreError> {
+        self.quota(Quota::EmailChangeMail, new_email, client, now)
+            .await
+    }
+
     async fn quota(
         &self,
         family: Quota,

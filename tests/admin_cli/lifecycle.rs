@@ -246,6 +246,13 @@ async fn users_remove_factor_removes_it_with_its_recovery_codes_and_is_audited()
             "{}",
             run.stdout
         );
+        // No mailer here: the notice for the owner, to forward.
+        assert!(
+            run.stdout.contains("\nsecurity notice for ")
+                && run.stdout.ends_with(": second factor disabled\n"),
+            "{}",
+            run.stdout
+        );
         assert_eq!(run.audited("second_factor_removed"), 1, "{}", run.stderr);
         let show = admin(&db, &["users", "show", who], "");
         assert!(

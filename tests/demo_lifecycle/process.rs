@@ -199,3 +199,113 @@ async fn confirmation_and_email_change_tokens_are_printed_on_stdout_only() {
         );
     }
 }
+
+/// The next lines on the demo's standard output that start with `security notice for `,
+/// `n` of them within 10 s (other lines are skipped), sorted (notices of one request are
+/// delivered detached, in any order).
+fn printed_notices(demo: &Demo, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut notices = Vec::new();
+    while notices.len() < n {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let line = demo
+            .stdout
+            .recv_timeout(left)
+            .unwrap_or_else(|e| panic!("no security notice on stdout ({e}); got {notices:?}"));
+        if line.starts_with("security notice for ") {
+            notices.push(line);
+        }
+    }
+    notices.sort();
+    notices
+}
+
+/// The development mailer prints one `security notice for <email>: <what>` line per notice:
+/// a password changed, a password reset, the second factor on, a recovery code used (at a
+/// login and to turn the factor off), the factor off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_notices_are_printed_one_line_each() {
+    use crate::support::browser::totp::{code_at, current_step};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = hardened(
+        &dir,
+        &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
+    );
+    let email = "kay@example.com";
+    let notice = |what: &str| vec![format!("security notice for {email}: {what}")];
+    let cookie = registered(&demo, email).await;
+    let new_password = "another long passphrase";
+    let fields = [
+        ("current_password", PASSWORD),
+        ("new_password", new_password),
+    ];
+    let a = send(&demo, Method::PUT, "/profile/password", &cookie, &fields).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(printed_notices(&demo, 1), notice("password changed"));
+
+    let a = demo
+        .http
+        .post("/reset_password", Body::Form(&[("email", email)]))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let token = demo.printed_reset_token(email);
+    let fields = [
+        ("email", email),
+        ("reset_token", token.as_str()),
+        ("new_password", PASSWORD),
+    ];
+    let a = send(&demo, Method::PUT, "/reset_password", "", &fields).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(printed_notices(&demo, 1), notice("password reset"));
+
+    let creds = [("email", email), ("password", PASSWORD)];
+    let a = demo.http.post("/sessions", Body::Form(&creds)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let cookie = format!("session_id={}", a.session_cookie().expect("session cookie"));
+    let fields = [("current_password", PASSWORD)];
+    let a = send(&demo, Method::POST, "/profile/totp", &cookie, &fields).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
+    let now = code_at(&secret, current_step());
+    let fields = [("code", now.as_str())];
+    let a = send(
+        &demo,
+        Method::POST,
+        "/profile/totp/confirm",
+        &cookie,
+        &fields,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(printed_notices(&demo, 1), notice("second factor enabled"));
+    let codes = a.json()["recovery_codes"].clone();
+    let code = |i: usize| codes[i].as_str().expect("a recovery code").to_owned();
+
+    let first = code(0);
+    let fields = [
+        ("email", email),
+        ("password", PASSWORD),
+        ("recovery_code", first.as_str()),
+    ];
+    let a = send(&demo, Method::POST, "/sessions", "", &fields).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(
+        printed_notices(&demo, 1),
+        notice("recovery code used (9 left)")
+    );
+
+    let second = code(1);
+    let fields = [
+        ("current_password", PASSWORD),
+        ("recovery_code", second.as_str()),
+    ];
+    let a = send(&demo, Method::DELETE, "/profile/totp", &cookie, &fields).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let mut both = notice("recovery code used (8 left)");
+    both.extend(notice("second factor disabled"));
+    assert_eq!(printed_notices(&demo, 2), both);
+
+    let (status, log) = demo.terminate();
+    assert_clean_exit(status, &log);
+}

@@ -24,6 +24,8 @@ use super::{
     },
 };
 
+mod quotas;
+
 const SENT: &str = "a token to confirm the change has been sent to the new address";
 
 /// `PUT /profile/email` with `cookie`.

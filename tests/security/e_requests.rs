@@ -375,3 +375,49 @@ async fn item_24_login_burst_sheds_503_and_pass_through_stays_fast() {
     // Afterwards the service works normally.
     assert_eq!(h.login("burst@example.com", "pw").await.status, 200);
 }
+
+/// Issue 21, section 6: where the session cookie is `Secure` (the hardened profile) every
+/// answer the layer makes carries `Strict-Transport-Security` (a year, no
+/// `includeSubDomains`, by default; as configured; none with a max-age of 0); the
+/// compatibility profile on plain http carries none; the wrapped app's answers are its own.
+#[tokio::test]
+async fn hsts_on_the_layers_answers_where_the_cookie_is_secure() {
+    use crate::support::hardened_config;
+
+    let cases = [
+        (hardened_config(), Some("max-age=31536000")),
+        (
+            hardened_config().with_hsts(Duration::from_secs(600), true),
+            Some("max-age=600; includeSubDomains"),
+        ),
+        (hardened_config().with_hsts(Duration::ZERO, true), None),
+        (seed_config(), None),
+        (
+            seed_config().with_hsts(Duration::from_secs(600), false),
+            None,
+        ),
+    ];
+    for (config, expected) in cases {
+        let what = format!("{expected:?} of {:?}", config.profile());
+        let h = Harness::new(config);
+        let stale = "00000000-0000-4000-8000-000000000000";
+        let answers = [
+            h.register("bob@example.com", "correct horse battery staple")
+                .await,
+            h.login("bob@example.com", "wrong password").await,
+            h.send(get("/profile")).await,
+            h.send(empty(Method::PATCH, "/sessions")).await,
+            h.send(with_cookie(get("/profile"), stale)).await,
+        ];
+        for a in &answers {
+            assert_eq!(
+                a.header("strict-transport-security"),
+                expected,
+                "{what}: {a:?}"
+            );
+        }
+        let app = h.send(get("/")).await;
+        assert_eq!(app.status, 200, "{what}");
+        assert_eq!(app.header("strict-transport-security"), None, "{what}");
+    }
+}

@@ -8,6 +8,7 @@ use std::{
 use serde::Serialize;
 use tower_user_auth::{
     StoreError, User, UserId,
+    hook::NoticeKind,
     store::{EndSessions, ListedUser, RedbStore, SecondFactorChange, Store, UserQuery, UserUpdate},
     token::SessionId,
 };
@@ -169,7 +170,9 @@ pub(crate) async fn confirm_user(
 
 /// `users remove-factor`: removes the user's second factor, pending or enabled, with its
 /// recovery codes (a user who lost their authenticator and their codes). Audited; exit 1 if
-/// they have none.
+/// they have none. The command has no mailer: a second line, `security notice for <email>:
+/// second factor disabled` (the demo mailer's line for the notice the service sends when
+/// the owner turns it off), is what to forward to the owner.
 pub(crate) async fn remove_second_factor(
     store: &impl Store,
     who: &str,
@@ -193,6 +196,11 @@ pub(crate) async fn remove_second_factor(
     emit(
         out,
         &format!("removed the second factor of user {}", user.id),
+    )?;
+    let notice = NoticeKind::SecondFactorDisabled;
+    emit(
+        out,
+        &format!("security notice for {}: {notice}", user.email),
     )
 }
 
