@@ -1067,13 +1067,13 @@ async fn shared_account_ceiling_counts_consecutive_failures() {
 /// Ten password changes at once on one session with the right current password, spread
 /// over both instances, are not throttled: those beyond the free failures wait until the
 /// attempts in flight are taken back; one changes the password, nine meet the changed
-/// credentials. Several rounds (bcrypt cost 10, so that all ten read the account first).
+/// credentials. Several rounds (bcrypt cost 8, so that all ten read the account first).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn shared_concurrent_password_changes_with_the_right_password_are_not_throttled() {
     let Some(db) = support::postgres::database().await else {
         return;
     };
-    let config = support::hardened_config().with_bcrypt_cost(10);
+    let config = support::hardened_config().with_bcrypt_cost(8);
     let (a, b, _) = two_instances(&db, config).await;
     const N: usize = 10;
     for round in 0..3 {

@@ -107,11 +107,11 @@ async fn item_07_reauthentication_guesses_at_once_check_at_most_the_free_failure
 /// Item 7: 10 password changes sent at once on one session with the right current password
 /// are not throttled: the attempts beyond the free failures wait for those in flight, so one
 /// changes the password (200) and the nine others meet the changed credentials (409), none
-/// 429. Several rounds (bcrypt cost 10, so that the ten read the account before the first
+/// 429. Several rounds (bcrypt cost 8, so that the ten read the account before the first
 /// change commits).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn item_07_concurrent_password_changes_with_the_right_password_are_not_throttled() {
-    let h = Harness::new(seed_config().with_bcrypt_cost(10));
+    let h = Harness::new(seed_config().with_bcrypt_cost(8));
     let server = serve_echo(&h.auth).await;
     for round in 0..3 {
         let email = format!("typist{round}@example.com");
