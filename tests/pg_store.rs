@@ -1277,6 +1277,41 @@ async fn concurrent_guesses_over_both_instances_never_exceed_the_limit() {
     }
 }
 
+/// 96 wrong guesses at once from one client on one account, spread over both instances,
+/// each with a deep hashing queue (64, the demo's `AUTH_HASHING_QUEUE=64`): exactly the 5
+/// free failures reach bcrypt, every other one is held back (those that waited for the
+/// attempts in flight too), never an overload. Several rounds, each on a fresh account.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_guesses_with_a_deep_hashing_queue_checks_only_the_free_failures() {
+    let Some(db) = support::postgres::database().await else {
+        return;
+    };
+    let config = support::hardened_config().with_hashing_pool(2, 64);
+    let (a, b, _) = two_instances(&db, config).await;
+    const N: usize = 96;
+    for round in 0..3 {
+        let email = format!("flood{round}@example.com");
+        a.register(&email, support::GOOD_PW, None).await.unwrap();
+        let barrier = Arc::new(Barrier::new(N));
+        let tasks = (0..N).map(|i| {
+            let on = if i % 2 == 0 { a.clone() } else { b.clone() };
+            let (email, barrier) = (email.clone(), Arc::clone(&barrier));
+            tokio::spawn(async move {
+                barrier.wait().await;
+                login(&on, &email, "wrong guess", "192.0.2.66").await
+            })
+        });
+        let results: Vec<_> = join_all(tasks)
+            .await
+            .into_iter()
+            .map(|r| r.expect("no panic"))
+            .collect();
+        let checked = results.iter().filter(|r| **r == Ok(false)).count();
+        let held = results.iter().filter(|r| r.is_err()).count();
+        assert_eq!((checked, held), (5, N - 5), "round {round}");
+    }
+}
+
 /// The counters are keyed by a digest of the email (never the email, never a password) and
 /// an address; expired ones are purged by `purge_expired`.
 #[tokio::test]
