@@ -10,6 +10,8 @@ mod support;
 
 #[path = "pg_store/lifecycle.rs"]
 mod lifecycle;
+#[path = "pg_store/migration_v3.rs"]
+mod migration_v3;
 
 use std::{
     net::IpAddr,
@@ -55,8 +57,8 @@ async fn instances_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3]);
-    assert_eq!(PgStore::schema_version(), 3);
+    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(PgStore::schema_version(), 4);
 }
 
 /// A database migrated by a newer version of the crate is refused with both versions named,
@@ -77,12 +79,12 @@ async fn a_database_of_a_newer_version_is_refused_unchanged() {
         Err(
             e @ StoreError::SchemaVersion {
                 found: 999,
-                expected: 3,
+                expected: 4,
             },
         ) => {
             let message = e.to_string();
             assert!(message.contains("schema version 999"), "{message}");
-            assert!(message.contains("reads version 3"), "{message}");
+            assert!(message.contains("reads version 4"), "{message}");
         }
         other => panic!("expected a schema version error, got {other:?}"),
     }
