@@ -641,20 +641,36 @@ mod tests {
         );
     }
 
-    /// `PARALLEL` attempts released together on `limits`, each on `email(i)` from
-    /// `client(i)`, each checking for a while and failing: how many were let through.
+    /// Whom the attempts of [`parallel_failures`] are on and from.
+    #[derive(Clone, Copy, Debug)]
+    enum Spread {
+        /// One account, one client.
+        Pair,
+        /// One account, a client each.
+        Clients,
+        /// An account each, one client.
+        Accounts,
+    }
+
+    /// `PARALLEL` attempts released together on `limits`, spread as `spread` over keys of
+    /// their own (`round`), each checking for a while and failing: how many were let through.
     async fn parallel_failures(
         limits: &std::sync::Arc<Limits>,
-        email: impl Fn(usize) -> String,
-        client: impl Fn(usize) -> Option<IpAddr>,
+        spread: Spread,
+        round: u32,
         now: SystemTime,
     ) -> usize {
-        const PARALLEL: usize = 48;
-        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PARALLEL));
+        const PARALLEL: u32 = 48;
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(PARALLEL as usize));
+        let base = 1000 * (round + 1) * 64;
         let tasks: Vec<_> = (0..PARALLEL)
             .map(|i| {
                 let (limits, barrier) = (limits.clone(), barrier.clone());
-                let (email, client) = (email(i), client(i));
+                let (email, client) = match spread {
+                    Spread::Pair => (format!("pair{round}@x.io"), ip(base)),
+                    Spread::Clients => (format!("account{round}@x.io"), ip(base + 1 + i)),
+                    Spread::Accounts => (format!("spray{round}-{i}@x.io"), ip(base + 999)),
+                };
                 tokio::spawn(async move {
                     barrier.wait().await;
                     match limits.attempt(&email, client, now).await.expect("memory") {
@@ -683,54 +699,25 @@ mod tests {
     /// reserved with the limit check. Many rounds, each on fresh keys.
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn reservations_never_exceed_the_free_failures_nor_the_ceilings() {
-        let config = ThrottleConfig::default()
+        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
+        let low_ceilings = ThrottleConfig::default()
             .with_free_failures(5)
             .with_failure_ceilings(4, 3);
-        let limits = std::sync::Arc::new(Limits::new(config, None));
-        let now = UNIX_EPOCH + Duration::from_secs(1_000_000);
-        for round in 0..10u32 {
-            // One client on one account: the lowest limit, the client's ceiling (3), binds.
-            let pair = parallel_failures(
-                &limits,
-                |_| format!("pair{round}@x.io"),
-                |_| ip(1000 + round),
-                now,
-            )
-            .await;
-            assert_eq!(pair, 3, "round {round}: {pair} through from one client");
-            // Many clients on one account: the account ceiling (4).
-            let account = parallel_failures(
-                &limits,
-                |_| format!("account{round}@x.io"),
-                |i| ip(10_000 * (round + 1) + u32::try_from(i).unwrap()),
-                now,
-            )
-            .await;
-            assert_eq!(
-                account, 4,
-                "round {round}: {account} through on one account"
-            );
-            // One client on many accounts: the client ceiling (3).
-            let client = parallel_failures(
-                &limits,
-                |i| format!("spray{round}-{i}@x.io"),
-                |_| ip(2000 + round),
-                now,
-            )
-            .await;
-            assert_eq!(client, 3, "round {round}: {client} through from one client");
-        }
-        // The pair's free failures bind when the ceilings are high.
-        let limits = std::sync::Arc::new(Limits::new(ThrottleConfig::default(), None));
-        for round in 0..10u32 {
-            let pair = parallel_failures(
-                &limits,
-                |_| format!("free{round}@x.io"),
-                |_| ip(3000 + round),
-                now,
-            )
-            .await;
-            assert_eq!(pair, 5, "round {round}: {pair} through from one client");
+        let cases = [
+            // The lowest limit binds: one client on one account, the client's ceiling;
+            // many clients on one account, the account's; one client on many accounts,
+            // the client's again; with high ceilings, the pair's free failures.
+            (low_ceilings.clone(), Spread::Pair, 3),
+            (low_ceilings.clone(), Spread::Clients, 4),
+            (low_ceilings, Spread::Accounts, 3),
+            (ThrottleConfig::default(), Spread::Pair, 5),
+        ];
+        for (config, spread, limit) in cases {
+            let limits = std::sync::Arc::new(Limits::new(config, None));
+            for round in 0..10 {
+                let through = parallel_failures(&limits, spread, round, now).await;
+                assert_eq!(through, limit, "{spread:?}, round {round}");
+            }
         }
     }
 

@@ -113,25 +113,28 @@ pub(super) async fn exempt_succeeded(
     uncount_logged(counters, &[], &remove).await;
 }
 
-/// Counts an attempt on `email` from `client` (the per-account ceiling too when
-/// `per_account`), waiting while only attempts in flight of its pair hold it back.
+/// An attempt to count: on `email` from `client` at `now`, the per-account ceiling too
+/// when `per_account`.
+pub(super) struct Ask<'a> {
+    pub(super) config: &'a ThrottleConfig,
+    pub(super) counters: &'a Counters,
+    pub(super) email: &'a str,
+    pub(super) client: Option<std::net::IpAddr>,
+    pub(super) now: SystemTime,
+    pub(super) per_account: bool,
+}
+
+/// Counts the attempt `ask`, waiting while only attempts in flight of its pair hold it back.
 ///
 /// # Errors
 /// The database failed.
-pub(super) async fn attempt(
-    config: &ThrottleConfig,
-    counters: &Counters,
-    email: &str,
-    client: Option<std::net::IpAddr>,
-    now: SystemTime,
-    per_account: bool,
-) -> Result<Result<SharedAttempt, Duration>, StoreError> {
+pub(super) async fn attempt(ask: Ask<'_>) -> Result<Result<SharedAttempt, Duration>, StoreError> {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let ended = counters.ended().notified();
+        let ended = ask.counters.ended().notified();
         let mut ended = std::pin::pin!(ended);
         ended.as_mut().enable();
-        let wait = match count_once(config, counters, email, client, now, per_account).await? {
+        let wait = match count_once(&ask).await? {
             Ok(attempt) => return Ok(Ok(attempt)),
             Err((wait, false)) => return Ok(Err(wait)),
             Err((wait, true)) => wait,
@@ -145,16 +148,17 @@ pub(super) async fn attempt(
     }
 }
 
-/// One count of an attempt: `Err((wait, in_flight))` when held back, `in_flight` when
-/// attempts of its pair were in flight.
-async fn count_once(
-    config: &ThrottleConfig,
-    counters: &Counters,
-    email: &str,
-    client: Option<std::net::IpAddr>,
-    now: SystemTime,
-    per_account: bool,
-) -> Result<Result<SharedAttempt, (Duration, bool)>, StoreError> {
+/// One count of `ask`: `Err((wait, in_flight))` when held back, `in_flight` when attempts
+/// of its pair were in flight.
+async fn count_once(ask: &Ask<'_>) -> Result<Result<SharedAttempt, (Duration, bool)>, StoreError> {
+    let &Ask {
+        config,
+        counters,
+        email,
+        client,
+        now,
+        per_account,
+    } = ask;
     let account = account_key(email).to_vec();
     let client_key = client.map(|_| client_bytes(client));
     let backoff_key = [&account[..], &client_bytes(client)].concat();

@@ -178,9 +178,15 @@ impl Limits {
             Backend::Shared(shared) => match shared.0 {
                 #[cfg(feature = "postgres")]
                 Inner::Postgres(ref counters) => {
-                    let counted =
-                        pg::attempt(&self.config, counters, email, client, now, per_account)
-                            .await?;
+                    let counted = pg::attempt(pg::Ask {
+                        config: &self.config,
+                        counters,
+                        email,
+                        client,
+                        now,
+                        per_account,
+                    })
+                    .await?;
                     Ok(counted.map(|counted| Attempt(Some(Counting::Shared(counted)))))
                 }
             },

@@ -1,9 +1,8 @@
 //! B. Login throttling: item 7.
 
-use std::{sync::Arc, time::Duration};
+use std::time::Duration;
 
 use http::{HeaderValue, Method, Request};
-use tokio::sync::Barrier;
 use tower_user_auth::{
     ThrottleConfig,
     store::{DeviceRecord, Store},
@@ -11,7 +10,9 @@ use tower_user_auth::{
 };
 
 use crate::{
-    HOUR, SEC, message,
+    HOUR, SEC,
+    b_throttling_concurrency::at_once,
+    message,
     support::{FullBody, Harness, form, from_peer, http, seed_config, serve_echo, with_header},
 };
 
@@ -609,23 +610,11 @@ async fn item_07_parallel_guesses_with_one_device_token_cannot_exceed_five_failu
     distributed_attack(&h, email).await;
     let server = serve_echo(&h.auth).await;
     for device in devices {
-        let barrier = Arc::new(Barrier::new(PARALLEL));
-        let tasks: Vec<_> = (0..PARALLEL)
-            .map(|_| {
-                let (barrier, device) = (Arc::clone(&barrier), device.clone());
-                let addr = server.addr;
-                tokio::spawn(async move {
-                    let req = login_request(email, "wrong guess");
-                    let req = with_header(req, "cookie", &format!("device={device}"));
-                    barrier.wait().await;
-                    http(addr, req).await.status.as_u16()
-                })
-            })
+        let cookie = format!("device={device}");
+        let requests = (0..PARALLEL)
+            .map(|_| with_header(login_request(email, "wrong guess"), "cookie", &cookie))
             .collect();
-        let mut statuses = Vec::new();
-        for task in tasks {
-            statuses.push(task.await.expect("task"));
-        }
+        let statuses = at_once(server.addr, requests).await;
         let failures = statuses.iter().filter(|&&s| s == 401).count();
         assert!(failures <= 5, "{failures} guesses checked: {statuses:?}");
         assert!(
