@@ -494,9 +494,11 @@ async fn a_pending_change_token_dies_when_the_owner_recovers_the_account() {
         let thief = site.session(&email).await;
         let codes = match recovery {
             Recovery::FactorOff => {
-                second_factor::enable(&site.server.http, &owner, step(&site))
+                let codes = second_factor::enable(&site.server.http, &owner, step(&site))
                     .await
-                    .1
+                    .1;
+                site.mail.notice_for(&email, "second factor enabled").await;
+                codes
             }
             _ => Vec::new(),
         };
