@@ -252,26 +252,36 @@ impl<S: Store> Auth<S> {
 
     /// The live session of `token` and its owner's whole account (with the password hash),
     /// read after the session: for the operations that need more than the email.
+    ///
+    /// A change of credentials (a password, an email, the second factor turned on or off)
+    /// moves the sessions it keeps to the new generation in its transaction, so a session
+    /// read just before that commit and its user read just after it disagree: the session is
+    /// read again (a few times at most) rather than refused, so that a request racing its
+    /// own session's change is not answered as if its session had ended.
     pub(crate) async fn live_session_user(
         &self,
         token: &SessionToken,
     ) -> Result<Option<(SessionRecord, User)>, AuthError> {
-        let Some(entry) = self.live_session(token).await? else {
-            return Ok(None);
-        };
-        let user = match self
-            .shared
-            .store
-            .find_user_by(UserQuery::Id(entry.record.user_id))
-            .await
-        {
-            Ok(user) => user,
-            Err(StoreError::NotFound) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
-        // A session of another credential generation cannot be stored (a change of password
-        // ends or moves every session in its transaction); checked all the same.
-        Ok((user.generation == entry.record.generation).then_some((entry.record, user)))
+        for _ in 0..3 {
+            let Some(entry) = self.live_session(token).await? else {
+                return Ok(None);
+            };
+            let user = match self
+                .shared
+                .store
+                .find_user_by(UserQuery::Id(entry.record.user_id))
+                .await
+            {
+                Ok(user) => user,
+                Err(StoreError::NotFound) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            if user.generation == entry.record.generation {
+                return Ok(Some((entry.record, user)));
+            }
+        }
+        // Still of another generation: a session that the change ended.
+        Ok(None)
     }
 
     async fn live_session_by_digest(
