@@ -256,13 +256,18 @@ impl<S: Store> Auth<S> {
     /// A change of credentials (a password, an email, the second factor turned on or off)
     /// moves the sessions it keeps to the new generation in its transaction, so a session
     /// read just before that commit and its user read just after it disagree: the session is
-    /// read again (a few times at most) rather than refused, so that a request racing its
+    /// read again (a few times, within 30 ms at most) rather than refused, so that a request racing its
     /// own session's change is not answered as if its session had ended.
     pub(crate) async fn live_session_user(
         &self,
         token: &SessionToken,
     ) -> Result<Option<(SessionRecord, User)>, AuthError> {
-        for _ in 0..3 {
+        for retry in 0..5u32 {
+            if retry > 0 {
+                // The change is committed; its invalidation of the cached session is a
+                // moment behind (the store's writer does it before answering anyone).
+                tokio::time::sleep(Duration::from_millis(1 << retry)).await;
+            }
             let Some(entry) = self.live_session(token).await? else {
                 return Ok(None);
             };
