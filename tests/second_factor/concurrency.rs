@@ -311,7 +311,11 @@ async fn step_ups_at_once_with_one_session_leave_exactly_one_new_session() {
         assert_eq!(renewed.len(), 1, "round {round}: {answers:?}");
         assert_eq!(site.sessions(email).await, before, "round {round}");
         let a = site.http().get("/profile", &cookie).await;
-        assert_eq!(a.status, StatusCode::FORBIDDEN, "round {round}: the old cookie");
+        assert_eq!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "round {round}: the old cookie"
+        );
         let a = site.http().get("/profile", &renewed[0]).await;
         assert_eq!(a.status, StatusCode::OK, "round {round}: the new cookie");
         cookie = renewed[0].clone();

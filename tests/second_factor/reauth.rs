@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use http::{Method, StatusCode};
 
-use crate::site::{Site, assert_refused, code, cookie, config};
+use crate::site::{Site, assert_refused, code, config, cookie};
 use crate::support::{GOOD_PW, OTHER_PW};
 
 /// The default re-authentication window.
@@ -22,7 +22,11 @@ fn go_stale(site: &Site) {
     site.set_time((site.step() + 1) * 30);
 }
 
-async fn change_password(site: &Site, cookie: &str, extra: &[(&str, &str)]) -> crate::support::Answer {
+async fn change_password(
+    site: &Site,
+    cookie: &str,
+    extra: &[(&str, &str)],
+) -> crate::support::Answer {
     let mut fields = vec![("current_password", GOOD_PW), ("new_password", NEW_PW)];
     fields.extend_from_slice(extra);
     site.send(Method::PUT, "/profile/password", cookie, &fields)
@@ -59,7 +63,11 @@ async fn a_stale_session_changes_neither_password_nor_email_without_a_code() {
     // A wrong code is refused as a wrong code.
     let wrong = code(&enabled.secret, site.step() + 2);
     let a = change_password(&site, &enabled.cookie, &[("otp", &wrong)]).await;
-    assert_refused(&a, StatusCode::UNAUTHORIZED, Some("wrong second factor code"));
+    assert_refused(
+        &a,
+        StatusCode::UNAUTHORIZED,
+        Some("wrong second factor code"),
+    );
     // Both kinds at once, or one twice: 400.
     let both = [("otp", "123456"), ("recovery_code", "AAAA-BBBB-CCCC-DDDD")];
     let a = change_password(&site, &enabled.cookie, &both).await;
@@ -150,7 +158,10 @@ async fn a_step_up_rotates_the_session_and_makes_it_fresh() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     // Until the window ends.
     go_stale(&site);
-    let fields = [("current_password", NEW_PW), ("new_email", "late@example.com")];
+    let fields = [
+        ("current_password", NEW_PW),
+        ("new_email", "late@example.com"),
+    ];
     let a = site
         .send(Method::PUT, "/profile/email", &renewed, &fields)
         .await;
@@ -168,16 +179,35 @@ async fn a_step_up_needs_every_factor_of_the_account() {
     assert_refused(&a, StatusCode::FORBIDDEN, None);
     let a = step_up(&site, cookie, &[]).await;
     assert_refused(&a, StatusCode::BAD_REQUEST, None);
-    assert_eq!(a.json()["message"], "missing field 'current_password'", "{}", a.body);
+    assert_eq!(
+        a.json()["message"],
+        "missing field 'current_password'",
+        "{}",
+        a.body
+    );
     // Even a fresh session steps up with every factor only.
     let a = step_up(&site, cookie, &[("current_password", GOOD_PW)]).await;
     assert_refused(&a, StatusCode::UNAUTHORIZED, Some("second factor required"));
     let otp = code(&enabled.secret, site.step());
-    let a = step_up(&site, cookie, &[("current_password", OTHER_PW), ("otp", &otp)]).await;
+    let a = step_up(
+        &site,
+        cookie,
+        &[("current_password", OTHER_PW), ("otp", &otp)],
+    )
+    .await;
     assert_refused(&a, StatusCode::FORBIDDEN, None);
     let wrong = code(&enabled.secret, site.step() + 2);
-    let a = step_up(&site, cookie, &[("current_password", GOOD_PW), ("otp", &wrong)]).await;
-    assert_refused(&a, StatusCode::UNAUTHORIZED, Some("wrong second factor code"));
+    let a = step_up(
+        &site,
+        cookie,
+        &[("current_password", GOOD_PW), ("otp", &wrong)],
+    )
+    .await;
+    assert_refused(
+        &a,
+        StatusCode::UNAUTHORIZED,
+        Some("wrong second factor code"),
+    );
     let both = [
         ("current_password", GOOD_PW),
         ("otp", otp.as_str()),
@@ -197,7 +227,11 @@ async fn a_step_up_needs_every_factor_of_the_account() {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let renewed = crate::site::cookie(&a);
     let a = step_up(&site, &renewed, &recovery).await;
-    assert_refused(&a, StatusCode::UNAUTHORIZED, Some("wrong second factor code"));
+    assert_refused(
+        &a,
+        StatusCode::UNAUTHORIZED,
+        Some("wrong second factor code"),
+    );
 }
 
 #[tokio::test]

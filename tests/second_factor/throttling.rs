@@ -214,7 +214,11 @@ async fn a_step_up_s_wrong_guesses_are_counted_as_a_login_s() {
         ("otp", wrong.clone()),
     ])
     .await; // 2
-    assert_refused(&a, StatusCode::UNAUTHORIZED, Some("wrong second factor code"));
+    assert_refused(
+        &a,
+        StatusCode::UNAUTHORIZED,
+        Some("wrong second factor code"),
+    );
     wrong_password(&site, email).await; // 3
     // Held back, a step-up and a login alike, even with the right code.
     let otp = code(&enabled.secret, site.step());
