@@ -384,3 +384,118 @@ async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
     );
     assert!(a.body.contains("has been removed"), "{}", a.body);
 }
+
+/// Issue 21: with a factor on, the change-password and change-email forms carry the code
+/// fields (the routes need one unless the session is fresh), and the re-authentication page
+/// (`/account/reauth`) steps up with `POST /profile/reauth` and goes on to its `next`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_forms_ask_for_a_code_with_a_factor_on_and_the_reauth_page_steps_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("a.redb"),
+        "hardened",
+        &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
+    );
+    let cookie = log_in(&demo, "", "rea@example.com").await;
+    let has_code = |body: &str, id: &str| {
+        let f = form(body, id);
+        f.contains("name=\"otp\"") && f.contains("name=\"recovery_code\"")
+    };
+    for (page, id) in [
+        ("/account/password", "password-form"),
+        ("/account/email", "email-form"),
+        ("/account/reauth?next=%2Faccount%2Femail", "reauth-form"),
+    ] {
+        let a = browse(&demo, page, &cookie).await;
+        assert_lifecycle_page(&a);
+        assert!(!has_code(&a.body, id), "no factor, no code: {}", a.body);
+    }
+    let a = browse(&demo, "/account/reauth?next=%2Faccount%2Femail", &cookie).await;
+    assert_form(
+        &a.body,
+        "reauth-form",
+        "/profile/reauth",
+        &[
+            PASSWORD_FIELD,
+            ("next", &["type=\"hidden\"", "value=\"/account/email\""]),
+        ],
+        "id=\"reauth-submit\"",
+    );
+    let a = browse(&demo, "/account/reauth", "").await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "needs a session");
+
+    let send = |fields: Vec<(&'static str, String)>, path: &'static str| {
+        let demo = &demo;
+        let cookie = cookie.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            demo.http
+                .send(
+                    Method::POST,
+                    path,
+                    &[("cookie", &cookie)],
+                    Body::Form(&fields),
+                )
+                .await
+        }
+    };
+    let a = send(vec![("current_password", GOOD_PW.into())], "/profile/totp").await;
+    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
+    let a = send(
+        vec![("code", code_at(&secret, current_step()))],
+        "/profile/totp/confirm",
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let recovery = a.json()["recovery_codes"][0]
+        .as_str()
+        .expect("code")
+        .to_owned();
+    for (page, id) in [
+        ("/account/password", "password-form"),
+        ("/account/email", "email-form"),
+        ("/account/reauth", "reauth-form"),
+    ] {
+        let a = browse(&demo, page, &cookie).await;
+        assert!(has_code(&a.body, id), "a factor, a code: {}", a.body);
+    }
+
+    // The re-authentication form as a browser posts it: a new session, then `next`.
+    let origin = demo.base.clone();
+    let fields = [
+        ("current_password", GOOD_PW),
+        ("otp", ""),
+        ("recovery_code", recovery.as_str()),
+        ("next", "/account/email"),
+    ];
+    let a = demo
+        .http
+        .send(
+            Method::POST,
+            "/profile/reauth",
+            &[
+                ("accept", BROWSER),
+                ("origin", origin.as_str()),
+                ("cookie", cookie.as_str()),
+            ],
+            Body::Form(&fields),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.header("location"), Some("/account/email"));
+    let renewed = format!("session_id={}", a.session_cookie().expect("a new session"));
+    assert_ne!(renewed, cookie);
+    let a = browse(&demo, "/account/email", &renewed).await;
+    assert!(
+        a.body.contains("<span id=\"email\">rea@example.com</span>"),
+        "{}",
+        a.body
+    );
+    let a = browse(
+        &demo,
+        "/account/reauth?error=reauthentication_required",
+        &renewed,
+    )
+    .await;
+    assert!(a.body.contains("confirm it is you"), "{}", a.body);
+}
