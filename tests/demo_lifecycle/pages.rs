@@ -9,7 +9,7 @@ use super::{
     BROWSER, HIDDEN_DELETE, HIDDEN_PUT, assert_form, assert_secure, browse, form, log_in, start,
 };
 use crate::support::{
-    Answer, Body, GOOD_PW,
+    Answer, Body, Demo, GOOD_PW,
     browser::totp::{code_at, current_step},
 };
 
@@ -33,6 +33,48 @@ fn assert_lifecycle_page(a: &Answer) {
         assert!(!a.body.contains("<script"), "no JavaScript: {}", a.body);
     }
     assert!(a.body.starts_with("<!DOCTYPE html>"), "{}", a.body);
+}
+
+/// Sets up and enables a second factor for the session `cookie` as the page's script does
+/// (`POST /profile/totp`, then the current code); the first recovery code.
+async fn enable_factor(demo: &Demo, cookie: &str) -> String {
+    let headers = [("cookie", cookie)];
+    let fields = [("current_password", GOOD_PW)];
+    let a = demo
+        .http
+        .send(Method::POST, "/profile/totp", &headers, Body::Form(&fields))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
+    let code = code_at(&secret, current_step());
+    let fields = [("code", code.as_str())];
+    let a = demo
+        .http
+        .send(
+            Method::POST,
+            "/profile/totp/confirm",
+            &headers,
+            Body::Form(&fields),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.json()["recovery_codes"][0]
+        .as_str()
+        .expect("a recovery code")
+        .to_owned()
+}
+
+/// `POST path` with form `fields` as a browser on the demo's own page sends it (its
+/// `Accept` and `Origin`), with the session `cookie`.
+async fn post_as_browser(demo: &Demo, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Answer {
+    let headers = [
+        ("accept", BROWSER),
+        ("origin", demo.base.as_str()),
+        ("cookie", cookie),
+    ];
+    demo.http
+        .send(Method::POST, path, &headers, Body::Form(fields))
+        .await
 }
 
 const PASSWORD_FIELD: (&str, &[&str]) = (
@@ -297,31 +339,7 @@ async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
         &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
     );
     let cookie = log_in(&demo, "", "hal@example.com").await;
-    let api = |path: &'static str, fields: Vec<(&'static str, String)>| {
-        let demo = &demo;
-        let cookie = cookie.clone();
-        async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            demo.http
-                .send(
-                    Method::POST,
-                    path,
-                    &[("cookie", &cookie)],
-                    Body::Form(&fields),
-                )
-                .await
-        }
-    };
-    let a = api("/profile/totp", vec![("current_password", GOOD_PW.into())]).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
-    let code = code_at(&secret, current_step());
-    let a = api("/profile/totp/confirm", vec![("code", code)]).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let recovery = a.json()["recovery_codes"][0]
-        .as_str()
-        .expect("a recovery code")
-        .to_owned();
+    let recovery = enable_factor(&demo, &cookie).await;
 
     let a = browse(&demo, "/account/totp", &cookie).await;
     assert_lifecycle_page(&a);
@@ -351,26 +369,13 @@ async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
     assert!(delete.contains("name=\"recovery_code\""), "{delete}");
 
     // The removal form as a browser posts it.
-    let origin = demo.base.clone();
     let fields = [
         ("_method", "DELETE"),
         ("current_password", GOOD_PW),
         ("otp", ""),
         ("recovery_code", recovery.as_str()),
     ];
-    let a = demo
-        .http
-        .send(
-            Method::POST,
-            "/profile/totp",
-            &[
-                ("accept", BROWSER),
-                ("origin", origin.as_str()),
-                ("cookie", cookie.as_str()),
-            ],
-            Body::Form(&fields),
-        )
-        .await;
+    let a = post_as_browser(&demo, "/profile/totp", &cookie, &fields).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(
         a.header("location"),
@@ -424,33 +429,7 @@ async fn the_change_forms_ask_for_a_code_with_a_factor_on_and_the_reauth_page_st
     let a = browse(&demo, "/account/reauth", "").await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "needs a session");
 
-    let send = |fields: Vec<(&'static str, String)>, path: &'static str| {
-        let demo = &demo;
-        let cookie = cookie.clone();
-        async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            demo.http
-                .send(
-                    Method::POST,
-                    path,
-                    &[("cookie", &cookie)],
-                    Body::Form(&fields),
-                )
-                .await
-        }
-    };
-    let a = send(vec![("current_password", GOOD_PW.into())], "/profile/totp").await;
-    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
-    let a = send(
-        vec![("code", code_at(&secret, current_step()))],
-        "/profile/totp/confirm",
-    )
-    .await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let recovery = a.json()["recovery_codes"][0]
-        .as_str()
-        .expect("code")
-        .to_owned();
+    let recovery = enable_factor(&demo, &cookie).await;
     for (page, id) in [
         ("/account/password", "password-form"),
         ("/account/email", "email-form"),
@@ -461,26 +440,13 @@ async fn the_change_forms_ask_for_a_code_with_a_factor_on_and_the_reauth_page_st
     }
 
     // The re-authentication form as a browser posts it: a new session, then `next`.
-    let origin = demo.base.clone();
     let fields = [
         ("current_password", GOOD_PW),
         ("otp", ""),
         ("recovery_code", recovery.as_str()),
         ("next", "/account/email"),
     ];
-    let a = demo
-        .http
-        .send(
-            Method::POST,
-            "/profile/reauth",
-            &[
-                ("accept", BROWSER),
-                ("origin", origin.as_str()),
-                ("cookie", cookie.as_str()),
-            ],
-            Body::Form(&fields),
-        )
-        .await;
+    let a = post_as_browser(&demo, "/profile/reauth", &cookie, &fields).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(a.header("location"), Some("/account/email"));
     let renewed = format!("session_id={}", a.session_cookie().expect("a new session"));

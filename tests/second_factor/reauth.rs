@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::{Method, StatusCode};
 
 use crate::site::{Site, assert_refused, code, config, cookie};
-use crate::support::{GOOD_PW, OTHER_PW};
+use crate::support::{Answer, GOOD_PW, OTHER_PW};
 
 /// The default re-authentication window.
 const WINDOW: Duration = Duration::from_secs(300);
@@ -22,30 +22,37 @@ fn go_stale(site: &Site) {
     site.set_time((site.step() + 1) * 30);
 }
 
-async fn change_password(
+/// `PUT path` with the session `cookie`, the right current password, `field` and `extra`.
+async fn put(
     site: &Site,
+    path: &str,
     cookie: &str,
+    field: (&str, &str),
     extra: &[(&str, &str)],
-) -> crate::support::Answer {
-    let mut fields = vec![("current_password", GOOD_PW), ("new_password", NEW_PW)];
+) -> Answer {
+    let mut fields = vec![("current_password", GOOD_PW), field];
     fields.extend_from_slice(extra);
-    site.send(Method::PUT, "/profile/password", cookie, &fields)
-        .await
+    site.send(Method::PUT, path, cookie, &fields).await
 }
 
+/// `PUT /profile/password` to [`NEW_PW`].
+async fn change_password(site: &Site, cookie: &str, extra: &[(&str, &str)]) -> Answer {
+    let field = ("new_password", NEW_PW);
+    put(site, "/profile/password", cookie, field, extra).await
+}
+
+/// `PUT /profile/email` to `new_email`.
 async fn change_email(
     site: &Site,
     cookie: &str,
     new_email: &str,
     extra: &[(&str, &str)],
-) -> crate::support::Answer {
-    let mut fields = vec![("current_password", GOOD_PW), ("new_email", new_email)];
-    fields.extend_from_slice(extra);
-    site.send(Method::PUT, "/profile/email", cookie, &fields)
-        .await
+) -> Answer {
+    let field = ("new_email", new_email);
+    put(site, "/profile/email", cookie, field, extra).await
 }
 
-async fn step_up(site: &Site, cookie: &str, fields: &[(&str, &str)]) -> crate::support::Answer {
+async fn step_up(site: &Site, cookie: &str, fields: &[(&str, &str)]) -> Answer {
     site.send(Method::POST, "/profile/reauth", cookie, fields)
         .await
 }
