@@ -126,8 +126,8 @@ pub enum EmailError {
 ///
 /// The HTTP layer answers each with the status the contract names: `EmailTaken`,
 /// `InvalidEmail`, `InvalidPassword` 400; `SecondFactorRequired`, `WrongSecondFactor` 401;
-/// `WrongPassword`, `InvalidSession`, `UnknownEmail`, `InvalidToken`, `EmailNotConfirmed`
-/// 403; `CredentialsChanged`, `SecondFactorEnabled`, `NoSecondFactor` 409; `TotpUnavailable` 404; `Throttled` 429;
+/// `WrongPassword`, `InvalidSession`, `UnknownEmail`, `InvalidToken`, `EmailNotConfirmed`,
+/// `ReauthenticationRequired` 403; `CredentialsChanged`, `SecondFactorEnabled`, `NoSecondFactor` 409; `TotpUnavailable` 404; `Throttled` 429;
 /// `Overloaded` 503; `Store` 500. Routes may answer otherwise where the contract says so (an
 /// address taken by an email change is 409, a wrong code confirming a factor 400).
 #[derive(Clone, Debug, thiserror::Error)]
@@ -167,6 +167,12 @@ pub enum AuthError {
     /// (401, no session).
     #[error("second factor required")]
     SecondFactorRequired,
+    /// The operation needs a recent authentication: the session is older than the
+    /// [re-authentication window](crate::AuthConfig::with_reauth_window) and the request
+    /// gave no factors (403 `{"message": "re-authentication required"}`): step up
+    /// (`POST /profile/reauth`) or give them.
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
     /// The one-time code or recovery code is wrong, or was used already (a replayed code).
     #[error("wrong second factor code")]
     WrongSecondFactor,

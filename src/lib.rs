@@ -91,7 +91,10 @@ pub use config::{AuthConfig, Pages, Profile, Routes};
 pub use error::{AuthError, ConfigError, ConfigProblem, OpenError, StoreError};
 pub use hook::ResetTokenHook;
 pub use http::{AuthBody, AuthLayer, AuthService, PeerAddr, ResponseFuture};
-pub use http::{RequireAuth, RequireAuthFuture, RequireAuthService, prefers_html, safe_next};
+pub use http::{
+    RequireAuth, RequireAuthFuture, RequireAuthService, RequireRecentAuth,
+    RequireRecentAuthService, prefers_html, safe_next,
+};
 pub use throttle::ThrottleConfig;
 pub use user::{AuthenticatedUser, User, UserId};
 

@@ -1,6 +1,9 @@
 //! Accounts: the stored [`User`] and the [`AuthenticatedUser`] the wrapped app receives.
 
-use std::fmt;
+use std::{
+    fmt,
+    time::{Duration, SystemTime},
+};
 
 use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
@@ -52,8 +55,8 @@ impl fmt::Debug for User {
 }
 
 /// What the wrapped service finds in the request extensions when the request carries a valid
-/// session cookie: the user's id and email and the public id of the session. Never the
-/// password hash, never the session token.
+/// session cookie: the user's id and email, the public id of the session and when it was
+/// authenticated. Never the password hash, never the session token.
 ///
 /// ```
 /// use http::Request;
@@ -76,6 +79,47 @@ pub struct AuthenticatedUser {
     /// The public id of the session the request came with (not its token).
     #[serde(skip)]
     pub session: SessionId,
+    /// When the session was authenticated: the login that started it, or the step-up
+    /// (`POST /profile/reauth`) that replaced it with this one. A session authenticated
+    /// within the [re-authentication window](crate::AuthConfig::with_reauth_window) is
+    /// fresh: see [`authenticated_within`](Self::authenticated_within),
+    /// [`Auth::is_recently_authenticated`](crate::Auth::is_recently_authenticated) and
+    /// [`RequireRecentAuth`](crate::RequireRecentAuth).
+    #[serde(skip)]
+    pub authenticated_at: SystemTime,
+}
+
+impl AuthenticatedUser {
+    /// Whether the session was authenticated less than `window` before `now` (the app's
+    /// clock; a time before the authentication counts as within it).
+    ///
+    /// ```
+    /// use std::time::{Duration, SystemTime};
+    /// use tower_user_auth::{AuthenticatedUser, UserId, token::SessionToken};
+    ///
+    /// let login = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    /// let user = AuthenticatedUser {
+    ///     id: UserId(1),
+    ///     email: "bob@example.com".into(),
+    ///     session: SessionToken::generate().digest().session_id(),
+    ///     authenticated_at: login,
+    /// };
+    /// let window = Duration::from_secs(300);
+    /// assert!(user.authenticated_within(window, login + Duration::from_secs(299)));
+    /// assert!(!user.authenticated_within(window, login + Duration::from_secs(300)));
+    /// ```
+    #[must_use]
+    pub fn authenticated_within(&self, window: Duration, now: SystemTime) -> bool {
+        is_within(self.authenticated_at, window, now)
+    }
+}
+
+/// Whether `authenticated_at` is less than `window` before `now`.
+pub(crate) fn is_within(authenticated_at: SystemTime, window: Duration, now: SystemTime) -> bool {
+    !window.is_zero()
+        && now
+            .duration_since(authenticated_at)
+            .map_or(true, |elapsed| elapsed < window)
 }
 
 /// The key that identifies an email address: trimmed, NFC-normalised (Unicode canonical

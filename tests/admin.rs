@@ -347,7 +347,7 @@ async fn export_then_import_into_a_second_file_keeps_passwords_and_generations()
             .await
             .expect("log in")
             .expect("right password");
-        auth.change_password(&session.token, OTHER_PW, GOOD_PW, None)
+        auth.change_password(&session.token, OTHER_PW, GOOD_PW, None, None)
             .await
             .expect("carol's new password");
     }
@@ -589,7 +589,7 @@ async fn export_import_moves_users_from_a_redb_file_into_postgresql_and_back() {
             .await
             .expect("carol");
         let session = log_in_with(&auth, "carol@example.com", OTHER_PW).await;
-        auth.change_password(&session.token, OTHER_PW, GOOD_PW, None)
+        auth.change_password(&session.token, OTHER_PW, GOOD_PW, None, None)
             .await
             .expect("carol's new password");
     }

@@ -1,6 +1,7 @@
 //! `RequireAuth` over a real socket, inside `AuthLayer` around the echo app: API clients get
 //! 401 JSON, browsers a 303 to the login page with a safe `next`, logged-in requests reach the
-//! app untouched.
+//! app untouched. `RequireRecentAuth` lets through only sessions authenticated within the
+//! re-authentication window, and answers the others 403 JSON or a 303 to the re-auth page.
 
 mod support;
 
@@ -8,7 +9,7 @@ use http::{Method, StatusCode};
 use support::*;
 use tempfile::TempDir;
 use tower::ServiceBuilder;
-use tower_user_auth::{AuthLayer, RequireAuth};
+use tower_user_auth::{AuthLayer, RequireAuth, RequireRecentAuth};
 
 /// What Chromium sends for a page.
 const BROWSER: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,\
@@ -211,4 +212,103 @@ async fn a_hostile_request_target_never_ends_up_in_location() {
     // A plain path beside them still gets its `next`.
     let a = get_accepting(&server.http, "/evil.com", Some(BROWSER), "").await;
     assert_eq!(a.header("location"), Some("/login?next=%2Fevil.com"));
+}
+
+/// `AuthLayer`, then `RequireRecentAuth` built from the same `Auth` (its window, its clock:
+/// a manual one), around a fresh [`Echo`], served on a real socket.
+async fn serve_recent(
+    guard: impl FnOnce(&tower_user_auth::Auth) -> RequireRecentAuth,
+) -> (Server, Echo, tower_user_auth::ManualClock, TempDir) {
+    let (auth, clock, dir) = auth_with_clock(hardened_config());
+    let echo = Echo::default();
+    let service = ServiceBuilder::new()
+        .layer(AuthLayer::new(auth.clone()))
+        .layer(guard(&auth))
+        .service(echo.clone());
+    (serve_service(service).await, echo, clock, dir)
+}
+
+#[tokio::test]
+async fn recent_auth_without_a_session_answers_as_require_auth() {
+    let (server, echo, _clock, _dir) = serve_recent(RequireRecentAuth::new).await;
+    let a = get_accepting(&server.http, "/secret?x=1", None, "").await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(a.body, r#"{"message":"login required"}"#);
+    let a = get_accepting(&server.http, "/secret?x=1", Some(BROWSER), "").await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(a.header("location"), Some("/login?next=%2Fsecret%3Fx%3D1"));
+    assert_eq!(echo.calls(), 0);
+}
+
+#[tokio::test]
+async fn recent_auth_lets_a_fresh_session_through_and_refuses_a_stale_one() {
+    let (server, echo, clock, _dir) = serve_recent(RequireRecentAuth::new).await;
+    let cookie = logged_in(&server.http).await;
+    // Just logged in: fresh.
+    let a = get_accepting(&server.http, "/secret", None, &cookie).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    assert_eq!(echo.calls(), 1);
+    clock.advance(std::time::Duration::from_secs(299));
+    let a = get_accepting(&server.http, "/secret", None, &cookie).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    // Past the window (300 s by default): API clients 403, browsers to re-authenticate.
+    clock.advance(std::time::Duration::from_secs(2));
+    for accept in [None, Some("application/json")] {
+        let a = get_accepting(&server.http, "/secret?x=1", accept, &cookie).await;
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{accept:?}");
+        assert_eq!(a.body, r#"{"message":"re-authentication required"}"#);
+        assert_eq!(a.header("cache-control"), Some("no-store"));
+        assert_eq!(a.header("x-content-type-options"), Some("nosniff"));
+    }
+    let a = get_accepting(&server.http, "/secret?x=1", Some(BROWSER), &cookie).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        a.header("location"),
+        Some("/account/reauth?next=%2Fsecret%3Fx%3D1")
+    );
+    assert_eq!(a.header("set-cookie"), None, "the session stays");
+    assert_eq!(echo.calls(), 2);
+    // A step-up makes the new session fresh again; the old cookie is gone.
+    let headers = cookie_header(&cookie);
+    let a = server
+        .http
+        .send(
+            Method::POST,
+            "/profile/reauth",
+            &headers,
+            Body::Form(&[("current_password", GOOD_PW)]),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let renewed = a.session_cookie_header().expect("a new session cookie");
+    let a = get_accepting(&server.http, "/secret", None, &renewed).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let a = get_accepting(&server.http, "/secret", None, &cookie).await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(echo.calls(), 3);
+}
+
+#[tokio::test]
+async fn recent_auth_window_and_pages_are_configurable() {
+    let (server, echo, clock, _dir) = serve_recent(|auth| {
+        RequireRecentAuth::new(auth)
+            .window(std::time::Duration::from_secs(10))
+            .reauth_page("/auth/again?lang=en")
+            .login_page("/auth/login")
+    })
+    .await;
+    let a = get_accepting(&server.http, "/secret", Some(BROWSER), "").await;
+    assert_eq!(a.header("location"), Some("/auth/login?next=%2Fsecret"));
+    let cookie = logged_in(&server.http).await;
+    clock.advance(std::time::Duration::from_secs(11));
+    let a = get_accepting(&server.http, "/secret", Some(BROWSER), &cookie).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        a.header("location"),
+        Some("/auth/again?lang=en&next=%2Fsecret")
+    );
+    // A hostile target is not offered back.
+    let a = get_accepting(&server.http, "//evil.com", Some(BROWSER), &cookie).await;
+    assert_eq!(a.header("location"), Some("/auth/again?lang=en"));
+    assert_eq!(echo.calls(), 0);
 }

@@ -1090,7 +1090,7 @@ async fn shared_concurrent_password_changes_with_the_right_password_are_not_thro
             tokio::spawn(async move {
                 barrier.wait().await;
                 let new = format!("a new good password {i}");
-                on.change_password(&session, support::GOOD_PW, &new, ip("192.0.2.5"))
+                on.change_password(&session, support::GOOD_PW, &new, None, ip("192.0.2.5"))
                     .await
                     .map(drop)
             })
@@ -1222,7 +1222,7 @@ async fn shared_email_change_mail_and_oracle_quotas() {
     let change = |on: &Auth<PgStore>, to: &'static str, client: &'static str| {
         let (on, session) = (on.clone(), session.clone());
         async move {
-            match on.change_email(&session, pw, to, ip(client)).await {
+            match on.change_email(&session, pw, to, None, ip(client)).await {
                 Ok(_) => "sent",
                 Err(AuthError::EmailTaken(_)) => "taken",
                 Err(AuthError::Throttled { .. }) => "throttled",

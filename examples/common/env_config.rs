@@ -130,6 +130,9 @@ pub fn config_from_env(env: &mut Env) -> AuthConfig {
     if let Some(v) = env.parse::<usize>("AUTH_MAX_SESSIONS_PER_USER") {
         c = c.with_max_sessions_per_user((v > 0).then_some(v));
     }
+    if let Some(v) = env.seconds("AUTH_REAUTH_WINDOW") {
+        c = c.with_reauth_window(v);
+    }
     if let Some(v) = env.seconds("AUTH_RESET_TOKEN_LIFETIME") {
         c = c.with_reset_token_lifetime(v);
     }
@@ -277,6 +280,7 @@ fn routes_from_env(mut r: Routes) -> Routes {
         ("AUTH_ROUTE_TOTP_CONFIRM", &mut r.totp_confirm),
         ("AUTH_ROUTE_EMAIL", &mut r.email),
         ("AUTH_ROUTE_EMAIL_CONFIRM", &mut r.email_confirm),
+        ("AUTH_ROUTE_REAUTH", &mut r.reauth),
         ("AUTH_ROUTE_AFTER_LOGOUT", &mut r.after_logout),
     ] {
         if let Some(v) = Env::var(name) {
@@ -300,6 +304,7 @@ fn pages_from_env(mut p: Pages) -> Pages {
         ("AUTH_PAGE_SECOND_FACTOR", &mut p.second_factor),
         ("AUTH_PAGE_CHANGE_EMAIL", &mut p.change_email),
         ("AUTH_PAGE_DELETE_ACCOUNT", &mut p.delete_account),
+        ("AUTH_PAGE_REAUTH", &mut p.reauth),
     ] {
         if let Some(v) = Env::var(name) {
             *slot = v;

@@ -6,7 +6,8 @@ use std::net::IpAddr;
 use super::{
     Auth,
     audit::{Client, audit},
-    reauth::{Reauthenticated, Sensitive},
+    reauth::{Fresh, Reauthenticated, Sensitive},
+    second_factor::SecondFactorProof,
 };
 use crate::{
     error::{AuthError, StoreError},
@@ -54,14 +55,19 @@ impl<S: Store> Auth<S> {
     }
 
     /// Changes the password of the user of the session `token`, who proves it with the
-    /// current password. In one transaction, and only if the password verified is still the
+    /// current password and, when their account has a second factor enabled and the session
+    /// is not fresh (authenticated within the
+    /// [re-authentication window](crate::AuthConfig::with_reauth_window)), `proof` (a code
+    /// or a recovery code, consumed). In one transaction, and only if the password verified is still the
     /// current one (the credential generation is unchanged): sets the new hash, advances the
     /// generation, revokes the reset token, ends the user's other sessions and keeps this one
     /// (same id, new generation).
     ///
     /// # Errors
     /// [`AuthError::InvalidSession`], [`AuthError::InvalidPassword`] (the new one),
-    /// [`AuthError::WrongPassword`] (the current one), [`AuthError::CredentialsChanged`]
+    /// [`AuthError::WrongPassword`] (the current one), [`AuthError::SecondFactorRequired`]
+    /// (no proof: not a failure for throttling), [`AuthError::WrongSecondFactor`] (a
+    /// failure), [`AuthError::CredentialsChanged`]
     /// (another change or reset came first: nothing changed, and throttling counts neither a
     /// failure nor a success), [`AuthError::Throttled`], [`AuthError::Overloaded`],
     /// [`AuthError::Store`].
@@ -70,16 +76,16 @@ impl<S: Store> Auth<S> {
         token: &SessionToken,
         current_password: &str,
         new_password: &str,
+        proof: Option<SecondFactorProof<'_>>,
         client: Option<IpAddr>,
     ) -> Result<User, AuthError> {
-        let Some((_, user)) = self.live_session_user(token).await? else {
-            return Err(AuthError::InvalidSession);
-        };
         let policy = &self.shared.config.password_policy;
         let Reauthenticated { user, attempt } = self
-            .reauthenticate_checked(
-                user,
+            .reauthenticate_session_fully(
+                token,
                 current_password,
+                proof,
+                Fresh::SparesTheFactor,
                 client,
                 Sensitive::PasswordChange,
                 |user| policy.check(new_password, &user.email).map_err(Into::into),

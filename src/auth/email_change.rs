@@ -7,7 +7,8 @@ use super::{
     Auth,
     audit::{Client, audit},
     email_tokens::Redeeming,
-    reauth::{Reauthenticated, Sensitive},
+    reauth::{Fresh, Reauthenticated, Sensitive},
+    second_factor::SecondFactorProof,
 };
 use crate::{
     error::{AuthError, StoreError},
@@ -34,7 +35,9 @@ pub enum EmailChange {
 
 impl<S: Store> Auth<S> {
     /// Moves the account of the user of the session `token`, who proves it with the current
-    /// password, to `new_email`, from `client`. With email confirmation on
+    /// password (and, when the account has a second factor enabled and the session is not
+    /// fresh, with `proof`, as [`change_password`](Self::change_password) does), to
+    /// `new_email`, from `client`. With email confirmation on
     /// ([`AuthConfig::with_email_confirmation`](crate::AuthConfig::with_email_confirmation)),
     /// a token goes to the new address ([`AccountEmail::EmailChange`]) and
     /// [`confirm_email_change`](Self::confirm_email_change) makes the change; otherwise it
@@ -43,8 +46,8 @@ impl<S: Store> Auth<S> {
     /// old address is told once the change is made ([`AccountEmail::EmailChanged`]), the
     /// sessions stay valid, and the next request of each carries the new email.
     ///
-    /// A wrong password counts as a failed attempt for the throttle, a change clears the
-    /// backoff. Each request that gets past the password learns whether `new_email` is
+    /// A wrong password or code counts as a failed attempt for the throttle, a change clears
+    /// the backoff. Each request that gets past the password learns whether `new_email` is
     /// taken, so it counts against `client`'s registration quota
     /// ([`ThrottleConfig::with_registrations_per_hour`](crate::ThrottleConfig::with_registrations_per_hour));
     /// and the tokens sent to one address, whatever its spelling and whoever asks, are
@@ -64,11 +67,11 @@ impl<S: Store> Auth<S> {
     /// auth.register("ann@example.com", password, None).await?;
     /// let session = auth.log_in("bob@example.com", password, None).await?.expect("logged in").token;
     /// assert!(matches!(
-    ///     auth.change_email(&session, password, "ann@example.com", None).await,
+    ///     auth.change_email(&session, password, "ann@example.com", None, None).await,
     ///     Err(AuthError::EmailTaken(_))
     /// ));
     /// let EmailChange::Changed(user) =
-    ///     auth.change_email(&session, password, "robert@example.com", None).await?
+    ///     auth.change_email(&session, password, "robert@example.com", None, None).await?
     /// else {
     ///     unreachable!("email confirmation is off")
     /// };
@@ -82,6 +85,7 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::InvalidEmail`] (`new_email` cannot be an address),
     /// [`AuthError::InvalidSession`], [`AuthError::WrongPassword`],
+    /// [`AuthError::SecondFactorRequired`], [`AuthError::WrongSecondFactor`],
     /// [`AuthError::EmailTaken`] (an account has the address, this one included),
     /// [`AuthError::CredentialsChanged`] (the password or email changed after this request
     /// verified it: nothing changed), [`AuthError::Throttled`], [`AuthError::Overloaded`],
@@ -91,12 +95,22 @@ impl<S: Store> Auth<S> {
         token: &SessionToken,
         current_password: &str,
         new_email: &str,
+        proof: Option<SecondFactorProof<'_>>,
         client: Option<IpAddr>,
     ) -> Result<EmailChange, AuthError> {
         const WHAT: Sensitive = Sensitive::EmailChange;
         let new_email = check_email(new_email)?;
+        let fresh = Fresh::SparesTheFactor;
         let Reauthenticated { user, attempt } = self
-            .reauthenticate_session(token, current_password, client, WHAT)
+            .reauthenticate_session_fully(
+                token,
+                current_password,
+                proof,
+                fresh,
+                client,
+                WHAT,
+                |_| Ok(()),
+            )
             .await?;
         let throttle = &self.shared.throttle;
         // The password was right: from here on no refusal is a failed attempt.

@@ -16,6 +16,7 @@ mod email_tokens;
 mod login;
 mod notices;
 mod reauth;
+mod recent;
 mod reset;
 mod second_factor;
 mod sessions;
@@ -34,6 +35,7 @@ pub use self::{
     },
     email_change::EmailChange,
     login::{LoggedIn, Login},
+    recent::Reauthentication,
     reset::ResetRequested,
     second_factor::{RECOVERY_CODES, RecoveryCodes, SecondFactorProof, TotpSetup},
     sessions::SessionInfo,
@@ -183,6 +185,11 @@ impl<S: Store> Auth<S> {
     #[must_use]
     pub fn now(&self) -> SystemTime {
         self.shared.clock.now()
+    }
+
+    /// The configured clock, shared: for the guards that tell the time as this `Auth` does.
+    pub(crate) fn clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.shared.clock)
     }
 
     pub(crate) async fn find(&self, query: UserQuery) -> Result<Option<User>, AuthError> {

@@ -75,6 +75,7 @@ impl<S: Store> Auth<S> {
             id: record.user_id,
             email,
             session: digest.session_id(),
+            authenticated_at: record.created,
         };
         Some((authenticated, record))
     }

@@ -68,6 +68,8 @@ pub struct AuthConfig {
     /// if not, it follows the idle timeout.
     pub(crate) session_renewal_set: bool,
     pub(crate) max_sessions_per_user: Option<usize>,
+    /// How long after its authentication a session counts as fresh (re-authenticated).
+    pub(crate) reauth_window: Duration,
     pub(crate) reset_token_lifetime: Duration,
     pub(crate) reset_token_in_response: bool,
     pub(crate) end_sessions_on_reset: bool,
@@ -115,6 +117,7 @@ impl fmt::Debug for AuthConfig {
             .field("session_lifetime", &self.session_lifetime)
             .field("session_renewal", &self.session_renewal)
             .field("max_sessions_per_user", &self.max_sessions_per_user)
+            .field("reauth_window", &self.reauth_window)
             .field("reset_token_lifetime", &self.reset_token_lifetime)
             .field("reset_token_in_response", &self.reset_token_in_response)
             .field("end_sessions_on_reset", &self.end_sessions_on_reset)
@@ -143,6 +146,9 @@ impl fmt::Debug for AuthConfig {
     }
 }
 
+/// The default re-authentication window: five minutes.
+pub const DEFAULT_REAUTH_WINDOW: Duration = Duration::from_secs(300);
+
 /// The default session renewal interval, unless half the idle timeout is shorter.
 const DEFAULT_RENEWAL: Duration = Duration::from_secs(60);
 
@@ -165,6 +171,7 @@ impl AuthConfig {
             session_renewal: DEFAULT_RENEWAL,
             session_renewal_set: false,
             max_sessions_per_user: Some(32),
+            reauth_window: DEFAULT_REAUTH_WINDOW,
             reset_token_lifetime: Duration::from_secs(60 * 60),
             reset_token_in_response: false,
             end_sessions_on_reset: true,
@@ -284,6 +291,36 @@ impl AuthConfig {
     pub fn with_max_sessions_per_user(mut self, max: Option<usize>) -> Self {
         self.max_sessions_per_user = max.map(|m| m.max(1));
         self
+    }
+
+    /// A session counts as freshly authenticated for this long after the login that
+    /// started it, or after the step-up (`POST /profile/reauth`, [`Auth::step_up`]) that
+    /// renewed it (default [`DEFAULT_REAUTH_WINDOW`], five minutes, in both profiles; zero:
+    /// never, every sensitive operation asks for the factors; validation refuses more than
+    /// [`MAX_DURATION`]). Within it, a password or email change of an account with a second
+    /// factor needs no code, [`Auth::require_recent_authentication`] and
+    /// [`RequireRecentAuth`](crate::RequireRecentAuth) let the session through.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_user_auth::AuthConfig;
+    ///
+    /// let config = AuthConfig::hardened().with_reauth_window(Duration::from_secs(600));
+    /// assert_eq!(config.reauth_window(), Duration::from_secs(600));
+    /// assert_eq!(AuthConfig::seed().reauth_window(), Duration::from_secs(300));
+    /// ```
+    ///
+    /// [`Auth::step_up`]: crate::Auth::step_up
+    /// [`Auth::require_recent_authentication`]: crate::Auth::require_recent_authentication
+    pub fn with_reauth_window(mut self, window: Duration) -> Self {
+        self.reauth_window = window;
+        self
+    }
+
+    /// The re-authentication window: see [`with_reauth_window`](Self::with_reauth_window).
+    #[must_use]
+    pub fn reauth_window(&self) -> Duration {
+        self.reauth_window
     }
 
     /// A reset token works for this long (default one hour; validation refuses zero).

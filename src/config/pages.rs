@@ -29,6 +29,7 @@ use crate::error::ConfigProblem;
 /// | change the email (`PUT /profile/email`) | `next`, else [`change_email`](Self::change_email)`?notice=email_changed` (`email_change_sent` when the change waits for a token) | [`change_email`](Self::change_email)`?error=<code>` |
 /// | confirm an email change (`POST /profile/email/confirm`) | `next`, else [`change_email`](Self::change_email)`?notice=email_changed` | [`change_email`](Self::change_email)`?error=<code>` |
 /// | delete the account (`DELETE /profile`) | `next`, else the after-logout target | [`delete_account`](Self::delete_account)`?error=<code>` |
+/// | re-authenticate (`POST /profile/reauth`) | `next`, else [`after_login`](Self::after_login), with the new session's cookie | [`reauth`](Self::reauth)`?error=<code>`, `next` kept |
 ///
 /// Forms reach the `PUT` and `DELETE` routes by `POST` with a hidden `_method` field (`PUT`
 /// or `DELETE`), read only from urlencoded and multipart bodies.
@@ -48,7 +49,7 @@ use crate::error::ConfigProblem;
 /// `wrong_credentials`, `wrong_password`, `registration_closed`, `unknown_email`,
 /// `invalid_token`, `no_such_session`, `conflict`, `throttled`, `bad_request`, `too_large`,
 /// `unsupported`, `timeout`, `busy`, `error`, `email_not_confirmed`,
-/// `second_factor_required`, `wrong_code`.
+/// `second_factor_required`, `wrong_code`, `reauthentication_required`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pages {
     /// The log-in form (`/login`).
@@ -74,6 +75,11 @@ pub struct Pages {
     pub change_email: String,
     /// The delete-account form (`/account/delete`).
     pub delete_account: String,
+    /// The re-authentication form (`/account/reauth`): the current password, and a code
+    /// when the account has a second factor, posted to `POST /profile/reauth` with the
+    /// `next` it was given. [`RequireRecentAuth`](crate::RequireRecentAuth) sends browsers
+    /// here.
+    pub reauth: String,
 }
 
 impl Default for Pages {
@@ -90,12 +96,13 @@ impl Default for Pages {
             second_factor: "/account/totp".into(),
             change_email: "/account/email".into(),
             delete_account: "/account/delete".into(),
+            reauth: "/account/reauth".into(),
         }
     }
 }
 
 impl Pages {
-    fn all(&self) -> [&String; 11] {
+    fn all(&self) -> [&String; 12] {
         [
             &self.login,
             &self.register,
@@ -108,6 +115,7 @@ impl Pages {
             &self.second_factor,
             &self.change_email,
             &self.delete_account,
+            &self.reauth,
         ]
     }
 

@@ -38,6 +38,9 @@ pub struct Routes {
     /// `POST`: make an email change with the token sent to the new address
     /// (`/profile/email/confirm`), when email change and email confirmation are on.
     pub email_confirm: String,
+    /// `POST`: re-authenticate (step up) with every factor of the account, which replaces
+    /// the session with a fresh one (`/profile/reauth`).
+    pub reauth: String,
     /// Where logout redirects (`/`).
     pub after_logout: String,
 }
@@ -57,6 +60,7 @@ impl Default for Routes {
             totp_confirm: "/profile/totp/confirm".into(),
             email: "/profile/email".into(),
             email_confirm: "/profile/email/confirm".into(),
+            reauth: "/profile/reauth".into(),
             after_logout: "/".into(),
         }
     }
@@ -64,7 +68,7 @@ impl Default for Routes {
 
 impl Routes {
     /// The served paths, in a fixed order (the after-logout target aside).
-    pub(super) fn served(&self) -> [&String; 12] {
+    pub(super) fn served(&self) -> [&String; 13] {
         [
             &self.register,
             &self.sessions,
@@ -78,6 +82,7 @@ impl Routes {
             &self.totp_confirm,
             &self.email,
             &self.email_confirm,
+            &self.reauth,
         ]
     }
 
@@ -104,6 +109,7 @@ impl Routes {
             totp_confirm: full(&self.totp_confirm),
             email: full(&self.email),
             email_confirm: full(&self.email_confirm),
+            reauth: full(&self.reauth),
             after_logout: self.after_logout.clone(),
         }
     }

@@ -61,6 +61,10 @@ impl AuthConfig {
                 problems.push(ConfigProblem::TooLong(what));
             }
         }
+        // Zero is a window: no session is ever fresh.
+        if self.reauth_window > MAX_DURATION {
+            problems.push(ConfigProblem::TooLong("re-authentication window"));
+        }
         if !self.session_idle_timeout.is_zero() && self.session_renewal >= self.session_idle_timeout
         {
             problems.push(ConfigProblem::SessionRenewal {

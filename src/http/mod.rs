@@ -3,7 +3,7 @@
 //! A request to an auth route is answered by the layer (`routes`); any other request goes to
 //! the wrapped service, with an [`AuthenticatedUser`](crate::AuthenticatedUser) in its
 //! extensions when its session cookie names a live session. [`RequireAuth`] lets only such
-//! requests through.
+//! requests through, [`RequireRecentAuth`] only those of a recently authenticated session.
 
 mod body;
 mod client;
@@ -26,7 +26,10 @@ pub use self::{
     body::AuthBody,
     client::PeerAddr,
     future::ResponseFuture,
-    guard::{RequireAuth, RequireAuthFuture, RequireAuthService},
+    guard::{
+        RequireAuth, RequireAuthFuture, RequireAuthService, RequireRecentAuth,
+        RequireRecentAuthService,
+    },
     layer::AuthLayer,
     negotiate::prefers_html,
     redirect::safe_next,

@@ -86,6 +86,13 @@ impl Rejection {
         Self::new(StatusCode::UNAUTHORIZED, "login required")
     }
 
+    /// A request that needs a recent authentication came with an older session: the one
+    /// answer of [`AuthError::ReauthenticationRequired`] and of the recent-auth guard.
+    pub(crate) fn reauthentication_required() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "re-authentication required")
+            .with_code("reauthentication_required")
+    }
+
     pub(crate) fn method_not_allowed(allow: &'static str) -> Self {
         Self {
             allow: Some(allow),
@@ -186,6 +193,7 @@ impl From<AuthError> for Rejection {
                 Self::new(StatusCode::UNAUTHORIZED, "second factor required")
                     .with_code("second_factor_required")
             }
+            AuthError::ReauthenticationRequired => Self::reauthentication_required(),
             AuthError::WrongSecondFactor => {
                 Self::new(StatusCode::UNAUTHORIZED, e.to_string()).with_code("wrong_code")
             }

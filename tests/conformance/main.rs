@@ -209,5 +209,6 @@ conformance! {
     ],
     auth: [
         auth_works_on_the_store,
+        step_ups_at_once_leave_one_fresh_session,
     ],
 }

@@ -9,7 +9,7 @@ use super::{
     BROWSER, HIDDEN_DELETE, HIDDEN_PUT, assert_form, assert_secure, browse, form, log_in, start,
 };
 use crate::support::{
-    Answer, Body, GOOD_PW,
+    Answer, Body, Demo, GOOD_PW,
     browser::totp::{code_at, current_step},
 };
 
@@ -33,6 +33,48 @@ fn assert_lifecycle_page(a: &Answer) {
         assert!(!a.body.contains("<script"), "no JavaScript: {}", a.body);
     }
     assert!(a.body.starts_with("<!DOCTYPE html>"), "{}", a.body);
+}
+
+/// Sets up and enables a second factor for the session `cookie` as the page's script does
+/// (`POST /profile/totp`, then the current code); the first recovery code.
+async fn enable_factor(demo: &Demo, cookie: &str) -> String {
+    let headers = [("cookie", cookie)];
+    let fields = [("current_password", GOOD_PW)];
+    let a = demo
+        .http
+        .send(Method::POST, "/profile/totp", &headers, Body::Form(&fields))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
+    let code = code_at(&secret, current_step());
+    let fields = [("code", code.as_str())];
+    let a = demo
+        .http
+        .send(
+            Method::POST,
+            "/profile/totp/confirm",
+            &headers,
+            Body::Form(&fields),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    a.json()["recovery_codes"][0]
+        .as_str()
+        .expect("a recovery code")
+        .to_owned()
+}
+
+/// `POST path` with form `fields` as a browser on the demo's own page sends it (its
+/// `Accept` and `Origin`), with the session `cookie`.
+async fn post_as_browser(demo: &Demo, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Answer {
+    let headers = [
+        ("accept", BROWSER),
+        ("origin", demo.base.as_str()),
+        ("cookie", cookie),
+    ];
+    demo.http
+        .send(Method::POST, path, &headers, Body::Form(fields))
+        .await
 }
 
 const PASSWORD_FIELD: (&str, &[&str]) = (
@@ -297,31 +339,7 @@ async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
         &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
     );
     let cookie = log_in(&demo, "", "hal@example.com").await;
-    let api = |path: &'static str, fields: Vec<(&'static str, String)>| {
-        let demo = &demo;
-        let cookie = cookie.clone();
-        async move {
-            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            demo.http
-                .send(
-                    Method::POST,
-                    path,
-                    &[("cookie", &cookie)],
-                    Body::Form(&fields),
-                )
-                .await
-        }
-    };
-    let a = api("/profile/totp", vec![("current_password", GOOD_PW.into())]).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let secret = a.json()["secret"].as_str().expect("secret").to_owned();
-    let code = code_at(&secret, current_step());
-    let a = api("/profile/totp/confirm", vec![("code", code)]).await;
-    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
-    let recovery = a.json()["recovery_codes"][0]
-        .as_str()
-        .expect("a recovery code")
-        .to_owned();
+    let recovery = enable_factor(&demo, &cookie).await;
 
     let a = browse(&demo, "/account/totp", &cookie).await;
     assert_lifecycle_page(&a);
@@ -351,26 +369,13 @@ async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
     assert!(delete.contains("name=\"recovery_code\""), "{delete}");
 
     // The removal form as a browser posts it.
-    let origin = demo.base.clone();
     let fields = [
         ("_method", "DELETE"),
         ("current_password", GOOD_PW),
         ("otp", ""),
         ("recovery_code", recovery.as_str()),
     ];
-    let a = demo
-        .http
-        .send(
-            Method::POST,
-            "/profile/totp",
-            &[
-                ("accept", BROWSER),
-                ("origin", origin.as_str()),
-                ("cookie", cookie.as_str()),
-            ],
-            Body::Form(&fields),
-        )
-        .await;
+    let a = post_as_browser(&demo, "/profile/totp", &cookie, &fields).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(
         a.header("location"),
@@ -383,4 +388,80 @@ async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
         a.body
     );
     assert!(a.body.contains("has been removed"), "{}", a.body);
+}
+
+/// Issue 21: with a factor on, the change-password and change-email forms carry the code
+/// fields (the routes need one unless the session is fresh), and the re-authentication page
+/// (`/account/reauth`) steps up with `POST /profile/reauth` and goes on to its `next`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_change_forms_ask_for_a_code_with_a_factor_on_and_the_reauth_page_steps_up() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("a.redb"),
+        "hardened",
+        &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
+    );
+    let cookie = log_in(&demo, "", "rea@example.com").await;
+    let has_code = |body: &str, id: &str| {
+        let f = form(body, id);
+        f.contains("name=\"otp\"") && f.contains("name=\"recovery_code\"")
+    };
+    for (page, id) in [
+        ("/account/password", "password-form"),
+        ("/account/email", "email-form"),
+        ("/account/reauth?next=%2Faccount%2Femail", "reauth-form"),
+    ] {
+        let a = browse(&demo, page, &cookie).await;
+        assert_lifecycle_page(&a);
+        assert!(!has_code(&a.body, id), "no factor, no code: {}", a.body);
+    }
+    let a = browse(&demo, "/account/reauth?next=%2Faccount%2Femail", &cookie).await;
+    assert_form(
+        &a.body,
+        "reauth-form",
+        "/profile/reauth",
+        &[
+            PASSWORD_FIELD,
+            ("next", &["type=\"hidden\"", "value=\"/account/email\""]),
+        ],
+        "id=\"reauth-submit\"",
+    );
+    let a = browse(&demo, "/account/reauth", "").await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "needs a session");
+
+    let recovery = enable_factor(&demo, &cookie).await;
+    for (page, id) in [
+        ("/account/password", "password-form"),
+        ("/account/email", "email-form"),
+        ("/account/reauth", "reauth-form"),
+    ] {
+        let a = browse(&demo, page, &cookie).await;
+        assert!(has_code(&a.body, id), "a factor, a code: {}", a.body);
+    }
+
+    // The re-authentication form as a browser posts it: a new session, then `next`.
+    let fields = [
+        ("current_password", GOOD_PW),
+        ("otp", ""),
+        ("recovery_code", recovery.as_str()),
+        ("next", "/account/email"),
+    ];
+    let a = post_as_browser(&demo, "/profile/reauth", &cookie, &fields).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.header("location"), Some("/account/email"));
+    let renewed = format!("session_id={}", a.session_cookie().expect("a new session"));
+    assert_ne!(renewed, cookie);
+    let a = browse(&demo, "/account/email", &renewed).await;
+    assert!(
+        a.body.contains("<span id=\"email\">rea@example.com</span>"),
+        "{}",
+        a.body
+    );
+    let a = browse(
+        &demo,
+        "/account/reauth?error=reauthentication_required",
+        &renewed,
+    )
+    .await;
+    assert!(a.body.contains("confirm it is you"), "{}", a.body);
 }

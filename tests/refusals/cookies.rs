@@ -178,6 +178,7 @@ async fn a_user_injected_further_out_is_removed() {
         id: UserId(bob.id.0 + 1000),
         email: "forged@evil.io".into(),
         session: SessionToken::generate().digest().session_id(),
+        authenticated_at: std::time::SystemTime::now(),
     };
     for cookie in [
         None,

@@ -335,3 +335,46 @@ async fn a_removal_racing_a_reset_never_lands_after_the_reset_answered() {
         "the factor was removed after the reset answered in rounds {removed_after_reset:?}"
     );
 }
+
+/// Of step-ups presented at once with one session (and the right password), exactly one
+/// gets a new session; the old cookie dies with every round, and the others are answered as
+/// requests whose session ended (403), with no cookie of their own: the account ends each
+/// round with as many sessions as it began with.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn step_ups_at_once_with_one_session_leave_exactly_one_new_session() {
+    let site = Site::hardened().await;
+    let email = "race-stepup@example.com";
+    site.register(email).await;
+    let mut cookie = site.session(email).await;
+    let fields = [("current_password", GOOD_PW)];
+    for round in 0..ROUNDS {
+        let before = site.sessions(email).await;
+        let answers = together(&site, "/profile/reauth", &cookie, &fields).await;
+        assert_eq!(
+            count(&answers, StatusCode::OK),
+            1,
+            "round {round}: {answers:?}"
+        );
+        assert_eq!(
+            count(&answers, StatusCode::FORBIDDEN),
+            AT_ONCE - 1,
+            "round {round}: {answers:?}"
+        );
+        let renewed: Vec<String> = answers
+            .iter()
+            .filter_map(|a| a.session_cookie_header())
+            .filter(|c| c != "session_id=")
+            .collect();
+        assert_eq!(renewed.len(), 1, "round {round}: {answers:?}");
+        assert_eq!(site.sessions(email).await, before, "round {round}");
+        let a = site.http().get("/profile", &cookie).await;
+        assert_eq!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "round {round}: the old cookie"
+        );
+        let a = site.http().get("/profile", &renewed[0]).await;
+        assert_eq!(a.status, StatusCode::OK, "round {round}: the new cookie");
+        cookie = renewed[0].clone();
+    }
+}

@@ -8,6 +8,9 @@
 //! - [`routes`]: setting a factor up, confirming it, removing it, and every refusal;
 //! - [`login`]: the password alone, wrong and replayed codes, step boundaries, recovery
 //!   codes, a password reset;
+//! - [`reauth`]: a login or a step-up (`POST /profile/reauth`) makes the session fresh for
+//!   the window; password and email changes need a code when it is not; a step-up rotates
+//!   the session;
 //! - [`sealing`]: the database file does not hold the secret; without the key only recovery
 //!   codes log in;
 //! - [`throttling`]: what counts as a failure.
@@ -18,6 +21,7 @@ mod support;
 mod audit;
 mod concurrency;
 mod login;
+mod reauth;
 mod routes;
 mod sealing;
 mod site;

@@ -225,3 +225,67 @@ async fn parallel_wrong_codes_check_at_most_the_free_failures() {
         wait_out(&site);
     }
 }
+
+/// A step-up (`POST /profile/reauth`) is counted as a login is: a wrong password and a right
+/// password with a wrong code are failures on the account's and client's counters, which
+/// then hold back a login and a step-up alike; a missing code is not a failure.
+#[tokio::test]
+async fn a_step_up_s_wrong_guesses_are_counted_as_a_login_s() {
+    let site = Site::new(throttled_config()).await;
+    let email = "stepup-counted@example.com";
+    let enabled = site.enabled(email).await;
+    let step_up = |fields: Vec<(&'static str, String)>| {
+        let site = &site;
+        let cookie = enabled.cookie.clone();
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            site.send(Method::POST, "/profile/reauth", &cookie, &fields)
+                .await
+        }
+    };
+    site.advance_steps(1);
+    let wrong = code(&enabled.secret, site.step() + 2);
+    for _ in 0..2 * FREE_FAILURES {
+        let a = step_up(vec![("current_password", GOOD_PW.into())]).await;
+        assert_refused(&a, StatusCode::UNAUTHORIZED, Some("second factor required"));
+    }
+    let a = step_up(vec![
+        ("current_password", OTHER_PW.into()),
+        ("otp", wrong.clone()),
+    ])
+    .await; // 1
+    assert_refused(&a, StatusCode::FORBIDDEN, None);
+    let a = step_up(vec![
+        ("current_password", GOOD_PW.into()),
+        ("otp", wrong.clone()),
+    ])
+    .await; // 2
+    assert_refused(
+        &a,
+        StatusCode::UNAUTHORIZED,
+        Some("wrong second factor code"),
+    );
+    wrong_password(&site, email).await; // 3
+    // Held back, a step-up and a login alike, even with the right code.
+    let otp = code(&enabled.secret, site.step());
+    let a = step_up(vec![
+        ("current_password", GOOD_PW.into()),
+        ("otp", otp.clone()),
+    ])
+    .await;
+    assert_refused(&a, StatusCode::TOO_MANY_REQUESTS, None);
+    held_back(&site, email, &[("otp", &otp)]).await;
+
+    // Past the backoff a full step-up is a success: it clears the failures.
+    wait_out(&site);
+    let otp = code(&enabled.secret, site.step());
+    let a = step_up(vec![("current_password", GOOD_PW.into()), ("otp", otp)]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+    for _ in 1..FREE_FAILURES {
+        wrong_password(&site, email).await;
+    }
+    site.advance_steps(1);
+    let otp = code(&enabled.secret, site.step());
+    let a = site.log_in(email, &[("otp", &otp)]).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.body);
+}

@@ -349,6 +349,7 @@ async fn item_16_wrapped_app_gets_only_non_secret_user_fields() {
         id: UserId(uid.0),
         email: "ext@example.com".into(),
         session: SessionId([7; 16]),
+        authenticated_at: std::time::SystemTime::now(),
     };
     let unissued = uuid::Uuid::new_v4().to_string();
     for mut req in [

@@ -78,11 +78,20 @@ where
     let (parts, body) = req.into_parts();
     let user = parts.extensions.get::<AuthenticatedUser>().map(|u| {
         // Exhaustive: a field added to what the app receives (a hash, a token) fails here.
-        let AuthenticatedUser { id, email, session } = u.clone();
+        let AuthenticatedUser {
+            id,
+            email,
+            session,
+            authenticated_at,
+        } = u.clone();
+        let authenticated_at = authenticated_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         serde_json::json!({
             "id": id.0,
             "email": email,
             "session": session.to_string(),
+            "authenticated_at": authenticated_at,
             "debug": format!("{u:?}"),
             "serialized": serde_json::to_value(u).expect("serialize"),
         })

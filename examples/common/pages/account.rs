@@ -10,7 +10,7 @@ use tower_user_auth::store::SecondFactorRecord;
 
 use super::{
     Query, TOTP_SCRIPT_PATH,
-    views::{Site, layout, layout_with, second_factor_fields},
+    views::{Site, code_unless_fresh, layout, layout_with, second_factor_fields},
 };
 
 /// The paragraph of a page whose feature this site has turned off.
@@ -48,10 +48,11 @@ pub fn confirm_email(site: &Site<'_>, query: &Query) -> String {
     layout(site, "Confirm your email", query, content)
 }
 
-/// `GET /account/email`: the change-email form (for a logged-in user), and, when the change
+/// `GET /account/email`: the change-email form (for a logged-in user; with the code fields
+/// when the account's second factor is on), and, when the change
 /// waits for a code sent to the new address, the form that makes it (with or without a
 /// session).
-pub fn change_email(site: &Site<'_>, query: &Query) -> String {
+pub fn change_email(site: &Site<'_>, query: &Query, factor_enabled: bool) -> String {
     let routes = site.config.routes();
     let by_token = site.config.email_confirmation();
     let content = if site.config.email_change() {
@@ -64,6 +65,9 @@ pub fn change_email(site: &Site<'_>, query: &Query) -> String {
                     input id="new_email" type="email" name="new_email" autocomplete="email" required;
                     label for="current_password" { "Current password" }
                     input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+                    @if factor_enabled {
+                        (code_unless_fresh(site))
+                    }
                     @if by_token {
                         p class="hint" { "We will send a code to the new address: the change is made once you enter it." }
                     }

@@ -80,6 +80,7 @@ enum Page {
     SecondFactor,
     ChangeEmail,
     DeleteAccount,
+    Reauth,
 }
 
 impl Page {
@@ -92,6 +93,7 @@ impl Page {
                 | Page::ChangePassword
                 | Page::SecondFactor
                 | Page::DeleteAccount
+                | Page::Reauth
         )
     }
 }
@@ -145,16 +147,30 @@ pub async fn answer<S: Store, B>(
         return Some(see_other(&login));
     }
     let query = Query::parse(req.uri().query());
+    // The forms that ask for a code when the account's factor is on.
+    let asks_for_code = matches!(
+        page,
+        Page::ChangePassword | Page::ChangeEmail | Page::Reauth
+    );
+    let factor_enabled =
+        match user.filter(|_| asks_for_code && views::second_factor_possible(auth.config())) {
+            Some(user) => match second_factor_of(auth, user).await {
+                Ok(factor) => factor.is_some_and(|f| f.enabled),
+                Err(res) => return Some(res),
+            },
+            None => false,
+        };
     let body = match page {
         Page::Home => views::home(&site, &query),
         Page::Profile => views::profile(&site, &query),
         Page::Login => views::login(&site, &query),
         Page::Register => views::register(&site, &query),
-        Page::ChangePassword => views::change_password(&site, &query),
+        Page::ChangePassword => views::change_password(&site, &query, factor_enabled),
+        Page::Reauth => views::reauth(&site, &query, factor_enabled),
         Page::ForgotPassword => views::forgot_password(&site, &query),
         Page::NewPassword => views::new_password(&site, &query),
         Page::ConfirmEmail => account::confirm_email(&site, &query),
-        Page::ChangeEmail => account::change_email(&site, &query),
+        Page::ChangeEmail => account::change_email(&site, &query, factor_enabled),
         Page::SecondFactor | Page::DeleteAccount => {
             let user = user.expect("checked above");
             // Read only where the page shows a form that depends on it.
@@ -237,6 +253,7 @@ fn page_of<S: Store>(auth: &Auth<S>, path: &str) -> Option<Page> {
         (&pages.second_factor, Page::SecondFactor),
         (&pages.change_email, Page::ChangeEmail),
         (&pages.delete_account, Page::DeleteAccount),
+        (&pages.reauth, Page::Reauth),
         (&pages.after_login, Page::Home),
     ];
     let same = |page: &str| {

@@ -44,6 +44,10 @@ pub fn error_message(code: &str) -> &'static str {
             "That code is not right, or was used already. Wait for the next one-time code, \
              or use a recovery code you have not used."
         }
+        "reauthentication_required" => {
+            "Please confirm it is you: enter your password again (and a code, if you set up \
+             a second factor)."
+        }
         _ => GENERIC_ERROR,
     }
 }

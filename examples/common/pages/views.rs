@@ -249,6 +249,33 @@ pub(super) fn second_factor_fields(totp: bool) -> Markup {
     }
 }
 
+/// The second factor's fields of a form that needs them unless the session is fresh, with
+/// a hint saying so.
+pub(super) fn code_unless_fresh(site: &Site<'_>) -> Markup {
+    html! {
+        p class="hint" id="code-hint" { "Your account has a second factor: give a code, unless you logged in or re-authenticated in the last few minutes." }
+        (second_factor_fields(site.config.totp()))
+    }
+}
+
+/// `GET /account/reauth`: re-authenticate (step up) with every factor of the account, then
+/// go on to `next`, the page that asked for it.
+pub fn reauth(site: &Site<'_>, query: &Query, factor_enabled: bool) -> String {
+    let content = html! {
+        p { "This page needs you to confirm it is you: enter your password again." }
+        form id="reauth-form" method="post" action=(site.action(&site.config.routes().reauth)) {
+            label for="current_password" { "Current password" }
+            input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+            @if factor_enabled {
+                (second_factor_fields(site.config.totp()))
+            }
+            (next_field(query))
+            button id="reauth-submit" type="submit" { "Confirm it is me" }
+        }
+    };
+    layout(site, "Confirm it is you", query, content)
+}
+
 pub fn register(site: &Site<'_>, query: &Query) -> String {
     let pages = site.config.pages();
     let min = site.config.password_policy().min_chars();
@@ -302,7 +329,9 @@ pub fn sessions(site: &Site<'_>, query: &Query, sessions: &[SessionInfo]) -> Str
     layout(site, "Your sessions", query, content)
 }
 
-pub fn change_password(site: &Site<'_>, query: &Query) -> String {
+/// The change-password form; with the account's second factor on, its code fields (needed
+/// unless the session was authenticated within the re-authentication window).
+pub fn change_password(site: &Site<'_>, query: &Query, factor_enabled: bool) -> String {
     let content = html! {
         form id="password-form" method="post" action=(site.action(&site.config.routes().password)) {
             input type="hidden" name="_method" value="PUT";
@@ -310,6 +339,9 @@ pub fn change_password(site: &Site<'_>, query: &Query) -> String {
             input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
             label for="new_password" { "New password" }
             input id="new_password" type="password" name="new_password" autocomplete="new-password" required;
+            @if factor_enabled {
+                (code_unless_fresh(site))
+            }
             p class="hint" { "Your other sessions will be ended." }
             button id="password-submit" type="submit" { "Change the password" }
         }

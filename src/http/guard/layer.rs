@@ -98,16 +98,25 @@ impl RequireAuth {
     /// If `page` is empty or holds a character not allowed in a `Location` header (outside
     /// visible ASCII): a programming error, found at start-up.
     pub fn login_page(self, page: impl Into<String>) -> Self {
-        let login_page = page.into();
-        assert!(
-            !login_page.is_empty() && HeaderValue::from_str(&login_page).is_ok(),
-            "RequireAuth::login_page must be a non-empty URL of visible ASCII characters, \
-             not {login_page:?}"
-        );
+        let login_page = checked_page("RequireAuth::login_page", page.into());
         Self {
             settings: Arc::new(Settings { login_page }),
         }
     }
+}
+
+/// `page` if it can be a `Location` to which a query is added.
+///
+/// # Panics
+///
+/// If `page` is empty or holds a character not allowed in a `Location` header (outside
+/// visible ASCII): a programming error, found at start-up. `setter` names the setter.
+pub(super) fn checked_page(setter: &str, page: String) -> String {
+    assert!(
+        !page.is_empty() && HeaderValue::from_str(&page).is_ok(),
+        "{setter} must be a non-empty URL of visible ASCII characters, not {page:?}"
+    );
+    page
 }
 
 impl Default for RequireAuth {

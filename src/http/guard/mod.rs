@@ -1,8 +1,15 @@
-//! [`RequireAuth`]: lets only logged-in requests through to the wrapped service (the rule is
-//! in its docs).
+//! [`RequireAuth`]: lets only logged-in requests through to the wrapped service;
+//! [`RequireRecentAuth`]: only those whose session was authenticated recently (the rules are
+//! in their docs).
 
 mod future;
 mod layer;
+mod recent;
 mod service;
 
-pub use self::{future::RequireAuthFuture, layer::RequireAuth, service::RequireAuthService};
+pub use self::{
+    future::RequireAuthFuture,
+    layer::RequireAuth,
+    recent::{RequireRecentAuth, RequireRecentAuthService},
+    service::RequireAuthService,
+};

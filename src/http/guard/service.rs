@@ -46,22 +46,32 @@ impl<S> RequireAuthService<S> {
 
     /// The answer to a request without a user.
     fn refuse<B>(&self, req: &Request<B>) -> OwnResponse {
-        if !negotiate::prefers_html(req.headers()) {
-            return Rejection::login_required().into_response();
-        }
-        let page = &self.guard.settings.login_page;
-        let here = req.uri().path_and_query().map(|pq| pq.as_str());
-        // A request target that is no safe path (`//evil.example`, `/../x`) is not offered
-        // back: the login flow then goes to its landing page.
-        let location = match here.and_then(safe_next) {
-            Some(next) => with_next(page, next),
-            None => page.clone(),
-        };
-        // Both parts are visible ASCII: the page was checked when set, `next` is encoded.
-        let location =
-            HeaderValue::try_from(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
-        see_other(location)
+        refuse_logged_out(&self.guard.settings.login_page, req)
     }
+}
+
+/// The answer of a guard to a request without a user: 401 JSON, or for a browser a 303 to
+/// `login_page`.
+pub(super) fn refuse_logged_out<B>(login_page: &str, req: &Request<B>) -> OwnResponse {
+    if !negotiate::prefers_html(req.headers()) {
+        return Rejection::login_required().into_response();
+    }
+    to_page(login_page, req)
+}
+
+/// `303 See Other` to `page`, with the request's path and query as `next`.
+pub(super) fn to_page<B>(page: &str, req: &Request<B>) -> OwnResponse {
+    let here = req.uri().path_and_query().map(|pq| pq.as_str());
+    // A request target that is no safe path (`//evil.example`, `/../x`) is not offered
+    // back: the login flow then goes to its landing page.
+    let location = match here.and_then(safe_next) {
+        Some(next) => with_next(page, next),
+        None => page.to_owned(),
+    };
+    // Both parts are visible ASCII: the page was checked when set, `next` is encoded.
+    let location =
+        HeaderValue::try_from(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    see_other(location)
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireAuthService<S>

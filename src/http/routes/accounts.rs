@@ -3,7 +3,7 @@
 use http::StatusCode;
 use serde_json::json;
 
-use super::{Answer, Call, sessions};
+use super::{Answer, Call, second_factor, sessions};
 use crate::{
     error::AuthError,
     http::{
@@ -41,16 +41,18 @@ pub(super) async fn profile<S: Store>(call: &Call<'_, S>) -> Answer {
     Ok(json(StatusCode::OK, &Profile { email: &user.email }))
 }
 
-/// `PUT /profile/password`.
+/// `PUT /profile/password`: fields `current_password`, `new_password`, and `otp` or
+/// `recovery_code` when the second factor is on and the session is not fresh.
 pub(super) async fn change_password<S: Store>(call: &Call<'_, S>) -> Answer {
     let SessionCookie::Token(token) = call.cookie else {
         return Err(sessions::no_session(call.auth, call.cookie));
     };
     let current = call.fields.required("current_password")?;
     let new = call.fields.required("new_password")?;
+    let proof = second_factor::proof(call.fields)?;
     let user = match call
         .auth
-        .change_password(token, current, new, call.client)
+        .change_password(token, current, new, proof, call.client)
         .await
     {
         Ok(user) => user,

@@ -67,7 +67,7 @@ fn succeeded(
             )
         }
         (_, Some(next)) => next.to_owned(),
-        (Route::LogIn, None) => pages.after_login.clone(),
+        (Route::LogIn | Route::Reauthenticate, None) => pages.after_login.clone(),
         (Route::LogOut | Route::EndAllSessions, None) => config.routes().after_logout.clone(),
         // Ending the session the browser came with logs it out.
         (Route::EndSession(_), None) if res.headers().contains_key(header::SET_COOKIE) => {
@@ -124,6 +124,7 @@ fn failed(pages: &Pages, route: Route, next: Option<&str>, refusal: Rejection) -
         Route::BeginTotp | Route::ConfirmTotp | Route::DisableTotp => (&pages.second_factor, false),
         Route::ChangeEmail | Route::ConfirmEmailChange => (&pages.change_email, false),
         Route::DeleteAccount => (&pages.delete_account, false),
+        Route::Reauthenticate => (&pages.reauth, true),
     };
     let next = next.filter(|_| keeps_next);
     let location = query(page, &[("error", refusal.code)], next);

@@ -75,7 +75,8 @@ pub(super) async fn resend_confirmation<S: Store>(call: &Call<'_, S>) -> Answer 
     Ok(json(StatusCode::OK, &json!({ "message": RESEND_MESSAGE })))
 }
 
-/// `PUT /profile/email`: logged in, fields `current_password` and `new_email`.
+/// `PUT /profile/email`: logged in, fields `current_password` and `new_email`, and `otp` or
+/// `recovery_code` when the second factor is on and the session is not fresh.
 pub(super) async fn change_email<S: Store>(call: &Call<'_, S>) -> Answer {
     let SessionCookie::Token(token) = call.cookie else {
         return Err(sessions::no_session(call.auth, call.cookie));
@@ -88,9 +89,10 @@ pub(super) async fn change_email<S: Store>(call: &Call<'_, S>) -> Answer {
                 .with_code("invalid_email"),
         );
     }
+    let proof = second_factor::proof(call.fields)?;
     let changed = call
         .auth
-        .change_email(token, current, new_email, call.client)
+        .change_email(token, current, new_email, proof, call.client)
         .await;
     let body = match changed {
         Ok(EmailChange::Changed(user)) => {

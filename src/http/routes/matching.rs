@@ -39,6 +39,8 @@ pub(crate) enum Resource {
     Email,
     /// `/profile/email/confirm`.
     EmailConfirm,
+    /// `/profile/reauth`.
+    Reauth,
 }
 
 /// An auth route: a resource and a method.
@@ -62,6 +64,7 @@ pub(crate) enum Route {
     DisableTotp,
     ChangeEmail,
     ConfirmEmailChange,
+    Reauthenticate,
 }
 
 impl Route {
@@ -139,6 +142,7 @@ impl Resource {
                 "POST",
                 (m == Method::POST).then_some(Route::ConfirmEmailChange),
             ),
+            Self::Reauth => ("POST", (m == Method::POST).then_some(Route::Reauthenticate)),
         };
         route.ok_or(allow)
     }
@@ -191,6 +195,7 @@ impl Resource {
             Self::TotpConfirm => Route::ConfirmTotp,
             Self::Email => Route::ChangeEmail,
             Self::EmailConfirm => Route::ConfirmEmailChange,
+            Self::Reauth => Route::Reauthenticate,
         }
     }
 }
@@ -231,6 +236,8 @@ pub(crate) fn match_resource(routes: &Routes, path: &str) -> Option<Resource> {
         Resource::Email
     } else if path == routes.email_confirm {
         Resource::EmailConfirm
+    } else if path == routes.reauth {
+        Resource::Reauth
     } else {
         let id = path
             .strip_prefix(routes.sessions.as_str())?

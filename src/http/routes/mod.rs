@@ -125,6 +125,7 @@ where
         Route::BeginTotp => Box::pin(second_factor::begin(&call)).await,
         Route::ConfirmTotp => Box::pin(second_factor::confirm(&call)).await,
         Route::DisableTotp => Box::pin(second_factor::disable(&call)).await,
+        Route::Reauthenticate => Box::pin(sessions::step_up(&call)).await,
     };
     answer(&auth, route, &request, Some(&fields), result)
 }
@@ -160,7 +161,8 @@ where
         | Route::DeleteAccount
         | Route::BeginTotp
         | Route::ConfirmTotp
-        | Route::DisableTotp => {
+        | Route::DisableTotp
+        | Route::Reauthenticate => {
             extract::fields(&request.headers, body, auth.config().body_limit).await
         }
         Route::LogOut

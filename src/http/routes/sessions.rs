@@ -8,7 +8,8 @@ use serde_json::json;
 use super::{Answer, Call, browser::NO_SESSION, second_factor};
 use crate::{
     AuthenticatedUser,
-    auth::{Auth, Login},
+    auth::{Auth, LoggedIn, Login, Reauthentication},
+    error::AuthError,
     http::{
         cookie::{self, SessionCookie},
         response::{OwnResponse, Rejection, json},
@@ -60,25 +61,50 @@ pub(super) async fn log_in<S: Store>(call: &Call<'_, S>) -> Answer {
             "wrong email or password",
         ));
     };
-    let max_age = logged_in
-        .session
-        .expires
-        .duration_since(auth.now())
-        .unwrap_or_default();
     let mut res = json(
         StatusCode::OK,
         &json!({ "email": email, "message": "logged in" }),
     );
-    res.headers_mut().insert(
-        header::SET_COOKIE,
-        cookie::set_session(auth.config(), &logged_in.token, max_age),
-    );
+    set_session_cookie(auth, &mut res, &logged_in);
     if let Some(device) = &logged_in.device {
         res.headers_mut().append(
             header::SET_COOKIE,
             cookie::set_device(auth.config(), device, auth.now()),
         );
     }
+    Ok(res)
+}
+
+/// Sets the cookie of the session `logged_in` started on `res`, to live as long as it.
+fn set_session_cookie<S: Store>(auth: &Auth<S>, res: &mut OwnResponse, logged_in: &LoggedIn) {
+    let max_age = logged_in
+        .session
+        .expires
+        .duration_since(auth.now())
+        .unwrap_or_default();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie::set_session(auth.config(), &logged_in.token, max_age),
+    );
+}
+
+/// `POST /profile/reauth`: logged in, fields `current_password`, and `otp` or
+/// `recovery_code` when the second factor is on → 200 `{"message": "re-authenticated"}` with
+/// the new session's cookie; the old session ended.
+pub(super) async fn step_up<S: Store>(call: &Call<'_, S>) -> Answer {
+    let SessionCookie::Token(token) = call.cookie else {
+        return Err(no_session(call.auth, call.cookie));
+    };
+    let current = call.fields.required("current_password")?;
+    let factors =
+        Reauthentication::new(current).with_second_factor(second_factor::proof(call.fields)?);
+    let stepped_up = match call.auth.step_up(token, factors, call.client).await {
+        Ok(stepped_up) => stepped_up,
+        Err(AuthError::InvalidSession) => return Err(no_session(call.auth, call.cookie)),
+        Err(e) => return Err(e.into()),
+    };
+    let mut res = json(StatusCode::OK, &json!({ "message": "re-authenticated" }));
+    set_session_cookie(call.auth, &mut res, &stepped_up);
     Ok(res)
 }
 

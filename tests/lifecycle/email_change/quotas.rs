@@ -88,7 +88,7 @@ async fn change_tokens_to_one_address_are_bounded_across_accounts_and_clients() 
             } else {
                 "VICTIM@example.org"
             };
-            let answer = auth.change_email(session, GOOD_PW, to, client).await;
+            let answer = auth.change_email(session, GOOD_PW, to, None, client).await;
             answers.push(match answer {
                 Ok(_) => "sent",
                 Err(AuthError::Throttled { .. }) => "throttled",
@@ -142,7 +142,7 @@ async fn the_taken_or_free_answer_is_bounded_per_client_by_the_registration_quot
         .token;
     let elsewhere = Some(std::net::IpAddr::from([203, 0, 113, 7]));
     let taken = auth
-        .change_email(&session, GOOD_PW, "ann@example.com", elsewhere)
+        .change_email(&session, GOOD_PW, "ann@example.com", None, elsewhere)
         .await;
     assert!(matches!(taken, Err(AuthError::EmailTaken(_))), "{taken:?}");
     site.harness.advance(Duration::from_secs(3600));
