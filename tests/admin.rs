@@ -297,6 +297,7 @@ async fn purge_removes_expired_records_prints_the_counts_and_is_audited() {
                     created,
                     expires: created + Duration::from_secs(3600),
                 },
+                std::time::UNIX_EPOCH,
             )
             .await
             .expect("unconfirmed account");
@@ -510,6 +511,7 @@ async fn the_store_lists_users_by_page_and_imports_them_under_new_ids() {
         created,
         email_confirmed: true,
         second_factor: None,
+        contested: false,
     };
     assert!(
         !format!("{imported:?}").contains("$2"),

@@ -539,6 +539,7 @@ async fn a_session_ended_through_a_is_refused_on_b_at_once() {
                     now,
                     hashed_password: "$2b$04$new".to_owned(),
                     end_sessions: true,
+                    confirm_email: false,
                 })
                 .await
                 .unwrap();
@@ -1352,8 +1353,20 @@ mod memory_throttle {
             hash: &str,
             t: TokenDigest,
             r: EmailTokenRecord,
+            stale: SystemTime,
         ) -> Result<User, StoreError> {
-            self.0.add_unconfirmed_user(email, hash, t, r).await
+            self.0.add_unconfirmed_user(email, hash, t, r, stale).await
+        }
+        async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+            self.0.contest_unconfirmed(email).await
+        }
+        async fn confirm_with_new_password(
+            &self,
+            t: TokenDigest,
+            now: SystemTime,
+            hash: String,
+        ) -> Result<User, StoreError> {
+            self.0.confirm_with_new_password(t, now, hash).await
         }
         async fn replace_email_token(
             &self,
@@ -1501,8 +1514,11 @@ mod memory_throttle {
             &self,
             now: SystemTime,
             idle_before: SystemTime,
+            unconfirmed_before: SystemTime,
         ) -> Result<Purged, StoreError> {
-            self.0.purge_expired(now, idle_before).await
+            self.0
+                .purge_expired(now, idle_before, unconfirmed_before)
+                .await
         }
     }
 }

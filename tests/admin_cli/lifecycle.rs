@@ -58,6 +58,7 @@ async fn lifecycle_users() -> (
                 created: now,
                 expires: now + Duration::from_secs(3600),
             },
+            std::time::UNIX_EPOCH,
         )
         .await
         .expect("bob");

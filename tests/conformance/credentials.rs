@@ -185,6 +185,7 @@ pub async fn a_reset_keeping_sessions_moves_them<S: Store>(store: S) {
             now: at,
             hashed_password: "$2b$04$c".into(),
             end_sessions: false,
+            confirm_email: false,
         })
         .await
         .unwrap();

@@ -135,6 +135,7 @@ pub async fn racing_resets_with_one_token_one_wins<S: Store>(store: S) {
             now: at,
             hashed_password: format!("$2b$04$reset{i}"),
             end_sessions: i % 2 == 0,
+            confirm_email: false,
         };
         store.reset_password(reset).await
     })

@@ -7,9 +7,7 @@ use std::{sync::Arc, time::Duration};
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{
-        AccountVersion, EmailTokenPurpose, ImportedUser, PasswordReset, Store, UserQuery,
-    },
+    store::{AccountVersion, EmailTokenPurpose, ImportedUser, PasswordReset, Store, UserQuery},
     token::TokenDigest,
 };
 
@@ -41,22 +39,34 @@ pub async fn a_registration_attempt_marks_an_unconfirmed_account_contested<S: St
     assert!(!confirmed.contested);
     let (bob, token) = unconfirmed(&store, "bob@u.io", at, 600).await;
     assert!(!bob.contested);
-    assert_eq!(bob.created, at, "an unconfirmed account is created with its token");
+    assert_eq!(
+        bob.created, at,
+        "an unconfirmed account is created with its token"
+    );
 
     assert!(!store.contest_unconfirmed("ANN@u.io").await.unwrap());
     assert!(!store.contest_unconfirmed("nobody@u.io").await.unwrap());
     assert!(store.contest_unconfirmed(" Bob@U.io").await.unwrap());
-    assert!(store.contest_unconfirmed("bob@u.io").await.unwrap(), "again");
+    assert!(
+        store.contest_unconfirmed("bob@u.io").await.unwrap(),
+        "again"
+    );
     let found = store.find_user_by(UserQuery::Id(bob.id)).await.unwrap();
     assert!(found.contested && !found.email_confirmed);
-    let ann = store.find_user_by(UserQuery::Id(confirmed.id)).await.unwrap();
+    let ann = store
+        .find_user_by(UserQuery::Id(confirmed.id))
+        .await
+        .unwrap();
     assert_eq!(ann, confirmed);
     let listed = store.list_users(None, 10).await.unwrap();
     assert_eq!(listed[1].user, found);
 
     let refused = store.redeem_email_token(token, at).await;
     assert!(matches!(refused, Err(StoreError::Conflict)), "{refused:?}");
-    assert_eq!(store.find_user_by(UserQuery::Id(bob.id)).await.unwrap(), found);
+    assert_eq!(
+        store.find_user_by(UserQuery::Id(bob.id)).await.unwrap(),
+        found
+    );
     assert!(store.email_token(token).await.unwrap().is_some());
 }
 
@@ -108,7 +118,10 @@ pub async fn confirming_with_a_new_password_is_one_transaction<S: Store>(store: 
     assert_eq!(user.hashed_password, "$2b$04$new");
     assert_eq!(user.generation, bob.generation + 1);
     assert!(user.email_confirmed && !user.contested);
-    assert_eq!(store.find_user_by(UserQuery::Id(bob.id)).await.unwrap(), user);
+    assert_eq!(
+        store.find_user_by(UserQuery::Id(bob.id)).await.unwrap(),
+        user
+    );
     assert!(store.email_token(token).await.unwrap().is_none());
     assert!(store.email_token(change).await.unwrap().is_none());
     assert!(store.reset_token(reset_digest).await.unwrap().is_none());
@@ -232,7 +245,10 @@ pub async fn a_registration_replaces_an_expired_unconfirmed_account<S: Store>(st
     let gone = store.find_user_by(UserQuery::Id(old.id)).await;
     assert!(matches!(gone, Err(StoreError::NotFound)), "{gone:?}");
     assert!(store.email_token(old_token).await.unwrap().is_none());
-    assert_eq!(store.email_token(token).await.unwrap().unwrap().user_id, new.id);
+    assert_eq!(
+        store.email_token(token).await.unwrap().unwrap().user_id,
+        new.id
+    );
 }
 
 /// An import keeps the contest of an unconfirmed account.
@@ -250,7 +266,10 @@ pub async fn import_keeps_the_contest<S: Store>(store: S) {
         .await
         .unwrap();
     assert!(imported.contested && !imported.email_confirmed);
-    let found = store.find_user_by(UserQuery::Id(imported.id)).await.unwrap();
+    let found = store
+        .find_user_by(UserQuery::Id(imported.id))
+        .await
+        .unwrap();
     assert_eq!(found, imported);
 }
 
@@ -278,7 +297,10 @@ pub async fn a_contest_racing_a_confirmation_is_one_or_the_other<S: Store>(store
         let contested = matches!(answers[0], Err(Ok(true)));
         match &answers[1] {
             Ok(Ok(_)) => {
-                assert!(after.email_confirmed && !after.contested, "{round}: {after:?}");
+                assert!(
+                    after.email_confirmed && !after.contested,
+                    "{round}: {after:?}"
+                );
                 assert!(matches!(answers[0], Err(Ok(false))), "{round}: {answers:?}");
             }
             Ok(Err(StoreError::Conflict)) => {

@@ -423,7 +423,9 @@ async fn an_unconfirmed_account_turns_on_no_second_factor() {
     let unconfirm = UserUpdate::new().email_confirmed(false);
     site.harness.store.update_user(id, unconfirm).await.unwrap();
     let fields = [("current_password", GOOD_PW)];
-    let res = site.send(Method::POST, "/profile/totp", &cookie, &fields).await;
+    let res = site
+        .send(Method::POST, "/profile/totp", &cookie, &fields)
+        .await;
     assert_refused(&res, 403, "email not confirmed");
     let code = [("code", "123456")];
     let res = site
@@ -489,8 +491,16 @@ async fn a_registration_attempt_racing_the_confirmation_never_lets_the_squatter_
         assert_refused(&confirmed, 400, "new password required");
         assert!(!user.email_confirmed && user.contested, "round {round}");
         assert_eq!(confirm_with(&site, &token, GOOD_PW).await.status, 200);
-        assert_eq!(site.login(&email, OTHER_PW).await.status, 401, "round {round}");
-        assert_eq!(site.login(&email, GOOD_PW).await.status, 200, "round {round}");
+        assert_eq!(
+            site.login(&email, OTHER_PW).await.status,
+            401,
+            "round {round}"
+        );
+        assert_eq!(
+            site.login(&email, GOOD_PW).await.status,
+            200,
+            "round {round}"
+        );
     }
 }
 

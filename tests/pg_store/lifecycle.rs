@@ -160,6 +160,7 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
             "$2b$04$d",
             TokenDigest::of("dave"),
             confirm,
+            std::time::UNIX_EPOCH,
         )
         .await
         .unwrap();
@@ -383,7 +384,13 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
             expires: now + Duration::from_secs(600),
         };
         let user = a
-            .add_unconfirmed_user(&format!("u{round}@x.io"), "$2b$04$h", confirm, record)
+            .add_unconfirmed_user(
+                &format!("u{round}@x.io"),
+                "$2b$04$h",
+                confirm,
+                record,
+                std::time::UNIX_EPOCH,
+            )
             .await
             .unwrap();
         let redeemed = race(&a, &b, 6, move |s, _| async move {

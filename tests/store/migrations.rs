@@ -204,13 +204,22 @@ async fn migrated_records_keep_their_times_and_indexes() {
     assert_eq!(reset.expires, t0 + Duration::from_secs(60 + 3600));
     // The time indexes were carried over: purging at the right moments finds each record.
     let just_before = reset.expires - Duration::from_millis(1);
-    let purged = store.purge_expired(just_before, t0).await.unwrap();
+    let purged = store
+        .purge_expired(just_before, t0, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!((purged.sessions, purged.reset_tokens), (0, 0));
-    let purged = store.purge_expired(reset.expires, t0).await.unwrap();
+    let purged = store
+        .purge_expired(reset.expires, t0, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!((purged.sessions, purged.reset_tokens), (0, 1));
     // Idle since before t0 + 61 s: all three live sessions (last seen at t0 or t0 + 60 s).
     let idle_before = t0 + Duration::from_secs(61);
-    let purged = store.purge_expired(t0, idle_before).await.unwrap();
+    let purged = store
+        .purge_expired(t0, idle_before, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!((purged.sessions, purged.reset_tokens), (3, 0));
     assert_eq!(store.counts().unwrap(), (3, 0, 0));
 }

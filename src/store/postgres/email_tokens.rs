@@ -9,9 +9,9 @@ use tokio_postgres::Row;
 use super::{count, db_id, db_time, errors::PgError, unsigned, users};
 use crate::{
     error::StoreError,
-    store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord},
+    store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
     token::TokenDigest,
-    user::{UserId, email_key},
+    user::{User, UserId, email_key},
 };
 
 /// The `kind` of a [`EmailTokenPurpose::Confirm`] token.
@@ -152,6 +152,11 @@ pub(super) async fn redeem(
         return Err(StoreError::NotFound);
     };
     let purpose = purpose_of(&spent, 0)?;
+    if purpose == EmailTokenPurpose::Confirm && user.contested {
+        // Only a new password confirms it ([`confirm_with_password`]): rolled back, the
+        // token kept.
+        return Err(StoreError::Conflict);
+    }
     let previous_email = user.email.clone();
     if let EmailTokenPurpose::ChangeEmail { new_email } = &purpose {
         users::set_email(tx, &mut user, new_email).await?;
@@ -162,6 +167,56 @@ pub(super) async fn redeem(
         previous_email,
         purpose,
     })
+}
+
+/// Redeems the confirmation token `token` with the new password `hash`, under the lock of its
+/// user's row as [`redeem`] does: spends it by a conditional `DELETE` (a confirmation token
+/// of this user, not expired at `now`; [`StoreError::NotFound`], rolled back, otherwise),
+/// removes the user's other email tokens, sets the password ([`users::set_password`]: next
+/// generation, reset token removed, every session ended) and confirms the account (no longer
+/// contested).
+pub(super) async fn confirm_with_password(
+    tx: &Transaction<'_>,
+    token: TokenDigest,
+    now: SystemTime,
+    hash: String,
+) -> Result<User, StoreError> {
+    let stmt = tx
+        .prepare_cached("SELECT user_id FROM email_tokens WHERE digest = $1")
+        .await?;
+    let Some(row) = tx.query_opt(&stmt, &[&&token.0[..]]).await? else {
+        return Err(StoreError::NotFound);
+    };
+    let id: i64 = row.try_get(0)?;
+    let mut user = users::lock(tx, UserId(unsigned(id))).await?;
+    let stmt = tx
+        .prepare_cached(
+            "DELETE FROM email_tokens
+             WHERE digest = $1 AND user_id = $2 AND kind = $3 AND expires > $4",
+        )
+        .await?;
+    let spent = tx
+        .execute(&stmt, &[&&token.0[..], &id, &CONFIRM, &db_time(now)])
+        .await?;
+    if spent == 0 {
+        return Err(StoreError::NotFound);
+    }
+    remove_all_of(tx, id).await?;
+    users::set_password(tx, &mut user, hash, EndSessions::All).await?;
+    users::set_confirmed(tx, &mut user, true).await?;
+    Ok(user)
+}
+
+/// Removes user `id`'s confirmation token, if any.
+pub(super) async fn remove_confirmation_of(
+    tx: &Transaction<'_>,
+    id: i64,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached("DELETE FROM email_tokens WHERE user_id = $1 AND kind = $2")
+        .await?;
+    tx.execute(&stmt, &[&id, &CONFIRM]).await?;
+    Ok(())
 }
 
 /// Removes every email token of user `id`.

@@ -19,10 +19,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_initial.sql")),
     (2, include_str!("migrations/0002_throttle.sql")),
     (3, include_str!("migrations/0003_lifecycle.sql")),
+    (4, include_str!("migrations/0004_unconfirmed.sql")),
 ];
 
 /// The schema version this build reads and writes: the last of [`MIGRATIONS`].
-pub(super) const SCHEMA_VERSION: i64 = 3;
+pub(super) const SCHEMA_VERSION: i64 = 4;
 
 /// Brings the database to [`SCHEMA_VERSION`]; [`StoreError::SchemaVersion`] (and nothing
 /// changed) if it has a newer one.

@@ -13,9 +13,9 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord},
+    store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
     token::TokenDigest,
-    user::email_key,
+    user::{User, email_key},
 };
 
 /// Stores `record` under `token` as the user's one token of its kind, replacing an earlier
@@ -88,6 +88,10 @@ pub(super) fn redeem(
         return Err(StoreError::NotFound);
     }
     let mut user = users::get(txn, stored.user_id)?;
+    if stored.purpose == EmailTokenPurpose::Confirm && user.contested {
+        // Only a new password confirms it ([`confirm_with_password`]): nothing written.
+        return Err(StoreError::Conflict);
+    }
     let previous_email = user.email.clone();
     if let EmailTokenPurpose::ChangeEmail { new_email } = &stored.purpose {
         // Checked before anything is written: refused, the token stays.
@@ -100,6 +104,35 @@ pub(super) fn redeem(
         previous_email,
         purpose: stored.purpose,
     })
+}
+
+/// Redeems the confirmation token `token` if it is stored and expires after `now`
+/// ([`StoreError::NotFound`] otherwise, and for an email-change token) with the new password
+/// `hash`: removes it and the user's other email tokens, sets the password
+/// ([`users::set_password`]: next generation, reset token removed) ending every session, and
+/// confirms the account (no longer contested).
+pub(super) fn confirm_with_password(
+    txn: &WriteTransaction,
+    token: TokenDigest,
+    now: SystemTime,
+    hash: String,
+) -> Result<User, StoreError> {
+    let stored = txn
+        .open_table(EMAIL_TOKENS)?
+        .get(token.0)?
+        .map(|v| v.value())
+        .filter(|s| s.purpose == EmailTokenPurpose::Confirm && s.expires_ms > millis(now))
+        .ok_or(StoreError::NotFound)?;
+    let mut user = users::get(txn, stored.user_id)?;
+    remove_all_of(txn, user.id.0)?;
+    users::set_password(txn, &mut user, hash, EndSessions::All)?;
+    users::set_confirmed(txn, &mut user, true)?;
+    Ok(user)
+}
+
+/// Removes user `user`'s confirmation token, if any.
+pub(super) fn remove_confirmation_of(txn: &WriteTransaction, user: u64) -> Result<(), StoreError> {
+    remove_kind_of(txn, user, KIND_CONFIRM)
 }
 
 /// Removes the email token `digest` and its index entries; `false` if there was none.

@@ -24,11 +24,12 @@ impl Store for RedbStore {
         hashed_password: &str,
         token: TokenDigest,
         record: EmailTokenRecord,
+        stale_before: SystemTime,
     ) -> Result<User, StoreError> {
         let email = email.trim().to_owned();
         let hash = hashed_password.to_owned();
         self.write(move |txn| {
-            let user = users::add_unconfirmed(txn, email, hash)?;
+            let user = users::add_unconfirmed(txn, email, hash, record.created, stale_before)?;
             let record = EmailTokenRecord {
                 user_id: user.id,
                 ..record
@@ -37,6 +38,21 @@ impl Store for RedbStore {
             Ok(user)
         })
         .await
+    }
+
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        let email = email.to_owned();
+        self.write(move |txn| users::contest(txn, &email)).await
+    }
+
+    async fn confirm_with_new_password(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+        hashed_password: String,
+    ) -> Result<User, StoreError> {
+        self.write(move |txn| email_tokens::confirm_with_password(txn, token, now, hashed_password))
+            .await
     }
 
     async fn replace_email_token(
@@ -231,10 +247,14 @@ impl Store for RedbStore {
         &self,
         now: SystemTime,
         idle_before: SystemTime,
+        unconfirmed_before: SystemTime,
     ) -> Result<Purged, StoreError> {
         self.write(move |txn| {
             let (now, idle_before) = (millis(now), millis(idle_before));
+            // The accounts first: their tokens and sessions go with them, counted here.
+            let unconfirmed_users = users::purge_unconfirmed(txn, millis(unconfirmed_before))?;
             Ok(Purged {
+                unconfirmed_users,
                 email_tokens: email_tokens::purge(txn, now)?,
                 sessions: sessions::purge(txn, now, idle_before)?,
                 reset_tokens: resets::purge(txn, now)?,
