@@ -10,6 +10,8 @@ mod support;
 
 #[path = "pg_store/lifecycle.rs"]
 mod lifecycle;
+#[path = "pg_store/migration_v3.rs"]
+mod migration_v3;
 
 use std::{
     net::IpAddr,
@@ -55,8 +57,8 @@ async fn instances_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3]);
-    assert_eq!(PgStore::schema_version(), 3);
+    assert_eq!(versions, [1, 2, 3, 4]);
+    assert_eq!(PgStore::schema_version(), 4);
 }
 
 /// A database migrated by a newer version of the crate is refused with both versions named,
@@ -77,12 +79,12 @@ async fn a_database_of_a_newer_version_is_refused_unchanged() {
         Err(
             e @ StoreError::SchemaVersion {
                 found: 999,
-                expected: 3,
+                expected: 4,
             },
         ) => {
             let message = e.to_string();
             assert!(message.contains("schema version 999"), "{message}");
-            assert!(message.contains("reads version 3"), "{message}");
+            assert!(message.contains("reads version 4"), "{message}");
         }
         other => panic!("expected a schema version error, got {other:?}"),
     }
@@ -327,6 +329,7 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
             "throttle_pkey",
             "users_email_key",
             "users_pkey",
+            "users_unconfirmed_created",
         ]
     );
     client
@@ -338,6 +341,9 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
         "SELECT * FROM users WHERE id = 1".to_owned(),
         "SELECT * FROM users WHERE email_key = 'a@b.io'".to_owned(),
         "SELECT * FROM users WHERE id > 5 ORDER BY id LIMIT 10".to_owned(),
+        "DELETE FROM users WHERE NOT email_confirmed AND created <= now()".to_owned(),
+        "UPDATE users SET contested = true WHERE email_key = 'a@b.io' AND NOT email_confirmed"
+            .to_owned(),
         format!("SELECT * FROM sessions WHERE digest = {digest}"),
         "SELECT * FROM sessions WHERE user_id = 1 ORDER BY created, digest".to_owned(),
         "SELECT count(*) FROM sessions WHERE user_id = 1".to_owned(),

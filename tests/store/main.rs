@@ -16,10 +16,11 @@ mod support;
 mod lifecycle;
 mod live_filter;
 mod migration_v4;
+mod migration_v5;
 mod migrations;
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u64 = 5;
+pub const CURRENT_VERSION: u64 = 6;
 
 use std::{
     sync::Arc,

@@ -84,7 +84,8 @@ fn with_device_tables(tables: Vec<String>) -> Vec<String> {
     tables
 }
 
-/// `tables` with the tables of the account lifecycle that version 5 adds, empty, sorted.
+/// `tables` with the tables of the account lifecycle that version 5 adds, empty, and those
+/// of the versions after it, sorted.
 pub(crate) fn with_lifecycle_tables(mut tables: Vec<String>) -> Vec<String> {
     tables.extend(
         [
@@ -96,6 +97,13 @@ pub(crate) fn with_lifecycle_tables(mut tables: Vec<String>) -> Vec<String> {
         ]
         .map(String::from),
     );
+    with_unconfirmed_tables(tables)
+}
+
+/// `tables` with the tables of unconfirmed accounts (the contested set, the index by
+/// creation) that version 6 adds, sorted.
+pub(crate) fn with_unconfirmed_tables(mut tables: Vec<String>) -> Vec<String> {
+    tables.extend(["contested_users", "unconfirmed_users_by_created"].map(String::from));
     tables.sort();
     tables
 }

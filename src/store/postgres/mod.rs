@@ -309,7 +309,7 @@ impl PgStore {
     /// the versions a database has been migrated to).
     ///
     /// ```
-    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 3);
+    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 4);
     /// ```
     #[must_use]
     pub fn schema_version() -> u64 {

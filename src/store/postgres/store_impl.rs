@@ -374,19 +374,20 @@ impl Store for PgStore {
             Box::pin(async move {
                 // Expired throttle counters too: they count as absent already.
                 throttle::purge(tx, now, i64::MAX).await?;
-                // The accounts first: their tokens and sessions go with them, counted here.
-                let gone = users::purge_unconfirmed(tx, unconfirmed_before).await?;
-                let mut dirty = Dirty::default();
-                dirty
-                    .users
-                    .extend(gone.iter().map(|&id| super::unsigned(id)));
-                let purged = Purged {
-                    unconfirmed_users: gone.len(),
+                let mut purged = Purged {
                     email_tokens: email_tokens::purge(tx, now).await?,
                     sessions: sessions::purge(tx, now, idle_before).await?,
                     reset_tokens: resets::purge(tx, now).await?,
                     device_tokens: devices::purge(tx, now).await?,
+                    unconfirmed_users: 0,
                 };
+                // Last: what has expired of theirs is counted above, the rest goes with them.
+                let gone = users::purge_unconfirmed(tx, unconfirmed_before).await?;
+                purged.unconfirmed_users = gone.len();
+                let mut dirty = Dirty::default();
+                dirty
+                    .users
+                    .extend(gone.iter().map(|&id| super::unsigned(id)));
                 // Removed sessions are not listed (a purge may remove many): every cache
                 // starts again.
                 dirty.all = purged.sessions > 0;

@@ -251,14 +251,13 @@ impl Store for RedbStore {
     ) -> Result<Purged, StoreError> {
         self.write(move |txn| {
             let (now, idle_before) = (millis(now), millis(idle_before));
-            // The accounts first: their tokens and sessions go with them, counted here.
-            let unconfirmed_users = users::purge_unconfirmed(txn, millis(unconfirmed_before))?;
             Ok(Purged {
-                unconfirmed_users,
                 email_tokens: email_tokens::purge(txn, now)?,
                 sessions: sessions::purge(txn, now, idle_before)?,
                 reset_tokens: resets::purge(txn, now)?,
                 device_tokens: devices::purge(txn, now)?,
+                // Last: what has expired of theirs is counted above, the rest goes with them.
+                unconfirmed_users: users::purge_unconfirmed(txn, millis(unconfirmed_before))?,
             })
         })
         .await
