@@ -426,7 +426,11 @@ async fn the_confirm_page_asks_a_contested_account_for_a_new_password() {
             ("token", &["required"]),
             (
                 "new_password",
-                &["type=\"password\"", "autocomplete=\"new-password\"", "required"],
+                &[
+                    "type=\"password\"",
+                    "autocomplete=\"new-password\"",
+                    "required",
+                ],
             ),
         ],
         "id=\"confirm-email-submit\"",
@@ -440,7 +444,12 @@ async fn the_confirm_page_asks_a_contested_account_for_a_new_password() {
             let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let headers = [("accept", BROWSER), ("origin", origin.as_str())];
             demo.http
-                .send(Method::POST, "/confirm_email", &headers, Body::Form(&fields))
+                .send(
+                    Method::POST,
+                    "/confirm_email",
+                    &headers,
+                    Body::Form(&fields),
+                )
                 .await
         }
     };
@@ -455,7 +464,10 @@ async fn the_confirm_page_asks_a_contested_account_for_a_new_password() {
     let a = post(vec![("token", token), ("new_password", GOOD_PW.into())]).await;
     assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
     assert_eq!(a.header("location"), Some("/login?notice=email_confirmed"));
-    for (password, status) in [(OTHER_PW, StatusCode::UNAUTHORIZED), (GOOD_PW, StatusCode::OK)] {
+    for (password, status) in [
+        (OTHER_PW, StatusCode::UNAUTHORIZED),
+        (GOOD_PW, StatusCode::OK),
+    ] {
         let creds = [("email", owner), ("password", password)];
         let a = demo.http.post("/sessions", Body::Form(&creds)).await;
         assert_eq!(a.status, status, "{password}: {}", a.body);
