@@ -142,7 +142,7 @@ impl<S: Store> Auth<S> {
     ///     Err(AuthError::NewPasswordRequired)
     /// ));
     /// auth.confirm_email_with_password(&token, Some(owner), None, None).await?;
-    /// assert!(auth.log_in("bob@example.com", "the squatter's password", None).await.is_err());
+    /// assert!(auth.log_in("bob@example.com", "the squatter's password", None).await?.is_none());
     /// assert!(auth.log_in("bob@example.com", owner, None).await?.is_some());
     /// # Ok(())
     /// # }
