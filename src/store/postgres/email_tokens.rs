@@ -118,6 +118,21 @@ pub(super) async fn get(
     }))
 }
 
+/// The user of the email token `token`, found by a plain read of the token, their row then
+/// locked ([`users::lock`]): their id and the account as locked. [`StoreError::NotFound`]
+/// for a token not stored. The caller spends the token by a conditional statement, which
+/// re-checks that it is still this user's.
+async fn lock_owner(tx: &Transaction<'_>, token: TokenDigest) -> Result<(i64, User), StoreError> {
+    let stmt = tx
+        .prepare_cached("SELECT user_id FROM email_tokens WHERE digest = $1")
+        .await?;
+    let Some(row) = tx.query_opt(&stmt, &[&&token.0[..]]).await? else {
+        return Err(StoreError::NotFound);
+    };
+    let id: i64 = row.try_get(0)?;
+    Ok((id, users::lock(tx, UserId(unsigned(id))).await?))
+}
+
 /// Redeems `token` under the lock of its user's row: the user is found by a plain read of
 /// the token, their row locked, then the token spent by a conditional `DELETE` (still this
 /// user's, not expired at `now`), the compare-and-set of racing redemptions: the first to
@@ -131,14 +146,7 @@ pub(super) async fn redeem(
     token: TokenDigest,
     now: SystemTime,
 ) -> Result<EmailRedeemed, StoreError> {
-    let stmt = tx
-        .prepare_cached("SELECT user_id FROM email_tokens WHERE digest = $1")
-        .await?;
-    let Some(row) = tx.query_opt(&stmt, &[&&token.0[..]]).await? else {
-        return Err(StoreError::NotFound);
-    };
-    let id: i64 = row.try_get(0)?;
-    let mut user = users::lock(tx, UserId(unsigned(id))).await?;
+    let (id, mut user) = lock_owner(tx, token).await?;
     let stmt = tx
         .prepare_cached(
             "DELETE FROM email_tokens WHERE digest = $1 AND user_id = $2 AND expires > $3
@@ -181,14 +189,7 @@ pub(super) async fn confirm_with_password(
     now: SystemTime,
     hash: String,
 ) -> Result<User, StoreError> {
-    let stmt = tx
-        .prepare_cached("SELECT user_id FROM email_tokens WHERE digest = $1")
-        .await?;
-    let Some(row) = tx.query_opt(&stmt, &[&&token.0[..]]).await? else {
-        return Err(StoreError::NotFound);
-    };
-    let id: i64 = row.try_get(0)?;
-    let mut user = users::lock(tx, UserId(unsigned(id))).await?;
+    let (id, mut user) = lock_owner(tx, token).await?;
     let stmt = tx
         .prepare_cached(
             "DELETE FROM email_tokens
