@@ -24,7 +24,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
 ];
 
 /// The schema version this build reads and writes: the last of [`MIGRATIONS`].
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Brings the database to [`SCHEMA_VERSION`]; [`StoreError::SchemaVersion`] (and nothing
 /// changed) if it has a newer one.
