@@ -101,7 +101,7 @@ pub(crate) fn with_lifecycle_tables(mut tables: Vec<String>) -> Vec<String> {
 }
 
 /// `tables` with the tables of unconfirmed accounts (the contested set, the index by
-/// creation) that version 6 adds, sorted.
+/// creation) that version 7 adds, sorted.
 pub(crate) fn with_unconfirmed_tables(mut tables: Vec<String>) -> Vec<String> {
     tables.extend(["contested_users", "unconfirmed_users_by_created"].map(String::from));
     tables.sort();
