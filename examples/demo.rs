@@ -36,7 +36,8 @@
 //! `AUTH_DB` (auth.redb), or `AUTH_DATABASE_URL` (a `postgres://` URL, with the feature
 //! `postgres`; the pool size in `AUTH_DATABASE_POOL`: `examples/common/store.rs`),
 //! `BCRYPT_COST` (12), `AUTH_PROFILE` (`seed` or `hardened`),
-//! `AUTH_REQUIRE_EMAIL_CONFIRMATION` (off), `AUTH_SECRET_KEY` (the key TOTP secrets are
+//! `AUTH_REQUIRE_EMAIL_CONFIRMATION` (off), `AUTH_UNCONFIRMED_LIFETIME` (seconds an
+//! unconfirmed account and its tokens live, 604800), `AUTH_SECRET_KEY` (the key TOTP secrets are
 //! sealed under, 32 random bytes in standard base64: `openssl rand -base64 32`; without it
 //! TOTP is off, said in one log line) and the `AUTH_*` options listed in the README.
 //! Its development mailer prints tokens on standard output (`examples/common/mailer.rs`). Every problem with them is reported at once, before

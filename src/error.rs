@@ -125,7 +125,7 @@ pub enum EmailError {
 /// Why an [`Auth`](crate::Auth) operation failed.
 ///
 /// The HTTP layer answers each with the status the contract names: `EmailTaken`,
-/// `InvalidEmail`, `InvalidPassword` 400; `SecondFactorRequired`, `WrongSecondFactor` 401;
+/// `InvalidEmail`, `InvalidPassword`, `NewPasswordRequired` 400; `SecondFactorRequired`, `WrongSecondFactor` 401;
 /// `WrongPassword`, `InvalidSession`, `UnknownEmail`, `InvalidToken`, `EmailNotConfirmed`,
 /// `ReauthenticationRequired` 403; `CredentialsChanged`, `SecondFactorEnabled`, `NoSecondFactor` 409; `TotpUnavailable` 404; `Throttled` 429;
 /// `Overloaded` 503; `Store` 500. Routes may answer otherwise where the contract says so (an
@@ -163,6 +163,11 @@ pub enum AuthError {
     /// session).
     #[error("email not confirmed")]
     EmailNotConfirmed,
+    /// The confirmation of a contested account (someone else tried to register its address,
+    /// [`User::contested`](crate::User::contested)) gave no new password (400): the old one
+    /// was chosen before the address was proven.
+    #[error("new password required")]
+    NewPasswordRequired,
     /// The password is right but the account has a second factor and the login gave no code
     /// (401, no session).
     #[error("second factor required")]

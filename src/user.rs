@@ -40,6 +40,17 @@ pub struct User {
     /// Whether the owner proved they receive mail at the address (always `true` for accounts
     /// registered while email confirmation was off, and for those that existed before it).
     pub email_confirmed: bool,
+    /// Whether someone else tried to register this unconfirmed account's address (a
+    /// registration attempt marked it, see [`Store::contest_unconfirmed`]): the password was
+    /// chosen before anyone proved the address, by whoever registered first, so confirming
+    /// needs a new password. Always `false` once the email is confirmed.
+    ///
+    /// [`Store::contest_unconfirmed`]: crate::store::Store::contest_unconfirmed
+    pub contested: bool,
+    /// When the account was created (to the millisecond). An unconfirmed account is created
+    /// when its first confirmation token is issued, by the service's clock, and expires
+    /// with its [unconfirmed lifetime](crate::AuthConfig::with_unconfirmed_lifetime).
+    pub created: SystemTime,
 }
 
 impl fmt::Debug for User {
@@ -50,6 +61,8 @@ impl fmt::Debug for User {
             .field("hashed_password", &"<redacted>")
             .field("generation", &self.generation)
             .field("email_confirmed", &self.email_confirmed)
+            .field("contested", &self.contested)
+            .field("created", &self.created)
             .finish()
     }
 }
@@ -227,6 +240,8 @@ mod tests {
             hashed_password: "$2b$04$secret".into(),
             generation: 0,
             email_confirmed: true,
+            contested: false,
+            created: SystemTime::UNIX_EPOCH,
         };
         assert!(!format!("{u:?}").contains("secret"));
     }

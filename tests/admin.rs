@@ -284,7 +284,8 @@ async fn purge_removes_expired_records_prints_the_counts_and_is_audited() {
         log_in(&auth, "old@example.com").await;
         log_in(&auth, "old@example.com").await;
         // An account registered unconfirmed in 2023: its confirmation token expired an
-        // hour later; the account itself stays (only its token goes).
+        // hour later, and the account is far past its unconfirmed lifetime (7 days by
+        // default): both go, each counted.
         let created = start_time();
         auth.store()
             .add_unconfirmed_user(
@@ -298,6 +299,7 @@ async fn purge_removes_expired_records_prints_the_counts_and_is_audited() {
                     expires: created + Duration::from_secs(3600),
                     generation: 0,
                 },
+                std::time::UNIX_EPOCH,
             )
             .await
             .expect("unconfirmed account");
@@ -307,12 +309,12 @@ async fn purge_removes_expired_records_prints_the_counts_and_is_audited() {
     assert_eq!(run.code, Some(0), "{}", run.stderr);
     assert_eq!(
         run.stdout,
-        "sessions=2 reset_tokens=0 device_tokens=0 email_tokens=1\n"
+        "sessions=2 reset_tokens=0 device_tokens=0 email_tokens=1\nunconfirmed_users=1\n"
     );
     assert_eq!(run.audited("purged"), 1, "{}", run.stderr);
     let stats = admin(&db, &["stats"], "");
     assert!(
-        stats.stdout.contains("users=2\nsessions=0\n"),
+        stats.stdout.contains("users=1\nsessions=0\n"),
         "{}",
         stats.stdout
     );
@@ -511,6 +513,7 @@ async fn the_store_lists_users_by_page_and_imports_them_under_new_ids() {
         created,
         email_confirmed: true,
         second_factor: None,
+        contested: false,
     };
     assert!(
         !format!("{imported:?}").contains("$2"),

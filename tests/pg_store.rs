@@ -57,8 +57,8 @@ async fn instances_starting_together_migrate_once() {
         .iter()
         .map(|r| r.get(0))
         .collect();
-    assert_eq!(versions, [1, 2, 3, 4]);
-    assert_eq!(PgStore::schema_version(), 4);
+    assert_eq!(versions, [1, 2, 3, 4, 5]);
+    assert_eq!(PgStore::schema_version(), 5);
 }
 
 /// A database migrated by a newer version of the crate is refused with both versions named,
@@ -79,12 +79,12 @@ async fn a_database_of_a_newer_version_is_refused_unchanged() {
         Err(
             e @ StoreError::SchemaVersion {
                 found: 999,
-                expected: 4,
+                expected: 5,
             },
         ) => {
             let message = e.to_string();
             assert!(message.contains("schema version 999"), "{message}");
-            assert!(message.contains("reads version 4"), "{message}");
+            assert!(message.contains("reads version 5"), "{message}");
         }
         other => panic!("expected a schema version error, got {other:?}"),
     }
@@ -329,6 +329,7 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
             "throttle_pkey",
             "users_email_key",
             "users_pkey",
+            "users_unconfirmed_created",
         ]
     );
     client
@@ -340,6 +341,9 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
         "SELECT * FROM users WHERE id = 1".to_owned(),
         "SELECT * FROM users WHERE email_key = 'a@b.io'".to_owned(),
         "SELECT * FROM users WHERE id > 5 ORDER BY id LIMIT 10".to_owned(),
+        "DELETE FROM users WHERE NOT email_confirmed AND created <= now()".to_owned(),
+        "UPDATE users SET contested = true WHERE email_key = 'a@b.io' AND NOT email_confirmed"
+            .to_owned(),
         format!("SELECT * FROM sessions WHERE digest = {digest}"),
         "SELECT * FROM sessions WHERE user_id = 1 ORDER BY created, digest".to_owned(),
         "SELECT count(*) FROM sessions WHERE user_id = 1".to_owned(),
@@ -542,6 +546,7 @@ async fn a_session_ended_through_a_is_refused_on_b_at_once() {
                     now,
                     hashed_password: "$2b$04$new".to_owned(),
                     end_sessions: true,
+                    confirm_email: false,
                 })
                 .await
                 .unwrap();
@@ -1598,8 +1603,20 @@ mod memory_throttle {
             hash: &str,
             t: TokenDigest,
             r: EmailTokenRecord,
+            stale: SystemTime,
         ) -> Result<User, StoreError> {
-            self.0.add_unconfirmed_user(email, hash, t, r).await
+            self.0.add_unconfirmed_user(email, hash, t, r, stale).await
+        }
+        async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+            self.0.contest_unconfirmed(email).await
+        }
+        async fn confirm_with_new_password(
+            &self,
+            t: TokenDigest,
+            now: SystemTime,
+            hash: String,
+        ) -> Result<User, StoreError> {
+            self.0.confirm_with_new_password(t, now, hash).await
         }
         async fn replace_email_token(
             &self,
@@ -1754,8 +1771,11 @@ mod memory_throttle {
             &self,
             now: SystemTime,
             idle_before: SystemTime,
+            unconfirmed_before: SystemTime,
         ) -> Result<Purged, StoreError> {
-            self.0.purge_expired(now, idle_before).await
+            self.0
+                .purge_expired(now, idle_before, unconfirmed_before)
+                .await
         }
     }
 }

@@ -74,9 +74,25 @@ impl Store for Faulty {
         hash: &str,
         t: TokenDigest,
         r: EmailTokenRecord,
+        stale: SystemTime,
     ) -> Result<User, StoreError> {
         self.write()?;
-        self.inner.add_unconfirmed_user(email, hash, t, r).await
+        self.inner
+            .add_unconfirmed_user(email, hash, t, r, stale)
+            .await
+    }
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.contest_unconfirmed(email).await
+    }
+    async fn confirm_with_new_password(
+        &self,
+        t: TokenDigest,
+        now: SystemTime,
+        hash: String,
+    ) -> Result<User, StoreError> {
+        self.write()?;
+        self.inner.confirm_with_new_password(t, now, hash).await
     }
     async fn replace_email_token(
         &self,
@@ -235,9 +251,14 @@ impl Store for Faulty {
         self.write()?;
         self.inner.delete_device_tokens_of(id).await
     }
-    async fn purge_expired(&self, now: SystemTime, idle: SystemTime) -> Result<Purged, StoreError> {
+    async fn purge_expired(
+        &self,
+        now: SystemTime,
+        idle: SystemTime,
+        unconfirmed: SystemTime,
+    ) -> Result<Purged, StoreError> {
         self.write()?;
-        self.inner.purge_expired(now, idle).await
+        self.inner.purge_expired(now, idle, unconfirmed).await
     }
 }
 

@@ -189,13 +189,17 @@ pub fn config_from_env(env: &mut Env) -> AuthConfig {
     c.with_account_email_hook(mailer::deliver_account_email)
 }
 
-/// The account lifecycle settings: `AUTH_REQUIRE_EMAIL_CONFIRMATION` and `AUTH_SECRET_KEY`
-/// (the key TOTP secrets are sealed under: 32 random bytes in standard base64 with padding,
-/// `openssl rand -base64 32`). A key that cannot be read is a problem like any other bad
+/// The account lifecycle settings: `AUTH_REQUIRE_EMAIL_CONFIRMATION`,
+/// `AUTH_UNCONFIRMED_LIFETIME` (seconds an unconfirmed account lives, 604800 by default) and
+/// `AUTH_SECRET_KEY` (the key TOTP secrets are sealed under: 32 random bytes in standard
+/// base64 with padding, `openssl rand -base64 32`). A key that cannot be read is a problem like any other bad
 /// value, reported without the value (it is a secret).
 fn account_from_env(env: &mut Env, mut c: AuthConfig) -> AuthConfig {
     if let Some(v) = env.flag("AUTH_REQUIRE_EMAIL_CONFIRMATION") {
         c = c.with_email_confirmation(v);
+    }
+    if let Some(v) = env.seconds("AUTH_UNCONFIRMED_LIFETIME") {
+        c = c.with_unconfirmed_lifetime(v);
     }
     if let Some(v) = Env::var("AUTH_SECRET_KEY") {
         match SecretKey::from_base64(&v) {

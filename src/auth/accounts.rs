@@ -10,7 +10,7 @@ use super::{
 use crate::{
     error::{AuthError, StoreError},
     hook::AccountEmail,
-    store::{EmailTokenPurpose, Store, UserQuery, VerifiedSession},
+    store::{Store, UserQuery, VerifiedSession},
     token::{EmailToken, SessionToken},
     user::{User, UserId, check_email},
 };
@@ -55,31 +55,30 @@ impl<S: Store> Auth<S> {
     }
 
     /// Stores a new account; with email confirmation on, unconfirmed and with the
-    /// confirmation token to send, in the same transaction.
+    /// confirmation token to send, in the same transaction, replacing an unconfirmed account
+    /// of the address past its lifetime. A refusal because the address has an unconfirmed
+    /// account marks that account contested ([`Self::refuse_taken`]).
     async fn insert_user(
         &self,
         email: &str,
         password: &str,
     ) -> Result<(User, Option<EmailToken>), AuthError> {
         self.shared.config.password_policy.check(password, email)?;
-        match self
-            .shared
-            .store
-            .find_user_by(UserQuery::Email(email.to_owned()))
-            .await
-        {
-            Ok(_) => return Err(AuthError::EmailTaken(email.to_owned())),
-            Err(StoreError::NotFound) => {}
-            Err(e) => return Err(e.into()),
+        let confirming = self.shared.config.email_confirmation();
+        match self.find(UserQuery::Email(email.to_owned())).await? {
+            // Past its lifetime: replaced by this registration, in the store's transaction.
+            Some(user) if confirming && self.unconfirmed_expired(&user) => {}
+            Some(_) => return Err(self.refuse_taken(email).await),
+            None => {}
         }
         let hash = self.shared.hasher.hash(password.to_owned()).await?;
         let store = &self.shared.store;
-        let inserted = if self.shared.config.email_confirmation() {
+        let inserted = if confirming {
             // The record's user id and generation are the new account's, set by the store.
-            let purpose = EmailTokenPurpose::Confirm;
-            let (token, record) = self.new_email_token(UserId(0), 0, purpose);
+            let (token, record) = self.new_confirmation_token(UserId(0), 0, self.now());
+            let stale_before = self.unconfirmed_stale_before();
             store
-                .add_unconfirmed_user(email, &hash, token.digest(), record)
+                .add_unconfirmed_user(email, &hash, token.digest(), record, stale_before)
                 .await
                 .map(|user| (user, Some(token)))
         } else {
@@ -87,7 +86,7 @@ impl<S: Store> Auth<S> {
         };
         match inserted {
             Ok(inserted) => Ok(inserted),
-            Err(StoreError::EmailTaken) => Err(AuthError::EmailTaken(email.to_owned())),
+            Err(StoreError::EmailTaken) => Err(self.refuse_taken(email).await),
             Err(e) => Err(e.into()),
         }
     }

@@ -1,6 +1,18 @@
-//! Email confirmation: redeeming the token sent at registration, and sending a new one.
+//! Email confirmation: redeeming the token sent at registration (with a new password when
+//! the account is contested), sending a new one, and the rules of unconfirmed accounts:
+//! they enable nothing ([`Auth::require_confirmed`]) and expire with their tokens.
+//!
+//! # Pre-hijacking
+//!
+//! Whoever registers an address first chooses its password before anyone proved the address.
+//! A registration attempt on the address of an unconfirmed account marks it contested
+//! ([`Store::contest_unconfirmed`]); confirming a contested account needs a new password,
+//! which replaces the old one in the confirming transaction
+//! ([`Auth::confirm_email_with_password`]), so that the first registrant's password never
+//! opens an account whose address someone else proved. A reset by mail proves the address
+//! too, and confirms the account.
 
-use std::net::IpAddr;
+use std::{net::IpAddr, time::SystemTime};
 
 use super::{
     Auth,
@@ -11,7 +23,8 @@ use super::{
 use crate::{
     error::{AuthError, StoreError},
     hook::AccountEmail,
-    store::{AccountVersion, EmailTokenPurpose, Store, UserQuery},
+    store::{AccountVersion, EmailTokenPurpose, EmailTokenRecord, Store, UserQuery},
+    token::EmailToken,
     user::{User, UserId, check_email},
 };
 
@@ -24,6 +37,8 @@ enum Resent {
     AlreadyConfirmed(UserId),
     /// No account has this email.
     NoAccount,
+    /// The account has outlived its unconfirmed lifetime: nothing sent.
+    Expired(UserId),
 }
 
 impl<S: Store> Auth<S> {
@@ -73,8 +88,10 @@ impl<S: Store> Auth<S> {
     /// ```
     ///
     /// # Errors
-    /// [`AuthError::InvalidToken`] for an unknown, used, superseded or expired token, an
-    /// email-change token, or another account's token while logged in;
+    /// [`AuthError::InvalidToken`] for an unknown, used, superseded or expired token (also
+    /// when its account has outlived its unconfirmed lifetime), an email-change token, or
+    /// another account's token while logged in; [`AuthError::NewPasswordRequired`] for a
+    /// contested account (see [`confirm_email_with_password`](Self::confirm_email_with_password));
     /// [`AuthError::Throttled`]; [`AuthError::Store`].
     pub async fn confirm_email(
         &self,
@@ -82,11 +99,151 @@ impl<S: Store> Auth<S> {
         session_user: Option<UserId>,
         client: Option<IpAddr>,
     ) -> Result<User, AuthError> {
+        self.confirm_email_with_password(token, None, session_user, client)
+            .await
+    }
+
+    /// As [`confirm_email`](Self::confirm_email), with a new password for the account
+    /// (`POST /confirm_email`'s `new_password`), checked by the password policy as at
+    /// registration. A contested account (someone else tried to register its address:
+    /// [`User::contested`]) is confirmed only with one; any account may choose one. It
+    /// replaces the old password in the confirming transaction: the generation advances,
+    /// every session ends, the reset token and other email tokens are revoked.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::mpsc;
+    /// use tower_user_auth::{Auth, AuthConfig, AuthError, BoxError, hook::AccountEmail};
+    ///
+    /// let (sent, inbox) = mpsc::channel();
+    /// let config = AuthConfig::hardened()
+    ///     .with_bcrypt_cost(4)
+    ///     .with_email_confirmation(true)
+    ///     .with_account_email_hook(move |_to: &str, message: &AccountEmail| {
+    ///         if let AccountEmail::Confirmation(token) = message {
+    ///             sent.send(token.expose().to_owned())?;
+    ///         }
+    ///         Ok::<(), BoxError>(())
+    ///     });
+    /// let dir = tempfile::tempdir()?;
+    /// let auth = Auth::open(dir.path().join("auth.redb"), config)?;
+    /// // A squatter registers the owner's address; the owner's registration is refused.
+    /// auth.register("bob@example.com", "the squatter's password", None).await?;
+    /// let token = inbox.recv_timeout(std::time::Duration::from_secs(10))?;
+    /// let owner = "correct horse battery staple";
+    /// assert!(matches!(
+    ///     auth.register("bob@example.com", owner, None).await,
+    ///     Err(AuthError::EmailTaken(_))
+    /// ));
+    /// // Contested: the owner's confirmation needs a new password, which replaces the old.
+    /// assert!(matches!(
+    ///     auth.confirm_email(&token, None, None).await,
+    ///     Err(AuthError::NewPasswordRequired)
+    /// ));
+    /// auth.confirm_email_with_password(&token, Some(owner), None, None).await?;
+    /// assert!(auth.log_in("bob@example.com", "the squatter's password", None).await?.is_none());
+    /// assert!(auth.log_in("bob@example.com", owner, None).await?.is_some());
+    /// # Ok(())
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`confirm_email`](Self::confirm_email); [`AuthError::InvalidPassword`] when the
+    /// policy refuses the new password (the token stays usable); [`AuthError::Overloaded`].
+    pub async fn confirm_email_with_password(
+        &self,
+        token: &str,
+        new_password: Option<&str>,
+        session_user: Option<UserId>,
+        client: Option<IpAddr>,
+    ) -> Result<User, AuthError> {
         let redeemed = self
-            .redeem_email_token(Redeeming::Confirmation, token, session_user, client)
+            .redeem_email_token(
+                Redeeming::Confirmation { new_password },
+                token,
+                session_user,
+                client,
+            )
             .await?;
-        audit!(info, "email_confirmed", user_id = %redeemed.user.id, client = %Client(client));
+        let new_password = new_password.is_some();
+        audit!(info, "email_confirmed", user_id = %redeemed.user.id, new_password = new_password, client = %Client(client));
         Ok(redeemed.user)
+    }
+
+    /// Whether `token` is a live confirmation token of a contested account, whose
+    /// confirmation needs a new password: what a confirmation page asks before it shows its
+    /// form. `false` for any other token (the confirmation itself tells why it is refused).
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn confirmation_needs_new_password(&self, token: &str) -> Result<bool, AuthError> {
+        let Some(token) = EmailToken::parse(token) else {
+            return Ok(false);
+        };
+        let now = self.now();
+        let record = self.shared.store.email_token(token.digest()).await?;
+        let Some(record) =
+            record.filter(|r| r.expires > now && r.purpose == EmailTokenPurpose::Confirm)
+        else {
+            return Ok(false);
+        };
+        let user = self.find(UserQuery::Id(record.user_id)).await?;
+        Ok(user.is_some_and(|u| u.contested && !self.unconfirmed_expired(&u)))
+    }
+
+    /// Refuses what an account whose email is not confirmed may not do: with email
+    /// confirmation on, an unconfirmed account enables nothing (no second factor, and none of
+    /// the factors or tokens that later features add: each checks this first). Its password
+    /// was chosen before anyone proved the address.
+    ///
+    /// # Errors
+    /// [`AuthError::EmailNotConfirmed`] (403 `email not confirmed`).
+    pub fn require_confirmed(&self, user: &User) -> Result<(), AuthError> {
+        if self.shared.config.email_confirmation() && !user.email_confirmed {
+            return Err(AuthError::EmailNotConfirmed);
+        }
+        Ok(())
+    }
+
+    /// Unconfirmed accounts created at or before this moment have outlived their lifetime.
+    pub(super) fn unconfirmed_stale_before(&self) -> SystemTime {
+        self.now()
+            .checked_sub(self.shared.config.account.unconfirmed_lifetime)
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    }
+
+    /// Whether `user` is unconfirmed and has outlived its lifetime (purged soon, replaced by
+    /// a registration of its address; its tokens are dead).
+    pub(super) fn unconfirmed_expired(&self, user: &User) -> bool {
+        !user.email_confirmed && user.created <= self.unconfirmed_stale_before()
+    }
+
+    /// A new confirmation token for the account `user_id` at credential generation
+    /// `generation`, created at `created`: it expires after the email token lifetime, and
+    /// never after the account's unconfirmed lifetime.
+    pub(super) fn new_confirmation_token(
+        &self,
+        user_id: UserId,
+        generation: u64,
+        created: SystemTime,
+    ) -> (EmailToken, EmailTokenRecord) {
+        let purpose = EmailTokenPurpose::Confirm;
+        let (token, mut record) = self.new_email_token(user_id, generation, purpose);
+        let account_ends = created + self.shared.config.account.unconfirmed_lifetime;
+        record.expires = record.expires.min(account_ends);
+        (token, record)
+    }
+
+    /// The refusal of a registration whose address has an account; with email confirmation
+    /// on, that account is marked contested first if it is unconfirmed.
+    pub(super) async fn refuse_taken(&self, email: &str) -> AuthError {
+        if self.shared.config.email_confirmation()
+            && let Err(e) = self.shared.store.contest_unconfirmed(email).await
+        {
+            return e.into();
+        }
+        AuthError::EmailTaken(email.to_owned())
     }
 
     /// Sends a new confirmation token to `email` if an account with an unconfirmed email has
@@ -126,6 +283,9 @@ impl<S: Store> Auth<S> {
                 Ok(Resent::NoAccount) => {
                     audit!(info, "confirmation_resend_skipped", reason = "no account", client = %Client(client));
                 }
+                Ok(Resent::Expired(user_id)) => {
+                    audit!(info, "confirmation_resend_skipped", reason = "expired", user_id = %user_id, client = %Client(client));
+                }
                 Err(e) => tracing::error!(error = %e, "issuing a confirmation token failed"),
             }
         })
@@ -145,8 +305,11 @@ impl<S: Store> Auth<S> {
             if user.email_confirmed {
                 return Ok(Resent::AlreadyConfirmed(user.id));
             }
+            if self.unconfirmed_expired(&user) {
+                return Ok(Resent::Expired(user.id));
+            }
             let (token, record) =
-                self.new_email_token(user.id, user.generation, EmailTokenPurpose::Confirm);
+                self.new_confirmation_token(user.id, user.generation, user.created);
             let stored = self
                 .shared
                 .store

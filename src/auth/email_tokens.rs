@@ -14,34 +14,41 @@ use crate::{
     user::UserId,
 };
 
-/// Which route redeems a token: each takes only tokens of its own purpose.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Redeeming {
-    /// `POST /confirm_email`: [`EmailTokenPurpose::Confirm`].
-    Confirmation,
+/// Which route redeems a token: each takes only tokens of its own purpose. `Debug` never
+/// shows a new password.
+#[derive(Clone, Copy)]
+pub(super) enum Redeeming<'a> {
+    /// `POST /confirm_email`: [`EmailTokenPurpose::Confirm`], with the new password if one
+    /// was given (required for a contested account).
+    Confirmation {
+        /// The new password, unchecked yet.
+        new_password: Option<&'a str>,
+    },
     /// `POST /profile/email/confirm`: [`EmailTokenPurpose::ChangeEmail`].
     EmailChange,
 }
 
-impl Redeeming {
+impl Redeeming<'_> {
     fn takes(self, purpose: &EmailTokenPurpose) -> bool {
         matches!(
             (self, purpose),
-            (Self::Confirmation, EmailTokenPurpose::Confirm)
+            (Self::Confirmation { .. }, EmailTokenPurpose::Confirm)
                 | (Self::EmailChange, EmailTokenPurpose::ChangeEmail { .. })
         )
     }
 
     fn throttled(self, client: Option<IpAddr>) {
         match self {
-            Self::Confirmation => audit!(warn, "email_confirm_throttled", client = %Client(client)),
+            Self::Confirmation { .. } => {
+                audit!(warn, "email_confirm_throttled", client = %Client(client));
+            }
             Self::EmailChange => audit!(warn, "email_change_throttled", client = %Client(client)),
         }
     }
 
     fn refused(self, reason: &'static str, user: Option<UserId>, client: Option<IpAddr>) {
         match self {
-            Self::Confirmation => {
+            Self::Confirmation { .. } => {
                 audit!(info, "email_confirm_refused", reason = reason, user_id = user.map(display), client = %Client(client));
             }
             Self::EmailChange => {
@@ -91,7 +98,7 @@ impl<S: Store> Auth<S> {
     /// [`AuthError::Store`].
     pub(super) async fn redeem_email_token(
         &self,
-        route: Redeeming,
+        route: Redeeming<'_>,
         token: &str,
         session_user: Option<UserId>,
         client: Option<IpAddr>,
@@ -120,8 +127,14 @@ impl<S: Store> Auth<S> {
             }
             Err(e) => {
                 throttle.released(attempt).await;
-                if let AuthError::EmailTaken(_) = e {
-                    route.refused("address taken", session_user, client);
+                match e {
+                    AuthError::EmailTaken(_) => {
+                        route.refused("address taken", session_user, client)
+                    }
+                    AuthError::NewPasswordRequired => {
+                        route.refused("new password required", session_user, client);
+                    }
+                    _ => {}
                 }
                 Err(e)
             }
@@ -130,7 +143,7 @@ impl<S: Store> Auth<S> {
 
     async fn redeem_checked(
         &self,
-        route: Redeeming,
+        route: Redeeming<'_>,
         token: &str,
         session_user: Option<UserId>,
     ) -> Result<EmailRedeemed, AuthError> {
@@ -146,6 +159,9 @@ impl<S: Store> Auth<S> {
             .filter(|r| r.expires > now && route.takes(&r.purpose))
             .filter(|r| session_user.is_none_or(|id| id == r.user_id))
             .ok_or(AuthError::InvalidToken)?;
+        if let Redeeming::Confirmation { new_password } = route {
+            return self.confirm_checked(digest, &record, new_password).await;
+        }
         match self.shared.store.redeem_email_token(digest, now).await {
             Ok(redeemed) => Ok(redeemed),
             // Used, or revoked, since it was read.
@@ -154,6 +170,54 @@ impl<S: Store> Auth<S> {
                 EmailTokenPurpose::ChangeEmail { new_email } => new_email,
                 EmailTokenPurpose::Confirm => String::new(),
             })),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Redeems the live confirmation token `digest` (`record`): token-only, or with
+    /// `new_password` (checked by the policy, then set in the confirming transaction). A
+    /// contested account needs one; an account past its unconfirmed lifetime is refused as
+    /// its token is.
+    async fn confirm_checked(
+        &self,
+        digest: crate::token::TokenDigest,
+        record: &EmailTokenRecord,
+        new_password: Option<&str>,
+    ) -> Result<EmailRedeemed, AuthError> {
+        let user = self
+            .find(crate::store::UserQuery::Id(record.user_id))
+            .await?
+            .filter(|user| !self.unconfirmed_expired(user))
+            .ok_or(AuthError::InvalidToken)?;
+        let store = &self.shared.store;
+        let Some(password) = new_password else {
+            if user.contested {
+                return Err(AuthError::NewPasswordRequired);
+            }
+            return match store.redeem_email_token(digest, self.now()).await {
+                Ok(redeemed) => Ok(redeemed),
+                Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
+                // Contested since it was read.
+                Err(StoreError::Conflict) => Err(AuthError::NewPasswordRequired),
+                Err(e) => Err(e.into()),
+            };
+        };
+        self.shared
+            .config
+            .password_policy
+            .check(password, &user.email)?;
+        crate::password::check_hashable(password)?;
+        let hash = self.shared.hasher.hash(password.to_owned()).await?;
+        match store
+            .confirm_with_new_password(digest, self.now(), hash)
+            .await
+        {
+            Ok(user) => Ok(EmailRedeemed {
+                previous_email: user.email.clone(),
+                user,
+                purpose: EmailTokenPurpose::Confirm,
+            }),
+            Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
             Err(e) => Err(e.into()),
         }
     }

@@ -197,6 +197,9 @@ impl<S: Store> Auth<S> {
             now,
             hashed_password,
             end_sessions: self.shared.config.end_sessions_on_reset,
+            // The token went by mail, to the address: it proves the address (not when it
+            // went back in the answer).
+            confirm_email: !self.shared.config.reset_token_in_response,
         };
         match self.shared.store.reset_password(reset).await {
             Ok(user) => Ok(user),

@@ -144,7 +144,8 @@ impl<S: Store> Auth<S> {
     ///
     /// # Errors
     /// [`AuthError::InvalidSession`], [`AuthError::WrongPassword`] (a failure for
-    /// throttling), [`AuthError::SecondFactorEnabled`] (remove it first),
+    /// throttling), [`AuthError::EmailNotConfirmed`] for an unconfirmed account
+    /// ([`require_confirmed`](Self::require_confirmed)), [`AuthError::SecondFactorEnabled`] (remove it first),
     /// [`AuthError::TotpUnavailable`] when TOTP is off or no secret key is set (no factor can
     /// be set up), [`AuthError::Throttled`], [`AuthError::Overloaded`], [`AuthError::Store`]
     /// (also if the system's random source fails).
@@ -163,6 +164,7 @@ impl<S: Store> Auth<S> {
             .await?;
         let throttle = &self.shared.throttle;
         throttle.succeeded(attempt).await;
+        self.require_confirmed(&user)?;
         let existing = self
             .shared
             .store
@@ -199,7 +201,8 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::InvalidSession`], [`AuthError::WrongSecondFactor`] for a wrong code (a
     /// failure for throttling; the factor stays pending), or when the pending secret was
-    /// replaced meanwhile; [`AuthError::NoSecondFactor`] when none is pending,
+    /// replaced meanwhile; [`AuthError::EmailNotConfirmed`] for an unconfirmed account;
+    /// [`AuthError::NoSecondFactor`] when none is pending,
     /// [`AuthError::TotpUnavailable`] when TOTP is off or has no key, [`AuthError::SecondFactorEnabled`], [`AuthError::Throttled`],
     /// [`AuthError::Store`].
     pub async fn confirm_second_factor(
@@ -214,6 +217,7 @@ impl<S: Store> Auth<S> {
         let Some((_, user)) = self.live_session_user(token).await? else {
             return Err(AuthError::InvalidSession);
         };
+        self.require_confirmed(&user)?;
         let pending = self.pending_factor(user.id).await?;
         let throttle = &self.shared.throttle;
         let attempt = match throttle.attempt(&user.email, client, self.now()).await? {

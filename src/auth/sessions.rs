@@ -161,7 +161,9 @@ impl<S: Store> Auth<S> {
             .collect())
     }
 
-    /// Removes expired sessions, reset tokens and device tokens now.
+    /// Removes expired sessions, reset tokens, device tokens and email tokens now, and the
+    /// unconfirmed accounts past their [lifetime](crate::AuthConfig::with_unconfirmed_lifetime)
+    /// with everything of theirs.
     ///
     /// # Errors
     /// [`AuthError::Store`].
@@ -170,7 +172,12 @@ impl<S: Store> Auth<S> {
         let idle_before = now
             .checked_sub(self.shared.config.session_idle_timeout)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        Ok(self.shared.store.purge_expired(now, idle_before).await?)
+        let unconfirmed_before = self.unconfirmed_stale_before();
+        Ok(self
+            .shared
+            .store
+            .purge_expired(now, idle_before, unconfirmed_before)
+            .await?)
     }
 
     /// Spawns a task on the current Tokio runtime that purges expired records every `every`.
@@ -186,11 +193,15 @@ impl<S: Store> Auth<S> {
             loop {
                 ticks.tick().await;
                 match auth.purge_expired().await {
-                    Ok(p) if p.sessions + p.reset_tokens + p.device_tokens > 0 => {
+                    Ok(p)
+                        if p.sessions + p.reset_tokens + p.device_tokens + p.unconfirmed_users
+                            > 0 =>
+                    {
                         tracing::debug!(
                             sessions = p.sessions,
                             reset_tokens = p.reset_tokens,
                             device_tokens = p.device_tokens,
+                            unconfirmed_users = p.unconfirmed_users,
                             "purged expired records"
                         );
                     }

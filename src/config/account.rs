@@ -65,6 +65,10 @@ pub enum SecretKeyError {
     Length(usize),
 }
 
+/// How long an account whose email is not confirmed lives by default: 7 days
+/// (`AUTH_UNCONFIRMED_LIFETIME=604800` in the demo).
+pub const DEFAULT_UNCONFIRMED_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
+
 /// The account lifecycle features, part of [`AuthConfig`].
 #[derive(Clone)]
 pub(crate) struct AccountFeatures {
@@ -76,6 +80,7 @@ pub(crate) struct AccountFeatures {
     pub(crate) email_change: bool,
     pub(crate) account_deletion: bool,
     pub(crate) email_token_lifetime: Duration,
+    pub(crate) unconfirmed_lifetime: Duration,
     pub(crate) hook: Option<Arc<dyn AccountEmailHook>>,
 }
 
@@ -91,6 +96,7 @@ impl AccountFeatures {
             email_change: true,
             account_deletion: true,
             email_token_lifetime: Duration::from_secs(24 * 60 * 60),
+            unconfirmed_lifetime: DEFAULT_UNCONFIRMED_LIFETIME,
             hook: None,
         }
     }
@@ -116,6 +122,7 @@ impl fmt::Debug for AccountFeatures {
             .field("email_change", &self.email_change)
             .field("account_deletion", &self.account_deletion)
             .field("email_token_lifetime", &self.email_token_lifetime)
+            .field("unconfirmed_lifetime", &self.unconfirmed_lifetime)
             .field("hook", &self.hook.as_ref().map(|_| "<hook>"))
             .finish()
     }
@@ -206,6 +213,33 @@ impl AuthConfig {
     pub fn with_email_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.account.email_token_lifetime = lifetime;
         self
+    }
+
+    /// How long an account whose email is not confirmed lives from its registration
+    /// (default [`DEFAULT_UNCONFIRMED_LIFETIME`], 7 days; the demo reads
+    /// `AUTH_UNCONFIRMED_LIFETIME`, in seconds). Its confirmation tokens expire with it
+    /// (whatever the [email token lifetime](Self::with_email_token_lifetime)), a
+    /// [purge](crate::Auth::purge_expired) removes it with everything of theirs, and a
+    /// registration of its address replaces it: a squatter's account does not hold an
+    /// address for ever.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use tower_user_auth::AuthConfig;
+    ///
+    /// let config = AuthConfig::hardened().with_unconfirmed_lifetime(Duration::from_secs(3 * 86400));
+    /// assert_eq!(config.unconfirmed_lifetime(), Duration::from_secs(259_200));
+    /// assert_eq!(AuthConfig::hardened().unconfirmed_lifetime(), Duration::from_secs(604_800));
+    /// ```
+    pub fn with_unconfirmed_lifetime(mut self, lifetime: Duration) -> Self {
+        self.account.unconfirmed_lifetime = lifetime;
+        self
+    }
+
+    /// How long an unconfirmed account lives.
+    #[must_use]
+    pub fn unconfirmed_lifetime(&self) -> Duration {
+        self.account.unconfirmed_lifetime
     }
 
     /// The hook that mails confirmation and email-change tokens and tells an old address of a

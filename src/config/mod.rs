@@ -16,7 +16,7 @@ use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
 use ipnet::IpNet;
 
 pub use self::{
-    account::{SecretKey, SecretKeyError},
+    account::{DEFAULT_UNCONFIRMED_LIFETIME, SecretKey, SecretKeyError},
     pages::Pages,
     profile::Profile,
     routes::Routes,

@@ -21,7 +21,8 @@ pub struct Routes {
     pub password: String,
     /// `POST`: ask for a reset token, `PUT`: reset the password (`/reset_password`).
     pub reset_password: String,
-    /// `POST`: confirm the account's email with a token (`/confirm_email`), when
+    /// `POST`: confirm the account's email with a token (`/confirm_email`: `token`, and
+    /// `new_password`, which a contested account needs and any account may give), when
     /// [email confirmation](AuthConfig::with_email_confirmation) is on.
     pub confirm_email: String,
     /// `POST`: send a new confirmation token (`/confirm_email/resend`), when email

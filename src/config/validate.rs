@@ -53,6 +53,7 @@ impl AuthConfig {
             (self.session_lifetime, "session lifetime"),
             (self.reset_token_lifetime, "reset token lifetime"),
             (self.account.email_token_lifetime, "email token lifetime"),
+            (self.account.unconfirmed_lifetime, "unconfirmed lifetime"),
             (self.body_timeout, "body timeout"),
         ] {
             if duration == Duration::ZERO {
@@ -161,6 +162,7 @@ mod tests {
             .with_session_idle_timeout(huge)
             .with_reset_token_lifetime(huge)
             .with_email_token_lifetime(huge)
+            .with_unconfirmed_lifetime(huge)
             .with_body_timeout(huge);
         let problems = config.validate().expect_err("refused").problems().to_vec();
         for what in [
@@ -168,6 +170,7 @@ mod tests {
             "session lifetime",
             "reset token lifetime",
             "email token lifetime",
+            "unconfirmed lifetime",
             "body timeout",
         ] {
             assert!(

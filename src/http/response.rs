@@ -189,6 +189,9 @@ impl From<AuthError> for Rejection {
             AuthError::CredentialsChanged => Self::new(StatusCode::CONFLICT, e.to_string()),
             AuthError::EmailNotConfirmed => Self::new(StatusCode::FORBIDDEN, "email not confirmed")
                 .with_code("email_not_confirmed"),
+            AuthError::NewPasswordRequired => {
+                Self::bad_request("new password required").with_code("new_password_required")
+            }
             AuthError::SecondFactorRequired => {
                 Self::new(StatusCode::UNAUTHORIZED, "second factor required")
                     .with_code("second_factor_required")

@@ -20,7 +20,7 @@ pub struct ListedUser {
 }
 
 /// An account exported from another store, to insert as it was: its email, hash, credential
-/// generation, creation time, confirmation state and second factor (its secret still sealed
+/// generation, creation time, confirmation state (and contest) and second factor (its secret still sealed
 /// under the application's key). Its id is not carried: [`Store::import_user`] assigns a new
 /// one. `Debug` redacts the hash.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,6 +35,9 @@ pub struct ImportedUser {
     pub created: SystemTime,
     /// Whether the email is confirmed.
     pub email_confirmed: bool,
+    /// Whether the unconfirmed account is contested ([`User::contested`]); ignored for a
+    /// confirmed one.
+    pub contested: bool,
     /// The second factor, pending or enabled, with its unused recovery code digests.
     pub second_factor: Option<SecondFactorRecord>,
 }
@@ -47,6 +50,7 @@ impl fmt::Debug for ImportedUser {
             .field("generation", &self.generation)
             .field("created", &self.created)
             .field("email_confirmed", &self.email_confirmed)
+            .field("contested", &self.contested)
             .field("second_factor", &self.second_factor)
             .finish()
     }

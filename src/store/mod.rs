@@ -43,6 +43,20 @@
 //! with [`StoreError::Conflict`]. Callers treat a session whose generation is not its user's
 //! as invalid.
 //!
+//! # Unconfirmed accounts
+//!
+//! With email confirmation on, an account is unconfirmed until its owner redeems the token
+//! mailed to its address. Whoever registered it chose its password before anyone proved the
+//! address, so a password must never open the account after *someone else* proves it
+//! (pre-hijacking): a registration attempt on the address of an unconfirmed account marks it
+//! contested ([`Store::contest_unconfirmed`]), and a contested account is confirmed only with
+//! a new password ([`Store::confirm_with_new_password`]; a token-only
+//! [`Store::redeem_email_token`] is refused), which replaces the old one in the confirming
+//! transaction. A reset whose token went by mail proves the address as well
+//! ([`PasswordReset::confirm_email`]). Unconfirmed accounts live a limited time from their
+//! creation: the purge removes them, and a registration of the address replaces one that has
+//! expired ([`Store::add_unconfirmed_user`]).
+//!
 //! Writes made from a read of the credentials are compare-and-sets inside the write
 //! transaction: a password change against the generation it verified
 //! ([`UserUpdate::expected_generation`]), the re-hash at login against the hash it verified
@@ -105,6 +119,9 @@ use crate::{
 ///   [`StoreError::NotFound`] for a token, or a session that ended) and change nothing.
 /// - Errors returned before anything was written (`NotFound`, `EmailTaken`, `Conflict`)
 ///   leave the store as it was.
+/// - **Unconfirmed accounts** (see the [module docs](self)): a registration attempt marks
+///   one contested, a contested one is confirmed only with a new password, and one past
+///   its lifetime is purged or replaced by a new registration of its address.
 ///
 /// Implementations decide where the work runs; callers on an async runtime expect that no
 /// method blocks a worker thread on disk or network I/O for long.
@@ -298,9 +315,11 @@ pub trait Store: Send + Sync + 'static {
     /// not expired and was issued at the user's current generation, then sets the hash,
     /// advances the generation, removes the token and the user's email tokens and either
     /// removes the user's sessions (`reset.end_sessions`) or moves them all to the new
-    /// generation. [`StoreError::NotFound`] (and nothing changed) when the token is not good
-    /// (including one consumed or revoked since the caller read it, and one issued before a
-    /// change of credentials).
+    /// generation; with `reset.confirm_email`, also marks the account confirmed and no
+    /// longer contested (its confirmation token is among the email tokens removed).
+    /// [`StoreError::NotFound`] (and nothing changed) when the token is not good (including
+    /// one consumed or revoked since the caller read it, and one issued before a change of
+    /// credentials).
     fn reset_password(
         &self,
         reset: PasswordReset,
@@ -319,16 +338,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Inserts a user whose email is not confirmed yet ([`User::email_confirmed`] `false`),
-    /// with the confirmation token `token` (`record.purpose` is
+    /// created at `record.created`, with the confirmation token `token` (`record.purpose` is
     /// [`EmailTokenPurpose::Confirm`], `record.user_id` and `record.generation` are ignored:
-    /// the new id and generation 0 are used), in one transaction. [`StoreError::EmailTaken`] as [`add_user`](Self::add_user).
+    /// the new id and generation 0 are used), in one transaction.
+    /// [`StoreError::EmailTaken`] as [`add_user`](Self::add_user), except
+    /// that an account whose email is not confirmed and that was created at or before
+    /// `stale_before` (past its unconfirmed lifetime) is deleted with everything of theirs
+    /// (as [`delete_user`](Self::delete_user) does) and replaced, in the same transaction.
     fn add_unconfirmed_user(
         &self,
         email: &str,
         hashed_password: &str,
         token: TokenDigest,
         record: EmailTokenRecord,
+        stale_before: SystemTime,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
+
+    /// Marks the account of `email` (by its [`email_key`]) contested ([`User::contested`])
+    /// if its email is not confirmed, checked in the marking transaction: a registration
+    /// attempt on its address. `Ok(true)` if it is contested now (also when it already
+    /// was); `Ok(false)`, nothing changed, for a confirmed account or none.
+    fn contest_unconfirmed(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Stores an email token for `record.user_id`, replacing (and so revoking) the user's
     /// earlier token of the same kind ([`EmailTokenPurpose::same_kind`]), in one transaction
@@ -353,6 +386,10 @@ pub trait Store: Send + Sync + 'static {
     /// nothing changed otherwise), removes it, and
     ///
     /// - [`EmailTokenPurpose::Confirm`]: marks the account confirmed (the generation stays);
+    ///   for a contested account ([`User::contested`]) [`StoreError::Conflict`] instead,
+    ///   nothing changed and the token kept: its password was chosen before the address was
+    ///   proven, and only [`confirm_with_new_password`](Self::confirm_with_new_password)
+    ///   confirms it;
     /// - [`EmailTokenPurpose::ChangeEmail`]: [`StoreError::EmailTaken`] (nothing changed, the
     ///   token kept) if another account has the new address's [`email_key`]; otherwise moves
     ///   the account to it as [`update_user`](Self::update_user) with a new email does
@@ -363,6 +400,20 @@ pub trait Store: Send + Sync + 'static {
         token: TokenDigest,
         now: SystemTime,
     ) -> impl Future<Output = Result<EmailRedeemed, StoreError>> + Send;
+
+    /// Redeems a confirmation token ([`EmailTokenPurpose::Confirm`]) with a new password,
+    /// in one transaction: checks that it is stored, expires after `now` and was issued at
+    /// its user's current generation ([`StoreError::NotFound`], nothing changed, otherwise,
+    /// and for a token of another purpose), removes it, sets `hashed_password` as a password change does (the
+    /// generation advanced, every session of the user ended, the reset token removed), revokes
+    /// the user's other email tokens, marks the account confirmed and no longer contested.
+    /// Contested or not: an owner may choose a new password when confirming.
+    fn confirm_with_new_password(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+        hashed_password: String,
+    ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
     /// The second factor of user `id`, pending or enabled; `None` if they have none.
     /// [`StoreError::NotFound`] for an unknown user.
@@ -429,11 +480,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
 
     /// Removes sessions whose absolute lifetime has passed or that have been idle since
-    /// `idle_before`, and reset tokens, device tokens and email tokens that have expired.
+    /// `idle_before`, reset tokens, device tokens and email tokens that have expired, and the
+    /// accounts whose email is not confirmed that were created at or before
+    /// `unconfirmed_before` (each with everything of theirs, as
+    /// [`delete_user`](Self::delete_user)).
     fn purge_expired(
         &self,
         now: SystemTime,
         idle_before: SystemTime,
+        unconfirmed_before: SystemTime,
     ) -> impl Future<Output = Result<Purged, StoreError>> + Send;
 
     /// The throttle counters this store shares between the instances of an app on its

@@ -218,6 +218,10 @@ pub struct PasswordReset {
     /// Whether to end all the user's sessions too (otherwise they are moved to the new
     /// credential generation).
     pub end_sessions: bool,
+    /// Whether the reset proves the address (its token went by mail, not back in an
+    /// answer): the account is then marked confirmed, no longer contested, and its
+    /// confirmation token revoked, in the reset's transaction.
+    pub confirm_email: bool,
 }
 
 impl fmt::Debug for PasswordReset {
@@ -228,6 +232,7 @@ impl fmt::Debug for PasswordReset {
             .field("now", &self.now)
             .field("hashed_password", &REDACTED)
             .field("end_sessions", &self.end_sessions)
+            .field("confirm_email", &self.confirm_email)
             .finish()
     }
 }
@@ -260,6 +265,8 @@ pub struct Purged {
     pub device_tokens: usize,
     /// Email tokens (confirmation, email change) removed.
     pub email_tokens: usize,
+    /// Unconfirmed accounts past their lifetime removed (with everything of theirs).
+    pub unconfirmed_users: usize,
 }
 
 #[cfg(test)]
@@ -275,6 +282,7 @@ mod tests {
             now: SystemTime::UNIX_EPOCH,
             hashed_password: "$2b$04$secret-hash".into(),
             end_sessions: true,
+            confirm_email: false,
         };
         for shown in [format!("{update:?}"), format!("{reset:?}")] {
             assert!(!shown.contains("secret-hash"), "{shown}");

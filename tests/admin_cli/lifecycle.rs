@@ -59,6 +59,7 @@ async fn lifecycle_users() -> (
                 expires: now + Duration::from_secs(3600),
                 generation: 0,
             },
+            std::time::UNIX_EPOCH,
         )
         .await
         .expect("bob");

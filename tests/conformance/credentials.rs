@@ -198,6 +198,7 @@ pub async fn a_reset_keeping_sessions_moves_them<S: Store>(store: S) {
             now: at,
             hashed_password: "$2b$04$c".into(),
             end_sessions: false,
+            confirm_email: false,
         })
         .await
         .unwrap();
@@ -283,6 +284,7 @@ async fn apply<S: Store>(store: &S, user: &User, change: Change, kept: TokenDige
                 now: at,
                 hashed_password: "$2b$04$reset".into(),
                 end_sessions: false,
+                confirm_email: false,
             };
             store.reset_password(reset).await.unwrap();
         }
@@ -437,7 +439,13 @@ pub async fn every_change_of_credentials_advances_the_generation_and_kills_earli
     let token = TokenDigest::of("confirmation");
     let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
     let user = store
-        .add_unconfirmed_user("unconfirmed@example.com", "$2b$04$u", token, record)
+        .add_unconfirmed_user(
+            "unconfirmed@example.com",
+            "$2b$04$u",
+            token,
+            record,
+            std::time::UNIX_EPOCH,
+        )
         .await
         .unwrap();
     let redeemed = store.redeem_email_token(token, at).await.unwrap();
@@ -469,6 +477,7 @@ pub async fn a_token_of_another_generation_redeems_nothing<S: Store>(store: S) {
         now: at,
         hashed_password: "$2b$04$new".into(),
         end_sessions: true,
+        confirm_email: false,
     };
     let refused = store.reset_password(reset).await;
     assert!(matches!(refused, Err(StoreError::NotFound)), "{refused:?}");

@@ -28,7 +28,13 @@ pub async fn unconfirmed_accounts_are_confirmed_by_their_token<S: Store>(store: 
     let token = TokenDigest::of("confirm");
     let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
     let user = store
-        .add_unconfirmed_user(" New@Example.com ", "$2b$04$n", token, record.clone())
+        .add_unconfirmed_user(
+            " New@Example.com ",
+            "$2b$04$n",
+            token,
+            record.clone(),
+            std::time::UNIX_EPOCH,
+        )
         .await
         .unwrap();
     assert_eq!(user.email, "New@Example.com");
@@ -52,7 +58,13 @@ pub async fn unconfirmed_accounts_are_confirmed_by_their_token<S: Store>(store: 
 
     let other = TokenDigest::of("confirm taken");
     let taken = store
-        .add_unconfirmed_user("NEW@example.com", "$2b$04$t", other, record.clone())
+        .add_unconfirmed_user(
+            "NEW@example.com",
+            "$2b$04$t",
+            other,
+            record.clone(),
+            std::time::UNIX_EPOCH,
+        )
         .await;
     assert!(matches!(taken, Err(StoreError::EmailTaken)), "{taken:?}");
     assert!(store.email_token(other).await.unwrap().is_none());
@@ -164,7 +176,13 @@ pub async fn an_email_change_token_moves_the_account<S: Store>(store: S) {
     let token = TokenDigest::of("first confirm");
     let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
     let user = store
-        .add_unconfirmed_user("mover@example.com", "$2b$04$m", token, record)
+        .add_unconfirmed_user(
+            "mover@example.com",
+            "$2b$04$m",
+            token,
+            record,
+            std::time::UNIX_EPOCH,
+        )
         .await
         .unwrap();
     let read = AccountVersion::of(&user);
@@ -246,7 +264,13 @@ pub async fn update_confirms_and_a_new_email_revokes_email_tokens<S: Store>(stor
     let token = TokenDigest::of("confirm me");
     let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
     let user = store
-        .add_unconfirmed_user("admin@example.com", "$2b$04$a", token, record)
+        .add_unconfirmed_user(
+            "admin@example.com",
+            "$2b$04$a",
+            token,
+            record,
+            std::time::UNIX_EPOCH,
+        )
         .await
         .unwrap();
     let confirmed = store
@@ -288,7 +312,13 @@ pub async fn delete_removes_email_tokens_and_the_factor<S: Store>(store: S) {
     let token = TokenDigest::of("delete confirm");
     let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
     let user = store
-        .add_unconfirmed_user("del@example.com", "$2b$04$a", token, record)
+        .add_unconfirmed_user(
+            "del@example.com",
+            "$2b$04$a",
+            token,
+            record,
+            std::time::UNIX_EPOCH,
+        )
         .await
         .unwrap();
     let change = TokenDigest::of("delete change");
@@ -342,11 +372,17 @@ pub async fn purge_removes_expired_email_tokens<S: Store>(store: S) {
         .await
         .unwrap();
     let when = at + Duration::from_secs(60);
-    let purged = store.purge_expired(when, at).await.unwrap();
+    let purged = store
+        .purge_expired(when, at, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!(purged.email_tokens, 1);
     assert!(store.email_token(old).await.unwrap().is_none());
     assert!(store.email_token(live).await.unwrap().is_some());
-    let again = store.purge_expired(when, at).await.unwrap();
+    let again = store
+        .purge_expired(when, at, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!(again.email_tokens, 0);
     // The purged kind can be issued again.
     store

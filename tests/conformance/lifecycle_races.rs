@@ -165,7 +165,13 @@ pub async fn an_email_token_redeemed_at_once_is_redeemed_once<S: Store>(store: S
         let token = TokenDigest::of(&format!("confirm {round}"));
         let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
         let user = store
-            .add_unconfirmed_user(&format!("c{round}@example.com"), "$2b$04$a", token, record)
+            .add_unconfirmed_user(
+                &format!("c{round}@example.com"),
+                "$2b$04$a",
+                token,
+                record,
+                std::time::UNIX_EPOCH,
+            )
             .await
             .unwrap();
         let results = at_once(&store, 4, |store, _| async move {
@@ -352,7 +358,7 @@ pub async fn delete_user_racing_lifecycle_writes_leaves_no_token<S: Store>(store
         );
         let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
         let user = store
-            .add_unconfirmed_user(&email, "$2b$04$a", confirm, record)
+            .add_unconfirmed_user(&email, "$2b$04$a", confirm, record, std::time::UNIX_EPOCH)
             .await
             .unwrap();
         let (id, read) = (user.id, AccountVersion::of(&user));

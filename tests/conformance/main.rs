@@ -11,7 +11,8 @@
 //! `resets.rs`, `devices.rs`, `credentials.rs` (the generation and compare-and-set rules),
 //! `races.rs` (concurrent registrations and credential changes), `purge.rs`, `auth.rs`
 //! (`Auth` over the store), `lifecycle.rs` (confirmation and email-change tokens),
-//! `second_factor.rs`, and `lifecycle_races.rs` (their compare-and-sets under concurrency);
+//! `second_factor.rs`, `lifecycle_races.rs` (their compare-and-sets under concurrency), and
+//! `unconfirmed.rs` (unconfirmed accounts against pre-hijacking: the contest, the expiry);
 //! `race_harness.rs` is what the two race files share. A new backend passes this suite by adding one arm to the macro.
 //!
 //! Times are whole seconds: the stores keep milliseconds.
@@ -30,6 +31,7 @@ mod races;
 mod resets;
 mod second_factor;
 mod sessions;
+mod unconfirmed;
 mod users;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -210,5 +212,14 @@ conformance! {
     auth: [
         auth_works_on_the_store,
         step_ups_at_once_leave_one_fresh_session,
+    ],
+    unconfirmed: [
+        a_registration_attempt_marks_an_unconfirmed_account_contested,
+        confirming_with_a_new_password_is_one_transaction,
+        a_reset_by_mail_confirms_and_ends_the_contest,
+        the_purge_removes_expired_unconfirmed_accounts,
+        a_registration_replaces_an_expired_unconfirmed_account,
+        import_keeps_the_contest,
+        a_contest_racing_a_confirmation_is_one_or_the_other,
     ],
 }

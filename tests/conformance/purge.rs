@@ -65,7 +65,10 @@ pub async fn removes_what_is_expired_and_keeps_what_is_live<S: Store>(store: S) 
         .await
         .unwrap();
 
-    let purged = store.purge_expired(at, idle_before).await.unwrap();
+    let purged = store
+        .purge_expired(at, idle_before, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!(
         purged,
         Purged {
@@ -73,6 +76,7 @@ pub async fn removes_what_is_expired_and_keeps_what_is_live<S: Store>(store: S) 
             reset_tokens: 1,
             device_tokens: 1,
             email_tokens: 0,
+            unconfirmed_users: 0,
         }
     );
     for (name, _, kept) in sessions {
@@ -83,6 +87,9 @@ pub async fn removes_what_is_expired_and_keeps_what_is_live<S: Store>(store: S) 
     assert!(store.reset_token(live).await.unwrap().is_some());
     assert!(store.device_token(old_device).await.unwrap().is_none());
     assert!(store.device_token(new_device).await.unwrap().is_some());
-    let again = store.purge_expired(at, idle_before).await.unwrap();
+    let again = store
+        .purge_expired(at, idle_before, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!(again, Purged::default());
 }

@@ -141,6 +141,7 @@ pub async fn racing_resets_with_one_token_one_wins<S: Store>(store: S) {
             now: at,
             hashed_password: format!("$2b$04$reset{i}"),
             end_sessions: i % 2 == 0,
+            confirm_email: false,
         };
         store.reset_password(reset).await
     })
@@ -253,6 +254,7 @@ async fn a_verified_change_racing_a_reset_never_follows_it<S: Store>(store: S, w
                     now: at,
                     hashed_password: "$2b$04$reset".into(),
                     end_sessions: round % 2 == 0,
+                    confirm_email: false,
                 };
                 store.reset_password(reset).await.map(|_| true)
             } else {

@@ -18,6 +18,7 @@ fn attempt(token: TokenDigest, user: UserId, at: std::time::SystemTime) -> Passw
         now: at,
         hashed_password: "$2b$04$new".into(),
         end_sessions: true,
+        confirm_email: false,
     }
 }
 

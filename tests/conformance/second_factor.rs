@@ -137,6 +137,7 @@ pub async fn import_keeps_confirmation_and_second_factor<S: Store>(store: S) {
             created,
             email_confirmed: confirmed,
             second_factor: factor,
+            contested: false,
         };
     let with = store
         .import_user(imported("with@example.com", false, Some(factor.clone())))

@@ -89,6 +89,7 @@ pub async fn emails_are_unique_by_their_key<S: Store>(store: S) {
             hashed_password: "$2b$04$i".into(),
             generation: 3,
             created: now(),
+            contested: false,
         })
         .await;
     assert!(
@@ -299,6 +300,7 @@ pub async fn import_keeps_hash_generation_and_creation<S: Store>(store: S) {
             hashed_password: "$2b$12$imported".into(),
             generation: 7,
             created,
+            contested: false,
         })
         .await
         .unwrap();

@@ -465,3 +465,92 @@ async fn the_change_forms_ask_for_a_code_with_a_factor_on_and_the_reauth_page_st
     .await;
     assert!(a.body.contains("confirm it is you"), "{}", a.body);
 }
+
+/// Pre-hijacking through the pages (issue 21 §3): a squatter registered the owner's address.
+/// The confirm page, opened with the token of an uncontested account, asks for nothing but
+/// the code; once the owner's registration was refused (the account contested), it asks for
+/// a new password, with a note why, and the confirmation the browser posts without one comes
+/// back to it with that message. Confirmed with the new password, only it logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_confirm_page_asks_a_contested_account_for_a_new_password() {
+    use crate::support::OTHER_PW;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let demo = start(
+        &dir.path().join("a.redb"),
+        "hardened",
+        &[("AUTH_REQUIRE_EMAIL_CONFIRMATION", "1")],
+    );
+    let owner = "owner@example.com";
+    let register = |password: &'static str| {
+        let demo = &demo;
+        async move {
+            let creds = [("email", owner), ("password", password)];
+            demo.http.post("/users", Body::Form(&creds)).await
+        }
+    };
+    assert_eq!(register(OTHER_PW).await.status, StatusCode::OK);
+    let token = demo.printed_token("confirmation", owner);
+    let page = format!("/confirm?token={token}");
+    let a = browse(&demo, &page, "").await;
+    assert_lifecycle_page(&a);
+    assert!(!a.body.contains("name=\"new_password\""), "{}", a.body);
+
+    // The owner's registration is refused: the account is contested.
+    assert_eq!(register(GOOD_PW).await.status, StatusCode::BAD_REQUEST);
+    let a = browse(&demo, &page, "").await;
+    assert_lifecycle_page(&a);
+    assert_form(
+        &a.body,
+        "confirm-email-form",
+        "/confirm_email",
+        &[
+            ("token", &["required"]),
+            (
+                "new_password",
+                &[
+                    "type=\"password\"",
+                    "autocomplete=\"new-password\"",
+                    "required",
+                ],
+            ),
+        ],
+        "id=\"confirm-email-submit\"",
+    );
+    assert!(a.body.contains("id=\"contested-note\""), "{}", a.body);
+
+    let origin = demo.base.clone();
+    let post = |fields: Vec<(&'static str, String)>| {
+        let (demo, origin) = (&demo, origin.clone());
+        async move {
+            let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let headers = [("accept", BROWSER), ("origin", origin.as_str())];
+            demo.http
+                .send(
+                    Method::POST,
+                    "/confirm_email",
+                    &headers,
+                    Body::Form(&fields),
+                )
+                .await
+        }
+    };
+    let a = post(vec![("token", token.clone())]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    let back = a.header("location").expect("a location").to_owned();
+    assert_eq!(back, "/confirm?error=new_password_required");
+    let a = browse(&demo, &back, "").await;
+    assert!(a.body.contains("name=\"new_password\""), "{}", a.body);
+    assert!(a.body.contains("choose a new password"), "{}", a.body);
+
+    let a = post(vec![("token", token), ("new_password", GOOD_PW.into())]).await;
+    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
+    assert_eq!(a.header("location"), Some("/login?notice=email_confirmed"));
+    for (password, status) in [
+        (OTHER_PW, StatusCode::UNAUTHORIZED),
+        (GOOD_PW, StatusCode::OK),
+    ] {
+        let creds = [("email", owner), ("password", password)];
+        let a = demo.http.post("/sessions", Body::Form(&creds)).await;
+        assert_eq!(a.status, status, "{password}: {}", a.body);
+    }
+}

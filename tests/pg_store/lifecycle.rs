@@ -83,7 +83,7 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
     assert_eq!(versions(&client).await, [1, 2], "the fixture is version 2");
 
     let store = old.store().await;
-    assert_eq!(versions(&client).await, [1, 2, 3, 4]);
+    assert_eq!(versions(&client).await, [1, 2, 3, 4, 5]);
 
     let listed = store.list_users(None, 10).await.unwrap();
     let emails: Vec<&str> = listed.iter().map(|l| l.user.email.as_str()).collect();
@@ -162,6 +162,7 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
             "$2b$04$d",
             TokenDigest::of("dave"),
             confirm,
+            std::time::UNIX_EPOCH,
         )
         .await
         .unwrap();
@@ -387,7 +388,13 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
             generation: 0,
         };
         let user = a
-            .add_unconfirmed_user(&format!("u{round}@x.io"), "$2b$04$h", confirm, record)
+            .add_unconfirmed_user(
+                &format!("u{round}@x.io"),
+                "$2b$04$h",
+                confirm,
+                record,
+                std::time::UNIX_EPOCH,
+            )
             .await
             .unwrap();
         let redeemed = race(&a, &b, 6, move |s, _| async move {

@@ -1,7 +1,10 @@
 //! A database of schema version 3 (`tests/fixtures/pg_v3.sql`, the release before tokens
-//! were bound to the credential generation) migrated in place to version 4: every reset and
-//! email token is stamped with its user's generation, stays as good as it was, and dies with
-//! the next change of credentials.
+//! were bound to the credential generation, and before issue 21's pre-hijacking rules)
+//! migrated in place: every reset and email token is stamped with its user's generation,
+//! stays as good as it was, and dies with the next change of credentials; no account is
+//! contested, the unconfirmed one is found by the purge at its creation time, its
+//! confirmation token needs a new password once contested; and the result has exactly the
+//! schema of a new database.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -12,6 +15,7 @@ use tower_user_auth::{
 };
 
 use super::lifecycle::{schema_of, versions};
+use crate::support::fixture_v5;
 
 /// The fixture: a database written by the previous release (schema version 3).
 const PG_V3: &str = include_str!("../fixtures/pg_v3.sql");
@@ -43,7 +47,28 @@ async fn a_version_3_database_is_migrated_in_place() {
         "the fixture is version 3"
     );
     let store = old.store().await;
-    assert_eq!(versions(&client).await, [1, 2, 3, 4]);
+    assert_eq!(versions(&client).await, [1, 2, 3, 4, 5]);
+
+    let listed = store.list_users(None, 10).await.unwrap();
+    let states: Vec<_> = listed
+        .iter()
+        .map(|l| {
+            (
+                l.user.email.as_str(),
+                l.user.email_confirmed,
+                l.user.contested,
+            )
+        })
+        .collect();
+    assert_eq!(
+        states,
+        [
+            ("alice@example.com", true, false),
+            ("Bob@Example.com", true, false),
+            ("carol@example.com", true, false),
+            ("dave@example.com", false, false),
+        ]
+    );
     let now = fixture_now();
 
     for (token, email) in V3_SESSIONS {
@@ -74,6 +99,7 @@ async fn a_version_3_database_is_migrated_in_place() {
         now,
         hashed_password: hash.into(),
         end_sessions: false,
+        confirm_email: false,
     };
     let carol = store
         .reset_password(reset_with("$2b$04$new"))
@@ -116,4 +142,27 @@ async fn a_version_3_database_is_migrated_in_place() {
         schema_of(&client).await,
         schema_of(&fresh.client().await).await
     );
+}
+
+/// The migrated unconfirmed account can be contested; its token then confirms only with a
+/// new password.
+#[tokio::test]
+async fn a_migrated_unconfirmed_account_is_confirmed_with_a_new_password_once_contested() {
+    let Some(old) = crate::support::postgres::database().await else {
+        return;
+    };
+    let client = old.client().await;
+    client.batch_execute(PG_V3).await.expect("load the fixture");
+    fixture_v5::dave_is_contested_and_confirmed_with_a_new_password(&old.store().await).await;
+}
+
+/// The migrated unconfirmed account goes in a purge up to its creation, with its token.
+#[tokio::test]
+async fn a_migrated_unconfirmed_account_is_purged_at_its_time() {
+    let Some(old) = crate::support::postgres::database().await else {
+        return;
+    };
+    let client = old.client().await;
+    client.batch_execute(PG_V3).await.expect("load the fixture");
+    fixture_v5::dave_is_purged_at_his_time(&old.store().await).await;
 }

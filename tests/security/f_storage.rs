@@ -317,6 +317,7 @@ async fn item_28_store_reset_is_all_or_nothing() {
         now: at,
         hashed_password: new_hash.clone(),
         end_sessions: true,
+        confirm_email: false,
     };
     for refused in [
         attempt(other, token.digest(), now),

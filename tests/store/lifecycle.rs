@@ -195,7 +195,13 @@ async fn stats_count_email_tokens_and_unconfirmed_accounts() {
     };
     let token = TokenDigest::of("stats confirm");
     store
-        .add_unconfirmed_user("stats@example.com", "$2b$04$s", token, record)
+        .add_unconfirmed_user(
+            "stats@example.com",
+            "$2b$04$s",
+            token,
+            record,
+            std::time::UNIX_EPOCH,
+        )
         .await
         .unwrap();
     store

@@ -20,7 +20,7 @@ mod migration_v5;
 mod migrations;
 
 /// The schema version this build writes.
-pub const CURRENT_VERSION: u64 = 6;
+pub const CURRENT_VERSION: u64 = 7;
 
 use std::{
     sync::Arc,
@@ -420,6 +420,7 @@ async fn sessions_sharing_a_digest_prefix_are_told_apart() {
         .purge_expired(
             now + Duration::from_secs(100),
             now + Duration::from_secs(10),
+            std::time::UNIX_EPOCH,
         )
         .await
         .unwrap();
@@ -430,7 +431,7 @@ async fn sessions_sharing_a_digest_prefix_are_told_apart() {
     assert_eq!(entry.email, "alice@example.com");
     // At +1000 s a2 has expired too: the purge still finds it.
     let purged = store
-        .purge_expired(now + Duration::from_secs(1000), now)
+        .purge_expired(now + Duration::from_secs(1000), now, std::time::UNIX_EPOCH)
         .await
         .unwrap();
     assert_eq!(purged.sessions, 1);

@@ -104,7 +104,13 @@ async fn a_version_4_file_is_migrated_in_place() {
             generation: 0,
         };
         let dave = store
-            .add_unconfirmed_user("dave@example.com", "$2b$04$d", TokenDigest::of("d"), record)
+            .add_unconfirmed_user(
+                "dave@example.com",
+                "$2b$04$d",
+                TokenDigest::of("d"),
+                record,
+                std::time::UNIX_EPOCH,
+            )
             .await
             .unwrap();
         assert_eq!((dave.id, dave.email_confirmed), (UserId(5), false));

@@ -1,7 +1,9 @@
 //! Schema migration, on a file written by schema version 5, the release before tokens were
 //! bound to the credential generation (see tests/fixtures/README.md): each reset and email
 //! token is stamped with its user's generation, so every token of the file stays as good as
-//! it was, and from then on dies with the next change of credentials.
+//! it was, and from then on dies with the next change of credentials; and the release before
+//! issue 21's pre-hijacking rules: no account is contested, the unconfirmed one is indexed
+//! by its creation (the purge finds it).
 
 use tower_user_auth::{
     Auth, UserId,
@@ -10,7 +12,15 @@ use tower_user_auth::{
     token::{ResetToken, SessionToken, TokenDigest},
 };
 
-use crate::migrations::{fixture_auth, fixture_copy, fixture_now, version_and_tables};
+use crate::{
+    migrations::{
+        fixture_auth, fixture_copy, fixture_now, version_and_tables, with_unconfirmed_tables,
+    },
+    support::fixture_v5,
+};
+
+/// The confirmed accounts of `v5.redb` (Dave's, id 4, is not).
+const V5_CONFIRMED: [&str; 3] = ["alice@example.com", "Bob@Example.com", "carol@example.com"];
 
 /// The live sessions of `v5.redb` and their owners' emails as registered.
 const V5_SESSIONS: [(&str, &str); 3] = [
@@ -42,10 +52,19 @@ async fn a_version_5_file_is_migrated_in_place() {
     let (_dir, path) = fixture_copy("v5.redb");
     let (version, v5_tables) = version_and_tables(&path);
     assert_eq!(version, Some(5));
+    let v7_tables = with_unconfirmed_tables(v5_tables);
     {
         let auth = fixture_auth(&path);
         let store = auth.store();
         v5_sessions_are_valid(&auth).await;
+        for (n, email) in V5_CONFIRMED.iter().enumerate() {
+            let id = UserId(n as u64 + 1);
+            let user = store.find_user_by(UserQuery::Id(id)).await.unwrap();
+            assert_eq!(user.email, *email);
+            assert!(user.email_confirmed && !user.contested, "{email}");
+        }
+        let dave = store.find_user_by(UserQuery::Id(UserId(4))).await.unwrap();
+        assert!(!dave.email_confirmed && !dave.contested, "{dave:?}");
         // Each token is stamped with its user's generation (0 in the fixture).
         let reset = ResetToken::parse(V5_RESET).unwrap().digest();
         let record = store.reset_token(reset).await.unwrap().expect("Carol's");
@@ -95,9 +114,9 @@ async fn a_version_5_file_is_migrated_in_place() {
         assert_eq!(bob.generation, 1);
         v5_sessions_are_valid(&auth).await;
     }
-    // The same tables, at the current version; opening again changes nothing.
+    // The same tables and those of unconfirmed accounts, at the current version; opening again changes nothing.
     let migrated = version_and_tables(&path);
-    assert_eq!(migrated, (Some(crate::CURRENT_VERSION), v5_tables));
+    assert_eq!(migrated, (Some(crate::CURRENT_VERSION), v7_tables));
     let auth = fixture_auth(&path);
     v5_sessions_are_valid(&auth).await;
     let reset = auth.get_reset_password_token("carol@example.com").await;
@@ -109,4 +128,21 @@ async fn a_version_5_file_is_migrated_in_place() {
     assert_eq!(record.map(|r| r.generation), Some(1));
     drop(auth);
     assert_eq!(version_and_tables(&path), migrated);
+}
+
+/// Dave's unconfirmed account of version 5 can be contested; his token then confirms only
+/// with a new password.
+#[tokio::test]
+async fn a_migrated_unconfirmed_account_is_confirmed_with_a_new_password_once_contested() {
+    let (_dir, path) = fixture_copy("v5.redb");
+    let auth = fixture_auth(&path);
+    fixture_v5::dave_is_contested_and_confirmed_with_a_new_password(auth.store()).await;
+}
+
+/// The index the migration fills finds the unconfirmed account of version 5.
+#[tokio::test]
+async fn a_migrated_unconfirmed_account_is_purged_at_its_time() {
+    let (_dir, path) = fixture_copy("v5.redb");
+    let auth = fixture_auth(&path);
+    fixture_v5::dave_is_purged_at_his_time(auth.store()).await;
 }

@@ -84,7 +84,8 @@ fn with_device_tables(tables: Vec<String>) -> Vec<String> {
     tables
 }
 
-/// `tables` with the tables of the account lifecycle that version 5 adds, empty, sorted.
+/// `tables` with the tables of the account lifecycle that version 5 adds, empty, and those
+/// of the versions after it, sorted.
 pub(crate) fn with_lifecycle_tables(mut tables: Vec<String>) -> Vec<String> {
     tables.extend(
         [
@@ -96,6 +97,13 @@ pub(crate) fn with_lifecycle_tables(mut tables: Vec<String>) -> Vec<String> {
         ]
         .map(String::from),
     );
+    with_unconfirmed_tables(tables)
+}
+
+/// `tables` with the tables of unconfirmed accounts (the contested set, the index by
+/// creation) that version 7 adds, sorted.
+pub(crate) fn with_unconfirmed_tables(mut tables: Vec<String>) -> Vec<String> {
+    tables.extend(["contested_users", "unconfirmed_users_by_created"].map(String::from));
     tables.sort();
     tables
 }
@@ -204,13 +212,22 @@ async fn migrated_records_keep_their_times_and_indexes() {
     assert_eq!(reset.expires, t0 + Duration::from_secs(60 + 3600));
     // The time indexes were carried over: purging at the right moments finds each record.
     let just_before = reset.expires - Duration::from_millis(1);
-    let purged = store.purge_expired(just_before, t0).await.unwrap();
+    let purged = store
+        .purge_expired(just_before, t0, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!((purged.sessions, purged.reset_tokens), (0, 0));
-    let purged = store.purge_expired(reset.expires, t0).await.unwrap();
+    let purged = store
+        .purge_expired(reset.expires, t0, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!((purged.sessions, purged.reset_tokens), (0, 1));
     // Idle since before t0 + 61 s: all three live sessions (last seen at t0 or t0 + 60 s).
     let idle_before = t0 + Duration::from_secs(61);
-    let purged = store.purge_expired(t0, idle_before).await.unwrap();
+    let purged = store
+        .purge_expired(t0, idle_before, std::time::UNIX_EPOCH)
+        .await
+        .unwrap();
     assert_eq!((purged.sessions, purged.reset_tokens), (3, 0));
     assert_eq!(store.counts().unwrap(), (3, 0, 0));
 }

@@ -12,6 +12,7 @@
 //! | [`browser`] | headless Chromium over WebDriver ([`Browser`]: chromedriver on a free loopback port, killed with its Chromium on drop; bounded waits that fail with the page's URL and text; `skipped:` without Chromium unless `REQUIRE_BROWSER=1`) |
 //! | [`log_capture`] | the `tracing` events written into memory ([`Captured`]): this thread's ([`capture`]) or the process's, and an audit event's [`lines`] |
 //! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
+//! | [`fixture_v5`] | the checks of the migrated fixtures of the release before issue 21 (`v5.redb`, `pg_v3.sql`), on either store |
 //! | [`second_factor`] | a TOTP factor begun, confirmed and enabled over HTTP with the authenticator app's codes |
 //! | [`stats`] | median and ratio for the timing tests |
 //! | [`postgres`] | (feature `postgres`) a PostgreSQL server (`TEST_DATABASE_URL`, or a throwaway cluster started once per binary) and a fresh database per test ([`postgres::database`]: `skipped: <reason>` without a server, a failure under `REQUIRE_POSTGRES=1`) |
@@ -27,6 +28,7 @@ pub mod app;
 pub mod browser;
 pub mod config;
 pub mod demo;
+pub mod fixture_v5;
 pub mod harness;
 pub mod inbox;
 pub mod log_capture;

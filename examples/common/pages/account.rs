@@ -21,17 +21,31 @@ fn not_offered(what: &str) -> Markup {
 }
 
 /// `GET /confirm` (the confirm-email page): the form that confirms an email with the code
-/// sent to it (prefilled from `?token=`), and the one that asks for a new code.
-pub fn confirm_email(site: &Site<'_>, query: &Query) -> String {
+/// sent to it (prefilled from `?token=`), and the one that asks for a new code. For a
+/// `contested` account (someone else tried to register the address) the form also asks for
+/// a new password, which replaces the one chosen at registration.
+pub fn confirm_email(site: &Site<'_>, query: &Query, contested: bool) -> String {
     let routes = site.config.routes();
     let pages = site.config.pages();
     let content = if site.config.email_confirmation() {
         html! {
             p { "Enter the confirmation code we sent to your email address." }
+            @if contested {
+                p id="contested-note" {
+                    "Someone else also tried to register an account with this email address, so "
+                    "the password chosen at registration may not be yours: choose a new password "
+                    "to confirm the account. Only the new password will open it."
+                }
+            }
             form id="confirm-email-form" method="post" action=(site.action(&routes.confirm_email)) {
                 label for="token" { "Confirmation code" }
                 input id="token" type="text" name="token" autocomplete="one-time-code" required
                     value=(query.token.as_deref().unwrap_or_default());
+                @if contested {
+                    label for="new-password" { "New password" }
+                    input id="new-password" type="password" name="new_password"
+                        autocomplete="new-password" required;
+                }
                 button id="confirm-email-submit" type="submit" { "Confirm my email" }
             }
             h2 { "No code?" }

@@ -169,7 +169,10 @@ pub async fn answer<S: Store, B>(
         Page::Reauth => views::reauth(&site, &query, factor_enabled),
         Page::ForgotPassword => views::forgot_password(&site, &query),
         Page::NewPassword => views::new_password(&site, &query),
-        Page::ConfirmEmail => account::confirm_email(&site, &query),
+        Page::ConfirmEmail => {
+            let contested = confirmation_needs_new_password(auth, &query).await;
+            account::confirm_email(&site, &query, contested)
+        }
         Page::ChangeEmail => account::change_email(&site, &query, factor_enabled),
         Page::SecondFactor | Page::DeleteAccount => {
             let user = user.expect("checked above");
@@ -269,6 +272,24 @@ fn page_of<S: Store>(auth: &Auth<S>, path: &str) -> Option<Page> {
             "/" => Some(Page::Home),
             "/me" => Some(Page::Profile),
             _ => None,
+        })
+}
+
+/// Whether the confirm page asks for a new password: its token (from the mail's link) is a
+/// contested account's, or the confirmation it posted came back asking for one. A failed
+/// look-up is logged and asks for nothing (the confirmation itself will say).
+async fn confirmation_needs_new_password<S: Store>(auth: &Auth<S>, query: &Query) -> bool {
+    if query.error.as_deref() == Some("new_password_required") {
+        return true;
+    }
+    let Some(token) = query.token.as_deref() else {
+        return false;
+    };
+    auth.confirmation_needs_new_password(token)
+        .await
+        .unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read a confirmation token");
+            false
         })
 }
 

@@ -36,6 +36,10 @@ pub fn error_message(code: &str) -> &'static str {
             "Your email address is not confirmed yet: enter the confirmation code we sent you, \
              or ask for a new one."
         }
+        "new_password_required" => {
+            "Someone else also tried to register an account with this email address: to \
+             confirm it, choose a new password (enter the confirmation code again)."
+        }
         "second_factor_required" => {
             "Your account has a second factor: enter the one-time code from your \
              authenticator app, or one of your recovery codes."

@@ -271,23 +271,31 @@ pub(crate) async fn end_sessions(
 }
 
 /// `purge`: expired records (and, with `idle_secs`, sessions idle that long), each kind
-/// counted on one `key=value` line and in the audit event.
+/// counted on one `key=value` line and in the audit event, then the unconfirmed accounts
+/// older than `unconfirmed_secs`, counted on a line of their own.
 pub(crate) async fn purge(
     store: &impl Store,
     idle_secs: Option<u64>,
+    unconfirmed_secs: u64,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {
     let now = SystemTime::now();
     let idle_before = idle_secs
         .and_then(|s| now.checked_sub(Duration::from_secs(s)))
         .unwrap_or(UNIX_EPOCH);
-    let purged = store.purge_expired(now, idle_before).await?;
+    let unconfirmed_before = now
+        .checked_sub(Duration::from_secs(unconfirmed_secs))
+        .unwrap_or(UNIX_EPOCH);
+    let purged = store
+        .purge_expired(now, idle_before, unconfirmed_before)
+        .await?;
     audit!(
         "purged",
         sessions = purged.sessions,
         reset_tokens = purged.reset_tokens,
         device_tokens = purged.device_tokens,
-        email_tokens = purged.email_tokens
+        email_tokens = purged.email_tokens,
+        unconfirmed_users = purged.unconfirmed_users
     );
     emit(
         out,
@@ -295,6 +303,10 @@ pub(crate) async fn purge(
             "sessions={} reset_tokens={} device_tokens={} email_tokens={}",
             purged.sessions, purged.reset_tokens, purged.device_tokens, purged.email_tokens
         ),
+    )?;
+    emit(
+        out,
+        &format!("unconfirmed_users={}", purged.unconfirmed_users),
     )
 }
 

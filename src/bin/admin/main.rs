@@ -41,12 +41,17 @@ enum Command {
     /// A user's sessions: list, end.
     #[command(subcommand)]
     Sessions(SessionsCommand),
-    /// Remove expired sessions, reset tokens, device tokens and email tokens; prints the
-    /// counts of the first three (the audit event has all four).
+    /// Remove expired sessions, reset tokens, device tokens and email tokens, and the
+    /// unconfirmed accounts past their lifetime; prints the counts of the first four on one
+    /// line and the accounts' on the next (the audit event has all five).
     Purge {
         /// Also remove sessions idle for this many seconds.
         #[arg(long)]
         idle_secs: Option<u64>,
+        /// The unconfirmed accounts' lifetime, in seconds (the app's
+        /// `AUTH_UNCONFIRMED_LIFETIME`): those registered longer ago are removed.
+        #[arg(long, default_value_t = 604_800)]
+        unconfirmed_secs: u64,
     },
     /// Print the store's statistics.
     Stats,
@@ -253,7 +258,10 @@ async fn dispatch(
         Command::Sessions(SessionsCommand::End { user, session, .. }) => {
             commands::end_sessions(store, &user, session.as_deref(), out).await
         }
-        Command::Purge { idle_secs } => commands::purge(store, idle_secs, out).await,
+        Command::Purge {
+            idle_secs,
+            unconfirmed_secs,
+        } => commands::purge(store, idle_secs, unconfirmed_secs, out).await,
         Command::Stats => Err(AdminError::Failed("stats is redb's only".into())),
         Command::Export => transfer::export(store, out).await,
         Command::Import => transfer::import(store, std::io::stdin().lock(), out).await,

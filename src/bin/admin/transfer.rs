@@ -47,6 +47,10 @@ struct ExportLine {
     /// Absent from older exports, whose accounts all count as confirmed.
     #[serde(default = "confirmed")]
     email_confirmed: bool,
+    /// Whether the unconfirmed account is contested; absent when not (and from older
+    /// exports, which had no contest).
+    #[serde(default, skip_serializing_if = "is_false")]
+    contested: bool,
     /// Absent (or `null`) without a second factor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     second_factor: Option<ExportedFactor>,
@@ -56,6 +60,12 @@ struct ExportLine {
 /// count as confirmed.
 fn confirmed() -> bool {
     true
+}
+
+/// Whether `b` is `false`: [`ExportLine::contested`] is written only when set.
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's signature
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A second factor as exported: nothing in it opens without the application's key.
@@ -127,6 +137,7 @@ fn line_of(listed: &ListedUser, factor: Option<&SecondFactorRecord>) -> ExportLi
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX)),
         email_confirmed: listed.user.email_confirmed,
+        contested: listed.user.contested,
         second_factor: factor.map(ExportedFactor::of),
     }
 }
@@ -190,6 +201,7 @@ pub(crate) async fn import(
         };
         let user = ImportedUser {
             email_confirmed: parsed.email_confirmed,
+            contested: parsed.contested,
             second_factor,
             email: parsed.email,
             hashed_password: parsed.hashed_password,

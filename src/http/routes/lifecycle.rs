@@ -53,13 +53,19 @@ fn token_refusal(e: AuthError) -> Rejection {
     }
 }
 
-/// `POST /confirm_email`: field `token`, with or without a session.
+/// `POST /confirm_email`: field `token`, and `new_password` (required for a contested
+/// account: 400 `new password required` without it; an empty field counts as absent), with
+/// or without a session.
 pub(super) async fn confirm_email<S: Store>(call: &Call<'_, S>) -> Answer {
     let token = call.fields.required("token")?;
+    let new_password = call
+        .fields
+        .optional("new_password")?
+        .filter(|p| !p.is_empty());
     let session_user = session_user(call).await?;
     let user = call
         .auth
-        .confirm_email(token, session_user, call.client)
+        .confirm_email_with_password(token, new_password, session_user, call.client)
         .await
         .map_err(token_refusal)?;
     Ok(json(

@@ -11,7 +11,7 @@ use crate::{
     error::StoreError,
     store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
     token::TokenDigest,
-    user::{UserId, email_key},
+    user::{User, UserId, email_key},
 };
 
 /// The `kind` of a [`EmailTokenPurpose::Confirm`] token.
@@ -122,6 +122,21 @@ pub(super) async fn get(
     }))
 }
 
+/// The user of the email token `token`, found by a plain read of the token, their row then
+/// locked ([`users::lock`]): their id and the account as locked. [`StoreError::NotFound`]
+/// for a token not stored. The caller spends the token by a conditional statement, which
+/// re-checks that it is still this user's.
+async fn lock_owner(tx: &Transaction<'_>, token: TokenDigest) -> Result<(i64, User), StoreError> {
+    let stmt = tx
+        .prepare_cached("SELECT user_id FROM email_tokens WHERE digest = $1")
+        .await?;
+    let Some(row) = tx.query_opt(&stmt, &[&&token.0[..]]).await? else {
+        return Err(StoreError::NotFound);
+    };
+    let id: i64 = row.try_get(0)?;
+    Ok((id, users::lock(tx, UserId(unsigned(id))).await?))
+}
+
 /// Redeems `token` under the lock of its user's row: the user is found by a plain read of
 /// the token, their row locked, then the token spent by a conditional `DELETE` (still this
 /// user's, not expired at `now`, issued at the user's current generation), the
@@ -137,14 +152,7 @@ pub(super) async fn redeem(
     token: TokenDigest,
     now: SystemTime,
 ) -> Result<EmailRedeemed, StoreError> {
-    let stmt = tx
-        .prepare_cached("SELECT user_id FROM email_tokens WHERE digest = $1")
-        .await?;
-    let Some(row) = tx.query_opt(&stmt, &[&&token.0[..]]).await? else {
-        return Err(StoreError::NotFound);
-    };
-    let id: i64 = row.try_get(0)?;
-    let mut user = users::lock(tx, UserId(unsigned(id))).await?;
+    let (id, mut user) = lock_owner(tx, token).await?;
     let stmt = tx
         .prepare_cached(
             "DELETE FROM email_tokens
@@ -160,6 +168,11 @@ pub(super) async fn redeem(
         return Err(StoreError::NotFound);
     };
     let purpose = purpose_of(&spent, 0)?;
+    if purpose == EmailTokenPurpose::Confirm && user.contested {
+        // Only a new password confirms it ([`confirm_with_password`]): rolled back, the
+        // token kept.
+        return Err(StoreError::Conflict);
+    }
     let previous_email = user.email.clone();
     if let EmailTokenPurpose::ChangeEmail { new_email } = &purpose
         && users::set_email(tx, &mut user, new_email).await?
@@ -172,6 +185,53 @@ pub(super) async fn redeem(
         previous_email,
         purpose,
     })
+}
+
+/// Redeems the confirmation token `token` with the new password `hash`, under the lock of its
+/// user's row as [`redeem`] does: spends it by a conditional `DELETE` (a confirmation token
+/// of this user, not expired at `now`, issued at the user's current generation;
+/// [`StoreError::NotFound`], rolled back, otherwise), sets the password
+/// ([`users::set_password`]: next generation, reset token and every email token removed,
+/// every session ended) and confirms the account (no longer contested).
+pub(super) async fn confirm_with_password(
+    tx: &Transaction<'_>,
+    token: TokenDigest,
+    now: SystemTime,
+    hash: String,
+) -> Result<User, StoreError> {
+    let (id, mut user) = lock_owner(tx, token).await?;
+    let stmt = tx
+        .prepare_cached(
+            "DELETE FROM email_tokens
+             WHERE digest = $1 AND user_id = $2 AND kind = $3 AND expires > $4
+                 AND generation = $5",
+        )
+        .await?;
+    let generation = db_generation(user.generation)?;
+    let spent = tx
+        .execute(
+            &stmt,
+            &[&&token.0[..], &id, &CONFIRM, &db_time(now), &generation],
+        )
+        .await?;
+    if spent == 0 {
+        return Err(StoreError::NotFound);
+    }
+    users::set_password(tx, &mut user, hash, EndSessions::All).await?;
+    users::set_confirmed(tx, &mut user, true).await?;
+    Ok(user)
+}
+
+/// Removes user `id`'s confirmation token, if any.
+pub(super) async fn remove_confirmation_of(
+    tx: &Transaction<'_>,
+    id: i64,
+) -> Result<(), StoreError> {
+    let stmt = tx
+        .prepare_cached("DELETE FROM email_tokens WHERE user_id = $1 AND kind = $2")
+        .await?;
+    tx.execute(&stmt, &[&id, &CONFIRM]).await?;
+    Ok(())
 }
 
 /// Removes every email token of user `id`.

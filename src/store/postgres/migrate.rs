@@ -20,10 +20,11 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_throttle.sql")),
     (3, include_str!("migrations/0003_lifecycle.sql")),
     (4, include_str!("migrations/0004_token_generation.sql")),
+    (5, include_str!("migrations/0005_unconfirmed.sql")),
 ];
 
 /// The schema version this build reads and writes: the last of [`MIGRATIONS`].
-pub(super) const SCHEMA_VERSION: i64 = 4;
+pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// Brings the database to [`SCHEMA_VERSION`]; [`StoreError::SchemaVersion`] (and nothing
 /// changed) if it has a newer one.

@@ -309,7 +309,7 @@ impl PgStore {
     /// the versions a database has been migrated to).
     ///
     /// ```
-    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 4);
+    /// assert_eq!(tower_user_auth::store::PgStore::schema_version(), 5);
     /// ```
     #[must_use]
     pub fn schema_version() -> u64 {
@@ -457,11 +457,11 @@ fn unsigned(v: i64) -> u64 {
 }
 
 /// The columns [`user_of`] reads, in a `SELECT`.
-const USER_COLUMNS: &str =
-    "users.id, users.email, users.hashed_password, users.generation, users.email_confirmed";
+const USER_COLUMNS: &str = "users.id, users.email, users.hashed_password, users.generation, \
+     users.email_confirmed, users.contested, users.created";
 
 /// How many columns [`USER_COLUMNS`] names: the first column after them in a `SELECT`.
-const USER_COLUMN_COUNT: usize = 5;
+const USER_COLUMN_COUNT: usize = 7;
 
 /// The user in a row of [`USER_COLUMNS`].
 fn user_of(row: &Row) -> Result<User, StoreError> {
@@ -471,6 +471,8 @@ fn user_of(row: &Row) -> Result<User, StoreError> {
         hashed_password: row.try_get(2)?,
         generation: unsigned(row.try_get(3)?),
         email_confirmed: row.try_get(4)?,
+        contested: row.try_get(5)?,
+        created: row.try_get(6)?,
     })
 }
 

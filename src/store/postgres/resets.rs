@@ -104,6 +104,11 @@ pub(super) async fn reset_password(
         EndSessions::None
     };
     users::set_password(tx, &mut user, reset.hashed_password.clone(), end).await?;
+    if reset.confirm_email && !user.email_confirmed {
+        // The token reached the address: it is proven, whoever registered it.
+        super::email_tokens::remove_confirmation_of(tx, id).await?;
+        users::set_confirmed(tx, &mut user, true).await?;
+    }
     Ok(user)
 }
 

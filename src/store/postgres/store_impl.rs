@@ -32,6 +32,7 @@ impl Store for PgStore {
             generation: 0,
             created: SystemTime::now(),
             email_confirmed: true,
+            contested: false,
         };
         let email = email.to_owned();
         self.transaction(move |tx| {
@@ -73,6 +74,7 @@ impl Store for PgStore {
                     generation: user.generation,
                     created: user.created,
                     email_confirmed: user.email_confirmed,
+                    contested: user.contested,
                 };
                 let inserted = users::insert(tx, &user.email, account).await?;
                 if let Some(factor) = &user.second_factor {
@@ -237,17 +239,23 @@ impl Store for PgStore {
         hashed_password: &str,
         token: TokenDigest,
         record: EmailTokenRecord,
+        stale_before: SystemTime,
     ) -> Result<User, StoreError> {
-        let account = || NewAccount {
+        let created = record.created;
+        let account = move || NewAccount {
             hashed_password: hashed_password.to_owned(),
             generation: 0,
-            created: SystemTime::now(),
+            created,
             email_confirmed: false,
+            contested: false,
         };
         let email = email.to_owned();
-        self.transaction(move |tx| {
+        self.write(move |tx| {
             let (account, email, record) = (account(), email.clone(), record.clone());
             Box::pin(async move {
+                // A stale holder of the address goes first, in this transaction; its
+                // sessions (the cascade's) leave every cache.
+                let replaced = users::remove_stale(tx, &email, stale_before).await?;
                 let user = users::insert(tx, &email, account).await?;
                 let id = db_id(user.id).ok_or(StoreError::NotFound)?;
                 let record = EmailTokenRecord {
@@ -255,7 +263,28 @@ impl Store for PgStore {
                     ..record
                 };
                 email_tokens::insert(tx, id, token, &record).await?;
-                Ok(user)
+                Ok((user, replaced.map(dirty_user).unwrap_or_default()))
+            })
+        })
+        .await
+    }
+
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        users::contest(&self.client().await?, email).await
+    }
+
+    async fn confirm_with_new_password(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+        hashed_password: String,
+    ) -> Result<User, StoreError> {
+        self.write(move |tx| {
+            let hash = hashed_password.clone();
+            Box::pin(async move {
+                let user = email_tokens::confirm_with_password(tx, token, now, hash).await?;
+                let dirty = db_id(user.id).map(dirty_user).unwrap_or_default();
+                Ok((user, dirty))
             })
         })
         .await
@@ -370,23 +399,29 @@ impl Store for PgStore {
         &self,
         now: SystemTime,
         idle_before: SystemTime,
+        unconfirmed_before: SystemTime,
     ) -> Result<Purged, StoreError> {
         self.write(move |tx| {
             Box::pin(async move {
                 // Expired throttle counters too: they count as absent already.
                 throttle::purge(tx, now, i64::MAX).await?;
-                let purged = Purged {
+                let mut purged = Purged {
                     email_tokens: email_tokens::purge(tx, now).await?,
                     sessions: sessions::purge(tx, now, idle_before).await?,
                     reset_tokens: resets::purge(tx, now).await?,
                     device_tokens: devices::purge(tx, now).await?,
+                    unconfirmed_users: 0,
                 };
+                // Last: what has expired of theirs is counted above, the rest goes with them.
+                let gone = users::purge_unconfirmed(tx, unconfirmed_before).await?;
+                purged.unconfirmed_users = gone.len();
+                let mut dirty = Dirty::default();
+                dirty
+                    .users
+                    .extend(gone.iter().map(|&id| super::unsigned(id)));
                 // Removed sessions are not listed (a purge may remove many): every cache
                 // starts again.
-                let dirty = Dirty {
-                    all: purged.sessions > 0,
-                    ..Dirty::default()
-                };
+                dirty.all = purged.sessions > 0;
                 Ok((purged, dirty))
             })
         })

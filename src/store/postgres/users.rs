@@ -25,6 +25,8 @@ pub(super) struct NewAccount {
     pub(super) created: SystemTime,
     /// Whether the email is confirmed.
     pub(super) email_confirmed: bool,
+    /// Whether the unconfirmed account is contested.
+    pub(super) contested: bool,
 }
 
 /// Inserts an account (email trimmed, case kept) in one statement of `tx`; the unique index
@@ -38,8 +40,8 @@ pub(super) async fn insert(
     let stmt = tx
         .prepare_cached(
             "INSERT INTO users (email, email_key, hashed_password, generation, created,
-                 email_confirmed)
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
+                 email_confirmed, contested)
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .await?;
     let row = tx
@@ -52,6 +54,7 @@ pub(super) async fn insert(
                 &db_generation(account.generation)?,
                 &db_time(account.created),
                 &account.email_confirmed,
+                &(account.contested && !account.email_confirmed),
             ],
         )
         .await
@@ -62,7 +65,62 @@ pub(super) async fn insert(
         hashed_password: account.hashed_password,
         generation: account.generation,
         email_confirmed: account.email_confirmed,
+        contested: account.contested && !account.email_confirmed,
+        created: db_time(account.created),
     })
+}
+
+/// Removes the unconfirmed account holding `email`'s key if it was created at or before
+/// `stale_before` (its row locked, then deleted: the cascade takes everything of theirs);
+/// its id, for the caches. A confirmed or live holder stays: the insert after this finds
+/// the key taken.
+pub(super) async fn remove_stale(
+    tx: &Transaction<'_>,
+    email: &str,
+    stale_before: SystemTime,
+) -> Result<Option<i64>, StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "SELECT id FROM users WHERE email_key = $1 AND NOT email_confirmed
+                 AND created <= $2 FOR UPDATE",
+        )
+        .await?;
+    let Some(row) = tx
+        .query_opt(&stmt, &[&email_key(email), &db_time(stale_before)])
+        .await?
+    else {
+        return Ok(None);
+    };
+    let id: i64 = row.try_get(0)?;
+    let stmt = tx.prepare_cached("DELETE FROM users WHERE id = $1").await?;
+    tx.execute(&stmt, &[&id]).await?;
+    Ok(Some(id))
+}
+
+/// Marks the account of `email` contested if it is unconfirmed, in one conditional `UPDATE`
+/// (which re-checks the condition on the row it may have waited for): whether it is (now).
+pub(super) async fn contest(client: &Client, email: &str) -> Result<bool, StoreError> {
+    let stmt = client
+        .prepare_cached(
+            "UPDATE users SET contested = true WHERE email_key = $1 AND NOT email_confirmed",
+        )
+        .await?;
+    Ok(client.execute(&stmt, &[&email_key(email)]).await? == 1)
+}
+
+/// Deletes the unconfirmed accounts created at or before `before` in one statement (the
+/// cascade takes everything of theirs); their ids.
+pub(super) async fn purge_unconfirmed(
+    tx: &Transaction<'_>,
+    before: SystemTime,
+) -> Result<Vec<i64>, StoreError> {
+    let stmt = tx
+        .prepare_cached(
+            "DELETE FROM users WHERE NOT email_confirmed AND created <= $1 RETURNING id",
+        )
+        .await?;
+    let rows = tx.query(&stmt, &[&db_time(before)]).await?;
+    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
 }
 
 /// The user `query` finds, in one statement; [`StoreError::NotFound`] if none.
@@ -263,7 +321,8 @@ pub(super) async fn set_email(
     Ok(changed)
 }
 
-/// Sets whether `user`'s (locked) email is confirmed.
+/// Sets whether `user`'s (locked) email is confirmed; a confirmed account is no longer
+/// contested.
 pub(super) async fn set_confirmed(
     tx: &Transaction<'_>,
     user: &mut User,
@@ -271,10 +330,14 @@ pub(super) async fn set_confirmed(
 ) -> Result<(), StoreError> {
     let id = db_id(user.id).ok_or(StoreError::NotFound)?;
     let stmt = tx
-        .prepare_cached("UPDATE users SET email_confirmed = $2 WHERE id = $1")
+        .prepare_cached(
+            "UPDATE users SET email_confirmed = $2, contested = contested AND NOT $2
+             WHERE id = $1",
+        )
         .await?;
     tx.execute(&stmt, &[&id, &confirmed]).await?;
     user.email_confirmed = confirmed;
+    user.contested &= !confirmed;
     Ok(())
 }
 

@@ -15,7 +15,7 @@ use crate::{
     error::StoreError,
     store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
     token::TokenDigest,
-    user::email_key,
+    user::{User, email_key},
 };
 
 /// Stores `record` under `token` as the user's one token of its kind, replacing an earlier
@@ -71,8 +71,9 @@ pub(super) fn get(
 /// Redeems `token` if it is stored, expires after `now` and was issued at its user's
 /// current generation: removes it and confirms the account, or moves it to the new address
 /// ([`users::change_email`], which revokes the user's other email tokens; then
-/// [`users::new_generation`], every session kept) and confirms it. [`StoreError::NotFound`] for a token not good,
-/// [`StoreError::EmailTaken`] (the token kept) for an address another account has.
+/// [`users::new_generation`], every session kept) and confirms it; a contested account's
+/// confirmation token is refused ([`StoreError::Conflict`], nothing written).
+/// [`StoreError::NotFound`] for a token not good, [`StoreError::EmailTaken`] (the token kept) for an address another account has.
 pub(super) fn redeem(
     txn: &WriteTransaction,
     token: TokenDigest,
@@ -93,6 +94,10 @@ pub(super) fn redeem(
     if stored.generation != user.generation {
         return Err(StoreError::NotFound);
     }
+    if stored.purpose == EmailTokenPurpose::Confirm && user.contested {
+        // Only a new password confirms it ([`confirm_with_password`]): nothing written.
+        return Err(StoreError::Conflict);
+    }
     let previous_email = user.email.clone();
     if let EmailTokenPurpose::ChangeEmail { new_email } = &stored.purpose {
         // Checked before anything is written: refused, the token stays.
@@ -107,6 +112,38 @@ pub(super) fn redeem(
         previous_email,
         purpose: stored.purpose,
     })
+}
+
+/// Redeems the confirmation token `token` if it is stored, expires after `now` and was
+/// issued at its user's current generation ([`StoreError::NotFound`] otherwise, and for an
+/// email-change token) with the new password `hash`: sets the password
+/// ([`users::set_password`]: next generation, reset token and every email token, this one
+/// included, removed) ending every session, and confirms the account (no longer contested).
+pub(super) fn confirm_with_password(
+    txn: &WriteTransaction,
+    token: TokenDigest,
+    now: SystemTime,
+    hash: String,
+) -> Result<User, StoreError> {
+    let stored = txn
+        .open_table(EMAIL_TOKENS)?
+        .get(token.0)?
+        .map(|v| v.value())
+        .filter(|s| s.purpose == EmailTokenPurpose::Confirm && s.expires_ms > millis(now))
+        .ok_or(StoreError::NotFound)?;
+    let mut user = users::get(txn, stored.user_id)?;
+    // Issued before a change of credentials: dead.
+    if stored.generation != user.generation {
+        return Err(StoreError::NotFound);
+    }
+    users::set_password(txn, &mut user, hash, EndSessions::All)?;
+    users::set_confirmed(txn, &mut user, true)?;
+    Ok(user)
+}
+
+/// Removes user `user`'s confirmation token, if any.
+pub(super) fn remove_confirmation_of(txn: &WriteTransaction, user: u64) -> Result<(), StoreError> {
+    remove_kind_of(txn, user, KIND_CONFIRM)
 }
 
 /// Removes the email token `digest` and its index entries; `false` if there was none.

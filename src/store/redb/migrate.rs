@@ -11,6 +11,7 @@
 //! To change the schema: bump [`SCHEMA_VERSION`], keep the tables a step reads as they were
 //! (like [`v1`], [`v2`], [`v3`] and [`v5`] here), and append one step.
 
+pub(super) mod contested;
 mod v2;
 mod v3;
 mod v5;
@@ -32,7 +33,14 @@ type Step = fn(&WriteTransaction) -> Result<(), StoreError>;
 const FIRST_MIGRATABLE: u64 = 1;
 
 /// The chain: `STEPS[i]` migrates version `FIRST_MIGRATABLE + i` to the next.
-const STEPS: &[Step] = &[v1_to_v2, v2_to_v3, v3_to_v4, v4_to_v5, v5::to_v6];
+const STEPS: &[Step] = &[
+    v1_to_v2,
+    v2_to_v3,
+    v3_to_v4,
+    v4_to_v5,
+    v5::to_v6,
+    contested::step,
+];
 
 // Every version from the first migratable one up to the current one has its step.
 const _: () = assert!(FIRST_MIGRATABLE + STEPS.len() as u64 == SCHEMA_VERSION);

@@ -78,6 +78,11 @@ pub(super) fn reset_password(
         EndSessions::None
     };
     users::set_password(txn, &mut user, reset.hashed_password, end)?;
+    if reset.confirm_email && !user.email_confirmed {
+        // The token reached the address: it is proven, whoever registered it.
+        super::email_tokens::remove_confirmation_of(txn, user.id.0)?;
+        users::set_confirmed(txn, &mut user, true)?;
+    }
     Ok(user)
 }
 

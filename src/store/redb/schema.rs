@@ -18,6 +18,7 @@
 //! | 4 | each session carries its owner's email, so that validating a request reads the `sessions` table alone; the session indexes hold digest prefixes; the bcrypt hash is packed (`tests/fixtures/v4.redb`) |
 //! | 5 | the account lifecycle: email tokens (confirmation, change of email), second factors, and the set of unconfirmed accounts (new tables; version-4 accounts are confirmed, with no factor, without a rewrite) (`tests/fixtures/v5.redb`) |
 //! | 6 | reset tokens and email tokens carry the credential generation they were issued at (a version-5 token is stamped with its user's generation) |
+//! | 7 | unconfirmed accounts against pre-hijacking: the set of contested ones, and the index of unconfirmed accounts by creation that the purge ranges over (new tables; version-6 unconfirmed accounts are indexed, none contested; see [`super::migrate::contested`]) |
 //!
 //! Each version is migrated to from the one before by [`super::migrate`]; a file with no
 //! recorded version but an empty `users` table is taken as version 1.
@@ -42,6 +43,8 @@
 //! | `email_tokens_by_expiry` | (expiry, digest) → () | the purge |
 //! | `second_factors` | user id → sealed TOTP secret, enabled, last step, recovery code digests | the second factor and its compare-and-sets |
 //! | `unconfirmed_users` | user id → () | [`User::email_confirmed`](crate::User::email_confirmed): an account not listed is confirmed |
+//! | `unconfirmed_users_by_created` | (creation, user id) → () | the purge of unconfirmed accounts past their lifetime |
+//! | `contested_users` | user id → () | [`User::contested`](crate::User::contested): an unconfirmed account whose address a registration attempt tried (never a confirmed one) |
 //!
 //! # Space: the trades made (version 4)
 //!
@@ -77,13 +80,13 @@ use super::{
     records::{
         StoredDevice, StoredEmailToken, StoredReset, StoredSecondFactor, StoredSession, StoredUser,
     },
-    time_index::{SessionTimeKey, TimeIndexKey},
+    time_index::{SessionTimeKey, TimeIndexKey, UserTimeKey},
 };
 use crate::error::StoreError;
 
 /// The schema this build reads and writes. An older file is migrated when opened; a newer one
 /// is refused.
-pub(super) const SCHEMA_VERSION: u64 = 6;
+pub(super) const SCHEMA_VERSION: u64 = 7;
 
 /// `schema_version` → the file's schema version; `next_user_id` → the id the next account gets.
 pub(super) const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -143,6 +146,13 @@ pub(super) const SECOND_FACTORS: TableDefinition<u64, StoredSecondFactor> =
 /// The ids of the accounts whose email is not confirmed yet. An account not listed is
 /// confirmed: those created before version 5 count as confirmed with no rewrite.
 pub(super) const UNCONFIRMED: TableDefinition<u64, ()> = TableDefinition::new("unconfirmed_users");
+/// The unconfirmed accounts by creation time, for purging those past their lifetime: one
+/// entry for each id of [`UNCONFIRMED`].
+pub(super) const UNCONFIRMED_BY_CREATED: TableDefinition<UserTimeKey, ()> =
+    TableDefinition::new("unconfirmed_users_by_created");
+/// The ids of the unconfirmed accounts that are contested: a registration attempt tried
+/// their address. Never a confirmed account.
+pub(super) const CONTESTED: TableDefinition<u64, ()> = TableDefinition::new("contested_users");
 
 /// Brings `db` to [`SCHEMA_VERSION`] in one write transaction: creates a new file's tables,
 /// migrates an older file, refuses a newer one.
@@ -209,7 +219,16 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(USER_RESET)?;
     txn.open_table(RESET_EXPIRY)?;
     create_device_tables(txn)?;
-    create_lifecycle_tables(txn)
+    create_lifecycle_tables(txn)?;
+    create_unconfirmed_tables(txn)
+}
+
+/// Opens the tables of unconfirmed accounts against pre-hijacking (the index by creation,
+/// the contested set), creating them (empty) if they are missing: version 7 added them.
+pub(super) fn create_unconfirmed_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(UNCONFIRMED_BY_CREATED)?;
+    txn.open_table(CONTESTED)?;
+    Ok(())
 }
 
 /// Opens the tables of the account lifecycle (email tokens, second factors, unconfirmed

@@ -24,11 +24,12 @@ impl Store for RedbStore {
         hashed_password: &str,
         token: TokenDigest,
         record: EmailTokenRecord,
+        stale_before: SystemTime,
     ) -> Result<User, StoreError> {
         let email = email.trim().to_owned();
         let hash = hashed_password.to_owned();
         self.write(move |txn| {
-            let user = users::add_unconfirmed(txn, email, hash)?;
+            let user = users::add_unconfirmed(txn, email, hash, record.created, stale_before)?;
             let record = EmailTokenRecord {
                 user_id: user.id,
                 generation: user.generation,
@@ -38,6 +39,21 @@ impl Store for RedbStore {
             Ok(user)
         })
         .await
+    }
+
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        let email = email.to_owned();
+        self.write(move |txn| users::contest(txn, &email)).await
+    }
+
+    async fn confirm_with_new_password(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+        hashed_password: String,
+    ) -> Result<User, StoreError> {
+        self.write(move |txn| email_tokens::confirm_with_password(txn, token, now, hashed_password))
+            .await
     }
 
     async fn replace_email_token(
@@ -241,6 +257,7 @@ impl Store for RedbStore {
         &self,
         now: SystemTime,
         idle_before: SystemTime,
+        unconfirmed_before: SystemTime,
     ) -> Result<Purged, StoreError> {
         self.write(move |txn| {
             let (now, idle_before) = (millis(now), millis(idle_before));
@@ -249,6 +266,8 @@ impl Store for RedbStore {
                 sessions: sessions::purge(txn, now, idle_before)?,
                 reset_tokens: resets::purge(txn, now)?,
                 device_tokens: devices::purge(txn, now)?,
+                // Last: what has expired of theirs is counted above, the rest goes with them.
+                unconfirmed_users: users::purge_unconfirmed(txn, millis(unconfirmed_before))?,
             })
         })
         .await

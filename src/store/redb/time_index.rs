@@ -140,6 +140,41 @@ impl SessionTimeKey {
 
 time_key_encoding!(SessionTimeKey, prefix, 8, "tower_user_auth::SessionTimeKey");
 
+/// The key of the index of unconfirmed accounts by creation (`unconfirmed_users_by_created`):
+/// a moment, then the user id. The table holds no value (`()`).
+///
+/// Layout (16 bytes): `at_ms` as a u64 **big**-endian, then the id as a u64 **big**-endian,
+/// so that the bytes sort by time, then by id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct UserTimeKey {
+    /// The moment (the account's creation).
+    pub(super) at_ms: u64,
+    /// The user id, big-endian.
+    pub(super) user: [u8; 8],
+}
+
+impl UserTimeKey {
+    /// The key of user `id` at `at_ms`.
+    pub(super) fn new(at_ms: u64, id: u64) -> Self {
+        Self {
+            at_ms,
+            user: id.to_be_bytes(),
+        }
+    }
+
+    /// The greatest key at `at_ms`.
+    pub(super) fn last_at(at_ms: u64) -> Self {
+        Self::new(at_ms, u64::MAX)
+    }
+
+    /// The user id.
+    pub(super) fn id(self) -> u64 {
+        u64::from_be_bytes(self.user)
+    }
+}
+
+time_key_encoding!(UserTimeKey, user, 8, "tower_user_auth::UserTimeKey");
+
 /// The digests that the time index `index` lists at or before `at_ms`: the records due for
 /// purging.
 pub(super) fn due(
@@ -220,6 +255,20 @@ mod tests {
             }
         }
         survives_damage::<SessionTimeKey>(&SessionTimeKey::as_bytes(&keys[3]));
+        let users = [
+            UserTimeKey::new(0, 0),
+            UserTimeKey::new(0, 256),
+            UserTimeKey::new(1, 1),
+            UserTimeKey::last_at(u64::MAX),
+        ];
+        for a in users {
+            assert_eq!(round_trip(&a), a);
+            for b in users {
+                let (ea, eb) = (UserTimeKey::as_bytes(&a), UserTimeKey::as_bytes(&b));
+                assert_eq!(UserTimeKey::compare(&ea, &eb), a.cmp(&b), "{a:?} {b:?}");
+            }
+        }
+        assert_eq!(users[1].id(), 256);
         let (first, last) = prefix_range(prefix(&digest));
         assert!(first <= digest && digest <= last);
         assert!(last < [0xff; 32] && first > [0; 32]);

@@ -9,9 +9,12 @@ use super::{
     email_tokens,
     records::{StoredUser, millis, time},
     schema::{
-        EMAILS, META, NEXT_USER_ID_KEY, RESETS, SECOND_FACTORS, SESSIONS, UNCONFIRMED, USERS,
+        CONTESTED, EMAILS, META, NEXT_USER_ID_KEY, RESETS, SECOND_FACTORS, SESSIONS, UNCONFIRMED,
+        UNCONFIRMED_BY_CREATED, USERS,
     },
-    second_factors, sessions, writer,
+    second_factors, sessions,
+    time_index::UserTimeKey,
+    writer,
 };
 use crate::{
     error::StoreError,
@@ -19,14 +22,43 @@ use crate::{
     user::{User, UserId, email_key},
 };
 
-/// The account of `stored`, under id `id`, confirmed or not.
-fn user_of(id: u64, stored: StoredUser, email_confirmed: bool) -> User {
+/// Whether an account is confirmed, and if not whether it is contested.
+#[derive(Clone, Copy)]
+struct Confirmation {
+    confirmed: bool,
+    contested: bool,
+}
+
+impl Confirmation {
+    const CONFIRMED: Self = Self {
+        confirmed: true,
+        contested: false,
+    };
+
+    /// The confirmation of account `id` in the sets `unconfirmed` and `contested`.
+    fn of(
+        unconfirmed: &impl ReadableTable<u64, ()>,
+        contested: &impl ReadableTable<u64, ()>,
+        id: u64,
+    ) -> Result<Self, StoreError> {
+        let confirmed = unconfirmed.get(id)?.is_none();
+        Ok(Self {
+            confirmed,
+            contested: !confirmed && contested.get(id)?.is_some(),
+        })
+    }
+}
+
+/// The account of `stored`, under id `id`.
+fn user_of(id: u64, stored: StoredUser, confirmation: Confirmation) -> User {
     User {
         id: UserId(id),
         email: stored.email,
         hashed_password: stored.hashed_password,
         generation: stored.generation,
-        email_confirmed,
+        email_confirmed: confirmation.confirmed,
+        contested: confirmation.contested,
+        created: time(stored.created_ms),
     }
 }
 
@@ -34,13 +66,14 @@ fn user_of(id: u64, stored: StoredUser, email_confirmed: bool) -> User {
 fn by_id(
     users: &impl ReadableTable<u64, StoredUser>,
     unconfirmed: &impl ReadableTable<u64, ()>,
+    contested: &impl ReadableTable<u64, ()>,
     id: u64,
 ) -> Result<Option<User>, StoreError> {
     let Some(stored) = users.get(id)?.map(|v| v.value()) else {
         return Ok(None);
     };
-    let confirmed = unconfirmed.get(id)?.is_none();
-    Ok(Some(user_of(id, stored, confirmed)))
+    let confirmation = Confirmation::of(unconfirmed, contested, id)?;
+    Ok(Some(user_of(id, stored, confirmation)))
 }
 
 /// Adds an account (email trimmed, case kept); [`StoreError::EmailTaken`] if its key is.
@@ -57,23 +90,76 @@ pub(super) fn add(
             created_ms: millis(SystemTime::now()),
             generation: 0,
         },
-        true,
+        Confirmation::CONFIRMED,
     )
 }
 
-/// Adds an account whose email is not confirmed yet; [`StoreError::EmailTaken`] if its key is.
+/// Adds an account whose email is not confirmed yet, created at `created`;
+/// [`StoreError::EmailTaken`] if its key is, unless the account holding it is unconfirmed
+/// and was created at or before `stale_before`: that one is then deleted ([`delete`]) first.
 pub(super) fn add_unconfirmed(
     txn: &WriteTransaction,
     email: String,
     hashed_password: String,
+    created: SystemTime,
+    stale_before: SystemTime,
 ) -> Result<User, StoreError> {
+    let holder = txn
+        .open_table(EMAILS)?
+        .get(email_key(&email).as_str())?
+        .map(|v| v.value());
+    if let Some(holder) = holder {
+        let stale = get(txn, holder)?;
+        if stale.email_confirmed || stale.created > stale_before {
+            return Err(StoreError::EmailTaken);
+        }
+        delete(txn, stale.id)?;
+    }
     let stored = StoredUser {
         email,
         hashed_password,
-        created_ms: millis(SystemTime::now()),
+        created_ms: millis(created),
         generation: 0,
     };
-    insert(txn, stored, false)
+    let unconfirmed = Confirmation {
+        confirmed: false,
+        contested: false,
+    };
+    insert(txn, stored, unconfirmed)
+}
+
+/// Marks the account of `email` contested if it is unconfirmed: whether it is (now).
+pub(super) fn contest(txn: &WriteTransaction, email: &str) -> Result<bool, StoreError> {
+    let id = txn
+        .open_table(EMAILS)?
+        .get(email_key(email).as_str())?
+        .map(|v| v.value());
+    let Some(id) = id else {
+        return Ok(false);
+    };
+    if txn.open_table(UNCONFIRMED)?.get(id)?.is_none() {
+        return Ok(false);
+    }
+    txn.open_table(CONTESTED)?.insert(id, ())?;
+    Ok(true)
+}
+
+/// Deletes the unconfirmed accounts created at or before `before_ms` ([`delete`]); how many.
+pub(super) fn purge_unconfirmed(
+    txn: &WriteTransaction,
+    before_ms: u64,
+) -> Result<usize, StoreError> {
+    let mut due = Vec::new();
+    for entry in txn
+        .open_table(UNCONFIRMED_BY_CREATED)?
+        .range(..=UserTimeKey::last_at(before_ms))?
+    {
+        due.push(entry?.0.value().id());
+    }
+    for &id in &due {
+        delete(txn, UserId(id))?;
+    }
+    Ok(due.len())
 }
 
 /// Inserts an exported account under a new id, keeping its hash, generation, creation time,
@@ -85,19 +171,23 @@ pub(super) fn import(txn: &WriteTransaction, user: ImportedUser) -> Result<User,
         created_ms: millis(user.created),
         generation: user.generation,
     };
-    let inserted = insert(txn, stored, user.email_confirmed)?;
+    let confirmation = Confirmation {
+        confirmed: user.email_confirmed,
+        contested: !user.email_confirmed && user.contested,
+    };
+    let inserted = insert(txn, stored, confirmation)?;
     if let Some(factor) = user.second_factor {
         second_factors::put(txn, inserted.id.0, factor)?;
     }
     Ok(inserted)
 }
 
-/// Stores `stored` under the next id, its email key indexed, listed as unconfirmed unless
-/// `email_confirmed`; [`StoreError::EmailTaken`] if the key is.
+/// Stores `stored` under the next id, its email key indexed, listed as unconfirmed (and
+/// contested) as `confirmation` says; [`StoreError::EmailTaken`] if the key is.
 fn insert(
     txn: &WriteTransaction,
     stored: StoredUser,
-    email_confirmed: bool,
+    confirmation: Confirmation,
 ) -> Result<User, StoreError> {
     let key = email_key(&stored.email);
     let mut emails = txn.open_table(EMAILS)?;
@@ -109,10 +199,15 @@ fn insert(
     meta.insert(NEXT_USER_ID_KEY, id + 1)?;
     emails.insert(key.as_str(), id)?;
     txn.open_table(USERS)?.insert(id, &stored)?;
-    if !email_confirmed {
+    if !confirmation.confirmed {
         txn.open_table(UNCONFIRMED)?.insert(id, ())?;
+        txn.open_table(UNCONFIRMED_BY_CREATED)?
+            .insert(UserTimeKey::new(stored.created_ms, id), ())?;
+        if confirmation.contested {
+            txn.open_table(CONTESTED)?.insert(id, ())?;
+        }
     }
-    Ok(user_of(id, stored, email_confirmed))
+    Ok(user_of(id, stored, confirmation))
 }
 
 /// Up to `limit` users in id order after `after` (from the first without).
@@ -123,6 +218,7 @@ pub(super) fn list(
 ) -> Result<Vec<ListedUser>, StoreError> {
     let users = txn.open_table(USERS)?;
     let unconfirmed = txn.open_table(UNCONFIRMED)?;
+    let contested = txn.open_table(CONTESTED)?;
     let factors = txn.open_table(SECOND_FACTORS)?;
     let from = match after {
         None => 0,
@@ -133,11 +229,11 @@ pub(super) fn list(
     for entry in users.range(from..)?.take(limit) {
         let (id, stored) = entry?;
         let (id, stored) = (id.value(), stored.value());
-        let confirmed = unconfirmed.get(id)?.is_none();
+        let confirmation = Confirmation::of(&unconfirmed, &contested, id)?;
         listed.push(ListedUser {
             second_factor: second_factors::is_enabled(&factors, id)?,
             created: time(stored.created_ms),
-            user: user_of(id, stored, confirmed),
+            user: user_of(id, stored, confirmation),
         });
     }
     Ok(listed)
@@ -160,7 +256,8 @@ pub(super) fn find(txn: &ReadTransaction, query: UserQuery) -> Result<User, Stor
     let Some(id) = id else {
         return Err(StoreError::NotFound);
     };
-    by_id(&txn.open_table(USERS)?, &txn.open_table(UNCONFIRMED)?, id)?.ok_or(StoreError::NotFound)
+    let (users, unconfirmed) = (txn.open_table(USERS)?, txn.open_table(UNCONFIRMED)?);
+    by_id(&users, &unconfirmed, &txn.open_table(CONTESTED)?, id)?.ok_or(StoreError::NotFound)
 }
 
 /// Whether an account `id` exists.
@@ -170,21 +267,29 @@ pub(super) fn exists(txn: &WriteTransaction, id: u64) -> Result<bool, StoreError
 
 /// The user `id`, for a change; [`StoreError::NotFound`] if none.
 pub(super) fn get(txn: &WriteTransaction, id: u64) -> Result<User, StoreError> {
-    by_id(&txn.open_table(USERS)?, &txn.open_table(UNCONFIRMED)?, id)?.ok_or(StoreError::NotFound)
+    let (users, unconfirmed) = (txn.open_table(USERS)?, txn.open_table(UNCONFIRMED)?);
+    by_id(&users, &unconfirmed, &txn.open_table(CONTESTED)?, id)?.ok_or(StoreError::NotFound)
 }
 
-/// Marks `user` confirmed or not (the set of unconfirmed accounts; the account record does
-/// not change).
+/// Marks `user` confirmed (no longer contested) or not (the set of unconfirmed accounts and
+/// its index by creation; the account record does not change).
 pub(super) fn set_confirmed(
     txn: &WriteTransaction,
     user: &mut User,
     confirmed: bool,
 ) -> Result<(), StoreError> {
+    let id = user.id.0;
+    let key = UserTimeKey::new(millis(user.created), id);
     let mut unconfirmed = txn.open_table(UNCONFIRMED)?;
+    let mut by_created = txn.open_table(UNCONFIRMED_BY_CREATED)?;
     if confirmed {
-        unconfirmed.remove(user.id.0)?;
+        unconfirmed.remove(id)?;
+        by_created.remove(key)?;
+        txn.open_table(CONTESTED)?.remove(id)?;
+        user.contested = false;
     } else {
-        unconfirmed.insert(user.id.0, ())?;
+        unconfirmed.insert(id, ())?;
+        by_created.insert(key, ())?;
     }
     user.email_confirmed = confirmed;
     Ok(())
@@ -373,6 +478,9 @@ pub(super) fn delete(txn: &WriteTransaction, id: UserId) -> Result<(), StoreErro
     email_tokens::remove_all_of(txn, id.0)?;
     second_factors::remove_of(txn, id.0)?;
     txn.open_table(UNCONFIRMED)?.remove(id.0)?;
+    txn.open_table(UNCONFIRMED_BY_CREATED)?
+        .remove(UserTimeKey::new(millis(user.created), id.0))?;
+    txn.open_table(CONTESTED)?.remove(id.0)?;
     writer::dirty_user(id.0);
     txn.open_table(EMAILS)?
         .remove(email_key(&user.email).as_str())?;
