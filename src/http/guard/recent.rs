@@ -1,19 +1,12 @@
 //! [`RequireRecentAuth`]: lets through only requests whose session was authenticated within
 //! the re-authentication window (the rule is in its docs).
 
-use std::{
-    fmt,
-    sync::Arc,
-    task::{Context, Poll},
-    time::Duration,
-};
+use std::{fmt, sync::Arc, time::Duration};
 
-use http::{Request, Response};
+use http::Request;
 use tower_layer::Layer;
-use tower_service::Service;
 
 use super::{
-    RequireAuthFuture,
     layer::checked_page,
     service::{refuse_logged_out, to_page},
 };
@@ -21,7 +14,6 @@ use crate::{
     Clock,
     auth::Auth,
     http::{
-        body::AuthBody,
         negotiate,
         response::{OwnResponse, Rejection},
     },
@@ -227,22 +219,4 @@ impl<S> RequireRecentAuthService<S> {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireRecentAuthService<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-{
-    type Response = Response<AuthBody<ResBody>>;
-    type Error = S::Error;
-    type Future = RequireAuthFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        match self.guard.refusal(&req) {
-            None => RequireAuthFuture::inner(self.inner.call(req)),
-            Some(response) => RequireAuthFuture::refused(response),
-        }
-    }
-}
+guard_service!(RequireRecentAuthService);

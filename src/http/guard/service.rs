@@ -1,14 +1,10 @@
 //! [`RequireAuthService`]: calls the wrapped service for logged-in requests only.
 
-use std::task::{Context, Poll};
+use http::{HeaderValue, Request};
 
-use http::{HeaderValue, Request, Response};
-use tower_service::Service;
-
-use super::{RequireAuth, RequireAuthFuture};
+use super::RequireAuth;
 use crate::{
     http::{
-        body::AuthBody,
         negotiate,
         redirect::{safe_next, see_other, with_next},
         response::{OwnResponse, Rejection},
@@ -43,10 +39,15 @@ impl<S> RequireAuthService<S> {
     pub fn into_inner(self) -> S {
         self.inner
     }
+}
 
-    /// The answer to a request without a user.
-    fn refuse<B>(&self, req: &Request<B>) -> OwnResponse {
-        refuse_logged_out(&self.guard.settings.login_page, req)
+impl RequireAuth {
+    /// The answer to a request without a user; `None` lets a request with one through.
+    fn refusal<B>(&self, req: &Request<B>) -> Option<OwnResponse> {
+        if req.extensions().get::<AuthenticatedUser>().is_some() {
+            return None;
+        }
+        Some(refuse_logged_out(&self.settings.login_page, req))
     }
 }
 
@@ -74,23 +75,4 @@ pub(super) fn to_page<B>(page: &str, req: &Request<B>) -> OwnResponse {
     see_other(location)
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for RequireAuthService<S>
-where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-{
-    type Response = Response<AuthBody<ResBody>>;
-    type Error = S::Error;
-    type Future = RequireAuthFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        if req.extensions().get::<AuthenticatedUser>().is_some() {
-            RequireAuthFuture::inner(self.inner.call(req))
-        } else {
-            RequireAuthFuture::refused(self.refuse(&req))
-        }
-    }
-}
+guard_service!(RequireAuthService);
