@@ -7,7 +7,7 @@
 //! factor removals are compare-and-sets on the session and the generation.
 
 use tower_user_auth::{
-    StoreError, User, UserId,
+    StoreError, User,
     store::{
         AccountVersion, EmailTokenPurpose, EmailTokenRecord, EndSessions, PasswordReset,
         ResetRecord, SecondFactorChange, SessionRecord, Store, UserQuery, UserUpdate,
@@ -16,7 +16,7 @@ use tower_user_auth::{
     token::TokenDigest,
 };
 
-use crate::{email_token, now, reset, session};
+use crate::{add_unconfirmed, email_token, now, reset, session};
 
 /// A stale `expected_generation` is `Conflict` and changes nothing; the current one sets the
 /// hash, advances the generation, removes the reset token, ends what it names and moves the
@@ -437,17 +437,15 @@ pub async fn every_change_of_credentials_advances_the_generation_and_kills_earli
     }
     // A confirmation changes no credential.
     let token = TokenDigest::of("confirmation");
-    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
-    let user = store
-        .add_unconfirmed_user(
-            "unconfirmed@example.com",
-            "$2b$04$u",
-            token,
-            record,
-            std::time::UNIX_EPOCH,
-        )
-        .await
-        .unwrap();
+    let user = add_unconfirmed(
+        &store,
+        "unconfirmed@example.com",
+        "$2b$04$u",
+        token,
+        at,
+        600,
+    )
+    .await;
     let redeemed = store.redeem_email_token(token, at).await.unwrap();
     assert_eq!(redeemed.user.generation, user.generation);
 }

@@ -10,7 +10,7 @@ use tower_user_auth::{
     token::TokenDigest,
 };
 
-use crate::{email_token, now, reset, session};
+use crate::{add_unconfirmed, email_token, now, reset, session};
 
 fn change_to(email: &str) -> EmailTokenPurpose {
     EmailTokenPurpose::ChangeEmail {
@@ -26,17 +26,7 @@ pub async fn unconfirmed_accounts_are_confirmed_by_their_token<S: Store>(store: 
     let confirmed = store.add_user("old@example.com", "$2b$04$o").await.unwrap();
     assert!(confirmed.email_confirmed);
     let token = TokenDigest::of("confirm");
-    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
-    let user = store
-        .add_unconfirmed_user(
-            " New@Example.com ",
-            "$2b$04$n",
-            token,
-            record.clone(),
-            std::time::UNIX_EPOCH,
-        )
-        .await
-        .unwrap();
+    let user = add_unconfirmed(&store, " New@Example.com ", "$2b$04$n", token, at, 600).await;
     assert_eq!(user.email, "New@Example.com");
     assert!(!user.email_confirmed);
     assert_eq!(user.generation, 0);
@@ -53,7 +43,7 @@ pub async fn unconfirmed_accounts_are_confirmed_by_their_token<S: Store>(store: 
     assert_eq!(stored.purpose, EmailTokenPurpose::Confirm);
     assert_eq!(
         (stored.created, stored.expires),
-        (record.created, record.expires)
+        (at, at + Duration::from_secs(600))
     );
 
     let other = TokenDigest::of("confirm taken");
@@ -62,7 +52,7 @@ pub async fn unconfirmed_accounts_are_confirmed_by_their_token<S: Store>(store: 
             "NEW@example.com",
             "$2b$04$t",
             other,
-            record.clone(),
+            email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600),
             std::time::UNIX_EPOCH,
         )
         .await;
@@ -174,17 +164,7 @@ pub async fn an_email_change_token_moves_the_account<S: Store>(store: S) {
         .await
         .unwrap();
     let token = TokenDigest::of("first confirm");
-    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
-    let user = store
-        .add_unconfirmed_user(
-            "mover@example.com",
-            "$2b$04$m",
-            token,
-            record,
-            std::time::UNIX_EPOCH,
-        )
-        .await
-        .unwrap();
+    let user = add_unconfirmed(&store, "mover@example.com", "$2b$04$m", token, at, 600).await;
     let read = AccountVersion::of(&user);
     let s = TokenDigest::of("mover session");
     store

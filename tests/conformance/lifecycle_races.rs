@@ -15,7 +15,7 @@ use tower_user_auth::{
 };
 
 use crate::{
-    email_token, now,
+    add_unconfirmed, email_token, now,
     race_harness::{at_once, look_ups_racing_an_email_change, user_with_sessions},
     session,
 };
@@ -163,17 +163,8 @@ pub async fn an_email_token_redeemed_at_once_is_redeemed_once<S: Store>(store: S
     let at = now();
     for round in 0..ROUNDS {
         let token = TokenDigest::of(&format!("confirm {round}"));
-        let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
-        let user = store
-            .add_unconfirmed_user(
-                &format!("c{round}@example.com"),
-                "$2b$04$a",
-                token,
-                record,
-                std::time::UNIX_EPOCH,
-            )
-            .await
-            .unwrap();
+        let email = format!("c{round}@example.com");
+        let user = add_unconfirmed(&*store, &email, "$2b$04$a", token, at, 600).await;
         let results = at_once(&store, 4, |store, _| async move {
             store.redeem_email_token(token, at).await
         })

@@ -37,8 +37,9 @@ mod users;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tower_user_auth::{
-    UserId,
-    store::{DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord, SessionRecord},
+    User, UserId,
+    store::{DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord, SessionRecord, Store},
+    token::TokenDigest,
 };
 
 /// Now, to the whole second (what every store keeps exactly).
@@ -85,6 +86,23 @@ pub fn email_token(
         expires: at + Duration::from_secs(secs),
         generation: 0,
     }
+}
+
+/// Adds the unconfirmed account `email` with password hash `hash` and its confirmation token
+/// `token` (issued at `at`, living `secs`), replacing no stale account.
+pub async fn add_unconfirmed<S: Store>(
+    store: &S,
+    email: &str,
+    hash: &str,
+    token: TokenDigest,
+    at: SystemTime,
+    secs: u64,
+) -> User {
+    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, secs);
+    store
+        .add_unconfirmed_user(email, hash, token, record, UNIX_EPOCH)
+        .await
+        .unwrap()
 }
 
 /// A device token record of `user` issued `age_secs` before `at`, living 90 days.

@@ -11,7 +11,7 @@ use tower_user_auth::{
     token::TokenDigest,
 };
 
-use crate::{email_token, now, race_harness::at_once, reset, session};
+use crate::{add_unconfirmed, email_token, now, race_harness::at_once, reset, session};
 
 /// An unconfirmed account `email` (hash `$2b$04$old`) created at `at`, with its confirmation
 /// token (digest of `"{email} confirm"`, living `secs`), created nothing stale.
@@ -22,11 +22,7 @@ async fn unconfirmed<S: Store>(
     secs: u64,
 ) -> (tower_user_auth::User, TokenDigest) {
     let token = TokenDigest::of(&format!("{email} confirm"));
-    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, secs);
-    let user = store
-        .add_unconfirmed_user(email, "$2b$04$old", token, record, std::time::UNIX_EPOCH)
-        .await
-        .unwrap();
+    let user = add_unconfirmed(store, email, "$2b$04$old", token, at, secs).await;
     (user, token)
 }
 
