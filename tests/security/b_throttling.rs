@@ -224,7 +224,7 @@ async fn item_07_failure_ceilings_are_configurable() {
 }
 
 /// Item 7: bounded memory. The bound itself is proven by the unit test
-/// `src/throttle/limiter.rs::tests::memory_stays_bounded_under_a_spray` (it reads the tables' sizes);
+/// `src/throttle/limiter/tests.rs::memory_stays_bounded_under_a_spray` (it reads the tables' sizes);
 /// here, with a table bound of 64 entries, a spray of 600 (account, address) pairs leaves
 /// throttling working for a pair attacked afterwards, and legitimate logins unaffected.
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! A row is `| N | requirement | tests |`; its last cell lists test references in backticks:
 //! a bare name is a test of this suite (`tests/security/*.rs`); `path::name` is a test in
 //! another file of the repository (`tests/audit_log.rs::name`,
-//! `src/throttle/limiter.rs::tests::name`: the last segment is the function).
+//! `src/throttle/limiter/tests.rs::name`: the last segment is the function).
 
 use std::{
     collections::{BTreeMap, BTreeSet},
