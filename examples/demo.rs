@@ -230,7 +230,7 @@ async fn run() -> Result<(), Setup> {
                         .validate()
                         .map_err(|e| Setup(problem_lines(&e)))?;
                     let store = RedbStore::builder()
-                        .session_cache_bytes(bytes)
+                        .with_session_cache_bytes(bytes)
                         .open(db)
                         .map_err(|e| {
                             Setup::from(format!("cannot open the database {db:?}: {e}"))

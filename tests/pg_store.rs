@@ -27,8 +27,8 @@ use tower_user_auth::{
     Auth, AuthConfig, AuthError, ManualClock, StoreError, ThrottleConfig, UserId,
     compat::SeedApi,
     store::{
-        AccountVersion, EndSessions, PasswordReset, PgStore, ResetRecord, SessionEntry,
-        SessionRecord, Store, UserQuery, UserUpdate,
+        AccountVersion, CachedSessions, EndSessions, PasswordReset, PgStore, ResetRecord,
+        SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
     },
     token::TokenDigest,
 };
@@ -383,14 +383,17 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
 /// terminated) in `pg_stat_activity`.
 const B_NAME: &str = "tua_instance_b";
 
-/// Two instances on `db`: A, and B whose connections are named [`B_NAME`].
-async fn instances(db: &support::postgres::TestDatabase) -> (PgStore, PgStore) {
+/// Two instances on `db`: A, and B whose connections are named [`B_NAME`], with a session
+/// cache in front of it (as `Auth` puts there).
+async fn instances(
+    db: &support::postgres::TestDatabase,
+) -> (PgStore, std::sync::Arc<CachedSessions<PgStore>>) {
     let a = db.store().await;
     let mut url = url::Url::parse(db.url()).expect("a URL");
     url.query_pairs_mut()
         .append_pair("application_name", B_NAME);
     let b = PgStore::connect(url.as_str()).await.expect("connect B");
-    (a, b)
+    (a, std::sync::Arc::new(CachedSessions::new(b)))
 }
 
 /// A session of `user` at generation `generation`, living an hour.
@@ -407,12 +410,12 @@ fn live_session(user: UserId, generation: u64) -> SessionRecord {
 
 /// Reads `token` on `store` until its cache serves it (the first read fills the cache once
 /// the notification connection vouches for it); fails after 2 s.
-async fn cache(store: &PgStore, token: TokenDigest) {
+async fn cache(store: &CachedSessions<PgStore>, token: TokenDigest) {
     let since = Instant::now();
     loop {
         let found = store.session(token).await.expect("read the session");
         assert!(found.is_some(), "the session is stored");
-        if store.is_session_cached(token) {
+        if store.is_cached(token) {
             return;
         }
         assert!(
@@ -426,7 +429,7 @@ async fn cache(store: &PgStore, token: TokenDigest) {
 /// Polls `store` until `refused(read)` holds, for at most 2 s: spinning for the first 5 ms,
 /// then every millisecond. How long after `since` it held; `None` if it did not in 2 s.
 async fn until<F>(
-    store: &PgStore,
+    store: &CachedSessions<PgStore>,
     token: TokenDigest,
     since: Instant,
     refused: F,
@@ -696,7 +699,7 @@ async fn b_never_serves_a_stale_session_when_its_notifications_are_lost() {
             }
             if recovered.is_none() {
                 let _ = b.session(fresh).await;
-                if b.is_session_cached(fresh) {
+                if b.is_cached(fresh) {
                     recovered = Some(lost.elapsed());
                 }
             }
@@ -862,7 +865,7 @@ async fn evicting_many_sessions_reaches_b_in_chunks_or_as_all() {
         if n > 1_000 {
             // `all`: the bystander's session left B's cache too (read again, it is still
             // valid).
-            assert!(!b.is_session_cached(other), "{n}: `all` empties the cache");
+            assert!(!b.is_cached(other), "{n}: `all` empties the cache");
             assert!(b.session(other).await.unwrap().is_some());
         }
     }
@@ -1586,15 +1589,25 @@ mod memory_throttle {
     use tower_user_auth::{
         StoreError, User, UserId,
         store::{
-            AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions,
-            ImportedUser, ListedUser, PasswordReset, PgStore, Purged, ResetRecord,
-            SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
-            UserUpdate, VerifiedSession,
+            AccountVersion, CachePolicy, CacheSubscriber, ChangeNotifications, DeviceRecord,
+            EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser, ListedUser, PasswordReset,
+            PgStore, Purged, ResetRecord, SecondFactorChange, SecondFactorRecord, SessionEntry,
+            SessionRecord, Store, UserQuery, UserUpdate, VerifiedSession,
         },
         token::TokenDigest,
     };
 
     pub struct MemoryThrottle(pub PgStore);
+
+    /// The PostgreSQL store's own caches, fed by its notifications.
+    impl ChangeNotifications for MemoryThrottle {
+        fn cache_policy(&self) -> Option<CachePolicy> {
+            self.0.cache_policy()
+        }
+        fn subscribe(&self, subscriber: CacheSubscriber) {
+            self.0.subscribe(subscriber);
+        }
+    }
 
     impl Store for MemoryThrottle {
         async fn add_unconfirmed_user(

@@ -19,10 +19,10 @@ use tower_user_auth::{
     Auth, AuthService, StoreError, User, UserId,
     error::BackendError,
     store::{
-        AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
-        ListedUser, PasswordReset, Purged, RedbStore, ResetRecord, SecondFactorChange,
-        SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
-        VerifiedSession,
+        AccountVersion, ChangeNotifications, DeviceRecord, EmailRedeemed, EmailTokenRecord,
+        EndSessions, ImportedUser, ListedUser, PasswordReset, Purged, RedbStore, ResetRecord,
+        SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
+        UserUpdate, VerifiedSession,
     },
     token::TokenDigest,
 };
@@ -66,6 +66,10 @@ impl Faulty {
         }
     }
 }
+
+/// No session cache in front of it: every session look-up reaches the injected faults, as
+/// each one did when the cache was inside the store.
+impl ChangeNotifications for Faulty {}
 
 impl Store for Faulty {
     async fn add_unconfirmed_user(

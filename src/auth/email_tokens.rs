@@ -153,7 +153,8 @@ impl<S: Store> Auth<S> {
         let now = self.now();
         let record = self
             .shared
-            .store
+            .sessions
+            .store()
             .email_token(digest)
             .await?
             .filter(|r| r.expires > now && route.takes(&r.purpose))
@@ -162,7 +163,13 @@ impl<S: Store> Auth<S> {
         if let Redeeming::Confirmation { new_password } = route {
             return self.confirm_checked(digest, &record, new_password).await;
         }
-        match self.shared.store.redeem_email_token(digest, now).await {
+        match self
+            .shared
+            .sessions
+            .store()
+            .redeem_email_token(digest, now)
+            .await
+        {
             Ok(redeemed) => Ok(redeemed),
             // Used, or revoked, since it was read.
             Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
@@ -189,7 +196,7 @@ impl<S: Store> Auth<S> {
             .await?
             .filter(|user| !self.unconfirmed_expired(user))
             .ok_or(AuthError::InvalidToken)?;
-        let store = &self.shared.store;
+        let store = &self.shared.sessions.store();
         let Some(password) = new_password else {
             if user.contested {
                 return Err(AuthError::NewPasswordRequired);

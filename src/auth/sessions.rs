@@ -48,7 +48,7 @@ impl<S: Store> Auth<S> {
         &self,
         digest: TokenDigest,
     ) -> Result<Option<(AuthenticatedUser, SessionRecord)>, AuthError> {
-        let entry = self.shared.store.session(digest).await?;
+        let entry = self.shared.sessions.session(digest).await?;
         Ok(entry.and_then(|entry| self.admit(digest, entry)))
     }
 
@@ -60,7 +60,7 @@ impl<S: Store> Auth<S> {
         &self,
         digest: TokenDigest,
     ) -> Option<Option<AuthenticatedUser>> {
-        let entry = self.shared.store.session_without_waiting(digest)?;
+        let entry = self.shared.sessions.session_without_waiting(digest)?;
         Some(entry.and_then(|entry| self.admit(digest, entry).map(|(user, _)| user)))
     }
 
@@ -92,7 +92,12 @@ impl<S: Store> Auth<S> {
         let Some(SessionEntry { record, .. }) = self.live_session(token).await? else {
             return Ok(false);
         };
-        let ended = self.shared.store.delete_session(token.digest()).await?;
+        let ended = self
+            .shared
+            .sessions
+            .store()
+            .delete_session(token.digest())
+            .await?;
         if ended {
             audit!(info, "logout", user_id = %record.user_id, session = %token.digest().session_id(), client = %Client(client));
         }
@@ -110,7 +115,8 @@ impl<S: Store> Auth<S> {
     ) -> Result<usize, AuthError> {
         let ended = self
             .shared
-            .store
+            .sessions
+            .store()
             .delete_sessions_of(user_id, EndSessions::All)
             .await?;
         audit!(info, "sessions_ended", user_id = %user_id, count = ended, client = %Client(client));
@@ -127,14 +133,14 @@ impl<S: Store> Auth<S> {
         user_id: UserId,
         session: SessionId,
     ) -> Result<bool, AuthError> {
-        let sessions = self.shared.store.sessions_of(user_id).await?;
+        let sessions = self.shared.sessions.store().sessions_of(user_id).await?;
         let Some((digest, _)) = sessions
             .into_iter()
             .find(|(d, _)| d.session_id() == session)
         else {
             return Ok(false);
         };
-        let ended = self.shared.store.delete_session(digest).await?;
+        let ended = self.shared.sessions.store().delete_session(digest).await?;
         if ended {
             audit!(info, "session_ended", user_id = %user_id, session = %session);
         }
@@ -149,7 +155,8 @@ impl<S: Store> Auth<S> {
         let now = self.now();
         Ok(self
             .shared
-            .store
+            .sessions
+            .store()
             .sessions_of(user_id)
             .await?
             .into_iter()
@@ -175,7 +182,8 @@ impl<S: Store> Auth<S> {
         let unconfirmed_before = self.unconfirmed_stale_before();
         Ok(self
             .shared
-            .store
+            .sessions
+            .store()
             .purge_expired(now, idle_before, unconfirmed_before)
             .await?)
     }
@@ -226,7 +234,8 @@ impl<S: Store> Auth<S> {
         };
         let inserted = self
             .shared
-            .store
+            .sessions
+            .store()
             .insert_session(
                 token.digest(),
                 session,
@@ -285,7 +294,8 @@ impl<S: Store> Auth<S> {
             };
             let user = match self
                 .shared
-                .store
+                .sessions
+                .store()
                 .find_user_by(UserQuery::Id(entry.record.user_id))
                 .await
             {
@@ -305,7 +315,7 @@ impl<S: Store> Auth<S> {
         &self,
         digest: TokenDigest,
     ) -> Result<Option<SessionEntry>, AuthError> {
-        let entry = self.shared.store.session(digest).await?;
+        let entry = self.shared.sessions.session(digest).await?;
         Ok(entry.and_then(|entry| self.live(digest, entry)))
     }
 
@@ -338,7 +348,13 @@ impl<S: Store> Auth<S> {
         }
         let auth = self.clone();
         runtime.spawn(async move {
-            if let Err(e) = auth.shared.store.touch_session(digest, now).await {
+            if let Err(e) = auth
+                .shared
+                .sessions
+                .store()
+                .touch_session(digest, now)
+                .await
+            {
                 tracing::warn!(error = %e, "recording session activity failed");
             }
             auth.shared

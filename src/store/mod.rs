@@ -65,6 +65,7 @@
 //! the generation it verified ([`VerifiedSession`]): such a change in flight when a reset
 //! commits does not go through after the reset answered.
 
+mod cache;
 mod lifecycle;
 mod linear_probing;
 mod listing;
@@ -72,7 +73,6 @@ mod listing;
 mod postgres;
 mod records;
 mod redb;
-mod session_cache;
 
 use std::{future::Future, time::SystemTime};
 
@@ -81,6 +81,10 @@ pub(crate) use self::postgres::throttle as postgres_throttle;
 #[cfg(feature = "postgres")]
 pub use self::postgres::{PgStore, PgStoreBuilder};
 pub use self::{
+    cache::{
+        CachePolicy, CacheSubscriber, CachedSessions, ChangeNotifications, Coherence,
+        SessionChanges,
+    },
     lifecycle::{
         EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, SecondFactorChange, SecondFactorRecord,
     },
@@ -157,7 +161,7 @@ use crate::{
 /// # Ok(())
 /// # }
 /// ```
-pub trait Store: Send + Sync + 'static {
+pub trait Store: ChangeNotifications + Send + Sync + 'static {
     /// Inserts a user at credential generation 0. Fails with [`StoreError::EmailTaken`] if an
     /// account has the same [`email_key`]; the check and the insert are one transaction.
     fn add_user(

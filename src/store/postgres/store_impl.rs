@@ -2,7 +2,7 @@
 //! transaction of [`users`], [`sessions`], [`resets`] or [`devices`] (see each operation's
 //! comment for its locks). Those that change sessions or users notify the other instances'
 //! caches from their transaction and invalidate this instance's after it (see [`notify`]);
-//! [`session`](Store::session) reads through the cache.
+//! the caches in front of the store read through [`session`](Store::session).
 //!
 //! [`notify`]: super::notify
 
@@ -18,7 +18,7 @@ use crate::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord,
         EndSessions, ImportedUser, ListedUser, PasswordReset, Purged, ResetRecord,
         SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
-        UserUpdate, VerifiedSession, session_cache::Dirty,
+        UserUpdate, VerifiedSession, cache::Dirty,
     },
     throttle::SharedThrottle,
     token::TokenDigest,
@@ -133,18 +133,7 @@ impl Store for PgStore {
     }
 
     async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
-        let Some(cache) = &self.cache else {
-            return sessions::get(&self.client().await?, token).await;
-        };
-        if let Some(hit) = cache.get(&token.0) {
-            return Ok(Some(hit));
-        }
-        let epoch = cache.fill_epoch();
-        let found = sessions::get(&self.client().await?, token).await?;
-        if let (Some(epoch), Some(found)) = (epoch, &found) {
-            cache.insert(epoch, token.0, found.clone());
-        }
-        Ok(found)
+        sessions::get(&self.client().await?, token).await
     }
 
     async fn touch_session(

@@ -145,20 +145,10 @@ impl Store for RedbStore {
     }
 
     async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
-        let cache = &self.shared.cache;
-        if let Some(hit) = cache.get(&token.0) {
-            return Ok(Some(hit));
-        }
-        // After the cache, so that a hit does not pay for it: a cached session exists.
         if !self.shared.live.digests().maybe_present(&token.0) {
             return Ok(None);
         }
-        let epoch = cache.epoch();
-        let found = self.read_session(token)?;
-        if let Some(found) = &found {
-            cache.insert(epoch, token.0, found.clone());
-        }
-        Ok(found)
+        self.read_session(token)
     }
 
     async fn touch_session(
@@ -273,16 +263,11 @@ impl Store for RedbStore {
         .await
     }
 
-    /// What [`session`](Store::session) answers from memory, before it would read the file:
-    /// a cached session, or no session when the live-digest filter proves the digest is not
-    /// stored. Both are the same checks, in the same order, that `session` starts with (an
-    /// entry is cached only as read from the file, and every commit that changes or removes
-    /// it drops it before that write is answered; the filter never misses a stored session).
-    /// Otherwise `None`: the caller awaits `session`, which reads the file.
+    /// No session, when the live-digest filter proves the digest is not stored (the filter
+    /// never misses a stored session: see [`super::live_digests`]); otherwise `None`, and the
+    /// caller awaits [`session`](Store::session). A cached session is answered by the cache
+    /// in front of the store ([`CachedSessions`](crate::store::CachedSessions)), before this.
     fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
-        if let Some(hit) = self.shared.cache.get(&token.0) {
-            return Some(Some(hit));
-        }
         (!self.shared.live.digests().maybe_present(&token.0)).then_some(None)
     }
 }
