@@ -15,7 +15,9 @@ use tokio::sync::Barrier;
 
 use tower_user_auth::{
     UserId,
-    store::{AccountVersion, EmailTokenPurpose, EmailTokenRecord, RedbStore, SessionRecord, Store},
+    store::{
+        AccountVersion, EmailTokenPurpose, EmailTokenRecord, RedbStore, SessionRecord, prelude::*,
+    },
     token::TokenDigest,
 };
 
