@@ -40,7 +40,7 @@ use http_body_util::Full;
 use tower::{Layer, Service, ServiceExt, service_fn};
 use tower_user_auth::{
     Auth, AuthConfig, AuthLayer, AuthenticatedUser,
-    store::{CachedSessions, RedbStore, Store, UserQuery},
+    store::{CachedSessions, RedbStore, UserQuery, prelude::*},
     token::SessionToken,
 };
 

@@ -18,7 +18,7 @@ use std::{
 };
 
 use tokio::sync::Barrier;
-use tower_user_auth::{store::Store, token::TokenDigest};
+use tower_user_auth::{store::prelude::*, token::TokenDigest};
 
 use support::{Answer, GOOD_PW, Harness, clears, seed_config, unthrottled};
 

@@ -6,7 +6,7 @@
 //!
 //! Whoever registers an address first chooses its password before anyone proved the address.
 //! A registration attempt on the address of an unconfirmed account marks it contested
-//! ([`Store::contest_unconfirmed`]); confirming a contested account needs a new password,
+//! ([`UserStore::contest_unconfirmed`](crate::store::UserStore::contest_unconfirmed)); confirming a contested account needs a new password,
 //! which replaces the old one in the confirming transaction
 //! ([`Auth::confirm_email_with_password`]), so that the first registrant's password never
 //! opens an account whose address someone else proved. A reset by mail proves the address

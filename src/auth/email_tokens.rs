@@ -86,7 +86,7 @@ impl<S: Store> Auth<S> {
         (EmailToken::generate(), record)
     }
 
-    /// Redeems `token` for `route` ([`Store::redeem_email_token`]), from `client`, by the
+    /// Redeems `token` for `route` ([`TokenStore::redeem_email_token`](crate::store::TokenStore::redeem_email_token)), from `client`, by the
     /// user `session_user` when the request came with a live session: only a live token of
     /// the route's purpose, and of that user's account when there is one. A wrong token is
     /// a failure for the throttle (per client), a success clears the client's backoff.

@@ -4,7 +4,7 @@
 //! The crypto and the codes live apart: [`totp`] (RFC 6238 codes, the secret, the
 //! `otpauth://` URI), [`sealed`] (the secret encrypted under the application's key for the
 //! store), [`recovery`] (the single-use recovery codes). Every change to a stored factor is
-//! one compare-and-set of [`Store::update_second_factor`], so that a code or a recovery code
+//! one compare-and-set of [`SecondFactorStore::update_second_factor`](crate::store::SecondFactorStore::update_second_factor), so that a code or a recovery code
 //! is accepted once however many requests present it at the same time.
 
 mod recovery;

@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
-    store::{EndSessions, Purged, SessionEntry, SessionRecord, Store, UserQuery},
+    store::{EndSessions, ExpiredDeletion, Purged, SessionEntry, SessionRecord, Store, UserQuery},
     token::{SessionId, SessionToken, TokenDigest},
     user::{AuthenticatedUser, User, UserId},
 };
@@ -53,7 +53,7 @@ impl<S: Store> Auth<S> {
     }
 
     /// [`authenticate_digest`](Self::authenticate_digest)'s answer when the store can give
-    /// it without waiting ([`Store::session_without_waiting`]), with the same checks (expiry,
+    /// it without waiting ([`SessionStore::session_without_waiting`](crate::store::SessionStore::session_without_waiting)), with the same checks (expiry,
     /// idle timeout, renewal); `None` when the store would have to wait, and the caller then
     /// awaits `authenticate_digest`. The layer's synchronous fast path.
     pub(crate) fn authenticate_without_waiting(
@@ -166,58 +166,6 @@ impl<S: Store> Auth<S> {
                 record,
             })
             .collect())
-    }
-
-    /// Removes expired sessions, reset tokens, device tokens and email tokens now, and the
-    /// unconfirmed accounts past their [lifetime](crate::AuthConfig::with_unconfirmed_lifetime)
-    /// with everything of theirs.
-    ///
-    /// # Errors
-    /// [`AuthError::Store`].
-    pub async fn purge_expired(&self) -> Result<Purged, AuthError> {
-        let now = self.now();
-        let idle_before = now
-            .checked_sub(self.shared.config.session_idle_timeout)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let unconfirmed_before = self.unconfirmed_stale_before();
-        Ok(self
-            .shared
-            .sessions
-            .store()
-            .purge_expired(now, idle_before, unconfirmed_before)
-            .await?)
-    }
-
-    /// Spawns a task on the current Tokio runtime that purges expired records every `every`.
-    /// The application owns the handle: abort it to stop purging.
-    ///
-    /// # Panics
-    /// Outside a Tokio runtime.
-    pub fn spawn_purger(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let auth = self.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                match auth.purge_expired().await {
-                    Ok(p)
-                        if p.sessions + p.reset_tokens + p.device_tokens + p.unconfirmed_users
-                            > 0 =>
-                    {
-                        tracing::debug!(
-                            sessions = p.sessions,
-                            reset_tokens = p.reset_tokens,
-                            device_tokens = p.device_tokens,
-                            unconfirmed_users = p.unconfirmed_users,
-                            "purged expired records"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
-                }
-            }
-        })
     }
 
     /// Stores a new session for `user` at the generation `user` was read (and its password
@@ -363,5 +311,61 @@ impl<S: Store> Auth<S> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&digest.0);
         });
+    }
+}
+
+/// Purging, over a store that deletes expired records.
+impl<S: ExpiredDeletion> Auth<S> {
+    /// Removes expired sessions, reset tokens, device tokens and email tokens now, and the
+    /// unconfirmed accounts past their [lifetime](crate::AuthConfig::with_unconfirmed_lifetime)
+    /// with everything of theirs. Needs a store that deletes expired records
+    /// ([`ExpiredDeletion`], both shipped stores do).
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn purge_expired(&self) -> Result<Purged, AuthError> {
+        let now = self.now();
+        let idle_before = now
+            .checked_sub(self.shared.config.session_idle_timeout)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let unconfirmed_before = self.unconfirmed_stale_before();
+        Ok(self
+            .shared
+            .sessions
+            .store()
+            .purge_expired(now, idle_before, unconfirmed_before)
+            .await?)
+    }
+
+    /// Spawns a task on the current Tokio runtime that purges expired records every `every`.
+    /// The application owns the handle: abort it to stop purging.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn spawn_purger(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let auth = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match auth.purge_expired().await {
+                    Ok(p)
+                        if p.sessions + p.reset_tokens + p.device_tokens + p.unconfirmed_users
+                            > 0 =>
+                    {
+                        tracing::debug!(
+                            sessions = p.sessions,
+                            reset_tokens = p.reset_tokens,
+                            device_tokens = p.device_tokens,
+                            unconfirmed_users = p.unconfirmed_users,
+                            "purged expired records"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
+                }
+            }
+        })
     }
 }

@@ -14,8 +14,8 @@ use tower_user_auth::{
     Auth, BoxError, StoreError, UserId,
     hook::AccountEmail,
     store::{
-        AccountVersion, EmailTokenPurpose, EmailTokenRecord, PgStore, SecondFactorChange, Store,
-        UserQuery, UserUpdate,
+        AccountVersion, EmailTokenPurpose, EmailTokenRecord, PgStore, SecondFactorChange,
+        UserQuery, UserUpdate, prelude::*,
     },
     token::TokenDigest,
 };

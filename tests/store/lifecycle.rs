@@ -17,7 +17,7 @@ use tower_user_auth::{
     UserId,
     store::{
         AccountVersion, CachedSessions, EmailTokenPurpose, EmailTokenRecord, RedbStore,
-        SessionRecord, Store,
+        SessionRecord, prelude::*,
     },
     token::TokenDigest,
 };

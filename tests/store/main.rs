@@ -31,7 +31,7 @@ use tower_user_auth::compat::SeedApi;
 use tower_user_auth::{
     Auth, AuthError, StoreError, UserId,
     error::PasswordError,
-    store::{RedbStore, Store, UserQuery},
+    store::{RedbStore, UserQuery, prelude::*},
     token::ResetToken,
 };
 

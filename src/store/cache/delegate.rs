@@ -1,5 +1,6 @@
-//! [`CachedSessions`] is a store too: session look-ups through the cache, everything else
-//! passed to the store behind it, whose notifications keep the cache exact.
+//! [`CachedSessions`] is a store too, as tower-sessions' `CachingSessionStore` is: session
+//! look-ups through the cache, everything else passed to the store behind it, whose
+//! notifications keep the cache exact.
 
 use std::{future::Future, time::SystemTime};
 
@@ -9,8 +10,8 @@ use crate::{
     store::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
         ListedUser, PasswordReset, Purged, ResetRecord, SecondFactorChange, SecondFactorRecord,
-        SessionEntry, SessionRecord, Store, UserQuery, UserUpdate, VerifiedSession,
-        cache::ChangeNotifications,
+        SessionEntry, SessionRecord, UserQuery, UserUpdate, VerifiedSession,
+        cache::ChangeNotifications, prelude::*,
     },
     throttle::SharedThrottle,
     token::TokenDigest,
@@ -19,9 +20,9 @@ use crate::{
 
 /// A cache feeds nothing: a cache in front of a `CachedSessions` would never be told what
 /// changed, so it stays off.
-impl<S> ChangeNotifications for CachedSessions<S> where S: Send + Sync + 'static {}
+impl<S: Store> ChangeNotifications for CachedSessions<S> {}
 
-impl<S: Store> Store for CachedSessions<S> {
+impl<S: Store> UserStore for CachedSessions<S> {
     fn add_user(
         &self,
         email: &str,
@@ -72,60 +73,6 @@ impl<S: Store> Store for CachedSessions<S> {
         self.store.delete_user_verified(id, verified)
     }
 
-    fn insert_session(
-        &self,
-        token: TokenDigest,
-        session: SessionRecord,
-        max_per_user: Option<usize>,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.store.insert_session(token, session, max_per_user)
-    }
-
-    fn delete_session(
-        &self,
-        token: TokenDigest,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        self.store.delete_session(token)
-    }
-
-    fn sessions_of(
-        &self,
-        id: UserId,
-    ) -> impl Future<Output = Result<Vec<(TokenDigest, SessionRecord)>, StoreError>> + Send {
-        self.store.sessions_of(id)
-    }
-
-    fn delete_sessions_of(
-        &self,
-        id: UserId,
-        which: EndSessions,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
-        self.store.delete_sessions_of(id, which)
-    }
-
-    fn replace_reset_token(
-        &self,
-        token: TokenDigest,
-        record: ResetRecord,
-        read: AccountVersion,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.store.replace_reset_token(token, record, read)
-    }
-
-    fn reset_token(
-        &self,
-        token: TokenDigest,
-    ) -> impl Future<Output = Result<Option<ResetRecord>, StoreError>> + Send {
-        self.store.reset_token(token)
-    }
-
-    fn reset_password(
-        &self,
-        reset: PasswordReset,
-    ) -> impl Future<Output = Result<User, StoreError>> + Send {
-        self.store.reset_password(reset)
-    }
-
     fn rehash_password(
         &self,
         id: UserId,
@@ -152,6 +99,83 @@ impl<S: Store> Store for CachedSessions<S> {
         email: &str,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         self.store.contest_unconfirmed(email)
+    }
+}
+
+impl<S: Store> SessionStore for CachedSessions<S> {
+    fn insert_session(
+        &self,
+        token: TokenDigest,
+        session: SessionRecord,
+        max_per_user: Option<usize>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.insert_session(token, session, max_per_user)
+    }
+
+    fn session(
+        &self,
+        token: TokenDigest,
+    ) -> impl Future<Output = Result<Option<SessionEntry>, StoreError>> + Send {
+        CachedSessions::session(self, token)
+    }
+
+    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
+        CachedSessions::session_without_waiting(self, token)
+    }
+
+    fn touch_session(
+        &self,
+        token: TokenDigest,
+        last_seen: SystemTime,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.touch_session(token, last_seen)
+    }
+
+    fn delete_session(
+        &self,
+        token: TokenDigest,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.delete_session(token)
+    }
+
+    fn sessions_of(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Vec<(TokenDigest, SessionRecord)>, StoreError>> + Send {
+        self.store.sessions_of(id)
+    }
+
+    fn delete_sessions_of(
+        &self,
+        id: UserId,
+        which: EndSessions,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send {
+        self.store.delete_sessions_of(id, which)
+    }
+}
+
+impl<S: Store> TokenStore for CachedSessions<S> {
+    fn replace_reset_token(
+        &self,
+        token: TokenDigest,
+        record: ResetRecord,
+        read: AccountVersion,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        self.store.replace_reset_token(token, record, read)
+    }
+
+    fn reset_token(
+        &self,
+        token: TokenDigest,
+    ) -> impl Future<Output = Result<Option<ResetRecord>, StoreError>> + Send {
+        self.store.reset_token(token)
+    }
+
+    fn reset_password(
+        &self,
+        reset: PasswordReset,
+    ) -> impl Future<Output = Result<User, StoreError>> + Send {
+        self.store.reset_password(reset)
     }
 
     fn replace_email_token(
@@ -186,21 +210,6 @@ impl<S: Store> Store for CachedSessions<S> {
     ) -> impl Future<Output = Result<User, StoreError>> + Send {
         self.store
             .confirm_with_new_password(token, now, hashed_password)
-    }
-
-    fn second_factor(
-        &self,
-        id: UserId,
-    ) -> impl Future<Output = Result<Option<SecondFactorRecord>, StoreError>> + Send {
-        self.store.second_factor(id)
-    }
-
-    fn update_second_factor(
-        &self,
-        id: UserId,
-        change: SecondFactorChange,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
-        self.store.update_second_factor(id, change)
     }
 
     fn insert_device_token(
@@ -241,7 +250,32 @@ impl<S: Store> Store for CachedSessions<S> {
     ) -> impl Future<Output = Result<usize, StoreError>> + Send {
         self.store.delete_device_tokens_of(id)
     }
+}
 
+impl<S: Store> SecondFactorStore for CachedSessions<S> {
+    fn second_factor(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Option<SecondFactorRecord>, StoreError>> + Send {
+        self.store.second_factor(id)
+    }
+
+    fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        self.store.update_second_factor(id, change)
+    }
+}
+
+impl<S: Store> SharedThrottling for CachedSessions<S> {
+    fn shared_throttle(&self) -> Option<SharedThrottle> {
+        self.store.shared_throttle()
+    }
+}
+
+impl<S: Store + ExpiredDeletion> ExpiredDeletion for CachedSessions<S> {
     fn purge_expired(
         &self,
         now: SystemTime,
@@ -250,28 +284,5 @@ impl<S: Store> Store for CachedSessions<S> {
     ) -> impl Future<Output = Result<Purged, StoreError>> + Send {
         self.store
             .purge_expired(now, idle_before, unconfirmed_before)
-    }
-
-    fn session(
-        &self,
-        token: TokenDigest,
-    ) -> impl Future<Output = Result<Option<SessionEntry>, StoreError>> + Send {
-        CachedSessions::session(self, token)
-    }
-
-    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
-        CachedSessions::session_without_waiting(self, token)
-    }
-
-    fn touch_session(
-        &self,
-        token: TokenDigest,
-        last_seen: SystemTime,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send {
-        self.store.touch_session(token, last_seen)
-    }
-
-    fn shared_throttle(&self) -> Option<SharedThrottle> {
-        self.store.shared_throttle()
     }
 }

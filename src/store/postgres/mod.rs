@@ -322,7 +322,7 @@ impl PgStore {
         migrate::SCHEMA_VERSION.unsigned_abs()
     }
 
-    /// Whether [`session`](super::Store::session) would now answer `token` from this
+    /// Whether [`session`](super::SessionStore::session) would now answer `token` from this
     /// instance's cache, without a query: the cache is on, its notification connection
     /// vouches for it (see [`PgStoreBuilder::with_session_cache_bytes`]) and it holds the session. For
     /// diagnostics and tests.

@@ -2,7 +2,7 @@
 //! transaction of [`users`], [`sessions`], [`resets`] or [`devices`] (see each operation's
 //! comment for its locks). Those that change sessions or users notify the other instances'
 //! caches from their transaction and invalidate this instance's after it (see [`notify`]);
-//! the caches in front of the store read through [`session`](Store::session).
+//! the caches in front of the store read through [`session`](SessionStore::session).
 //!
 //! [`notify`]: super::notify
 
@@ -17,15 +17,15 @@ use crate::{
     store::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord,
         EndSessions, ImportedUser, ListedUser, PasswordReset, Purged, ResetRecord,
-        SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
-        UserUpdate, VerifiedSession, cache::Dirty,
+        SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, UserQuery, UserUpdate,
+        VerifiedSession, cache::Dirty, prelude::*,
     },
     throttle::SharedThrottle,
     token::TokenDigest,
     user::{User, UserId},
 };
 
-impl Store for PgStore {
+impl UserStore for PgStore {
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
         let account = || NewAccount {
             hashed_password: hashed_password.to_owned(),
@@ -115,6 +115,61 @@ impl Store for PgStore {
         .await
     }
 
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        verified_hash: String,
+        new_hash: String,
+    ) -> Result<bool, StoreError> {
+        let rehashed = users::rehash(&self.client().await?, id, &verified_hash, &new_hash).await;
+        if let Some(db) = db_id(id) {
+            self.invalidate(&dirty_user(db));
+        }
+        rehashed
+    }
+
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        stale_before: SystemTime,
+    ) -> Result<User, StoreError> {
+        let created = record.created;
+        let account = move || NewAccount {
+            hashed_password: hashed_password.to_owned(),
+            generation: 0,
+            created,
+            email_confirmed: false,
+            contested: false,
+        };
+        let email = email.to_owned();
+        self.write(move |tx| {
+            let (account, email, record) = (account(), email.clone(), record.clone());
+            Box::pin(async move {
+                // A stale holder of the address goes first, in this transaction; its
+                // sessions (the cascade's) leave every cache.
+                let replaced = users::remove_stale(tx, &email, stale_before).await?;
+                let user = users::insert(tx, &email, account).await?;
+                let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+                let record = EmailTokenRecord {
+                    generation: user.generation,
+                    ..record
+                };
+                email_tokens::insert(tx, id, token, &record).await?;
+                Ok((user, replaced.map(dirty_user).unwrap_or_default()))
+            })
+        })
+        .await
+    }
+
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        users::contest(&self.client().await?, email).await
+    }
+}
+
+impl SessionStore for PgStore {
     async fn insert_session(
         &self,
         token: TokenDigest,
@@ -180,7 +235,9 @@ impl Store for PgStore {
         })
         .await
     }
+}
 
+impl TokenStore for PgStore {
     async fn replace_reset_token(
         &self,
         token: TokenDigest,
@@ -205,76 +262,6 @@ impl Store for PgStore {
         self.write(move |tx| {
             let reset = reset.clone();
             Box::pin(async move { Ok((resets::reset_password(tx, &reset).await?, dirty_user(db))) })
-        })
-        .await
-    }
-
-    async fn rehash_password(
-        &self,
-        id: UserId,
-        verified_hash: String,
-        new_hash: String,
-    ) -> Result<bool, StoreError> {
-        let rehashed = users::rehash(&self.client().await?, id, &verified_hash, &new_hash).await;
-        if let Some(db) = db_id(id) {
-            self.invalidate(&dirty_user(db));
-        }
-        rehashed
-    }
-
-    async fn add_unconfirmed_user(
-        &self,
-        email: &str,
-        hashed_password: &str,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        stale_before: SystemTime,
-    ) -> Result<User, StoreError> {
-        let created = record.created;
-        let account = move || NewAccount {
-            hashed_password: hashed_password.to_owned(),
-            generation: 0,
-            created,
-            email_confirmed: false,
-            contested: false,
-        };
-        let email = email.to_owned();
-        self.write(move |tx| {
-            let (account, email, record) = (account(), email.clone(), record.clone());
-            Box::pin(async move {
-                // A stale holder of the address goes first, in this transaction; its
-                // sessions (the cascade's) leave every cache.
-                let replaced = users::remove_stale(tx, &email, stale_before).await?;
-                let user = users::insert(tx, &email, account).await?;
-                let id = db_id(user.id).ok_or(StoreError::NotFound)?;
-                let record = EmailTokenRecord {
-                    generation: user.generation,
-                    ..record
-                };
-                email_tokens::insert(tx, id, token, &record).await?;
-                Ok((user, replaced.map(dirty_user).unwrap_or_default()))
-            })
-        })
-        .await
-    }
-
-    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
-        users::contest(&self.client().await?, email).await
-    }
-
-    async fn confirm_with_new_password(
-        &self,
-        token: TokenDigest,
-        now: SystemTime,
-        hashed_password: String,
-    ) -> Result<User, StoreError> {
-        self.write(move |tx| {
-            let hash = hashed_password.clone();
-            Box::pin(async move {
-                let user = email_tokens::confirm_with_password(tx, token, now, hash).await?;
-                let dirty = db_id(user.id).map(dirty_user).unwrap_or_default();
-                Ok((user, dirty))
-            })
         })
         .await
     }
@@ -319,26 +306,18 @@ impl Store for PgStore {
         .await
     }
 
-    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
-        second_factors::get(&self.client().await?, id).await
-    }
-
-    async fn update_second_factor(
+    async fn confirm_with_new_password(
         &self,
-        id: UserId,
-        change: SecondFactorChange,
-    ) -> Result<bool, StoreError> {
+        token: TokenDigest,
+        now: SystemTime,
+        hashed_password: String,
+    ) -> Result<User, StoreError> {
         self.write(move |tx| {
-            let change = change.clone();
+            let hash = hashed_password.clone();
             Box::pin(async move {
-                let (applied, turned) = second_factors::change(tx, id, &change).await?;
-                // Turning the factor on or off moves every session of the user to a new
-                // generation: every cache drops them.
-                let dirty = match (turned, db_id(id)) {
-                    (true, Some(db)) => dirty_user(db),
-                    _ => Dirty::default(),
-                };
-                Ok((applied, dirty))
+                let user = email_tokens::confirm_with_password(tx, token, now, hash).await?;
+                let dirty = db_id(user.id).map(dirty_user).unwrap_or_default();
+                Ok((user, dirty))
             })
         })
         .await
@@ -383,7 +362,36 @@ impl Store for PgStore {
         self.transaction(move |tx| Box::pin(async move { devices::remove_all_of(tx, id).await }))
             .await
     }
+}
 
+impl SecondFactorStore for PgStore {
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        second_factors::get(&self.client().await?, id).await
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let change = change.clone();
+            Box::pin(async move {
+                let (applied, turned) = second_factors::change(tx, id, &change).await?;
+                // Turning the factor on or off moves every session of the user to a new
+                // generation: every cache drops them.
+                let dirty = match (turned, db_id(id)) {
+                    (true, Some(db)) => dirty_user(db),
+                    _ => Dirty::default(),
+                };
+                Ok((applied, dirty))
+            })
+        })
+        .await
+    }
+}
+
+impl ExpiredDeletion for PgStore {
     async fn purge_expired(
         &self,
         now: SystemTime,
@@ -416,7 +424,9 @@ impl Store for PgStore {
         })
         .await
     }
+}
 
+impl SharedThrottling for PgStore {
     /// The `throttle` table's counters: every instance on this database enforces the same
     /// limits.
     fn shared_throttle(&self) -> Option<SharedThrottle> {

@@ -11,90 +11,13 @@ use crate::{
     store::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
         ListedUser, PasswordReset, Purged, ResetRecord, SecondFactorChange, SecondFactorRecord,
-        SessionEntry, SessionRecord, Store, UserQuery, UserUpdate, VerifiedSession,
+        SessionEntry, SessionRecord, UserQuery, UserUpdate, VerifiedSession, prelude::*,
     },
     token::TokenDigest,
     user::{User, UserId},
 };
 
-impl Store for RedbStore {
-    async fn add_unconfirmed_user(
-        &self,
-        email: &str,
-        hashed_password: &str,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        stale_before: SystemTime,
-    ) -> Result<User, StoreError> {
-        let email = email.trim().to_owned();
-        let hash = hashed_password.to_owned();
-        self.write(move |txn| {
-            let user = users::add_unconfirmed(txn, email, hash, record.created, stale_before)?;
-            let record = EmailTokenRecord {
-                user_id: user.id,
-                generation: user.generation,
-                ..record
-            };
-            email_tokens::insert(txn, token, &record)?;
-            Ok(user)
-        })
-        .await
-    }
-
-    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
-        let email = email.to_owned();
-        self.write(move |txn| users::contest(txn, &email)).await
-    }
-
-    async fn confirm_with_new_password(
-        &self,
-        token: TokenDigest,
-        now: SystemTime,
-        hashed_password: String,
-    ) -> Result<User, StoreError> {
-        self.write(move |txn| email_tokens::confirm_with_password(txn, token, now, hashed_password))
-            .await
-    }
-
-    async fn replace_email_token(
-        &self,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        read: AccountVersion,
-    ) -> Result<(), StoreError> {
-        self.write(move |txn| email_tokens::replace(txn, token, &record, &read))
-            .await
-    }
-
-    async fn email_token(
-        &self,
-        token: TokenDigest,
-    ) -> Result<Option<EmailTokenRecord>, StoreError> {
-        self.read(|txn| email_tokens::get(txn, token))
-    }
-
-    async fn redeem_email_token(
-        &self,
-        token: TokenDigest,
-        now: SystemTime,
-    ) -> Result<EmailRedeemed, StoreError> {
-        self.write(move |txn| email_tokens::redeem(txn, token, now))
-            .await
-    }
-
-    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
-        self.read(|txn| second_factors::get(txn, id))
-    }
-
-    async fn update_second_factor(
-        &self,
-        id: UserId,
-        change: SecondFactorChange,
-    ) -> Result<bool, StoreError> {
-        self.write(move |txn| second_factors::update(txn, id, change))
-            .await
-    }
-
+impl UserStore for RedbStore {
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
         let email = email.trim().to_owned();
         let hash = hashed_password.to_owned();
@@ -134,6 +57,46 @@ impl Store for RedbStore {
             .await
     }
 
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        verified_hash: String,
+        new_hash: String,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| users::rehash(txn, id, &verified_hash, new_hash))
+            .await
+    }
+
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        stale_before: SystemTime,
+    ) -> Result<User, StoreError> {
+        let email = email.trim().to_owned();
+        let hash = hashed_password.to_owned();
+        self.write(move |txn| {
+            let user = users::add_unconfirmed(txn, email, hash, record.created, stale_before)?;
+            let record = EmailTokenRecord {
+                user_id: user.id,
+                generation: user.generation,
+                ..record
+            };
+            email_tokens::insert(txn, token, &record)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        let email = email.to_owned();
+        self.write(move |txn| users::contest(txn, &email)).await
+    }
+}
+
+impl SessionStore for RedbStore {
     async fn insert_session(
         &self,
         token: TokenDigest,
@@ -149,6 +112,15 @@ impl Store for RedbStore {
             return Ok(None);
         }
         self.read_session(token)
+    }
+
+    /// No session, when the live-digest filter proves the digest is not stored (the filter
+    /// never misses a stored session: see [`super::live_digests`]); otherwise `None`, and the
+    /// caller awaits [`session`](SessionStore::session). A cached session is answered by the
+    /// cache in front of the store ([`CachedSessions`](crate::store::CachedSessions)), before
+    /// this.
+    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
+        (!self.shared.live.digests().maybe_present(&token.0)).then_some(None)
     }
 
     async fn touch_session(
@@ -179,7 +151,9 @@ impl Store for RedbStore {
         self.write(move |txn| sessions::remove_all_of(txn, id.0, which))
             .await
     }
+}
 
+impl TokenStore for RedbStore {
     async fn replace_reset_token(
         &self,
         token: TokenDigest,
@@ -199,13 +173,39 @@ impl Store for RedbStore {
             .await
     }
 
-    async fn rehash_password(
+    async fn replace_email_token(
         &self,
-        id: UserId,
-        verified_hash: String,
-        new_hash: String,
-    ) -> Result<bool, StoreError> {
-        self.write(move |txn| users::rehash(txn, id, &verified_hash, new_hash))
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        read: AccountVersion,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| email_tokens::replace(txn, token, &record, &read))
+            .await
+    }
+
+    async fn email_token(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<EmailTokenRecord>, StoreError> {
+        self.read(|txn| email_tokens::get(txn, token))
+    }
+
+    async fn redeem_email_token(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+    ) -> Result<EmailRedeemed, StoreError> {
+        self.write(move |txn| email_tokens::redeem(txn, token, now))
+            .await
+    }
+
+    async fn confirm_with_new_password(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+        hashed_password: String,
+    ) -> Result<User, StoreError> {
+        self.write(move |txn| email_tokens::confirm_with_password(txn, token, now, hashed_password))
             .await
     }
 
@@ -242,7 +242,24 @@ impl Store for RedbStore {
         self.write(move |txn| devices::remove_all_of(txn, id.0))
             .await
     }
+}
 
+impl SecondFactorStore for RedbStore {
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        self.read(|txn| second_factors::get(txn, id))
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| second_factors::update(txn, id, change))
+            .await
+    }
+}
+
+impl ExpiredDeletion for RedbStore {
     async fn purge_expired(
         &self,
         now: SystemTime,
@@ -262,12 +279,6 @@ impl Store for RedbStore {
         })
         .await
     }
-
-    /// No session, when the live-digest filter proves the digest is not stored (the filter
-    /// never misses a stored session: see [`super::live_digests`]); otherwise `None`, and the
-    /// caller awaits [`session`](Store::session). A cached session is answered by the cache
-    /// in front of the store ([`CachedSessions`](crate::store::CachedSessions)), before this.
-    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
-        (!self.shared.live.digests().maybe_present(&token.0)).then_some(None)
-    }
 }
+
+impl SharedThrottling for RedbStore {}
