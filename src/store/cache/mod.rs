@@ -61,7 +61,7 @@ use crate::{error::StoreError, token::TokenDigest};
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// use std::time::{Duration, SystemTime};
 /// use tower_user_auth::{
-///     store::{CachedSessions, RedbStore, SessionRecord, Store},
+///     store::{CachedSessions, RedbStore, SessionRecord, prelude::*},
 ///     token::TokenDigest,
 /// };
 ///

@@ -322,20 +322,26 @@ impl PgStore {
         migrate::SCHEMA_VERSION.unsigned_abs()
     }
 
-    /// Whether [`session`](super::SessionStore::session) would now answer `token` from this
-    /// instance's cache, without a query: the cache is on, its notification connection
-    /// vouches for it (see [`PgStoreBuilder::with_session_cache_bytes`]) and it holds the session. For
+    /// Whether a session cache in front of this store (this instance's
+    /// [`CachedSessions`](crate::store::CachedSessions), which `Auth` puts there) would now
+    /// answer `token` without a query: it is on, the store's notification connection vouches
+    /// for it (see [`PgStoreBuilder::with_session_cache_bytes`]) and it holds the session. For
     /// diagnostics and tests.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tower_user_auth::{store::{PgStore, Store}, token::TokenDigest};
+    /// use tower_user_auth::{
+    ///     Auth, AuthConfig,
+    ///     store::{PgStore, SessionStore},
+    ///     token::TokenDigest,
+    /// };
     ///
     /// let store = PgStore::connect("postgres://auth@127.0.0.1/auth").await?;
+    /// let auth = Auth::new(store, AuthConfig::hardened())?;
     /// let token = TokenDigest([7; 32]);
-    /// store.session(token).await?;
-    /// println!("cached: {}", store.is_session_cached(token));
+    /// auth.cached_sessions().session(token).await?;
+    /// println!("cached: {}", auth.store().is_session_cached(token));
     /// # Ok(())
     /// # }
     /// ```
