@@ -14,7 +14,7 @@ use http::Method;
 use tower_user_auth::{
     Auth, AuthConfig,
     compat::SeedApi,
-    store::{RedbStore, Store, UserUpdate},
+    store::{RedbStore, UserUpdate, prelude::*},
 };
 
 use support::{

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio::sync::Barrier;
 use tower_user_auth::{
     config::SecretKey,
-    store::{AccountVersion, ResetRecord, Store},
+    store::{AccountVersion, ResetRecord, prelude::*},
     token::ResetToken,
 };
 

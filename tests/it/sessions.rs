@@ -18,7 +18,7 @@ use std::{
 };
 
 use tokio::sync::Barrier;
-use tower_user_auth::{store::Store, token::TokenDigest};
+use tower_user_auth::{store::prelude::*, token::TokenDigest};
 
 use support::{Answer, GOOD_PW, Harness, clears, seed_config, unthrottled};
 
@@ -34,7 +34,7 @@ async fn cached_session(h: &Harness) -> String {
 }
 
 /// Sends one app request with `token` (which reads the session and caches it), then checks
-/// that the store now answers it from memory: the next request takes the fast path.
+/// that the session cache now answers it from memory: the next request takes the fast path.
 async fn warm(h: &Harness, token: &str) {
     let first = h.app_get(token).await;
     assert_eq!(first.app_user().expect("a user")["email"], EMAIL);
@@ -46,7 +46,9 @@ async fn warm(h: &Harness, token: &str) {
 
 fn answers_from_memory(h: &Harness, token: &str) -> bool {
     matches!(
-        h.store.session_without_waiting(TokenDigest::of(token)),
+        h.auth
+            .cached_sessions()
+            .session_without_waiting(TokenDigest::of(token)),
         Some(Some(_))
     )
 }

@@ -10,7 +10,7 @@ use tower_user_auth::{
     AuthError,
     store::{
         EmailTokenPurpose, EmailTokenRecord, RedbStore, SecondFactorChange, SecondFactorRecord,
-        Store, UserQuery,
+        UserQuery, prelude::*,
     },
     token::TokenDigest,
 };

@@ -23,7 +23,7 @@ use tempfile::TempDir;
 use tower_user_auth::{
     Auth, ManualClock, StoreError, UserId,
     auth::LoggedIn,
-    store::{EmailTokenPurpose, EmailTokenRecord, ImportedUser, ListedUser, RedbStore, Store},
+    store::{EmailTokenPurpose, EmailTokenRecord, ImportedUser, ListedUser, RedbStore, prelude::*},
     token::TokenDigest,
 };
 

@@ -7,7 +7,7 @@ use std::{sync::Arc, time::Duration};
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
 use tower_user_auth::{
-    Auth, AuthError, ManualClock, auth::Reauthentication, compat::SeedApi, store::Store,
+    Auth, AuthError, ManualClock, auth::Reauthentication, compat::SeedApi, store::prelude::*,
 };
 
 use crate::conformance::{now, support};

@@ -10,8 +10,8 @@ use tower_user_auth::{
     StoreError, User,
     store::{
         AccountVersion, EmailTokenPurpose, EmailTokenRecord, EndSessions, PasswordReset,
-        ResetRecord, SecondFactorChange, SessionRecord, Store, UserQuery, UserUpdate,
-        VerifiedSession,
+        ResetRecord, SecondFactorChange, SessionRecord, UserQuery, UserUpdate, VerifiedSession,
+        prelude::*,
     },
     token::TokenDigest,
 };

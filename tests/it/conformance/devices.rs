@@ -3,7 +3,7 @@
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{Store, UserUpdate},
+    store::{UserUpdate, prelude::*},
     token::TokenDigest,
 };
 

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{AccountVersion, EmailTokenPurpose, SecondFactorChange, Store, UserQuery, UserUpdate},
+    store::{
+        AccountVersion, EmailTokenPurpose, SecondFactorChange, UserQuery, UserUpdate, prelude::*,
+    },
     token::TokenDigest,
 };
 
@@ -328,7 +330,7 @@ pub async fn delete_removes_email_tokens_and_the_factor<S: Store>(store: S) {
 
 /// The purge removes expired email tokens (at their expiry exactly) and counts them; live
 /// ones stay.
-pub async fn purge_removes_expired_email_tokens<S: Store>(store: S) {
+pub async fn purge_removes_expired_email_tokens<S: ExpiredDeletion>(store: S) {
     let at = now();
     let user = store
         .add_user("purge@example.com", "$2b$04$a")

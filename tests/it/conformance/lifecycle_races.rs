@@ -9,7 +9,7 @@ use tower_user_auth::{
     StoreError, UserId,
     store::{
         AccountVersion, EmailTokenPurpose, EmailTokenRecord, SecondFactorChange,
-        SecondFactorRecord, Store, UserQuery,
+        SecondFactorRecord, UserQuery, prelude::*,
     },
     token::TokenDigest,
 };

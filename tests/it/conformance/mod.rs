@@ -37,7 +37,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tower_user_auth::{
     User, UserId,
-    store::{DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord, SessionRecord, Store},
+    store::{
+        DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord, SessionRecord, prelude::*,
+    },
     token::TokenDigest,
 };
 

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use tower_user_auth::{
-    store::{AccountVersion, Purged, SessionRecord, Store},
+    store::{AccountVersion, Purged, SessionRecord, prelude::*},
     token::TokenDigest,
 };
 
@@ -12,7 +12,7 @@ use crate::conformance::{device, now, reset};
 /// Sessions past their absolute expiry (at it included) or idle since before `idle_before`
 /// go; reset and device tokens past their expiry go; the rest stays; a second purge finds
 /// nothing.
-pub async fn removes_what_is_expired_and_keeps_what_is_live<S: Store>(store: S) {
+pub async fn removes_what_is_expired_and_keeps_what_is_live<S: ExpiredDeletion>(store: S) {
     let at = now();
     let secs = Duration::from_secs;
     let alice = store.add_user("alice@p.io", "$2b$04$h").await.unwrap();

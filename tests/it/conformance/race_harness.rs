@@ -8,7 +8,7 @@ use std::sync::{
 
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
-use tower_user_auth::{User, store::Store, token::TokenDigest};
+use tower_user_auth::{User, store::prelude::*, token::TokenDigest};
 
 use crate::conformance::{now, session};
 

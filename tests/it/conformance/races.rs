@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tower_user_auth::{
     StoreError,
     store::{
-        AccountVersion, PasswordReset, ResetRecord, SecondFactorChange, SessionRecord, Store,
-        UserQuery, UserUpdate, VerifiedSession,
+        AccountVersion, PasswordReset, ResetRecord, SecondFactorChange, SessionRecord, UserQuery,
+        UserUpdate, VerifiedSession, prelude::*,
     },
     token::TokenDigest,
 };

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{AccountVersion, PasswordReset, Store, UserQuery},
+    store::{AccountVersion, PasswordReset, UserQuery, prelude::*},
     token::TokenDigest,
 };
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{ImportedUser, SecondFactorChange, SecondFactorRecord, Store, UserQuery},
+    store::{ImportedUser, SecondFactorChange, SecondFactorRecord, UserQuery, prelude::*},
     token::TokenDigest,
 };
 

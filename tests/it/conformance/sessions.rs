@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{EndSessions, SessionRecord, Store, UserQuery, UserUpdate},
+    store::{EndSessions, SessionRecord, UserQuery, UserUpdate, prelude::*},
     token::TokenDigest,
 };
 

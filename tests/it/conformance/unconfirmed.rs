@@ -7,7 +7,9 @@ use std::{sync::Arc, time::Duration};
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{AccountVersion, EmailTokenPurpose, ImportedUser, PasswordReset, Store, UserQuery},
+    store::{
+        AccountVersion, EmailTokenPurpose, ImportedUser, PasswordReset, UserQuery, prelude::*,
+    },
     token::TokenDigest,
 };
 
@@ -174,7 +176,7 @@ pub async fn a_reset_by_mail_confirms_and_ends_the_contest<S: Store>(store: S) {
 
 /// The purge removes the unconfirmed accounts created at or before `unconfirmed_before`
 /// with everything of theirs, and no other account; a second purge finds nothing.
-pub async fn the_purge_removes_expired_unconfirmed_accounts<S: Store>(store: S) {
+pub async fn the_purge_removes_expired_unconfirmed_accounts<S: ExpiredDeletion>(store: S) {
     let at = now();
     let secs = Duration::from_secs;
     let confirmed = store.add_user("old@u.io", "$2b$04$a").await.unwrap();

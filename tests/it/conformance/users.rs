@@ -6,8 +6,8 @@ use std::time::Duration;
 use tower_user_auth::{
     StoreError, UserId,
     store::{
-        AccountVersion, EndSessions, ImportedUser, SecondFactorChange, Store, UserQuery,
-        UserUpdate, VerifiedSession,
+        AccountVersion, EndSessions, ImportedUser, SecondFactorChange, UserQuery, UserUpdate,
+        VerifiedSession, prelude::*,
     },
     token::TokenDigest,
 };

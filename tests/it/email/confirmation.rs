@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use http::Method;
 use serde_json::json;
-use tower_user_auth::{Auth, store::Store};
+use tower_user_auth::{Auth, store::prelude::*};
 
 use super::{
     Site, assert_4xx, assert_invalid_token, assert_refused, at_once,

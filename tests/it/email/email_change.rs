@@ -11,7 +11,7 @@ use tower_user_auth::{
     User,
     compat::SeedApi,
     config::SecretKey,
-    store::{Store, UserQuery},
+    store::{UserQuery, prelude::*},
 };
 
 use super::{

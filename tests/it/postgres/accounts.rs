@@ -14,8 +14,8 @@ use tower_user_auth::{
     Auth, BoxError, StoreError, UserId,
     hook::AccountEmail,
     store::{
-        AccountVersion, EmailTokenPurpose, EmailTokenRecord, PgStore, SecondFactorChange, Store,
-        UserQuery, UserUpdate,
+        AccountVersion, EmailTokenPurpose, EmailTokenRecord, PgStore, SecondFactorChange,
+        UserQuery, UserUpdate, prelude::*,
     },
     token::TokenDigest,
 };
@@ -355,7 +355,7 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
     let (a, b) = instances(&db).await;
     for round in 0..20 {
         let id = with_factor(&a, &format!("f{round}@x.io"), round, 3).await;
-        let steps = race(&a, &b, 6, move |s, _| async move {
+        let steps = race(&a, b.store(), 6, move |s, _| async move {
             s.update_second_factor(id, SecondFactorChange::UseStep(101))
                 .await
                 .unwrap()
@@ -363,7 +363,7 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
         .await;
         assert_eq!(steps.iter().filter(|ok| **ok).count(), 1, "{steps:?}");
         let code = TokenDigest::of(&format!("code-{round}-1"));
-        let codes = race(&a, &b, 6, move |s, _| async move {
+        let codes = race(&a, b.store(), 6, move |s, _| async move {
             s.update_second_factor(id, SecondFactorChange::UseRecoveryCode(code))
                 .await
                 .unwrap()
@@ -399,7 +399,7 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
             )
             .await
             .unwrap();
-        let redeemed = race(&a, &b, 6, move |s, _| async move {
+        let redeemed = race(&a, b.store(), 6, move |s, _| async move {
             s.redeem_email_token(confirm, now).await
         })
         .await;
@@ -437,7 +437,7 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
             tokens.push(token);
         }
         let tokens = Arc::new(tokens);
-        let moved = race(&a, &b, 2, {
+        let moved = race(&a, b.store(), 2, {
             let tokens = Arc::clone(&tokens);
             move |s, n| {
                 let token = tokens[n];
@@ -479,7 +479,7 @@ async fn confirmation_tokens_are_stored_only_as_digests() {
             Ok::<(), BoxError>(())
         });
     let on_a = Auth::new(a, config.clone()).expect("valid configuration");
-    let on_b = Auth::new(b, config).expect("valid configuration");
+    let on_b = Auth::new(b.store().clone(), config).expect("valid configuration");
     for i in 0..4 {
         let user = on_a
             .register(&format!("c{i}@example.com"), "correct horse battery", None)

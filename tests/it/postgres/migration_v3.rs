@@ -10,7 +10,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tower_user_auth::{
     UserId,
-    store::{EmailTokenPurpose, PasswordReset, SecondFactorChange, Store, UserQuery, UserUpdate},
+    store::{
+        EmailTokenPurpose, PasswordReset, SecondFactorChange, UserQuery, UserUpdate, prelude::*,
+    },
     token::{ResetToken, TokenDigest},
 };
 

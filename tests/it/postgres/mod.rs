@@ -26,8 +26,8 @@ use tower_user_auth::{
     Auth, AuthConfig, AuthError, ManualClock, StoreError, ThrottleConfig, UserId,
     compat::SeedApi,
     store::{
-        AccountVersion, EndSessions, PasswordReset, PgStore, ResetRecord, SessionEntry,
-        SessionRecord, Store, UserQuery, UserUpdate,
+        AccountVersion, CachedSessions, EndSessions, PasswordReset, PgStore, ResetRecord,
+        SessionEntry, SessionRecord, UserQuery, UserUpdate, prelude::*,
     },
     token::TokenDigest,
 };
@@ -388,14 +388,17 @@ async fn every_lookup_uses_an_index_and_every_index_serves_one() {
 /// terminated) in `pg_stat_activity`.
 const B_NAME: &str = "tua_instance_b";
 
-/// Two instances on `db`: A, and B whose connections are named [`B_NAME`].
-async fn instances(db: &support::postgres::TestDatabase) -> (PgStore, PgStore) {
+/// Two instances on `db`: A, and B whose connections are named [`B_NAME`], with a session
+/// cache in front of it (as `Auth` puts there).
+async fn instances(
+    db: &support::postgres::TestDatabase,
+) -> (PgStore, std::sync::Arc<CachedSessions<PgStore>>) {
     let a = db.store().await;
     let mut url = url::Url::parse(db.url()).expect("a URL");
     url.query_pairs_mut()
         .append_pair("application_name", B_NAME);
     let b = PgStore::connect(url.as_str()).await.expect("connect B");
-    (a, b)
+    (a, std::sync::Arc::new(CachedSessions::new(b)))
 }
 
 /// A session of `user` at generation `generation`, living an hour.
@@ -412,12 +415,12 @@ fn live_session(user: UserId, generation: u64) -> SessionRecord {
 
 /// Reads `token` on `store` until its cache serves it (the first read fills the cache once
 /// the notification connection vouches for it); fails after 2 s.
-async fn cache(store: &PgStore, token: TokenDigest) {
+async fn cache(store: &CachedSessions<PgStore>, token: TokenDigest) {
     let since = Instant::now();
     loop {
         let found = store.session(token).await.expect("read the session");
         assert!(found.is_some(), "the session is stored");
-        if store.is_session_cached(token) {
+        if store.is_cached(token) {
             return;
         }
         assert!(
@@ -431,7 +434,7 @@ async fn cache(store: &PgStore, token: TokenDigest) {
 /// Polls `store` until `refused(read)` holds, for at most 2 s: spinning for the first 5 ms,
 /// then every millisecond. How long after `since` it held; `None` if it did not in 2 s.
 async fn until<F>(
-    store: &PgStore,
+    store: &CachedSessions<PgStore>,
     token: TokenDigest,
     since: Instant,
     refused: F,
@@ -705,7 +708,7 @@ async fn b_never_serves_a_stale_session_when_its_notifications_are_lost() {
             }
             if recovered.is_none() {
                 let _ = b.session(fresh).await;
-                if b.is_session_cached(fresh) {
+                if b.is_cached(fresh) {
                     recovered = Some(lost.elapsed());
                 }
             }
@@ -873,7 +876,7 @@ async fn evicting_many_sessions_reaches_b_in_chunks_or_as_all() {
         if n > 1_000 {
             // `all`: the bystander's session left B's cache too (read again, it is still
             // valid).
-            assert!(!b.is_session_cached(other), "{n}: `all` empties the cache");
+            assert!(!b.is_cached(other), "{n}: `all` empties the cache");
             assert!(b.session(other).await.unwrap().is_some());
         }
     }
@@ -1599,17 +1602,62 @@ mod memory_throttle {
     use tower_user_auth::{
         StoreError, User, UserId,
         store::{
-            AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions,
-            ImportedUser, ListedUser, PasswordReset, PgStore, Purged, ResetRecord,
-            SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
-            UserUpdate, VerifiedSession,
+            AccountVersion, CachePolicy, CacheSubscriber, DeviceRecord, EmailRedeemed,
+            EmailTokenRecord, EndSessions, ImportedUser, ListedUser, PasswordReset, PgStore,
+            Purged, ResetRecord, SecondFactorChange, SecondFactorRecord, SessionEntry,
+            SessionRecord, UserQuery, UserUpdate, VerifiedSession, prelude::*,
         },
         token::TokenDigest,
     };
 
     pub struct MemoryThrottle(pub PgStore);
 
-    impl Store for MemoryThrottle {
+    impl UserStore for MemoryThrottle {
+        async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
+            self.0.add_user(email, hashed_password).await
+        }
+
+        async fn find_user_by(&self, query: UserQuery) -> Result<User, StoreError> {
+            self.0.find_user_by(query).await
+        }
+
+        async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
+            self.0.update_user(id, update).await
+        }
+
+        async fn list_users(
+            &self,
+            after: Option<UserId>,
+            limit: usize,
+        ) -> Result<Vec<ListedUser>, StoreError> {
+            self.0.list_users(after, limit).await
+        }
+
+        async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+            self.0.import_user(user).await
+        }
+
+        async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+            self.0.delete_user(id).await
+        }
+
+        async fn delete_user_verified(
+            &self,
+            id: UserId,
+            verified: VerifiedSession,
+        ) -> Result<(), StoreError> {
+            self.0.delete_user_verified(id, verified).await
+        }
+
+        async fn rehash_password(
+            &self,
+            id: UserId,
+            verified_hash: String,
+            new_hash: String,
+        ) -> Result<bool, StoreError> {
+            self.0.rehash_password(id, verified_hash, new_hash).await
+        }
+
         async fn add_unconfirmed_user(
             &self,
             email: &str,
@@ -1620,80 +1668,13 @@ mod memory_throttle {
         ) -> Result<User, StoreError> {
             self.0.add_unconfirmed_user(email, hash, t, r, stale).await
         }
+
         async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
             self.0.contest_unconfirmed(email).await
         }
-        async fn confirm_with_new_password(
-            &self,
-            t: TokenDigest,
-            now: SystemTime,
-            hash: String,
-        ) -> Result<User, StoreError> {
-            self.0.confirm_with_new_password(t, now, hash).await
-        }
-        async fn replace_email_token(
-            &self,
-            t: TokenDigest,
-            r: EmailTokenRecord,
-            read: AccountVersion,
-        ) -> Result<(), StoreError> {
-            self.0.replace_email_token(t, r, read).await
-        }
-        async fn email_token(
-            &self,
-            t: TokenDigest,
-        ) -> Result<Option<EmailTokenRecord>, StoreError> {
-            self.0.email_token(t).await
-        }
-        async fn redeem_email_token(
-            &self,
-            t: TokenDigest,
-            now: SystemTime,
-        ) -> Result<EmailRedeemed, StoreError> {
-            self.0.redeem_email_token(t, now).await
-        }
-        async fn second_factor(
-            &self,
-            id: UserId,
-        ) -> Result<Option<SecondFactorRecord>, StoreError> {
-            self.0.second_factor(id).await
-        }
-        async fn update_second_factor(
-            &self,
-            id: UserId,
-            change: SecondFactorChange,
-        ) -> Result<bool, StoreError> {
-            self.0.update_second_factor(id, change).await
-        }
-        async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
-            self.0.add_user(email, hashed_password).await
-        }
-        async fn find_user_by(&self, query: UserQuery) -> Result<User, StoreError> {
-            self.0.find_user_by(query).await
-        }
-        async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
-            self.0.update_user(id, update).await
-        }
-        async fn list_users(
-            &self,
-            after: Option<UserId>,
-            limit: usize,
-        ) -> Result<Vec<ListedUser>, StoreError> {
-            self.0.list_users(after, limit).await
-        }
-        async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
-            self.0.import_user(user).await
-        }
-        async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-            self.0.delete_user(id).await
-        }
-        async fn delete_user_verified(
-            &self,
-            id: UserId,
-            verified: VerifiedSession,
-        ) -> Result<(), StoreError> {
-            self.0.delete_user_verified(id, verified).await
-        }
+    }
+
+    impl SessionStore for MemoryThrottle {
         async fn insert_session(
             &self,
             token: TokenDigest,
@@ -1702,9 +1683,11 @@ mod memory_throttle {
         ) -> Result<(), StoreError> {
             self.0.insert_session(token, session, max_per_user).await
         }
+
         async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
             self.0.session(token).await
         }
+
         async fn touch_session(
             &self,
             token: TokenDigest,
@@ -1712,15 +1695,18 @@ mod memory_throttle {
         ) -> Result<(), StoreError> {
             self.0.touch_session(token, last_seen).await
         }
+
         async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
             self.0.delete_session(token).await
         }
+
         async fn sessions_of(
             &self,
             id: UserId,
         ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
             self.0.sessions_of(id).await
         }
+
         async fn delete_sessions_of(
             &self,
             id: UserId,
@@ -1728,6 +1714,9 @@ mod memory_throttle {
         ) -> Result<usize, StoreError> {
             self.0.delete_sessions_of(id, which).await
         }
+    }
+
+    impl TokenStore for MemoryThrottle {
         async fn replace_reset_token(
             &self,
             token: TokenDigest,
@@ -1736,20 +1725,48 @@ mod memory_throttle {
         ) -> Result<(), StoreError> {
             self.0.replace_reset_token(token, record, read).await
         }
+
         async fn reset_token(&self, token: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
             self.0.reset_token(token).await
         }
+
         async fn reset_password(&self, reset: PasswordReset) -> Result<User, StoreError> {
             self.0.reset_password(reset).await
         }
-        async fn rehash_password(
+
+        async fn replace_email_token(
             &self,
-            id: UserId,
-            verified_hash: String,
-            new_hash: String,
-        ) -> Result<bool, StoreError> {
-            self.0.rehash_password(id, verified_hash, new_hash).await
+            t: TokenDigest,
+            r: EmailTokenRecord,
+            read: AccountVersion,
+        ) -> Result<(), StoreError> {
+            self.0.replace_email_token(t, r, read).await
         }
+
+        async fn email_token(
+            &self,
+            t: TokenDigest,
+        ) -> Result<Option<EmailTokenRecord>, StoreError> {
+            self.0.email_token(t).await
+        }
+
+        async fn redeem_email_token(
+            &self,
+            t: TokenDigest,
+            now: SystemTime,
+        ) -> Result<EmailRedeemed, StoreError> {
+            self.0.redeem_email_token(t, now).await
+        }
+
+        async fn confirm_with_new_password(
+            &self,
+            t: TokenDigest,
+            now: SystemTime,
+            hash: String,
+        ) -> Result<User, StoreError> {
+            self.0.confirm_with_new_password(t, now, hash).await
+        }
+
         async fn insert_device_token(
             &self,
             token: TokenDigest,
@@ -1760,12 +1777,14 @@ mod memory_throttle {
                 .insert_device_token(token, record, max_per_user)
                 .await
         }
+
         async fn device_token(
             &self,
             token: TokenDigest,
         ) -> Result<Option<DeviceRecord>, StoreError> {
             self.0.device_token(token).await
         }
+
         async fn record_device_failure(
             &self,
             token: TokenDigest,
@@ -1774,12 +1793,34 @@ mod memory_throttle {
         ) -> Result<Option<u32>, StoreError> {
             self.0.record_device_failure(token, user, limit).await
         }
+
         async fn reset_device_failures(&self, token: TokenDigest) -> Result<bool, StoreError> {
             self.0.reset_device_failures(token).await
         }
+
         async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
             self.0.delete_device_tokens_of(id).await
         }
+    }
+
+    impl SecondFactorStore for MemoryThrottle {
+        async fn second_factor(
+            &self,
+            id: UserId,
+        ) -> Result<Option<SecondFactorRecord>, StoreError> {
+            self.0.second_factor(id).await
+        }
+
+        async fn update_second_factor(
+            &self,
+            id: UserId,
+            change: SecondFactorChange,
+        ) -> Result<bool, StoreError> {
+            self.0.update_second_factor(id, change).await
+        }
+    }
+
+    impl ExpiredDeletion for MemoryThrottle {
         async fn purge_expired(
             &self,
             now: SystemTime,
@@ -1789,6 +1830,18 @@ mod memory_throttle {
             self.0
                 .purge_expired(now, idle_before, unconfirmed_before)
                 .await
+        }
+    }
+
+    impl SharedThrottling for MemoryThrottle {}
+
+    /// The PostgreSQL store's own caches, fed by its notifications.
+    impl ChangeNotifications for MemoryThrottle {
+        fn cache_policy(&self) -> Option<CachePolicy> {
+            self.0.cache_policy()
+        }
+        fn subscribe(&self, subscriber: CacheSubscriber) {
+            self.0.subscribe(subscriber);
         }
     }
 }

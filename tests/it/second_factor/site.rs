@@ -13,7 +13,7 @@ use tempfile::TempDir;
 use tower_user_auth::{
     Auth, AuthConfig, ManualClock,
     config::SecretKey,
-    store::{RedbStore, SecondFactorRecord, Store, UserQuery},
+    store::{RedbStore, SecondFactorRecord, UserQuery, prelude::*},
     user::UserId,
 };
 

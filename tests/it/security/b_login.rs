@@ -4,7 +4,7 @@ use std::time::Duration;
 use tower_user_auth::compat::SeedApi;
 
 use http::{Method, StatusCode};
-use tower_user_auth::{AuthConfig, store::Store};
+use tower_user_auth::{AuthConfig, store::prelude::*};
 
 use crate::security::{
     assert_alike, paired_medians,

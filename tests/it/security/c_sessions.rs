@@ -4,7 +4,7 @@ use http::Method;
 use serde_json::Value;
 use tower_user_auth::compat::SeedApi;
 use tower_user_auth::{
-    store::Store,
+    store::prelude::*,
     token::{SessionId, SessionToken, TokenDigest},
 };
 

@@ -10,7 +10,9 @@ use std::{
 
 use http::Method;
 use serde_json::Value;
-use tower_user_auth::{AuthConfig, AuthError, BoxError, Profile, store::Store, token::ResetToken};
+use tower_user_auth::{
+    AuthConfig, AuthError, BoxError, Profile, store::prelude::*, token::ResetToken,
+};
 
 use crate::security::{
     HOUR, MIN, assert_alike, paired_medians, post_from, seed_token,

@@ -14,7 +14,7 @@ use http::{Method, Request, header};
 use http_body::Frame;
 use http_body_util::StreamBody;
 use tower::{Layer, ServiceExt};
-use tower_user_auth::{AuthConfig, AuthLayer, store::Store};
+use tower_user_auth::{AuthConfig, AuthLayer, store::prelude::*};
 
 use crate::security::{
     seed_token,

@@ -11,8 +11,8 @@ use tower_user_auth::compat::SeedApi;
 use tower_user_auth::{
     Auth, AuthConfig, Profile, UserId,
     store::{
-        AccountVersion, EndSessions, PasswordReset, RedbStore, ResetRecord, Store, UserQuery,
-        UserUpdate,
+        AccountVersion, EndSessions, PasswordReset, RedbStore, ResetRecord, UserQuery, UserUpdate,
+        prelude::*,
     },
     token::{ResetToken, TokenDigest},
 };

@@ -21,8 +21,8 @@ use tower_user_auth::{
     store::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
         ListedUser, PasswordReset, Purged, RedbStore, ResetRecord, SecondFactorChange,
-        SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery, UserUpdate,
-        VerifiedSession,
+        SecondFactorRecord, SessionEntry, SessionRecord, UserQuery, UserUpdate, VerifiedSession,
+        prelude::*,
     },
     token::TokenDigest,
 };
@@ -67,7 +67,60 @@ impl Faulty {
     }
 }
 
-impl Store for Faulty {
+impl UserStore for Faulty {
+    async fn add_user(&self, email: &str, hash: &str) -> Result<User, StoreError> {
+        self.write()?;
+        self.inner.add_user(email, hash).await
+    }
+
+    async fn find_user_by(&self, q: UserQuery) -> Result<User, StoreError> {
+        self.read()?;
+        self.inner.find_user_by(q).await
+    }
+
+    async fn update_user(&self, id: UserId, u: UserUpdate) -> Result<User, StoreError> {
+        self.write()?;
+        self.inner.update_user(id, u).await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<ListedUser>, StoreError> {
+        self.read()?;
+        self.inner.list_users(after, limit).await
+    }
+
+    async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+        self.write()?;
+        self.inner.import_user(user).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.delete_user(id).await
+    }
+
+    async fn delete_user_verified(
+        &self,
+        id: UserId,
+        verified: VerifiedSession,
+    ) -> Result<(), StoreError> {
+        self.write()?;
+        self.inner.delete_user_verified(id, verified).await
+    }
+
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        old: String,
+        new: String,
+    ) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.rehash_password(id, old, new).await
+    }
+
     async fn add_unconfirmed_user(
         &self,
         email: &str,
@@ -81,88 +134,14 @@ impl Store for Faulty {
             .add_unconfirmed_user(email, hash, t, r, stale)
             .await
     }
+
     async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
         self.write()?;
         self.inner.contest_unconfirmed(email).await
     }
-    async fn confirm_with_new_password(
-        &self,
-        t: TokenDigest,
-        now: SystemTime,
-        hash: String,
-    ) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.confirm_with_new_password(t, now, hash).await
-    }
-    async fn replace_email_token(
-        &self,
-        t: TokenDigest,
-        r: EmailTokenRecord,
-        read: AccountVersion,
-    ) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.replace_email_token(t, r, read).await
-    }
-    async fn email_token(&self, t: TokenDigest) -> Result<Option<EmailTokenRecord>, StoreError> {
-        self.read()?;
-        self.inner.email_token(t).await
-    }
-    async fn redeem_email_token(
-        &self,
-        t: TokenDigest,
-        now: SystemTime,
-    ) -> Result<EmailRedeemed, StoreError> {
-        self.write()?;
-        self.inner.redeem_email_token(t, now).await
-    }
-    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
-        self.read()?;
-        self.inner.second_factor(id).await
-    }
-    async fn update_second_factor(
-        &self,
-        id: UserId,
-        change: SecondFactorChange,
-    ) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.update_second_factor(id, change).await
-    }
-    async fn add_user(&self, email: &str, hash: &str) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.add_user(email, hash).await
-    }
-    async fn find_user_by(&self, q: UserQuery) -> Result<User, StoreError> {
-        self.read()?;
-        self.inner.find_user_by(q).await
-    }
-    async fn update_user(&self, id: UserId, u: UserUpdate) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.update_user(id, u).await
-    }
-    async fn list_users(
-        &self,
-        after: Option<UserId>,
-        limit: usize,
-    ) -> Result<Vec<ListedUser>, StoreError> {
-        self.read()?;
-        self.inner.list_users(after, limit).await
-    }
-    async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.import_user(user).await
-    }
-    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.delete_user(id).await
-    }
-    async fn delete_user_verified(
-        &self,
-        id: UserId,
-        verified: VerifiedSession,
-    ) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.delete_user_verified(id, verified).await
-    }
+}
+
+impl SessionStore for Faulty {
     async fn insert_session(
         &self,
         t: TokenDigest,
@@ -172,18 +151,22 @@ impl Store for Faulty {
         self.write()?;
         self.inner.insert_session(t, s, m).await
     }
+
     async fn session(&self, t: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
         self.read()?;
         self.inner.session(t).await
     }
+
     async fn touch_session(&self, t: TokenDigest, at: SystemTime) -> Result<(), StoreError> {
         self.write()?;
         self.inner.touch_session(t, at).await
     }
+
     async fn delete_session(&self, t: TokenDigest) -> Result<bool, StoreError> {
         self.write()?;
         self.inner.delete_session(t).await
     }
+
     async fn sessions_of(
         &self,
         id: UserId,
@@ -191,10 +174,14 @@ impl Store for Faulty {
         self.read()?;
         self.inner.sessions_of(id).await
     }
+
     async fn delete_sessions_of(&self, id: UserId, w: EndSessions) -> Result<usize, StoreError> {
         self.write()?;
         self.inner.delete_sessions_of(id, w).await
     }
+}
+
+impl TokenStore for Faulty {
     async fn replace_reset_token(
         &self,
         t: TokenDigest,
@@ -204,23 +191,51 @@ impl Store for Faulty {
         self.write()?;
         self.inner.replace_reset_token(t, r, read).await
     }
+
     async fn reset_token(&self, t: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
         self.read()?;
         self.inner.reset_token(t).await
     }
+
     async fn reset_password(&self, r: PasswordReset) -> Result<User, StoreError> {
         self.write()?;
         self.inner.reset_password(r).await
     }
-    async fn rehash_password(
+
+    async fn replace_email_token(
         &self,
-        id: UserId,
-        old: String,
-        new: String,
-    ) -> Result<bool, StoreError> {
+        t: TokenDigest,
+        r: EmailTokenRecord,
+        read: AccountVersion,
+    ) -> Result<(), StoreError> {
         self.write()?;
-        self.inner.rehash_password(id, old, new).await
+        self.inner.replace_email_token(t, r, read).await
     }
+
+    async fn email_token(&self, t: TokenDigest) -> Result<Option<EmailTokenRecord>, StoreError> {
+        self.read()?;
+        self.inner.email_token(t).await
+    }
+
+    async fn redeem_email_token(
+        &self,
+        t: TokenDigest,
+        now: SystemTime,
+    ) -> Result<EmailRedeemed, StoreError> {
+        self.write()?;
+        self.inner.redeem_email_token(t, now).await
+    }
+
+    async fn confirm_with_new_password(
+        &self,
+        t: TokenDigest,
+        now: SystemTime,
+        hash: String,
+    ) -> Result<User, StoreError> {
+        self.write()?;
+        self.inner.confirm_with_new_password(t, now, hash).await
+    }
+
     async fn insert_device_token(
         &self,
         t: TokenDigest,
@@ -230,10 +245,12 @@ impl Store for Faulty {
         self.write()?;
         self.inner.insert_device_token(t, r, max).await
     }
+
     async fn device_token(&self, t: TokenDigest) -> Result<Option<DeviceRecord>, StoreError> {
         self.read()?;
         self.inner.device_token(t).await
     }
+
     async fn record_device_failure(
         &self,
         t: TokenDigest,
@@ -243,14 +260,35 @@ impl Store for Faulty {
         self.write()?;
         self.inner.record_device_failure(t, id, limit).await
     }
+
     async fn reset_device_failures(&self, t: TokenDigest) -> Result<bool, StoreError> {
         self.write()?;
         self.inner.reset_device_failures(t).await
     }
+
     async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
         self.write()?;
         self.inner.delete_device_tokens_of(id).await
     }
+}
+
+impl SecondFactorStore for Faulty {
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        self.read()?;
+        self.inner.second_factor(id).await
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.write()?;
+        self.inner.update_second_factor(id, change).await
+    }
+}
+
+impl ExpiredDeletion for Faulty {
     async fn purge_expired(
         &self,
         now: SystemTime,
@@ -261,6 +299,12 @@ impl Store for Faulty {
         self.inner.purge_expired(now, idle, unconfirmed).await
     }
 }
+
+impl SharedThrottling for Faulty {}
+
+/// No session cache in front of it: every session look-up reaches the injected faults, as
+/// each one did when the cache was inside the store.
+impl ChangeNotifications for Faulty {}
 
 const PEER: &str = "192.0.2.50:1000";
 

@@ -15,18 +15,21 @@ use tokio::sync::Barrier;
 
 use tower_user_auth::{
     UserId,
-    store::{AccountVersion, EmailTokenPurpose, EmailTokenRecord, RedbStore, SessionRecord, Store},
+    store::{
+        AccountVersion, CachedSessions, EmailTokenPurpose, EmailTokenRecord, RedbStore,
+        SessionRecord, prelude::*,
+    },
     token::TokenDigest,
 };
 
-/// A store on a file in a temp dir, with its session cache on.
-fn store() -> (RedbStore, tempfile::TempDir) {
+/// A store on a file in a temp dir, with a session cache in front of it.
+fn store() -> (CachedSessions<RedbStore>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::builder()
-        .session_cache_bytes(1 << 20)
+        .with_session_cache_bytes(1 << 20)
         .open(dir.path().join("auth.redb"))
         .unwrap();
-    (store, dir)
+    (CachedSessions::new(store), dir)
 }
 
 fn record(user: UserId) -> SessionRecord {
@@ -52,7 +55,12 @@ async fn wait_until_built(store: &RedbStore) {
 }
 
 /// `n` sessions of `user`, each looked up once (so cached).
-async fn cached_sessions(store: &RedbStore, user: UserId, n: usize) -> Vec<TokenDigest> {
+async fn cached_sessions(
+    cache: &CachedSessions<RedbStore>,
+    user: UserId,
+    n: usize,
+) -> Vec<TokenDigest> {
+    let store = cache.store();
     let mut digests = Vec::new();
     for i in 0..n {
         let digest = TokenDigest::of(&format!("session {} {i}", user.0));
@@ -60,7 +68,7 @@ async fn cached_sessions(store: &RedbStore, user: UserId, n: usize) -> Vec<Token
             .insert_session(digest, record(user), None)
             .await
             .unwrap();
-        assert!(store.session(digest).await.unwrap().is_some());
+        assert!(cache.session(digest).await.unwrap().is_some());
         digests.push(digest);
     }
     digests
@@ -68,8 +76,9 @@ async fn cached_sessions(store: &RedbStore, user: UserId, n: usize) -> Vec<Token
 
 #[tokio::test]
 async fn deleting_a_user_drops_their_cached_sessions() {
-    let (store, _dir) = store();
-    wait_until_built(&store).await;
+    let (cache, _dir) = store();
+    let store = cache.store();
+    wait_until_built(store).await;
     let gone = store
         .add_user("gone@example.com", "$2b$04$g")
         .await
@@ -78,17 +87,17 @@ async fn deleting_a_user_drops_their_cached_sessions() {
         .add_user("kept@example.com", "$2b$04$k")
         .await
         .unwrap();
-    let gone_sessions = cached_sessions(&store, gone.id, 3).await;
-    let kept_sessions = cached_sessions(&store, kept.id, 2).await;
+    let gone_sessions = cached_sessions(&cache, gone.id, 3).await;
+    let kept_sessions = cached_sessions(&cache, kept.id, 2).await;
     assert_eq!(store.stats().await.unwrap().cached_sessions, 5);
     store.delete_user(gone.id).await.unwrap();
     for digest in gone_sessions {
         // From memory: nothing cached, and the filter knows it absent.
-        assert_eq!(store.session_without_waiting(digest), Some(None));
-        assert!(store.session(digest).await.unwrap().is_none());
+        assert_eq!(cache.session_without_waiting(digest), Some(None));
+        assert!(cache.session(digest).await.unwrap().is_none());
     }
     for digest in kept_sessions {
-        let entry = store.session(digest).await.unwrap().expect("kept");
+        let entry = cache.session(digest).await.unwrap().expect("kept");
         assert_eq!(entry.email, "kept@example.com");
     }
     assert_eq!(store.stats().await.unwrap().cached_sessions, 2);
@@ -96,12 +105,13 @@ async fn deleting_a_user_drops_their_cached_sessions() {
 
 #[tokio::test]
 async fn an_email_changed_by_a_token_is_what_cached_sessions_answer_next() {
-    let (store, _dir) = store();
+    let (cache, _dir) = store();
+    let store = cache.store();
     let user = store
         .add_user("before@example.com", "$2b$04$b")
         .await
         .unwrap();
-    let sessions = cached_sessions(&store, user.id, 3).await;
+    let sessions = cached_sessions(&cache, user.id, 3).await;
     let token = TokenDigest::of("change");
     let now = SystemTime::now();
     let record = EmailTokenRecord {
@@ -119,14 +129,14 @@ async fn an_email_changed_by_a_token_is_what_cached_sessions_answer_next() {
         .unwrap();
     store.redeem_email_token(token, now).await.unwrap();
     for digest in sessions {
-        if let Some(answer) = store.session_without_waiting(digest) {
+        if let Some(answer) = cache.session_without_waiting(digest) {
             let entry = answer.expect("the session stays");
             assert_eq!(entry.email, "After@example.com");
         }
-        let entry = store.session(digest).await.unwrap().expect("the session");
+        let entry = cache.session(digest).await.unwrap().expect("the session");
         assert_eq!(entry.email, "After@example.com");
         // Cached again, with the new email.
-        let again = store.session_without_waiting(digest);
+        let again = cache.session_without_waiting(digest);
         assert_eq!(
             again.map(|a| a.map(|e| e.email)),
             Some(Some("After@example.com".to_owned()))
@@ -140,19 +150,21 @@ async fn an_email_changed_by_a_token_is_what_cached_sessions_answer_next() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_deletion_is_seen_by_every_later_cached_look_up() {
     const READERS: usize = 3;
-    let (store, _dir) = store();
-    wait_until_built(&store).await;
+    let (cache, _dir) = store();
+    let cache = Arc::new(cache);
+    let store = cache.store();
+    wait_until_built(store).await;
     for round in 0..25 {
         let user = store
             .add_user(&format!("r{round}@example.com"), "$2b$04$r")
             .await
             .unwrap();
-        let digests = Arc::new(cached_sessions(&store, user.id, 3).await);
+        let digests = Arc::new(cached_sessions(&cache, user.id, 3).await);
         let barrier = Arc::new(Barrier::new(READERS + 1));
         let deleted = Arc::new(AtomicBool::new(false));
         let readers: Vec<_> = (0..READERS)
             .map(|r| {
-                let (store, digests) = (store.clone(), Arc::clone(&digests));
+                let (cache, digests) = (Arc::clone(&cache), Arc::clone(&digests));
                 let (barrier, deleted) = (Arc::clone(&barrier), Arc::clone(&deleted));
                 tokio::spawn(async move {
                     barrier.wait().await;
@@ -161,8 +173,8 @@ async fn a_deletion_is_seen_by_every_later_cached_look_up() {
                         let returned = deleted.load(Ordering::SeqCst);
                         let digest = digests[i % digests.len()];
                         i += 1;
-                        let fast = store.session_without_waiting(digest);
-                        let found = store.session(digest).await.unwrap();
+                        let fast = cache.session_without_waiting(digest);
+                        let found = cache.session(digest).await.unwrap();
                         if returned {
                             after += 1;
                             assert_eq!(fast, Some(None), "round {round}: from memory");
@@ -184,7 +196,8 @@ async fn a_deletion_is_seen_by_every_later_cached_look_up() {
 
 #[tokio::test]
 async fn stats_count_email_tokens_and_unconfirmed_accounts() {
-    let (store, _dir) = store();
+    let (cache, _dir) = store();
+    let store = cache.store();
     let now = SystemTime::now();
     let record = EmailTokenRecord {
         user_id: UserId(0),

@@ -12,7 +12,7 @@ use futures_util::future::join_all;
 use tokio::sync::Barrier;
 use tower_user_auth::{
     UserId,
-    store::{RedbStore, SessionRecord, Store},
+    store::{RedbStore, SessionRecord, prelude::*},
     token::{SessionToken, TokenDigest},
 };
 

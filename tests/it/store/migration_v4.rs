@@ -5,7 +5,9 @@
 use tower_user_auth::{
     Auth, UserId,
     compat::SeedApi,
-    store::{EmailTokenPurpose, EmailTokenRecord, RedbStore, SecondFactorChange, Store, UserQuery},
+    store::{
+        EmailTokenPurpose, EmailTokenRecord, RedbStore, SecondFactorChange, UserQuery, prelude::*,
+    },
     token::{SessionToken, TokenDigest},
 };
 

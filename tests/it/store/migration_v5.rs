@@ -8,7 +8,7 @@
 use tower_user_auth::{
     Auth, UserId,
     compat::SeedApi,
-    store::{EmailTokenPurpose, SecondFactorChange, Store, UserQuery, UserUpdate},
+    store::{EmailTokenPurpose, SecondFactorChange, UserQuery, UserUpdate, prelude::*},
     token::{ResetToken, SessionToken, TokenDigest},
 };
 

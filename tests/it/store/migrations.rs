@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use tower_user_auth::{
     Auth, AuthError, StoreError, UserId,
     compat::SeedApi,
-    store::{RedbStore, Store, UserQuery},
+    store::{RedbStore, UserQuery, prelude::*},
     token::{ResetToken, SessionToken},
 };
 

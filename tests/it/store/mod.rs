@@ -31,7 +31,7 @@ use tower_user_auth::compat::SeedApi;
 use tower_user_auth::{
     Auth, AuthError, StoreError, UserId,
     error::PasswordError,
-    store::{RedbStore, Store, UserQuery},
+    store::{RedbStore, UserQuery, prelude::*},
     token::ResetToken,
 };
 
@@ -311,7 +311,7 @@ async fn uncached_look_ups_see_every_answered_write() {
     const READERS: usize = 3;
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::builder()
-        .session_cache_bytes(0)
+        .with_session_cache_bytes(0)
         .open(dir.path().join("auth.redb"))
         .unwrap();
     let user = store

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tower_user_auth::{
     StoreError, UserId,
-    store::{Store, UserQuery},
+    store::{UserQuery, prelude::*},
     token::TokenDigest,
 };
 
@@ -22,7 +22,7 @@ pub fn fixture_time() -> SystemTime {
 /// On the migrated `store`: a purge up to just before Dave's creation keeps him; his account
 /// can be contested (Carol's, confirmed, cannot); his token then confirms only with a new
 /// password, which it sets.
-pub async fn dave_is_contested_and_confirmed_with_a_new_password<S: Store>(store: &S) {
+pub async fn dave_is_contested_and_confirmed_with_a_new_password<S: ExpiredDeletion>(store: &S) {
     let at = fixture_time();
     let dave = store.find_user_by(UserQuery::Id(UserId(4))).await.unwrap();
     assert!(!dave.email_confirmed && !dave.contested, "{dave:?}");
@@ -45,7 +45,7 @@ pub async fn dave_is_contested_and_confirmed_with_a_new_password<S: Store>(store
 
 /// On the migrated `store`: a purge up to Dave's creation removes him with his token, and
 /// no other account.
-pub async fn dave_is_purged_at_his_time<S: Store>(store: &S) {
+pub async fn dave_is_purged_at_his_time<S: ExpiredDeletion>(store: &S) {
     let dave = store.find_user_by(UserQuery::Id(UserId(4))).await.unwrap();
     let purged = store
         .purge_expired(fixture_time(), UNIX_EPOCH, dave.created)

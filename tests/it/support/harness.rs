@@ -12,7 +12,7 @@ use tempfile::TempDir;
 use tower::{Layer, ServiceBuilder, ServiceExt};
 use tower_user_auth::{
     Auth, AuthConfig, AuthLayer, AuthService, ManualClock, PeerAddr, User, UserId,
-    store::{RedbStore, Store, UserQuery},
+    store::{RedbStore, UserQuery, prelude::*},
     token::TokenDigest,
 };
 

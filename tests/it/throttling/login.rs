@@ -5,7 +5,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, Request};
 use tower_user_auth::{
     ThrottleConfig,
-    store::{DeviceRecord, Store},
+    store::{DeviceRecord, prelude::*},
     token::DeviceToken,
 };
 

@@ -4,7 +4,7 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use super::{Dirty, SessionCache, slot::SLOT_BYTES};
+use super::{Dirty, core::SessionCache, slot::SLOT_BYTES};
 use crate::{
     store::{SessionEntry, SessionRecord},
     user::UserId,
@@ -40,7 +40,7 @@ fn fill(cache: &SessionCache, n: u64) {
 
 #[test]
 fn a_hit_returns_what_was_inserted_long_emails_included() {
-    let cache = SessionCache::with_budget(1 << 20);
+    let cache = SessionCache::with_budget(1 << 20, false);
     let mut long = entry(3);
     long.email = format!("{}@example.com", "x".repeat(300));
     let precise = SessionEntry {
@@ -60,7 +60,7 @@ fn a_hit_returns_what_was_inserted_long_emails_included() {
 #[test]
 fn the_budget_bounds_the_entries_and_the_accounting() {
     for budget in [0, 100, 64 << 10, 1 << 20] {
-        let cache = SessionCache::with_budget(budget);
+        let cache = SessionCache::with_budget(budget, false);
         fill(&cache, 20_000);
         assert!(cache.bytes() <= budget, "{} > {budget}", cache.bytes());
         assert!(cache.len() * SLOT_BYTES <= budget);
@@ -69,7 +69,7 @@ fn the_budget_bounds_the_entries_and_the_accounting() {
             assert!(cache.len() >= budget / 150, "{} at {budget}", cache.len());
         }
     }
-    let cache = SessionCache::with_budget(64 << 10);
+    let cache = SessionCache::with_budget(64 << 10, false);
     let mut long = entry(1);
     long.email = "x".repeat(10_000);
     for i in 0..100 {
@@ -82,11 +82,11 @@ fn the_budget_bounds_the_entries_and_the_accounting() {
 /// entries (every one of them still found), it is not allocated for the budget.
 #[test]
 fn the_index_grows_with_the_entries_not_with_the_budget() {
-    let cache = SessionCache::with_budget(1 << 30);
+    let cache = SessionCache::with_budget(1 << 30, false);
     fill(&cache, 50_000);
     assert_eq!(cache.len(), 50_000);
     for i in 0..50_000 {
-        assert!(cache.contains(&digest(i)), "{i}");
+        assert!(cache.serves(&digest(i)), "{i}");
     }
     // 128-byte slots plus at most 21.3 bytes of index a session.
     assert!(cache.bytes() <= 50_000 * 150, "{}", cache.bytes());
@@ -100,7 +100,7 @@ fn the_index_grows_with_the_entries_not_with_the_budget() {
 
 #[test]
 fn clock_keeps_a_hot_set_under_a_scan() {
-    let cache = SessionCache::with_budget(256 << 10);
+    let cache = SessionCache::with_budget(256 << 10, false);
     fill(&cache, 10_000);
     let capacity = cache.len() as u64;
     let hot: Vec<u64> = (0..capacity / 4).map(|i| 1_000_000 + i).collect();
@@ -117,12 +117,12 @@ fn clock_keeps_a_hot_set_under_a_scan() {
             }
         }
     }
-    assert!(hot.iter().all(|&h| cache.contains(&digest(h))));
+    assert!(hot.iter().all(|&h| cache.serves(&digest(h))));
 }
 
 #[test]
 fn renewal_updates_the_entry_in_place() {
-    let cache = SessionCache::with_budget(1 << 20);
+    let cache = SessionCache::with_budget(1 << 20, false);
     cache.insert(cache.epoch(), digest(1), entry(1));
     let later = millis_of(entry(1).record.last_seen) + 60_000;
     cache.invalidate(&Dirty {
@@ -152,7 +152,7 @@ fn millis_of(t: SystemTime) -> u64 {
 
 #[test]
 fn invalidation_by_digest_and_by_user_drops_exactly_those() {
-    let cache = SessionCache::with_budget(1 << 20);
+    let cache = SessionCache::with_budget(1 << 20, false);
     fill(&cache, 100);
     let mut dirty = Dirty::default();
     dirty.sessions.insert(digest(5));
@@ -160,7 +160,7 @@ fn invalidation_by_digest_and_by_user_drops_exactly_those() {
     dirty.users.insert(70);
     cache.invalidate(&dirty);
     for i in 0..100 {
-        assert_eq!(cache.contains(&digest(i)), ![5, 7, 70].contains(&i), "{i}");
+        assert_eq!(cache.serves(&digest(i)), ![5, 7, 70].contains(&i), "{i}");
     }
     assert_eq!(cache.len(), 97);
     cache.clear();
@@ -172,7 +172,7 @@ fn invalidation_by_digest_and_by_user_drops_exactly_those() {
 #[test]
 fn a_read_from_before_a_commit_is_not_cached_after_its_invalidation() {
     for round in 0..500 {
-        let cache = Arc::new(SessionCache::with_budget(1 << 20));
+        let cache = Arc::new(SessionCache::with_budget(1 << 20, false));
         let barrier = Arc::new(Barrier::new(2));
         let reader = {
             let (cache, barrier) = (Arc::clone(&cache), Arc::clone(&barrier));
@@ -187,7 +187,7 @@ fn a_read_from_before_a_commit_is_not_cached_after_its_invalidation() {
         dirty.sessions.insert(digest(1)); // the commit removed it
         cache.invalidate(&dirty);
         reader.join().expect("reader");
-        assert!(!cache.contains(&digest(1)), "round {round}: stale entry");
+        assert!(!cache.serves(&digest(1)), "round {round}: stale entry");
     }
 }
 
@@ -211,7 +211,7 @@ fn resident_memory_per_cached_session() {
         .unwrap_or(1_000_000);
     let template = entry(0);
     let before = resident_bytes().unwrap_or(0);
-    let cache = SessionCache::with_budget(usize::try_from(n).unwrap_or(usize::MAX) * 200);
+    let cache = SessionCache::with_budget(usize::try_from(n).unwrap_or(usize::MAX) * 200, false);
     let mut email = String::with_capacity(64);
     for i in 0..n {
         use std::fmt::Write as _;

@@ -1,77 +1,39 @@
-//! The records of the account lifecycle: single-use email tokens (confirming an address,
-//! changing it) and the TOTP second factor with its recovery codes.
+//! The TOTP second factor with its recovery codes: the [`SecondFactorStore`] trait, the
+//! stored [`SecondFactorRecord`] and the changes to it ([`SecondFactorChange`]).
 
-use std::{fmt, time::SystemTime};
+use std::{fmt, future::Future};
 
-#[cfg(doc)]
-use super::Store;
 use super::VerifiedSession;
-#[cfg(doc)]
-use crate::error::StoreError;
-use crate::{
-    token::TokenDigest,
-    user::{User, UserId},
-};
+use crate::{error::StoreError, token::TokenDigest, user::UserId};
 
-/// What an email token proves when it is redeemed ([`Store::redeem_email_token`]).
-#[derive(Clone, PartialEq, Eq)]
-pub enum EmailTokenPurpose {
-    /// The account's address receives mail: redeeming it marks the account confirmed.
-    Confirm,
-    /// The user can read mail at `new_email`: redeeming it moves the account to that address
-    /// (and marks it confirmed).
-    ChangeEmail {
-        /// The address asked for, trimmed.
-        new_email: String,
-    },
-}
+/// A user's second factor: part of [`Store`](super::Store).
+///
+/// - **Every change is a compare-and-set** in one transaction ([`SecondFactorChange`]): it
+///   applies only if the stored factor is in the state the change requires, `Ok(false)` and
+///   nothing changed otherwise, so that a code or a recovery code is accepted once however
+///   many requests present it at the same time.
+/// - **Turning the factor on or off is a change of credentials** (see
+///   [`UserStore`](super::UserStore)): the generation advances and the user's sessions move
+///   to it in the same transaction.
+pub trait SecondFactorStore: Send + Sync + 'static {
+    /// The second factor of user `id`, pending or enabled; `None` if they have none.
+    /// [`StoreError::NotFound`] for an unknown user.
+    fn second_factor(
+        &self,
+        id: UserId,
+    ) -> impl Future<Output = Result<Option<SecondFactorRecord>, StoreError>> + Send;
 
-impl EmailTokenPurpose {
-    /// Whether two purposes are of one kind (a user has at most one token of each kind).
-    #[must_use]
-    pub fn same_kind(&self, other: &Self) -> bool {
-        std::mem::discriminant(self) == std::mem::discriminant(other)
-    }
-}
-
-impl fmt::Debug for EmailTokenPurpose {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Confirm => f.write_str("Confirm"),
-            Self::ChangeEmail { new_email } => f
-                .debug_struct("ChangeEmail")
-                .field("new_email", new_email)
-                .finish(),
-        }
-    }
-}
-
-/// A stored email token (keyed by its [`TokenDigest`]): single-use, with an expiry.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmailTokenRecord {
-    /// The account it was issued for.
-    pub user_id: UserId,
-    /// What redeeming it does.
-    pub purpose: EmailTokenPurpose,
-    /// When it was issued.
-    pub created: SystemTime,
-    /// When it stops working (and is purged).
-    pub expires: SystemTime,
-    /// The user's credential generation when it was issued: it is redeemed only while this
-    /// is still the user's generation (a change of password, of second factor or of email
-    /// since then killed it), checked in the redeeming transaction.
-    pub generation: u64,
-}
-
-/// What [`Store::redeem_email_token`] did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EmailRedeemed {
-    /// The account after the change.
-    pub user: User,
-    /// Its email before the change (the same as `user.email` for a confirmation).
-    pub previous_email: String,
-    /// The purpose of the token that was redeemed.
-    pub purpose: EmailTokenPurpose,
+    /// Applies `change` to the second factor of user `id` in one transaction, as a
+    /// compare-and-set (see [`SecondFactorChange`]): `Ok(false)` and nothing changed when
+    /// the factor is not in the state the change requires. [`StoreError::NotFound`] for an
+    /// unknown user. Turning the factor on or off is a change of credentials (the generation
+    /// advanced, every session moved to it, reset and email tokens revoked, in the same
+    /// transaction; a cached session of the user is refreshed on every instance).
+    fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 /// A user's TOTP second factor (RFC 6238) as stored: the shared secret sealed under the
@@ -106,7 +68,7 @@ impl fmt::Debug for SecondFactorRecord {
     }
 }
 
-/// A change to a user's second factor, applied by [`Store::update_second_factor`] in one
+/// A change to a user's second factor, applied by [`SecondFactorStore::update_second_factor`] in one
 /// transaction as a compare-and-set: `Ok(true)` if it applied, `Ok(false)` (nothing changed)
 /// if the stored factor was not in the state the change requires.
 ///
