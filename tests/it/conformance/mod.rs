@@ -1,36 +1,37 @@
 //! The conformance suite of the [`Store`] trait: one set of generic async tests that every
 //! store must pass, instantiated for each store by [`conformance!`]:
 //!
-//! - `redb::*`: [`RedbStore`] on a real file in a temp dir;
-//! - `postgres::*` (feature `postgres`): `PgStore` on a fresh database of a real PostgreSQL
-//!   server (see `tests/support/postgres.rs`: `TEST_DATABASE_URL`, or a throwaway cluster;
-//!   without a server each test prints `skipped: <reason>`, or fails under
+//! - `redb::CONCERN::NAME`: [`RedbStore`] on a real file in a temp dir;
+//! - `postgres::CONCERN::NAME` (feature `postgres`): `PgStore` on a fresh database of a real
+//!   PostgreSQL server (see `tests/it/support/postgres.rs`: `TEST_DATABASE_URL`, or a
+//!   throwaway cluster; without a server each test prints `skipped: <reason>`, or fails under
 //!   `REQUIRE_POSTGRES=1`).
 //!
-//! One file per area: `users.rs` (add, find, update, delete, list, import), `sessions.rs`,
-//! `resets.rs`, `devices.rs`, `credentials.rs` (the generation and compare-and-set rules),
-//! `races.rs` (concurrent registrations and credential changes), `purge.rs`, `auth.rs`
-//! (`Auth` over the store), `lifecycle.rs` (confirmation and email-change tokens),
-//! `second_factor.rs`, `lifecycle_races.rs` (their compare-and-sets under concurrency), and
-//! `unconfirmed.rs` (unconfirmed accounts against pre-hijacking: the contest, the expiry);
-//! `race_harness.rs` is what the two race files share. A new backend passes this suite by adding one arm to the macro.
+//! One module per concern of the store, as in `src/store/`:
+//!
+//! - [`users`]: accounts (add, find, update, delete, list, import), credentials (the
+//!   compare-and-sets on the hash and the generation), the credential generation and the
+//!   tokens it kills, unconfirmed accounts against pre-hijacking, racing registrations and
+//!   verified changes, `Auth` over the store;
+//! - [`sessions`]: session records, and their races with changes of credentials, email and
+//!   account;
+//! - [`tokens`]: reset tokens, email tokens (confirmation and email change), device tokens,
+//!   and their races;
+//! - [`second_factor`]: the factor's compare-and-sets, recovery codes, their races;
+//! - [`expired`]: the deletion of what has expired.
+//!
+//! `race_harness.rs` is what the race tests share. A new backend passes this suite by adding
+//! one arm to the macro.
 //!
 //! Times are whole seconds: the stores keep milliseconds.
 
 use crate::support;
 
-mod auth;
-mod credentials;
-mod devices;
-mod lifecycle;
-mod lifecycle_races;
-mod purge;
+mod expired;
 mod race_harness;
-mod races;
-mod resets;
 mod second_factor;
 mod sessions;
-mod unconfirmed;
+mod tokens;
 mod users;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -164,6 +165,25 @@ conformance! {
         list_pages_in_id_order,
         import_keeps_hash_generation_and_creation,
         verified_changes_are_compare_and_sets_on_the_session_and_the_generation,
+        a_new_hash_is_a_compare_and_set_that_advances_the_generation,
+        sessions_are_inserted_only_at_the_current_generation,
+        rehash_is_a_compare_and_set_on_the_hash,
+        a_reset_keeping_sessions_moves_them,
+        an_email_change_revokes_the_reset_token,
+        every_change_of_credentials_advances_the_generation_and_kills_earlier_tokens,
+        a_token_of_another_generation_redeems_nothing,
+        a_registration_attempt_marks_an_unconfirmed_account_contested,
+        confirming_with_a_new_password_is_one_transaction,
+        a_reset_by_mail_confirms_and_ends_the_contest,
+        the_purge_removes_expired_unconfirmed_accounts,
+        a_registration_replaces_an_expired_unconfirmed_account,
+        import_keeps_the_contest,
+        a_contest_racing_a_confirmation_is_one_or_the_other,
+        sixteen_racing_registrations_of_one_email_make_one_account,
+        racing_password_changes_one_wins,
+        a_verified_deletion_racing_a_reset_never_follows_it,
+        a_verified_factor_removal_racing_a_reset_never_follows_it,
+        auth_works_on_the_store,
     ],
     sessions: [
         insert_get_and_find_the_owner,
@@ -172,73 +192,40 @@ conformance! {
         delete_one_and_delete_of_user,
         insert_for_an_unknown_user_is_not_found,
         the_answer_without_waiting_is_the_answer_of_session,
+        insert_session_racing_a_password_change_leaves_no_old_session,
+        an_email_change_is_seen_by_every_later_session_look_up,
+        delete_user_racing_insert_session_leaves_no_session,
+        an_email_change_by_token_is_seen_by_every_later_session_look_up,
+        step_ups_at_once_leave_one_fresh_session,
     ],
-    resets: [
+    tokens: [
         only_the_newest_token_lives,
         a_token_is_issued_only_for_the_account_as_read,
         a_refused_reset_changes_nothing,
         a_good_reset_is_one_transaction,
-    ],
-    devices: [
-        cap_evicts_the_oldest,
-        failures_count_per_account_and_revoke_at_the_limit,
-        they_survive_a_password_change_and_go_with_their_user,
-    ],
-    credentials: [
-        a_new_hash_is_a_compare_and_set_that_advances_the_generation,
-        sessions_are_inserted_only_at_the_current_generation,
-        rehash_is_a_compare_and_set_on_the_hash,
-        a_reset_keeping_sessions_moves_them,
-        an_email_change_revokes_the_reset_token,
-        every_change_of_credentials_advances_the_generation_and_kills_earlier_tokens,
-        a_token_of_another_generation_redeems_nothing,
-    ],
-    races: [
-        sixteen_racing_registrations_of_one_email_make_one_account,
-        racing_password_changes_one_wins,
-        insert_session_racing_a_password_change_leaves_no_old_session,
-        racing_resets_with_one_token_one_wins,
-        racing_device_failures_never_exceed_the_limit,
-        an_email_change_is_seen_by_every_later_session_look_up,
-        a_verified_deletion_racing_a_reset_never_follows_it,
-        a_verified_factor_removal_racing_a_reset_never_follows_it,
-    ],
-    purge: [
-        removes_what_is_expired_and_keeps_what_is_live,
-    ],
-    lifecycle: [
         unconfirmed_accounts_are_confirmed_by_their_token,
         email_tokens_are_one_per_kind_and_issued_for_the_account_as_read,
         an_email_change_token_moves_the_account,
         update_confirms_and_a_new_email_revokes_email_tokens,
         delete_removes_email_tokens_and_the_factor,
         purge_removes_expired_email_tokens,
+        cap_evicts_the_oldest,
+        failures_count_per_account_and_revoke_at_the_limit,
+        they_survive_a_password_change_and_go_with_their_user,
+        an_email_token_redeemed_at_once_is_redeemed_once,
+        an_email_change_racing_a_registration_of_the_address_one_owns_it,
+        delete_user_racing_token_and_factor_writes_leaves_no_token,
+        racing_resets_with_one_token_one_wins,
+        racing_device_failures_never_exceed_the_limit,
     ],
     second_factor: [
         second_factor_changes_are_compare_and_sets,
         import_keeps_confirmation_and_second_factor,
-    ],
-    lifecycle_races: [
         racing_use_steps_accept_a_step_once,
         a_recovery_code_used_at_once_is_consumed_once,
         enable_racing_a_new_begin_one_applies,
-        an_email_token_redeemed_at_once_is_redeemed_once,
-        an_email_change_racing_a_registration_of_the_address_one_owns_it,
-        delete_user_racing_insert_session_leaves_no_session,
-        an_email_change_by_token_is_seen_by_every_later_session_look_up,
-        delete_user_racing_lifecycle_writes_leaves_no_token,
     ],
-    auth: [
-        auth_works_on_the_store,
-        step_ups_at_once_leave_one_fresh_session,
-    ],
-    unconfirmed: [
-        a_registration_attempt_marks_an_unconfirmed_account_contested,
-        confirming_with_a_new_password_is_one_transaction,
-        a_reset_by_mail_confirms_and_ends_the_contest,
-        the_purge_removes_expired_unconfirmed_accounts,
-        a_registration_replaces_an_expired_unconfirmed_account,
-        import_keeps_the_contest,
-        a_contest_racing_a_confirmation_is_one_or_the_other,
+    expired: [
+        removes_what_is_expired_and_keeps_what_is_live,
     ],
 }

@@ -1,4 +1,4 @@
-//! The race harness of `races.rs` and `lifecycle_races.rs`: tasks released at once by a
+//! The race harness of the `races.rs` files: tasks released at once by a
 //! barrier, and session look-ups racing an email change.
 
 use std::sync::{
@@ -108,3 +108,6 @@ pub async fn look_ups_racing_an_email_change<S: Store>(
         reader.expect("a reader panicked");
     }
 }
+
+/// Rounds of each race.
+pub const ROUNDS: u64 = 25;

@@ -16,7 +16,7 @@ use tower_user_auth::{
     token::{ResetToken, TokenDigest},
 };
 
-use super::accounts::{schema_of, versions};
+use super::migration_v2::{schema_of, versions};
 use crate::support::fixture_v5;
 
 /// The fixture: a database written by the previous release (schema version 3).

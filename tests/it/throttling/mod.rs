@@ -4,4 +4,6 @@
 mod concurrency;
 mod email_change;
 mod login;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod second_factor;

@@ -1,4 +1,5 @@
-//! The purge: what has expired goes, what is live stays.
+//! The deletion of what has expired (`purge_expired`): what has expired goes, what is live
+//! stays.
 
 use std::time::Duration;
 

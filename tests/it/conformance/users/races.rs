@@ -13,11 +13,11 @@ use tower_user_auth::{
 };
 
 use crate::conformance::{
-    device,
-    lifecycle_races::{ROUNDS, with_factor},
     now,
-    race_harness::{at_once, look_ups_racing_an_email_change, user_with_sessions},
-    reset, session,
+    race_harness::{ROUNDS, at_once},
+    reset,
+    second_factor::with_factor,
+    session,
 };
 
 /// Sixteen registrations of one email (as two spellings of one key) at once: exactly one
@@ -69,142 +69,6 @@ pub async fn racing_password_changes_one_wins<S: Store>(store: S) {
     let found = store.find_user_by(UserQuery::Id(id)).await.unwrap();
     assert_eq!(&found, winners[0]);
     assert_eq!(found.generation, 1);
-}
-
-/// A login's session insert racing a password change, many times: whichever commits first,
-/// no session is left at a generation that is not the user's (inserted first, it is moved;
-/// inserted after, it is refused with `Conflict`).
-pub async fn insert_session_racing_a_password_change_leaves_no_old_session<S: Store>(store: S) {
-    let at = now();
-    let user = store
-        .add_user("login@example.com", "$2b$04$a")
-        .await
-        .unwrap();
-    let store = Arc::new(store);
-    let id = user.id;
-    let (mut inserted, mut refused) = (0, 0);
-    for round in 0..20_u64 {
-        let results = at_once(&store, 2, |store, i| async move {
-            if i == 0 {
-                let mut record = session(id, at, 600);
-                record.generation = round;
-                let digest = TokenDigest::of(&format!("login {round}"));
-                store
-                    .insert_session(digest, record, None)
-                    .await
-                    .map(|()| None)
-            } else {
-                let update = UserUpdate::new()
-                    .hashed_password(format!("$2b$04$round{round}"))
-                    .expected_generation(round);
-                store.update_user(id, update).await.map(Some)
-            }
-        })
-        .await;
-        match &results[0] {
-            Ok(_) => inserted += 1,
-            Err(StoreError::Conflict) => refused += 1,
-            Err(e) => panic!("round {round}: {e:?}"),
-        }
-        let changed = results[1].as_ref().expect("the change has no rival");
-        assert_eq!(changed.as_ref().map(|u| u.generation), Some(round + 1));
-        for (digest, s) in store.sessions_of(id).await.unwrap() {
-            assert_eq!(
-                s.generation,
-                round + 1,
-                "round {round}: {digest:?} left behind"
-            );
-        }
-    }
-    assert_eq!(inserted + refused, 20);
-}
-
-/// Eight resets with one token at once: exactly one sets its password, the others are
-/// `NotFound`; the generation advanced once.
-pub async fn racing_resets_with_one_token_one_wins<S: Store>(store: S) {
-    let at = now();
-    let user = store
-        .add_user("reset@example.com", "$2b$04$a")
-        .await
-        .unwrap();
-    let token = TokenDigest::of("the token");
-    store
-        .replace_reset_token(token, reset(user.id, at, 600), AccountVersion::of(&user))
-        .await
-        .unwrap();
-    let store = Arc::new(store);
-    let id = user.id;
-    let results = at_once(&store, 8, |store, i| async move {
-        let reset = PasswordReset {
-            token,
-            user_id: id,
-            now: at,
-            hashed_password: format!("$2b$04$reset{i}"),
-            end_sessions: i % 2 == 0,
-            confirm_email: false,
-        };
-        store.reset_password(reset).await
-    })
-    .await;
-    let winners: Vec<_> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
-    assert_eq!(winners.len(), 1, "{results:?}");
-    for r in &results {
-        assert!(matches!(r, Ok(_) | Err(StoreError::NotFound)), "{r:?}");
-    }
-    let found = store.find_user_by(UserQuery::Id(id)).await.unwrap();
-    assert_eq!(&found, winners[0]);
-    assert_eq!(found.generation, 1);
-}
-
-/// Sixteen failures counted on one device token at once, limit 5: the counts 1 to 5 each
-/// once, the token removed, every other attempt `None`.
-pub async fn racing_device_failures_never_exceed_the_limit<S: Store>(store: S) {
-    let user = store
-        .add_user("device@example.com", "$2b$04$a")
-        .await
-        .unwrap();
-    let token = TokenDigest::of("device");
-    store
-        .insert_device_token(token, device(user.id, now(), 0), 10)
-        .await
-        .unwrap();
-    let store = Arc::new(store);
-    let id = user.id;
-    let results = at_once(&store, 16, |store, _| async move {
-        store.record_device_failure(token, id, 5).await
-    })
-    .await;
-    let mut counts: Vec<u32> = results
-        .iter()
-        .map(|r| r.as_ref().expect("no store error"))
-        .filter_map(|c| *c)
-        .collect();
-    counts.sort_unstable();
-    assert_eq!(counts, [1, 2, 3, 4, 5], "{results:?}");
-    assert!(store.device_token(token).await.unwrap().is_none());
-}
-
-/// An email change racing with look-ups of the user's sessions: every look-up answers the old
-/// or the new email, and none that starts after `update_user` has returned answers the old
-/// one (the store keeps the owner's email with each session and must rewrite it in the
-/// change's transaction). Many rounds, each released at once by a barrier.
-pub async fn an_email_change_is_seen_by_every_later_session_look_up<S: Store>(store: S) {
-    let (user, digests) = user_with_sessions(&store, "round0@example.com", "email race").await;
-    let store = Arc::new(store);
-    for round in 0..100_u64 {
-        let (old, new) = (
-            format!("round{round}@example.com"),
-            format!("round{}@example.com", round + 1),
-        );
-        let change = async {
-            let updated = store
-                .update_user(user.id, UserUpdate::new().email(new.clone()))
-                .await
-                .unwrap();
-            assert_eq!(updated.email, new);
-        };
-        look_ups_racing_an_email_change(&store, &digests, round, (&old, &new), change).await;
-    }
 }
 
 /// What a verified change racing a reset asks for.

@@ -1,6 +1,6 @@
-//! The account lifecycle's email tokens: unconfirmed accounts and their confirmation,
-//! email-change tokens, and what update, delete, list and purge do with them (the second
-//! factor is in `second_factor.rs`).
+//! Email tokens: unconfirmed accounts and their confirmation, email-change tokens, and what
+//! update, delete, list and the deletion of expired records do with them (the second factor
+//! is in `second_factor.rs`).
 
 use std::time::Duration;
 
