@@ -1,4 +1,4 @@
-//! The admin command line and the account lifecycle (a module of `tests/admin.rs`): `users
+//! The admin command line and the account lifecycle (a module of `tests/it/admin/`): `users
 //! list` and `users show` say whether an account is confirmed and has a second factor; `users
 //! confirm` and `users remove-factor` change them, audited; export and import carry the
 //! confirmation state, the sealed TOTP secret and the recovery code digests between two

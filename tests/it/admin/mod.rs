@@ -3,7 +3,7 @@
 //! sessions, purge, statistics, export and import into a second file; an audit event on
 //! stderr for every change; exit 1 with a message for an unknown user, 2 for bad usage.
 //! The account lifecycle's commands and fields (confirmation, second factor) are in
-//! `admin_cli/lifecycle.rs`.
+//! `account_states.rs`.
 
 #![cfg(feature = "admin")]
 

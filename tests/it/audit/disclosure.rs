@@ -1,5 +1,5 @@
 //! G. Audit: the parts of items 29 to 31 that need no global log subscriber. The log itself
-//! (items 29 and 30) is checked in `tests/audit_log.rs`.
+//! (items 29 and 30) is checked in `tests/it/audit/log.rs`.
 
 use std::path::{Path, PathBuf};
 

@@ -27,7 +27,7 @@ fn holds_code(text: &str, code: &str) -> bool {
 }
 
 /// On the current-thread runtime the server's tasks run on the test's thread, whose
-/// subscriber (`set_default`) captures their events (see `tests/lifecycle/audit.rs`).
+/// subscriber (`set_default`) captures their events (see `tests/it/audit/accounts.rs`).
 #[tokio::test(flavor = "current_thread")]
 async fn every_second_factor_outcome_is_audited_with_user_and_client_and_no_secret() {
     let (captured, _capturing) = capture();

@@ -1,7 +1,7 @@
 //! The demo as its users run it: the real binary as a child process on a real redb file,
 //! driven over TCP with the seed's scenario, stopped with SIGTERM (exit 0) and restarted on
 //! the same file; and the demo refusing a bad environment with a message, without a panic.
-//! The account lifecycle's settings and printed tokens: `demo_lifecycle/process.rs`.
+//! The account lifecycle's settings and printed tokens: `process/accounts.rs`.
 
 use crate::support;
 

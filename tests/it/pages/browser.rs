@@ -9,7 +9,7 @@
 //!   the token from the demo's standard output, log in with the new password.
 //! - `a_password_reset_in_the_seed_profile`: register, log in, and the seed profile's reset,
 //!   where the reset request redirects to `/new_password?email=..&token=..`.
-//! - `lifecycle::the_account_lifecycle_in_the_hardened_profile` (`demo_lifecycle/browser.rs`):
+//! - `accounts::the_account_lifecycle_in_the_hardened_profile` (`browser/accounts.rs`):
 //!   with email confirmation on and a secret key, register, a login refused until the email is confirmed, the confirmation
 //!   token read from the demo's standard output and entered on the confirm page, log in; set
 //!   up TOTP on the second factor page (its script shows the secret and, once confirmed with

@@ -2,7 +2,7 @@
 //! every page's forms (ids, field names, actions), the security headers, the login redirect
 //! of the pages that need a session, the error and notice messages, HTML escaping, the route
 //! prefix and the `AUTH_PAGE_*` paths, in both profiles; and API clients still getting the
-//! seed's exact JSON. The account lifecycle's pages are tested in `demo_lifecycle/pages.rs`.
+//! seed's exact JSON. The account lifecycle's pages are tested in `demo/accounts.rs`.
 
 use crate::support;
 

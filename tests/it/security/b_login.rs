@@ -1,4 +1,4 @@
-//! B. Login: items 5, 6 and 8 (item 7, throttling, is in `b_throttling`).
+//! B. Login: items 5, 6 and 8 (item 7, throttling, is in `tests/it/throttling/`).
 
 use std::time::Duration;
 use tower_user_auth::compat::SeedApi;

@@ -147,7 +147,7 @@ async fn item_22_same_origin_allow_listed_and_headerless_requests_pass() {
             ("origin", "http://app.example:8080"),
         ],
         // A same-origin form on a page with `Referrer-Policy: no-referrer`: Chromium sends
-        // `Origin: null` with it (found by tests/browser.rs).
+        // `Origin: null` with it (found by tests/it/pages/browser.rs).
         vec![("sec-fetch-site", "same-origin"), ("origin", "null")],
     ];
     for (i, v) in passing.iter().enumerate() {

@@ -4,7 +4,7 @@
 //! table against this source: every item has a test, every test named there exists, and
 //! every `item_NN_...` test is named under item NN.
 //!
-//! Items 29 and 30 (the audit log itself) are in `tests/audit_log.rs`: it installs a global
+//! Items 29 and 30 (the audit log itself) are in `tests/it/audit/log.rs`: it installs a global
 //! `tracing` subscriber, so it runs in its own test binary.
 //!
 //! Everything runs against a real redb file in a temporary directory, at bcrypt cost 4, with

@@ -1,7 +1,7 @@
 //! The redb store and `Auth` on real files in temp dirs: persistence, racing registrations
 //! through `Auth`, token digests at rest, schema versions and migrations of committed
 //! fixtures, unopenable files. What every store must do (each method, its error paths, the
-//! credential races, the purge) is the conformance suite's, `tests/conformance/`.
+//! credential races, the purge) is the conformance suite's, `tests/it/conformance/`.
 //!
 //! - `live_filter`: the filter of live session digests that refuses unknown digests without
 //!   a read;
@@ -13,11 +13,11 @@
 use crate::support;
 
 mod faults;
-mod lifecycle;
 mod live_filter;
 mod migration_v4;
 mod migration_v5;
 mod migrations;
+mod session_cache;
 
 /// The schema version this build writes.
 pub const CURRENT_VERSION: u64 = 7;
@@ -59,7 +59,7 @@ async fn data_survives_closing_and_reopening_the_file() {
 }
 
 /// Racing registrations through `Auth`, with hashing in between (the store's own race is in
-/// the conformance suite, `tests/conformance/races.rs`).
+/// the conformance suite, `tests/it/conformance/users/races.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sixteen_racing_registrations_through_auth_make_one_account() {
     let (auth, _dir) = support::auth(support::seed_config());

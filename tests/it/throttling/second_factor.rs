@@ -134,7 +134,7 @@ async fn second_factor_required_is_not_a_failure_and_a_success_clears_the_backof
 }
 
 /// On the current-thread runtime the server's tasks run on the test's thread, whose
-/// subscriber captures their events (see `tests/lifecycle/audit.rs`).
+/// subscriber captures their events (see `tests/it/audit/accounts.rs`).
 #[tokio::test(flavor = "current_thread")]
 async fn a_wrong_password_setting_up_and_a_wrong_code_confirming_are_failures() {
     let (captured, _capturing) = capture();

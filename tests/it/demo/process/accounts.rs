@@ -1,5 +1,5 @@
 //! The demo's account lifecycle settings and its development mailer (a module of
-//! `tests/demo_process.rs`): `AUTH_SECRET_KEY` (without it TOTP is off, said in one log
+//! `tests/it/demo/process.rs`): `AUTH_SECRET_KEY` (without it TOTP is off, said in one log
 //! line; a bad one stops the demo without echoing it), `AUTH_REQUIRE_EMAIL_CONFIRMATION`, and
 //! the confirmation and email-change tokens printed on standard output, never logged.
 

@@ -1,4 +1,4 @@
-//! The account lifecycle in a real browser (a module of `tests/browser.rs`): confirmation,
+//! The account lifecycle in a real browser (a module of `tests/it/pages/browser.rs`): confirmation,
 //! a TOTP second factor set up through the page's script with codes computed here, a login
 //! with a code, an email change confirmed with the token sent to the new address, and the
 //! account deleted with a recovery code.

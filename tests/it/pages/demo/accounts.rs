@@ -1,4 +1,4 @@
-//! The demo's account lifecycle pages (a module of `tests/demo_pages.rs`): the confirm-email
+//! The demo's account lifecycle pages (a module of `tests/it/pages/demo.rs`): the confirm-email
 //! page, the second factor page (its own script, and the policy that lets it run), the
 //! change-email and delete-account pages, the login form's code fields; in the seed profile,
 //! where these features are off, the pages say so and hold no form.

@@ -10,7 +10,7 @@ use super::ip;
 /// with the throttle in memory and with the shared one (in PostgreSQL), interleaved, at bcrypt
 /// cost 4 (the throttle's cost stands out) and 12 (in context). Prints the figures; asserts
 /// nothing about time. Run it with
-/// `cargo test --release --all-features --test pg_store -- --ignored --nocapture failed_login_cost`.
+/// `cargo test --release --all-features --test it -- --ignored --nocapture failed_login_cost`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run on purpose (BENCHMARKS.md); .ci/run runs it short with FAILED_LOGIN_SAMPLES=20"]
 async fn failed_login_cost() {
