@@ -1,0 +1,78 @@
+//! The README's axum snippet is an excerpt of `examples/axum.rs`.
+
+/// The README leads with its axum section, whose Rust snippets are exact excerpts of
+/// `examples/axum.rs`, which the tests above drive: the snippets a reader copies are the
+/// tested ones. The first shows the extractor, the guard on a group of routes and the login
+/// form; the plain tower/hyper section that follows is an excerpt of `examples/readme.rs`.
+#[test]
+fn the_readme_axum_snippet_is_an_excerpt_of_the_example() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let read = |path: &str| {
+        std::fs::read_to_string(format!("{root}/{path}")).unwrap_or_else(|e| panic!("{path}: {e}"))
+    };
+    let readme = read("README.md");
+    let axum_at = readme
+        .find("\n## Use it with axum\n")
+        .expect("a section \"Use it with axum\"");
+    let tower_at = readme
+        .find("\n## Use it with tower or hyper\n")
+        .expect("a section \"Use it with tower or hyper\"");
+    assert!(axum_at < tower_at, "the axum section comes first");
+    assert!(
+        readme.find("```rust\n").expect("a rust snippet") > axum_at,
+        "the README's first Rust snippet is the axum one"
+    );
+
+    let example = read("examples/axum.rs");
+    let axum = snippets(section(&readme, axum_at));
+    assert!(!axum.is_empty(), "no rust snippet in the axum section");
+    for snippet in &axum {
+        assert!(
+            example.contains(snippet),
+            "the README's axum snippet is not an excerpt of examples/axum.rs:\n{snippet}"
+        );
+    }
+    assert!(axum[0].lines().count() > 20, "{}", axum[0]);
+    for shown in [
+        "Option<AuthenticatedUser>",
+        "user: AuthenticatedUser",
+        ".route_layer(RequireAuth::new().login_page(\"/login\"))",
+        ".layer(AuthLayer::new(auth))",
+        "<form method=\\\"post\\\" action=\\\"{action}\\\">",
+        "name=\\\"next\\\"",
+        "safe_next",
+        "escape(next)",
+    ] {
+        assert!(
+            axum[0].contains(shown),
+            "the axum snippet does not show {shown}"
+        );
+    }
+    assert!(
+        axum.iter()
+            .any(|s| s.contains("into_make_service_with_connect_info::<SocketAddr>()")),
+        "the axum section does not show ConnectInfo"
+    );
+
+    let tower_example = read("examples/readme.rs");
+    let tower = snippets(section(&readme, tower_at));
+    assert!(tower[0].lines().count() > 10, "{}", tower[0]);
+    assert!(
+        tower_example.contains(tower[0]),
+        "the README's tower snippet is not an excerpt of examples/readme.rs:\n{}",
+        tower[0]
+    );
+}
+
+/// The Markdown section of `text` whose heading starts at `at`, up to the next `## `.
+fn section(text: &str, at: usize) -> &str {
+    let rest = &text[at + 1..];
+    &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+}
+
+/// The bodies of the ```rust blocks of `text`.
+fn snippets(text: &str) -> Vec<&str> {
+    (text.split("```rust\n").skip(1))
+        .filter_map(|rest| rest.split("\n```").next())
+        .collect()
+}
