@@ -3,6 +3,8 @@
 //! change-email and delete-account pages, the login form's code fields; in the seed profile,
 //! where these features are off, the pages say so and hold no form.
 
+mod second_factor;
+
 use http::{Method, StatusCode};
 
 use super::{
@@ -22,7 +24,7 @@ const TOTP_PAGE_POLICY: &str = "default-src 'none'; script-src 'self'; connect-s
 
 /// A 200 page (the second factor page's policy aside, the security headers of every page).
 #[track_caller]
-fn assert_lifecycle_page(a: &Answer) {
+fn assert_account_page(a: &Answer) {
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     if a.header("content-security-policy") == Some(TOTP_PAGE_POLICY) {
         for name in ["cache-control", "x-content-type-options", "referrer-policy"] {
@@ -95,7 +97,7 @@ async fn the_confirm_email_page_and_the_code_forms_with_confirmation_on() {
     );
     // The confirm page is not at the route's own path, which the layer serves.
     let a = browse(&demo, "/confirm?token=abc-123", "").await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert_form(
         &a.body,
         "confirm-email-form",
@@ -111,7 +113,7 @@ async fn the_confirm_email_page_and_the_code_forms_with_confirmation_on() {
         "id=\"resend-submit\"",
     );
     let a = browse(&demo, "/login?error=email_not_confirmed", "").await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert!(a.body.contains("href=\"/confirm\""), "{}", a.body);
     assert!(a.body.contains("not confirmed yet"), "{}", a.body);
     let login = form(&a.body, "login-form");
@@ -122,7 +124,7 @@ async fn the_confirm_email_page_and_the_code_forms_with_confirmation_on() {
     assert!(a.body.contains("Confirm your email address"), "{}", a.body);
     // Without a session, the change-email page offers the code form only.
     let a = browse(&demo, "/account/email", "").await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert!(!a.body.contains("id=\"email-form\""), "{}", a.body);
     assert_form(
         &a.body,
@@ -159,7 +161,7 @@ async fn the_second_factor_change_email_and_delete_pages_for_a_logged_in_user() 
     }
 
     let a = browse(&demo, "/account/totp", &cookie).await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert_eq!(a.header("content-security-policy"), Some(TOTP_PAGE_POLICY));
     assert!(
         a.body
@@ -211,7 +213,7 @@ async fn the_second_factor_change_email_and_delete_pages_for_a_logged_in_user() 
     assert_eq!(posted.status, StatusCode::METHOD_NOT_ALLOWED);
 
     let a = browse(&demo, "/account/email", &cookie).await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert_form(
         &a.body,
         "email-form",
@@ -230,7 +232,7 @@ async fn the_second_factor_change_email_and_delete_pages_for_a_logged_in_user() 
     );
 
     let a = browse(&demo, "/account/delete", &cookie).await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert_form(
         &a.body,
         "delete-form",
@@ -247,7 +249,7 @@ async fn the_second_factor_change_email_and_delete_pages_for_a_logged_in_user() 
 
 /// The route prefix moves the new forms' actions too, and `AUTH_PAGE_*` the new pages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_route_prefix_moves_the_lifecycle_form_actions() {
+async fn the_route_prefix_moves_the_account_form_actions() {
     let dir = tempfile::tempdir().expect("temp dir");
     let demo = start(
         &dir.path().join("a.redb"),
@@ -262,7 +264,7 @@ async fn the_route_prefix_moves_the_lifecycle_form_actions() {
         ],
     );
     let a = browse(&demo, "/my/email", "").await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert!(
         form(&a.body, "email-confirm-form").contains("action=\"/auth/profile/email/confirm\""),
         "{}",
@@ -278,7 +280,7 @@ async fn the_route_prefix_moves_the_lifecycle_form_actions() {
     }
     // The page stays at `/confirm`; its forms post under the prefix.
     let a = browse(&demo, "/confirm", "").await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert!(
         form(&a.body, "confirm-email-form").contains("action=\"/auth/confirm_email\""),
         "{}",
@@ -294,7 +296,7 @@ async fn the_route_prefix_moves_the_lifecycle_form_actions() {
 /// Where the features are off (the seed profile), the pages say so, without a form the layer
 /// would not serve, and the login form has no code fields.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn in_the_seed_profile_the_lifecycle_pages_say_they_are_not_offered() {
+async fn in_the_seed_profile_the_account_pages_say_they_are_not_offered() {
     let dir = tempfile::tempdir().expect("temp dir");
     let demo = start(&dir.path().join("a.redb"), "seed", &[]);
     let a = browse(&demo, "/login", "").await;
@@ -312,7 +314,7 @@ async fn in_the_seed_profile_the_lifecycle_pages_say_they_are_not_offered() {
         "/account/delete",
     ] {
         let a = browse(&demo, page, &cookie).await;
-        assert_lifecycle_page(&a);
+        assert_account_page(&a);
         assert!(a.body.contains("id=\"not-offered\""), "{page}: {}", a.body);
         for id in [
             "confirm-email-form",
@@ -326,144 +328,6 @@ async fn in_the_seed_profile_the_lifecycle_pages_say_they_are_not_offered() {
         }
         assert!(!a.body.contains("<script"), "{page}");
     }
-}
-
-/// With a factor on, the second factor page offers its removal (a plain form, no script) and
-/// the delete form asks for a code; the removal form, posted as a browser does, removes it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_a_factor_on_the_pages_offer_its_removal_and_ask_for_a_code() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let demo = start(
-        &dir.path().join("a.redb"),
-        "hardened",
-        &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
-    );
-    let cookie = log_in(&demo, "", "hal@example.com").await;
-    let recovery = enable_factor(&demo, &cookie).await;
-
-    let a = browse(&demo, "/account/totp", &cookie).await;
-    assert_lifecycle_page(&a);
-    assert!(!a.body.contains("<script"), "no script to run: {}", a.body);
-    assert!(
-        a.body.contains("id=\"totp-status\" data-state=\"on\""),
-        "{}",
-        a.body
-    );
-    assert!(!a.body.contains("totp-setup-form"), "{}", a.body);
-    assert!(a.body.contains("<span id=\"recovery-left\">10</span>"));
-    assert_form(
-        &a.body,
-        "totp-remove-form",
-        "/profile/totp",
-        &[
-            HIDDEN_DELETE,
-            PASSWORD_FIELD,
-            ("otp", &["autocomplete=\"one-time-code\""]),
-            ("recovery_code", &["type=\"text\""]),
-        ],
-        "id=\"totp-remove-submit\"",
-    );
-    let a = browse(&demo, "/account/delete", &cookie).await;
-    let delete = form(&a.body, "delete-form");
-    assert!(delete.contains("name=\"otp\""), "{delete}");
-    assert!(delete.contains("name=\"recovery_code\""), "{delete}");
-
-    // The removal form as a browser posts it.
-    let fields = [
-        ("_method", "DELETE"),
-        ("current_password", GOOD_PW),
-        ("otp", ""),
-        ("recovery_code", recovery.as_str()),
-    ];
-    let a = post_as_browser(&demo, "/profile/totp", &cookie, &fields).await;
-    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert_eq!(
-        a.header("location"),
-        Some("/account/totp?notice=second_factor_removed")
-    );
-    let a = browse(&demo, "/account/totp?notice=second_factor_removed", &cookie).await;
-    assert!(
-        a.body.contains("id=\"totp-status\" data-state=\"off\""),
-        "{}",
-        a.body
-    );
-    assert!(a.body.contains("has been removed"), "{}", a.body);
-}
-
-/// Issue 21: with a factor on, the change-password and change-email forms carry the code
-/// fields (the routes need one unless the session is fresh), and the re-authentication page
-/// (`/account/reauth`) steps up with `POST /profile/reauth` and goes on to its `next`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_change_forms_ask_for_a_code_with_a_factor_on_and_the_reauth_page_steps_up() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let demo = start(
-        &dir.path().join("a.redb"),
-        "hardened",
-        &[("AUTH_SECRET_KEY", SECRET_KEY), ("AUTH_THROTTLE", "false")],
-    );
-    let cookie = log_in(&demo, "", "rea@example.com").await;
-    let has_code = |body: &str, id: &str| {
-        let f = form(body, id);
-        f.contains("name=\"otp\"") && f.contains("name=\"recovery_code\"")
-    };
-    for (page, id) in [
-        ("/account/password", "password-form"),
-        ("/account/email", "email-form"),
-        ("/account/reauth?next=%2Faccount%2Femail", "reauth-form"),
-    ] {
-        let a = browse(&demo, page, &cookie).await;
-        assert_lifecycle_page(&a);
-        assert!(!has_code(&a.body, id), "no factor, no code: {}", a.body);
-    }
-    let a = browse(&demo, "/account/reauth?next=%2Faccount%2Femail", &cookie).await;
-    assert_form(
-        &a.body,
-        "reauth-form",
-        "/profile/reauth",
-        &[
-            PASSWORD_FIELD,
-            ("next", &["type=\"hidden\"", "value=\"/account/email\""]),
-        ],
-        "id=\"reauth-submit\"",
-    );
-    let a = browse(&demo, "/account/reauth", "").await;
-    assert_eq!(a.status, StatusCode::SEE_OTHER, "needs a session");
-
-    let recovery = enable_factor(&demo, &cookie).await;
-    for (page, id) in [
-        ("/account/password", "password-form"),
-        ("/account/email", "email-form"),
-        ("/account/reauth", "reauth-form"),
-    ] {
-        let a = browse(&demo, page, &cookie).await;
-        assert!(has_code(&a.body, id), "a factor, a code: {}", a.body);
-    }
-
-    // The re-authentication form as a browser posts it: a new session, then `next`.
-    let fields = [
-        ("current_password", GOOD_PW),
-        ("otp", ""),
-        ("recovery_code", recovery.as_str()),
-        ("next", "/account/email"),
-    ];
-    let a = post_as_browser(&demo, "/profile/reauth", &cookie, &fields).await;
-    assert_eq!(a.status, StatusCode::SEE_OTHER, "{}", a.body);
-    assert_eq!(a.header("location"), Some("/account/email"));
-    let renewed = format!("session_id={}", a.session_cookie().expect("a new session"));
-    assert_ne!(renewed, cookie);
-    let a = browse(&demo, "/account/email", &renewed).await;
-    assert!(
-        a.body.contains("<span id=\"email\">rea@example.com</span>"),
-        "{}",
-        a.body
-    );
-    let a = browse(
-        &demo,
-        "/account/reauth?error=reauthentication_required",
-        &renewed,
-    )
-    .await;
-    assert!(a.body.contains("confirm it is you"), "{}", a.body);
 }
 
 /// Pre-hijacking through the pages (issue 21 §3): a squatter registered the owner's address.
@@ -492,13 +356,13 @@ async fn the_confirm_page_asks_a_contested_account_for_a_new_password() {
     let token = demo.printed_token("confirmation", owner);
     let page = format!("/confirm?token={token}");
     let a = browse(&demo, &page, "").await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert!(!a.body.contains("name=\"new_password\""), "{}", a.body);
 
     // The owner's registration is refused: the account is contested.
     assert_eq!(register(GOOD_PW).await.status, StatusCode::BAD_REQUEST);
     let a = browse(&demo, &page, "").await;
-    assert_lifecycle_page(&a);
+    assert_account_page(&a);
     assert_form(
         &a.body,
         "confirm-email-form",
