@@ -27,6 +27,8 @@
 
 use crate::support;
 
+pub use crate::support::records::{device, email_token, now, reset, session};
+
 mod expired;
 mod race_harness;
 mod second_factor;
@@ -34,61 +36,13 @@ mod sessions;
 mod tokens;
 mod users;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tower_user_auth::{
     User, UserId,
-    store::{
-        DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord, SessionRecord, prelude::*,
-    },
+    store::{EmailTokenPurpose, prelude::*},
     token::TokenDigest,
 };
-
-/// Now, to the whole second (what every store keeps exactly).
-pub fn now() -> SystemTime {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs();
-    UNIX_EPOCH + Duration::from_secs(secs)
-}
-
-/// A session of `user` at generation 0, created and seen at `at`, ending `secs` later.
-pub fn session(user: UserId, at: SystemTime, secs: u64) -> SessionRecord {
-    SessionRecord {
-        user_id: user,
-        created: at,
-        last_seen: at,
-        expires: at + Duration::from_secs(secs),
-        generation: 0,
-    }
-}
-
-/// A reset token record of `user` issued at `at`, living `secs`.
-pub fn reset(user: UserId, at: SystemTime, secs: u64) -> ResetRecord {
-    ResetRecord {
-        user_id: user,
-        created: at,
-        expires: at + Duration::from_secs(secs),
-        generation: 0,
-    }
-}
-
-/// An email token record of `user` for `purpose`, issued at `at`, living `secs`.
-pub fn email_token(
-    user: UserId,
-    purpose: EmailTokenPurpose,
-    at: SystemTime,
-    secs: u64,
-) -> EmailTokenRecord {
-    EmailTokenRecord {
-        user_id: user,
-        purpose,
-        created: at,
-        expires: at + Duration::from_secs(secs),
-        generation: 0,
-    }
-}
 
 /// Adds the unconfirmed account `email` with password hash `hash` and its confirmation token
 /// `token` (issued at `at`, living `secs`), replacing no stale account.
@@ -105,17 +59,6 @@ pub async fn add_unconfirmed<S: Store>(
         .add_unconfirmed_user(email, hash, token, record, UNIX_EPOCH)
         .await
         .unwrap()
-}
-
-/// A device token record of `user` issued `age_secs` before `at`, living 90 days.
-pub fn device(user: UserId, at: SystemTime, age_secs: u64) -> DeviceRecord {
-    let created = at - Duration::from_secs(age_secs);
-    DeviceRecord {
-        user_id: user,
-        created,
-        expires: created + Duration::from_secs(90 * 24 * 3600),
-        failures: 0,
-    }
 }
 
 /// One `#[tokio::test]` per generic test, for each store: `redb::AREA::NAME` and

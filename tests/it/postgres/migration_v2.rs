@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use crate::support::records::email_token;
 use tower_user_auth::{
     UserId,
     store::{
@@ -139,13 +140,7 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
     let redeemed = store.redeem_email_token(change, now).await.unwrap();
     assert_eq!(redeemed.previous_email, "Bob@Example.com");
     assert_eq!(redeemed.user.email, "robert@example.com");
-    let confirm = EmailTokenRecord {
-        user_id: UserId(0),
-        purpose: EmailTokenPurpose::Confirm,
-        created: now,
-        expires: now + Duration::from_secs(600),
-        generation: 0,
-    };
+    let confirm = email_token(UserId(0), EmailTokenPurpose::Confirm, now, 600);
     let dave = store
         .add_unconfirmed_user(
             "dave@example.com",

@@ -14,6 +14,8 @@
 
 use crate::support;
 
+use support::records::live_session;
+
 mod migration_v2;
 mod migration_v3;
 mod multi_instance;
@@ -23,11 +25,10 @@ mod races;
 mod schema;
 mod session_cache;
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use tower_user_auth::{
-    UserId,
-    store::{CachedSessions, PgStore, SessionEntry, SessionRecord},
+    store::{CachedSessions, PgStore, SessionEntry},
     token::TokenDigest,
 };
 
@@ -49,18 +50,6 @@ async fn instances(
         .append_pair("application_name", B_NAME);
     let b = PgStore::connect(url.as_str()).await.expect("connect B");
     (a, std::sync::Arc::new(CachedSessions::new(b)))
-}
-
-/// A session of `user` at generation `generation`, living an hour.
-fn live_session(user: UserId, generation: u64) -> SessionRecord {
-    let now = SystemTime::now();
-    SessionRecord {
-        user_id: user,
-        created: now,
-        last_seen: now,
-        expires: now + Duration::from_secs(3600),
-        generation,
-    }
 }
 
 /// Reads `token` on `store` until its cache serves it (the first read fills the cache once

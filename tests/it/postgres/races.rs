@@ -2,6 +2,7 @@
 //! applied once.
 
 use super::instances;
+use crate::support::records::email_token;
 use std::{
     sync::Arc,
     time::{Duration, SystemTime},
@@ -102,13 +103,7 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
 
         let now = SystemTime::now();
         let confirm = TokenDigest::of(&format!("confirm-{round}"));
-        let record = EmailTokenRecord {
-            user_id: UserId(0),
-            purpose: EmailTokenPurpose::Confirm,
-            created: now,
-            expires: now + Duration::from_secs(600),
-            generation: 0,
-        };
+        let record = email_token(UserId(0), EmailTokenPurpose::Confirm, now, 600);
         let user = a
             .add_unconfirmed_user(
                 &format!("u{round}@x.io"),

@@ -3,29 +3,16 @@
 //! it was inserted a moment ago, while the filter was still being built on a reopened file,
 //! or concurrently with look-ups. `PgStore` has no such filter.
 
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::{sync::Arc, time::Duration};
 
+use crate::support::records::live_session;
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
 use tower_user_auth::{
     UserId,
-    store::{RedbStore, SessionRecord, prelude::*},
+    store::{RedbStore, prelude::*},
     token::{SessionToken, TokenDigest},
 };
-
-fn record(user: UserId, generation: u64) -> SessionRecord {
-    let now = SystemTime::now();
-    SessionRecord {
-        user_id: user,
-        created: now,
-        last_seen: now,
-        expires: now + Duration::from_secs(3600),
-        generation,
-    }
-}
 
 async fn new_user(store: &RedbStore, email: &str) -> (UserId, u64) {
     let user = store
@@ -42,7 +29,7 @@ async fn seed(store: &RedbStore, user: (UserId, u64), n: usize) -> Vec<TokenDige
         join_all(
             chunk
                 .iter()
-                .map(|d| store.insert_session(*d, record(user.0, user.1), None)),
+                .map(|d| store.insert_session(*d, live_session(user.0, user.1), None)),
         )
         .await
         .into_iter()
@@ -73,7 +60,7 @@ async fn insert_look_up_delete_race(store: &RedbStore, user: (UserId, u64), roun
             let doomed = SessionToken::generate().digest();
             if task % 4 == 1 {
                 store
-                    .insert_session(doomed, record(user.0, user.1), None)
+                    .insert_session(doomed, live_session(user.0, user.1), None)
                     .await
                     .expect("insert");
             }
@@ -81,7 +68,7 @@ async fn insert_look_up_delete_race(store: &RedbStore, user: (UserId, u64), roun
             match task % 4 {
                 0 | 2 => {
                     store
-                        .insert_session(mine, record(user.0, user.1), None)
+                        .insert_session(mine, live_session(user.0, user.1), None)
                         .await
                         .expect("insert");
                     let found = store.session(mine).await.expect("look up");

@@ -13,11 +13,11 @@ use std::{
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
 
+use crate::support::records::{email_token, now, session};
 use tower_user_auth::{
     UserId,
     store::{
-        AccountVersion, CachedSessions, EmailTokenPurpose, EmailTokenRecord, RedbStore,
-        SessionRecord, prelude::*,
+        AccountVersion, CachedSessions, EmailTokenPurpose, EmailTokenRecord, RedbStore, prelude::*,
     },
     token::TokenDigest,
 };
@@ -30,17 +30,6 @@ fn store() -> (CachedSessions<RedbStore>, tempfile::TempDir) {
         .open(dir.path().join("auth.redb"))
         .unwrap();
     (CachedSessions::new(store), dir)
-}
-
-fn record(user: UserId) -> SessionRecord {
-    let now = SystemTime::now();
-    SessionRecord {
-        user_id: user,
-        created: now,
-        last_seen: now,
-        expires: now + Duration::from_secs(600),
-        generation: 0,
-    }
 }
 
 /// Waits (bounded) until the store's filter of live digests is built.
@@ -65,7 +54,7 @@ async fn cached_sessions(
     for i in 0..n {
         let digest = TokenDigest::of(&format!("session {} {i}", user.0));
         store
-            .insert_session(digest, record(user), None)
+            .insert_session(digest, session(user, now(), 600), None)
             .await
             .unwrap();
         assert!(cache.session(digest).await.unwrap().is_some());
@@ -199,13 +188,7 @@ async fn stats_count_email_tokens_and_unconfirmed_accounts() {
     let (cache, _dir) = store();
     let store = cache.store();
     let now = SystemTime::now();
-    let record = EmailTokenRecord {
-        user_id: UserId(0),
-        purpose: EmailTokenPurpose::Confirm,
-        created: now,
-        expires: now + Duration::from_secs(600),
-        generation: 0,
-    };
+    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, now, 600);
     let token = TokenDigest::of("stats confirm");
     store
         .add_unconfirmed_user(

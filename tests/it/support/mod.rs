@@ -13,6 +13,7 @@
 //! | [`log_capture`] | the `tracing` events written into memory ([`Captured`]): this thread's ([`capture`]) or the process's, and an audit event's [`lines`] |
 //! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
 //! | [`fixture_v5`] | the checks of the migrated fixtures of the release before issue 21 (`v5.redb`, `pg_v3.sql`), on either store |
+//! | [`records`] | the store's records as tests make them: `now` (to the second), `session`, `live_session`, `reset`, `email_token`, `device` |
 //! | [`second_factor`] | a TOTP factor begun, confirmed and enabled over HTTP with the authenticator app's codes |
 //! | [`stats`] | median and ratio for the timing tests |
 //! | [`postgres`] | (feature `postgres`) a PostgreSQL server (`TEST_DATABASE_URL`, or a throwaway cluster started once per binary) and a fresh database per test ([`postgres::database`]: `skipped: <reason>` without a server, a failure under `REQUIRE_POSTGRES=1`) |
@@ -36,6 +37,7 @@ pub mod inbox;
 pub mod log_capture;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+pub mod records;
 pub mod request;
 pub mod second_factor;
 pub mod server;

@@ -366,6 +366,18 @@ impl Client {
         self.send(Method::POST, path, &[], body).await
     }
 
+    /// `POST /users` with the form `email` and `password`: a registration.
+    pub async fn register(&self, email: &str, password: &str) -> Answer {
+        let fields = [("email", email), ("password", password)];
+        self.post("/users", Body::Form(&fields)).await
+    }
+
+    /// `POST /sessions` with the form `email` and `password`: a login.
+    pub async fn log_in(&self, email: &str, password: &str) -> Answer {
+        let fields = [("email", email), ("password", password)];
+        self.post("/sessions", Body::Form(&fields)).await
+    }
+
     /// `PUT path` with `body`, without a cookie.
     pub async fn put(&self, path: &str, body: Body<'_>) -> Answer {
         self.send(Method::PUT, path, &[], body).await

@@ -96,13 +96,7 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
     assert_eq!(a.json(), json!({"message": "email already registered"}));
     // 2.
-    let a = demo
-        .http
-        .post(
-            "/sessions",
-            Body::Form(&[("email", EMAIL), ("password", "NoNo")]),
-        )
-        .await;
+    let a = demo.http.log_in(EMAIL, "NoNo").await;
     assert_error(&a, StatusCode::UNAUTHORIZED);
     // 3.
     let a = demo.http.get("/profile", "").await;
@@ -234,13 +228,7 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
         ],
     );
     let (email, password) = ("h@example.com", "a long enough passphrase");
-    let a = demo
-        .http
-        .post(
-            "/users",
-            Body::Form(&[("email", email), ("password", password)]),
-        )
-        .await;
+    let a = demo.http.register(email, password).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let a = demo
         .http

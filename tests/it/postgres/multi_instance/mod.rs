@@ -36,8 +36,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use http::StatusCode;
-use support::{Body, Demo, postgres::TestDatabase};
+use http::{Method, StatusCode};
+use support::{Body, Demo, cookie_header, postgres::TestDatabase};
 
 /// How long the other instance may keep accepting an ended session.
 const BOUND: Duration = Duration::from_secs(2);
@@ -98,28 +98,34 @@ async fn setup(env: &[(&str, &str)]) -> Option<(TestDatabase, Demo, Demo, tempfi
 
 /// Registers `email` with `password` through `demo`.
 async fn register(demo: &Demo, email: &str, password: &str) {
-    let a = demo
-        .http
-        .post(
-            "/users",
-            Body::Form(&[("email", email), ("password", password)]),
-        )
-        .await;
+    let a = demo.http.register(email, password).await;
     assert_eq!(a.status, StatusCode::OK, "register {email}: {}", a.body);
 }
 
 /// Logs `email` in through `demo`; the session's `Cookie` header value.
 async fn log_in(demo: &Demo, email: &str, password: &str) -> String {
-    let a = demo
-        .http
-        .post(
-            "/sessions",
-            Body::Form(&[("email", email), ("password", password)]),
-        )
-        .await;
+    let a = demo.http.log_in(email, password).await;
     assert_eq!(a.status, StatusCode::OK, "log in {email}: {}", a.body);
     let sid = a.session_cookie().expect("a session cookie");
     format!("session_id={sid}")
+}
+
+/// `method path` on `demo` with `cookie` and the form `fields`, answered 200 (asserted, with
+/// `what` in the message).
+async fn send_ok(
+    demo: &Demo,
+    method: Method,
+    path: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    what: &str,
+) -> support::Answer {
+    let a = demo
+        .http
+        .send(method, path, &cookie_header(cookie), Body::Form(fields))
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{what}: {}", a.body);
+    a
 }
 
 /// `GET /profile` on `demo` with `cookie`: its status.

@@ -5,7 +5,7 @@
 use crate::support;
 use http::{Method, StatusCode};
 use std::time::Instant;
-use support::{Body, GOOD_PW, OTHER_PW, cookie_header};
+use support::{Body, GOOD_PW, OTHER_PW};
 
 use super::*;
 
@@ -90,32 +90,20 @@ async fn a_password_change_through_one_instance_ends_the_other_sessions_there() 
     let other = log_in(&b, "ann@example.com", GOOD_PW).await;
     let changer = log_in(&a, "ann@example.com", GOOD_PW).await;
     assert_valid(&b, &other, "warm on B").await;
-    let changed = a
-        .http
-        .send(
-            Method::PUT,
-            "/profile/password",
-            &cookie_header(&changer),
-            Body::Form(&[("current_password", GOOD_PW), ("new_password", OTHER_PW)]),
-        )
-        .await;
-    assert_eq!(
-        changed.status,
-        StatusCode::OK,
-        "change via A: {}",
-        changed.body
-    );
+    let _changed = send_ok(
+        &a,
+        Method::PUT,
+        "/profile/password",
+        &changer,
+        &[("current_password", GOOD_PW), ("new_password", OTHER_PW)],
+        "change via A",
+    )
+    .await;
     let since = Instant::now();
     refused_within_bound(&b, &other, since, "password change via A").await;
     // The new password logs in on B, the old one no longer.
     log_in(&b, "ann@example.com", OTHER_PW).await;
-    let old = b
-        .http
-        .post(
-            "/sessions",
-            Body::Form(&[("email", "ann@example.com"), ("password", GOOD_PW)]),
-        )
-        .await;
+    let old = b.http.log_in("ann@example.com", GOOD_PW).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.body);
 }
 
@@ -180,21 +168,15 @@ async fn deleting_the_account_through_one_instance_ends_its_sessions_on_the_othe
     let on_a = log_in(&a, email, GOOD_PW).await;
     assert_valid(&b, &on_b, "warm on B").await;
     assert_valid(&b, &on_a, "A's session warm on B").await;
-    let deleted = a
-        .http
-        .send(
-            Method::DELETE,
-            "/profile",
-            &cookie_header(&on_a),
-            Body::Form(&[("current_password", GOOD_PW)]),
-        )
-        .await;
-    assert_eq!(
-        deleted.status,
-        StatusCode::OK,
-        "delete via A: {}",
-        deleted.body
-    );
+    let deleted = send_ok(
+        &a,
+        Method::DELETE,
+        "/profile",
+        &on_a,
+        &[("current_password", GOOD_PW)],
+        "delete via A",
+    )
+    .await;
     let cleared = deleted
         .set_cookie_line("session_id")
         .expect("cookie cleared");
@@ -204,13 +186,7 @@ async fn deleting_the_account_through_one_instance_ends_its_sessions_on_the_othe
     refused_within_bound(&b, &on_a, since, "account deleted via A (A's session)").await;
     assert!(refused(profile(&a, &on_a).await), "refused on A too");
     // The old password logs in nowhere; the email can be registered again, on either.
-    let old = b
-        .http
-        .post(
-            "/sessions",
-            Body::Form(&[("email", email), ("password", GOOD_PW)]),
-        )
-        .await;
+    let old = b.http.log_in(email, GOOD_PW).await;
     assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.body);
     register(&b, email, OTHER_PW).await;
     let again = log_in(&a, email, OTHER_PW).await;
@@ -235,21 +211,15 @@ async fn an_email_change_through_one_instance_is_seen_on_the_other() {
     // B serves the session with its email first: from now on it may answer from its cache.
     let me = b.http.get("/me", &on_b).await;
     assert_eq!(me.json()["email"], old, "{}", me.body);
-    let changed = a
-        .http
-        .send(
-            Method::PUT,
-            "/profile/email",
-            &cookie_header(&on_a),
-            Body::Form(&[("current_password", GOOD_PW), ("new_email", new)]),
-        )
-        .await;
-    assert_eq!(
-        changed.status,
-        StatusCode::OK,
-        "change via A: {}",
-        changed.body
-    );
+    let _changed = send_ok(
+        &a,
+        Method::PUT,
+        "/profile/email",
+        &on_a,
+        &[("current_password", GOOD_PW), ("new_email", new)],
+        "change via A",
+    )
+    .await;
     let since = Instant::now();
     loop {
         let me = b.http.get("/me", &on_b).await;
@@ -273,12 +243,6 @@ async fn an_email_change_through_one_instance_is_seen_on_the_other() {
     }
     // The new address logs in on B, the old one no longer.
     log_in(&b, new, GOOD_PW).await;
-    let by_old = b
-        .http
-        .post(
-            "/sessions",
-            Body::Form(&[("email", old), ("password", GOOD_PW)]),
-        )
-        .await;
+    let by_old = b.http.log_in(old, GOOD_PW).await;
     assert_eq!(by_old.status, StatusCode::UNAUTHORIZED, "{}", by_old.body);
 }
