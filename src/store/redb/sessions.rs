@@ -1,4 +1,4 @@
-//! Sessions: the `sessions` table (each session with its owner's email), its index by user,
+//! Sessions: [`SessionStore`] for [`RedbStore`] over the `sessions` table (each session with its owner's email), its index by user,
 //! and its two time indexes (absolute expiry and last activity) that the purge ranges over.
 //!
 //! The indexes hold the digest's 8-byte [`prefix`](time_index::prefix), not the digest: a
@@ -6,9 +6,12 @@
 //! ([`with_prefix`]), whose fields then say which one an index entry is for. An index entry
 //! is removed only when no session with its prefix still needs it.
 
+use std::time::SystemTime;
+
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
 
 use super::{
+    RedbStore,
     records::{StoredSession, millis},
     schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS},
     time_index::{self, SessionTimeKey},
@@ -16,9 +19,79 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, SessionEntry, SessionRecord},
+    store::{EndSessions, SessionEntry, SessionRecord, SessionStore},
     token::TokenDigest,
+    user::UserId,
 };
+
+impl SessionStore for RedbStore {
+    async fn insert_session(
+        &self,
+        token: TokenDigest,
+        session: SessionRecord,
+        max_per_user: Option<usize>,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| insert(txn, token, &session, max_per_user))
+            .await
+    }
+
+    async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
+        let cache = &self.shared.cache;
+        if let Some(hit) = cache.get(&token.0) {
+            return Ok(Some(hit));
+        }
+        // After the cache, so that a hit does not pay for it: a cached session exists.
+        if !self.shared.live.digests().maybe_present(&token.0) {
+            return Ok(None);
+        }
+        let epoch = cache.epoch();
+        let found = self.read_session(token)?;
+        if let Some(found) = &found {
+            cache.insert(epoch, token.0, found.clone());
+        }
+        Ok(found)
+    }
+
+    /// What [`session`](SessionStore::session) answers from memory, before it would read the file:
+    /// a cached session, or no session when the live-digest filter proves the digest is not
+    /// stored. Both are the same checks, in the same order, that `session` starts with (an
+    /// entry is cached only as read from the file, and every commit that changes or removes
+    /// it drops it before that write is answered; the filter never misses a stored session).
+    /// Otherwise `None`: the caller awaits `session`, which reads the file.
+    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
+        if let Some(hit) = self.shared.cache.get(&token.0) {
+            return Some(Some(hit));
+        }
+        (!self.shared.live.digests().maybe_present(&token.0)).then_some(None)
+    }
+
+    async fn touch_session(
+        &self,
+        token: TokenDigest,
+        last_seen: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| touch(txn, token, last_seen)).await
+    }
+
+    async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
+        self.write(move |txn| remove(txn, token.0)).await
+    }
+
+    async fn sessions_of(
+        &self,
+        id: UserId,
+    ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+        self.read(|txn| of_user(txn, id.0))
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        id: UserId,
+        which: EndSessions,
+    ) -> Result<usize, StoreError> {
+        self.write(move |txn| remove_all_of(txn, id.0, which)).await
+    }
+}
 
 /// The sessions whose digest starts with `prefix`, with their digests.
 fn with_prefix(
