@@ -1,5 +1,6 @@
-//! Second factors: [`SecondFactorStore`] for [`RedbStore`] over the `second_factors` table (one per user, pending or enabled, with the
-//! unused recovery codes), and the compare-and-sets that change it.
+//! Second factors: [`SecondFactorStore`] for [`RedbStore`] over the `second_factors` table
+//! (one per user, pending or enabled, with the unused recovery codes), and the
+//! compare-and-sets that change it.
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
