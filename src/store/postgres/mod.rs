@@ -290,7 +290,7 @@ impl PgStore {
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tower_user_auth::store::{PgStore, Store};
+    /// use tower_user_auth::store::{PgStore, prelude::*};
     ///
     /// let store = PgStore::connect("postgres://auth:secret@127.0.0.1/auth").await?;
     /// let user = store.add_user("ann@example.com", "$2b$12$...").await?;
@@ -332,7 +332,7 @@ impl PgStore {
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tower_user_auth::{store::{PgStore, Store}, token::TokenDigest};
+    /// use tower_user_auth::{store::{PgStore, prelude::*}, token::TokenDigest};
     ///
     /// let store = PgStore::connect("postgres://auth@127.0.0.1/auth").await?;
     /// let token = TokenDigest([7; 32]);

@@ -74,7 +74,7 @@ const DEFAULT_WRITE_QUEUE: usize = 4096;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use tower_user_auth::store::{RedbStore, Store, UserQuery};
+/// use tower_user_auth::store::{RedbStore, UserQuery, prelude::*};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let store = RedbStore::open(dir.path().join("auth.redb"))?;
