@@ -19,6 +19,7 @@
 //! | [`security`] | the guarantees, the robustness tests, and the way to `SECURITY.md` |
 //! | [`benchmarks`] | the figures at a million users, and the way to `BENCHMARKS.md` |
 //! | [`testing`] | the test suites, what they need and how to run them |
+//! | [`comparison`] | axum-login and tower-sessions, cell by cell |
 
 pub mod routes {
     #![doc = include_str!("../docs/routes.md")]
@@ -74,4 +75,8 @@ pub mod benchmarks {
 
 pub mod testing {
     #![doc = include_str!("../docs/testing.md")]
+}
+
+pub mod comparison {
+    #![doc = include_str!("../docs/comparison.md")]
 }
