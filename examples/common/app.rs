@@ -1,5 +1,5 @@
 //! The demo's wrapped app, in its own file so that the tests serve the very same app
-//! (`tests/support` includes this file by path).
+//! (`tests/it/support/app.rs` includes this file by path).
 
 use std::convert::Infallible;
 

@@ -89,7 +89,7 @@ pub mod prelude {
 /// of the concerns ([`UserStore`], [`SessionStore`], [`TokenStore`], [`SecondFactorStore`],
 /// [`SharedThrottling`], [`ChangeNotifications`]), implemented for every type that implements them all (the embedded
 /// [`RedbStore`]; `PgStore` on PostgreSQL with the feature `postgres`). The conformance
-/// suite, `tests/conformance/`, is what an implementation must pass.
+/// suite, `tests/it/conformance/`, is what an implementation must pass.
 ///
 /// Common to every concern:
 ///
@@ -104,6 +104,10 @@ pub mod prelude {
 ///
 /// Implementations decide where the work runs; callers on an async runtime expect that no
 /// method blocks a worker thread on disk or network I/O for long.
+///
+/// An optional capability ([`ExpiredDeletion`]) or a feature's own store concern is a
+/// bound beside `Store` (`S: Store + ExpiredDeletion`), never one of its supertraits: a
+/// store written for `Store` keeps compiling when a feature lands.
 ///
 /// [`Auth`](crate::Auth) runs over any store ([`Auth::new`](crate::Auth::new)); code written
 /// against the trait works with each of them:
