@@ -18,6 +18,7 @@ use crate::support;
 mod bodies;
 mod cookies;
 mod fields;
+mod hostile_input;
 mod routes;
 
 use std::fmt::Debug;
