@@ -2,29 +2,23 @@
 //! full disk, corruption on read): the layer answers 500 with a JSON body, keeps serving what
 //! does not need the store, and recovers when the store does.
 
-use crate::support;
+use crate::support::{
+    self,
+    forward::{Forward, forward_store},
+};
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU8, Ordering},
-    },
-    time::SystemTime,
+use std::sync::{
+    Arc,
+    atomic::{AtomicU8, Ordering},
 };
 use tower_user_auth::compat::SeedApi;
 
 use http::{Method, StatusCode};
 use support::{Answer, Body, DemoApp, call, cookie_header, request_from};
 use tower_user_auth::{
-    Auth, AuthService, StoreError, User, UserId,
+    Auth, AuthService, StoreError,
     error::BackendError,
-    store::{
-        AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
-        ListedUser, PasswordReset, Purged, RedbStore, ResetRecord, SecondFactorChange,
-        SecondFactorRecord, SessionEntry, SessionRecord, UserQuery, UserUpdate, VerifiedSession,
-        prelude::*,
-    },
-    token::TokenDigest,
+    store::{RedbStore, prelude::*},
 };
 
 const HEALTHY: u8 = 0;
@@ -67,238 +61,23 @@ impl Faulty {
     }
 }
 
-impl UserStore for Faulty {
-    async fn add_user(&self, email: &str, hash: &str) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.add_user(email, hash).await
+impl Forward for Faulty {
+    type Inner = RedbStore;
+
+    fn inner(&self) -> &RedbStore {
+        &self.inner
     }
 
-    async fn find_user_by(&self, q: UserQuery) -> Result<User, StoreError> {
-        self.read()?;
-        self.inner.find_user_by(q).await
+    fn before_read(&self) -> Result<(), StoreError> {
+        self.read()
     }
 
-    async fn update_user(&self, id: UserId, u: UserUpdate) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.update_user(id, u).await
-    }
-
-    async fn list_users(
-        &self,
-        after: Option<UserId>,
-        limit: usize,
-    ) -> Result<Vec<ListedUser>, StoreError> {
-        self.read()?;
-        self.inner.list_users(after, limit).await
-    }
-
-    async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.import_user(user).await
-    }
-
-    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.delete_user(id).await
-    }
-
-    async fn delete_user_verified(
-        &self,
-        id: UserId,
-        verified: VerifiedSession,
-    ) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.delete_user_verified(id, verified).await
-    }
-
-    async fn rehash_password(
-        &self,
-        id: UserId,
-        old: String,
-        new: String,
-    ) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.rehash_password(id, old, new).await
-    }
-
-    async fn add_unconfirmed_user(
-        &self,
-        email: &str,
-        hash: &str,
-        t: TokenDigest,
-        r: EmailTokenRecord,
-        stale: SystemTime,
-    ) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner
-            .add_unconfirmed_user(email, hash, t, r, stale)
-            .await
-    }
-
-    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.contest_unconfirmed(email).await
+    fn before_write(&self) -> Result<(), StoreError> {
+        self.write()
     }
 }
 
-impl SessionStore for Faulty {
-    async fn insert_session(
-        &self,
-        t: TokenDigest,
-        s: SessionRecord,
-        m: Option<usize>,
-    ) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.insert_session(t, s, m).await
-    }
-
-    async fn session(&self, t: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
-        self.read()?;
-        self.inner.session(t).await
-    }
-
-    async fn touch_session(&self, t: TokenDigest, at: SystemTime) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.touch_session(t, at).await
-    }
-
-    async fn delete_session(&self, t: TokenDigest) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.delete_session(t).await
-    }
-
-    async fn sessions_of(
-        &self,
-        id: UserId,
-    ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
-        self.read()?;
-        self.inner.sessions_of(id).await
-    }
-
-    async fn delete_sessions_of(&self, id: UserId, w: EndSessions) -> Result<usize, StoreError> {
-        self.write()?;
-        self.inner.delete_sessions_of(id, w).await
-    }
-}
-
-impl TokenStore for Faulty {
-    async fn replace_reset_token(
-        &self,
-        t: TokenDigest,
-        r: ResetRecord,
-        read: AccountVersion,
-    ) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.replace_reset_token(t, r, read).await
-    }
-
-    async fn reset_token(&self, t: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
-        self.read()?;
-        self.inner.reset_token(t).await
-    }
-
-    async fn reset_password(&self, r: PasswordReset) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.reset_password(r).await
-    }
-
-    async fn replace_email_token(
-        &self,
-        t: TokenDigest,
-        r: EmailTokenRecord,
-        read: AccountVersion,
-    ) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.replace_email_token(t, r, read).await
-    }
-
-    async fn email_token(&self, t: TokenDigest) -> Result<Option<EmailTokenRecord>, StoreError> {
-        self.read()?;
-        self.inner.email_token(t).await
-    }
-
-    async fn redeem_email_token(
-        &self,
-        t: TokenDigest,
-        now: SystemTime,
-    ) -> Result<EmailRedeemed, StoreError> {
-        self.write()?;
-        self.inner.redeem_email_token(t, now).await
-    }
-
-    async fn confirm_with_new_password(
-        &self,
-        t: TokenDigest,
-        now: SystemTime,
-        hash: String,
-    ) -> Result<User, StoreError> {
-        self.write()?;
-        self.inner.confirm_with_new_password(t, now, hash).await
-    }
-
-    async fn insert_device_token(
-        &self,
-        t: TokenDigest,
-        r: DeviceRecord,
-        max: usize,
-    ) -> Result<(), StoreError> {
-        self.write()?;
-        self.inner.insert_device_token(t, r, max).await
-    }
-
-    async fn device_token(&self, t: TokenDigest) -> Result<Option<DeviceRecord>, StoreError> {
-        self.read()?;
-        self.inner.device_token(t).await
-    }
-
-    async fn record_device_failure(
-        &self,
-        t: TokenDigest,
-        id: UserId,
-        limit: u32,
-    ) -> Result<Option<u32>, StoreError> {
-        self.write()?;
-        self.inner.record_device_failure(t, id, limit).await
-    }
-
-    async fn reset_device_failures(&self, t: TokenDigest) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.reset_device_failures(t).await
-    }
-
-    async fn delete_device_tokens_of(&self, id: UserId) -> Result<usize, StoreError> {
-        self.write()?;
-        self.inner.delete_device_tokens_of(id).await
-    }
-}
-
-impl SecondFactorStore for Faulty {
-    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
-        self.read()?;
-        self.inner.second_factor(id).await
-    }
-
-    async fn update_second_factor(
-        &self,
-        id: UserId,
-        change: SecondFactorChange,
-    ) -> Result<bool, StoreError> {
-        self.write()?;
-        self.inner.update_second_factor(id, change).await
-    }
-}
-
-impl ExpiredDeletion for Faulty {
-    async fn purge_expired(
-        &self,
-        now: SystemTime,
-        idle: SystemTime,
-        unconfirmed: SystemTime,
-    ) -> Result<Purged, StoreError> {
-        self.write()?;
-        self.inner.purge_expired(now, idle, unconfirmed).await
-    }
-}
+forward_store!(Faulty);
 
 impl SharedThrottling for Faulty {}
 

@@ -6,6 +6,7 @@
 //! | [`app`] | the wrapped apps: the demo's own app (the very source of `examples/common/app.rs`, plus the test routes) and [`Echo`], which reports the user the layer injected and counts its calls |
 //! | [`request`] | request builders: bodies ([`Body`]: form, multipart as curl sends it, JSON, raw; [`Encoding`]: the three ways to send form fields), [`request`](request::request), `get`, `form`, `empty`, `with_cookie`, `with_header`, `as_browser` (a browser's `Accept`), `cookie_header`, `from_peer`, `request_from` |
 //! | [`answer`] | [`Answer`], a response read whole (status, headers, body, `json()`, cookies, `retry_after()`, `app_user()`), [`assert_ok`] and [`assert_error`] |
+//! | [`forward`] | test doubles around a real store: [`forward::Forward`] and `forward_store!` (every concern forwarded, with checks before reads and writes) |
 //! | [`harness`] | in process: an `Auth` on a real redb file in a temp dir ([`auth`], [`auth_with_clock`]), the layer around the demo's app or [`Echo`] ([`service`], [`echo_service`], [`call`]), and [`Harness`] (a [`ManualClock`](tower_user_auth::ManualClock), [`Echo`] behind the layer, register/login/profile/logout/reset/change_password/counts/advance) |
 //! | [`server`] | over TCP: the layer on a real socket with each connection's peer address ([`serve`], [`serve_echo`], [`serve_app`], any stack: [`serve_service`]; through the crate's `serve::Server`: [`serve_with_server`]), and the clients: [`Http`] (by URL, optionally following redirects as Python `requests` does), [`Client`] (one site by path: `get`, `post`, `put`, `delete`, `delete_following`), [`http`] (one prepared request on a new connection), [`http_from`] (the same from another local address, such as 127.0.0.2) |
 //! | [`demo`] | the demo binary as a child process: [`demo::binary`] (the one place that finds it), [`demo::command`], [`Demo`] (start and wait for its address, `signal`, `terminate`, its stdout lines, stderr, resident memory, a [`Client`]) |
@@ -32,6 +33,7 @@ pub mod browser;
 pub mod config;
 pub mod demo;
 pub mod fixture_v5;
+pub mod forward;
 pub mod harness;
 pub mod inbox;
 pub mod log_capture;
