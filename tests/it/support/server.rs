@@ -378,6 +378,16 @@ impl Client {
         self.post("/sessions", Body::Form(&fields)).await
     }
 
+    /// `PUT /reset_password` with the form `email`, `reset_token` and `new_password`.
+    pub async fn reset_password(&self, email: &str, token: &str, new_password: &str) -> Answer {
+        let fields = [
+            ("email", email),
+            ("reset_token", token),
+            ("new_password", new_password),
+        ];
+        self.put("/reset_password", Body::Form(&fields)).await
+    }
+
     /// `PUT path` with `body`, without a cookie.
     pub async fn put(&self, path: &str, body: Body<'_>) -> Answer {
         self.send(Method::PUT, path, &[], body).await

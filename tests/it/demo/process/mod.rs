@@ -157,17 +157,7 @@ async fn the_seed_client_against_the_demo_then_sigterm_and_a_restart() {
     assert_eq!(a.json(), me, "the same user, the same id");
     let a = demo.http.post("/users", Body::Form(&creds)).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST, "still registered");
-    let a = demo
-        .http
-        .put(
-            "/reset_password",
-            Body::Form(&[
-                ("email", EMAIL),
-                ("reset_token", &token),
-                ("new_password", "again"),
-            ]),
-        )
-        .await;
+    let a = demo.http.reset_password(EMAIL, &token, "again").await;
     assert_error(&a, StatusCode::FORBIDDEN);
     let (status, stderr) = demo.terminate();
     assert_clean_exit(status, &stderr);
@@ -239,14 +229,7 @@ async fn hardened_demo_prints_the_reset_token_on_stdout_only() {
     let token = demo.printed_reset_token(email);
     let a = demo
         .http
-        .put(
-            "/reset_password",
-            Body::Form(&[
-                ("email", email),
-                ("reset_token", &token),
-                ("new_password", "another long passphrase"),
-            ]),
-        )
+        .reset_password(email, &token, "another long passphrase")
         .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.body);
     let (status, log) = demo.terminate();

@@ -125,17 +125,7 @@ async fn a_password_reset_through_one_instance_ends_the_sessions_on_the_other() 
         .await;
     assert_eq!(asked.status, StatusCode::OK, "{}", asked.body);
     let token = b.printed_reset_token(email);
-    let reset = a
-        .http
-        .put(
-            "/reset_password",
-            Body::Form(&[
-                ("email", email),
-                ("reset_token", &token),
-                ("new_password", OTHER_PW),
-            ]),
-        )
-        .await;
+    let reset = a.http.reset_password(email, &token, OTHER_PW).await;
     assert_eq!(reset.status, StatusCode::OK, "reset via A: {}", reset.body);
     let since = Instant::now();
     refused_within_bound(&b, &cookie, since, "password reset via A").await;
@@ -143,14 +133,7 @@ async fn a_password_reset_through_one_instance_ends_the_sessions_on_the_other() 
     // The token was used once: B refuses it too.
     let again = b
         .http
-        .put(
-            "/reset_password",
-            Body::Form(&[
-                ("email", email),
-                ("reset_token", &token),
-                ("new_password", "yet another long passphrase"),
-            ]),
-        )
+        .reset_password(email, &token, "yet another long passphrase")
         .await;
     assert!(again.status.is_client_error(), "{}", again.body);
 }
