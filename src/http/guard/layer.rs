@@ -37,7 +37,7 @@ use super::RequireAuthService;
 /// use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser, RequireAuth};
 ///
 /// let dir = tempfile::tempdir()?;
-/// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::seed().with_bcrypt_cost(4))?;
+/// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::compat().with_bcrypt_cost(4))?;
 /// let app = ServiceBuilder::new()
 ///     .layer(AuthLayer::new(auth))
 ///     .layer(RequireAuth::new().login_page("/login"))

@@ -53,7 +53,7 @@ use crate::{
 /// use http::{Request, Response, header};
 /// use http_body_util::Full;
 /// use tower::{ServiceBuilder, ServiceExt};
-/// use tower_user_auth::{Auth, AuthConfig, AuthLayer, ManualClock, RequireRecentAuth, store::RedbStore};
+/// use tower_user_auth::{Auth, AuthConfig, AuthLayer, ManualClock, RequireRecentAuth, auth::Login, store::RedbStore};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let clock = ManualClock::new(SystemTime::now());
@@ -61,7 +61,7 @@ use crate::{
 /// let auth = Auth::with_clock(store, AuthConfig::hardened().with_bcrypt_cost(4), clock.clone())?;
 /// let pw = "correct horse battery staple";
 /// auth.register("bob@example.com", pw, None).await?;
-/// let session = auth.log_in("bob@example.com", pw, None).await?.expect("logged in").token;
+/// let session = auth.log_in(Login::new("bob@example.com", pw)).await?.expect("logged in").token;
 /// let cookie = format!("session_id={}", session.expose());
 ///
 /// let app = ServiceBuilder::new()
