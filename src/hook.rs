@@ -175,7 +175,10 @@ impl fmt::Display for NoticeKind {
 /// Delivers a reset token to the owner of an email.
 ///
 /// Any `Fn(&str, &ResetToken) -> Result<(), BoxError>` closure is a hook.
-#[deprecated(since = "0.2.0", note = "use `Mailer`, whose `Mail::PasswordReset` carries the token")]
+#[deprecated(
+    since = "0.2.0",
+    note = "use `Mailer`, whose `Mail::PasswordReset` carries the token"
+)]
 pub trait ResetTokenHook: Send + Sync + 'static {
     /// Delivers `token` to `email`.
     ///
@@ -203,7 +206,10 @@ impl fmt::Debug for dyn ResetTokenHook {
 /// the notice to the old address after a change, the [`SecurityNotice`]s.
 ///
 /// Any `Fn(&str, &Mail) -> Result<(), BoxError>` closure is one.
-#[deprecated(since = "0.2.0", note = "use `Mailer`, which receives the password resets too")]
+#[deprecated(
+    since = "0.2.0",
+    note = "use `Mailer`, which receives the password resets too"
+)]
 pub trait AccountEmailHook: Send + Sync + 'static {
     /// Delivers `message` to `email`.
     ///

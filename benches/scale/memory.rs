@@ -59,7 +59,7 @@ pub async fn probe(dir: &Path, config: AuthConfig) -> Result<(), Box<dyn std::er
         .create(dir.join("scale.redb"))?;
     let store = RedbStore::builder()
         .session_cache_bytes(crate::budget_holding(tokens.len()))
-        .with_database(db)?;
+        .open_database(db)?;
     // The filter of live digests is built in the background at open: wait for it, so that
     // its memory is not counted as the cache's.
     let t0 = std::time::Instant::now();

@@ -77,7 +77,10 @@ impl AuthConfig {
 
     /// The hook that delivers reset tokens: now the [mailer](Self::with_mailer)'s
     /// [`Mail::PasswordReset`]. It replaces the mailer of reset tokens only.
-    #[deprecated(since = "0.2.0", note = "use `with_mailer`, whose `Mail::PasswordReset` carries the token")]
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `with_mailer`, whose `Mail::PasswordReset` carries the token"
+    )]
     #[allow(deprecated)]
     pub fn with_reset_token_hook(mut self, hook: impl ResetTokenHook) -> Self {
         self.mailers.reset = Some(Arc::new(ResetTokenMailer(hook)));
@@ -86,7 +89,10 @@ impl AuthConfig {
 
     /// The hook that delivers every [`Mail`] but the password resets: now the
     /// [mailer](Self::with_mailer). It replaces the mailer of those messages only.
-    #[deprecated(since = "0.2.0", note = "use `with_mailer`, which receives the password resets too")]
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `with_mailer`, which receives the password resets too"
+    )]
     #[allow(deprecated)]
     pub fn with_account_email_hook(mut self, hook: impl AccountEmailHook) -> Self {
         self.mailers.account = Some(Arc::new(AccountEmailMailer(hook)));

@@ -194,7 +194,12 @@ mod tests {
                 .validate()
                 .is_err()
         );
-        assert!(AuthConfig::compat().with_cookie_name("").validate().is_err());
+        assert!(
+            AuthConfig::compat()
+                .with_cookie_name("")
+                .validate()
+                .is_err()
+        );
         assert!(
             AuthConfig::compat()
                 .with_session_lifetime(Duration::ZERO)
@@ -304,7 +309,10 @@ mod tests {
         );
         let day = Duration::from_secs(24 * 3600);
         assert_eq!(
-            refused(compat().with_session_renewal(14 * day), &["renewal", "idle"]),
+            refused(
+                compat().with_session_renewal(14 * day),
+                &["renewal", "idle"]
+            ),
             1
         );
         let slow = AuthConfig::hardened().with_session_renewal(Duration::from_secs(3600));
@@ -314,7 +322,10 @@ mod tests {
                 after_logout: target.into(),
                 ..Routes::default()
             };
-            assert_eq!(refused(compat().with_routes(routes), &[target, "logout"]), 1);
+            assert_eq!(
+                refused(compat().with_routes(routes), &[target, "logout"]),
+                1
+            );
         }
         for everyone in ["0.0.0.0/0", "::/0"] {
             let config = compat().with_trusted_proxies(["10.0.0.0/8", everyone]);
