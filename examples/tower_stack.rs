@@ -112,7 +112,7 @@ pub fn app<B: Send + 'static>()
 + Send
 + 'static {
     let private = RequireAuth::new()
-        .login_page("/login")
+        .with_login_page("/login")
         .layer(service_fn(private_page));
     service_fn(move |req: Request<B>| {
         let private = private.clone();

@@ -99,3 +99,65 @@ impl AuthConfig {
         self
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::{
+        BoxError,
+        token::{EmailToken, ResetToken},
+    };
+
+    /// What each mailer of a configuration receives, one line per message.
+    fn received(mailers: &Mailers, mail: &Mail) -> Option<&'static str> {
+        let (hook, mailer) = mailers.of(mail);
+        mailer.map(|m| m.send("bob@example.com", mail).map(|()| hook).unwrap_or("failed"))
+    }
+
+    #[test]
+    fn one_mailer_receives_every_message() {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        let config = AuthConfig::hardened().with_mailer(move |to: &str, mail: &Mail| {
+            log.lock().unwrap().push(format!("{to} {mail:?}"));
+            Ok::<(), BoxError>(())
+        });
+        let reset = Mail::PasswordReset(ResetToken::generate());
+        let confirm = Mail::Confirmation(EmailToken::generate());
+        assert_eq!(received(&config.mailers, &reset), Some("reset token"));
+        assert_eq!(received(&config.mailers, &confirm), Some("account email"));
+        assert_eq!(seen.lock().unwrap().len(), 2);
+        assert!(config.mailers.resets() && config.mailers.account_mail());
+    }
+
+    /// The deprecated hooks keep what each received: the reset hook the resets alone, the
+    /// account email hook everything else, whichever is set and in whatever order.
+    #[test]
+    #[allow(deprecated)]
+    fn the_deprecated_hooks_receive_what_they_did() {
+        let resets = Arc::new(Mutex::new(0));
+        let others = Arc::new(Mutex::new(0));
+        let (r, o) = (Arc::clone(&resets), Arc::clone(&others));
+        let config = AuthConfig::hardened()
+            .with_account_email_hook(move |_: &str, mail: &Mail| {
+                assert!(!matches!(mail, Mail::PasswordReset(_)));
+                *o.lock().unwrap() += 1;
+                Ok::<(), BoxError>(())
+            })
+            .with_reset_token_hook(move |_: &str, _: &ResetToken| {
+                *r.lock().unwrap() += 1;
+                Ok::<(), BoxError>(())
+            });
+        let reset = Mail::PasswordReset(ResetToken::generate());
+        let change = Mail::EmailChange(EmailToken::generate());
+        assert_eq!(received(&config.mailers, &reset), Some("reset token"));
+        assert_eq!(received(&config.mailers, &change), Some("account email"));
+        assert_eq!((*resets.lock().unwrap(), *others.lock().unwrap()), (1, 1));
+        let only_resets =
+            AuthConfig::hardened().with_reset_token_hook(|_: &str, _: &ResetToken| Ok(()));
+        assert!(only_resets.mailers.resets() && !only_resets.mailers.account_mail());
+        assert_eq!(received(&only_resets.mailers, &change), None);
+    }
+}

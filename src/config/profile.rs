@@ -47,3 +47,17 @@ impl fmt::Display for Profile {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_compatibility_profile_keeps_its_names() {
+        assert_eq!(Profile::Seed, Profile::Compat);
+        assert!(matches!(Profile::Compat, Profile::Seed));
+        assert_eq!("seed".parse::<Profile>(), Ok(Profile::Compat));
+        assert_eq!(Profile::Compat.to_string(), "seed");
+    }
+}
