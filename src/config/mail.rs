@@ -40,8 +40,8 @@ impl Mailers {
 impl fmt::Debug for Mailers {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Mailers")
-            .field("reset", &self.reset.as_ref().map(|_| "<mailer>"))
-            .field("account", &self.account.as_ref().map(|_| "<mailer>"))
+            .field("reset", &self.reset.as_ref().map(|_| "<hook>"))
+            .field("account", &self.account.as_ref().map(|_| "<hook>"))
             .finish()
     }
 }
