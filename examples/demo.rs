@@ -70,7 +70,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_user_auth::{
     Auth, AuthConfig, AuthLayer, OpenError, Profile,
     serve::{self, Server},
-    store::{RedbStore, Store},
+    store::{RedbStore, prelude::*},
 };
 
 /// The demo's start-up warning in the compatibility profile, one line on standard error.
@@ -230,7 +230,7 @@ async fn run() -> Result<(), Setup> {
                         .validate()
                         .map_err(|e| Setup(problem_lines(&e)))?;
                     let store = RedbStore::builder()
-                        .session_cache_bytes(bytes)
+                        .with_session_cache_bytes(bytes)
                         .open(db)
                         .map_err(|e| {
                             Setup::from(format!("cannot open the database {db:?}: {e}"))
@@ -277,7 +277,7 @@ async fn run() -> Result<(), Setup> {
 
 /// Serves the demo's app behind the layer of `auth`, whichever its store, until Ctrl-C or
 /// SIGTERM; calls `after_listening` once it has printed its address.
-async fn serve_auth<S: Store>(
+async fn serve_auth<S: Store + ExpiredDeletion>(
     auth: Auth<S>,
     settings: Settings,
     after_listening: impl FnOnce(),

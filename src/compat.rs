@@ -18,9 +18,9 @@
 //! | [`get_reset_password_token(email)`](SeedApi::get_reset_password_token) | `get_reset_password_token(email) -> str`, `ValueError` for an unknown email | [`request_password_reset(email, client)`](Auth::request_password_reset) | quotas, audit events, and delivery through the mailer |
 //! | [`update_password(token, pw)`](SeedApi::update_password) | `update_password(reset_token, password)`, `ValueError` for an unknown token | [`reset_password(email, token, pw, client)`](Auth::reset_password) | the token must belong to `email`; throttling of failures; audit events |
 //!
-//! The seed's `DB` class maps onto the [`Store`] trait: `add_user` is [`Store::add_user`],
-//! `find_user_by(**kw)` is [`Store::find_user_by`] with a typed [`UserQuery`], and
-//! `update_user(user_id, **kw)` is [`Store::update_user`] with a typed
+//! The seed's `DB` class maps onto the [`Store`] trait: `add_user` is [`UserStore::add_user`](crate::store::UserStore::add_user),
+//! `find_user_by(**kw)` is [`UserStore::find_user_by`](crate::store::UserStore::find_user_by) with a typed [`UserQuery`], and
+//! `update_user(user_id, **kw)` is [`UserStore::update_user`](crate::store::UserStore::update_user) with a typed
 //! [`UserUpdate`](crate::store::UserUpdate).
 //!
 //! Where the seed kept one plaintext session id and reset token on the user row, this crate

@@ -41,11 +41,11 @@ pub struct User {
     /// registered while email confirmation was off, and for those that existed before it).
     pub email_confirmed: bool,
     /// Whether someone else tried to register this unconfirmed account's address (a
-    /// registration attempt marked it, see [`Store::contest_unconfirmed`]): the password was
+    /// registration attempt marked it, see [`UserStore::contest_unconfirmed`]): the password was
     /// chosen before anyone proved the address, by whoever registered first, so confirming
     /// needs a new password. Always `false` once the email is confirmed.
     ///
-    /// [`Store::contest_unconfirmed`]: crate::store::Store::contest_unconfirmed
+    /// [`UserStore::contest_unconfirmed`]: crate::store::UserStore::contest_unconfirmed
     pub contested: bool,
     /// When the account was created (to the millisecond). An unconfirmed account is created
     /// when its first confirmation token is issued, by the service's clock, and expires

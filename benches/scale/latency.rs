@@ -10,7 +10,7 @@ use std::{
 };
 
 use futures_util::{StreamExt, stream};
-use tower_user_auth::{Auth, store::Store, token::SessionToken};
+use tower_user_auth::{Auth, store::prelude::*, token::SessionToken};
 
 use crate::populate::{IN_FLIGHT, PopulatedUser, session_of};
 

@@ -104,14 +104,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // 1,000: no cache, then a cache holding every session.
-    let store = RedbStore::builder().session_cache_bytes(0).open(&path)?;
+    let store = RedbStore::builder()
+        .with_session_cache_bytes(0)
+        .open(&path)?;
     let (mut tokens, mut users) = populate::populate(&store, 0, small, &hash).await;
     let auth = Auth::new(store, config.clone())?;
     let uncached_1k = latency::measure(&auth, &tokens, plan.samples).await;
     drop(auth);
     std::fs::copy(&path, dir.join("small.redb"))?;
     memory::write_tokens(&dir.join("small_tokens.txt"), &tokens)?;
-    let store = RedbStore::builder().session_cache_bytes(all).open(&path)?;
+    let store = RedbStore::builder()
+        .with_session_cache_bytes(all)
+        .open(&path)?;
     let auth = Auth::new(store, config.clone())?;
     let cached_1k = latency::measure(&auth, &tokens, plan.samples).await;
     println!(
@@ -132,7 +136,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         n - small,
         t0.elapsed()
     );
-    let (disk, store) = disk::compact_and_open(&path, RedbStore::builder().session_cache_bytes(0))?;
+    let (disk, store) =
+        disk::compact_and_open(&path, RedbStore::builder().with_session_cache_bytes(0))?;
     let stats = store.stats().await?;
     let auth = Auth::new(store, config.clone())?;
     let uncached_n = latency::measure(&auth, &tokens, plan.samples).await;
@@ -162,7 +167,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     // N, every session cached; then the memory per cached session, in a fresh process.
-    let store = RedbStore::builder().session_cache_bytes(all).open(&path)?;
+    let store = RedbStore::builder()
+        .with_session_cache_bytes(all)
+        .open(&path)?;
     let auth = Auth::new(store, config.clone())?;
     let cached_n = latency::measure(&auth, &tokens, plan.samples).await;
     drop(auth);

@@ -14,7 +14,7 @@ use crate::{Plan, budget_holding, latency, memory::write_tokens, populate::popul
 
 async fn connect(url: &str, cache_bytes: usize) -> Result<PgStore, Box<dyn std::error::Error>> {
     Ok(PgStore::builder()
-        .session_cache_bytes(cache_bytes)
+        .with_session_cache_bytes(cache_bytes)
         .connect(url)
         .await?)
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use futures_util::future::join_all;
 use tower_user_auth::{
-    store::{SessionRecord, Store},
+    store::{SessionRecord, prelude::*},
     token::SessionToken,
     user::UserId,
 };

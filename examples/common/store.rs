@@ -137,7 +137,7 @@ mod pg {
             builder = builder.with_pool_size(pool);
         }
         if let Some(cache) = cache {
-            builder = builder.session_cache_bytes(cache);
+            builder = builder.with_session_cache_bytes(cache);
         }
         builder.connect(url).await
     }

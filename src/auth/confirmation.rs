@@ -6,7 +6,7 @@
 //!
 //! Whoever registers an address first chooses its password before anyone proved the address.
 //! A registration attempt on the address of an unconfirmed account marks it contested
-//! ([`Store::contest_unconfirmed`]); confirming a contested account needs a new password,
+//! ([`UserStore::contest_unconfirmed`](crate::store::UserStore::contest_unconfirmed)); confirming a contested account needs a new password,
 //! which replaces the old one in the confirming transaction
 //! ([`Auth::confirm_email_with_password`]), so that the first registrant's password never
 //! opens an account whose address someone else proved. A reset by mail proves the address
@@ -182,7 +182,12 @@ impl<S: Store> Auth<S> {
             return Ok(false);
         };
         let now = self.now();
-        let record = self.shared.store.email_token(token.digest()).await?;
+        let record = self
+            .shared
+            .sessions
+            .store()
+            .email_token(token.digest())
+            .await?;
         let Some(record) =
             record.filter(|r| r.expires > now && r.purpose == EmailTokenPurpose::Confirm)
         else {
@@ -239,7 +244,12 @@ impl<S: Store> Auth<S> {
     /// on, that account is marked contested first if it is unconfirmed.
     pub(super) async fn refuse_taken(&self, email: &str) -> AuthError {
         if self.shared.config.email_confirmation()
-            && let Err(e) = self.shared.store.contest_unconfirmed(email).await
+            && let Err(e) = self
+                .shared
+                .sessions
+                .store()
+                .contest_unconfirmed(email)
+                .await
         {
             return e.into();
         }
@@ -312,7 +322,8 @@ impl<S: Store> Auth<S> {
                 self.new_confirmation_token(user.id, user.generation, user.created);
             let stored = self
                 .shared
-                .store
+                .sessions
+                .store()
                 .replace_email_token(token.digest(), record, AccountVersion::of(&user))
                 .await;
             match stored {

@@ -38,7 +38,8 @@ impl<S: Store> Auth<S> {
             let verified_hash = user.hashed_password.clone();
             match self
                 .shared
-                .store
+                .sessions
+                .store()
                 .rehash_password(user.id, verified_hash, rehash.clone())
                 .await
             {
@@ -103,7 +104,13 @@ impl<S: Store> Auth<S> {
             .hashed_password(hash)
             .end_sessions(EndSessions::AllExcept(token.digest()))
             .expected_generation(user.generation);
-        let changed = match self.shared.store.update_user(user.id, update).await {
+        let changed = match self
+            .shared
+            .sessions
+            .store()
+            .update_user(user.id, update)
+            .await
+        {
             Ok(changed) => changed,
             Err(e) => {
                 throttle.released(attempt).await;

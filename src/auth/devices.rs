@@ -60,7 +60,7 @@ impl<S: Store> Auth<S> {
             return Ok(None);
         };
         let digest = device.digest();
-        let store = &self.shared.store;
+        let store = &self.shared.sessions.store();
         let Some(record) = store.device_token(digest).await? else {
             return Ok(None);
         };
@@ -95,7 +95,8 @@ impl<S: Store> Auth<S> {
         }
         let digest = trusted.token.digest();
         self.shared
-            .store
+            .sessions
+            .store()
             .record_device_failure(digest, trusted.user_id, DEVICE_TOKEN_FAILURES)
             .await?;
         audit!(warn, "device_token_revoked", user_id = %trusted.user_id, failures = trusted.failures);
@@ -114,7 +115,7 @@ impl<S: Store> Auth<S> {
         if !self.shared.config.device_tokens() {
             return None;
         }
-        let store = &self.shared.store;
+        let store = &self.shared.sessions.store();
         if let Some(trusted) = trusted {
             match store.reset_device_failures(trusted.token.digest()).await {
                 Ok(true) => {

@@ -86,7 +86,7 @@ impl<S: Store> Auth<S> {
         (EmailToken::generate(), record)
     }
 
-    /// Redeems `token` for `route` ([`Store::redeem_email_token`]), from `client`, by the
+    /// Redeems `token` for `route` ([`TokenStore::redeem_email_token`](crate::store::TokenStore::redeem_email_token)), from `client`, by the
     /// user `session_user` when the request came with a live session: only a live token of
     /// the route's purpose, and of that user's account when there is one. A wrong token is
     /// a failure for the throttle (per client), a success clears the client's backoff.
@@ -153,7 +153,8 @@ impl<S: Store> Auth<S> {
         let now = self.now();
         let record = self
             .shared
-            .store
+            .sessions
+            .store()
             .email_token(digest)
             .await?
             .filter(|r| r.expires > now && route.takes(&r.purpose))
@@ -162,7 +163,13 @@ impl<S: Store> Auth<S> {
         if let Redeeming::Confirmation { new_password } = route {
             return self.confirm_checked(digest, &record, new_password).await;
         }
-        match self.shared.store.redeem_email_token(digest, now).await {
+        match self
+            .shared
+            .sessions
+            .store()
+            .redeem_email_token(digest, now)
+            .await
+        {
             Ok(redeemed) => Ok(redeemed),
             // Used, or revoked, since it was read.
             Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
@@ -189,7 +196,7 @@ impl<S: Store> Auth<S> {
             .await?
             .filter(|user| !self.unconfirmed_expired(user))
             .ok_or(AuthError::InvalidToken)?;
-        let store = &self.shared.store;
+        let store = &self.shared.sessions.store();
         let Some(password) = new_password else {
             if user.contested {
                 return Err(AuthError::NewPasswordRequired);

@@ -45,7 +45,7 @@ use crate::{
     config::AuthConfig,
     error::{AuthError, ConfigError, OpenError, StoreError},
     password::PasswordHasher,
-    store::{RedbStore, Store, UserQuery},
+    store::{CachedSessions, RedbStore, Store, UserQuery},
     throttle::Limits,
     user::User,
 };
@@ -78,7 +78,8 @@ pub struct Auth<S = RedbStore> {
 }
 
 struct Shared<S> {
-    store: S,
+    /// The store, behind the session cache that every session look-up goes through.
+    sessions: CachedSessions<S>,
     config: AuthConfig,
     clock: Arc<dyn Clock>,
     hasher: PasswordHasher,
@@ -160,7 +161,7 @@ impl<S: Store> Auth<S> {
         let throttle = Limits::new(config.throttle.clone(), store.shared_throttle());
         Self {
             shared: Arc::new(Shared {
-                store,
+                sessions: CachedSessions::new(store),
                 config,
                 clock: Arc::new(clock),
                 hasher,
@@ -173,7 +174,14 @@ impl<S: Store> Auth<S> {
     /// The store.
     #[must_use]
     pub fn store(&self) -> &S {
-        &self.shared.store
+        self.shared.sessions.store()
+    }
+
+    /// The session cache in front of the store, which every session look-up goes through
+    /// (see [`CachedSessions`]; its budget is set on the store's builder).
+    #[must_use]
+    pub fn cached_sessions(&self) -> &CachedSessions<S> {
+        &self.shared.sessions
     }
 
     /// The configuration.
@@ -193,7 +201,7 @@ impl<S: Store> Auth<S> {
     }
 
     pub(crate) async fn find(&self, query: UserQuery) -> Result<Option<User>, AuthError> {
-        match self.shared.store.find_user_by(query).await {
+        match self.shared.sessions.store().find_user_by(query).await {
             Ok(user) => Ok(Some(user)),
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),

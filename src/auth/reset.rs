@@ -146,7 +146,8 @@ impl<S: Store> Auth<S> {
             let read = AccountVersion::of(&user);
             match self
                 .shared
-                .store
+                .sessions
+                .store()
                 .replace_reset_token(token.digest(), record, read)
                 .await
             {
@@ -170,7 +171,8 @@ impl<S: Store> Auth<S> {
         let now = self.now();
         let record = self
             .shared
-            .store
+            .sessions
+            .store()
             .reset_token(digest)
             .await?
             .filter(|r| r.expires > now)
@@ -201,7 +203,7 @@ impl<S: Store> Auth<S> {
             // went back in the answer).
             confirm_email: !self.shared.config.reset_token_in_response,
         };
-        match self.shared.store.reset_password(reset).await {
+        match self.shared.sessions.store().reset_password(reset).await {
             Ok(user) => Ok(user),
             Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
             Err(e) => Err(e.into()),

@@ -4,7 +4,7 @@
 //! The crypto and the codes live apart: [`totp`] (RFC 6238 codes, the secret, the
 //! `otpauth://` URI), [`sealed`] (the secret encrypted under the application's key for the
 //! store), [`recovery`] (the single-use recovery codes). Every change to a stored factor is
-//! one compare-and-set of [`Store::update_second_factor`], so that a code or a recovery code
+//! one compare-and-set of [`SecondFactorStore::update_second_factor`](crate::store::SecondFactorStore::update_second_factor), so that a code or a recovery code
 //! is accepted once however many requests present it at the same time.
 
 mod recovery;
@@ -167,7 +167,8 @@ impl<S: Store> Auth<S> {
         self.require_confirmed(&user)?;
         let existing = self
             .shared
-            .store
+            .sessions
+            .store()
             .second_factor(user.id)
             .await
             .map_err(account_gone)?;
@@ -178,7 +179,8 @@ impl<S: Store> Auth<S> {
         let sealed_secret = seal(key, secret.bytes()).map_err(internal)?;
         let begun = self
             .shared
-            .store
+            .sessions
+            .store()
             .update_second_factor(user.id, SecondFactorChange::Begin { sealed_secret })
             .await
             .map_err(account_gone)?;
@@ -249,7 +251,8 @@ impl<S: Store> Auth<S> {
         };
         let enabled = match self
             .shared
-            .store
+            .sessions
+            .store()
             .update_second_factor(user.id, enable)
             .await
         {
@@ -299,7 +302,7 @@ impl<S: Store> Auth<S> {
             .reauthenticate_session(token, current_password, client, what)
             .await?;
         let throttle = &self.shared.throttle;
-        let factor = match self.shared.store.second_factor(user.id).await {
+        let factor = match self.shared.sessions.store().second_factor(user.id).await {
             Ok(Some(factor)) => factor,
             Ok(None) => {
                 throttle.succeeded(attempt).await;
@@ -332,7 +335,8 @@ impl<S: Store> Auth<S> {
         };
         let removed = match self
             .shared
-            .store
+            .sessions
+            .store()
             .update_second_factor(user.id, SecondFactorChange::RemoveVerified(verified))
             .await
         {
@@ -375,7 +379,7 @@ impl<S: Store> Auth<S> {
         proof: Option<SecondFactorProof<'_>>,
         client: Option<IpAddr>,
     ) -> Result<(), AuthError> {
-        let factor = match self.shared.store.second_factor(user.id).await {
+        let factor = match self.shared.sessions.store().second_factor(user.id).await {
             Ok(factor) => factor,
             Err(StoreError::NotFound) => return Err(AuthError::CredentialsChanged),
             Err(e) => return Err(e.into()),
@@ -426,7 +430,8 @@ impl<S: Store> Auth<S> {
         let kind = if recovery { "recovery_code" } else { "otp" };
         match self
             .shared
-            .store
+            .sessions
+            .store()
             .update_second_factor(user.id, change)
             .await
         {
@@ -448,7 +453,7 @@ impl<S: Store> Auth<S> {
     /// before it was used) is used: as stored now (other requests may have used some
     /// meanwhile), or one fewer than read if the store cannot say.
     async fn recovery_codes_left(&self, user_id: UserId, factor: &SecondFactorRecord) -> usize {
-        match self.shared.store.second_factor(user_id).await {
+        match self.shared.sessions.store().second_factor(user_id).await {
             Ok(Some(now)) => now.recovery_codes.len(),
             _ => factor.recovery_codes.len().saturating_sub(1),
         }
@@ -472,7 +477,7 @@ impl<S: Store> Auth<S> {
     /// The user's pending factor: [`AuthError::SecondFactorEnabled`] if it is enabled,
     /// [`AuthError::NoSecondFactor`] if there is none.
     async fn pending_factor(&self, user_id: UserId) -> Result<SecondFactorRecord, AuthError> {
-        match self.shared.store.second_factor(user_id).await {
+        match self.shared.sessions.store().second_factor(user_id).await {
             Ok(Some(factor)) if factor.enabled => Err(AuthError::SecondFactorEnabled),
             Ok(Some(factor)) => Ok(factor),
             Ok(None) => Err(AuthError::NoSecondFactor),

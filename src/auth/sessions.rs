@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
-    store::{EndSessions, Purged, SessionEntry, SessionRecord, Store, UserQuery},
+    store::{EndSessions, ExpiredDeletion, Purged, SessionEntry, SessionRecord, Store, UserQuery},
     token::{SessionId, SessionToken, TokenDigest},
     user::{AuthenticatedUser, User, UserId},
 };
@@ -48,19 +48,19 @@ impl<S: Store> Auth<S> {
         &self,
         digest: TokenDigest,
     ) -> Result<Option<(AuthenticatedUser, SessionRecord)>, AuthError> {
-        let entry = self.shared.store.session(digest).await?;
+        let entry = self.shared.sessions.session(digest).await?;
         Ok(entry.and_then(|entry| self.admit(digest, entry)))
     }
 
     /// [`authenticate_digest`](Self::authenticate_digest)'s answer when the store can give
-    /// it without waiting ([`Store::session_without_waiting`]), with the same checks (expiry,
+    /// it without waiting ([`SessionStore::session_without_waiting`](crate::store::SessionStore::session_without_waiting)), with the same checks (expiry,
     /// idle timeout, renewal); `None` when the store would have to wait, and the caller then
     /// awaits `authenticate_digest`. The layer's synchronous fast path.
     pub(crate) fn authenticate_without_waiting(
         &self,
         digest: TokenDigest,
     ) -> Option<Option<AuthenticatedUser>> {
-        let entry = self.shared.store.session_without_waiting(digest)?;
+        let entry = self.shared.sessions.session_without_waiting(digest)?;
         Some(entry.and_then(|entry| self.admit(digest, entry).map(|(user, _)| user)))
     }
 
@@ -92,7 +92,12 @@ impl<S: Store> Auth<S> {
         let Some(SessionEntry { record, .. }) = self.live_session(token).await? else {
             return Ok(false);
         };
-        let ended = self.shared.store.delete_session(token.digest()).await?;
+        let ended = self
+            .shared
+            .sessions
+            .store()
+            .delete_session(token.digest())
+            .await?;
         if ended {
             audit!(info, "logout", user_id = %record.user_id, session = %token.digest().session_id(), client = %Client(client));
         }
@@ -110,7 +115,8 @@ impl<S: Store> Auth<S> {
     ) -> Result<usize, AuthError> {
         let ended = self
             .shared
-            .store
+            .sessions
+            .store()
             .delete_sessions_of(user_id, EndSessions::All)
             .await?;
         audit!(info, "sessions_ended", user_id = %user_id, count = ended, client = %Client(client));
@@ -127,14 +133,14 @@ impl<S: Store> Auth<S> {
         user_id: UserId,
         session: SessionId,
     ) -> Result<bool, AuthError> {
-        let sessions = self.shared.store.sessions_of(user_id).await?;
+        let sessions = self.shared.sessions.store().sessions_of(user_id).await?;
         let Some((digest, _)) = sessions
             .into_iter()
             .find(|(d, _)| d.session_id() == session)
         else {
             return Ok(false);
         };
-        let ended = self.shared.store.delete_session(digest).await?;
+        let ended = self.shared.sessions.store().delete_session(digest).await?;
         if ended {
             audit!(info, "session_ended", user_id = %user_id, session = %session);
         }
@@ -149,7 +155,8 @@ impl<S: Store> Auth<S> {
         let now = self.now();
         Ok(self
             .shared
-            .store
+            .sessions
+            .store()
             .sessions_of(user_id)
             .await?
             .into_iter()
@@ -159,57 +166,6 @@ impl<S: Store> Auth<S> {
                 record,
             })
             .collect())
-    }
-
-    /// Removes expired sessions, reset tokens, device tokens and email tokens now, and the
-    /// unconfirmed accounts past their [lifetime](crate::AuthConfig::with_unconfirmed_lifetime)
-    /// with everything of theirs.
-    ///
-    /// # Errors
-    /// [`AuthError::Store`].
-    pub async fn purge_expired(&self) -> Result<Purged, AuthError> {
-        let now = self.now();
-        let idle_before = now
-            .checked_sub(self.shared.config.session_idle_timeout)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        let unconfirmed_before = self.unconfirmed_stale_before();
-        Ok(self
-            .shared
-            .store
-            .purge_expired(now, idle_before, unconfirmed_before)
-            .await?)
-    }
-
-    /// Spawns a task on the current Tokio runtime that purges expired records every `every`.
-    /// The application owns the handle: abort it to stop purging.
-    ///
-    /// # Panics
-    /// Outside a Tokio runtime.
-    pub fn spawn_purger(&self, every: Duration) -> tokio::task::JoinHandle<()> {
-        let auth = self.clone();
-        tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
-            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticks.tick().await;
-                match auth.purge_expired().await {
-                    Ok(p)
-                        if p.sessions + p.reset_tokens + p.device_tokens + p.unconfirmed_users
-                            > 0 =>
-                    {
-                        tracing::debug!(
-                            sessions = p.sessions,
-                            reset_tokens = p.reset_tokens,
-                            device_tokens = p.device_tokens,
-                            unconfirmed_users = p.unconfirmed_users,
-                            "purged expired records"
-                        );
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
-                }
-            }
-        })
     }
 
     /// Stores a new session for `user` at the generation `user` was read (and its password
@@ -226,7 +182,8 @@ impl<S: Store> Auth<S> {
         };
         let inserted = self
             .shared
-            .store
+            .sessions
+            .store()
             .insert_session(
                 token.digest(),
                 session,
@@ -285,7 +242,8 @@ impl<S: Store> Auth<S> {
             };
             let user = match self
                 .shared
-                .store
+                .sessions
+                .store()
                 .find_user_by(UserQuery::Id(entry.record.user_id))
                 .await
             {
@@ -305,7 +263,7 @@ impl<S: Store> Auth<S> {
         &self,
         digest: TokenDigest,
     ) -> Result<Option<SessionEntry>, AuthError> {
-        let entry = self.shared.store.session(digest).await?;
+        let entry = self.shared.sessions.session(digest).await?;
         Ok(entry.and_then(|entry| self.live(digest, entry)))
     }
 
@@ -338,7 +296,13 @@ impl<S: Store> Auth<S> {
         }
         let auth = self.clone();
         runtime.spawn(async move {
-            if let Err(e) = auth.shared.store.touch_session(digest, now).await {
+            if let Err(e) = auth
+                .shared
+                .sessions
+                .store()
+                .touch_session(digest, now)
+                .await
+            {
                 tracing::warn!(error = %e, "recording session activity failed");
             }
             auth.shared
@@ -347,5 +311,61 @@ impl<S: Store> Auth<S> {
                 .unwrap_or_else(PoisonError::into_inner)
                 .remove(&digest.0);
         });
+    }
+}
+
+/// Purging, over a store that deletes expired records.
+impl<S: ExpiredDeletion> Auth<S> {
+    /// Removes expired sessions, reset tokens, device tokens and email tokens now, and the
+    /// unconfirmed accounts past their [lifetime](crate::AuthConfig::with_unconfirmed_lifetime)
+    /// with everything of theirs. Needs a store that deletes expired records
+    /// ([`ExpiredDeletion`], both shipped stores do).
+    ///
+    /// # Errors
+    /// [`AuthError::Store`].
+    pub async fn purge_expired(&self) -> Result<Purged, AuthError> {
+        let now = self.now();
+        let idle_before = now
+            .checked_sub(self.shared.config.session_idle_timeout)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let unconfirmed_before = self.unconfirmed_stale_before();
+        Ok(self
+            .shared
+            .sessions
+            .store()
+            .purge_expired(now, idle_before, unconfirmed_before)
+            .await?)
+    }
+
+    /// Spawns a task on the current Tokio runtime that purges expired records every `every`.
+    /// The application owns the handle: abort it to stop purging.
+    ///
+    /// # Panics
+    /// Outside a Tokio runtime.
+    pub fn spawn_purger(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let auth = self.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every.max(Duration::from_millis(10)));
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticks.tick().await;
+                match auth.purge_expired().await {
+                    Ok(p)
+                        if p.sessions + p.reset_tokens + p.device_tokens + p.unconfirmed_users
+                            > 0 =>
+                    {
+                        tracing::debug!(
+                            sessions = p.sessions,
+                            reset_tokens = p.reset_tokens,
+                            device_tokens = p.device_tokens,
+                            unconfirmed_users = p.unconfirmed_users,
+                            "purged expired records"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "purging expired records failed"),
+                }
+            }
+        })
     }
 }

@@ -8,7 +8,7 @@
 //! # Where the counters live
 //!
 //! [`Auth`](crate::Auth) takes them from its store: if
-//! [`Store::shared_throttle`](crate::store::Store::shared_throttle) gives a
+//! [`SharedThrottling::shared_throttle`](crate::store::SharedThrottling::shared_throttle) gives a
 //! [`SharedThrottle`], the counters are in the store's database and every app instance on it
 //! enforces the same limits (N instances do not give an attacker N times the guesses);
 //! otherwise (the default, and [`RedbStore`](crate::store::RedbStore)'s) they are in the

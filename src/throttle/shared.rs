@@ -29,7 +29,7 @@ pub(super) const WAITED_OUT: Duration = Duration::from_secs(1);
 
 /// Throttle counters that a [`Store`](crate::store::Store) shares between every instance of
 /// an app on its database, so that N instances do not allow N times the guesses: what
-/// [`Store::shared_throttle`](crate::store::Store::shared_throttle) returns. `PgStore`
+/// [`SharedThrottling::shared_throttle`](crate::store::SharedThrottling::shared_throttle) returns. `PgStore`
 /// (feature `postgres`) provides one, counted in its database; an app does not make one.
 pub struct SharedThrottle(Inner);
 

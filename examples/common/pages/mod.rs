@@ -24,7 +24,7 @@ use http_body_util::Full;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use tower_user_auth::{
     Auth, AuthenticatedUser, prefers_html, safe_next,
-    store::{SecondFactorRecord, Store},
+    store::{SecondFactorRecord, prelude::*},
 };
 
 /// The security headers of every page: no caching (account data), no sniffing, the origin

@@ -5,7 +5,7 @@
 
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use tower_user_auth::{
-    Auth, AuthConfig, AuthenticatedUser, Profile, auth::SessionInfo, store::Store,
+    Auth, AuthConfig, AuthenticatedUser, Profile, auth::SessionInfo, store::prelude::*,
 };
 
 use super::{

@@ -9,7 +9,9 @@ use serde::Serialize;
 use tower_user_auth::{
     StoreError, User, UserId,
     hook::NoticeKind,
-    store::{EndSessions, ListedUser, RedbStore, SecondFactorChange, Store, UserQuery, UserUpdate},
+    store::{
+        EndSessions, ListedUser, RedbStore, SecondFactorChange, UserQuery, UserUpdate, prelude::*,
+    },
     token::SessionId,
 };
 
@@ -274,7 +276,7 @@ pub(crate) async fn end_sessions(
 /// counted on one `key=value` line and in the audit event, then the unconfirmed accounts
 /// older than `unconfirmed_secs`, counted on a line of their own.
 pub(crate) async fn purge(
-    store: &impl Store,
+    store: &impl ExpiredDeletion,
     idle_secs: Option<u64>,
     unconfirmed_secs: u64,
     out: &mut impl Write,

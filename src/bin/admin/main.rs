@@ -15,7 +15,7 @@ use std::{io::Write, path::PathBuf, process::ExitCode};
 use clap::{Parser, Subcommand};
 use tower_user_auth::{
     StoreError,
-    store::{RedbStore, Store},
+    store::{RedbStore, prelude::*},
 };
 
 /// Administer a tower-user-auth database: users, sessions, purge, statistics, export, import.
@@ -236,7 +236,7 @@ fn run(cli: Cli) -> Result<(), AdminError> {
 
 /// Every command but `stats`, on any store.
 async fn dispatch(
-    store: &impl Store,
+    store: &impl ExpiredDeletion,
     command: Command,
     out: &mut impl Write,
 ) -> Result<(), AdminError> {

@@ -26,7 +26,7 @@ use base64::{Engine as _, engine::general_purpose::STANDARD as BASE64};
 use serde::{Deserialize, Serialize};
 use tower_user_auth::{
     StoreError,
-    store::{ImportedUser, ListedUser, SecondFactorRecord, Store},
+    store::{ImportedUser, ListedUser, SecondFactorRecord, prelude::*},
     token::TokenDigest,
 };
 

@@ -53,10 +53,13 @@ use std::{
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio_postgres::{NoTls, Row};
 
-use self::{errors::PgError, notify::Cache};
+use self::{errors::PgError, notify::Caches};
 use crate::{
     error::StoreError,
-    store::session_cache::{DEFAULT_SESSION_CACHE_BYTES, Dirty},
+    store::cache::{
+        CachePolicy, CacheSubscriber, ChangeNotifications, Coherence, DEFAULT_SESSION_CACHE_BYTES,
+        Dirty,
+    },
     token::TokenDigest,
     user::{User, UserId},
 };
@@ -92,8 +95,8 @@ const ATTEMPTS: usize = 3;
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
-    /// The session cache, `None` when turned off.
-    cache: Option<Arc<Cache>>,
+    /// The session caches in front of the store, and their listener.
+    caches: Arc<Caches>,
 }
 
 impl fmt::Debug for PgStore {
@@ -102,11 +105,7 @@ impl fmt::Debug for PgStore {
         f.debug_struct("PgStore")
             .field("pool_size", &status.size)
             .field("pool_max_size", &status.max_size)
-            .field("cached_sessions", &self.cache.as_ref().map(|c| c.len()))
-            .field(
-                "session_cache_live",
-                &self.cache.as_ref().is_some_and(|c| c.live()),
-            )
+            .field("cached_sessions", &self.caches.len())
             .finish_non_exhaustive()
     }
 }
@@ -233,12 +232,23 @@ impl PgStoreBuilder {
     /// ```
     /// use tower_user_auth::store::PgStore;
     ///
-    /// let builder = PgStore::builder().session_cache_bytes(0); // every read from the database
+    /// let builder = PgStore::builder().with_session_cache_bytes(0); // every read from the database
     /// # let _ = builder;
     /// ```
-    pub fn session_cache_bytes(mut self, bytes: usize) -> Self {
+    pub fn with_session_cache_bytes(mut self, bytes: usize) -> Self {
         self.session_cache_bytes = bytes;
         self
+    }
+
+    /// The memory budget of each session cache in front of the store, in bytes.
+    pub fn session_cache_budget(&self) -> usize {
+        self.session_cache_bytes
+    }
+
+    /// Renamed [`with_session_cache_bytes`](Self::with_session_cache_bytes).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_session_cache_bytes`")]
+    pub fn session_cache_bytes(self, bytes: usize) -> Self {
+        self.with_session_cache_bytes(bytes)
     }
 
     /// Connects to the database at `url` (`postgres://user:password@host:port/database`,
@@ -286,12 +296,8 @@ impl PgStoreBuilder {
             .map_err(|e| PgError::other(format!("connection pool: {e}")))?;
         let mut client = pool.get().await?;
         migrate::migrate(&mut client).await?;
-        let cache =
-            (self.session_cache_bytes > 0).then(|| Arc::new(Cache::new(self.session_cache_bytes)));
-        if let Some(cache) = &cache {
-            notify::spawn(listener_config, cache);
-        }
-        Ok(PgStore { pool, cache })
+        let caches = Arc::new(Caches::new(self.session_cache_bytes, listener_config));
+        Ok(PgStore { pool, caches })
     }
 }
 
@@ -337,41 +343,43 @@ impl PgStore {
         migrate::SCHEMA_VERSION.unsigned_abs()
     }
 
-    /// Whether [`session`](super::Store::session) would now answer `token` from this
-    /// instance's cache, without a query: the cache is on, its notification connection
-    /// vouches for it (see [`PgStoreBuilder::session_cache_bytes`]) and it holds the session. For
+    /// Whether a session cache in front of this store (this instance's
+    /// [`CachedSessions`](crate::store::CachedSessions), which `Auth` puts there) would now
+    /// answer `token` without a query: it is on, the store's notification connection vouches
+    /// for it (see [`PgStoreBuilder::with_session_cache_bytes`]) and it holds the session. For
     /// diagnostics and tests.
     ///
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tower_user_auth::{store::{PgStore, Store}, token::TokenDigest};
+    /// use tower_user_auth::{
+    ///     Auth, AuthConfig,
+    ///     store::{PgStore, SessionStore},
+    ///     token::TokenDigest,
+    /// };
     ///
     /// let store = PgStore::connect("postgres://auth@127.0.0.1/auth").await?;
+    /// let auth = Auth::new(store, AuthConfig::hardened())?;
     /// let token = TokenDigest([7; 32]);
-    /// store.session(token).await?;
-    /// println!("cached: {}", store.is_session_cached(token));
+    /// auth.cached_sessions().session(token).await?;
+    /// println!("cached: {}", auth.store().is_session_cached(token));
     /// # Ok(())
     /// # }
     /// ```
     #[must_use]
     pub fn is_session_cached(&self, token: TokenDigest) -> bool {
-        self.cache.as_ref().is_some_and(|c| c.serves(&token.0))
+        self.caches.serves(&token.0)
     }
 
     /// Drops what a committed change named from this instance's cache (other instances drop
     /// it on its notification).
     fn invalidate(&self, dirty: &Dirty) {
-        if let Some(cache) = &self.cache {
-            cache.invalidate(dirty);
-        }
+        self.caches.invalidate(dirty);
     }
 
     /// Drops this instance's whole cache: a change of unknown outcome.
     fn clear_cache(&self) {
-        if let Some(cache) = &self.cache {
-            cache.clear();
-        }
+        self.caches.clear();
     }
 
     /// A connection from the pool, for one statement (atomic on its own).
@@ -507,4 +515,20 @@ fn digest_of(bytes: &[u8]) -> Result<[u8; 32], StoreError> {
 /// An `UPDATE`'s or `DELETE`'s row count as a `usize`.
 fn count(rows: u64) -> usize {
     usize::try_from(rows).unwrap_or(usize::MAX)
+}
+
+/// Every writing transaction notifies what it changed (`pg_notify`, delivered at its commit)
+/// and, right after its commit, tells this instance's caches; the listener tells them what
+/// other instances changed, and keeps their lease (see [`notify`]).
+impl ChangeNotifications for PgStore {
+    fn cache_policy(&self) -> Option<CachePolicy> {
+        Some(CachePolicy {
+            coherence: Coherence::Leased,
+            budget_bytes: self.caches.budget_bytes,
+        })
+    }
+
+    fn subscribe(&self, subscriber: CacheSubscriber) {
+        self.caches.subscribe(subscriber);
+    }
 }

@@ -1,4 +1,4 @@
-//! The session cache of a [`PgStore`](super::PgStore) and what keeps it coherent across
+//! What keeps the session caches in front of a [`PgStore`](super::PgStore) coherent across
 //! instances: `NOTIFY` from every writing transaction, one `LISTEN` connection per store, and
 //! a lease that bypasses the cache whenever that connection cannot vouch for it.
 //!
@@ -35,31 +35,26 @@
 //! within a millisecond or two (the notification's delivery). Without a fresh lease, reads
 //! go to the database and nothing is cached.
 //!
-//! A cache fill follows the epoch discipline of the shared cache
-//! ([`SessionCache`]): it loads the epoch before reading the database and inserts only if no
-//! invalidation (local, notified, or the clear of a resubscription) happened meanwhile.
+//! The caches themselves are [`CachedSessions`](crate::store::CachedSessions) with
+//! [`Coherence::Leased`](crate::store::Coherence::Leased), fed through [`Caches`]: a fill loads
+//! the epoch before reading the database and inserts only if no invalidation (local,
+//! notified, or the clear of a resubscription) happened meanwhile.
 
 use std::{
     collections::VecDeque,
     fmt::Write as _,
     future::poll_fn,
-    sync::{
-        Arc, Weak,
-        atomic::{AtomicU64, Ordering},
-    },
+    sync::{Arc, Mutex, PoisonError, Weak},
     time::{Duration, Instant},
 };
 
 use deadpool_postgres::Transaction;
-use tokio::sync::mpsc;
+use tokio::{runtime::Handle, sync::mpsc};
 use tokio_postgres::{AsyncMessage, Config, NoTls, Notification};
 
 use crate::{
     error::StoreError,
-    store::{
-        SessionEntry,
-        session_cache::{Dirty, SessionCache},
-    },
+    store::cache::{CacheSubscriber, Dirty, Subscribers},
 };
 
 /// The channel of session invalidations, shared by every instance on a database.
@@ -165,94 +160,76 @@ fn parse(payload: &str) -> Dirty {
     dirty
 }
 
-/// A [`PgStore`](super::PgStore)'s session cache and its lease.
+/// The session caches in front of a [`PgStore`](super::PgStore), and what feeds them: the
+/// listener, started when the first cache subscribes.
 #[derive(Debug)]
-pub(super) struct Cache {
-    sessions: SessionCache,
-    /// Where [`Self::lease_until`] counts from.
-    base: Instant,
-    /// Nanoseconds after `base` until which the cache may answer; 0 when it may not.
-    lease_until: AtomicU64,
+pub(super) struct Caches {
+    subscribers: Subscribers,
+    /// The memory budget of each cache.
+    pub(super) budget_bytes: usize,
+    /// What the listener connects with and the runtime it runs on, until the first
+    /// subscription starts it.
+    listener: Mutex<Option<(Config, Handle)>>,
 }
 
-impl Cache {
-    pub(super) fn new(budget_bytes: usize) -> Self {
+impl Caches {
+    /// Caches of `budget_bytes` each, whose listener will connect with `config` (on the
+    /// current runtime: the store is built in one).
+    pub(super) fn new(budget_bytes: usize, config: Config) -> Self {
         Self {
-            sessions: SessionCache::with_budget(budget_bytes),
-            base: Instant::now(),
-            lease_until: AtomicU64::new(0),
+            subscribers: Subscribers::default(),
+            budget_bytes,
+            listener: Mutex::new(Handle::try_current().ok().map(|handle| (config, handle))),
         }
     }
 
-    fn nanos(&self, at: Instant) -> u64 {
-        u64::try_from(at.saturating_duration_since(self.base).as_nanos()).unwrap_or(u64::MAX)
-    }
-
-    /// Whether the lease is fresh: the notification connection vouches for the cache.
-    pub(super) fn live(&self) -> bool {
-        self.nanos(Instant::now()) < self.lease_until.load(Ordering::SeqCst)
-    }
-
-    /// The cached session, only under a fresh lease.
-    pub(super) fn get(&self, digest: &[u8; 32]) -> Option<SessionEntry> {
-        if !self.live() {
-            return None;
+    /// Feeds `subscriber` from now on; the first subscription starts the listener. A cache
+    /// answers only once a ping of the listener is back (its lease starts at nothing).
+    pub(super) fn subscribe(self: &Arc<Self>, subscriber: CacheSubscriber) {
+        self.subscribers.add(subscriber);
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some((config, handle)) = listener {
+            handle.spawn(run(config, Arc::downgrade(self)));
         }
-        self.sessions.get(digest)
     }
 
-    /// Whether [`get`](Self::get) would answer `digest` now.
-    pub(super) fn serves(&self, digest: &[u8; 32]) -> bool {
-        self.live() && self.sessions.contains(digest)
-    }
-
-    /// How many sessions are cached.
-    pub(super) fn len(&self) -> usize {
-        self.sessions.len()
-    }
-
-    /// The epoch to fill with after reading the database, `None` (do not fill) without a
-    /// fresh lease.
-    pub(super) fn fill_epoch(&self) -> Option<u64> {
-        self.live().then(|| self.sessions.epoch())
-    }
-
-    /// Caches what a read found, unless anything was invalidated since `epoch`.
-    pub(super) fn insert(&self, epoch: u64, digest: [u8; 32], value: SessionEntry) {
-        self.sessions.insert(epoch, digest, value);
-    }
-
-    /// Drops what `dirty` names (after a local commit, or a notification).
+    /// Drops what `dirty` names from every cache (after a local commit, or a notification).
     pub(super) fn invalidate(&self, dirty: &Dirty) {
-        self.sessions.invalidate(dirty);
+        self.subscribers.invalidate(dirty);
     }
 
-    /// Drops everything (a commit of unknown outcome, a (re)subscription).
+    /// Drops everything from every cache (a commit of unknown outcome, a (re)subscription).
     pub(super) fn clear(&self) {
-        self.sessions.clear();
+        self.subscribers.clear();
     }
 
-    /// Ends the lease at once: the connection is lost.
+    /// Whether a cache would answer `digest` now.
+    pub(super) fn serves(&self, digest: &[u8; 32]) -> bool {
+        self.subscribers.serve(digest)
+    }
+
+    /// How many sessions the caches hold.
+    pub(super) fn len(&self) -> usize {
+        self.subscribers.size().0
+    }
+
+    /// The notifications are lost: every cache stops answering and forgets everything.
     fn end_lease(&self) {
-        self.lease_until.store(0, Ordering::SeqCst);
-        self.sessions.clear();
+        self.subscribers.each(CacheSubscriber::end_lease);
     }
 
-    /// A ping sent at `sent` came back: the lease runs until `sent + LEASE`.
+    /// A ping sent at `sent` came back: every cache may answer until `sent + LEASE`.
     fn extend_lease(&self, sent: Instant) {
-        let until = self.nanos(sent + LEASE);
-        self.lease_until.fetch_max(until, Ordering::SeqCst);
+        self.subscribers.each(|s| s.extend_lease(sent, LEASE));
     }
-}
-
-/// Starts the listener of `cache` on a connection of its own made from `config`; it ends once
-/// the store (every clone) is dropped.
-pub(super) fn spawn(config: Config, cache: &Arc<Cache>) {
-    tokio::spawn(run(config, Arc::downgrade(cache)));
 }
 
 /// Keeps a subscription up, reconnecting every [`RETRY`] after a loss.
-async fn run(config: Config, cache: Weak<Cache>) {
+async fn run(config: Config, cache: Weak<Caches>) {
     let ping_channel = format!("tower_user_auth_ping_{}", uuid::Uuid::new_v4().simple());
     let mut lost_since: Option<Instant> = None;
     loop {
@@ -286,7 +263,7 @@ type Event = Result<Notification, String>;
 /// pings until the connection is lost (`Err`) or the store is dropped (`Ok`).
 async fn subscribed(
     config: &Config,
-    cache: &Weak<Cache>,
+    cache: &Weak<Caches>,
     ping_channel: &str,
     lost_since: &mut Option<Instant>,
 ) -> Result<(), String> {

@@ -2,7 +2,7 @@
 //! transaction of [`users`], [`sessions`], [`resets`] or [`devices`] (see each operation's
 //! comment for its locks). Those that change sessions or users notify the other instances'
 //! caches from their transaction and invalidate this instance's after it (see [`notify`]);
-//! [`session`](Store::session) reads through the cache.
+//! the caches in front of the store read through [`session`](SessionStore::session).
 //!
 //! [`notify`]: super::notify
 
@@ -17,15 +17,15 @@ use crate::{
     store::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord,
         EndSessions, ImportedUser, ListedUser, PasswordReset, Purged, ResetRecord,
-        SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, Store, UserQuery,
-        UserUpdate, VerifiedSession, session_cache::Dirty,
+        SecondFactorChange, SecondFactorRecord, SessionEntry, SessionRecord, UserQuery, UserUpdate,
+        VerifiedSession, cache::Dirty, prelude::*,
     },
     throttle::SharedThrottle,
     token::TokenDigest,
     user::{User, UserId},
 };
 
-impl Store for PgStore {
+impl UserStore for PgStore {
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
         let account = || NewAccount {
             hashed_password: hashed_password.to_owned(),
@@ -115,111 +115,6 @@ impl Store for PgStore {
         .await
     }
 
-    async fn insert_session(
-        &self,
-        token: TokenDigest,
-        session: SessionRecord,
-        max_per_user: Option<usize>,
-    ) -> Result<(), StoreError> {
-        self.write(move |tx| {
-            Box::pin(async move {
-                let changed = sessions::insert(tx, token, &session, max_per_user).await?;
-                let mut dirty = Dirty::default();
-                dirty.sessions.extend(changed);
-                Ok(((), dirty))
-            })
-        })
-        .await
-    }
-
-    async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
-        let Some(cache) = &self.cache else {
-            return sessions::get(&self.client().await?, token).await;
-        };
-        if let Some(hit) = cache.get(&token.0) {
-            return Ok(Some(hit));
-        }
-        let epoch = cache.fill_epoch();
-        let found = sessions::get(&self.client().await?, token).await?;
-        if let (Some(epoch), Some(found)) = (epoch, &found) {
-            cache.insert(epoch, token.0, found.clone());
-        }
-        Ok(found)
-    }
-
-    async fn touch_session(
-        &self,
-        token: TokenDigest,
-        last_seen: SystemTime,
-    ) -> Result<(), StoreError> {
-        let touched = sessions::touch(&self.client().await?, token, last_seen).await;
-        self.invalidate(&dirty_session(token));
-        touched
-    }
-
-    async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
-        let removed = sessions::remove(&self.client().await?, token).await;
-        self.invalidate(&dirty_session(token));
-        removed
-    }
-
-    async fn sessions_of(
-        &self,
-        id: UserId,
-    ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
-        sessions::of_user(&self.client().await?, id).await
-    }
-
-    async fn delete_sessions_of(
-        &self,
-        id: UserId,
-        which: EndSessions,
-    ) -> Result<usize, StoreError> {
-        let Some(id) = super::db_id(id) else {
-            return Ok(0);
-        };
-        self.write(move |tx| {
-            Box::pin(async move {
-                let ended = sessions::end(tx, id, which).await?;
-                let dirty = if ended > 0 {
-                    dirty_user(id)
-                } else {
-                    Dirty::default()
-                };
-                Ok((ended, dirty))
-            })
-        })
-        .await
-    }
-
-    async fn replace_reset_token(
-        &self,
-        token: TokenDigest,
-        record: ResetRecord,
-        read: AccountVersion,
-    ) -> Result<(), StoreError> {
-        self.transaction(move |tx| {
-            let read = read.clone();
-            Box::pin(async move { resets::replace(tx, token, &record, &read).await })
-        })
-        .await
-    }
-
-    async fn reset_token(&self, token: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
-        resets::get(&self.client().await?, token).await
-    }
-
-    async fn reset_password(&self, reset: PasswordReset) -> Result<User, StoreError> {
-        let Some(db) = db_id(reset.user_id) else {
-            return Err(StoreError::NotFound);
-        };
-        self.write(move |tx| {
-            let reset = reset.clone();
-            Box::pin(async move { Ok((resets::reset_password(tx, &reset).await?, dirty_user(db))) })
-        })
-        .await
-    }
-
     async fn rehash_password(
         &self,
         id: UserId,
@@ -272,20 +167,101 @@ impl Store for PgStore {
     async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
         users::contest(&self.client().await?, email).await
     }
+}
 
-    async fn confirm_with_new_password(
+impl SessionStore for PgStore {
+    async fn insert_session(
         &self,
         token: TokenDigest,
-        now: SystemTime,
-        hashed_password: String,
-    ) -> Result<User, StoreError> {
+        session: SessionRecord,
+        max_per_user: Option<usize>,
+    ) -> Result<(), StoreError> {
         self.write(move |tx| {
-            let hash = hashed_password.clone();
             Box::pin(async move {
-                let user = email_tokens::confirm_with_password(tx, token, now, hash).await?;
-                let dirty = db_id(user.id).map(dirty_user).unwrap_or_default();
-                Ok((user, dirty))
+                let changed = sessions::insert(tx, token, &session, max_per_user).await?;
+                let mut dirty = Dirty::default();
+                dirty.sessions.extend(changed);
+                Ok(((), dirty))
             })
+        })
+        .await
+    }
+
+    async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
+        sessions::get(&self.client().await?, token).await
+    }
+
+    async fn touch_session(
+        &self,
+        token: TokenDigest,
+        last_seen: SystemTime,
+    ) -> Result<(), StoreError> {
+        let touched = sessions::touch(&self.client().await?, token, last_seen).await;
+        self.invalidate(&dirty_session(token));
+        touched
+    }
+
+    async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
+        let removed = sessions::remove(&self.client().await?, token).await;
+        self.invalidate(&dirty_session(token));
+        removed
+    }
+
+    async fn sessions_of(
+        &self,
+        id: UserId,
+    ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+        sessions::of_user(&self.client().await?, id).await
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        id: UserId,
+        which: EndSessions,
+    ) -> Result<usize, StoreError> {
+        let Some(id) = super::db_id(id) else {
+            return Ok(0);
+        };
+        self.write(move |tx| {
+            Box::pin(async move {
+                let ended = sessions::end(tx, id, which).await?;
+                let dirty = if ended > 0 {
+                    dirty_user(id)
+                } else {
+                    Dirty::default()
+                };
+                Ok((ended, dirty))
+            })
+        })
+        .await
+    }
+}
+
+impl TokenStore for PgStore {
+    async fn replace_reset_token(
+        &self,
+        token: TokenDigest,
+        record: ResetRecord,
+        read: AccountVersion,
+    ) -> Result<(), StoreError> {
+        self.transaction(move |tx| {
+            let read = read.clone();
+            Box::pin(async move { resets::replace(tx, token, &record, &read).await })
+        })
+        .await
+    }
+
+    async fn reset_token(&self, token: TokenDigest) -> Result<Option<ResetRecord>, StoreError> {
+        resets::get(&self.client().await?, token).await
+    }
+
+    async fn reset_password(&self, reset: PasswordReset) -> Result<User, StoreError> {
+        let Some(db) = db_id(reset.user_id) else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(move |tx| {
+            let reset = reset.clone();
+            Box::pin(async move { Ok((resets::reset_password(tx, &reset).await?, dirty_user(db))) })
         })
         .await
     }
@@ -330,26 +306,18 @@ impl Store for PgStore {
         .await
     }
 
-    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
-        second_factors::get(&self.client().await?, id).await
-    }
-
-    async fn update_second_factor(
+    async fn confirm_with_new_password(
         &self,
-        id: UserId,
-        change: SecondFactorChange,
-    ) -> Result<bool, StoreError> {
+        token: TokenDigest,
+        now: SystemTime,
+        hashed_password: String,
+    ) -> Result<User, StoreError> {
         self.write(move |tx| {
-            let change = change.clone();
+            let hash = hashed_password.clone();
             Box::pin(async move {
-                let (applied, turned) = second_factors::change(tx, id, &change).await?;
-                // Turning the factor on or off moves every session of the user to a new
-                // generation: every cache drops them.
-                let dirty = match (turned, db_id(id)) {
-                    (true, Some(db)) => dirty_user(db),
-                    _ => Dirty::default(),
-                };
-                Ok((applied, dirty))
+                let user = email_tokens::confirm_with_password(tx, token, now, hash).await?;
+                let dirty = db_id(user.id).map(dirty_user).unwrap_or_default();
+                Ok((user, dirty))
             })
         })
         .await
@@ -394,7 +362,36 @@ impl Store for PgStore {
         self.transaction(move |tx| Box::pin(async move { devices::remove_all_of(tx, id).await }))
             .await
     }
+}
 
+impl SecondFactorStore for PgStore {
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        second_factors::get(&self.client().await?, id).await
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let change = change.clone();
+            Box::pin(async move {
+                let (applied, turned) = second_factors::change(tx, id, &change).await?;
+                // Turning the factor on or off moves every session of the user to a new
+                // generation: every cache drops them.
+                let dirty = match (turned, db_id(id)) {
+                    (true, Some(db)) => dirty_user(db),
+                    _ => Dirty::default(),
+                };
+                Ok((applied, dirty))
+            })
+        })
+        .await
+    }
+}
+
+impl ExpiredDeletion for PgStore {
     async fn purge_expired(
         &self,
         now: SystemTime,
@@ -427,7 +424,9 @@ impl Store for PgStore {
         })
         .await
     }
+}
 
+impl SharedThrottling for PgStore {
     /// The `throttle` table's counters: every instance on this database enforces the same
     /// limits.
     fn shared_throttle(&self) -> Option<SharedThrottle> {

@@ -229,7 +229,7 @@ impl Counters {
 
     /// At most once a minute per instance: purges expired counters (a batch of them) on a
     /// task of its own, so that the table stays small even if the app never calls
-    /// [`purge_expired`](crate::store::Store::purge_expired).
+    /// [`purge_expired`](crate::store::ExpiredDeletion::purge_expired).
     fn purge_now_and_then(&self, now: SystemTime) {
         let secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let due = self.next_purge.load(Ordering::Relaxed);

@@ -52,7 +52,10 @@ use self::{
     writer::{Job, Pending},
 };
 use super::SessionEntry;
-use super::session_cache::{DEFAULT_SESSION_CACHE_BYTES, SessionCache};
+use super::cache::{
+    CachePolicy, CacheSubscriber, ChangeNotifications, Coherence, DEFAULT_SESSION_CACHE_BYTES,
+    Subscribers,
+};
 use crate::{
     error::{BackendError, StoreError},
     token::TokenDigest,
@@ -87,15 +90,19 @@ pub struct RedbStore {
     shared: Arc<Shared>,
 }
 
-/// What every clone of a [`RedbStore`] shares: the database, the session cache, the filter
-/// of live session digests, the writer thread and its queue.
+/// What every clone of a [`RedbStore`] shares: the database, the session caches it feeds,
+/// the filter of live session digests, the writer thread and its queue.
 struct Shared {
     /// First: dropped (its builder stopped and joined) before the database.
     live: LiveDigestFilter,
     /// Before the database too: it holds a read transaction.
     snapshot: Arc<Snapshot>,
     db: Arc<Database>,
-    cache: Arc<SessionCache>,
+    /// The session caches in front of the store, which the writer tells what each commit
+    /// changed.
+    caches: Arc<Subscribers>,
+    /// The memory budget of each of them.
+    cache_bytes: usize,
     jobs: Option<SyncSender<Box<dyn Job>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
@@ -157,7 +164,7 @@ pub struct StoreStats {
 ///
 /// let dir = tempfile::tempdir()?;
 /// let store = RedbStore::builder()
-///     .session_cache_bytes(256 << 20)
+///     .with_session_cache_bytes(256 << 20)
 ///     .with_write_queue(8192)
 ///     .open(dir.path().join("auth.redb"))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -179,12 +186,24 @@ impl Default for RedbStoreBuilder {
 }
 
 impl RedbStoreBuilder {
-    /// How much memory the in-process session cache may use, in bytes (default 64 MiB; 0
-    /// turns the cache off). The cache is exact: every change to a session or a user
-    /// invalidates it before the change is answered.
-    pub fn session_cache_bytes(mut self, bytes: usize) -> Self {
+    /// How much memory the session cache in front of the store
+    /// ([`CachedSessions`](crate::store::CachedSessions), which [`Auth`](crate::Auth) puts there) may
+    /// use, in bytes (default 64 MiB; 0 turns the cache off). The cache is exact: every
+    /// change to a session or a user invalidates it before the change is answered.
+    pub fn with_session_cache_bytes(mut self, bytes: usize) -> Self {
         self.session_cache_bytes = bytes;
         self
+    }
+
+    /// The memory budget of each session cache in front of the store, in bytes.
+    pub fn session_cache_budget(&self) -> usize {
+        self.session_cache_bytes
+    }
+
+    /// Renamed [`with_session_cache_bytes`](Self::with_session_cache_bytes).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_session_cache_bytes`")]
+    pub fn session_cache_bytes(self, bytes: usize) -> Self {
+        self.with_session_cache_bytes(bytes)
     }
 
     /// How many writes may wait for the writer thread before further ones are refused with
@@ -272,20 +291,20 @@ impl RedbStore {
         schema::open_schema(&db)?;
         let snapshot = Arc::new(Snapshot::open(&db)?);
         let db = Arc::new(db);
-        let cache = Arc::new(SessionCache::with_budget(options.session_cache_bytes));
+        let caches = Arc::new(Subscribers::default());
         // The snapshot is taken before the writer starts: see `live_digests`.
         let live = LiveDigestFilter::start(db.begin_read()?)?;
         let writer_live = Arc::clone(live.digests());
         let (jobs, receiver) = mpsc::sync_channel(options.write_queue.max(1));
         let writer_db = Arc::clone(&db);
-        let writer_cache = Arc::clone(&cache);
+        let writer_caches = Arc::clone(&caches);
         let writer_snapshot = Arc::clone(&snapshot);
         let writer = thread::Builder::new()
             .name("user-auth-redb-writer".into())
             .spawn(move || {
                 writer::run_writer(
                     &writer_db,
-                    &writer_cache,
+                    &writer_caches,
                     &writer_snapshot,
                     &writer_live,
                     &receiver,
@@ -297,7 +316,8 @@ impl RedbStore {
                 live,
                 snapshot,
                 db,
-                cache,
+                caches,
+                cache_bytes: options.session_cache_bytes,
                 jobs: Some(jobs),
                 writer: Mutex::new(Some(writer)),
             }),
@@ -314,7 +334,7 @@ impl RedbStore {
 
     /// The session of `token` with its owner's email, from the published snapshot of the
     /// `sessions` table (see [`snapshot`]): one B-tree walk, no read transaction begun. A
-    /// caller that caches the answer loads the cache's epoch before calling this.
+    /// cache that caches the answer loads its epoch before calling this.
     pub(crate) fn read_session(
         &self,
         token: TokenDigest,
@@ -344,8 +364,8 @@ impl RedbStore {
     /// # Errors
     /// The store failed.
     pub async fn stats(&self) -> Result<StoreStats, StoreError> {
-        let cache = &self.shared.cache;
-        let (cached_sessions, session_cache_bytes) = (cache.len() as u64, cache.bytes() as u64);
+        let (cached, cache_bytes) = self.shared.caches.size();
+        let (cached_sessions, session_cache_bytes) = (cached as u64, cache_bytes as u64);
         let filter = self.shared.live.digests();
         let session_filter_ready = filter.is_built();
         let (session_filter_entries, session_filter_bytes) = filter.size();
@@ -382,5 +402,21 @@ impl RedbStore {
                 txn.open_table(RESETS)?.len()?,
             ))
         })
+    }
+}
+
+/// The writer tells every cache in front of the store what each commit changed, after the
+/// commit and before it answers the writes (see [`writer::run_writer`]): the store is the
+/// only writer of its file, so its caches are exact.
+impl ChangeNotifications for RedbStore {
+    fn cache_policy(&self) -> Option<CachePolicy> {
+        Some(CachePolicy {
+            coherence: Coherence::Exact,
+            budget_bytes: self.shared.cache_bytes,
+        })
+    }
+
+    fn subscribe(&self, subscriber: CacheSubscriber) {
+        self.shared.caches.add(subscriber);
     }
 }

@@ -55,7 +55,7 @@
 //!   whose).
 //! - Both session time indexes are kept. A session is purged when its absolute expiry has
 //!   passed *or* it has been idle since `idle_before`; the store learns the idle timeout
-//!   only at purge time ([`Store::purge_expired`](crate::store::Store::purge_expired)), so
+//!   only at purge time ([`ExpiredDeletion::purge_expired`](crate::store::ExpiredDeletion::purge_expired)), so
 //!   no single key orders sessions by "whichever comes first". With the last-activity index
 //!   alone, a session past its absolute expiry but recently used would be found only by
 //!   scanning every recently used session, in the writer thread, at every purge; with the

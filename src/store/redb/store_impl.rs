@@ -11,90 +11,13 @@ use crate::{
     store::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenRecord, EndSessions, ImportedUser,
         ListedUser, PasswordReset, Purged, ResetRecord, SecondFactorChange, SecondFactorRecord,
-        SessionEntry, SessionRecord, Store, UserQuery, UserUpdate, VerifiedSession,
+        SessionEntry, SessionRecord, UserQuery, UserUpdate, VerifiedSession, prelude::*,
     },
     token::TokenDigest,
     user::{User, UserId},
 };
 
-impl Store for RedbStore {
-    async fn add_unconfirmed_user(
-        &self,
-        email: &str,
-        hashed_password: &str,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        stale_before: SystemTime,
-    ) -> Result<User, StoreError> {
-        let email = email.trim().to_owned();
-        let hash = hashed_password.to_owned();
-        self.write(move |txn| {
-            let user = users::add_unconfirmed(txn, email, hash, record.created, stale_before)?;
-            let record = EmailTokenRecord {
-                user_id: user.id,
-                generation: user.generation,
-                ..record
-            };
-            email_tokens::insert(txn, token, &record)?;
-            Ok(user)
-        })
-        .await
-    }
-
-    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
-        let email = email.to_owned();
-        self.write(move |txn| users::contest(txn, &email)).await
-    }
-
-    async fn confirm_with_new_password(
-        &self,
-        token: TokenDigest,
-        now: SystemTime,
-        hashed_password: String,
-    ) -> Result<User, StoreError> {
-        self.write(move |txn| email_tokens::confirm_with_password(txn, token, now, hashed_password))
-            .await
-    }
-
-    async fn replace_email_token(
-        &self,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        read: AccountVersion,
-    ) -> Result<(), StoreError> {
-        self.write(move |txn| email_tokens::replace(txn, token, &record, &read))
-            .await
-    }
-
-    async fn email_token(
-        &self,
-        token: TokenDigest,
-    ) -> Result<Option<EmailTokenRecord>, StoreError> {
-        self.read(|txn| email_tokens::get(txn, token))
-    }
-
-    async fn redeem_email_token(
-        &self,
-        token: TokenDigest,
-        now: SystemTime,
-    ) -> Result<EmailRedeemed, StoreError> {
-        self.write(move |txn| email_tokens::redeem(txn, token, now))
-            .await
-    }
-
-    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
-        self.read(|txn| second_factors::get(txn, id))
-    }
-
-    async fn update_second_factor(
-        &self,
-        id: UserId,
-        change: SecondFactorChange,
-    ) -> Result<bool, StoreError> {
-        self.write(move |txn| second_factors::update(txn, id, change))
-            .await
-    }
-
+impl UserStore for RedbStore {
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
         let email = email.trim().to_owned();
         let hash = hashed_password.to_owned();
@@ -134,6 +57,46 @@ impl Store for RedbStore {
             .await
     }
 
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        verified_hash: String,
+        new_hash: String,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| users::rehash(txn, id, &verified_hash, new_hash))
+            .await
+    }
+
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        stale_before: SystemTime,
+    ) -> Result<User, StoreError> {
+        let email = email.trim().to_owned();
+        let hash = hashed_password.to_owned();
+        self.write(move |txn| {
+            let user = users::add_unconfirmed(txn, email, hash, record.created, stale_before)?;
+            let record = EmailTokenRecord {
+                user_id: user.id,
+                generation: user.generation,
+                ..record
+            };
+            email_tokens::insert(txn, token, &record)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        let email = email.to_owned();
+        self.write(move |txn| users::contest(txn, &email)).await
+    }
+}
+
+impl SessionStore for RedbStore {
     async fn insert_session(
         &self,
         token: TokenDigest,
@@ -145,20 +108,19 @@ impl Store for RedbStore {
     }
 
     async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
-        let cache = &self.shared.cache;
-        if let Some(hit) = cache.get(&token.0) {
-            return Ok(Some(hit));
-        }
-        // After the cache, so that a hit does not pay for it: a cached session exists.
         if !self.shared.live.digests().maybe_present(&token.0) {
             return Ok(None);
         }
-        let epoch = cache.epoch();
-        let found = self.read_session(token)?;
-        if let Some(found) = &found {
-            cache.insert(epoch, token.0, found.clone());
-        }
-        Ok(found)
+        self.read_session(token)
+    }
+
+    /// No session, when the live-digest filter proves the digest is not stored (the filter
+    /// never misses a stored session: see [`super::live_digests`]); otherwise `None`, and the
+    /// caller awaits [`session`](SessionStore::session). A cached session is answered by the
+    /// cache in front of the store ([`CachedSessions`](crate::store::CachedSessions)), before
+    /// this.
+    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
+        (!self.shared.live.digests().maybe_present(&token.0)).then_some(None)
     }
 
     async fn touch_session(
@@ -189,7 +151,9 @@ impl Store for RedbStore {
         self.write(move |txn| sessions::remove_all_of(txn, id.0, which))
             .await
     }
+}
 
+impl TokenStore for RedbStore {
     async fn replace_reset_token(
         &self,
         token: TokenDigest,
@@ -209,13 +173,39 @@ impl Store for RedbStore {
             .await
     }
 
-    async fn rehash_password(
+    async fn replace_email_token(
         &self,
-        id: UserId,
-        verified_hash: String,
-        new_hash: String,
-    ) -> Result<bool, StoreError> {
-        self.write(move |txn| users::rehash(txn, id, &verified_hash, new_hash))
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        read: AccountVersion,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| email_tokens::replace(txn, token, &record, &read))
+            .await
+    }
+
+    async fn email_token(
+        &self,
+        token: TokenDigest,
+    ) -> Result<Option<EmailTokenRecord>, StoreError> {
+        self.read(|txn| email_tokens::get(txn, token))
+    }
+
+    async fn redeem_email_token(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+    ) -> Result<EmailRedeemed, StoreError> {
+        self.write(move |txn| email_tokens::redeem(txn, token, now))
+            .await
+    }
+
+    async fn confirm_with_new_password(
+        &self,
+        token: TokenDigest,
+        now: SystemTime,
+        hashed_password: String,
+    ) -> Result<User, StoreError> {
+        self.write(move |txn| email_tokens::confirm_with_password(txn, token, now, hashed_password))
             .await
     }
 
@@ -252,7 +242,24 @@ impl Store for RedbStore {
         self.write(move |txn| devices::remove_all_of(txn, id.0))
             .await
     }
+}
 
+impl SecondFactorStore for RedbStore {
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        self.read(|txn| second_factors::get(txn, id))
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| second_factors::update(txn, id, change))
+            .await
+    }
+}
+
+impl ExpiredDeletion for RedbStore {
     async fn purge_expired(
         &self,
         now: SystemTime,
@@ -272,17 +279,6 @@ impl Store for RedbStore {
         })
         .await
     }
-
-    /// What [`session`](Store::session) answers from memory, before it would read the file:
-    /// a cached session, or no session when the live-digest filter proves the digest is not
-    /// stored. Both are the same checks, in the same order, that `session` starts with (an
-    /// entry is cached only as read from the file, and every commit that changes or removes
-    /// it drops it before that write is answered; the filter never misses a stored session).
-    /// Otherwise `None`: the caller awaits `session`, which reads the file.
-    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
-        if let Some(hit) = self.shared.cache.get(&token.0) {
-            return Some(Some(hit));
-        }
-        (!self.shared.live.digests().maybe_present(&token.0)).then_some(None)
-    }
 }
+
+impl SharedThrottling for RedbStore {}

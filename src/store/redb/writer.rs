@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 use super::{live_digests::LiveDigests, snapshot::Snapshot};
 use crate::{
     error::{BackendError, StoreError},
-    store::session_cache::{Dirty, SessionCache},
+    store::cache::{Dirty, Subscribers},
 };
 
 /// At most this many writes share one commit.
@@ -126,11 +126,11 @@ where
 
 /// The writer thread's loop: takes what has queued up (at most [`MAX_BATCH`] writes), commits
 /// it in one transaction, publishes a new snapshot of the sessions (see [`super::snapshot`]),
-/// updates the filter of live digests and the session cache, then answers. Ends when every
+/// updates the filter of live digests and tells the session caches what changed, then answers. Ends when every
 /// sender of `jobs` is gone and the queue is empty.
 pub(super) fn run_writer(
     db: &Database,
-    cache: &SessionCache,
+    caches: &Subscribers,
     snapshot: &Snapshot,
     live: &LiveDigests,
     jobs: &Receiver<Box<dyn Job>>,
@@ -155,10 +155,10 @@ pub(super) fn run_writer(
             // Before anyone is answered: an answered logout is seen by every later request.
             Ok(()) => {
                 live.remove(&dirty.removed);
-                cache.invalidate(&dirty);
+                caches.invalidate(&dirty);
             }
             Err(e) => {
-                cache.clear();
+                caches.clear();
                 tracing::error!(error = %e, writes = batch.len(), "store commit failed");
             }
         }

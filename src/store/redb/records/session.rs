@@ -76,7 +76,7 @@ impl StoredSession<'_> {
         }
     }
 
-    /// What [`Store::session`](crate::store::Store::session) answers: the record and the
+    /// What [`SessionStore::session`](crate::store::SessionStore::session) answers: the record and the
     /// email (its one allocation).
     pub(in crate::store::redb) fn into_entry(self) -> SessionEntry {
         SessionEntry {

@@ -1,0 +1,244 @@
+//! The conformance suite of the [`Store`] trait: one set of generic async tests that every
+//! store must pass, instantiated for each store by [`conformance!`]:
+//!
+//! - `redb::*`: [`RedbStore`] on a real file in a temp dir;
+//! - `postgres::*` (feature `postgres`): `PgStore` on a fresh database of a real PostgreSQL
+//!   server (see `tests/support/postgres.rs`: `TEST_DATABASE_URL`, or a throwaway cluster;
+//!   without a server each test prints `skipped: <reason>`, or fails under
+//!   `REQUIRE_POSTGRES=1`).
+//!
+//! One file per area: `users.rs` (add, find, update, delete, list, import), `sessions.rs`,
+//! `resets.rs`, `devices.rs`, `credentials.rs` (the generation and compare-and-set rules),
+//! `races.rs` (concurrent registrations and credential changes), `purge.rs`, `auth.rs`
+//! (`Auth` over the store), `lifecycle.rs` (confirmation and email-change tokens),
+//! `second_factor.rs`, `lifecycle_races.rs` (their compare-and-sets under concurrency), and
+//! `unconfirmed.rs` (unconfirmed accounts against pre-hijacking: the contest, the expiry);
+//! `race_harness.rs` is what the two race files share. A new backend passes this suite by adding one arm to the macro.
+//!
+//! Times are whole seconds: the stores keep milliseconds.
+
+use crate::support;
+
+mod auth;
+mod credentials;
+mod devices;
+mod lifecycle;
+mod lifecycle_races;
+mod purge;
+mod race_harness;
+mod races;
+mod resets;
+mod second_factor;
+mod sessions;
+mod unconfirmed;
+mod users;
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tower_user_auth::{
+    User, UserId,
+    store::{
+        DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord, SessionRecord, prelude::*,
+    },
+    token::TokenDigest,
+};
+
+/// Now, to the whole second (what every store keeps exactly).
+pub fn now() -> SystemTime {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
+
+/// A session of `user` at generation 0, created and seen at `at`, ending `secs` later.
+pub fn session(user: UserId, at: SystemTime, secs: u64) -> SessionRecord {
+    SessionRecord {
+        user_id: user,
+        created: at,
+        last_seen: at,
+        expires: at + Duration::from_secs(secs),
+        generation: 0,
+    }
+}
+
+/// A reset token record of `user` issued at `at`, living `secs`.
+pub fn reset(user: UserId, at: SystemTime, secs: u64) -> ResetRecord {
+    ResetRecord {
+        user_id: user,
+        created: at,
+        expires: at + Duration::from_secs(secs),
+        generation: 0,
+    }
+}
+
+/// An email token record of `user` for `purpose`, issued at `at`, living `secs`.
+pub fn email_token(
+    user: UserId,
+    purpose: EmailTokenPurpose,
+    at: SystemTime,
+    secs: u64,
+) -> EmailTokenRecord {
+    EmailTokenRecord {
+        user_id: user,
+        purpose,
+        created: at,
+        expires: at + Duration::from_secs(secs),
+        generation: 0,
+    }
+}
+
+/// Adds the unconfirmed account `email` with password hash `hash` and its confirmation token
+/// `token` (issued at `at`, living `secs`), replacing no stale account.
+pub async fn add_unconfirmed<S: Store>(
+    store: &S,
+    email: &str,
+    hash: &str,
+    token: TokenDigest,
+    at: SystemTime,
+    secs: u64,
+) -> User {
+    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, secs);
+    store
+        .add_unconfirmed_user(email, hash, token, record, UNIX_EPOCH)
+        .await
+        .unwrap()
+}
+
+/// A device token record of `user` issued `age_secs` before `at`, living 90 days.
+pub fn device(user: UserId, at: SystemTime, age_secs: u64) -> DeviceRecord {
+    let created = at - Duration::from_secs(age_secs);
+    DeviceRecord {
+        user_id: user,
+        created,
+        expires: created + Duration::from_secs(90 * 24 * 3600),
+        failures: 0,
+    }
+}
+
+/// One `#[tokio::test]` per generic test, for each store: `redb::AREA::NAME` and
+/// `postgres::AREA::NAME`. Every test runs on a multi-thread runtime, so that the races race.
+macro_rules! conformance {
+    ($($area:ident: [$($test:ident),* $(,)?]),* $(,)?) => {
+        mod redb {
+            $(mod $area {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let dir = tempfile::tempdir().expect("temp dir");
+                        let path = dir.path().join("auth.redb");
+                        let store = tower_user_auth::store::RedbStore::open(path)
+                            .expect("open the redb store");
+                        crate::conformance::$area::$test(store).await;
+                    }
+                )*
+            })*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(mod $area {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let Some(db) = crate::support::postgres::database().await else {
+                            return;
+                        };
+                        crate::conformance::$area::$test(db.store().await).await;
+                    }
+                )*
+            })*
+        }
+    };
+}
+
+conformance! {
+    users: [
+        add_find_and_trim,
+        unknown_users_are_not_found,
+        emails_are_unique_by_their_key,
+        update_changes_email_and_ends_sessions,
+        update_refuses_an_ended_requesting_session,
+        delete_removes_everything_of_the_user,
+        list_pages_in_id_order,
+        import_keeps_hash_generation_and_creation,
+        verified_changes_are_compare_and_sets_on_the_session_and_the_generation,
+    ],
+    sessions: [
+        insert_get_and_find_the_owner,
+        cap_evicts_the_oldest,
+        touch_moves_forward_only,
+        delete_one_and_delete_of_user,
+        insert_for_an_unknown_user_is_not_found,
+        the_answer_without_waiting_is_the_answer_of_session,
+    ],
+    resets: [
+        only_the_newest_token_lives,
+        a_token_is_issued_only_for_the_account_as_read,
+        a_refused_reset_changes_nothing,
+        a_good_reset_is_one_transaction,
+    ],
+    devices: [
+        cap_evicts_the_oldest,
+        failures_count_per_account_and_revoke_at_the_limit,
+        they_survive_a_password_change_and_go_with_their_user,
+    ],
+    credentials: [
+        a_new_hash_is_a_compare_and_set_that_advances_the_generation,
+        sessions_are_inserted_only_at_the_current_generation,
+        rehash_is_a_compare_and_set_on_the_hash,
+        a_reset_keeping_sessions_moves_them,
+        an_email_change_revokes_the_reset_token,
+        every_change_of_credentials_advances_the_generation_and_kills_earlier_tokens,
+        a_token_of_another_generation_redeems_nothing,
+    ],
+    races: [
+        sixteen_racing_registrations_of_one_email_make_one_account,
+        racing_password_changes_one_wins,
+        insert_session_racing_a_password_change_leaves_no_old_session,
+        racing_resets_with_one_token_one_wins,
+        racing_device_failures_never_exceed_the_limit,
+        an_email_change_is_seen_by_every_later_session_look_up,
+        a_verified_deletion_racing_a_reset_never_follows_it,
+        a_verified_factor_removal_racing_a_reset_never_follows_it,
+    ],
+    purge: [
+        removes_what_is_expired_and_keeps_what_is_live,
+    ],
+    lifecycle: [
+        unconfirmed_accounts_are_confirmed_by_their_token,
+        email_tokens_are_one_per_kind_and_issued_for_the_account_as_read,
+        an_email_change_token_moves_the_account,
+        update_confirms_and_a_new_email_revokes_email_tokens,
+        delete_removes_email_tokens_and_the_factor,
+        purge_removes_expired_email_tokens,
+    ],
+    second_factor: [
+        second_factor_changes_are_compare_and_sets,
+        import_keeps_confirmation_and_second_factor,
+    ],
+    lifecycle_races: [
+        racing_use_steps_accept_a_step_once,
+        a_recovery_code_used_at_once_is_consumed_once,
+        enable_racing_a_new_begin_one_applies,
+        an_email_token_redeemed_at_once_is_redeemed_once,
+        an_email_change_racing_a_registration_of_the_address_one_owns_it,
+        delete_user_racing_insert_session_leaves_no_session,
+        an_email_change_by_token_is_seen_by_every_later_session_look_up,
+        delete_user_racing_lifecycle_writes_leaves_no_token,
+    ],
+    auth: [
+        auth_works_on_the_store,
+        step_ups_at_once_leave_one_fresh_session,
+    ],
+    unconfirmed: [
+        a_registration_attempt_marks_an_unconfirmed_account_contested,
+        confirming_with_a_new_password_is_one_transaction,
+        a_reset_by_mail_confirms_and_ends_the_contest,
+        the_purge_removes_expired_unconfirmed_accounts,
+        a_registration_replaces_an_expired_unconfirmed_account,
+        import_keeps_the_contest,
+        a_contest_racing_a_confirmation_is_one_or_the_other,
+    ],
+}

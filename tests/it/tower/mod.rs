@@ -1,0 +1,4 @@
+//! The layer in a plain tower stack, and the guards.
+
+mod guard;
+mod stack;
