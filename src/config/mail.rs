@@ -113,7 +113,11 @@ mod tests {
     /// What each mailer of a configuration receives, one line per message.
     fn received(mailers: &Mailers, mail: &Mail) -> Option<&'static str> {
         let (hook, mailer) = mailers.of(mail);
-        mailer.map(|m| m.send("bob@example.com", mail).map(|()| hook).unwrap_or("failed"))
+        mailer.map(|m| {
+            m.send("bob@example.com", mail)
+                .map(|()| hook)
+                .unwrap_or("failed")
+        })
     }
 
     #[test]

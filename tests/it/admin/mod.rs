@@ -22,7 +22,7 @@ use support::{DB_FILE, GOOD_PW, OTHER_PW, hardened_config, start_time, unthrottl
 use tempfile::TempDir;
 use tower_user_auth::{
     Auth, ManualClock, StoreError, UserId,
-    auth::LoggedIn,
+    auth::{LoggedIn, Login},
     store::{EmailTokenPurpose, EmailTokenRecord, ImportedUser, ListedUser, RedbStore, prelude::*},
     token::TokenDigest,
 };
@@ -111,7 +111,7 @@ async fn log_in(auth: &Auth, email: &str) -> LoggedIn {
 
 /// Logs `email` in with `password` on any store.
 async fn log_in_with<S: Store>(auth: &Auth<S>, email: &str, password: &str) -> LoggedIn {
-    auth.log_in(email, password, None)
+    auth.log_in(Login::new(email, password))
         .await
         .expect("log in")
         .expect("right password")
@@ -344,7 +344,7 @@ async fn export_then_import_into_a_second_file_keeps_passwords_and_generations()
             .await
             .expect("carol");
         let session = auth
-            .log_in("carol@example.com", OTHER_PW, None)
+            .log_in(Login::new("carol@example.com", OTHER_PW))
             .await
             .expect("log in")
             .expect("right password");
@@ -400,7 +400,10 @@ async fn export_then_import_into_a_second_file_keeps_passwords_and_generations()
 
     let auth = Auth::open(&target, unthrottled(hardened_config())).expect("open the import");
     for email in ["alice@example.com", "carol@example.com"] {
-        let login = auth.log_in(email, GOOD_PW, None).await.expect("log in");
+        let login = auth
+            .log_in(Login::new(email, GOOD_PW))
+            .await
+            .expect("log in");
         let login = login.expect("the same password logs in");
         assert_eq!(login.session.generation, login.user.generation);
     }
@@ -532,7 +535,9 @@ async fn the_store_lists_users_by_page_and_imports_them_under_new_ids() {
         store.import_user(again).await,
         Err(StoreError::EmailTaken)
     ));
-    let login = auth.log_in("imported@example.com", GOOD_PW, None).await;
+    let login = auth
+        .log_in(Login::new("imported@example.com", GOOD_PW))
+        .await;
     let login = login.expect("log in").expect("the imported hash verifies");
     assert_eq!(login.session.generation, 7);
 }

@@ -7,7 +7,10 @@ use std::{sync::Arc, time::Duration};
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
 use tower_user_auth::{
-    Auth, AuthError, ManualClock, auth::Reauthentication, compat::SeedApi, store::prelude::*,
+    Auth, AuthError, ManualClock,
+    auth::{Login, Reauthentication},
+    compat::SeedApi,
+    store::prelude::*,
 };
 
 use crate::conformance::{now, support};
@@ -50,7 +53,7 @@ pub async fn step_ups_at_once_leave_one_fresh_session<S: Store>(store: S) {
     let pw = "correct horse battery staple";
     auth.register("step@b.io", pw, None).await.unwrap();
     let mut token = auth
-        .log_in("step@b.io", pw, None)
+        .log_in(Login::new("step@b.io", pw))
         .await
         .unwrap()
         .expect("logged in")

@@ -594,7 +594,7 @@ async fn a_cross_site_form_is_refused_even_with_method() {
 /// The whole flow over a real socket: log in by form, end the session by form.
 #[tokio::test]
 async fn the_flow_over_a_real_socket() {
-    let (auth, _dir) = support::auth(unthrottled(AuthConfig::seed().with_bcrypt_cost(4)));
+    let (auth, _dir) = support::auth(unthrottled(AuthConfig::compat().with_bcrypt_cost(4)));
     let server = serve_echo(&auth).await;
     let c = &server.http;
     let accept = [("accept", support::BROWSER_ACCEPT)];

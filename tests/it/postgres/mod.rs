@@ -24,6 +24,7 @@ use support::{Body, assert_error, call, cookie_header, request_from};
 use tokio::sync::Barrier;
 use tower_user_auth::{
     Auth, AuthConfig, AuthError, ManualClock, StoreError, ThrottleConfig, UserId,
+    auth::Login,
     compat::SeedApi,
     store::{
         AccountVersion, CachedSessions, EndSessions, PasswordReset, PgStore, ResetRecord,
@@ -904,7 +905,10 @@ fn ip(s: &str) -> Option<IpAddr> {
 /// A login on `auth`: `Ok(true)` logged in, `Ok(false)` refused (401), `Err(wait)` throttled
 /// (429); any other error fails the test.
 async fn login(auth: &Auth<PgStore>, email: &str, pw: &str, client: &str) -> Result<bool, u64> {
-    match auth.log_in(email, pw, ip(client)).await {
+    match auth
+        .log_in(Login::new(email, pw).with_client(ip(client)))
+        .await
+    {
         Ok(found) => Ok(found.is_some()),
         Err(AuthError::Throttled { retry_after }) => Err(retry_after.as_secs()),
         Err(e) => panic!("login of {email} from {client}: {e}"),
@@ -1096,7 +1100,7 @@ async fn shared_concurrent_password_changes_with_the_right_password_are_not_thro
         let email = format!("typist{round}@example.com");
         a.register(&email, support::GOOD_PW, None).await.unwrap();
         let session = a
-            .log_in(&email, support::GOOD_PW, ip("192.0.2.5"))
+            .log_in(Login::new(&email, support::GOOD_PW).with_client(ip("192.0.2.5")))
             .await
             .unwrap()
             .expect("logged in")
@@ -1201,8 +1205,8 @@ async fn shared_email_change_mail_and_oracle_quotas() {
     let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let hook = {
         let sent = Arc::clone(&sent);
-        move |_: &str, message: &tower_user_auth::hook::AccountEmail| {
-            if let tower_user_auth::hook::AccountEmail::EmailChange(_) = message {
+        move |_: &str, message: &tower_user_auth::hook::Mail| {
+            if let tower_user_auth::hook::Mail::EmailChange(_) = message {
                 sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             Ok::<(), tower_user_auth::BoxError>(())
@@ -1214,7 +1218,7 @@ async fn shared_email_change_mail_and_oracle_quotas() {
     let config = support::hardened_config()
         .with_throttle(throttle)
         .with_email_confirmation(true)
-        .with_account_email_hook(hook)
+        .with_mailer(hook)
         // The session outlives the hour the test waits.
         .with_session_idle_timeout(Duration::from_secs(2 * 3600));
     let (a, b, clock) = two_instances(&db, config).await;
@@ -1233,7 +1237,7 @@ async fn shared_email_change_mail_and_oracle_quotas() {
             .unwrap();
     }
     let session = a
-        .log_in("bob@example.com", pw, None)
+        .log_in(Login::new("bob@example.com", pw))
         .await
         .unwrap()
         .unwrap()
@@ -1285,7 +1289,7 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
     let (email, pw) = ("owner@example.com", support::GOOD_PW);
     a.register(email, pw, None).await.unwrap();
     let first = a
-        .log_in(email, pw, ip("203.0.113.7"))
+        .log_in(Login::new(email, pw).with_client(ip("203.0.113.7")))
         .await
         .unwrap()
         .expect("logged in");
@@ -1304,7 +1308,11 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
         );
     }
     let owner = b
-        .log_in_with_device(email, pw, ip("203.0.113.7"), Some(&device))
+        .log_in(
+            Login::new(email, pw)
+                .with_client(ip("203.0.113.7"))
+                .with_device(Some(&device)),
+        )
         .await
         .expect("no error")
         .expect("the owner logs in with the device token from A");
@@ -1314,7 +1322,7 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
     let (email, home) = ("typist@example.com", "203.0.113.8");
     a.register(email, pw, None).await.unwrap();
     let first = b
-        .log_in(email, pw, ip(home))
+        .log_in(Login::new(email, pw).with_client(ip(home)))
         .await
         .unwrap()
         .expect("logged in");
@@ -1325,7 +1333,11 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
     }
     assert!(login(&a, email, pw, home).await.is_err(), "held back");
     let with_device = a
-        .log_in_with_device(email, pw, ip(home), Some(&device))
+        .log_in(
+            Login::new(email, pw)
+                .with_client(ip(home))
+                .with_device(Some(&device)),
+        )
         .await;
     assert!(matches!(with_device, Ok(Some(_))), "{with_device:?}");
     assert_eq!(login(&b, email, "mistyped again", home).await, Ok(false));
@@ -1564,7 +1576,7 @@ async fn failed_login_cost() {
             let t = Instant::now();
             assert!(
                 memory
-                    .log_in(&email, "wrong guess", client)
+                    .log_in(Login::new(&email, "wrong guess").with_client(client))
                     .await
                     .unwrap()
                     .is_none()
@@ -1573,7 +1585,7 @@ async fn failed_login_cost() {
             let t = Instant::now();
             assert!(
                 shared
-                    .log_in(&email, "wrong guess", client)
+                    .log_in(Login::new(&email, "wrong guess").with_client(client))
                     .await
                     .unwrap()
                     .is_none()
