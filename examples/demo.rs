@@ -39,7 +39,8 @@
 //! `AUTH_REQUIRE_EMAIL_CONFIRMATION` (off), `AUTH_UNCONFIRMED_LIFETIME` (seconds an
 //! unconfirmed account and its tokens live, 604800), `AUTH_SECRET_KEY` (the key TOTP secrets are
 //! sealed under, 32 random bytes in standard base64: `openssl rand -base64 32`; without it
-//! TOTP is off, said in one log line) and the `AUTH_*` options listed in the README.
+//! TOTP is off, said in one log line) and the `AUTH_*` options listed in
+//! `docs/configuration.md` (the guide's configuration page).
 //! Its development mailer prints tokens on standard output (`examples/common/mailer.rs`). Every problem with them is reported at once, before
 //! the server starts (exit code 2). Serves through `tower_user_auth::serve::Server` (header
 //! and idle timeouts, connection caps: `AUTH_HEADER_READ_TIMEOUT`, `AUTH_IDLE_TIMEOUT`,

@@ -1,5 +1,7 @@
-//! The README's snippet: any hyper/tower app behind `AuthLayer`, served by the crate's
-//! hardened accept loop (`tower_user_auth::serve`).
+//! The README's tower snippet: any hyper/tower app behind `AuthLayer`, served by the crate's
+//! hardened accept loop (`tower_user_auth::serve`: header (20 s) and idle (60 s) timeouts,
+//! connection caps (256 per client, 10,000 in all), each request's client address for
+//! throttling, graceful shutdown on Ctrl-C).
 //!
 //! Try it:
 //!
@@ -22,13 +24,10 @@ use tower::ServiceBuilder;
 use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser, serve::Server};
 
 async fn app(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
-    let who = req
-        .extensions()
-        .get::<AuthenticatedUser>()
-        .map_or("stranger".into(), |u| u.email.clone());
-    Ok(Response::new(Full::new(Bytes::from(format!(
-        "hello {who}"
-    )))))
+    let user = req.extensions().get::<AuthenticatedUser>();
+    let who = user.map_or("stranger", |user| user.email.as_str());
+    let body = format!("hello {who}");
+    Ok(Response::new(Full::new(Bytes::from(body))))
 }
 
 #[tokio::main]
@@ -37,13 +36,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let service = ServiceBuilder::new()
         .layer(AuthLayer::new(auth))
         .service_fn(app);
-    // Header (20 s) and idle (60 s) timeouts, connection caps (256 per client, 10,000 in
-    // all), each request's client address for throttling, graceful shutdown on Ctrl-C.
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
     Server::bind("127.0.0.1:3000")
         .await?
-        .serve(service, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .serve(service, ctrl_c)
         .await;
     Ok(())
 }

@@ -1,10 +1,25 @@
 //! User accounts for any [tower] service: one [`AuthLayer`] that serves register, log in, log
-//! out, profile and password reset, validates the session cookie on every other request, and
-//! hands the [`AuthenticatedUser`] to the wrapped service in the request extensions.
+//! out, profile, password change and reset (and, as configured, email confirmation, email
+//! change, account deletion and a TOTP second factor), validates the session cookie on every
+//! other request, and hands the [`AuthenticatedUser`] to the wrapped service in the request
+//! extensions.
 //!
-//! Accounts and sessions live in an embedded [redb] file ([`store::RedbStore`]), behind the
-//! [`store::Store`] trait. Passwords are hashed with bcrypt on a dedicated thread pool;
-//! session ids and reset tokens are random UUIDs of which only SHA-256 digests are stored.
+//! Accounts and sessions live in an embedded [redb] file ([`store::RedbStore`]) or, with the
+//! feature `postgres`, in PostgreSQL (`store::PgStore`, for several instances on one
+//! database), behind the [`store::Store`] trait. Passwords are hashed with bcrypt on a
+//! dedicated thread pool; session ids and tokens are random, and only their SHA-256 digests
+//! are stored.
+//!
+//! # The guide
+//!
+//! [`guide`] has a page per topic: [routes](guide::routes), [profiles](guide::profiles),
+//! [configuration](guide::configuration) (every option and its `AUTH_*` variable),
+//! [axum](guide::axum), [tower and hyper](guide::tower), [pages and forms](guide::pages),
+//! [the account lifecycle](guide::account), [second factor](guide::second_factor),
+//! [PostgreSQL and many instances](guide::postgres), [the admin command line](guide::admin),
+//! [operations](guide::operations), [security](guide::security),
+//! [benchmarks](guide::benchmarks), [testing](guide::testing) and a
+//! [comparison](guide::comparison) with axum-login and tower-sessions.
 //!
 //! # Example
 //!
@@ -41,7 +56,8 @@
 //!
 //! # Architecture
 //!
-//! Layers, bottom to top, each knowing only those below it:
+//! Layers, bottom to top, each knowing only those below it (`ARCHITECTURE.md`, at the root of
+//! the repository, draws the request flow and says where a new capability goes):
 //!
 //! | layer | modules |
 //! | --- | --- |
@@ -49,7 +65,7 @@
 //! | storage | [`store`] (the trait, [`store::RedbStore`], and `store::PgStore` with the feature `postgres`) |
 //! | service | [`auth`] ([`Auth`]), [`config`] ([`AuthConfig`]), [`throttle`], [`hook`] |
 //! | compatibility | [`compat`]: the method names of the Python service this crate re-creates |
-//! | HTTP | [`AuthLayer`], [`AuthService`] and their private modules (routes, extraction, cookies, body deadline) |
+//! | HTTP | [`AuthLayer`], [`AuthService`], the guards [`RequireAuth`] and [`RequireRecentAuth`], and their private modules (routes, extraction, cookies, body deadline, CSRF) |
 //! | server | `serve` (feature `server`, on by default): the hyper accept loop with timeouts and connection caps |
 //! | integration | `axum` (feature `axum`): [`AuthenticatedUser`] as an axum extractor; knows only the HTTP layer's public types and its JSON answer |
 //!
@@ -59,7 +75,8 @@
 //! | --- | --- | --- |
 //! | `server` | yes | `serve::Server`, the hyper accept loop with header/idle timeouts and connection caps |
 //! | `axum` | no | axum 0.8: `AuthenticatedUser` and `Option<AuthenticatedUser>` as extractors (module `axum`), and the client address read from axum's `ConnectInfo<SocketAddr>` |
-//! | `postgres` | no | `store::PgStore`: the store on PostgreSQL (tokio-postgres, deadpool-postgres); one instance per database until cross-instance cache invalidation and shared throttling land |
+//! | `postgres` | no | `store::PgStore`: the store on PostgreSQL (tokio-postgres, deadpool-postgres), for several instances on one database: each instance's session cache kept coherent by `LISTEN`/`NOTIFY`, login throttling and quotas shared in the database ([guide](guide::postgres)) |
+//! | `admin` | no | the `tower-user-auth-admin` command line: users, sessions, purge, statistics, export and import ([guide](guide::admin)) |
 //!
 //! [tower]: https://docs.rs/tower
 //! [redb]: https://docs.rs/redb
@@ -75,6 +92,7 @@ pub mod clock;
 pub mod compat;
 pub mod config;
 pub mod error;
+pub mod guide;
 pub mod hook;
 mod http;
 pub mod password;

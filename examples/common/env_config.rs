@@ -1,6 +1,6 @@
 //! The demo's configuration from its environment: `AUTH_PROFILE`, `BCRYPT_COST` and the
-//! `AUTH_*` variables (the README lists them), every problem noted instead of stopping at the
-//! first, so that the demo reports them all at once before it starts.
+//! `AUTH_*` variables (`docs/configuration.md` lists them), every problem noted instead of
+//! stopping at the first, so that the demo reports them all at once before it starts.
 //!
 //! Not declared in `examples/common/mod.rs`: the load benchmark's peer server includes that
 //! module without the configuration it does not read. The demo declares it by path.

@@ -105,6 +105,10 @@ pub mod prelude {
 /// Implementations decide where the work runs; callers on an async runtime expect that no
 /// method blocks a worker thread on disk or network I/O for long.
 ///
+/// An optional capability ([`ExpiredDeletion`]) or a feature's own store concern is a
+/// bound beside `Store` (`S: Store + ExpiredDeletion`), never one of its supertraits: a
+/// store written for `Store` keeps compiling when a feature lands.
+///
 /// [`Auth`](crate::Auth) runs over any store ([`Auth::new`](crate::Auth::new)); code written
 /// against the trait works with each of them:
 ///

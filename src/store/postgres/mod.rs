@@ -19,27 +19,31 @@
 //!
 //! - [`migrate`]: the versioned migrations (`migrations/*.sql`), applied at start-up under
 //!   an advisory lock;
-//! - [`users`], [`sessions`], [`resets`], [`devices`], [`email_tokens`], [`second_factors`]:
-//!   the operations on each table;
+//! - by concern, each the store trait it implements beside its operations on the tables
+//!   (one statement on a pooled connection, or one transaction; see each operation's comment
+//!   for its locks): [`users`] ([`UserStore`](super::UserStore)), [`sessions`]
+//!   ([`SessionStore`](super::SessionStore), reading through the session cache), [`tokens`]
+//!   ([`TokenStore`](super::TokenStore): [`resets`], [`email_tokens`], [`devices`]),
+//!   [`second_factor`] ([`SecondFactorStore`](super::SecondFactorStore)), [`expired`]
+//!   ([`ExpiredDeletion`](super::ExpiredDeletion)) and [`throttle`]
+//!   ([`SharedThrottling`](super::SharedThrottling): the shared throttle's counters,
+//!   `UNLOGGED`, counted with atomic upserts). Those that change sessions or users notify the
+//!   other instances' caches from their transaction and invalidate this instance's after it;
 //! - [`notify`]: the session cache, its notifications and its lease;
-//! - [`throttle`]: the shared throttle's counters (`UNLOGGED`), counted with atomic upserts;
-//! - `store_impl`: the [`Store`](super::Store) trait over those operations;
 //! - [`errors`]: PostgreSQL's and the pool's errors as [`StoreError`]s.
 //!
 //! The schema, its indexes and the transactions (`schema.md`, also in [`PgStore`]'s docs):
 //!
 #![doc = include_str!("schema.md")]
 
-mod devices;
-mod email_tokens;
 mod errors;
+mod expired;
 mod migrate;
 mod notify;
-mod resets;
-mod second_factors;
+mod second_factor;
 mod sessions;
-mod store_impl;
 pub(crate) mod throttle;
+mod tokens;
 mod users;
 
 use std::{
@@ -53,7 +57,11 @@ use std::{
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime, Transaction};
 use tokio_postgres::{NoTls, Row};
 
-use self::{errors::PgError, notify::Caches};
+use self::{
+    errors::PgError,
+    notify::Caches,
+    tokens::{devices, email_tokens, resets},
+};
 use crate::{
     error::StoreError,
     store::cache::{
@@ -309,7 +317,7 @@ impl PgStore {
     /// ```no_run
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tower_user_auth::store::{PgStore, Store};
+    /// use tower_user_auth::store::{PgStore, prelude::*};
     ///
     /// let store = PgStore::connect("postgres://auth:secret@127.0.0.1/auth").await?;
     /// let user = store.add_user("ann@example.com", "$2b$12$...").await?;

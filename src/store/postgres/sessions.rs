@@ -1,4 +1,6 @@
-//! Sessions: the `sessions` table, by token digest, with its indexes by user and by time.
+//! Sessions: [`SessionStore`] for [`PgStore`] (reading through the session cache, see
+//! [`notify`](super::notify)) over the `sessions` table, by token digest, with its indexes by
+//! user and by time.
 
 use std::time::SystemTime;
 
@@ -12,6 +14,77 @@ use crate::{
     token::TokenDigest,
     user::UserId,
 };
+
+use crate::store::postgres::{PgStore, dirty_user};
+use crate::store::{SessionStore, cache::Dirty};
+
+impl SessionStore for PgStore {
+    async fn insert_session(
+        &self,
+        token: TokenDigest,
+        session: SessionRecord,
+        max_per_user: Option<usize>,
+    ) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            Box::pin(async move {
+                let changed = insert(tx, token, &session, max_per_user).await?;
+                let mut dirty = Dirty::default();
+                dirty.sessions.extend(changed);
+                Ok(((), dirty))
+            })
+        })
+        .await
+    }
+
+    async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
+        get(&self.client().await?, token).await
+    }
+
+    async fn touch_session(
+        &self,
+        token: TokenDigest,
+        last_seen: SystemTime,
+    ) -> Result<(), StoreError> {
+        let touched = touch(&self.client().await?, token, last_seen).await;
+        self.invalidate(&dirty_session(token));
+        touched
+    }
+
+    async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
+        let removed = remove(&self.client().await?, token).await;
+        self.invalidate(&dirty_session(token));
+        removed
+    }
+
+    async fn sessions_of(
+        &self,
+        id: UserId,
+    ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+        of_user(&self.client().await?, id).await
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        id: UserId,
+        which: EndSessions,
+    ) -> Result<usize, StoreError> {
+        let Some(id) = super::db_id(id) else {
+            return Ok(0);
+        };
+        self.write(move |tx| {
+            Box::pin(async move {
+                let ended = end(tx, id, which).await?;
+                let dirty = if ended > 0 {
+                    dirty_user(id)
+                } else {
+                    Dirty::default()
+                };
+                Ok((ended, dirty))
+            })
+        })
+        .await
+    }
+}
 
 /// The columns [`record_of`] reads, from its first, in a `SELECT`.
 const SESSION_COLUMNS: &str = "sessions.user_id, sessions.created, sessions.last_seen, \
@@ -254,4 +327,11 @@ pub(super) async fn purge(
         .execute(&stmt, &[&db_time(now), &db_time(idle_before)])
         .await?;
     Ok(count(removed))
+}
+
+/// What changed one session.
+fn dirty_session(token: TokenDigest) -> Dirty {
+    let mut dirty = Dirty::default();
+    dirty.sessions.insert(token.0);
+    dirty
 }

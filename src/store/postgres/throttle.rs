@@ -19,8 +19,8 @@ use std::{
 use deadpool_postgres::{GenericClient, Pool};
 use tokio::sync::Notify;
 
-use super::{db_time, errors};
-use crate::error::StoreError;
+use super::{PgStore, db_time, errors};
+use crate::{error::StoreError, store::SharedThrottling, throttle::SharedThrottle};
 
 /// A counter's kind, the table's `kind` column.
 pub(crate) mod kind {
@@ -270,4 +270,12 @@ pub(super) async fn purge(
 ) -> Result<u64, StoreError> {
     let stmt = client.prepare_cached(PURGE).await?;
     Ok(client.execute(&stmt, &[&db_time(now), &limit]).await?)
+}
+
+impl SharedThrottling for PgStore {
+    /// The `throttle` table's counters: every instance on this database enforces the same
+    /// limits.
+    fn shared_throttle(&self) -> Option<SharedThrottle> {
+        Some(SharedThrottle::postgres(Counters::new(self.pool.clone())))
+    }
 }

@@ -239,7 +239,7 @@ fn v3_to_v4(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// version 4 is confirmed (it is not in the unconfirmed set) and has no second factor, and
 /// its sessions, reset token and device tokens stay as they were.
 fn v4_to_v5(txn: &WriteTransaction) -> Result<(), StoreError> {
-    v5::create_lifecycle_tables(txn)
+    v5::create_added_tables(txn)
 }
 
 /// Rewrites table `old` as `new` (same name, other types): `copy` inserts each old entry into

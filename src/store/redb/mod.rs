@@ -10,26 +10,27 @@
 //! - [`snapshot`]: the snapshot of the `sessions` table that session look-ups read, which the
 //!   writer republishes after every commit, before it invalidates the session cache and
 //!   answers (the ordering is in that module's docs);
-//! - [`users`], [`sessions`], [`resets`], [`devices`], [`email_tokens`], [`second_factors`]:
-//!   the operations on each kind of record, inside a transaction;
-//! - `store_impl`: the [`Store`](super::Store) trait over those operations;
+//! - by concern, each the store trait it implements beside its operations inside a
+//!   transaction (reads on the caller's thread, writes on the writer thread): [`users`]
+//!   ([`UserStore`](super::UserStore)), [`sessions`] ([`SessionStore`](super::SessionStore)),
+//!   [`tokens`] ([`TokenStore`](super::TokenStore): [`resets`], [`email_tokens`],
+//!   [`devices`]), [`second_factor`] ([`SecondFactorStore`](super::SecondFactorStore)) and
+//!   [`expired`] ([`ExpiredDeletion`](super::ExpiredDeletion));
 //! - `errors`: redb's errors as [`StoreError`].
 
-mod devices;
-mod email_tokens;
 mod errors;
+mod expired;
 mod hash_form;
 mod live_digests;
 mod migrate;
 mod prefix_set;
 mod records;
-mod resets;
 mod schema;
-mod second_factors;
+mod second_factor;
 mod sessions;
 mod snapshot;
-mod store_impl;
 mod time_index;
+mod tokens;
 mod users;
 mod writer;
 
@@ -49,6 +50,7 @@ use self::{
     live_digests::LiveDigestFilter,
     schema::{EMAIL_TOKENS, RESETS, SESSIONS, UNCONFIRMED, USERS},
     snapshot::Snapshot,
+    tokens::{devices, email_tokens, resets},
     writer::{Job, Pending},
 };
 use super::SessionEntry;
@@ -75,7 +77,7 @@ const DEFAULT_WRITE_QUEUE: usize = 4096;
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use tower_user_auth::store::{RedbStore, Store, UserQuery};
+/// use tower_user_auth::store::{RedbStore, UserQuery, prelude::*};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let store = RedbStore::open(dir.path().join("auth.redb"))?;
@@ -245,6 +247,10 @@ impl RedbStoreBuilder {
         self.open_database(db)
     }
 }
+
+/// Not shared: the file belongs to one process, so the throttle's counters stay in its
+/// memory ([`shared_throttle`](super::SharedThrottling::shared_throttle) is `None`).
+impl super::SharedThrottling for RedbStore {}
 
 impl fmt::Debug for RedbStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -219,7 +219,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(USER_RESET)?;
     txn.open_table(RESET_EXPIRY)?;
     create_device_tables(txn)?;
-    create_lifecycle_tables(txn)?;
+    create_email_token_second_factor_and_unconfirmed_tables(txn)?;
     create_unconfirmed_tables(txn)
 }
 
@@ -231,9 +231,11 @@ pub(super) fn create_unconfirmed_tables(txn: &WriteTransaction) -> Result<(), St
     Ok(())
 }
 
-/// Opens the tables of the account lifecycle (email tokens, second factors, unconfirmed
-/// accounts), creating them (empty) if they are missing.
-fn create_lifecycle_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+/// Opens the tables of email tokens, second factors and unconfirmed accounts (version 5
+/// added them), creating them (empty) if they are missing.
+fn create_email_token_second_factor_and_unconfirmed_tables(
+    txn: &WriteTransaction,
+) -> Result<(), StoreError> {
     txn.open_table(EMAIL_TOKENS)?;
     txn.open_table(USER_EMAIL_TOKENS)?;
     txn.open_table(EMAIL_TOKEN_EXPIRY)?;

@@ -1,4 +1,4 @@
-//! Sessions: the `sessions` table (each session with its owner's email), its index by user,
+//! Sessions: [`SessionStore`] for [`RedbStore`] over the `sessions` table (each session with its owner's email), its index by user,
 //! and its two time indexes (absolute expiry and last activity) that the purge ranges over.
 //!
 //! The indexes hold the digest's 8-byte [`prefix`](time_index::prefix), not the digest: a
@@ -6,9 +6,12 @@
 //! ([`with_prefix`]), whose fields then say which one an index entry is for. An index entry
 //! is removed only when no session with its prefix still needs it.
 
+use std::time::SystemTime;
+
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
 
 use super::{
+    RedbStore,
     records::{StoredSession, millis},
     schema::{SESSION_EXPIRY, SESSION_IDLE, SESSIONS, USER_SESSIONS},
     time_index::{self, SessionTimeKey},
@@ -16,9 +19,65 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, SessionEntry, SessionRecord},
+    store::{EndSessions, SessionEntry, SessionRecord, SessionStore},
     token::TokenDigest,
+    user::UserId,
 };
+
+impl SessionStore for RedbStore {
+    async fn insert_session(
+        &self,
+        token: TokenDigest,
+        session: SessionRecord,
+        max_per_user: Option<usize>,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| insert(txn, token, &session, max_per_user))
+            .await
+    }
+
+    async fn session(&self, token: TokenDigest) -> Result<Option<SessionEntry>, StoreError> {
+        if !self.shared.live.digests().maybe_present(&token.0) {
+            return Ok(None);
+        }
+        self.read_session(token)
+    }
+
+    /// No session, when the live-digest filter proves the digest is not stored (the filter
+    /// never misses a stored session: see [`super::live_digests`]); otherwise `None`, and the
+    /// caller awaits [`session`](SessionStore::session). A cached session is answered by the
+    /// cache in front of the store ([`CachedSessions`](crate::store::CachedSessions)), before
+    /// this.
+    fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
+        (!self.shared.live.digests().maybe_present(&token.0)).then_some(None)
+    }
+
+    async fn touch_session(
+        &self,
+        token: TokenDigest,
+        last_seen: SystemTime,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| touch(txn, token, last_seen)).await
+    }
+
+    async fn delete_session(&self, token: TokenDigest) -> Result<bool, StoreError> {
+        self.write(move |txn| remove(txn, token.0)).await
+    }
+
+    async fn sessions_of(
+        &self,
+        id: UserId,
+    ) -> Result<Vec<(TokenDigest, SessionRecord)>, StoreError> {
+        self.read(|txn| of_user(txn, id.0))
+    }
+
+    async fn delete_sessions_of(
+        &self,
+        id: UserId,
+        which: EndSessions,
+    ) -> Result<usize, StoreError> {
+        self.write(move |txn| remove_all_of(txn, id.0, which)).await
+    }
+}
 
 /// The sessions whose digest starts with `prefix`, with their digests.
 fn with_prefix(

@@ -99,7 +99,7 @@ pub(in super::super) const EMAIL_TOKENS_V5: TableDefinition<[u8; 32], EmailToken
 
 /// Opens the tables version 5 added (the account lifecycle), as version 5 defined them,
 /// creating them empty: the step from version 4.
-pub(super) fn create_lifecycle_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(super) fn create_added_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(EMAIL_TOKENS_V5)?;
     txn.open_table(USER_EMAIL_TOKENS)?;
     txn.open_table(EMAIL_TOKEN_EXPIRY)?;

@@ -1,8 +1,10 @@
 //! The records the tables hold, as named types with explicit byte encodings.
 //!
-//! The session record, which borrows its email from the stored bytes, is in [`session`].
+//! One module a kind of record: [`users`], [`sessions`] (which borrows its email from the
+//! stored bytes), [`tokens`] (reset, device and email tokens) and [`second_factor`]; here,
+//! the encoding conventions they share.
 //!
-//! Each implements redb's [`Value`] by hand (the key of the time indexes is in
+//! Each implements redb's [`Value`](redb::Value) by hand (the key of the time indexes is in
 //! [`super::time_index`]), with a fixed,
 //! documented layout, so that what is on disk does not depend on how redb encodes tuples.
 //! All integers are times in milliseconds since the UNIX epoch or user ids.
@@ -16,23 +18,19 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use redb::{TypeName, Value};
-
-use super::hash_form;
-use crate::{
-    store::{DeviceRecord, ResetRecord},
-    user::UserId,
-};
-
-mod lifecycle;
-mod session;
+mod second_factor;
+mod sessions;
+mod tokens;
+mod users;
 
 pub(super) use self::{
-    lifecycle::{
-        KIND_CHANGE_EMAIL, KIND_CONFIRM, StoredEmailToken, StoredSecondFactor, kind_of,
+    second_factor::StoredSecondFactor,
+    sessions::StoredSession,
+    tokens::{
+        KIND_CHANGE_EMAIL, KIND_CONFIRM, StoredDevice, StoredEmailToken, StoredReset, kind_of,
         user_kind_key,
     },
-    session::StoredSession,
+    users::StoredUser,
 };
 
 /// Milliseconds since the UNIX epoch, as stored (0 before the epoch, saturating far after).
@@ -211,139 +209,10 @@ macro_rules! account_value {
 }
 pub(super) use account_value;
 
-/// An account: the value of the `users` table, keyed by user id.
-///
-/// Layout (schema version 4, variable width): `created_ms` (u64 LE), `generation` (u64 LE),
-/// the email's length in bytes (u32 LE), the email (UTF-8, as registered), then the bcrypt
-/// hash in its [stored form](super::hash_form) (42 bytes for a bcrypt hash, else a zero byte
-/// and the text) to the end. Version 3 stored the hash as text.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct StoredUser {
-    /// The email as registered (trimmed, case kept).
-    pub(super) email: String,
-    /// The bcrypt hash.
-    pub(super) hashed_password: String,
-    /// When the account was created.
-    pub(super) created_ms: u64,
-    /// The credential generation: advanced by every change of password (and only then).
-    pub(super) generation: u64,
-}
-
-impl StoredUser {
-    /// Decodes the layout above.
-    fn decode(data: &[u8]) -> Self {
-        let ([created_ms, generation], email, hash) = decode_prefixed(data);
-        Self {
-            email: String::from_utf8_lossy(email).into_owned(),
-            hashed_password: hash_form::decode(hash),
-            created_ms,
-            generation,
-        }
-    }
-
-    /// Encodes the layout above.
-    fn encode(&self) -> Vec<u8> {
-        let mut out = encode_prefixed(
-            &[self.created_ms, self.generation],
-            self.email.as_bytes(),
-            0,
-        );
-        hash_form::encode(&self.hashed_password, &mut out);
-        out
-    }
-}
-
-variable_width_value!(StoredUser, "tower_user_auth::StoredUser.v4");
-
-/// A reset token: the value of the `reset_tokens` table, keyed by the token's digest.
-///
-/// Layout (schema version 6, 32 bytes): `user_id`, `created_ms`, `expires_ms`,
-/// `generation`, each a u64 LE. Version 5 had no `generation` (24 bytes).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct StoredReset {
-    /// Whose password it resets.
-    pub(super) user_id: u64,
-    /// When it was issued.
-    pub(super) created_ms: u64,
-    /// When it stops working.
-    pub(super) expires_ms: u64,
-    /// The user's credential generation when it was issued.
-    pub(super) generation: u64,
-}
-
-impl StoredReset {
-    /// The stored form of `record`.
-    pub(super) fn new(record: &ResetRecord) -> Self {
-        Self {
-            user_id: record.user_id.0,
-            created_ms: millis(record.created),
-            expires_ms: millis(record.expires),
-            generation: record.generation,
-        }
-    }
-
-    /// The record the [`Store`](crate::store::Store) trait speaks of.
-    pub(super) fn record(self) -> ResetRecord {
-        ResetRecord {
-            user_id: UserId(self.user_id),
-            created: time(self.created_ms),
-            expires: time(self.expires_ms),
-            generation: self.generation,
-        }
-    }
-}
-
-u64_fields_value!(
-    StoredReset,
-    "tower_user_auth::StoredReset.v6",
-    [user_id, created_ms, expires_ms, generation]
-);
-
-/// A device token: the value of the `device_tokens` table, keyed by the token's digest.
-///
-/// Layout (32 bytes): `user_id`, `created_ms`, `expires_ms`, `failures`, each a u64 LE.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct StoredDevice {
-    /// The account it was issued for.
-    pub(super) user_id: u64,
-    /// When it was issued.
-    pub(super) created_ms: u64,
-    /// When it stops counting.
-    pub(super) expires_ms: u64,
-    /// Failed logins in a row that presented it.
-    pub(super) failures: u64,
-}
-
-impl StoredDevice {
-    /// The stored form of `record`.
-    pub(super) fn new(record: &DeviceRecord) -> Self {
-        Self {
-            user_id: record.user_id.0,
-            created_ms: millis(record.created),
-            expires_ms: millis(record.expires),
-            failures: u64::from(record.failures),
-        }
-    }
-
-    /// The record the [`Store`](crate::store::Store) trait speaks of.
-    pub(super) fn record(self) -> DeviceRecord {
-        DeviceRecord {
-            user_id: UserId(self.user_id),
-            created: time(self.created_ms),
-            expires: time(self.expires_ms),
-            failures: u32::try_from(self.failures).unwrap_or(u32::MAX),
-        }
-    }
-}
-
-u64_fields_value!(
-    StoredDevice,
-    "tower_user_auth::StoredDevice",
-    [user_id, created_ms, expires_ms, failures]
-);
-
 #[cfg(test)]
 pub(super) mod tests {
+    use redb::Value;
+
     use super::*;
 
     /// Encodes and decodes `value` through redb's trait, as a table would.
@@ -369,90 +238,6 @@ pub(super) mod tests {
         for fill in [0x00, 0xff, 0x80] {
             let _ = T::from_bytes(&vec![fill; bytes.len() + 7]);
         }
-    }
-
-    #[test]
-    fn users_round_trip() {
-        for user in [
-            StoredUser {
-                email: "Bob@Example.com".into(),
-                hashed_password: "$2b$04$abcdefghijklmnopqrstuv".into(),
-                created_ms: 1_767_225_600_000,
-                generation: 3,
-            },
-            StoredUser {
-                email: String::new(),
-                hashed_password: String::new(),
-                created_ms: 0,
-                generation: 0,
-            },
-            StoredUser {
-                email: "ünï@çødé.example".into(),
-                hashed_password: "h".into(),
-                created_ms: u64::MAX,
-                generation: u64::MAX,
-            },
-        ] {
-            assert_eq!(round_trip(&user), user);
-        }
-    }
-
-    #[test]
-    fn user_layout_is_as_documented() {
-        let user = StoredUser {
-            email: "a@b".into(),
-            hashed_password: "xy".into(),
-            created_ms: 0x0102,
-            generation: 5,
-        };
-        assert_eq!(
-            StoredUser::as_bytes(&user),
-            [
-                2, 1, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, b'a', b'@', b'b', 0,
-                b'x', b'y'
-            ]
-        );
-        let bcrypt = StoredUser {
-            hashed_password: format!("$2b$04${}", "a".repeat(53)),
-            ..user
-        };
-        let bytes = StoredUser::as_bytes(&bcrypt);
-        assert_eq!(bytes.len(), 23 + 43);
-        assert_eq!(bytes[23..26], [1, b'b', 4]);
-        assert_eq!(round_trip(&bcrypt), bcrypt);
-    }
-
-    #[test]
-    fn damaged_users_decode_without_panicking() {
-        let user = StoredUser {
-            email: "a@b.io".into(),
-            hashed_password: "$2b$04$hash".into(),
-            created_ms: 7,
-            generation: 1,
-        };
-        survives_damage::<StoredUser>(&StoredUser::as_bytes(&user));
-        // A length beyond the data and invalid UTF-8.
-        let mut odd = [0; 21];
-        odd[16..].copy_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xc3]);
-        let odd = StoredUser::from_bytes(&odd);
-        assert_eq!(odd.hashed_password, "");
-        assert_eq!(odd.email, "\u{fffd}");
-    }
-
-    #[test]
-    fn resets_round_trip() {
-        let reset = StoredReset {
-            user_id: u64::MAX,
-            created_ms: 1,
-            expires_ms: 3_600_001,
-            generation: 7,
-        };
-        assert_eq!(round_trip(&reset), reset);
-        assert_eq!(StoredReset::new(&reset.record()), reset);
-        let bytes = StoredReset::as_bytes(&reset);
-        assert_eq!(bytes[16..24], 3_600_001u64.to_le_bytes());
-        assert_eq!(bytes[24..], 7u64.to_le_bytes());
-        survives_damage::<StoredReset>(&bytes);
     }
 
     #[test]

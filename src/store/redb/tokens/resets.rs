@@ -3,7 +3,7 @@
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::{
+use crate::store::redb::{
     records::StoredReset,
     schema::{RESET_EXPIRY, RESETS, USER_RESET},
     time_index::TimeIndexKey,
@@ -19,7 +19,7 @@ use crate::{
 /// Stores `record` as the user's one reset token, replacing any earlier one, if the user is
 /// still as `read`: [`StoreError::NotFound`] if the user does not exist,
 /// [`StoreError::Conflict`] if its generation or email changed.
-pub(super) fn replace(
+pub(in crate::store::redb) fn replace(
     txn: &WriteTransaction,
     token: TokenDigest,
     record: &ResetRecord,
@@ -41,7 +41,7 @@ pub(super) fn replace(
 }
 
 /// The reset token `token`, if stored.
-pub(super) fn get(
+pub(in crate::store::redb) fn get(
     txn: &ReadTransaction,
     token: TokenDigest,
 ) -> Result<Option<ResetRecord>, StoreError> {
@@ -55,7 +55,7 @@ pub(super) fn get(
 /// spending the token (and revoking their email tokens), and ends
 /// the user's sessions if asked or moves them to the new generation
 /// ([`users::set_password`]); [`StoreError::NotFound`] otherwise.
-pub(super) fn reset_password(
+pub(in crate::store::redb) fn reset_password(
     txn: &WriteTransaction,
     reset: PasswordReset,
 ) -> Result<User, StoreError> {
@@ -80,14 +80,17 @@ pub(super) fn reset_password(
     users::set_password(txn, &mut user, reset.hashed_password, end)?;
     if reset.confirm_email && !user.email_confirmed {
         // The token reached the address: it is proven, whoever registered it.
-        super::email_tokens::remove_confirmation_of(txn, user.id.0)?;
+        crate::store::redb::email_tokens::remove_confirmation_of(txn, user.id.0)?;
         users::set_confirmed(txn, &mut user, true)?;
     }
     Ok(user)
 }
 
 /// Removes user `user`'s reset token, if any.
-pub(super) fn remove_of(txn: &WriteTransaction, user: u64) -> Result<(), StoreError> {
+pub(in crate::store::redb) fn remove_of(
+    txn: &WriteTransaction,
+    user: u64,
+) -> Result<(), StoreError> {
     let Some(digest) = txn.open_table(USER_RESET)?.remove(user)?.map(|v| v.value()) else {
         return Ok(());
     };
@@ -99,7 +102,10 @@ pub(super) fn remove_of(txn: &WriteTransaction, user: u64) -> Result<(), StoreEr
 }
 
 /// Removes the reset tokens that expired at or before `now_ms`; how many.
-pub(super) fn purge(txn: &WriteTransaction, now_ms: u64) -> Result<usize, StoreError> {
+pub(in crate::store::redb) fn purge(
+    txn: &WriteTransaction,
+    now_ms: u64,
+) -> Result<usize, StoreError> {
     let mut due: Vec<TimeIndexKey> = Vec::new();
     for entry in txn
         .open_table(RESET_EXPIRY)?

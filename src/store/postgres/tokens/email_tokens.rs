@@ -6,7 +6,9 @@ use std::time::SystemTime;
 use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Row;
 
-use super::{count, db_generation, db_id, db_time, errors::PgError, unsigned, users};
+use crate::store::postgres::{
+    count, db_generation, db_id, db_time, errors::PgError, unsigned, users,
+};
 use crate::{
     error::StoreError,
     store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
@@ -42,7 +44,7 @@ fn purpose_of(row: &Row, at: usize) -> Result<EmailTokenPurpose, StoreError> {
 
 /// Stores `record` under `token` for user `id`, replacing (revoking) the user's token of the
 /// same kind: the caller holds the lock of the user's row.
-pub(super) async fn insert(
+pub(in crate::store::postgres) async fn insert(
     tx: &Transaction<'_>,
     id: i64,
     token: TokenDigest,
@@ -85,7 +87,7 @@ pub(super) async fn insert(
 /// Stores `record` as the user's token of its kind if the user is still as `read`, checked
 /// under the lock of the user's row: [`StoreError::NotFound`] if the user does not exist,
 /// [`StoreError::Conflict`] if its generation or email changed.
-pub(super) async fn replace(
+pub(in crate::store::postgres) async fn replace(
     tx: &Transaction<'_>,
     token: TokenDigest,
     record: &EmailTokenRecord,
@@ -100,7 +102,7 @@ pub(super) async fn replace(
 }
 
 /// The email token `token`, if stored, in one statement.
-pub(super) async fn get(
+pub(in crate::store::postgres) async fn get(
     client: &Client,
     token: TokenDigest,
 ) -> Result<Option<EmailTokenRecord>, StoreError> {
@@ -147,7 +149,7 @@ async fn lock_owner(tx: &Transaction<'_>, token: TokenDigest) -> Result<(i64, Us
 /// ([`users::set_email`]: [`StoreError::EmailTaken`] rolls everything back, the token kept),
 /// advances its generation with every session kept ([`users::new_generation`]) and marks it
 /// confirmed.
-pub(super) async fn redeem(
+pub(in crate::store::postgres) async fn redeem(
     tx: &Transaction<'_>,
     token: TokenDigest,
     now: SystemTime,
@@ -193,7 +195,7 @@ pub(super) async fn redeem(
 /// [`StoreError::NotFound`], rolled back, otherwise), sets the password
 /// ([`users::set_password`]: next generation, reset token and every email token removed,
 /// every session ended) and confirms the account (no longer contested).
-pub(super) async fn confirm_with_password(
+pub(in crate::store::postgres) async fn confirm_with_password(
     tx: &Transaction<'_>,
     token: TokenDigest,
     now: SystemTime,
@@ -223,7 +225,7 @@ pub(super) async fn confirm_with_password(
 }
 
 /// Removes user `id`'s confirmation token, if any.
-pub(super) async fn remove_confirmation_of(
+pub(in crate::store::postgres) async fn remove_confirmation_of(
     tx: &Transaction<'_>,
     id: i64,
 ) -> Result<(), StoreError> {
@@ -235,7 +237,10 @@ pub(super) async fn remove_confirmation_of(
 }
 
 /// Removes every email token of user `id`.
-pub(super) async fn remove_all_of(tx: &Transaction<'_>, id: i64) -> Result<(), StoreError> {
+pub(in crate::store::postgres) async fn remove_all_of(
+    tx: &Transaction<'_>,
+    id: i64,
+) -> Result<(), StoreError> {
     let stmt = tx
         .prepare_cached("DELETE FROM email_tokens WHERE user_id = $1")
         .await?;
@@ -244,7 +249,10 @@ pub(super) async fn remove_all_of(tx: &Transaction<'_>, id: i64) -> Result<(), S
 }
 
 /// Removes the email tokens that expired at or before `now`; how many.
-pub(super) async fn purge(tx: &Transaction<'_>, now: SystemTime) -> Result<usize, StoreError> {
+pub(in crate::store::postgres) async fn purge(
+    tx: &Transaction<'_>,
+    now: SystemTime,
+) -> Result<usize, StoreError> {
     let stmt = tx
         .prepare_cached("DELETE FROM email_tokens WHERE expires <= $1")
         .await?;

@@ -1,18 +1,34 @@
-//! Second factors: the `second_factors` table (one per user, pending or enabled, with the
-//! unused recovery codes), and the compare-and-sets that change it.
+//! Second factors: [`SecondFactorStore`] for [`RedbStore`] over the `second_factors` table
+//! (one per user, pending or enabled, with the unused recovery codes), and the
+//! compare-and-sets that change it.
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::{
+    RedbStore,
     records::StoredSecondFactor,
     schema::{SECOND_FACTORS, USERS},
     users,
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, SecondFactorChange, SecondFactorRecord},
+    store::{EndSessions, SecondFactorChange, SecondFactorRecord, SecondFactorStore},
     user::{User, UserId},
 };
+
+impl SecondFactorStore for RedbStore {
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        self.read(|txn| get(txn, id))
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| update(txn, id, change)).await
+    }
+}
 
 /// The second factor of user `id`, if any; [`StoreError::NotFound`] for an unknown user.
 pub(super) fn get(

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
-use super::{
+use crate::store::redb::{
     records::{KIND_CHANGE_EMAIL, KIND_CONFIRM, StoredEmailToken, kind_of, millis, user_kind_key},
     schema::{EMAIL_TOKEN_EXPIRY, EMAIL_TOKENS, USER_EMAIL_TOKENS},
     time_index::{self, TimeIndexKey},
@@ -20,7 +20,7 @@ use crate::{
 
 /// Stores `record` under `token` as the user's one token of its kind, replacing an earlier
 /// one. The caller has checked that the user exists.
-pub(super) fn insert(
+pub(in crate::store::redb) fn insert(
     txn: &WriteTransaction,
     token: TokenDigest,
     record: &EmailTokenRecord,
@@ -43,7 +43,7 @@ pub(super) fn insert(
 /// Stores `record` as the user's one token of its kind if the user is still as `read`:
 /// [`StoreError::NotFound`] if the user does not exist, [`StoreError::Conflict`] if its
 /// generation or email changed.
-pub(super) fn replace(
+pub(in crate::store::redb) fn replace(
     txn: &WriteTransaction,
     token: TokenDigest,
     record: &EmailTokenRecord,
@@ -58,7 +58,7 @@ pub(super) fn replace(
 }
 
 /// The email token `token`, if stored.
-pub(super) fn get(
+pub(in crate::store::redb) fn get(
     txn: &ReadTransaction,
     token: TokenDigest,
 ) -> Result<Option<EmailTokenRecord>, StoreError> {
@@ -74,7 +74,7 @@ pub(super) fn get(
 /// [`users::new_generation`], every session kept) and confirms it; a contested account's
 /// confirmation token is refused ([`StoreError::Conflict`], nothing written).
 /// [`StoreError::NotFound`] for a token not good, [`StoreError::EmailTaken`] (the token kept) for an address another account has.
-pub(super) fn redeem(
+pub(in crate::store::redb) fn redeem(
     txn: &WriteTransaction,
     token: TokenDigest,
     now: SystemTime,
@@ -119,7 +119,7 @@ pub(super) fn redeem(
 /// email-change token) with the new password `hash`: sets the password
 /// ([`users::set_password`]: next generation, reset token and every email token, this one
 /// included, removed) ending every session, and confirms the account (no longer contested).
-pub(super) fn confirm_with_password(
+pub(in crate::store::redb) fn confirm_with_password(
     txn: &WriteTransaction,
     token: TokenDigest,
     now: SystemTime,
@@ -142,7 +142,10 @@ pub(super) fn confirm_with_password(
 }
 
 /// Removes user `user`'s confirmation token, if any.
-pub(super) fn remove_confirmation_of(txn: &WriteTransaction, user: u64) -> Result<(), StoreError> {
+pub(in crate::store::redb) fn remove_confirmation_of(
+    txn: &WriteTransaction,
+    user: u64,
+) -> Result<(), StoreError> {
     remove_kind_of(txn, user, KIND_CONFIRM)
 }
 
@@ -178,13 +181,19 @@ fn remove_kind_of(txn: &WriteTransaction, user: u64, kind: u8) -> Result<(), Sto
 }
 
 /// Removes every email token of user `user` (both kinds).
-pub(super) fn remove_all_of(txn: &WriteTransaction, user: u64) -> Result<(), StoreError> {
+pub(in crate::store::redb) fn remove_all_of(
+    txn: &WriteTransaction,
+    user: u64,
+) -> Result<(), StoreError> {
     remove_kind_of(txn, user, KIND_CONFIRM)?;
     remove_kind_of(txn, user, KIND_CHANGE_EMAIL)
 }
 
 /// Removes the email tokens that expired at or before `now_ms`; how many.
-pub(super) fn purge(txn: &WriteTransaction, now_ms: u64) -> Result<usize, StoreError> {
+pub(in crate::store::redb) fn purge(
+    txn: &WriteTransaction,
+    now_ms: u64,
+) -> Result<usize, StoreError> {
     let due = time_index::due(txn, EMAIL_TOKEN_EXPIRY, now_ms)?;
     time_index::remove_each(due, |digest| remove(txn, digest))
 }

@@ -1,18 +1,101 @@
-//! The records of the account lifecycle: email tokens and second factors, with their byte
-//! encodings (the conventions of [`super`]: explicit layouts, decoding that never panics).
+//! The token records: reset tokens, device tokens and email tokens (confirmation, email
+//! change), the values of the `reset_tokens`, `device_tokens` and `email_tokens` tables.
 
 use redb::{TypeName, Value};
 
-use super::{
-    bytes_at, decode_prefixed, encode_prefixed, millis, time, u64_le_at, variable_width_value,
-};
+use super::{millis, time, u64_fields_value, u64_le_at, variable_width_value};
 use crate::{
-    store::{EmailTokenPurpose, EmailTokenRecord, SecondFactorRecord},
-    token::TokenDigest,
+    store::{DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord},
     user::UserId,
 };
 
-/// The kind byte of an [`EmailTokenPurpose::Confirm`] token.
+/// A reset token: the value of the `reset_tokens` table, keyed by the token's digest.
+///
+/// Layout (schema version 6, 32 bytes): `user_id`, `created_ms`, `expires_ms`,
+/// `generation`, each a u64 LE. Version 5 had no `generation` (24 bytes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::store::redb) struct StoredReset {
+    /// Whose password it resets.
+    pub(in crate::store::redb) user_id: u64,
+    /// When it was issued.
+    pub(in crate::store::redb) created_ms: u64,
+    /// When it stops working.
+    pub(in crate::store::redb) expires_ms: u64,
+    /// The user's credential generation when it was issued.
+    pub(in crate::store::redb) generation: u64,
+}
+
+impl StoredReset {
+    /// The stored form of `record`.
+    pub(in crate::store::redb) fn new(record: &ResetRecord) -> Self {
+        Self {
+            user_id: record.user_id.0,
+            created_ms: millis(record.created),
+            expires_ms: millis(record.expires),
+            generation: record.generation,
+        }
+    }
+
+    /// The record the [`Store`](crate::store::Store) trait speaks of.
+    pub(in crate::store::redb) fn record(self) -> ResetRecord {
+        ResetRecord {
+            user_id: UserId(self.user_id),
+            created: time(self.created_ms),
+            expires: time(self.expires_ms),
+            generation: self.generation,
+        }
+    }
+}
+
+u64_fields_value!(
+    StoredReset,
+    "tower_user_auth::StoredReset.v6",
+    [user_id, created_ms, expires_ms, generation]
+);
+
+/// A device token: the value of the `device_tokens` table, keyed by the token's digest.
+///
+/// Layout (32 bytes): `user_id`, `created_ms`, `expires_ms`, `failures`, each a u64 LE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::store::redb) struct StoredDevice {
+    /// The account it was issued for.
+    pub(in crate::store::redb) user_id: u64,
+    /// When it was issued.
+    pub(in crate::store::redb) created_ms: u64,
+    /// When it stops counting.
+    pub(in crate::store::redb) expires_ms: u64,
+    /// Failed logins in a row that presented it.
+    pub(in crate::store::redb) failures: u64,
+}
+
+impl StoredDevice {
+    /// The stored form of `record`.
+    pub(in crate::store::redb) fn new(record: &DeviceRecord) -> Self {
+        Self {
+            user_id: record.user_id.0,
+            created_ms: millis(record.created),
+            expires_ms: millis(record.expires),
+            failures: u64::from(record.failures),
+        }
+    }
+
+    /// The record the [`Store`](crate::store::Store) trait speaks of.
+    pub(in crate::store::redb) fn record(self) -> DeviceRecord {
+        DeviceRecord {
+            user_id: UserId(self.user_id),
+            created: time(self.created_ms),
+            expires: time(self.expires_ms),
+            failures: u32::try_from(self.failures).unwrap_or(u32::MAX),
+        }
+    }
+}
+
+u64_fields_value!(
+    StoredDevice,
+    "tower_user_auth::StoredDevice",
+    [user_id, created_ms, expires_ms, failures]
+);
+
 pub(in crate::store::redb) const KIND_CONFIRM: u8 = 0;
 /// The kind byte of an [`EmailTokenPurpose::ChangeEmail`] token.
 pub(in crate::store::redb) const KIND_CHANGE_EMAIL: u8 = 1;
@@ -126,49 +209,26 @@ impl StoredEmailToken {
 
 variable_width_value!(StoredEmailToken, "tower_user_auth::StoredEmailToken.v6");
 
-/// A second factor: the value of the `second_factors` table, keyed by user id.
-///
-/// Layout (variable width): `enabled` (u64 LE, 0 or 1), `last_step` (u64 LE), the sealed
-/// secret's length in bytes (u32 LE), the sealed secret, then the unused recovery codes'
-/// SHA-256 digests, 32 bytes each, to the end (a trailing partial digest is dropped).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(in crate::store::redb) struct StoredSecondFactor(pub(in crate::store::redb) SecondFactorRecord);
-
-impl StoredSecondFactor {
-    /// Decodes the layout above.
-    fn decode(data: &[u8]) -> Self {
-        let ([enabled, last_step], secret, codes) = decode_prefixed(data);
-        Self(SecondFactorRecord {
-            sealed_secret: secret.to_vec(),
-            enabled: enabled != 0,
-            last_step,
-            recovery_codes: codes
-                .chunks_exact(32)
-                .map(|c| TokenDigest(bytes_at(c, 0)))
-                .collect(),
-        })
-    }
-
-    /// Encodes the layout above (a sealed secret is a few dozen bytes; one beyond 4 GiB
-    /// would only be cut short).
-    fn encode(&self) -> Vec<u8> {
-        let factor = &self.0;
-        let fields = [u64::from(factor.enabled), factor.last_step];
-        let codes = 32 * factor.recovery_codes.len();
-        let mut out = encode_prefixed(&fields, &factor.sealed_secret, codes);
-        for code in &factor.recovery_codes {
-            out.extend_from_slice(&code.0);
-        }
-        out
-    }
-}
-
-variable_width_value!(StoredSecondFactor, "tower_user_auth::StoredSecondFactor");
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::store::redb::records::tests::{round_trip, survives_damage};
+
+    #[test]
+    fn resets_round_trip() {
+        let reset = StoredReset {
+            user_id: u64::MAX,
+            created_ms: 1,
+            expires_ms: 3_600_001,
+            generation: 7,
+        };
+        assert_eq!(round_trip(&reset), reset);
+        assert_eq!(StoredReset::new(&reset.record()), reset);
+        let bytes = StoredReset::as_bytes(&reset);
+        assert_eq!(bytes[16..24], 3_600_001u64.to_le_bytes());
+        assert_eq!(bytes[24..], 7u64.to_le_bytes());
+        survives_damage::<StoredReset>(&bytes);
+    }
 
     #[test]
     fn email_tokens_round_trip() {
@@ -191,28 +251,6 @@ mod tests {
             assert_eq!(round_trip(&token), token);
             assert_eq!(StoredEmailToken::new(&token.clone().record()), token);
             survives_damage::<StoredEmailToken>(&StoredEmailToken::as_bytes(&token));
-        }
-    }
-
-    #[test]
-    fn second_factors_round_trip() {
-        for factor in [
-            SecondFactorRecord {
-                sealed_secret: vec![1, 2, 3],
-                enabled: true,
-                last_step: 59_000_000,
-                recovery_codes: vec![TokenDigest([9; 32]), TokenDigest([0; 32])],
-            },
-            SecondFactorRecord {
-                sealed_secret: Vec::new(),
-                enabled: false,
-                last_step: 0,
-                recovery_codes: Vec::new(),
-            },
-        ] {
-            let stored = StoredSecondFactor(factor);
-            assert_eq!(round_trip(&stored), stored);
-            survives_damage::<StoredSecondFactor>(&StoredSecondFactor::as_bytes(&stored));
         }
     }
 

@@ -4,13 +4,13 @@ use std::time::SystemTime;
 
 use deadpool_postgres::{Client, Transaction};
 
-use super::{count, db_id, db_time, unsigned, users};
+use crate::store::postgres::{count, db_id, db_time, unsigned, users};
 use crate::{error::StoreError, store::DeviceRecord, token::TokenDigest, user::UserId};
 
 /// Stores a device token, then removes the user's oldest beyond `max_per_user` (never the
 /// new one), under the lock of the user's row (so that racing inserts cannot exceed the
 /// cap). [`StoreError::NotFound`] if the user does not exist.
-pub(super) async fn insert(
+pub(in crate::store::postgres) async fn insert(
     tx: &Transaction<'_>,
     token: TokenDigest,
     record: &DeviceRecord,
@@ -59,7 +59,7 @@ pub(super) async fn insert(
 }
 
 /// The device token `token`, if stored.
-pub(super) async fn get(
+pub(in crate::store::postgres) async fn get(
     client: &Client,
     token: TokenDigest,
 ) -> Result<Option<DeviceRecord>, StoreError> {
@@ -83,7 +83,7 @@ pub(super) async fn get(
 /// Counts a failure on `token` if it is `user`'s, under the lock of the token's row (racing
 /// failures are counted one after the other): the new count; `None` if there is no such
 /// token, or (and then it is removed) if it already had `limit`.
-pub(super) async fn record_failure(
+pub(in crate::store::postgres) async fn record_failure(
     tx: &Transaction<'_>,
     token: TokenDigest,
     user: UserId,
@@ -120,7 +120,7 @@ pub(super) async fn record_failure(
 }
 
 /// Sets the failure count of `token` back to zero, in one statement; `false` if it is gone.
-pub(super) async fn reset_failures(
+pub(in crate::store::postgres) async fn reset_failures(
     client: &Client,
     token: TokenDigest,
 ) -> Result<bool, StoreError> {
@@ -132,7 +132,10 @@ pub(super) async fn reset_failures(
 
 /// Removes every device token of user `id`, in one statement (in a transaction, run again if
 /// it is chosen as a deadlock victim against a purge); how many there were.
-pub(super) async fn remove_all_of(tx: &Transaction<'_>, id: i64) -> Result<usize, StoreError> {
+pub(in crate::store::postgres) async fn remove_all_of(
+    tx: &Transaction<'_>,
+    id: i64,
+) -> Result<usize, StoreError> {
     let stmt = tx
         .prepare_cached("DELETE FROM device_tokens WHERE user_id = $1")
         .await?;
@@ -140,7 +143,10 @@ pub(super) async fn remove_all_of(tx: &Transaction<'_>, id: i64) -> Result<usize
 }
 
 /// Removes the device tokens that expired at or before `now`; how many.
-pub(super) async fn purge(tx: &Transaction<'_>, now: SystemTime) -> Result<usize, StoreError> {
+pub(in crate::store::postgres) async fn purge(
+    tx: &Transaction<'_>,
+    now: SystemTime,
+) -> Result<usize, StoreError> {
     let stmt = tx
         .prepare_cached("DELETE FROM device_tokens WHERE expires <= $1")
         .await?;

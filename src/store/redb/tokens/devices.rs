@@ -3,7 +3,7 @@
 
 use redb::{ReadTransaction, ReadableMultimapTable, ReadableTable, WriteTransaction};
 
-use super::{
+use crate::store::redb::{
     records::StoredDevice,
     schema::{DEVICE_EXPIRY, DEVICES, USER_DEVICES},
     time_index::{self, TimeIndexKey},
@@ -23,7 +23,7 @@ fn digests_of(txn: &WriteTransaction, user: u64) -> Result<Vec<[u8; 32]>, StoreE
 
 /// Stores a device token, then removes the user's oldest beyond `max_per_user` (never the new
 /// one). [`StoreError::NotFound`] if the user does not exist.
-pub(super) fn insert(
+pub(in crate::store::redb) fn insert(
     txn: &WriteTransaction,
     token: TokenDigest,
     record: &DeviceRecord,
@@ -59,7 +59,7 @@ pub(super) fn insert(
 }
 
 /// The device token `token`, if stored.
-pub(super) fn get(
+pub(in crate::store::redb) fn get(
     txn: &ReadTransaction,
     token: TokenDigest,
 ) -> Result<Option<DeviceRecord>, StoreError> {
@@ -71,7 +71,7 @@ pub(super) fn get(
 
 /// Counts a failure on `token` if it is `user`'s: the new count; `None` if there is no such
 /// token, or (and then it is removed) if it already had `limit`.
-pub(super) fn record_failure(
+pub(in crate::store::redb) fn record_failure(
     txn: &WriteTransaction,
     token: TokenDigest,
     user: UserId,
@@ -95,7 +95,7 @@ pub(super) fn record_failure(
 }
 
 /// Sets the failure count of `token` back to zero; `false` if it is gone.
-pub(super) fn reset_failures(
+pub(in crate::store::redb) fn reset_failures(
     txn: &WriteTransaction,
     token: TokenDigest,
 ) -> Result<bool, StoreError> {
@@ -123,12 +123,18 @@ fn remove(txn: &WriteTransaction, digest: [u8; 32]) -> Result<bool, StoreError> 
 }
 
 /// Removes every device token of user `user`; how many there were.
-pub(super) fn remove_all_of(txn: &WriteTransaction, user: u64) -> Result<usize, StoreError> {
+pub(in crate::store::redb) fn remove_all_of(
+    txn: &WriteTransaction,
+    user: u64,
+) -> Result<usize, StoreError> {
     time_index::remove_each(digests_of(txn, user)?, |digest| remove(txn, digest))
 }
 
 /// Removes the device tokens that expired at or before `now_ms`; how many.
-pub(super) fn purge(txn: &WriteTransaction, now_ms: u64) -> Result<usize, StoreError> {
+pub(in crate::store::redb) fn purge(
+    txn: &WriteTransaction,
+    now_ms: u64,
+) -> Result<usize, StoreError> {
     let due = time_index::due(txn, DEVICE_EXPIRY, now_ms)?;
     time_index::remove_each(due, |digest| remove(txn, digest))
 }

@@ -1,26 +1,116 @@
-//! Accounts: the `users` table, its unique index of email keys, the set of accounts not
-//! confirmed yet, and changes of credentials and of email.
+//! Accounts: [`UserStore`] for [`RedbStore`] over the `users` table, its unique index of
+//! email keys, and changes of credentials and of email; the accounts not confirmed yet in
+//! [`unconfirmed`].
+
+mod unconfirmed;
 
 use std::time::SystemTime;
+
+pub(super) use self::unconfirmed::purge_unconfirmed;
 
 use redb::{ReadTransaction, ReadableTable, WriteTransaction};
 
 use super::{
-    email_tokens,
+    RedbStore, email_tokens,
     records::{StoredUser, millis, time},
     schema::{
         CONTESTED, EMAILS, META, NEXT_USER_ID_KEY, RESETS, SECOND_FACTORS, SESSIONS, UNCONFIRMED,
         UNCONFIRMED_BY_CREATED, USERS,
     },
-    second_factors, sessions,
+    second_factor, sessions,
     time_index::UserTimeKey,
     writer,
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, ImportedUser, ListedUser, UserQuery, UserUpdate, VerifiedSession},
+    store::{
+        EmailTokenRecord, EndSessions, ImportedUser, ListedUser, UserQuery, UserStore, UserUpdate,
+        VerifiedSession,
+    },
+    token::TokenDigest,
     user::{User, UserId, email_key},
 };
+
+impl UserStore for RedbStore {
+    async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
+        let email = email.trim().to_owned();
+        let hash = hashed_password.to_owned();
+        self.write(move |txn| add(txn, email, hash)).await
+    }
+
+    async fn find_user_by(&self, query: UserQuery) -> Result<User, StoreError> {
+        self.read(|txn| find(txn, query))
+    }
+
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
+        self.write(move |txn| self::update(txn, id, update)).await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<ListedUser>, StoreError> {
+        self.read(|txn| list(txn, after, limit))
+    }
+
+    async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+        self.write(move |txn| import(txn, user)).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        self.write(move |txn| delete(txn, id)).await
+    }
+
+    async fn delete_user_verified(
+        &self,
+        id: UserId,
+        verified: VerifiedSession,
+    ) -> Result<(), StoreError> {
+        self.write(move |txn| delete_verified(txn, id, verified))
+            .await
+    }
+
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        verified_hash: String,
+        new_hash: String,
+    ) -> Result<bool, StoreError> {
+        self.write(move |txn| rehash(txn, id, &verified_hash, new_hash))
+            .await
+    }
+
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        stale_before: SystemTime,
+    ) -> Result<User, StoreError> {
+        let email = email.trim().to_owned();
+        let hash = hashed_password.to_owned();
+        self.write(move |txn| {
+            let user =
+                unconfirmed::add_unconfirmed(txn, email, hash, record.created, stale_before)?;
+            let record = EmailTokenRecord {
+                user_id: user.id,
+                generation: user.generation,
+                ..record
+            };
+            email_tokens::insert(txn, token, &record)?;
+            Ok(user)
+        })
+        .await
+    }
+
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        let email = email.to_owned();
+        self.write(move |txn| unconfirmed::contest(txn, &email))
+            .await
+    }
+}
 
 /// Whether an account is confirmed, and if not whether it is contested.
 #[derive(Clone, Copy)]
@@ -94,74 +184,6 @@ pub(super) fn add(
     )
 }
 
-/// Adds an account whose email is not confirmed yet, created at `created`;
-/// [`StoreError::EmailTaken`] if its key is, unless the account holding it is unconfirmed
-/// and was created at or before `stale_before`: that one is then deleted ([`delete`]) first.
-pub(super) fn add_unconfirmed(
-    txn: &WriteTransaction,
-    email: String,
-    hashed_password: String,
-    created: SystemTime,
-    stale_before: SystemTime,
-) -> Result<User, StoreError> {
-    let holder = txn
-        .open_table(EMAILS)?
-        .get(email_key(&email).as_str())?
-        .map(|v| v.value());
-    if let Some(holder) = holder {
-        let stale = get(txn, holder)?;
-        if stale.email_confirmed || stale.created > stale_before {
-            return Err(StoreError::EmailTaken);
-        }
-        delete(txn, stale.id)?;
-    }
-    let stored = StoredUser {
-        email,
-        hashed_password,
-        created_ms: millis(created),
-        generation: 0,
-    };
-    let unconfirmed = Confirmation {
-        confirmed: false,
-        contested: false,
-    };
-    insert(txn, stored, unconfirmed)
-}
-
-/// Marks the account of `email` contested if it is unconfirmed: whether it is (now).
-pub(super) fn contest(txn: &WriteTransaction, email: &str) -> Result<bool, StoreError> {
-    let id = txn
-        .open_table(EMAILS)?
-        .get(email_key(email).as_str())?
-        .map(|v| v.value());
-    let Some(id) = id else {
-        return Ok(false);
-    };
-    if txn.open_table(UNCONFIRMED)?.get(id)?.is_none() {
-        return Ok(false);
-    }
-    txn.open_table(CONTESTED)?.insert(id, ())?;
-    Ok(true)
-}
-
-/// Deletes the unconfirmed accounts created at or before `before_ms` ([`delete`]); how many.
-pub(super) fn purge_unconfirmed(
-    txn: &WriteTransaction,
-    before_ms: u64,
-) -> Result<usize, StoreError> {
-    let mut due = Vec::new();
-    for entry in txn
-        .open_table(UNCONFIRMED_BY_CREATED)?
-        .range(..=UserTimeKey::last_at(before_ms))?
-    {
-        due.push(entry?.0.value().id());
-    }
-    for &id in &due {
-        delete(txn, UserId(id))?;
-    }
-    Ok(due.len())
-}
-
 /// Inserts an exported account under a new id, keeping its hash, generation, creation time,
 /// confirmation and second factor; [`StoreError::EmailTaken`] if its key is.
 pub(super) fn import(txn: &WriteTransaction, user: ImportedUser) -> Result<User, StoreError> {
@@ -177,7 +199,7 @@ pub(super) fn import(txn: &WriteTransaction, user: ImportedUser) -> Result<User,
     };
     let inserted = insert(txn, stored, confirmation)?;
     if let Some(factor) = user.second_factor {
-        second_factors::put(txn, inserted.id.0, factor)?;
+        second_factor::put(txn, inserted.id.0, factor)?;
     }
     Ok(inserted)
 }
@@ -231,7 +253,7 @@ pub(super) fn list(
         let (id, stored) = (id.value(), stored.value());
         let confirmation = Confirmation::of(&unconfirmed, &contested, id)?;
         listed.push(ListedUser {
-            second_factor: second_factors::is_enabled(&factors, id)?,
+            second_factor: second_factor::is_enabled(&factors, id)?,
             created: time(stored.created_ms),
             user: user_of(id, stored, confirmation),
         });
@@ -476,7 +498,7 @@ pub(super) fn delete(txn: &WriteTransaction, id: UserId) -> Result<(), StoreErro
     super::resets::remove_of(txn, id.0)?;
     super::devices::remove_all_of(txn, id.0)?;
     email_tokens::remove_all_of(txn, id.0)?;
-    second_factors::remove_of(txn, id.0)?;
+    second_factor::remove_of(txn, id.0)?;
     txn.open_table(UNCONFIRMED)?.remove(id.0)?;
     txn.open_table(UNCONFIRMED_BY_CREATED)?
         .remove(UserTimeKey::new(millis(user.created), id.0))?;

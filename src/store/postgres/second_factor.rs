@@ -1,5 +1,6 @@
-//! Second factors: the `second_factors` table, one row per user who has one (pending or
-//! enabled), with the digests of its unused recovery codes in an array.
+//! Second factors: [`SecondFactorStore`] for [`PgStore`] over the `second_factors` table,
+//! one row per user who has one (pending or enabled), with the digests of its unused recovery
+//! codes in an array.
 //!
 //! Every change ([`change`]) runs under the lock of the user's row, like every other change
 //! of an account, and is itself one conditional statement (`INSERT … ON CONFLICT DO UPDATE
@@ -17,6 +18,36 @@ use crate::{
     token::TokenDigest,
     user::UserId,
 };
+
+use crate::store::postgres::{PgStore, dirty_user};
+use crate::store::{SecondFactorStore, cache::Dirty};
+
+impl SecondFactorStore for PgStore {
+    async fn second_factor(&self, id: UserId) -> Result<Option<SecondFactorRecord>, StoreError> {
+        get(&self.client().await?, id).await
+    }
+
+    async fn update_second_factor(
+        &self,
+        id: UserId,
+        change: SecondFactorChange,
+    ) -> Result<bool, StoreError> {
+        self.write(move |tx| {
+            let change = change.clone();
+            Box::pin(async move {
+                let (applied, turned) = self::change(tx, id, &change).await?;
+                // Turning the factor on or off moves every session of the user to a new
+                // generation: every cache drops them.
+                let dirty = match (turned, db_id(id)) {
+                    (true, Some(db)) => dirty_user(db),
+                    _ => Dirty::default(),
+                };
+                Ok((applied, dirty))
+            })
+        })
+        .await
+    }
+}
 
 /// A time step as the `bigint` column holds it.
 fn db_step(step: u64) -> Result<i64, StoreError> {

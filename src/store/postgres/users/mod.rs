@@ -1,6 +1,11 @@
-//! Accounts: the `users` table, its unique index of email keys, and changes of credentials.
+//! Accounts: [`UserStore`] for [`PgStore`] over the `users` table, its unique index of email
+//! keys, and changes of credentials; the accounts not confirmed yet in [`unconfirmed`].
+
+mod unconfirmed;
 
 use std::time::SystemTime;
+
+pub(super) use self::unconfirmed::purge_unconfirmed;
 
 use deadpool_postgres::{Client, Transaction};
 
@@ -13,6 +18,154 @@ use crate::{
     store::{EndSessions, ListedUser, UserQuery, UserUpdate, VerifiedSession},
     user::{User, UserId, email_key},
 };
+
+use crate::store::postgres::{PgStore, dirty_user, second_factor};
+use crate::{
+    store::{EmailTokenRecord, ImportedUser, UserStore},
+    token::TokenDigest,
+};
+
+impl UserStore for PgStore {
+    async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
+        let account = || NewAccount {
+            hashed_password: hashed_password.to_owned(),
+            generation: 0,
+            created: SystemTime::now(),
+            email_confirmed: true,
+            contested: false,
+        };
+        let email = email.to_owned();
+        self.transaction(move |tx| {
+            let (account, email) = (account(), email.clone());
+            Box::pin(async move { insert(tx, &email, account).await })
+        })
+        .await
+    }
+
+    async fn find_user_by(&self, query: UserQuery) -> Result<User, StoreError> {
+        find(&self.client().await?, query).await
+    }
+
+    async fn update_user(&self, id: UserId, update: UserUpdate) -> Result<User, StoreError> {
+        let Some(db) = db_id(id) else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(move |tx| {
+            let update = update.clone();
+            Box::pin(async move { Ok((self::update(tx, id, &update).await?, dirty_user(db))) })
+        })
+        .await
+    }
+
+    async fn list_users(
+        &self,
+        after: Option<UserId>,
+        limit: usize,
+    ) -> Result<Vec<ListedUser>, StoreError> {
+        list(&self.client().await?, after, limit).await
+    }
+
+    async fn import_user(&self, user: ImportedUser) -> Result<User, StoreError> {
+        self.transaction(move |tx| {
+            let user = user.clone();
+            Box::pin(async move {
+                let account = NewAccount {
+                    hashed_password: user.hashed_password,
+                    generation: user.generation,
+                    created: user.created,
+                    email_confirmed: user.email_confirmed,
+                    contested: user.contested,
+                };
+                let inserted = insert(tx, &user.email, account).await?;
+                if let Some(factor) = &user.second_factor {
+                    let id = db_id(inserted.id).ok_or(StoreError::NotFound)?;
+                    second_factor::insert(tx, id, factor).await?;
+                }
+                Ok(inserted)
+            })
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: UserId) -> Result<(), StoreError> {
+        let Some(db) = db_id(id) else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(move |tx| Box::pin(async move { Ok((delete(tx, id).await?, dirty_user(db))) }))
+            .await
+    }
+
+    async fn delete_user_verified(
+        &self,
+        id: UserId,
+        verified: VerifiedSession,
+    ) -> Result<(), StoreError> {
+        let Some(db) = db_id(id) else {
+            return Err(StoreError::NotFound);
+        };
+        self.write(move |tx| {
+            Box::pin(async move {
+                let user = lock(tx, id).await?;
+                check_verified(tx, &user, verified).await?;
+                Ok((delete(tx, id).await?, dirty_user(db)))
+            })
+        })
+        .await
+    }
+
+    async fn rehash_password(
+        &self,
+        id: UserId,
+        verified_hash: String,
+        new_hash: String,
+    ) -> Result<bool, StoreError> {
+        let rehashed = rehash(&self.client().await?, id, &verified_hash, &new_hash).await;
+        if let Some(db) = db_id(id) {
+            self.invalidate(&dirty_user(db));
+        }
+        rehashed
+    }
+
+    async fn add_unconfirmed_user(
+        &self,
+        email: &str,
+        hashed_password: &str,
+        token: TokenDigest,
+        record: EmailTokenRecord,
+        stale_before: SystemTime,
+    ) -> Result<User, StoreError> {
+        let created = record.created;
+        let account = move || NewAccount {
+            hashed_password: hashed_password.to_owned(),
+            generation: 0,
+            created,
+            email_confirmed: false,
+            contested: false,
+        };
+        let email = email.to_owned();
+        self.write(move |tx| {
+            let (account, email, record) = (account(), email.clone(), record.clone());
+            Box::pin(async move {
+                // A stale holder of the address goes first, in this transaction; its
+                // sessions (the cascade's) leave every cache.
+                let replaced = unconfirmed::remove_stale(tx, &email, stale_before).await?;
+                let user = insert(tx, &email, account).await?;
+                let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+                let record = EmailTokenRecord {
+                    generation: user.generation,
+                    ..record
+                };
+                email_tokens::insert(tx, id, token, &record).await?;
+                Ok((user, replaced.map(dirty_user).unwrap_or_default()))
+            })
+        })
+        .await
+    }
+
+    async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {
+        unconfirmed::contest(&self.client().await?, email).await
+    }
+}
 
 /// What [`insert`] stores besides the email: the account's credentials, when it was made and
 /// whether its email is confirmed.
@@ -68,59 +221,6 @@ pub(super) async fn insert(
         contested: account.contested && !account.email_confirmed,
         created: db_time(account.created),
     })
-}
-
-/// Removes the unconfirmed account holding `email`'s key if it was created at or before
-/// `stale_before` (its row locked, then deleted: the cascade takes everything of theirs);
-/// its id, for the caches. A confirmed or live holder stays: the insert after this finds
-/// the key taken.
-pub(super) async fn remove_stale(
-    tx: &Transaction<'_>,
-    email: &str,
-    stale_before: SystemTime,
-) -> Result<Option<i64>, StoreError> {
-    let stmt = tx
-        .prepare_cached(
-            "SELECT id FROM users WHERE email_key = $1 AND NOT email_confirmed
-                 AND created <= $2 FOR UPDATE",
-        )
-        .await?;
-    let Some(row) = tx
-        .query_opt(&stmt, &[&email_key(email), &db_time(stale_before)])
-        .await?
-    else {
-        return Ok(None);
-    };
-    let id: i64 = row.try_get(0)?;
-    let stmt = tx.prepare_cached("DELETE FROM users WHERE id = $1").await?;
-    tx.execute(&stmt, &[&id]).await?;
-    Ok(Some(id))
-}
-
-/// Marks the account of `email` contested if it is unconfirmed, in one conditional `UPDATE`
-/// (which re-checks the condition on the row it may have waited for): whether it is (now).
-pub(super) async fn contest(client: &Client, email: &str) -> Result<bool, StoreError> {
-    let stmt = client
-        .prepare_cached(
-            "UPDATE users SET contested = true WHERE email_key = $1 AND NOT email_confirmed",
-        )
-        .await?;
-    Ok(client.execute(&stmt, &[&email_key(email)]).await? == 1)
-}
-
-/// Deletes the unconfirmed accounts created at or before `before` in one statement (the
-/// cascade takes everything of theirs); their ids.
-pub(super) async fn purge_unconfirmed(
-    tx: &Transaction<'_>,
-    before: SystemTime,
-) -> Result<Vec<i64>, StoreError> {
-    let stmt = tx
-        .prepare_cached(
-            "DELETE FROM users WHERE NOT email_confirmed AND created <= $1 RETURNING id",
-        )
-        .await?;
-    let rows = tx.query(&stmt, &[&db_time(before)]).await?;
-    rows.iter().map(|row| Ok(row.try_get(0)?)).collect()
 }
 
 /// The user `query` finds, in one statement; [`StoreError::NotFound`] if none.

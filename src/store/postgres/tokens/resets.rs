@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use deadpool_postgres::{Client, Transaction};
 
-use super::{count, db_generation, db_id, db_time, unsigned, users};
+use crate::store::postgres::{count, db_generation, db_id, db_time, unsigned, users};
 use crate::{
     error::StoreError,
     store::{AccountVersion, EndSessions, PasswordReset, ResetRecord},
@@ -15,7 +15,7 @@ use crate::{
 /// Stores `record` as the user's one reset token, replacing any earlier one, if the user is
 /// still as `read`, checked under the lock of the user's row: [`StoreError::NotFound`] if
 /// the user does not exist, [`StoreError::Conflict`] if its generation or email changed.
-pub(super) async fn replace(
+pub(in crate::store::postgres) async fn replace(
     tx: &Transaction<'_>,
     token: TokenDigest,
     record: &ResetRecord,
@@ -51,7 +51,7 @@ pub(super) async fn replace(
 }
 
 /// The reset token `token`, if stored.
-pub(super) async fn get(
+pub(in crate::store::postgres) async fn get(
     client: &Client,
     token: TokenDigest,
 ) -> Result<Option<ResetRecord>, StoreError> {
@@ -76,7 +76,7 @@ pub(super) async fn get(
 /// resets with one token, the first to lock the user deletes it, the others find it gone),
 /// then sets the new password and ends the user's sessions or moves them to the new
 /// generation ([`users::set_password`]). [`StoreError::NotFound`] (rolled back) otherwise.
-pub(super) async fn reset_password(
+pub(in crate::store::postgres) async fn reset_password(
     tx: &Transaction<'_>,
     reset: &PasswordReset,
 ) -> Result<User, StoreError> {
@@ -106,14 +106,17 @@ pub(super) async fn reset_password(
     users::set_password(tx, &mut user, reset.hashed_password.clone(), end).await?;
     if reset.confirm_email && !user.email_confirmed {
         // The token reached the address: it is proven, whoever registered it.
-        super::email_tokens::remove_confirmation_of(tx, id).await?;
+        crate::store::postgres::email_tokens::remove_confirmation_of(tx, id).await?;
         users::set_confirmed(tx, &mut user, true).await?;
     }
     Ok(user)
 }
 
 /// Removes the reset tokens that expired at or before `now`; how many.
-pub(super) async fn purge(tx: &Transaction<'_>, now: SystemTime) -> Result<usize, StoreError> {
+pub(in crate::store::postgres) async fn purge(
+    tx: &Transaction<'_>,
+    now: SystemTime,
+) -> Result<usize, StoreError> {
     let stmt = tx
         .prepare_cached("DELETE FROM reset_tokens WHERE expires <= $1")
         .await?;
