@@ -527,7 +527,7 @@ fn count(rows: u64) -> usize {
 
 /// Every writing transaction notifies what it changed (`pg_notify`, delivered at its commit)
 /// and, right after its commit, tells this instance's caches; the listener tells them what
-/// other instances changed, and keeps their lease (see [`notify`]).
+/// other instances changed, and keeps their lease (see the `notify` module).
 impl ChangeNotifications for PgStore {
     fn cache_policy(&self) -> Option<CachePolicy> {
         Some(CachePolicy {

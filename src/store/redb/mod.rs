@@ -412,7 +412,7 @@ impl RedbStore {
 }
 
 /// The writer tells every cache in front of the store what each commit changed, after the
-/// commit and before it answers the writes (see [`writer::run_writer`]): the store is the
+/// commit and before it answers the writes (see `writer::run_writer`): the store is the
 /// only writer of its file, so its caches are exact.
 impl ChangeNotifications for RedbStore {
     fn cache_policy(&self) -> Option<CachePolicy> {
