@@ -58,7 +58,7 @@ fn hot_path(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = AuthConfig::seed().with_bcrypt_cost(4);
+    let config = AuthConfig::compat().with_bcrypt_cost(4);
     let store = RedbStore::open(dir.path().join("bench.redb")).expect("store");
     let auth = Auth::new(store.clone(), config).expect("valid configuration");
     let token = rt.block_on(async {

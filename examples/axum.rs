@@ -38,7 +38,7 @@ pub fn app(auth: Auth) -> Router {
     let account = Router::new()
         .route("/account", get(account))
         .route("/account/password", get(change_password))
-        .route_layer(RequireAuth::new().login_page("/login"));
+        .route_layer(RequireAuth::new().with_login_page("/login"));
     Router::new()
         .route("/public", get(|| async { "anyone can read this" }))
         .route("/me", get(me))

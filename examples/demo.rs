@@ -19,7 +19,7 @@
 //! curl -b jar -X DELETE localhost:5000/sessions   # log out
 //! ```
 //!
-//! Or open <http://127.0.0.1:5000/login> in a browser. The whole account lifecycle (email
+//! Or open <http://127.0.0.1:5000/login> in a browser. Every account feature (email
 //! confirmation, TOTP second factor, email change, account deletion), with the tokens printed
 //! on standard output:
 //!
@@ -75,7 +75,7 @@ use tower_user_auth::{
 };
 
 /// The demo's start-up warning in the compatibility profile, one line on standard error.
-const SEED_WARNING: &str = "demo: WARNING: compatibility profile (AUTH_PROFILE=seed): \
+const COMPAT_WARNING: &str = "demo: WARNING: compatibility profile (AUTH_PROFILE=seed): \
     POST /reset_password answers with the account's reset token, to whoever asks, so anyone \
     can take over any account; use it only for clients written for the seed service, and \
     AUTH_PROFILE=hardened for anything else";
@@ -140,10 +140,10 @@ impl Bounds {
             .await
             .map_err(|e| Setup::from(format!("cannot listen on {host}:{port}: {e}")))?;
         Ok(server
-            .header_read_timeout(self.header_read_timeout)
-            .idle_timeout(self.idle_timeout)
-            .max_connections(fit_open_files(self.max_connections))
-            .max_connections_per_client(self.max_connections_per_client))
+            .with_header_read_timeout(self.header_read_timeout)
+            .with_idle_timeout(self.idle_timeout)
+            .with_max_connections(fit_open_files(self.max_connections))
+            .with_max_connections_per_client(self.max_connections_per_client))
     }
 }
 
@@ -337,8 +337,8 @@ async fn serve_auth<S: Store + ExpiredDeletion>(
     if let Some(warning) = plain_http_warning(addr) {
         tracing::warn!("{warning} (here: AUTH_COOKIE_SECURE=false)");
     }
-    if profile == Profile::Seed {
-        eprintln!("{SEED_WARNING}");
+    if profile == Profile::Compat {
+        eprintln!("{COMPAT_WARNING}");
     }
     println!("listening on http://{addr}");
     after_listening();

@@ -77,7 +77,7 @@ pub fn stack(
         //    answers and on the auth layer's alike (tower-http skips bodies under 32 bytes).
         //    Above the auth layer, so that it sees the final headers the auth layer set. The
         //    secrets stay out of what is compressed: the session id travels in `Set-Cookie`,
-        //    a header, and the hardened profile sends reset tokens through its hook, not in
+        //    a header, and the hardened profile sends reset tokens through its mailer, not in
         //    a body (mind BREACH before compressing pages that echo input next to a secret).
         .layer(CompressionLayer::new())
         // 4. Body limit, outside the auth layer: a body over 64 KiB is refused 413 before
@@ -112,7 +112,7 @@ pub fn app<B: Send + 'static>()
 + Send
 + 'static {
     let private = RequireAuth::new()
-        .login_page("/login")
+        .with_login_page("/login")
         .layer(service_fn(private_page));
     service_fn(move |req: Request<B>| {
         let private = private.clone();
@@ -194,10 +194,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // (`PeerAddr`) for the auth layer's throttling, graceful shutdown on Ctrl-C.
     Server::bind("127.0.0.1:3000")
         .await?
-        .header_read_timeout(Duration::from_secs(20))
-        .idle_timeout(Duration::from_secs(60))
-        .max_connections_per_client(256)
-        .max_connections(10_000)
+        .with_header_read_timeout(Duration::from_secs(20))
+        .with_idle_timeout(Duration::from_secs(60))
+        .with_max_connections_per_client(256)
+        .with_max_connections(10_000)
         .serve(stack(auth, REQUEST_TIMEOUT), async {
             let _ = tokio::signal::ctrl_c().await;
         })

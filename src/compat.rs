@@ -11,11 +11,11 @@
 //! | `SeedApi` method | seed (`Auth.…` in Python) | counterpart on [`Auth`] | what the counterpart adds |
 //! | --- | --- | --- | --- |
 //! | [`register_user(email, pw)`](SeedApi::register_user) | `register_user(email, password) -> User`, `ValueError` if taken | [`register(email, pw, client)`](Auth::register) | the per-client registration quota |
-//! | [`valid_login(email, pw)`](SeedApi::valid_login) | `valid_login(email, password) -> bool` | [`log_in(email, pw, client)`](Auth::log_in) | throttling of failures, audit events, and the session it starts |
-//! | [`create_session(email)`](SeedApi::create_session) | `create_session(email) -> str`, `None` for an unknown email | [`log_in(email, pw, client)`](Auth::log_in) | it checks the password (`create_session` does not) |
+//! | [`valid_login(email, pw)`](SeedApi::valid_login) | `valid_login(email, password) -> bool` | [`log_in(Login::new(email, pw).with_client(client))`](Auth::log_in) | throttling of failures, audit events, and the session it starts |
+//! | [`create_session(email)`](SeedApi::create_session) | `create_session(email) -> str`, `None` for an unknown email | [`log_in(Login::new(email, pw).with_client(client))`](Auth::log_in) | it checks the password (`create_session` does not) |
 //! | [`get_user_from_session_id(sid)`](SeedApi::get_user_from_session_id) | `get_user_from_session_id(session_id) -> User or None` | [`authenticate(&token)`](Auth::authenticate) | takes a parsed [`SessionToken`]; returns the session record too |
 //! | [`destroy_session(user_id)`](SeedApi::destroy_session) | `destroy_session(user_id)` | [`end_all_sessions(user_id, client)`](Auth::end_all_sessions) | returns how many sessions ended; an audit event ([`log_out`](Auth::log_out) ends one) |
-//! | [`get_reset_password_token(email)`](SeedApi::get_reset_password_token) | `get_reset_password_token(email) -> str`, `ValueError` for an unknown email | [`request_password_reset(email, client)`](Auth::request_password_reset) | quotas, audit events, and delivery through the reset hook when tokens do not go back in the answer |
+//! | [`get_reset_password_token(email)`](SeedApi::get_reset_password_token) | `get_reset_password_token(email) -> str`, `ValueError` for an unknown email | [`request_password_reset(email, client)`](Auth::request_password_reset) | quotas, audit events, and delivery through the mailer |
 //! | [`update_password(token, pw)`](SeedApi::update_password) | `update_password(reset_token, password)`, `ValueError` for an unknown token | [`reset_password(email, token, pw, client)`](Auth::reset_password) | the token must belong to `email`; throttling of failures; audit events |
 //!
 //! The seed's `DB` class maps onto the [`Store`] trait: `add_user` is [`UserStore::add_user`](crate::store::UserStore::add_user),
@@ -38,7 +38,7 @@
 //! use tower_user_auth::{Auth, AuthConfig, compat::SeedApi};
 //!
 //! let dir = tempfile::tempdir()?;
-//! let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::seed().with_bcrypt_cost(4))?;
+//! let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::compat().with_bcrypt_cost(4))?;
 //! let user = auth.register_user("bob@bob.com", "mySuperPwd").await?;
 //! assert!(auth.valid_login("bob@bob.com", "mySuperPwd").await?);
 //! assert!(!auth.valid_login("bob@bob.com", "wrong").await?);

@@ -107,6 +107,8 @@ pub use auth::{Auth, ResetRequested};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{AuthConfig, Pages, Profile, Routes};
 pub use error::{AuthError, ConfigError, ConfigProblem, OpenError, StoreError};
+pub use hook::Mailer;
+#[allow(deprecated)] // kept at the root, where it was, for code written before the mailer
 pub use hook::ResetTokenHook;
 pub use http::{AuthBody, AuthLayer, AuthService, PeerAddr, ResponseFuture};
 pub use http::{

@@ -18,7 +18,7 @@ pub fn compact_and_open(
     let mut db = redb::Database::create(path)?;
     while db.compact()? {}
     let size = std::fs::metadata(path)?.len();
-    Ok((size, builder.with_database(db)?))
+    Ok((size, builder.open_database(db)?))
 }
 
 /// Median of `rounds` × (write 4 KiB, `fdatasync`) to a file in `dir`.

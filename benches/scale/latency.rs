@@ -12,7 +12,7 @@ use std::{
 use futures_util::{StreamExt, stream};
 use tower_user_auth::{Auth, store::prelude::*, token::SessionToken};
 
-use crate::seed::{IN_FLIGHT, Seeded, session_of};
+use crate::populate::{IN_FLIGHT, PopulatedUser, session_of};
 
 /// Median and 99th percentile, in ns.
 #[derive(Clone, Copy, Debug, Default)]
@@ -51,7 +51,7 @@ impl Draw {
 pub async fn warm<S: Store>(auth: &Auth<S>, tokens: &[SessionToken]) {
     for token in tokens {
         let found = auth.authenticate(token).await.expect("store read");
-        assert!(found.is_some(), "a seeded session must be live");
+        assert!(found.is_some(), "a populated session must be live");
     }
 }
 
@@ -78,7 +78,7 @@ pub async fn sample<S: Store>(
         let t0 = Instant::now();
         let found = auth.authenticate(token).await.expect("store read");
         times.push(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        assert!(found.is_some(), "a seeded session must be live");
+        assert!(found.is_some(), "a populated session must be live");
     }
     Percentiles::of(times)
 }
@@ -91,13 +91,13 @@ pub struct WriteLoad {
     pub validation: Percentiles,
 }
 
-/// Creates `count` new sessions for the seeded users (round robin) through
+/// Creates `count` new sessions for the users of the population (round robin) through
 /// `Store::insert_session`, [`IN_FLIGHT`] at a time, while another thread validates random
 /// live sessions through `Auth::authenticate` on its own runtime.
 pub async fn write_load<S: Store + Clone>(
     auth: &Auth<S>,
     tokens: Arc<Vec<SessionToken>>,
-    users: &[Seeded],
+    users: &[PopulatedUser],
     count: usize,
 ) -> WriteLoad {
     let done = Arc::new(AtomicBool::new(false));
@@ -116,7 +116,7 @@ pub async fn write_load<S: Store + Clone>(
                     let t0 = Instant::now();
                     let found = auth.authenticate(token).await.expect("store read");
                     times.push(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX));
-                    assert!(found.is_some(), "a seeded session must be live");
+                    assert!(found.is_some(), "a populated session must be live");
                 }
                 Percentiles::of(times)
             })

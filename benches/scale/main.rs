@@ -15,7 +15,7 @@
 //! compacted, plus the write load's sessions), `small.redb` (the first 1,000), `tokens.txt`
 //! and `small_tokens.txt` (one session token a line), and `scale.json` (the figures).
 //!
-//! Records are seeded through the `Store` (group-committed, many writes in flight) with one
+//! Records are written through the `Store` (group-committed, many writes in flight) with one
 //! precomputed bcrypt hash: that shortcut is for this benchmark only.
 
 mod disk;
@@ -23,7 +23,7 @@ mod latency;
 mod memory;
 #[cfg(feature = "postgres")]
 mod pg;
-mod seed;
+mod populate;
 
 use std::{path::PathBuf, sync::Arc, time::Duration};
 
@@ -82,10 +82,10 @@ fn us(ns: u64) -> String {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // Seeding a million sessions takes over a minute; with the default renewal interval every
+    // Writing a million sessions takes over a minute; with the default renewal interval every
     // one of them would then be renewed (one write each) during the measurement. A running
     // server spreads those writes over time; here they are kept out of the read figures.
-    let config = AuthConfig::seed()
+    let config = AuthConfig::compat()
         .with_bcrypt_cost(4)
         .with_session_renewal(Duration::from_secs(24 * 3600));
     if let Some(dir) = std::env::var_os(memory::PROBE) {
@@ -107,7 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let store = RedbStore::builder()
         .with_session_cache_bytes(0)
         .open(&path)?;
-    let (mut tokens, mut users) = seed::seed(&store, 0, small, &hash).await;
+    let (mut tokens, mut users) = populate::populate(&store, 0, small, &hash).await;
     let auth = Auth::new(store, config.clone())?;
     let uncached_1k = latency::measure(&auth, &tokens, plan.samples).await;
     drop(auth);
@@ -125,9 +125,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         us(cached_1k.p50)
     );
 
-    // N: seeded, compacted, then no cache.
+    // N: written, compacted, then no cache.
     let t0 = std::time::Instant::now();
-    let (more_tokens, more_users) = seed::seed(auth.store(), small, n, &hash).await;
+    let (more_tokens, more_users) = populate::populate(auth.store(), small, n, &hash).await;
     tokens.extend(more_tokens);
     users.extend(more_users);
     drop(auth);

@@ -2,7 +2,7 @@
 //! every session, divided by the sessions, measured in a fresh process (this bench binary
 //! started again with `SCALE_CACHE_PROBE`), so that memory an earlier phase freed cannot be
 //! reused unseen. redb's own page cache is kept small there (`redb::Builder::set_cache_size`,
-//! handed to `RedbStoreBuilder::with_database`) so that its growth is not counted as the
+//! handed to `RedbStoreBuilder::open_database`) so that its growth is not counted as the
 //! session cache's, and the filter of live digests is built before the fill starts. The
 //! cache's own accounting (`StoreStats`) is reported beside.
 
@@ -59,7 +59,7 @@ pub async fn probe(dir: &Path, config: AuthConfig) -> Result<(), Box<dyn std::er
         .create(dir.join("scale.redb"))?;
     let store = RedbStore::builder()
         .with_session_cache_bytes(crate::budget_holding(tokens.len()))
-        .with_database(db)?;
+        .open_database(db)?;
     // The filter of live digests is built in the background at open: wait for it, so that
     // its memory is not counted as the cache's.
     let t0 = std::time::Instant::now();

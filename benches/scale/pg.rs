@@ -1,5 +1,5 @@
 //! The in-process figures on `PgStore` (feature `postgres`), when `benches/scale.sh` is given
-//! `AUTH_DATABASE_URL`: the same seeding and `Auth::authenticate` measurements as on redb, in
+//! `AUTH_DATABASE_URL`: the same population and `Auth::authenticate` measurements as on redb, in
 //! the throwaway database the script made, written to `pg_scale.json` beside `scale.json`,
 //! with the token files the HTTP rounds draw from (`pg_tokens.txt`, `pg_small_tokens.txt`).
 //! Every look-up without a cache is a round trip to the server, so the uncached figures take
@@ -10,7 +10,7 @@ use std::{path::Path, sync::Arc, time::Instant};
 use serde_json::json;
 use tower_user_auth::{Auth, AuthConfig, store::PgStore};
 
-use crate::{Plan, budget_holding, latency, memory::write_tokens, seed::seed, us};
+use crate::{Plan, budget_holding, latency, memory::write_tokens, populate::populate, us};
 
 async fn connect(url: &str, cache_bytes: usize) -> Result<PgStore, Box<dyn std::error::Error>> {
     Ok(PgStore::builder()
@@ -19,7 +19,7 @@ async fn connect(url: &str, cache_bytes: usize) -> Result<PgStore, Box<dyn std::
         .await?)
 }
 
-/// Seeds and measures on the database at `url`; the figures go to `dir/pg_scale.json`.
+/// Populates and measures on the database at `url`; the figures go to `dir/pg_scale.json`.
 pub async fn run(
     url: &str,
     plan: &Plan,
@@ -32,7 +32,7 @@ pub async fn run(
     println!("PgStore: {n} users with one session each");
 
     let store = connect(url, 0).await?;
-    let (mut tokens, mut users) = seed(&store, 0, small, hash).await;
+    let (mut tokens, mut users) = populate(&store, 0, small, hash).await;
     let auth = Auth::new(store, config.clone())?;
     let uncached_1k = latency::sample(&auth, &tokens, samples).await;
     drop(auth);
@@ -47,7 +47,7 @@ pub async fn run(
     );
 
     let t0 = Instant::now();
-    let (more_tokens, more_users) = seed(auth.store(), small, n, hash).await;
+    let (more_tokens, more_users) = populate(auth.store(), small, n, hash).await;
     tokens.extend(more_tokens);
     users.extend(more_users);
     drop(auth);

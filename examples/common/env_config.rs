@@ -89,9 +89,9 @@ pub fn config_from_env(env: &mut Env) -> AuthConfig {
         Some(Ok(profile)) => profile,
         Some(Err(e)) => {
             env.note(&e);
-            Profile::Seed
+            Profile::Compat
         }
-        None => Profile::Seed,
+        None => Profile::Compat,
     };
     let mut c = AuthConfig::for_profile(profile);
     if let Some(cost) = env.parse("BCRYPT_COST") {
@@ -183,13 +183,12 @@ pub fn config_from_env(env: &mut Env) -> AuthConfig {
     c = account_from_env(env, c);
     // The development mailer: tokens printed on standard output (never in the tracing log);
     // reset tokens only where they do not go back in the answer.
-    if !token_in_answer.unwrap_or(profile == Profile::Seed) {
-        c = c.with_reset_token_hook(mailer::deliver_reset_token);
-    }
-    c.with_account_email_hook(mailer::deliver_account_email)
+    c.with_mailer(mailer::PrintingMailer {
+        reset_tokens: !token_in_answer.unwrap_or(profile == Profile::Compat),
+    })
 }
 
-/// The account lifecycle settings: `AUTH_REQUIRE_EMAIL_CONFIRMATION`,
+/// The account settings: `AUTH_REQUIRE_EMAIL_CONFIRMATION`,
 /// `AUTH_UNCONFIRMED_LIFETIME` (seconds an unconfirmed account lives, 604800 by default) and
 /// `AUTH_SECRET_KEY` (the key TOTP secrets are sealed under: 32 random bytes in standard
 /// base64 with padding, `openssl rand -base64 32`). A key that cannot be read is a problem like any other bad

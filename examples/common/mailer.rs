@@ -14,14 +14,14 @@
 //! displays it: `password changed`, `password reset`, `second factor enabled`, `second
 //! factor disabled`, `recovery code used (N left)`.
 //!
-//! The email is the address the layer hands to the hook (as the user sent it), trimmed.
+//! The email is the address the layer hands to the mailer (as the user sent it), trimmed.
 //!
 //! Not declared in `examples/common/mod.rs`: the load benchmark's peer server includes that
 //! module and needs no mailer. The demo declares it by path.
 
 use std::io::Write;
 
-use tower_user_auth::{BoxError, hook::AccountEmail, token::ResetToken};
+use tower_user_auth::{BoxError, hook::Mail, hook::Mailer};
 
 /// Prints one line on standard output and flushes it, under the lock: lines of concurrent
 /// deliveries never interleave.
@@ -32,34 +32,38 @@ fn print_line(line: &str) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The reset-token hook: `reset token for <email>: <token>`.
-pub fn deliver_reset_token(email: &str, token: &ResetToken) -> Result<(), BoxError> {
-    print_line(&format!(
-        "reset token for {}: {}",
-        email.trim(),
-        token.expose()
-    ))
+/// The demo's mailer: one line per message. Where reset tokens go back in the answer (the
+/// compatibility profile, unless `AUTH_RESET_TOKEN_IN_RESPONSE` says otherwise) it prints
+/// none: its clients read them from the answer.
+#[derive(Clone, Copy, Debug)]
+pub struct PrintingMailer {
+    /// Whether to print the reset tokens.
+    pub reset_tokens: bool,
 }
 
-/// The account email hook: a confirmation token, an email-change token (to the new address),
-/// the notice to the old address that the account moved, or a security notice.
-pub fn deliver_account_email(to: &str, message: &AccountEmail) -> Result<(), BoxError> {
-    let to = to.trim();
-    let line = match message {
-        AccountEmail::Confirmation(token) => {
-            format!("confirmation token for {to}: {}", token.expose())
-        }
-        AccountEmail::EmailChange(token) => {
-            format!("email change token for {to}: {}", token.expose())
-        }
-        AccountEmail::EmailChanged { new_email } => {
-            format!("email changed for {to}: now {}", new_email.trim())
-        }
-        AccountEmail::SecurityNotice(notice) => {
-            format!("security notice for {to}: {}", notice.kind)
-        }
-        // A message this demo does not know yet: say so, without its content.
-        _ => format!("account email for {to} (not printed)"),
-    };
-    print_line(&line)
+impl Mailer for PrintingMailer {
+    fn send(&self, to: &str, mail: &Mail) -> Result<(), BoxError> {
+        let to = to.trim();
+        let line = match mail {
+            Mail::PasswordReset(token) if self.reset_tokens => {
+                format!("reset token for {to}: {}", token.expose())
+            }
+            Mail::PasswordReset(_) => return Ok(()),
+            Mail::Confirmation(token) => {
+                format!("confirmation token for {to}: {}", token.expose())
+            }
+            Mail::EmailChange(token) => {
+                format!("email change token for {to}: {}", token.expose())
+            }
+            Mail::EmailChanged { new_email } => {
+                format!("email changed for {to}: now {}", new_email.trim())
+            }
+            Mail::SecurityNotice(notice) => {
+                format!("security notice for {to}: {}", notice.kind)
+            }
+            // A message this demo does not know yet: say so, without its content.
+            _ => format!("account email for {to} (not printed)"),
+        };
+        print_line(&line)
+    }
 }

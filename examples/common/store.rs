@@ -134,7 +134,7 @@ mod pg {
     ) -> Result<PgStore, StoreError> {
         let mut builder = PgStore::builder();
         if let Some(pool) = pool {
-            builder = builder.pool_size(pool);
+            builder = builder.with_pool_size(pool);
         }
         if let Some(cache) = cache {
             builder = builder.with_session_cache_bytes(cache);

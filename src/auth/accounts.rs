@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
-    hook::AccountEmail,
+    hook::Mail,
     store::{Store, UserQuery, VerifiedSession},
     token::{EmailToken, SessionToken},
     user::{User, UserId, check_email},
@@ -49,7 +49,7 @@ impl<S: Store> Auth<S> {
         audit!(info, "register", user_id = %user.id, client = %Client(client));
         if let Some(token) = confirmation {
             audit!(info, "confirmation_sent", user_id = %user.id, client = %Client(client));
-            self.send_account_email(user.email.clone(), AccountEmail::Confirmation(token));
+            self.send_mail(user.email.clone(), Mail::Confirmation(token));
         }
         Ok(user)
     }
@@ -117,13 +117,13 @@ impl<S: Store> Auth<S> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tower_user_auth::{Auth, AuthConfig, AuthError};
+    /// use tower_user_auth::{Auth, AuthConfig, AuthError, auth::Login};
     ///
     /// let dir = tempfile::tempdir()?;
     /// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::hardened().with_bcrypt_cost(4))?;
     /// let password = "correct horse battery staple";
     /// auth.register("bob@example.com", password, None).await?;
-    /// let session = auth.log_in("bob@example.com", password, None).await?.expect("logged in").token;
+    /// let session = auth.log_in(Login::new("bob@example.com", password)).await?.expect("logged in").token;
     /// assert!(matches!(
     ///     auth.delete_account(&session, "not my password", None, None).await,
     ///     Err(AuthError::WrongPassword)

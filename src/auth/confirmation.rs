@@ -22,7 +22,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
-    hook::AccountEmail,
+    hook::Mail,
     store::{AccountVersion, EmailTokenPurpose, EmailTokenRecord, Store, UserQuery},
     token::EmailToken,
     user::{User, UserId, check_email},
@@ -31,7 +31,7 @@ use crate::{
 /// What a request for a new confirmation token found (for the audit trail only: the client
 /// is told the same whatever it is).
 enum Resent {
-    /// A new token was stored (the older one revoked) and handed to the hook.
+    /// A new token was stored (the older one revoked) and handed to the mailer.
     Sent(UserId),
     /// The account's email is confirmed already: nothing sent.
     AlreadyConfirmed(UserId),
@@ -54,14 +54,14 @@ impl<S: Store> Auth<S> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::mpsc;
-    /// use tower_user_auth::{Auth, AuthConfig, AuthError, BoxError, hook::AccountEmail};
+    /// use tower_user_auth::{Auth, AuthConfig, AuthError, BoxError, auth::Login, hook::Mail};
     ///
     /// let (sent, inbox) = mpsc::channel();
     /// let config = AuthConfig::hardened()
     ///     .with_bcrypt_cost(4)
     ///     .with_email_confirmation(true)
-    ///     .with_account_email_hook(move |_to: &str, message: &AccountEmail| {
-    ///         if let AccountEmail::Confirmation(token) = message {
+    ///     .with_mailer(move |_to: &str, message: &Mail| {
+    ///         if let Mail::Confirmation(token) = message {
     ///             sent.send(token.expose().to_owned())?;
     ///         }
     ///         Ok::<(), BoxError>(())
@@ -71,13 +71,13 @@ impl<S: Store> Auth<S> {
     /// let password = "correct horse battery staple";
     /// auth.register("bob@example.com", password, None).await?;
     /// assert!(matches!(
-    ///     auth.log_in("bob@example.com", password, None).await,
+    ///     auth.log_in(Login::new("bob@example.com", password)).await,
     ///     Err(AuthError::EmailNotConfirmed)
     /// ));
     /// let token = inbox.recv_timeout(std::time::Duration::from_secs(10))?;
     /// let user = auth.confirm_email(&token, None, None).await?;
     /// assert!(user.email_confirmed);
-    /// assert!(auth.log_in("bob@example.com", password, None).await?.is_some());
+    /// assert!(auth.log_in(Login::new("bob@example.com", password)).await?.is_some());
     /// // Single-use.
     /// assert!(matches!(
     ///     auth.confirm_email(&token, None, None).await,
@@ -114,14 +114,14 @@ impl<S: Store> Auth<S> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::sync::mpsc;
-    /// use tower_user_auth::{Auth, AuthConfig, AuthError, BoxError, hook::AccountEmail};
+    /// use tower_user_auth::{Auth, AuthConfig, AuthError, BoxError, auth::Login, hook::Mail};
     ///
     /// let (sent, inbox) = mpsc::channel();
     /// let config = AuthConfig::hardened()
     ///     .with_bcrypt_cost(4)
     ///     .with_email_confirmation(true)
-    ///     .with_account_email_hook(move |_to: &str, message: &AccountEmail| {
-    ///         if let AccountEmail::Confirmation(token) = message {
+    ///     .with_mailer(move |_to: &str, message: &Mail| {
+    ///         if let Mail::Confirmation(token) = message {
     ///             sent.send(token.expose().to_owned())?;
     ///         }
     ///         Ok::<(), BoxError>(())
@@ -142,8 +142,8 @@ impl<S: Store> Auth<S> {
     ///     Err(AuthError::NewPasswordRequired)
     /// ));
     /// auth.confirm_email_with_password(&token, Some(owner), None, None).await?;
-    /// assert!(auth.log_in("bob@example.com", "the squatter's password", None).await?.is_none());
-    /// assert!(auth.log_in("bob@example.com", owner, None).await?.is_some());
+    /// assert!(auth.log_in(Login::new("bob@example.com", "the squatter's password")).await?.is_none());
+    /// assert!(auth.log_in(Login::new("bob@example.com", owner)).await?.is_some());
     /// # Ok(())
     /// # }
     /// ```
@@ -259,7 +259,7 @@ impl<S: Store> Auth<S> {
     /// Sends a new confirmation token to `email` if an account with an unconfirmed email has
     /// it, revoking its earlier token, after the per-email and per-client quotas (the reset
     /// requests' limits, counted apart). Everything that depends on the email (the look-up,
-    /// the store write, the hook) runs detached, so that neither the result nor its timing
+    /// the store write, the mailer) runs detached, so that neither the result nor its timing
     /// says whether the email has an account, or whether it is confirmed.
     ///
     /// # Errors
@@ -303,7 +303,7 @@ impl<S: Store> Auth<S> {
         Ok(())
     }
 
-    /// Issues a new confirmation token for the account of `email` and hands it to the hook.
+    /// Issues a new confirmation token for the account of `email` and hands it to the mailer.
     async fn reissue_confirmation(&self, email: &str) -> Result<Resent, AuthError> {
         // Stored only if the account is still as read (an email change in between would
         // otherwise send the token for the account as it was to its old address); read again
@@ -328,7 +328,7 @@ impl<S: Store> Auth<S> {
                 .await;
             match stored {
                 Ok(()) => {
-                    self.send_account_email(user.email, AccountEmail::Confirmation(token));
+                    self.send_mail(user.email, Mail::Confirmation(token));
                     return Ok(Resent::Sent(user.id));
                 }
                 Err(StoreError::NotFound) => return Ok(Resent::NoAccount),

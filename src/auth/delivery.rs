@@ -1,8 +1,8 @@
-//! Handing a message to one of the application's hooks (its mailer): on a blocking thread,
-//! detached from the request, a failure or a panic logged without the message.
+//! Handing a message to the application's [mailer](crate::hook::Mailer): on a blocking
+//! thread, detached from the request, a failure or a panic logged without the message.
 
 use super::Auth;
-use crate::{BoxError, hook::AccountEmail, store::Store, token::ResetToken};
+use crate::{BoxError, hook::Mail, store::Store};
 
 /// Runs `deliver` on a blocking thread of the current Tokio runtime, detached (inline outside
 /// a runtime); an error it returns, or a panic, is logged as `hook` failing. The error is
@@ -41,20 +41,14 @@ pub(super) async fn in_background(work: impl Future<Output = ()> + Send + 'stati
 }
 
 impl<S: Store> Auth<S> {
-    /// Gives a reset token to the reset hook, detached ([`detached`]); nothing without one.
-    pub(super) fn deliver_reset_token(&self, email: String, token: ResetToken) {
-        let Some(hook) = self.shared.config.reset_hook.clone() else {
+    /// Gives `mail` for `to` to the mailer of its kind, detached ([`detached`]); nothing
+    /// without one. A failure is logged as the `reset token` hook's for a password reset,
+    /// the `account email` hook's for the others (the names of the hooks before the mailer).
+    pub(super) fn send_mail(&self, to: String, mail: Mail) {
+        let (hook, Some(mailer)) = self.shared.config.mailers.of(&mail) else {
             return;
         };
-        detached("reset token", move || hook.deliver(&email, &token));
-    }
-
-    /// Gives `message` for `to` to the account email hook, detached ([`detached`]); nothing
-    /// without one.
-    pub(super) fn send_account_email(&self, to: String, message: AccountEmail) {
-        let Some(hook) = self.shared.config.account.hook.clone() else {
-            return;
-        };
-        detached("account email", move || hook.deliver(&to, &message));
+        let mailer = std::sync::Arc::clone(mailer);
+        detached(hook, move || mailer.send(&to, &mail));
     }
 }

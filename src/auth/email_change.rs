@@ -12,7 +12,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
-    hook::AccountEmail,
+    hook::Mail,
     store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, Store, UserQuery, UserUpdate},
     token::SessionToken,
     user::{User, UserId, check_email},
@@ -39,11 +39,11 @@ impl<S: Store> Auth<S> {
     /// fresh, with `proof`, as [`change_password`](Self::change_password) does), to
     /// `new_email`, from `client`. With email confirmation on
     /// ([`AuthConfig::with_email_confirmation`](crate::AuthConfig::with_email_confirmation)),
-    /// a token goes to the new address ([`AccountEmail::EmailChange`]) and
+    /// a token goes to the new address ([`Mail::EmailChange`]) and
     /// [`confirm_email_change`](Self::confirm_email_change) makes the change; otherwise it
     /// is made now, in one transaction (the address unique, the reset token and email tokens
     /// revoked) and only if the password verified is still the current one. Either way the
-    /// old address is told once the change is made ([`AccountEmail::EmailChanged`]), the
+    /// old address is told once the change is made ([`Mail::EmailChanged`]), the
     /// sessions stay valid, and the next request of each carries the new email.
     ///
     /// A wrong password or code counts as a failed attempt for the throttle, a change clears
@@ -58,14 +58,14 @@ impl<S: Store> Auth<S> {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    /// use tower_user_auth::{Auth, AuthConfig, AuthError, auth::EmailChange};
+    /// use tower_user_auth::{Auth, AuthConfig, AuthError, auth::{EmailChange, Login}};
     ///
     /// let dir = tempfile::tempdir()?;
     /// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::hardened().with_bcrypt_cost(4))?;
     /// let password = "correct horse battery staple";
     /// auth.register("bob@example.com", password, None).await?;
     /// auth.register("ann@example.com", password, None).await?;
-    /// let session = auth.log_in("bob@example.com", password, None).await?.expect("logged in").token;
+    /// let session = auth.log_in(Login::new("bob@example.com", password)).await?.expect("logged in").token;
     /// assert!(matches!(
     ///     auth.change_email(&session, password, "ann@example.com", None, None).await,
     ///     Err(AuthError::EmailTaken(_))
@@ -194,7 +194,7 @@ impl<S: Store> Auth<S> {
         {
             Ok(()) => {
                 let to = new_email.to_owned();
-                self.send_account_email(to, AccountEmail::EmailChange(token));
+                self.send_mail(to, Mail::EmailChange(token));
                 Ok(EmailChange::TokenSent {
                     new_email: new_email.to_owned(),
                 })
@@ -239,9 +239,9 @@ impl<S: Store> Auth<S> {
 
     /// Tells `old_email` that its account now uses `user.email`.
     fn tell_old_address(&self, old_email: String, user: &User) {
-        let message = AccountEmail::EmailChanged {
+        let message = Mail::EmailChanged {
             new_email: user.email.clone(),
         };
-        self.send_account_email(old_email, message);
+        self.send_mail(old_email, message);
     }
 }

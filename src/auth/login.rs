@@ -31,15 +31,15 @@ pub struct LoggedIn {
     pub device: Option<IssuedDevice>,
 }
 
-/// What a client presents to log in ([`Auth::log_in_with`]): an email and a password, and
-/// optionally its address, its device token and its second factor. `Debug` shows the email
-/// only.
+/// What a client presents to log in ([`Auth::log_in`]): an email and a password, and the
+/// optional parts, set with the `with_*` methods: its address, its device token and its
+/// second factor. A later factor is a new part here. `Debug` shows the email only.
 ///
 /// ```
 /// use tower_user_auth::auth::{Login, SecondFactorProof};
 ///
 /// let login = Login::new("bob@example.com", "correct horse battery staple")
-///     .from_client(Some("203.0.113.7".parse()?))
+///     .with_client(Some("203.0.113.7".parse()?))
 ///     .with_second_factor(Some(SecondFactorProof::Otp("287082")));
 /// assert_eq!(
 ///     format!("{login:?}"),
@@ -72,13 +72,19 @@ impl<'a> Login<'a> {
 
     /// The client's address (throttling and the audit trail count by it).
     #[must_use]
-    pub fn from_client(mut self, client: Option<IpAddr>) -> Self {
+    pub fn with_client(mut self, client: Option<IpAddr>) -> Self {
         self.client = client;
         self
     }
 
-    /// The device token the client presented (its device cookie): see
-    /// [`Auth::log_in_with_device`].
+    /// The client's address.
+    #[deprecated(since = "0.2.0", note = "renamed to `with_client`")]
+    #[must_use]
+    pub fn from_client(self, client: Option<IpAddr>) -> Self {
+        self.with_client(client)
+    }
+
+    /// The device token the client presented (its device cookie): see [`Auth::log_in`].
     #[must_use]
     pub fn with_device(mut self, device: Option<&'a DeviceToken>) -> Self {
         self.device = device;
@@ -106,57 +112,49 @@ impl fmt::Debug for Login<'_> {
 }
 
 impl<S: Store> Auth<S> {
-    /// Checks credentials and starts a session: `None` for wrong credentials (unknown email
-    /// or wrong password alike, in the same time), and for a password changed or reset
-    /// between the check and the session's insert (the session is stored only at the
-    /// credential generation the check verified). A hash of a lower cost than configured is
-    /// re-hashed. An account with a second factor enabled never logs in here (see
-    /// [`log_in_with`](Self::log_in_with)).
+    /// Logs in with everything the client presented ([`Login`]): the credentials, and the
+    /// optional parts, each set on the [`Login`] when the client gave it (its address, its
+    /// device token, its second factor). Later factors are new parts of [`Login`], not new
+    /// methods.
     ///
-    /// # Errors
-    /// As [`log_in_with`](Self::log_in_with): [`AuthError::SecondFactorRequired`] for the
-    /// right password of an account with a second factor, [`AuthError::EmailNotConfirmed`],
-    /// [`AuthError::Overloaded`], [`AuthError::Throttled`] or [`AuthError::Store`].
-    pub async fn log_in(
-        &self,
-        email: &str,
-        password: &str,
-        client: Option<IpAddr>,
-    ) -> Result<Option<LoggedIn>, AuthError> {
-        self.log_in_with(Login::new(email, password).from_client(client))
-            .await
-    }
-
-    /// As [`log_in`](Self::log_in), for a client that presents the device token `device`
-    /// (its device cookie). When device tokens are on and `device` is a live token of this
-    /// account, the login is not held back by the per-account lockout nor the per-client
-    /// limits, only by the token's own failures (the 5th in a row revokes it); otherwise it
-    /// is throttled as any login. A successful login returns the device token to set
-    /// ([`LoggedIn::device`]): the layer sets it as a cookie that lives 90 days, `HttpOnly;
-    /// SameSite=Strict; Path=/`, `Secure` as the session cookie is; at most 10 are kept per
-    /// account (the oldest dropped).
+    /// The credentials first: `None` for wrong credentials (unknown email or wrong password
+    /// alike, in the same time), and for a password changed or reset between the check and
+    /// the session's insert (the session is stored only at the credential generation the
+    /// check verified). A hash of a lower cost than configured is re-hashed.
     ///
-    /// # Errors
-    /// As [`log_in_with`](Self::log_in_with).
-    pub async fn log_in_with_device(
-        &self,
-        email: &str,
-        password: &str,
-        client: Option<IpAddr>,
-        device: Option<&DeviceToken>,
-    ) -> Result<Option<LoggedIn>, AuthError> {
-        let login = Login::new(email, password)
-            .from_client(client)
-            .with_device(device);
-        self.log_in_with(login).await
-    }
-
-    /// Logs in with everything the client presented ([`Login`]): the credentials, then, for
-    /// an account with a second factor enabled, a one-time code (accepted once: a code used
-    /// already is refused, even in the next time step) or a recovery code (each works once).
-    /// `None` as [`log_in`](Self::log_in) for wrong credentials; throttling counts a wrong
-    /// password and a wrong or replayed code or recovery code as failures, a missing second
-    /// factor not, and a full success clears the backoff of the account and client.
+    /// Then, for an account with a second factor enabled, a one-time code (accepted once: a
+    /// code used already is refused, even in the next time step) or a recovery code (each
+    /// works once). Throttling counts a wrong password and a wrong or replayed code or
+    /// recovery code as failures, a missing second factor not, and a full success clears the
+    /// backoff of the account and client.
+    ///
+    /// With a device token ([`Login::with_device`], the client's device cookie): when device
+    /// tokens are on and it is a live token of this account, the login is not held back by
+    /// the per-account lockout nor the per-client limits, only by the token's own failures
+    /// (the 5th in a row revokes it); otherwise it is throttled as any login. A successful
+    /// login returns the device token to set ([`LoggedIn::device`]): the layer sets it as a
+    /// cookie that lives 90 days, `HttpOnly; SameSite=Strict; Path=/`, `Secure` as the
+    /// session cookie is; at most 10 are kept per account (the oldest dropped).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use tower_user_auth::{Auth, AuthConfig, auth::Login};
+    ///
+    /// let auth = Auth::new(
+    ///     tower_user_auth::store::RedbStore::in_memory()?,
+    ///     AuthConfig::compat().with_bcrypt_cost(4),
+    /// )?;
+    /// auth.register("bob@example.com", "hunter2", None).await?;
+    /// let client = Some("203.0.113.7".parse()?);
+    /// let wrong = Login::new("bob@example.com", "hunter3").with_client(client);
+    /// assert!(auth.log_in(wrong).await?.is_none());
+    /// let right = Login::new("bob@example.com", "hunter2").with_client(client);
+    /// let logged_in = auth.log_in(right).await?.expect("right credentials");
+    /// assert_eq!(logged_in.user.email, "bob@example.com");
+    /// # Ok(())
+    /// # }
+    /// ```
     ///
     /// # Errors
     /// [`AuthError::SecondFactorRequired`] (the right password, the account has a factor, no
@@ -165,7 +163,7 @@ impl<S: Store> Auth<S> {
     /// password, an unconfirmed email while
     /// [email confirmation](crate::AuthConfig::with_email_confirmation) is on: no session),
     /// [`AuthError::Overloaded`], [`AuthError::Throttled`] or [`AuthError::Store`].
-    pub async fn log_in_with(&self, login: Login<'_>) -> Result<Option<LoggedIn>, AuthError> {
+    pub async fn log_in(&self, login: Login<'_>) -> Result<Option<LoggedIn>, AuthError> {
         let Login {
             email,
             password,
@@ -251,6 +249,36 @@ impl<S: Store> Auth<S> {
         let session = logged_in.token.digest().session_id();
         audit!(info, "login", user_id = %logged_in.user.id, session = %session, client = %Client(client));
         Ok(Some(logged_in))
+    }
+
+    /// Logs in with `email`, `password` and a device token.
+    ///
+    /// # Errors
+    /// As [`log_in`](Self::log_in).
+    #[deprecated(
+        since = "0.2.0",
+        note = "use `log_in(Login::new(email, password).with_client(client).with_device(device))`"
+    )]
+    pub async fn log_in_with_device(
+        &self,
+        email: &str,
+        password: &str,
+        client: Option<IpAddr>,
+        device: Option<&DeviceToken>,
+    ) -> Result<Option<LoggedIn>, AuthError> {
+        let login = Login::new(email, password)
+            .with_client(client)
+            .with_device(device);
+        self.log_in(login).await
+    }
+
+    /// Logs in with everything the client presented.
+    ///
+    /// # Errors
+    /// As [`log_in`](Self::log_in).
+    #[deprecated(since = "0.2.0", note = "renamed to `log_in`, which takes the `Login`")]
+    pub async fn log_in_with(&self, login: Login<'_>) -> Result<Option<LoggedIn>, AuthError> {
+        self.log_in(login).await
     }
 
     /// Counts a failed login: against the trusted device token when there is one, otherwise

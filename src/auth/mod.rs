@@ -58,13 +58,13 @@ use crate::{
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// use tower_user_auth::{Auth, AuthConfig};
+/// use tower_user_auth::{Auth, AuthConfig, auth::Login};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::hardened().with_bcrypt_cost(4))?;
 /// auth.register("bob@example.com", "correct horse battery staple", None).await?;
 /// let logged_in = auth
-///     .log_in("bob@example.com", "correct horse battery staple", None)
+///     .log_in(Login::new("bob@example.com", "correct horse battery staple"))
 ///     .await?
 ///     .expect("right credentials");
 /// let (user, _session) = auth.authenticate(&logged_in.token).await?.expect("live session");

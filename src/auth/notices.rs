@@ -1,4 +1,4 @@
-//! Security notices: telling an account's owner, through the account email hook, that one of
+//! Security notices: telling an account's owner, through the mailer, that one of
 //! its authentication factors changed or was used (OWASP ASVS 4.0.3 2.5.5). Each success
 //! point calls [`Auth::notify`] once; the notice is delivered detached, as every mail is.
 
@@ -6,14 +6,14 @@ use std::net::IpAddr;
 
 use super::Auth;
 use crate::{
-    hook::{AccountEmail, NoticeKind, SecurityNotice},
+    hook::{Mail, NoticeKind, SecurityNotice},
     store::Store,
     user::User,
 };
 
 impl<S: Store> Auth<S> {
-    /// Hands the account email hook a [`SecurityNotice`] of `kind` for `user`'s address,
-    /// from `client`, now: detached, nothing without a hook. The notice holds no secret.
+    /// Hands the mailer a [`SecurityNotice`] of `kind` for `user`'s address,
+    /// from `client`, now: detached, nothing without a mailer. The notice holds no secret.
     pub(super) fn notify(&self, user: &User, kind: NoticeKind, client: Option<IpAddr>) {
         let notice = SecurityNotice {
             kind,
@@ -22,6 +22,6 @@ impl<S: Store> Auth<S> {
             at: self.now(),
             client,
         };
-        self.send_account_email(user.email.clone(), AccountEmail::SecurityNotice(notice));
+        self.send_mail(user.email.clone(), Mail::SecurityNotice(notice));
     }
 }

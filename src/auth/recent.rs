@@ -88,7 +88,7 @@ impl<S: Store> Auth<S> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::{Duration, SystemTime};
-    /// use tower_user_auth::{Auth, AuthConfig, AuthError, ManualClock, auth::Reauthentication};
+    /// use tower_user_auth::{Auth, AuthConfig, AuthError, ManualClock, auth::{Login, Reauthentication}};
     /// use tower_user_auth::store::RedbStore;
     ///
     /// let dir = tempfile::tempdir()?;
@@ -98,7 +98,7 @@ impl<S: Store> Auth<S> {
     /// let auth = Auth::with_clock(store, config, clock.clone())?;
     /// let pw = "correct horse battery staple";
     /// auth.register("bob@example.com", pw, None).await?;
-    /// let session = auth.log_in("bob@example.com", pw, None).await?.expect("logged in").token;
+    /// let session = auth.log_in(Login::new("bob@example.com", pw)).await?.expect("logged in").token;
     ///
     /// clock.advance(Duration::from_secs(600));
     /// let (user, _) = auth.authenticate(&session).await?.expect("live");
@@ -194,7 +194,7 @@ impl<S: Store> Auth<S> {
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// use std::time::{Duration, SystemTime};
-    /// use tower_user_auth::{Auth, AuthConfig, AuthError, ManualClock, auth::Reauthentication};
+    /// use tower_user_auth::{Auth, AuthConfig, AuthError, ManualClock, auth::{Login, Reauthentication}};
     /// use tower_user_auth::store::RedbStore;
     ///
     /// let dir = tempfile::tempdir()?;
@@ -206,7 +206,7 @@ impl<S: Store> Auth<S> {
     /// let auth = Auth::with_clock(store, config, clock.clone())?;
     /// let pw = "correct horse battery staple";
     /// auth.register("bob@example.com", pw, None).await?;
-    /// let session = auth.log_in("bob@example.com", pw, None).await?.expect("logged in").token;
+    /// let session = auth.log_in(Login::new("bob@example.com", pw)).await?.expect("logged in").token;
     ///
     /// // Just logged in: fresh.
     /// assert_eq!(auth.require_recent_authentication(&session, None, None).await?.email, "bob@example.com");

@@ -9,7 +9,7 @@ use super::{
 };
 use crate::{
     error::{AuthError, StoreError},
-    hook::NoticeKind,
+    hook::{Mail, NoticeKind},
     password::check_hashable,
     store::{AccountVersion, PasswordReset, ResetRecord, Store, UserQuery},
     token::ResetToken,
@@ -24,7 +24,7 @@ pub enum ResetRequested {
     /// compatibility profile).
     Token(ResetToken),
     /// Handed to a detached task that issues the token, if the email has an account, and
-    /// gives it to the reset hook (hardened profile): the answer reveals nothing.
+    /// gives it to the [mailer](crate::AuthConfig::with_mailer) (hardened profile): the answer reveals nothing.
     Dispatched,
 }
 
@@ -32,7 +32,7 @@ impl<S: Store> Auth<S> {
     /// Handles a reset request for `email` from `client`, after the per-email and per-client
     /// quotas. When tokens go back in the answer (the compatibility profile), the token is
     /// issued now ([`AuthError::UnknownEmail`] if there is no account); otherwise everything
-    /// that depends on the email (the look-up, the store write, the hook) runs detached, so
+    /// that depends on the email (the look-up, the store write, the mailer) runs detached, so
     /// that the answer and its timing are the same whether the email has an account or not.
     ///
     /// # Errors
@@ -59,7 +59,7 @@ impl<S: Store> Auth<S> {
                 }
             })?;
             audit!(info, "reset_requested", user_id = %user.id, client = %Client(client));
-            self.deliver_reset_token(user.email, token.clone());
+            self.send_mail(user.email, Mail::PasswordReset(token.clone()));
             return Ok(ResetRequested::Token(token));
         }
         let auth = self.clone();
@@ -68,7 +68,7 @@ impl<S: Store> Auth<S> {
             match auth.issue_reset_token(&email).await {
                 Ok((user, token)) => {
                     audit!(info, "reset_requested", user_id = %user.id, client = %Client(client));
-                    auth.deliver_reset_token(user.email, token);
+                    auth.send_mail(user.email, Mail::PasswordReset(token));
                 }
                 Err(AuthError::UnknownEmail) => {
                     audit!(info, "reset_requested", known = false, client = %Client(client));

@@ -119,7 +119,7 @@ impl<S: Store> Auth<S> {
     /// let auth = Auth::open(dir.path().join("auth.redb"), config)?;
     /// let pw = "correct horse battery staple";
     /// auth.register("bob@example.com", pw, None).await?;
-    /// let session = auth.log_in("bob@example.com", pw, None).await?.expect("logged in").token;
+    /// let session = auth.log_in(Login::new("bob@example.com", pw)).await?.expect("logged in").token;
     ///
     /// let setup = auth.begin_second_factor(&session, pw, None).await?;
     /// assert!(setup.otpauth_uri().starts_with("otpauth://totp/tower-user-auth:bob%40example.com?"));
@@ -133,11 +133,11 @@ impl<S: Store> Auth<S> {
     /// assert_eq!(recovery.codes().len(), 10);
     ///
     /// // The password alone no longer logs in; a recovery code does, once.
-    /// assert!(auth.log_in("bob@example.com", pw, None).await.is_err());
+    /// assert!(auth.log_in(Login::new("bob@example.com", pw)).await.is_err());
     /// let code = SecondFactorProof::RecoveryCode(&recovery.codes()[0]);
     /// let login = Login::new("bob@example.com", pw).with_second_factor(Some(code));
-    /// assert!(auth.log_in_with(login).await?.is_some());
-    /// assert!(auth.log_in_with(login).await.is_err());
+    /// assert!(auth.log_in(login).await?.is_some());
+    /// assert!(auth.log_in(login).await.is_err());
     /// # Ok(())
     /// # }
     /// ```

@@ -1,12 +1,11 @@
-//! The account lifecycle settings: email confirmation, the TOTP second factor and the key its
-//! secrets are sealed under, email change, account deletion, and the hook that mails tokens.
+//! The account settings: email confirmation, the TOTP second factor and the key its secrets
+//! are sealed under, email change, account deletion.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
 use base64::Engine as _;
 
 use super::AuthConfig;
-use crate::hook::AccountEmailHook;
 
 /// The key that seals (encrypts and authenticates) the TOTP secrets in the store: 32 random
 /// bytes, kept out of the database (in the demo, `AUTH_SECRET_KEY`). A copy of the database
@@ -69,7 +68,7 @@ pub enum SecretKeyError {
 /// (`AUTH_UNCONFIRMED_LIFETIME=604800` in the demo).
 pub const DEFAULT_UNCONFIRMED_LIFETIME: Duration = Duration::from_secs(7 * 24 * 60 * 60);
 
-/// The account lifecycle features, part of [`AuthConfig`].
+/// The account features, part of [`AuthConfig`].
 #[derive(Clone)]
 pub(crate) struct AccountFeatures {
     pub(crate) email_confirmation: bool,
@@ -81,7 +80,6 @@ pub(crate) struct AccountFeatures {
     pub(crate) account_deletion: bool,
     pub(crate) email_token_lifetime: Duration,
     pub(crate) unconfirmed_lifetime: Duration,
-    pub(crate) hook: Option<Arc<dyn AccountEmailHook>>,
 }
 
 impl AccountFeatures {
@@ -97,12 +95,11 @@ impl AccountFeatures {
             account_deletion: true,
             email_token_lifetime: Duration::from_secs(24 * 60 * 60),
             unconfirmed_lifetime: DEFAULT_UNCONFIRMED_LIFETIME,
-            hook: None,
         }
     }
 
     /// The compatibility profile's: everything off, so that its clients notice nothing.
-    pub(crate) fn seed() -> Self {
+    pub(crate) fn compat() -> Self {
         Self {
             totp: false,
             email_change: false,
@@ -123,7 +120,6 @@ impl fmt::Debug for AccountFeatures {
             .field("account_deletion", &self.account_deletion)
             .field("email_token_lifetime", &self.email_token_lifetime)
             .field("unconfirmed_lifetime", &self.unconfirmed_lifetime)
-            .field("hook", &self.hook.as_ref().map(|_| "<hook>"))
             .finish()
     }
 }
@@ -131,7 +127,7 @@ impl fmt::Debug for AccountFeatures {
 impl AuthConfig {
     /// Whether a new account must confirm its email before it can log in (default: off in
     /// both profiles). When on, `POST /users` issues a confirmation token and gives it to the
-    /// [account email hook](Self::with_account_email_hook); `POST /confirm_email` redeems it,
+    /// [mailer](Self::with_mailer); `POST /confirm_email` redeems it,
     /// `POST /confirm_email/resend` sends a new one; until then a login with the right
     /// password gets 403 `email not confirmed`. It also makes an email change wait for a
     /// token sent to the new address. Accounts registered while it was off count as
@@ -148,7 +144,7 @@ impl AuthConfig {
     }
 
     /// Whether users may set up a TOTP second factor (`POST /profile/totp`, hardened: on;
-    /// seed: off). It works only with a [secret key](Self::with_secret_key) to seal the
+    /// compatibility profile: off). It works only with a [secret key](Self::with_secret_key) to seal the
     /// secrets under: without one the TOTP routes are not served, and an account whose factor
     /// is on logs in only with a recovery code.
     pub fn with_totp(mut self, on: bool) -> Self {
@@ -177,7 +173,14 @@ impl AuthConfig {
         self
     }
 
-    /// Whether users may change their email (`PUT /profile/email`; hardened: on, seed: off).
+    /// The issuer named in `otpauth://` URIs.
+    #[must_use]
+    pub fn totp_issuer(&self) -> &str {
+        &self.account.totp_issuer
+    }
+
+    /// Whether users may change their email (`PUT /profile/email`; hardened: on, compatibility
+    /// profile: off).
     /// It decides whether the layer serves the routes; [`Auth::change_email`] stays callable
     /// either way, for an application that offers the change its own way.
     ///
@@ -193,7 +196,8 @@ impl AuthConfig {
         self.account.email_change
     }
 
-    /// Whether users may delete their account (`DELETE /profile`; hardened: on, seed: off).
+    /// Whether users may delete their account (`DELETE /profile`; hardened: on, compatibility
+    /// profile: off).
     /// It decides whether the layer serves the route; [`Auth::delete_account`] stays
     /// callable either way, for an application that offers deletion its own way.
     ///
@@ -213,6 +217,12 @@ impl AuthConfig {
     pub fn with_email_token_lifetime(mut self, lifetime: Duration) -> Self {
         self.account.email_token_lifetime = lifetime;
         self
+    }
+
+    /// How long a confirmation or email-change token works.
+    #[must_use]
+    pub fn email_token_lifetime(&self) -> Duration {
+        self.account.email_token_lifetime
     }
 
     /// How long an account whose email is not confirmed lives from its registration
@@ -240,12 +250,5 @@ impl AuthConfig {
     #[must_use]
     pub fn unconfirmed_lifetime(&self) -> Duration {
         self.account.unconfirmed_lifetime
-    }
-
-    /// The hook that mails confirmation and email-change tokens and tells an old address of a
-    /// change (see [`AccountEmailHook`]).
-    pub fn with_account_email_hook(mut self, hook: impl AccountEmailHook) -> Self {
-        self.account.hook = Some(Arc::new(hook));
-        self
     }
 }

@@ -27,9 +27,15 @@ impl AuthConfig {
         self
     }
 
+    /// Whether the cookie carries `Secure`.
+    #[must_use]
+    pub fn secure_cookie(&self) -> bool {
+        self.secure_cookie
+    }
+
     /// Whether a successful login sets a device cookie (OWASP's device cookies; hardened: on,
     /// compatibility profile: off; no effect while throttling is off). See
-    /// [`Auth::log_in_with_device`](crate::Auth::log_in_with_device) and `SECURITY.md`.
+    /// [`Login::with_device`](crate::auth::Login::with_device) and `SECURITY.md`.
     pub fn with_device_cookie(mut self, on: bool) -> Self {
         self.device_cookie = on;
         self

@@ -62,7 +62,7 @@ impl AuthConfig {
     /// assert_eq!(config.hsts_max_age(), Duration::from_secs(600));
     /// assert!(config.hsts_include_subdomains());
     /// assert!(config.with_hsts(Duration::ZERO, false).hsts_header().is_none());
-    /// assert!(AuthConfig::seed().hsts_header().is_none());
+    /// assert!(AuthConfig::compat().hsts_header().is_none());
     /// ```
     pub fn with_hsts(mut self, max_age: Duration, include_subdomains: bool) -> Self {
         self.hsts = Hsts::new(max_age, include_subdomains);

@@ -1,17 +1,29 @@
 //! The configuration: one builder, [`AuthConfig`], with the hardened profile as its `Default`
-//! and the compatibility profile ([`AuthConfig::seed`]) as a named preset; its setters never
-//! fail, and [`AuthConfig::validate`] checks the whole of it.
+//! and the compatibility profile ([`AuthConfig::compat`]) as a named preset.
+//!
+//! Every builder of the crate ([`AuthConfig`], [`ThrottleConfig`], [`PasswordPolicy`], the
+//! store builders, the [server](crate::serve::Server)) follows one convention: `with_*`
+//! setters that consume and return `Self` and never fail, a getter named for the value
+//! (`with_session_idle_timeout` sets what `session_idle_timeout()` reads), and one step that
+//! checks the whole: [`AuthConfig::validate`] (run by [`Auth::new`](crate::Auth::new) and
+//! [`Auth::open`](crate::Auth::open)), or the store's constructor, with errors that name the
+//! option.
 
 mod account;
 mod cookies;
 mod hsts;
+mod mail;
+mod origins;
 mod pages;
 mod profile;
+mod proxies;
+mod reset;
 mod routes;
+mod sessions;
 mod validate;
 mod warning;
 
-use std::{fmt, net::IpAddr, sync::Arc, time::Duration};
+use std::{fmt, time::Duration};
 
 use ipnet::IpNet;
 
@@ -24,7 +36,6 @@ pub use self::{
     warning::ConfigWarning,
 };
 use crate::{
-    hook::ResetTokenHook,
     password::{HashingPriority, PasswordPolicy},
     throttle::ThrottleConfig,
 };
@@ -32,7 +43,7 @@ use crate::{
 /// Everything configurable about [`Auth`](crate::Auth) and [`AuthLayer`](crate::AuthLayer).
 ///
 /// Start from a profile ([`AuthConfig::hardened`], also `Default`, or the compatibility
-/// preset [`AuthConfig::seed`]) and change what you need with the `with_*` setters. The
+/// preset [`AuthConfig::compat`]) and change what you need with the `with_*` setters. The
 /// setters never fail: [`AuthConfig::validate`] checks the whole configuration at once and
 /// reports every problem in one [`ConfigError`](crate::ConfigError). [`Auth::new`](crate::Auth::new),
 /// [`Auth::with_clock`](crate::Auth::with_clock) and [`Auth::open`](crate::Auth::open) run it,
@@ -53,6 +64,7 @@ use crate::{
 ///     .with_cookie_name("__Host-session_id");
 /// config.validate()?;
 /// assert_eq!(config.cookie_name(), "__Host-session_id");
+/// assert_eq!(config.session_idle_timeout(), Duration::from_secs(3600));
 /// # Ok::<(), tower_user_auth::ConfigError>(())
 /// ```
 #[derive(Clone)]
@@ -94,7 +106,8 @@ pub struct AuthConfig {
     pub(crate) hashing_queue: usize,
     pub(crate) hashing_priority: HashingPriority,
     pub(crate) throttle: ThrottleConfig,
-    pub(crate) reset_hook: Option<Arc<dyn ResetTokenHook>>,
+    /// Where the messages for an account's owner go.
+    pub(crate) mailers: mail::Mailers,
     /// Email confirmation, TOTP, email change, account deletion.
     pub(crate) account: account::AccountFeatures,
     /// The allowed origins, normalised (trimmed, lowercased, no trailing `/`).
@@ -136,7 +149,7 @@ impl fmt::Debug for AuthConfig {
             .field("hashing_queue", &self.hashing_queue)
             .field("hashing_priority", &self.hashing_priority)
             .field("throttle", &self.throttle)
-            .field("reset_hook", &self.reset_hook.as_ref().map(|_| "<hook>"))
+            .field("mailers", &self.mailers)
             .field("account", &self.account)
             .field("allowed_origins", &self.allowed_origins)
             .field("rejected_origins", &self.rejected_origins)
@@ -191,7 +204,7 @@ impl AuthConfig {
             hashing_queue: 16 * threads,
             hashing_priority: HashingPriority::Idle,
             throttle: ThrottleConfig::default(),
-            reset_hook: None,
+            mailers: mail::Mailers::default(),
             account: account::AccountFeatures::hardened(),
             allowed_origins: Vec::new(),
             rejected_origins: Vec::new(),
@@ -200,14 +213,14 @@ impl AuthConfig {
         }
     }
 
-    /// The compatibility profile ([`Profile::Seed`]): what clients of the service this crate
-    /// re-creates expect. Reset tokens come back in the answer, any non-empty password is
-    /// accepted, the cookie has no `Secure` attribute, sessions last 14 days idle and 30 in
-    /// all, a password reset keeps them, and no device cookie is set.
-    pub fn seed() -> Self {
+    /// The compatibility profile ([`Profile::Compat`]): what clients of the service this
+    /// crate re-creates (the seed) expect. Reset tokens come back in the answer, any
+    /// non-empty password is accepted, the cookie has no `Secure` attribute, sessions last
+    /// 14 days idle and 30 in all, a password reset keeps them, and no device cookie is set.
+    pub fn compat() -> Self {
         Self {
-            profile: Profile::Seed,
-            password_policy: PasswordPolicy::seed(),
+            profile: Profile::Compat,
+            password_policy: PasswordPolicy::compat(),
             session_idle_timeout: Duration::from_secs(14 * 24 * 60 * 60),
             session_lifetime: Duration::from_secs(30 * 24 * 60 * 60),
             max_sessions_per_user: None,
@@ -215,16 +228,22 @@ impl AuthConfig {
             end_sessions_on_reset: false,
             secure_cookie: false,
             device_cookie: false,
-            account: account::AccountFeatures::seed(),
+            account: account::AccountFeatures::compat(),
             ..Self::hardened()
         }
+    }
+
+    /// The compatibility profile.
+    #[deprecated(since = "0.2.0", note = "renamed to `AuthConfig::compat`")]
+    pub fn seed() -> Self {
+        Self::compat()
     }
 
     /// The preset of a profile.
     pub fn for_profile(profile: Profile) -> Self {
         match profile {
             Profile::Hardened => Self::hardened(),
-            Profile::Seed => Self::seed(),
+            Profile::Compat => Self::compat(),
         }
     }
 
@@ -259,94 +278,16 @@ impl AuthConfig {
         &self.password_policy
     }
 
-    /// A session not used for this long ends (default 30 minutes hardened, 14 days in the
-    /// compatibility profile; validation refuses zero).
-    pub fn with_session_idle_timeout(mut self, timeout: Duration) -> Self {
-        self.session_idle_timeout = timeout;
-        if !self.session_renewal_set {
-            self.session_renewal = DEFAULT_RENEWAL.min(timeout / 2);
-        }
-        self
-    }
-
-    /// A session ends this long after login whatever its activity (default 12 hours
-    /// hardened, 30 days in the compatibility profile; validation refuses zero).
-    pub fn with_session_lifetime(mut self, lifetime: Duration) -> Self {
-        self.session_lifetime = lifetime;
-        self
-    }
-
-    /// A session's last activity is written at most once per this interval (default 60 s,
-    /// or half the idle timeout if that is shorter), so the idle timeout is enforced to
-    /// within it and reads do not write; validation requires it shorter than the idle
-    /// timeout.
-    pub fn with_session_renewal(mut self, interval: Duration) -> Self {
-        self.session_renewal = interval;
-        self.session_renewal_set = true;
-        self
-    }
-
-    /// At most this many sessions per user; a login beyond it ends the oldest (`None`: no
-    /// cap; default 32 hardened, none in the compatibility profile).
-    pub fn with_max_sessions_per_user(mut self, max: Option<usize>) -> Self {
-        self.max_sessions_per_user = max.map(|m| m.max(1));
-        self
-    }
-
-    /// A session counts as freshly authenticated for this long after the login that
-    /// started it, or after the step-up (`POST /profile/reauth`, [`Auth::step_up`]) that
-    /// renewed it (default [`DEFAULT_REAUTH_WINDOW`], five minutes, in both profiles; zero:
-    /// never, every sensitive operation asks for the factors; validation refuses more than
-    /// [`MAX_DURATION`]). Within it, a password or email change of an account with a second
-    /// factor needs no code, [`Auth::require_recent_authentication`] and
-    /// [`RequireRecentAuth`](crate::RequireRecentAuth) let the session through.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use tower_user_auth::AuthConfig;
-    ///
-    /// let config = AuthConfig::hardened().with_reauth_window(Duration::from_secs(600));
-    /// assert_eq!(config.reauth_window(), Duration::from_secs(600));
-    /// assert_eq!(AuthConfig::seed().reauth_window(), Duration::from_secs(300));
-    /// ```
-    ///
-    /// [`Auth::step_up`]: crate::Auth::step_up
-    /// [`Auth::require_recent_authentication`]: crate::Auth::require_recent_authentication
-    pub fn with_reauth_window(mut self, window: Duration) -> Self {
-        self.reauth_window = window;
-        self
-    }
-
-    /// The re-authentication window: see [`with_reauth_window`](Self::with_reauth_window).
-    #[must_use]
-    pub fn reauth_window(&self) -> Duration {
-        self.reauth_window
-    }
-
-    /// A reset token works for this long (default one hour; validation refuses zero).
-    pub fn with_reset_token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.reset_token_lifetime = lifetime;
-        self
-    }
-
-    /// Whether `POST /reset_password` returns the token in its body (compatibility profile:
-    /// on; hardened: off, the token goes to the [reset hook](Self::with_reset_token_hook)).
-    pub fn with_reset_token_in_response(mut self, on: bool) -> Self {
-        self.reset_token_in_response = on;
-        self
-    }
-
-    /// Whether a password reset ends all the user's sessions (hardened: on; compatibility
-    /// profile: off).
-    pub fn with_end_sessions_on_reset(mut self, on: bool) -> Self {
-        self.end_sessions_on_reset = on;
-        self
-    }
-
     /// Whether `POST /users` registers (on by default); off, it answers 403.
     pub fn with_registration(mut self, on: bool) -> Self {
         self.registration = on;
         self
+    }
+
+    /// Whether `POST /users` registers.
+    #[must_use]
+    pub fn registration(&self) -> bool {
+        self.registration
     }
 
     /// Request bodies on auth routes above this many bytes are refused with 413 before
@@ -354,6 +295,12 @@ impl AuthConfig {
     pub fn with_body_limit(mut self, bytes: usize) -> Self {
         self.body_limit = bytes;
         self
+    }
+
+    /// The largest request body an auth route reads, in bytes.
+    #[must_use]
+    pub fn body_limit(&self) -> usize {
+        self.body_limit
     }
 
     /// A request body on an auth route must arrive whole within this time, or the layer
@@ -366,6 +313,12 @@ impl AuthConfig {
         self
     }
 
+    /// How long a request body on an auth route may take to arrive.
+    #[must_use]
+    pub fn body_timeout(&self) -> Duration {
+        self.body_timeout
+    }
+
     /// bcrypt runs on this many dedicated threads (default: the available cores; validation
     /// refuses zero), with at most `queue` hashes waiting; beyond that, requests that need a
     /// hash get 503.
@@ -373,6 +326,18 @@ impl AuthConfig {
         self.hashing_threads = threads;
         self.hashing_queue = queue;
         self
+    }
+
+    /// The bcrypt threads.
+    #[must_use]
+    pub fn hashing_threads(&self) -> usize {
+        self.hashing_threads
+    }
+
+    /// The hashes that may wait for a bcrypt thread.
+    #[must_use]
+    pub fn hashing_queue(&self) -> usize {
+        self.hashing_queue
     }
 
     /// How the bcrypt threads are scheduled against the app's: [`HashingPriority::Idle`]
@@ -408,67 +373,6 @@ impl AuthConfig {
     pub fn throttle(&self) -> &ThrottleConfig {
         &self.throttle
     }
-
-    /// The hook that delivers reset tokens (an e-mail sender). Without one, in the hardened
-    /// profile a token is stored but reaches nobody: configure one.
-    pub fn with_reset_token_hook(mut self, hook: impl ResetTokenHook) -> Self {
-        self.reset_hook = Some(Arc::new(hook));
-        self
-    }
-
-    /// Origins besides the request's own that may send state-changing requests
-    /// (`https://app.example.com`), compared without regard to case. Replaces any earlier
-    /// list; validation refuses a value that is not `scheme://host[:port]`.
-    pub fn with_allowed_origins<I, T>(mut self, origins: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        self.allowed_origins.clear();
-        self.rejected_origins.clear();
-        for origin in origins {
-            let origin: String = origin.into();
-            let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-            let valid = origin.split_once("://").is_some_and(|(scheme, host)| {
-                !scheme.is_empty() && !host.is_empty() && !host.contains('/')
-            });
-            if valid {
-                self.allowed_origins.push(origin);
-            } else {
-                self.rejected_origins.push(origin);
-            }
-        }
-        self
-    }
-
-    /// Proxies whose `X-Forwarded-For` is believed: when the peer address is one of these
-    /// (an address or a network such as `10.0.0.0/8`), the client address is the rightmost
-    /// entry of `X-Forwarded-For` (all its headers, as one list; ports allowed) that is not
-    /// a trusted proxy. When there is no such entry (no header, only trusted hops, or an
-    /// entry that is not an address before one is found) the request counts as "an unknown
-    /// client behind that proxy", with a throttling key of its own, never the proxy's. By
-    /// default none is trusted and the peer address is the client. Replaces any earlier
-    /// list; validation refuses a value that is neither an address nor a network, and a
-    /// network of every address (`0.0.0.0/0`, `::/0`), behind which no client could be found.
-    pub fn with_trusted_proxies<I, T>(mut self, proxies: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: AsRef<str>,
-    {
-        self.trusted_proxies.clear();
-        self.rejected_proxies.clear();
-        for proxy in proxies {
-            let proxy = proxy.as_ref().trim();
-            match proxy
-                .parse::<IpNet>()
-                .or_else(|_| proxy.parse::<IpAddr>().map(IpNet::from))
-            {
-                Ok(net) => self.trusted_proxies.push(net),
-                Err(_) => self.rejected_proxies.push(proxy.to_owned()),
-            }
-        }
-        self
-    }
 }
 
 #[cfg(test)]
@@ -485,8 +389,8 @@ mod tests {
     }
 
     #[test]
-    fn seed_preset_matches_the_contract() {
-        let c = AuthConfig::seed();
+    fn compat_preset_matches_the_contract() {
+        let c = AuthConfig::compat();
         assert!(!c.secure_cookie);
         assert!(c.reset_token_in_response);
         assert!(!c.end_sessions_on_reset);
@@ -497,16 +401,16 @@ mod tests {
     #[test]
     fn the_default_renewal_follows_a_short_idle_timeout() {
         let secs = Duration::from_secs;
-        let short = AuthConfig::seed().with_session_idle_timeout(secs(2));
+        let short = AuthConfig::compat().with_session_idle_timeout(secs(2));
         assert_eq!(short.session_renewal, secs(1));
         assert_eq!(short.validate(), Ok(()));
         assert_eq!(AuthConfig::hardened().session_renewal, secs(60));
         // Set, it stays, whichever setter comes first.
         for config in [
-            AuthConfig::seed()
+            AuthConfig::compat()
                 .with_session_renewal(secs(90))
                 .with_session_idle_timeout(secs(2)),
-            AuthConfig::seed()
+            AuthConfig::compat()
                 .with_session_idle_timeout(secs(2))
                 .with_session_renewal(secs(90)),
         ] {
@@ -517,7 +421,7 @@ mod tests {
 
     #[test]
     fn a_later_list_replaces_an_earlier_one() {
-        let c = AuthConfig::seed()
+        let c = AuthConfig::compat()
             .with_trusted_proxies(["bogus"])
             .with_trusted_proxies(["10.0.0.0/8", "::1"])
             .with_allowed_origins(["nope"])

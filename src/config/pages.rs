@@ -217,7 +217,7 @@ mod tests {
         ] {
             assert!(!is_valid(bad), "{bad:?}");
         }
-        let config = AuthConfig::seed().with_pages(Pages {
+        let config = AuthConfig::compat().with_pages(Pages {
             login: "login".into(),
             ..Pages::default()
         });

@@ -14,8 +14,16 @@ pub enum Profile {
     /// Compatibility with the service this crate re-creates (the "seed", a Flask user
     /// authentication service), for clients written for it: reset tokens in the response
     /// body, short passwords accepted, no `Secure` cookie attribute, sessions kept across a
-    /// password reset.
-    Seed,
+    /// password reset. Its name in text (`AUTH_PROFILE`, [`FromStr`], [`Display`](fmt::Display))
+    /// stays `seed`, the name its clients know.
+    Compat,
+}
+
+impl Profile {
+    /// The compatibility profile.
+    #[deprecated(since = "0.2.0", note = "renamed to `Profile::Compat`")]
+    #[allow(non_upper_case_globals)]
+    pub const Seed: Self = Self::Compat;
 }
 
 impl FromStr for Profile {
@@ -25,7 +33,7 @@ impl FromStr for Profile {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim() {
             "hardened" => Ok(Self::Hardened),
-            "seed" => Ok(Self::Seed),
+            "seed" => Ok(Self::Compat),
             other => Err(ConfigProblem::Profile(other.to_owned()).into()),
         }
     }
@@ -35,7 +43,21 @@ impl fmt::Display for Profile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Self::Hardened => "hardened",
-            Self::Seed => "seed",
+            Self::Compat => "seed",
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(deprecated)]
+    fn the_compatibility_profile_keeps_its_names() {
+        assert_eq!(Profile::Seed, Profile::Compat);
+        assert!(matches!(Profile::Compat, Profile::Seed));
+        assert_eq!("seed".parse::<Profile>(), Ok(Profile::Compat));
+        assert_eq!(Profile::Compat.to_string(), "seed");
     }
 }

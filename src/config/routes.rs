@@ -243,14 +243,14 @@ mod tests {
             "/a\nb",
             "/a\u{a0}b",
         ] {
-            let config = AuthConfig::seed().with_route_prefix(bad);
+            let config = AuthConfig::compat().with_route_prefix(bad);
             assert_eq!(
                 problems(&config),
                 [ConfigProblem::RoutePrefix(bad.into())],
                 "{bad:?}"
             );
         }
-        let config = AuthConfig::seed()
+        let config = AuthConfig::compat()
             .with_route_prefix("auth/")
             .with_cookie_name("a;b");
         assert_eq!(
@@ -268,7 +268,7 @@ mod tests {
     fn good_prefixes_are_accepted_in_either_order_of_the_setters() {
         for good in ["", "/auth", "/api/v1/auth", "/%61uth", "/é"] {
             assert_eq!(
-                AuthConfig::seed().with_route_prefix(good).validate(),
+                AuthConfig::compat().with_route_prefix(good).validate(),
                 Ok(()),
                 "{good:?}"
             );
@@ -277,10 +277,10 @@ mod tests {
             profile: "/me".into(),
             ..Routes::default()
         };
-        let first = AuthConfig::seed()
+        let first = AuthConfig::compat()
             .with_route_prefix("/auth")
             .with_routes(routes.clone());
-        let last = AuthConfig::seed()
+        let last = AuthConfig::compat()
             .with_routes(routes)
             .with_route_prefix("/auth");
         for config in [first, last] {
@@ -295,7 +295,7 @@ mod tests {
     #[test]
     fn the_after_logout_target_is_checked_against_the_mounted_routes() {
         let with_target = |target: &str| {
-            AuthConfig::seed()
+            AuthConfig::compat()
                 .with_route_prefix("/auth")
                 .with_routes(Routes {
                     after_logout: target.into(),

@@ -185,18 +185,23 @@ mod tests {
     #[test]
     fn bad_values_are_refused() {
         assert_eq!(
-            problems(&AuthConfig::seed().with_bcrypt_cost(3)),
+            problems(&AuthConfig::compat().with_bcrypt_cost(3)),
             [ConfigProblem::BcryptCost(3)]
         );
         assert!(
-            AuthConfig::seed()
+            AuthConfig::compat()
                 .with_cookie_name("a b")
                 .validate()
                 .is_err()
         );
-        assert!(AuthConfig::seed().with_cookie_name("").validate().is_err());
         assert!(
-            AuthConfig::seed()
+            AuthConfig::compat()
+                .with_cookie_name("")
+                .validate()
+                .is_err()
+        );
+        assert!(
+            AuthConfig::compat()
                 .with_session_lifetime(Duration::ZERO)
                 .validate()
                 .is_err()
@@ -205,17 +210,17 @@ mod tests {
             profile: "/users/".into(),
             ..Routes::default()
         };
-        assert!(AuthConfig::seed().with_routes(clash).validate().is_err());
+        assert!(AuthConfig::compat().with_routes(clash).validate().is_err());
         assert!("bogus".parse::<Profile>().is_err());
-        assert_eq!("seed".parse::<Profile>(), Ok(Profile::Seed));
+        assert_eq!("seed".parse::<Profile>(), Ok(Profile::Compat));
     }
 
     #[test]
     fn the_presets_are_valid() {
-        assert_eq!(AuthConfig::seed().validate(), Ok(()));
+        assert_eq!(AuthConfig::compat().validate(), Ok(()));
         assert_eq!(AuthConfig::hardened().validate(), Ok(()));
-        assert_eq!(AuthConfig::seed().with_bcrypt_cost(4).validate(), Ok(()));
-        assert_eq!(AuthConfig::seed().with_bcrypt_cost(31).validate(), Ok(()));
+        assert_eq!(AuthConfig::compat().with_bcrypt_cost(4).validate(), Ok(()));
+        assert_eq!(AuthConfig::compat().with_bcrypt_cost(31).validate(), Ok(()));
     }
 
     #[test]
@@ -282,16 +287,16 @@ mod tests {
             }
             error.problems().len()
         };
-        let seed = AuthConfig::seed;
+        let compat = AuthConfig::compat;
         assert_eq!(
             refused(
-                seed().with_cookie_name("__Host-sid"),
+                compat().with_cookie_name("__Host-sid"),
                 &["__Host-sid", "Secure"]
             ),
             1
         );
         assert_eq!(
-            refused(seed().with_cookie_name("__host-sid"), &["__host-sid"]),
+            refused(compat().with_cookie_name("__host-sid"), &["__host-sid"]),
             1
         );
         let plain = AuthConfig::hardened().with_secure_cookie(false);
@@ -304,7 +309,10 @@ mod tests {
         );
         let day = Duration::from_secs(24 * 3600);
         assert_eq!(
-            refused(seed().with_session_renewal(14 * day), &["renewal", "idle"]),
+            refused(
+                compat().with_session_renewal(14 * day),
+                &["renewal", "idle"]
+            ),
             1
         );
         let slow = AuthConfig::hardened().with_session_renewal(Duration::from_secs(3600));
@@ -314,17 +322,20 @@ mod tests {
                 after_logout: target.into(),
                 ..Routes::default()
             };
-            assert_eq!(refused(seed().with_routes(routes), &[target, "logout"]), 1);
+            assert_eq!(
+                refused(compat().with_routes(routes), &[target, "logout"]),
+                1
+            );
         }
         for everyone in ["0.0.0.0/0", "::/0"] {
-            let config = seed().with_trusted_proxies(["10.0.0.0/8", everyone]);
+            let config = compat().with_trusted_proxies(["10.0.0.0/8", everyone]);
             assert_eq!(refused(config, &[everyone]), 1);
         }
         let routes = Routes {
             after_logout: "/sessions".into(),
             ..Routes::default()
         };
-        let all = seed()
+        let all = compat()
             .with_cookie_name("__Secure-session_id")
             .with_session_renewal(14 * day)
             .with_routes(routes)
@@ -360,15 +371,15 @@ mod tests {
         for config in [
             AuthConfig::hardened().with_cookie_name("__Host-session_id"),
             AuthConfig::hardened().with_cookie_name("__Secure-session_id"),
-            AuthConfig::seed().with_cookie_name("my__Host-sid"),
-            AuthConfig::seed().with_session_renewal(Duration::ZERO),
+            AuthConfig::compat().with_cookie_name("my__Host-sid"),
+            AuthConfig::compat().with_session_renewal(Duration::ZERO),
             AuthConfig::hardened()
                 .with_session_idle_timeout(48 * hour)
                 .with_session_lifetime(hour),
-            AuthConfig::seed().with_body_limit(64),
+            AuthConfig::compat().with_body_limit(64),
             AuthConfig::hardened().with_reset_token_in_response(true),
-            AuthConfig::seed().with_trusted_proxies(["0.0.0.0/1", "10.0.0.0/8"]),
-            AuthConfig::seed().with_routes(Routes {
+            AuthConfig::compat().with_trusted_proxies(["0.0.0.0/1", "10.0.0.0/8"]),
+            AuthConfig::compat().with_routes(Routes {
                 after_logout: "/goodbye".into(),
                 ..Routes::default()
             }),

@@ -35,7 +35,8 @@ pub enum ConfigWarning {
         /// The largest valid request, values unescaped.
         needed: usize,
     },
-    /// Reset tokens are neither returned nor given to a hook: they reach nobody.
+    /// Reset tokens are neither returned nor given to a [mailer](AuthConfig::with_mailer):
+    /// they reach nobody.
     ResetTokensReachNobody,
     /// A `Secure` cookie served over plain http on an address other than loopback:
     /// browsers drop it (they accept it over http only from localhost).
@@ -43,8 +44,8 @@ pub enum ConfigWarning {
     /// TOTP is on but no [secret key](AuthConfig::with_secret_key) is set: the TOTP routes
     /// are off, and accounts whose factor is on log in only with a recovery code.
     TotpWithoutKey,
-    /// Email confirmation is on but no [account email hook](AuthConfig::with_account_email_hook)
-    /// is set: confirmation tokens reach nobody, and new accounts cannot log in.
+    /// Email confirmation is on but no [mailer](AuthConfig::with_mailer) is set:
+    /// confirmation tokens reach nobody, and new accounts cannot log in.
     ConfirmationTokensReachNobody,
 }
 
@@ -66,7 +67,8 @@ impl fmt::Display for ConfigWarning {
                  with the longest email and password takes: such requests get 413"
             ),
             Self::ResetTokensReachNobody => f.write_str(
-                "reset tokens are not returned and no reset token hook is configured: \
+                "reset tokens are not returned and no mailer is configured \
+                 (AuthConfig::with_mailer): \
                  password resets cannot reach anyone",
             ),
             Self::SecureCookieOverPlainHttp(addr) => write!(
@@ -82,7 +84,7 @@ impl fmt::Display for ConfigWarning {
                  factor can log in only with a recovery code",
             ),
             Self::ConfirmationTokensReachNobody => f.write_str(
-                "email confirmation is on but no account email hook is configured: \
+                "email confirmation is on but no mailer is configured (AuthConfig::with_mailer): \
                  confirmation tokens cannot reach anyone, so new accounts cannot log in",
             ),
         }
@@ -112,14 +114,14 @@ impl AuthConfig {
         }
         if self.profile == Profile::Hardened
             && !self.reset_token_in_response
-            && self.reset_hook.is_none()
+            && !self.mailers.resets()
         {
             warnings.push(ConfigWarning::ResetTokensReachNobody);
         }
         if self.account.totp && self.account.secret_key.is_none() {
             warnings.push(ConfigWarning::TotpWithoutKey);
         }
-        if self.account.email_confirmation && self.account.hook.is_none() {
+        if self.account.email_confirmation && !self.mailers.account_mail() {
             warnings.push(ConfigWarning::ConfirmationTokensReachNobody);
         }
         warnings
@@ -136,7 +138,7 @@ impl AuthConfig {
     /// let hardened = AuthConfig::hardened();
     /// assert!(hardened.plain_http_warning("0.0.0.0:8080".parse()?).is_some());
     /// assert!(hardened.plain_http_warning("127.0.0.1:8080".parse()?).is_none());
-    /// assert!(AuthConfig::seed().plain_http_warning("0.0.0.0:8080".parse()?).is_none());
+    /// assert!(AuthConfig::compat().plain_http_warning("0.0.0.0:8080".parse()?).is_none());
     /// # Ok::<(), std::net::AddrParseError>(())
     /// ```
     #[must_use]
@@ -158,7 +160,7 @@ mod tests {
     #[test]
     fn risky_values_are_warned_of() {
         let hour = Duration::from_secs(3600);
-        assert_eq!(AuthConfig::seed().warnings(), []);
+        assert_eq!(AuthConfig::compat().warnings(), []);
         assert_eq!(
             AuthConfig::hardened().warnings(),
             [
@@ -169,16 +171,17 @@ mod tests {
         let key = crate::config::SecretKey::from_bytes([7; 32]);
         let confirming = AuthConfig::hardened()
             .with_secret_key(key)
-            .with_email_confirmation(true)
-            .with_reset_token_hook(|_: &str, _: &crate::token::ResetToken| Ok(()));
+            .with_email_confirmation(true);
         assert_eq!(
-            confirming.warnings(),
-            [ConfigWarning::ConfirmationTokensReachNobody]
+            confirming.clone().warnings(),
+            [
+                ConfigWarning::ResetTokensReachNobody,
+                ConfigWarning::ConfirmationTokensReachNobody
+            ]
         );
-        let mailed =
-            confirming.with_account_email_hook(|_: &str, _: &crate::hook::AccountEmail| Ok(()));
+        let mailed = confirming.with_mailer(|_: &str, _: &crate::hook::Mail| Ok(()));
         assert_eq!(mailed.warnings(), []);
-        let risky = AuthConfig::seed()
+        let risky = AuthConfig::compat()
             .with_bcrypt_cost(4)
             .with_session_idle_timeout(2 * hour)
             .with_session_lifetime(hour)
@@ -229,7 +232,7 @@ mod tests {
             assert_eq!(hardened.plain_http_warning(addr(local)), None, "{local}");
         }
         assert_eq!(
-            AuthConfig::seed().plain_http_warning(addr("0.0.0.0:80")),
+            AuthConfig::compat().plain_http_warning(addr("0.0.0.0:80")),
             None
         );
         let message = hardened

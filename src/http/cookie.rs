@@ -342,7 +342,7 @@ mod tests {
 
     #[test]
     fn set_cookie_attributes() {
-        let config = AuthConfig::seed();
+        let config = AuthConfig::compat();
         let t = SessionToken::generate();
         let v = set_session(&config, &t, Duration::from_secs(60));
         let v = v.to_str().unwrap();

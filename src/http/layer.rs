@@ -25,7 +25,7 @@ use crate::{auth::Auth, store::RedbStore};
 /// use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser};
 ///
 /// let dir = tempfile::tempdir()?;
-/// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::seed().with_bcrypt_cost(4))?;
+/// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::compat().with_bcrypt_cost(4))?;
 /// let app = ServiceBuilder::new()
 ///     .layer(AuthLayer::new(auth))
 ///     .service_fn(|req: Request<Full<Bytes>>| async move {

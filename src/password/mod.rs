@@ -52,15 +52,22 @@ pub struct PasswordPolicy {
 }
 
 impl PasswordPolicy {
-    /// The compatibility profile's policy ([`AuthConfig::seed`](crate::AuthConfig::seed)):
+    /// The compatibility profile's policy ([`AuthConfig::compat`](crate::AuthConfig::compat)):
     /// anything non-empty that bcrypt can hash faithfully.
     #[must_use]
-    pub fn seed() -> Self {
+    pub fn compat() -> Self {
         Self {
             min_chars: 1,
             reject_common: false,
             reject_email: false,
         }
+    }
+
+    /// The compatibility profile's policy.
+    #[deprecated(since = "0.2.0", note = "renamed to `PasswordPolicy::compat`")]
+    #[must_use]
+    pub fn seed() -> Self {
+        Self::compat()
     }
 
     /// OWASP ASVS 2.1 / NIST SP 800-63B: at least 12 characters, not a common password, not
@@ -202,8 +209,8 @@ mod tests {
         );
         assert!(p.check("ünïcödé pässwörd", "a@b.c").is_ok());
         assert!(p.check("  spaces are fine too  ", "a@b.c").is_ok());
-        let seed = PasswordPolicy::seed();
-        assert!(seed.check("pwd", "a@b.c").is_ok());
-        assert!(seed.check("password", "a@b.c").is_ok());
+        let compat = PasswordPolicy::compat();
+        assert!(compat.check("pwd", "a@b.c").is_ok());
+        assert!(compat.check("password", "a@b.c").is_ok());
     }
 }

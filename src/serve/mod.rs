@@ -7,10 +7,10 @@
 //!
 //! | bound | default | what it ends |
 //! | --- | --- | --- |
-//! | [header read timeout](Server::header_read_timeout) | 20 s | a connection that does not send a request's headers whole within it (hyper's timer runs from the moment it waits for a request, so a kept-alive connection that sends nothing is closed after it too) |
-//! | [idle timeout](Server::idle_timeout) | 60 s | a connection on which no byte moves, either way, for that long: between requests, in a body the client stopped sending, or on an answer it stopped reading |
-//! | [connections per client](Server::max_connections_per_client) | 256 | further connections from an address that holds that many: accepted and closed at once |
-//! | [connections in total](Server::max_connections) | 10,000 | nothing: further connections wait in the listen backlog until one ends |
+//! | [header read timeout](Server::with_header_read_timeout) | 20 s | a connection that does not send a request's headers whole within it (hyper's timer runs from the moment it waits for a request, so a kept-alive connection that sends nothing is closed after it too) |
+//! | [idle timeout](Server::with_idle_timeout) | 60 s | a connection on which no byte moves, either way, for that long: between requests, in a body the client stopped sending, or on an answer it stopped reading |
+//! | [connections per client](Server::with_max_connections_per_client) | 256 | further connections from an address that holds that many: accepted and closed at once |
+//! | [connections in total](Server::with_max_connections) | 10,000 | nothing: further connections wait in the listen backlog until one ends |
 //!
 //! The body of a request to an auth route has a deadline of its own, set on the layer
 //! ([`AuthConfig::with_body_timeout`](crate::AuthConfig::with_body_timeout), 30 s): 408.
@@ -36,7 +36,7 @@
 //!     }));
 //! Server::bind("127.0.0.1:3000")
 //!     .await?
-//!     .max_connections_per_client(64)
+//!     .with_max_connections_per_client(64)
 //!     .serve(service, async { let _ = tokio::signal::ctrl_c().await; })
 //!     .await;
 //! # Ok(()) }
@@ -68,15 +68,15 @@ use self::{
 };
 use crate::{BoxError, PeerAddr};
 
-/// The default [`Server::header_read_timeout`]: 20 s.
+/// The default [`Server::with_header_read_timeout`]: 20 s.
 pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(20);
-/// The default [`Server::idle_timeout`]: 60 s.
+/// The default [`Server::with_idle_timeout`]: 60 s.
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-/// The default [`Server::max_connections`]: 10,000.
+/// The default [`Server::with_max_connections`]: 10,000.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 10_000;
-/// The default [`Server::max_connections_per_client`]: 256.
+/// The default [`Server::with_max_connections_per_client`]: 256.
 pub const DEFAULT_MAX_CONNECTIONS_PER_CLIENT: usize = 256;
-/// The default [`Server::shutdown_timeout`]: 30 s.
+/// The default [`Server::with_shutdown_timeout`]: 30 s.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An HTTP/1 server on a bound listener: configure it, then [`serve`](Server::serve).
@@ -123,46 +123,82 @@ impl Server {
     /// A request's headers must arrive whole within this time, or the connection is closed
     /// (default 20 s).
     #[must_use]
-    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_header_read_timeout(mut self, timeout: Duration) -> Self {
         self.header_read_timeout = timeout;
         self
+    }
+
+    /// The old name of [`with_header_read_timeout`](Self::with_header_read_timeout).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_header_read_timeout`")]
+    #[must_use]
+    pub fn header_read_timeout(self, timeout: Duration) -> Self {
+        self.with_header_read_timeout(timeout)
     }
 
     /// A connection on which no byte moves, either way, for this long is closed (default
     /// 60 s). A handler that takes longer than this before its first byte of answer needs a
     /// longer one.
     #[must_use]
-    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_idle_timeout(mut self, timeout: Duration) -> Self {
         self.idle_timeout = timeout;
         self
+    }
+
+    /// The old name of [`with_idle_timeout`](Self::with_idle_timeout).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_idle_timeout`")]
+    #[must_use]
+    pub fn idle_timeout(self, timeout: Duration) -> Self {
+        self.with_idle_timeout(timeout)
     }
 
     /// At most this many connections at once (default 10,000; at least 1): beyond, new
     /// connections wait in the listen backlog. Each takes a file descriptor: keep it below
     /// the process's open-file limit (`ulimit -n`).
     #[must_use]
-    pub fn max_connections(mut self, max: usize) -> Self {
+    pub fn with_max_connections(mut self, max: usize) -> Self {
         self.max_connections = max.max(1);
         self
+    }
+
+    /// The old name of [`with_max_connections`](Self::with_max_connections).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_max_connections`")]
+    #[must_use]
+    pub fn max_connections(self, max: usize) -> Self {
+        self.with_max_connections(max)
     }
 
     /// At most this many connections at once from one client address (default 256; at least
     /// 1): a connection beyond is closed as soon as it is accepted.
     #[must_use]
-    pub fn max_connections_per_client(mut self, max: usize) -> Self {
+    pub fn with_max_connections_per_client(mut self, max: usize) -> Self {
         self.max_connections_per_client = max.max(1);
         self
     }
 
+    /// The old name of [`with_max_connections_per_client`](Self::with_max_connections_per_client).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_max_connections_per_client`")]
+    #[must_use]
+    pub fn max_connections_per_client(self, max: usize) -> Self {
+        self.with_max_connections_per_client(max)
+    }
+
     /// Once `shutdown` completes, requests in flight have this long to finish (default 30 s).
     #[must_use]
-    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_shutdown_timeout(mut self, timeout: Duration) -> Self {
         self.shutdown_timeout = timeout;
         self
     }
 
+    /// The old name of [`with_shutdown_timeout`](Self::with_shutdown_timeout).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_shutdown_timeout`")]
+    #[must_use]
+    pub fn shutdown_timeout(self, timeout: Duration) -> Self {
+        self.with_shutdown_timeout(timeout)
+    }
+
     /// Serves `service`, one task per connection, until `shutdown` completes; then stops
-    /// accepting, lets requests in flight finish ([`Server::shutdown_timeout`]) and returns.
+    /// accepting, lets requests in flight finish
+    /// ([`Server::with_shutdown_timeout`]) and returns.
     pub async fn serve<S, B>(self, service: S, shutdown: impl Future<Output = ()>)
     where
         S: Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,

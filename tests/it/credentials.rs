@@ -98,7 +98,7 @@ async fn a_login_rehash_racing_a_reset_never_puts_the_old_password_back() {
     let dir = tempfile::tempdir().unwrap();
     let store = RedbStore::open(dir.path().join("auth.redb")).unwrap();
     let low = Auth::new(store.clone(), unthrottled(seed_config())).unwrap();
-    let config = unthrottled(AuthConfig::seed().with_bcrypt_cost(8));
+    let config = unthrottled(AuthConfig::compat().with_bcrypt_cost(8));
     let auth = Auth::new(store, config).unwrap();
     let server = serve_echo(&auth).await;
     let mut old_back = Vec::new();

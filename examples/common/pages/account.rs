@@ -1,4 +1,4 @@
-//! The pages of the account lifecycle: confirm an email (and ask for a new code), the second
+//! The account pages: confirm an email (and ask for a new code), the second
 //! factor (set up, confirm, recovery codes, remove), change the email, delete the account.
 //! A page whose feature is off says so instead of showing a form the layer would not serve.
 //!

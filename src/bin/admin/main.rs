@@ -222,7 +222,7 @@ fn run(cli: Cli) -> Result<(), AdminError> {
                 ));
             }
             let store = tower_user_auth::store::PgStore::builder()
-                .pool_size(2)
+                .with_pool_size(2)
                 .connect(&url)
                 .await?;
             dispatch(&store, cli.command, &mut out).await

@@ -15,7 +15,7 @@ use super::RequireAuthService;
 /// extensions, and needs nothing else. A request with a user reaches the wrapped service
 /// untouched; one without gets, without calling it:
 /// - a browser, whose `Accept` header gives `text/html` a higher q-value than
-///   `application/json`: `303 See Other` to the [login page](Self::login_page), with the
+///   `application/json`: `303 See Other` to the [login page](Self::with_login_page), with the
 ///   request's path and query, percent-encoded, in a `next` query parameter (left out when
 ///   they are not a [`safe_next`](crate::safe_next) path, such as `//evil.example`);
 /// - any other client (no `Accept`, `*/*`, JSON first, a tie): `401` with the JSON body
@@ -37,10 +37,10 @@ use super::RequireAuthService;
 /// use tower_user_auth::{Auth, AuthConfig, AuthLayer, AuthenticatedUser, RequireAuth};
 ///
 /// let dir = tempfile::tempdir()?;
-/// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::seed().with_bcrypt_cost(4))?;
+/// let auth = Auth::open(dir.path().join("auth.redb"), AuthConfig::compat().with_bcrypt_cost(4))?;
 /// let app = ServiceBuilder::new()
 ///     .layer(AuthLayer::new(auth))
-///     .layer(RequireAuth::new().login_page("/login"))
+///     .layer(RequireAuth::new().with_login_page("/login"))
 ///     .service_fn(|req: Request<Full<Bytes>>| async move {
 ///         let user = req.extensions().get::<AuthenticatedUser>().expect("guarded");
 ///         Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(user.email.clone()))))
@@ -90,18 +90,29 @@ impl RequireAuth {
     /// ```
     /// use tower_user_auth::RequireAuth;
     ///
-    /// let guard = RequireAuth::new().login_page("/auth/login?lang=en");
+    /// let guard = RequireAuth::new().with_login_page("/auth/login?lang=en");
     /// ```
     ///
     /// # Panics
     ///
     /// If `page` is empty or holds a character not allowed in a `Location` header (outside
     /// visible ASCII): a programming error, found at start-up.
-    pub fn login_page(self, page: impl Into<String>) -> Self {
-        let login_page = checked_page("RequireAuth::login_page", page.into());
+    pub fn with_login_page(self, page: impl Into<String>) -> Self {
+        let login_page = checked_page("RequireAuth::with_login_page", page.into());
         Self {
             settings: Arc::new(Settings { login_page }),
         }
+    }
+
+    /// The old name of [`with_login_page`](Self::with_login_page); its field-named getter
+    /// takes this name once this alias is removed.
+    ///
+    /// # Panics
+    ///
+    /// As [`with_login_page`](Self::with_login_page).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_login_page`")]
+    pub fn login_page(self, page: impl Into<String>) -> Self {
+        self.with_login_page(page)
     }
 }
 

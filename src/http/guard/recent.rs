@@ -33,10 +33,10 @@ use crate::{
 /// untouched. Without calling it:
 /// - a request without a user is answered exactly as [`RequireAuth`](crate::RequireAuth)
 ///   answers it (`401 {"message": "login required"}`, or a browser's `303` to the
-///   [login page](Self::login_page) with `next`);
+///   [login page](Self::with_login_page) with `next`);
 /// - a request whose session is older: a browser (`text/html` preferred to
 ///   `application/json`) gets `303 See Other` to the [re-authentication
-///   page](Self::reauth_page) with the request's path and query, percent-encoded, in a
+///   page](Self::with_reauth_page) with the request's path and query, percent-encoded, in a
 ///   `next` query parameter (left out when they are not a [`safe_next`](crate::safe_next)
 ///   path); any other client `403` with the JSON body
 ///   `{"message": "re-authentication required"}`.
@@ -53,7 +53,7 @@ use crate::{
 /// use http::{Request, Response, header};
 /// use http_body_util::Full;
 /// use tower::{ServiceBuilder, ServiceExt};
-/// use tower_user_auth::{Auth, AuthConfig, AuthLayer, ManualClock, RequireRecentAuth, store::RedbStore};
+/// use tower_user_auth::{Auth, AuthConfig, AuthLayer, ManualClock, RequireRecentAuth, auth::Login, store::RedbStore};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let clock = ManualClock::new(SystemTime::now());
@@ -61,7 +61,7 @@ use crate::{
 /// let auth = Auth::with_clock(store, AuthConfig::hardened().with_bcrypt_cost(4), clock.clone())?;
 /// let pw = "correct horse battery staple";
 /// auth.register("bob@example.com", pw, None).await?;
-/// let session = auth.log_in("bob@example.com", pw, None).await?.expect("logged in").token;
+/// let session = auth.log_in(Login::new("bob@example.com", pw)).await?.expect("logged in").token;
 /// let cookie = format!("session_id={}", session.expose());
 ///
 /// let app = ServiceBuilder::new()
@@ -124,18 +124,37 @@ impl RequireRecentAuth {
     /// How long after its authentication a session passes (default: the `Auth`'s
     /// [re-authentication window](crate::AuthConfig::with_reauth_window)); a page may ask
     /// for a shorter one.
-    pub fn window(self, window: Duration) -> Self {
+    pub fn with_window(self, window: Duration) -> Self {
         self.with(|s| s.window = window)
     }
 
-    /// Where browsers without a session are sent, as [`RequireAuth::login_page`](crate::RequireAuth::login_page).
+    /// The old name of [`with_window`](Self::with_window); its field-named getter takes
+    /// this name once this alias is removed.
+    #[deprecated(since = "0.2.0", note = "renamed to `with_window`")]
+    pub fn window(self, window: Duration) -> Self {
+        self.with_window(window)
+    }
+
+    /// Where browsers without a session are sent, as
+    /// [`RequireAuth::with_login_page`](crate::RequireAuth::with_login_page).
     ///
     /// # Panics
     ///
     /// If `page` is empty or holds a character not allowed in a `Location` header.
-    pub fn login_page(self, page: impl Into<String>) -> Self {
-        let page = checked_page("RequireRecentAuth::login_page", page.into());
+    pub fn with_login_page(self, page: impl Into<String>) -> Self {
+        let page = checked_page("RequireRecentAuth::with_login_page", page.into());
         self.with(|s| s.login_page = page)
+    }
+
+    /// The old name of [`with_login_page`](Self::with_login_page); its field-named getter
+    /// takes this name once this alias is removed.
+    ///
+    /// # Panics
+    ///
+    /// As [`with_login_page`](Self::with_login_page).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_login_page`")]
+    pub fn login_page(self, page: impl Into<String>) -> Self {
+        self.with_login_page(page)
     }
 
     /// Where browsers with an older session are sent to re-authenticate (default: the
@@ -145,9 +164,20 @@ impl RequireRecentAuth {
     /// # Panics
     ///
     /// If `page` is empty or holds a character not allowed in a `Location` header.
-    pub fn reauth_page(self, page: impl Into<String>) -> Self {
-        let page = checked_page("RequireRecentAuth::reauth_page", page.into());
+    pub fn with_reauth_page(self, page: impl Into<String>) -> Self {
+        let page = checked_page("RequireRecentAuth::with_reauth_page", page.into());
         self.with(|s| s.reauth_page = page)
+    }
+
+    /// The old name of [`with_reauth_page`](Self::with_reauth_page); its field-named getter
+    /// takes this name once this alias is removed.
+    ///
+    /// # Panics
+    ///
+    /// As [`with_reauth_page`](Self::with_reauth_page).
+    #[deprecated(since = "0.2.0", note = "renamed to `with_reauth_page`")]
+    pub fn reauth_page(self, page: impl Into<String>) -> Self {
+        self.with_reauth_page(page)
     }
 
     fn with(self, change: impl FnOnce(&mut Settings)) -> Self {

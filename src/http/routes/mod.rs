@@ -3,7 +3,10 @@
 
 mod accounts;
 mod browser;
-mod lifecycle;
+mod confirmation;
+mod deletion;
+mod email_change;
+mod email_tokens;
 mod matching;
 mod reset;
 mod second_factor;
@@ -117,11 +120,11 @@ where
         Route::EndSession(id) => Box::pin(sessions::end_one(&call, id)).await,
         Route::RequestReset => Box::pin(reset::request(&call)).await,
         Route::Reset => Box::pin(reset::reset(&call)).await,
-        Route::ConfirmEmail => Box::pin(lifecycle::confirm_email(&call)).await,
-        Route::ResendConfirmation => Box::pin(lifecycle::resend_confirmation(&call)).await,
-        Route::ChangeEmail => Box::pin(lifecycle::change_email(&call)).await,
-        Route::ConfirmEmailChange => Box::pin(lifecycle::confirm_email_change(&call)).await,
-        Route::DeleteAccount => Box::pin(lifecycle::delete_account(&call)).await,
+        Route::ConfirmEmail => Box::pin(confirmation::confirm_email(&call)).await,
+        Route::ResendConfirmation => Box::pin(confirmation::resend_confirmation(&call)).await,
+        Route::ChangeEmail => Box::pin(email_change::change_email(&call)).await,
+        Route::ConfirmEmailChange => Box::pin(email_change::confirm_email_change(&call)).await,
+        Route::DeleteAccount => Box::pin(deletion::delete_account(&call)).await,
         Route::BeginTotp => Box::pin(second_factor::begin(&call)).await,
         Route::ConfirmTotp => Box::pin(second_factor::confirm(&call)).await,
         Route::DisableTotp => Box::pin(second_factor::disable(&call)).await,

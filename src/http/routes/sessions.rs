@@ -51,10 +51,10 @@ pub(super) async fn log_in<S: Store>(call: &Call<'_, S>) -> Answer {
     let email = call.fields.email()?;
     let password = call.fields.required("password")?;
     let login = Login::new(email, password)
-        .from_client(call.client)
+        .with_client(call.client)
         .with_device(device.as_ref())
         .with_second_factor(second_factor::proof(call.fields)?);
-    let logged_in = auth.log_in_with(login).await?;
+    let logged_in = auth.log_in(login).await?;
     let Some(logged_in) = logged_in else {
         return Err(Rejection::new(
             StatusCode::UNAUTHORIZED,

@@ -1,37 +1,5 @@
-//! One exact in-process cache of sessions in front of any store, [`CachedSessions`]:
-//! validating a session cookie costs a hash-map look-up instead of a read of the store.
-//! [`Auth::new`](crate::Auth::new) puts one in front of every store that can feed it
-//! ([`ChangeNotifications`]); the store's writes go to the store as before, and the store
-//! tells the cache what each of them changed.
-//!
-//! Exact because every committed change to a session or a user reaches the cache before the
-//! write is answered ([`ChangeNotifications`]'s promise):
-//!
-//! - the store commits, then the cache bumps `epoch`, then removes the touched entries;
-//! - a reader that misses loads `epoch`, reads the store, and inserts what it read only if
-//!   `epoch` is unchanged, checked under the same lock the removal takes.
-//!
-//! A reader whose read predates a commit therefore either inserts before the removal (and
-//! is removed) or sees the bumped epoch (and does not insert). A renewal (only the last
-//! activity moved forward) updates the entry in place instead of dropping it, under the same
-//! protocol. A store whose changes also come from other processes ([`Coherence::Leased`],
-//! `PgStore`) keeps the cache's lease fresh while its notifications are vouched for; without
-//! a fresh lease the cache neither answers nor fills, and every look-up reads the store.
-//!
-//! Layout ([`table`], [`slot`]): a slab of 128-byte slots (the digest, user id, times,
-//! credential generation, a CLOCK reference bit and the email inline up to 46 bytes) and an
-//! index keyed by the digest's first 4 bytes (linear probing over 8-byte buckets: one cache
-//! line for most look-ups). A hit takes the read lock, sets the slot's
-//! reference bit (an atomic, no write lock) and copies the entry out, which allocates once
-//! (the email). Eviction is CLOCK. Invalidation by digest is one index look-up; invalidation
-//! by user ([`SessionChanges::user`], which `PgStore`'s notifications still send) scans every
-//! slot.
-//!
-//! Memory: the budget ([`CachePolicy::budget_bytes`], set on the store's builder) pays for
-//! the index's allocation first, then fits as many slots as the rest holds, counting emails
-//! longer than the slot's inline space at what the allocator takes for them: 128 bytes a slot
-//! plus 10.7 to 21.3 of index (8-byte buckets, at most 3/4 used, a power of two of them), at
-//! most about 150 bytes a session.
+//! The session cache in front of any store, [`CachedSessions`] (its docs say how it stays
+//! exact), and what a store tells it, [`ChangeNotifications`].
 
 mod core;
 mod delegate;
@@ -53,8 +21,40 @@ pub(crate) use self::notifications::{SessionChanges as Dirty, Subscribers};
 use super::{SessionEntry, Store};
 use crate::{error::StoreError, token::TokenDigest};
 
-/// The session cache in front of a store (see the [module docs](self)): what
-/// [`Auth`](crate::Auth) validates every session cookie through.
+/// One exact in-process cache of sessions in front of any store:
+/// validating a session cookie costs a hash-map look-up instead of a read of the store.
+/// [`Auth::new`](crate::Auth::new) puts one in front of every store that can feed it
+/// ([`ChangeNotifications`]); the store's writes go to the store as before, and the store
+/// tells the cache what each of them changed.
+///
+/// Exact because every committed change to a session or a user reaches the cache before the
+/// write is answered ([`ChangeNotifications`]'s promise):
+///
+/// - the store commits, then the cache bumps `epoch`, then removes the touched entries;
+/// - a reader that misses loads `epoch`, reads the store, and inserts what it read only if
+///   `epoch` is unchanged, checked under the same lock the removal takes.
+///
+/// A reader whose read predates a commit therefore either inserts before the removal (and
+/// is removed) or sees the bumped epoch (and does not insert). A renewal (only the last
+/// activity moved forward) updates the entry in place instead of dropping it, under the same
+/// protocol. A store whose changes also come from other processes ([`Coherence::Leased`],
+/// `PgStore`) keeps the cache's lease fresh while its notifications are vouched for; without
+/// a fresh lease the cache neither answers nor fills, and every look-up reads the store.
+///
+/// Layout (`table`, `slot`): a slab of 128-byte slots (the digest, user id, times,
+/// credential generation, a CLOCK reference bit and the email inline up to 46 bytes) and an
+/// index keyed by the digest's first 4 bytes (linear probing over 8-byte buckets: one cache
+/// line for most look-ups). A hit takes the read lock, sets the slot's
+/// reference bit (an atomic, no write lock) and copies the entry out, which allocates once
+/// (the email). Eviction is CLOCK. Invalidation by digest is one index look-up; invalidation
+/// by user ([`SessionChanges::user`], which `PgStore`'s notifications still send) scans every
+/// slot.
+///
+/// Memory: the budget ([`CachePolicy::budget_bytes`], set on the store's builder) pays for
+/// the index's allocation first, then fits as many slots as the rest holds, counting emails
+/// longer than the slot's inline space at what the allocator takes for them: 128 bytes a slot
+/// plus 10.7 to 21.3 of index (8-byte buckets, at most 3/4 used, a power of two of them), at
+/// most about 150 bytes a session.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -117,7 +117,7 @@ impl<S: Store> CachedSessions<S> {
     }
 
     /// The session stored under `token` with its owner's email, as
-    /// [`Store::session`] answers it: from the cache when it holds it, otherwise from the
+    /// [`SessionStore::session`](crate::store::SessionStore::session) answers it: from the cache when it holds it, otherwise from the
     /// store, caching what it read.
     ///
     /// # Errors
@@ -137,7 +137,7 @@ impl<S: Store> CachedSessions<S> {
 
     /// The answer [`session`](Self::session) would give right now when it can give it
     /// without waiting: a cached session, or what the store answers without waiting
-    /// ([`Store::session_without_waiting`]: for `RedbStore`, a digest its filter knows is
+    /// ([`SessionStore::session_without_waiting`](crate::store::SessionStore::session_without_waiting): for `RedbStore`, a digest its filter knows is
     /// absent); `None` when the caller must await [`session`](Self::session).
     pub fn session_without_waiting(&self, token: TokenDigest) -> Option<Option<SessionEntry>> {
         if let Some(hit) = self.cache.get(&token.0) {

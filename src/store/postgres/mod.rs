@@ -127,8 +127,8 @@ impl fmt::Debug for PgStore {
 /// use tower_user_auth::store::PgStore;
 ///
 /// let store = PgStore::builder()
-///     .pool_size(32)
-///     .connect_timeout(Duration::from_secs(1))
+///     .with_pool_size(32)
+///     .with_connect_timeout(Duration::from_secs(1))
 ///     .connect("postgres://auth@127.0.0.1/auth")
 ///     .await?;
 /// # let _ = store;
@@ -162,12 +162,19 @@ impl PgStoreBuilder {
     /// ```
     /// use tower_user_auth::store::PgStore;
     ///
-    /// let builder = PgStore::builder().pool_size(4);
+    /// let builder = PgStore::builder().with_pool_size(4);
     /// # let _ = builder;
     /// ```
-    pub fn pool_size(mut self, connections: usize) -> Self {
+    pub fn with_pool_size(mut self, connections: usize) -> Self {
         self.pool_size = connections.max(1);
         self
+    }
+
+    /// The old name of [`with_pool_size`](Self::with_pool_size); its field-named getter
+    /// takes this name once this alias is removed.
+    #[deprecated(since = "0.2.0", note = "renamed to `with_pool_size`")]
+    pub fn pool_size(self, connections: usize) -> Self {
+        self.with_pool_size(connections)
     }
 
     /// How long opening a connection may take before the call fails (default 2 s): a
@@ -177,12 +184,19 @@ impl PgStoreBuilder {
     /// use std::time::Duration;
     /// use tower_user_auth::store::PgStore;
     ///
-    /// let builder = PgStore::builder().connect_timeout(Duration::from_millis(500));
+    /// let builder = PgStore::builder().with_connect_timeout(Duration::from_millis(500));
     /// # let _ = builder;
     /// ```
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
+    }
+
+    /// The old name of [`with_connect_timeout`](Self::with_connect_timeout); its field-named getter
+    /// takes this name once this alias is removed.
+    #[deprecated(since = "0.2.0", note = "renamed to `with_connect_timeout`")]
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.with_connect_timeout(timeout)
     }
 
     /// How long a call waits for a free connection when all are busy before it fails with
@@ -192,12 +206,19 @@ impl PgStoreBuilder {
     /// use std::time::Duration;
     /// use tower_user_auth::store::PgStore;
     ///
-    /// let builder = PgStore::builder().wait_timeout(Duration::from_millis(250));
+    /// let builder = PgStore::builder().with_wait_timeout(Duration::from_millis(250));
     /// # let _ = builder;
     /// ```
-    pub fn wait_timeout(mut self, timeout: Duration) -> Self {
+    pub fn with_wait_timeout(mut self, timeout: Duration) -> Self {
         self.wait_timeout = timeout;
         self
+    }
+
+    /// The old name of [`with_wait_timeout`](Self::with_wait_timeout); its field-named getter
+    /// takes this name once this alias is removed.
+    #[deprecated(since = "0.2.0", note = "renamed to `with_wait_timeout`")]
+    pub fn wait_timeout(self, timeout: Duration) -> Self {
+        self.with_wait_timeout(timeout)
     }
 
     /// How much memory the in-process session cache may use, in bytes (default 64 MiB; 0
@@ -247,7 +268,7 @@ impl PgStoreBuilder {
     /// use tower_user_auth::store::PgStore;
     ///
     /// let store = PgStore::builder()
-    ///     .pool_size(8)
+    ///     .with_pool_size(8)
     ///     .connect("host=/run/postgresql user=auth dbname=auth")
     ///     .await?;
     /// # let _ = store;
@@ -506,7 +527,7 @@ fn count(rows: u64) -> usize {
 
 /// Every writing transaction notifies what it changed (`pg_notify`, delivered at its commit)
 /// and, right after its commit, tells this instance's caches; the listener tells them what
-/// other instances changed, and keeps their lease (see [`notify`]).
+/// other instances changed, and keeps their lease (see the `notify` module).
 impl ChangeNotifications for PgStore {
     fn cache_policy(&self) -> Option<CachePolicy> {
         Some(CachePolicy {

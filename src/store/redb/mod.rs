@@ -167,7 +167,7 @@ pub struct StoreStats {
 /// let dir = tempfile::tempdir()?;
 /// let store = RedbStore::builder()
 ///     .with_session_cache_bytes(256 << 20)
-///     .write_queue(8192)
+///     .with_write_queue(8192)
 ///     .open(dir.path().join("auth.redb"))?;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -210,9 +210,16 @@ impl RedbStoreBuilder {
 
     /// How many writes may wait for the writer thread before further ones are refused with
     /// [`StoreError::Busy`] (default 4096).
-    pub fn write_queue(mut self, writes: usize) -> Self {
+    pub fn with_write_queue(mut self, writes: usize) -> Self {
         self.write_queue = writes;
         self
+    }
+
+    /// The old name of [`with_write_queue`](Self::with_write_queue); its field-named getter
+    /// takes this name once this alias is removed.
+    #[deprecated(since = "0.2.0", note = "renamed to `with_write_queue`")]
+    pub fn write_queue(self, writes: usize) -> Self {
+        self.with_write_queue(writes)
     }
 
     /// Opens (or creates) the database at `path`.
@@ -227,8 +234,17 @@ impl RedbStoreBuilder {
     ///
     /// # Errors
     /// As [`RedbStore::open`].
-    pub fn with_database(self, db: Database) -> Result<RedbStore, StoreError> {
+    pub fn open_database(self, db: Database) -> Result<RedbStore, StoreError> {
         RedbStore::start(db, &self)
+    }
+
+    /// Uses an open redb database: a `with_*` name on what opens the store, not a setter.
+    ///
+    /// # Errors
+    /// As [`RedbStore::open`].
+    #[deprecated(since = "0.2.0", note = "renamed to `open_database`")]
+    pub fn with_database(self, db: Database) -> Result<RedbStore, StoreError> {
+        self.open_database(db)
     }
 }
 
@@ -274,7 +290,7 @@ impl RedbStore {
     /// # Errors
     /// As [`RedbStore::open`].
     pub fn with_database(db: Database) -> Result<Self, StoreError> {
-        RedbStoreBuilder::default().with_database(db)
+        RedbStoreBuilder::default().open_database(db)
     }
 
     fn start(db: Database, options: &RedbStoreBuilder) -> Result<Self, StoreError> {
@@ -396,7 +412,7 @@ impl RedbStore {
 }
 
 /// The writer tells every cache in front of the store what each commit changed, after the
-/// commit and before it answers the writes (see [`writer::run_writer`]): the store is the
+/// commit and before it answers the writes (see `writer::run_writer`): the store is the
 /// only writer of its file, so its caches are exact.
 impl ChangeNotifications for RedbStore {
     fn cache_policy(&self) -> Option<CachePolicy> {

@@ -43,7 +43,7 @@ impl SessionStore for RedbStore {
     }
 
     /// No session, when the live-digest filter proves the digest is not stored (the filter
-    /// never misses a stored session: see [`super::live_digests`]); otherwise `None`, and the
+    /// never misses a stored session: see the `live_digests` module); otherwise `None`, and the
     /// caller awaits [`session`](SessionStore::session). A cached session is answered by the
     /// cache in front of the store ([`CachedSessions`](crate::store::CachedSessions)), before
     /// this.

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use tower_user_auth::{
     AuthError,
+    auth::Login,
     store::{
         EmailTokenPurpose, EmailTokenRecord, RedbStore, SecondFactorChange, SecondFactorRecord,
         UserQuery, prelude::*,
@@ -198,7 +199,7 @@ async fn users_confirm_lets_an_unconfirmed_account_log_in_and_is_audited() {
     };
     {
         let auth = confirming();
-        let refused = auth.log_in("bob@example.com", GOOD_PW, None).await;
+        let refused = auth.log_in(Login::new("bob@example.com", GOOD_PW)).await;
         assert!(
             matches!(refused, Err(AuthError::EmailNotConfirmed)),
             "{refused:?}"
@@ -232,7 +233,7 @@ async fn users_confirm_lets_an_unconfirmed_account_log_in_and_is_audited() {
         .expect("bob");
     assert!(bob.email_confirmed);
     assert_eq!(bob.generation, 0, "confirming is not a credential change");
-    let login = auth.log_in("bob@example.com", GOOD_PW, None).await;
+    let login = auth.log_in(Login::new("bob@example.com", GOOD_PW)).await;
     assert!(matches!(login, Ok(Some(_))), "{login:?}");
 }
 

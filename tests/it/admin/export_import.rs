@@ -14,7 +14,7 @@ async fn export_then_import_into_a_second_file_keeps_passwords_and_generations()
             .await
             .expect("carol");
         let session = auth
-            .log_in("carol@example.com", OTHER_PW, None)
+            .log_in(Login::new("carol@example.com", OTHER_PW))
             .await
             .expect("log in")
             .expect("right password");
@@ -70,7 +70,10 @@ async fn export_then_import_into_a_second_file_keeps_passwords_and_generations()
 
     let auth = Auth::open(&target, unthrottled(hardened_config())).expect("open the import");
     for email in ["alice@example.com", "carol@example.com"] {
-        let login = auth.log_in(email, GOOD_PW, None).await.expect("log in");
+        let login = auth
+            .log_in(Login::new(email, GOOD_PW))
+            .await
+            .expect("log in");
         let login = login.expect("the same password logs in");
         assert_eq!(login.session.generation, login.user.generation);
     }

@@ -24,6 +24,7 @@ use std::{
 
 use support::{DB_FILE, GOOD_PW, OTHER_PW, hardened_config, start_time, unthrottled};
 use tempfile::TempDir;
+use tower_user_auth::auth::Login;
 use tower_user_auth::{
     Auth, ManualClock, StoreError, UserId,
     auth::LoggedIn,
@@ -115,7 +116,7 @@ async fn log_in(auth: &Auth, email: &str) -> LoggedIn {
 
 /// Logs `email` in with `password` on any store.
 async fn log_in_with<S: Store>(auth: &Auth<S>, email: &str, password: &str) -> LoggedIn {
-    auth.log_in(email, password, None)
+    auth.log_in(Login::new(email, password))
         .await
         .expect("log in")
         .expect("right password")

@@ -157,7 +157,9 @@ async fn the_store_lists_users_by_page_and_imports_them_under_new_ids() {
         store.import_user(again).await,
         Err(StoreError::EmailTaken)
     ));
-    let login = auth.log_in("imported@example.com", GOOD_PW, None).await;
+    let login = auth
+        .log_in(Login::new("imported@example.com", GOOD_PW))
+        .await;
     let login = login.expect("log in").expect("the imported hash verifies");
     assert_eq!(login.session.generation, 7);
 }

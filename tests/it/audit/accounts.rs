@@ -7,7 +7,7 @@ use std::{
 };
 
 use http::Method;
-use tower_user_auth::{BoxError, hook::AccountEmail};
+use tower_user_auth::{BoxError, hook::Mail};
 
 use crate::{
     email::Site,
@@ -121,8 +121,8 @@ async fn a_failing_or_panicking_hook_is_logged_without_the_token() {
     let (captured, _capturing) = capture();
     let tokens = Arc::new(Mutex::new(Vec::new()));
     let seen = Arc::clone(&tokens);
-    let hook = move |to: &str, message: &AccountEmail| -> Result<(), BoxError> {
-        if let AccountEmail::Confirmation(token) = message {
+    let hook = move |to: &str, message: &Mail| -> Result<(), BoxError> {
+        if let Mail::Confirmation(token) = message {
             seen.lock()
                 .expect("not poisoned")
                 .push(token.expose().to_owned());
@@ -133,7 +133,7 @@ async fn a_failing_or_panicking_hook_is_logged_without_the_token() {
         }
     };
     let config = hardened_config().with_email_confirmation(true);
-    let auth = support::auth(config.with_account_email_hook(hook));
+    let auth = support::auth(config.with_mailer(hook));
     let server = support::serve_echo(&auth.0).await;
     for email in ["fails@example.com", "panics@example.com"] {
         let fields = [("email", email), ("password", GOOD_PW)];

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use tower_user_auth::{
     BoxError,
+    hook::Mail,
     token::{ResetToken, SessionToken},
 };
 
@@ -28,8 +29,7 @@ async fn item_30_debug_output_never_shows_tokens_or_hashes() {
     assert!(!format!("{r:?}").contains(r.expose()));
     let digest = s.digest();
     assert!(!format!("{digest:?}").contains(s.expose()));
-    let config =
-        hardened_config().with_reset_token_hook(|_: &str, _: &ResetToken| Ok::<(), BoxError>(()));
+    let config = hardened_config().with_mailer(|_: &str, _: &Mail| Ok::<(), BoxError>(()));
     assert!(format!("{config:?}").contains("<hook>"));
     assert!(!format!("{:?}", h.auth).contains("$2b$"));
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use http::Method;
 use support::*;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tower_user_auth::{BoxError, token::ResetToken};
+use tower_user_auth::{BoxError, hook::Mail};
 use tracing_subscriber::util::SubscriberInitExt;
 
 const EMAIL: &str = "audited.user@example.com";
@@ -179,14 +179,17 @@ async fn items_29_and_30_audit_events_name_user_and_client_and_no_secret_is_logg
     let log = Captured::default();
     log.subscriber().init();
 
-    // The hook delivers the token, then fails (as a mailer might after a partial send): the
-    // failure must be logged, the token not.
+    // The mailer delivers the reset token, then fails (as a mailer might after a partial
+    // send): the failure must be logged, the token not.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
-    let hook = move |_: &str, token: &ResetToken| -> Result<(), BoxError> {
+    let mailer = move |_: &str, mail: &Mail| -> Result<(), BoxError> {
+        let Mail::PasswordReset(token) = mail else {
+            return Ok(());
+        };
         tx.send(token.expose().to_owned()).expect("test alive");
         Err("smtp unavailable".into())
     };
-    let h = Harness::new(hardened_config().with_reset_token_hook(hook));
+    let h = Harness::new(hardened_config().with_mailer(mailer));
     let handled = scenario(&h, &mut rx).await;
     let token = handled.reset_token;
     let user = h.user(EMAIL).await;

@@ -43,7 +43,7 @@ fn the_readme_axum_snippet_is_an_excerpt_of_the_example() {
     for shown in [
         "Option<AuthenticatedUser>",
         "user: AuthenticatedUser",
-        ".route_layer(RequireAuth::new().login_page(\"/login\"))",
+        ".route_layer(RequireAuth::new().with_login_page(\"/login\"))",
         ".layer(AuthLayer::new(auth))",
     ] {
         assert!(

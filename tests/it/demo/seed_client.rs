@@ -369,7 +369,7 @@ async fn emails_are_unique_without_regard_to_case_and_echoed_trimmed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn default_cost_round_trip() {
     // The one test at bcrypt's default cost, 12, as shipped.
-    let config = tower_user_auth::AuthConfig::seed();
+    let config = tower_user_auth::AuthConfig::compat();
     assert_eq!(config.bcrypt_cost(), 12);
     let (auth, _dir) = support::auth(config);
     let user = auth

@@ -5,7 +5,10 @@
 use std::{net::IpAddr, time::Duration};
 
 use tokio::sync::mpsc;
-use tower_user_auth::{BoxError, UserId, hook::AccountEmail};
+use tower_user_auth::{
+    BoxError, UserId,
+    hook::{self, Mailer},
+};
 
 use super::Site;
 
@@ -34,28 +37,27 @@ pub enum Mail {
 pub struct Mailbox(mpsc::UnboundedReceiver<Mail>);
 
 impl Mailbox {
-    /// A hook that delivers here.
-    pub fn hook() -> (
-        impl Fn(&str, &AccountEmail) -> Result<(), BoxError> + Send + Sync + 'static,
-        Self,
-    ) {
+    /// A mailer that delivers here every message but the password resets (which it drops:
+    /// see [`crate::support::Inbox`]).
+    pub fn mailer() -> (impl Mailer, Self) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let hook = move |to: &str, message: &AccountEmail| {
+        let mailer = move |to: &str, message: &hook::Mail| {
             let to = to.to_owned();
             let mail = match message {
-                AccountEmail::Confirmation(token) => Mail::Confirmation {
+                hook::Mail::PasswordReset(_) => return Ok(()),
+                hook::Mail::Confirmation(token) => Mail::Confirmation {
                     to,
                     token: token.expose().to_owned(),
                 },
-                AccountEmail::EmailChange(token) => Mail::EmailChange {
+                hook::Mail::EmailChange(token) => Mail::EmailChange {
                     to,
                     token: token.expose().to_owned(),
                 },
-                AccountEmail::EmailChanged { new_email } => Mail::EmailChanged {
+                hook::Mail::EmailChanged { new_email } => Mail::EmailChanged {
                     to,
                     new_email: new_email.clone(),
                 },
-                AccountEmail::SecurityNotice(notice) => {
+                hook::Mail::SecurityNotice(notice) => {
                     if notice.email != to {
                         return Err(format!("a notice for {} sent to {to}", notice.email).into());
                     }
@@ -72,10 +74,10 @@ impl Mailbox {
             tx.send(mail)
                 .map_err(|e| -> BoxError { e.to_string().into() })
         };
-        (hook, Self(rx))
+        (mailer, Self(rx))
     }
 
-    /// The next delivery (the hook runs detached: waits up to 10 s).
+    /// The next delivery (the mailer runs detached: waits up to 10 s).
     pub async fn next(&mut self) -> Mail {
         tokio::time::timeout(Duration::from_secs(10), self.0.recv())
             .await
@@ -135,14 +137,12 @@ impl Mailbox {
 
 // Security notices (issue 21, section 4).
 
-/// The hardened site (email confirmation off) with a secret key for TOTP, and a reset hook
-/// delivering into an [`Inbox`](crate::support::Inbox).
+/// The hardened site (email confirmation off) with a secret key for TOTP, its reset tokens
+/// delivered into an [`Inbox`](crate::support::Inbox).
 async fn noticing_site() -> (Site, crate::support::Inbox) {
-    let (reset_hook, inbox) = crate::support::Inbox::hook();
     let config = crate::support::hardened_config()
-        .with_secret_key(tower_user_auth::config::SecretKey::from_bytes([0x5a; 32]))
-        .with_reset_token_hook(reset_hook);
-    (Site::new(config).await, inbox)
+        .with_secret_key(tower_user_auth::config::SecretKey::from_bytes([0x5a; 32]));
+    Site::with_reset_inbox(config).await
 }
 
 /// The TOTP time step of the site's clock.
@@ -325,14 +325,12 @@ async fn a_slow_failing_mailer_neither_slows_nor_fails_the_request() {
 
     use crate::support::{GOOD_PW, Harness, OTHER_PW, hardened_config, serve_echo};
 
-    let slow = |_: &str, _: &AccountEmail| -> Result<(), BoxError> {
+    let slow = |_: &str, _: &hook::Mail| -> Result<(), BoxError> {
         std::thread::sleep(Duration::from_secs(3));
         Err("the mail server is down".into())
     };
-    let (reset_hook, mut resets) = crate::support::Inbox::hook();
-    let config = hardened_config()
-        .with_account_email_hook(slow)
-        .with_reset_token_hook(reset_hook);
+    let (resets_mailer, mut resets) = crate::support::Inbox::mailer();
+    let config = hardened_config().with_mailer(crate::support::split_mail(resets_mailer, slow));
     let harness = Harness::new(config);
     let server = serve_echo(&harness.auth).await;
     let http = &server.http;

@@ -9,7 +9,7 @@
 //! - [`deletion`]: `DELETE /profile`, the cookie cleared, old cookies refused at once (the
 //!   session cache included), the email free again, deletion racing logins.
 //!
-//! Every message the account email hook receives lands in a [`mail::Mailbox`].
+//! Every message the mailer receives but the password resets lands in a [`mail::Mailbox`].
 
 use crate::support;
 
@@ -20,14 +20,15 @@ pub(crate) mod mail;
 use http::Method;
 use serde_json::Value;
 use support::{
-    Answer, BROWSER_ACCEPT, Body, GOOD_PW, Harness, Server, hardened_config, serve_echo,
+    Answer, BROWSER_ACCEPT, Body, GOOD_PW, Harness, Inbox, Server, hardened_config, serve_echo,
+    split_mail,
 };
 use tower_user_auth::AuthConfig;
 
 use mail::Mailbox;
 
 /// A hardened site over a real socket: the [`Harness`] (its store, its manual clock), the
-/// server, and the mailbox of the account email hook.
+/// server, and the mailbox of its mailer.
 pub(crate) struct Site {
     pub(crate) harness: Harness,
     pub(crate) server: Server,
@@ -35,10 +36,23 @@ pub(crate) struct Site {
 }
 
 impl Site {
-    /// `config` with the mailbox as its account email hook, served.
+    /// `config` with the mailbox as its mailer, served.
     pub(crate) async fn new(config: AuthConfig) -> Self {
-        let (hook, mail) = Mailbox::hook();
-        let harness = Harness::new(config.with_account_email_hook(hook));
+        let (mailer, mail) = Mailbox::mailer();
+        Self::serve(config.with_mailer(mailer), mail).await
+    }
+
+    /// `config` with a mailer that delivers the reset tokens into an [`Inbox`] and every
+    /// other message into the mailbox, served.
+    pub(crate) async fn with_reset_inbox(config: AuthConfig) -> (Self, Inbox) {
+        let (resets, inbox) = Inbox::mailer();
+        let (accounts, mail) = Mailbox::mailer();
+        let config = config.with_mailer(split_mail(resets, accounts));
+        (Self::serve(config, mail).await, inbox)
+    }
+
+    async fn serve(config: AuthConfig, mail: Mailbox) -> Self {
+        let harness = Harness::new(config);
         let server = serve_echo(&harness.auth).await;
         Self {
             harness,

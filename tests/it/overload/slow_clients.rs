@@ -265,8 +265,8 @@ async fn beyond_the_total_cap_connections_wait_for_a_free_place() {
         .await
         .expect("bind");
     let server = Server::from_listener(listener)
-        .max_connections(2)
-        .header_read_timeout(Duration::from_secs(10));
+        .with_max_connections(2)
+        .with_header_read_timeout(Duration::from_secs(10));
     let to = server.local_addr().expect("address");
     let app = tower::service_fn(|_req: Request<hyper::body::Incoming>| async {
         Ok::<_, std::convert::Infallible>(http::Response::new(http_body_util::Full::new(

@@ -12,7 +12,7 @@ use tower_user_auth::{
     token::TokenDigest,
 };
 
-use tower_user_auth::{BoxError, hook::AccountEmail};
+use tower_user_auth::{BoxError, hook::Mail};
 
 use super::instances;
 
@@ -234,8 +234,8 @@ async fn confirmation_tokens_are_stored_only_as_digests() {
     let (sent, mut inbox) = tokio::sync::mpsc::unbounded_channel();
     let config = crate::support::seed_config()
         .with_email_confirmation(true)
-        .with_account_email_hook(move |to: &str, message: &AccountEmail| {
-            if let AccountEmail::Confirmation(token) = message {
+        .with_mailer(move |to: &str, message: &Mail| {
+            if let Mail::Confirmation(token) = message {
                 let _ = sent.send((to.to_owned(), token.expose().to_owned()));
             }
             Ok::<(), BoxError>(())

@@ -378,7 +378,7 @@ async fn a_route_prefix_mounts_every_route_and_gives_the_rest_back_to_the_app() 
 
 #[tokio::test]
 async fn closed_registration_is_403_and_the_rest_works() {
-    let config = AuthConfig::seed()
+    let config = AuthConfig::compat()
         .with_bcrypt_cost(4)
         .with_registration(false);
     let (auth, _dir) = support::auth(config);

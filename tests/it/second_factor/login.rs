@@ -3,7 +3,7 @@
 //! keeps the factor.
 
 use http::{Method, StatusCode};
-use tower_user_auth::AuthError;
+use tower_user_auth::{AuthError, auth::Login};
 
 use crate::second_factor::{
     site::{STEP, Site, T0, assert_refused, code, config, cookie},
@@ -73,7 +73,7 @@ async fn the_password_alone_or_a_wrong_code_gives_no_session() {
     assert_eq!(profile.status, StatusCode::OK, "{}", profile.body);
     assert_eq!(site.sessions(email).await, before + 1);
     // The public API's password-only login is refused as well.
-    let refused = site.auth.log_in(email, GOOD_PW, None).await;
+    let refused = site.auth.log_in(Login::new(email, GOOD_PW)).await;
     assert!(
         matches!(refused, Err(AuthError::SecondFactorRequired)),
         "{refused:?}"
@@ -199,8 +199,8 @@ async fn each_recovery_code_works_once() {
 
 #[tokio::test]
 async fn a_password_reset_keeps_the_factor() {
-    let (hook, mut inbox) = Inbox::hook();
-    let site = Site::new(config().with_reset_token_hook(hook)).await;
+    let (mailer, mut inbox) = Inbox::mailer();
+    let site = Site::new(config().with_mailer(mailer)).await;
     let email = "reset@example.com";
     let enabled = site.enabled(email).await;
     let a = site

@@ -5,6 +5,7 @@ use tower_user_auth::compat::SeedApi;
 
 use tower_user_auth::{
     Auth, AuthConfig, AuthError,
+    auth::Login,
     error::PasswordError,
     password::{self, PasswordPolicy},
 };
@@ -293,11 +294,11 @@ impl LogBuf {
 fn item_04_bcrypt_cost_default_12_configurable_low_cost_warns() {
     assert_eq!(AuthConfig::default().bcrypt_cost(), 12);
     assert_eq!(AuthConfig::hardened().bcrypt_cost(), 12);
-    assert_eq!(AuthConfig::seed().bcrypt_cost(), 12);
+    assert_eq!(AuthConfig::compat().bcrypt_cost(), 12);
 
     let log = LogBuf::default();
     let c = log.capture(|| {
-        let c = AuthConfig::seed().with_bcrypt_cost(10);
+        let c = AuthConfig::compat().with_bcrypt_cost(10);
         c.validate().expect("valid configuration");
         c
     });
@@ -305,7 +306,7 @@ fn item_04_bcrypt_cost_default_12_configurable_low_cost_warns() {
     assert!(!log.text().contains("WARN"), "{}", log.text());
 
     let c = log.capture(|| {
-        let c = AuthConfig::seed().with_bcrypt_cost(9);
+        let c = AuthConfig::compat().with_bcrypt_cost(9);
         c.validate().expect("valid configuration");
         c
     });
@@ -316,8 +317,13 @@ fn item_04_bcrypt_cost_default_12_configurable_low_cost_warns() {
         "{text}"
     );
 
-    assert!(AuthConfig::seed().with_bcrypt_cost(3).validate().is_err());
-    assert!(AuthConfig::seed().with_bcrypt_cost(32).validate().is_err());
+    assert!(AuthConfig::compat().with_bcrypt_cost(3).validate().is_err());
+    assert!(
+        AuthConfig::compat()
+            .with_bcrypt_cost(32)
+            .validate()
+            .is_err()
+    );
 }
 
 /// Item 4: new hashes use the configured cost; a stored hash of lower cost is re-hashed at
@@ -331,13 +337,13 @@ async fn item_04_lower_cost_hash_rehashed_at_next_successful_login() {
 
     let stronger = Auth::with_clock(
         h.store.clone(),
-        AuthConfig::seed().with_bcrypt_cost(5),
+        AuthConfig::compat().with_bcrypt_cost(5),
         h.clock.clone(),
     )
     .expect("valid configuration");
     assert!(
         stronger
-            .log_in(email, "wrong", None)
+            .log_in(Login::new(email, "wrong"))
             .await
             .unwrap()
             .is_none()
@@ -345,7 +351,7 @@ async fn item_04_lower_cost_hash_rehashed_at_next_successful_login() {
     assert!(h.user(email).await.hashed_password.starts_with("$2b$04$"));
     assert!(
         stronger
-            .log_in(email, "pw-rehash", None)
+            .log_in(Login::new(email, "pw-rehash"))
             .await
             .unwrap()
             .is_some()

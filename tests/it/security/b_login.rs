@@ -79,7 +79,7 @@ async fn wrong_and_unknown_medians(h: &Harness, email: &str) -> (Duration, Durat
 /// Medians of 15 interleaved samples each (after two warm-up rounds) at bcrypt cost 8.
 #[tokio::test]
 async fn item_06_unknown_email_takes_as_long_as_wrong_password() {
-    let config = unthrottled(AuthConfig::seed().with_bcrypt_cost(8));
+    let config = unthrottled(AuthConfig::compat().with_bcrypt_cost(8));
     let h = Harness::new(config);
     h.registered("timed@example.com", "the-password").await;
     let (wrong, unknown) = wrong_and_unknown_medians(&h, "timed@example.com").await;
@@ -101,10 +101,10 @@ async fn item_06_unknown_email_takes_as_long_as_wrong_password() {
 /// interleaved samples each.
 #[tokio::test]
 async fn item_06_old_cost_hash_wrong_password_takes_as_long_as_unknown_email() {
-    let h = Harness::new(unthrottled(AuthConfig::seed().with_bcrypt_cost(10)));
+    let h = Harness::new(unthrottled(AuthConfig::compat().with_bcrypt_cost(10)));
     let low = tower_user_auth::Auth::new(
         h.store.clone(),
-        unthrottled(AuthConfig::seed().with_bcrypt_cost(4)),
+        unthrottled(AuthConfig::compat().with_bcrypt_cost(4)),
     )
     .expect("valid configuration");
     low.register_user("old-cost@example.com", "the-password")

@@ -142,25 +142,25 @@ fn item_13_device_cookie_name_is_validated_with_the_session_cookie() {
         [ConfigProblem::CookieName("a b".into())]
     );
     assert_eq!(
-        problems(AuthConfig::seed().with_device_cookie_name("__Secure-device")),
+        problems(AuthConfig::compat().with_device_cookie_name("__Secure-device")),
         [ConfigProblem::CookiePrefixNeedsSecure {
             name: "__Secure-device".into(),
             prefix: "__Secure-",
         }]
     );
-    let all = AuthConfig::seed()
+    let all = AuthConfig::compat()
         .with_cookie_name("__Host-x")
         .with_device_cookie_name("__Host-x");
     assert_eq!(problems(all).len(), 3);
     for ok in [
         AuthConfig::hardened().with_device_cookie_name("__Host-device"),
         AuthConfig::hardened().with_device_cookie_name("dev"),
-        AuthConfig::seed().with_device_cookie(true),
+        AuthConfig::compat().with_device_cookie(true),
     ] {
         assert_eq!(ok.validate(), Ok(()), "{ok:?}");
     }
     assert!(AuthConfig::hardened().device_cookie());
-    assert!(!AuthConfig::seed().device_cookie());
+    assert!(!AuthConfig::compat().device_cookie());
     assert_eq!(AuthConfig::default().device_cookie_name(), "device");
 }
 
@@ -176,7 +176,7 @@ fn item_13_prefixed_cookie_name_without_secure_is_refused_at_start() {
     ] {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("auth.redb");
-        let config = AuthConfig::seed()
+        let config = AuthConfig::compat()
             .with_cookie_name(name)
             .with_secure_cookie(secure);
         let error = Auth::open(&db, config).expect_err(name);
@@ -192,7 +192,7 @@ fn item_13_prefixed_cookie_name_without_secure_is_refused_at_start() {
     }
     // With `Secure`, they are accepted.
     for name in ["__Host-session_id", "__Secure-session_id"] {
-        let config = AuthConfig::seed()
+        let config = AuthConfig::compat()
             .with_cookie_name(name)
             .with_secure_cookie(true);
         assert_eq!(config.validate(), Ok(()), "{name}");

@@ -18,7 +18,7 @@ use crate::security::{
     HOUR, MIN, assert_alike, paired_medians, post_from, seed_token,
     support::{
         GOOD_PW, Harness, OTHER_PW, form, from_peer, hardened_config, hardened_with_inbox,
-        seed_config, unthrottled,
+        resets_only, seed_config, unthrottled,
     },
 };
 
@@ -74,9 +74,9 @@ async fn item_17_failing_or_panicking_hook_changes_nothing_in_the_answer() {
         Err("the mail server is down".into())
     };
     let configs = [
-        hardened_config().with_reset_token_hook(failing),
-        hardened_config().with_reset_token_hook(panicking),
-        hardened_config().with_reset_token_hook(slow_failing),
+        hardened_config().with_mailer(resets_only(failing)),
+        hardened_config().with_mailer(resets_only(panicking)),
+        hardened_config().with_mailer(resets_only(slow_failing)),
     ];
     for config in configs {
         let h = Harness::new(config);
@@ -120,7 +120,7 @@ async fn item_17_same_timing_known_or_unknown_email_slow_hook_detached() {
         Ok(())
     };
     let config =
-        unthrottled(AuthConfig::default().with_bcrypt_cost(8)).with_reset_token_hook(slow_hook);
+        unthrottled(AuthConfig::default().with_bcrypt_cost(8)).with_mailer(resets_only(slow_hook));
     let h = Harness::new(config);
     h.registered("slow@example.com", GOOD_PW).await;
     let h = &h;

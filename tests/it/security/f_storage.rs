@@ -131,7 +131,7 @@ fn item_26_database_file_holds_no_issued_token_or_password_only_digests() {
             let (h, mut inbox) = if hardened {
                 hardened_with_inbox(hardened_config())
             } else {
-                (Harness::seed(), Inbox::hook().1)
+                (Harness::seed(), Inbox::mailer().1)
             };
             let mut secrets = Vec::new();
             let mut live = Vec::new();

@@ -9,7 +9,7 @@ pub const OTHER_PW: &str = "purple monkey dishwasher 42";
 
 /// The seed profile at bcrypt cost 4.
 pub fn seed_config() -> AuthConfig {
-    AuthConfig::seed().with_bcrypt_cost(4)
+    AuthConfig::compat().with_bcrypt_cost(4)
 }
 
 /// The hardened profile (the library's `Default`) at bcrypt cost 4.

@@ -1,27 +1,31 @@
-//! Reset tokens delivered to a hook.
+//! Reset tokens delivered to a mailer.
 
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tower_user_auth::{AuthConfig, BoxError, token::ResetToken};
+use tower_user_auth::{
+    AuthConfig, BoxError,
+    hook::{Mail, Mailer},
+    token::ResetToken,
+};
 
 use super::Harness;
 
-/// What the reset hook received, in order.
+/// The reset tokens the mailer received, in order.
 pub struct Inbox(pub mpsc::UnboundedReceiver<(String, String)>);
 
 impl Inbox {
-    /// A hook that sends `(email, token)` here.
-    pub fn hook() -> (
-        impl Fn(&str, &ResetToken) -> Result<(), BoxError> + Send + Sync + 'static,
-        Self,
-    ) {
+    /// A mailer that sends `(email, token)` here for each password reset, and drops every
+    /// other message.
+    pub fn mailer() -> (impl Mailer, Self) {
         let (tx, rx) = mpsc::unbounded_channel();
-        let hook = move |email: &str, token: &ResetToken| {
-            tx.send((email.to_owned(), token.expose().to_owned()))
-                .map_err(|e| -> BoxError { e.to_string().into() })
+        let mailer = move |email: &str, mail: &Mail| match mail {
+            Mail::PasswordReset(token) => tx
+                .send((email.to_owned(), token.expose().to_owned()))
+                .map_err(|e| -> BoxError { e.to_string().into() }),
+            _ => Ok(()),
         };
-        (hook, Self(rx))
+        (mailer, Self(rx))
     }
 
     /// The next delivery (waits up to 10 s for the detached hook).
@@ -38,8 +42,26 @@ impl Inbox {
     }
 }
 
-/// A harness on `config` whose reset hook delivers into an [`Inbox`].
+/// A harness on `config` whose mailer delivers the reset tokens into an [`Inbox`].
 pub fn hardened_with_inbox(config: AuthConfig) -> (Harness, Inbox) {
-    let (hook, inbox) = Inbox::hook();
-    (Harness::new(config.with_reset_token_hook(hook)), inbox)
+    let (mailer, inbox) = Inbox::mailer();
+    (Harness::new(config.with_mailer(mailer)), inbox)
+}
+
+/// One mailer of two: the password resets to `resets`, every other message to `accounts`.
+pub fn split_mail(resets: impl Mailer, accounts: impl Mailer) -> impl Mailer {
+    move |to: &str, mail: &Mail| match mail {
+        Mail::PasswordReset(_) => resets.send(to, mail),
+        _ => accounts.send(to, mail),
+    }
+}
+
+/// A mailer that hands each reset token to `deliver` and drops every other message.
+pub fn resets_only(
+    deliver: impl Fn(&str, &ResetToken) -> Result<(), BoxError> + Send + Sync + 'static,
+) -> impl Mailer {
+    move |to: &str, mail: &Mail| match mail {
+        Mail::PasswordReset(token) => deliver(to, token),
+        _ => Ok(()),
+    }
 }

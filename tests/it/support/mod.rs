@@ -12,7 +12,7 @@
 //! | [`demo`] | the demo binary as a child process: [`demo::binary`] (the one place that finds it), [`demo::command`], [`Demo`] (start and wait for its address, `signal`, `terminate`, its stdout lines, stderr, resident memory, a [`Client`]) |
 //! | [`browser`] | headless Chromium over WebDriver ([`Browser`]: chromedriver on a free loopback port, killed with its Chromium on drop; bounded waits that fail with the page's URL and text; `skipped:` without Chromium unless `REQUIRE_BROWSER=1`) |
 //! | [`log_capture`] | the `tracing` events written into memory ([`Captured`]): this thread's ([`capture`]) or the process's, and an audit event's [`lines`] |
-//! | [`inbox`] | a reset-token hook delivering into an [`Inbox`] |
+//! | [`inbox`] | a mailer delivering the reset tokens into an [`Inbox`] |
 //! | [`fixture_v5`] | the checks of the migrated fixtures of the release before issue 21 (`v5.redb`, `pg_v3.sql`), on either store |
 //! | [`records`] | the store's records as tests make them: `now` (to the second), `session`, `live_session`, `reset`, `email_token`, `device` |
 //! | [`second_factor`] | a TOTP factor begun, confirmed and enabled over HTTP with the authenticator app's codes |

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use tower_user_auth::AuthError;
+use tower_user_auth::{AuthError, auth::Login};
 
 use crate::{
     email::{
@@ -78,7 +78,7 @@ async fn change_tokens_to_one_address_are_bounded_across_accounts_and_clients() 
     for i in 0..5 {
         let email = format!("user{i}@example.com");
         site.account(&email).await;
-        let login = auth.log_in(&email, GOOD_PW, None).await;
+        let login = auth.log_in(Login::new(&email, GOOD_PW)).await;
         sessions.push(login.expect("no error").expect("logged in").token);
     }
     let mut answers = Vec::new();
@@ -137,7 +137,7 @@ async fn the_taken_or_free_answer_is_bounded_per_client_by_the_registration_quot
     );
     // Another client is counted apart.
     let session = auth
-        .log_in("bob@example.com", GOOD_PW, None)
+        .log_in(Login::new("bob@example.com", GOOD_PW))
         .await
         .expect("no error")
         .expect("logged in")

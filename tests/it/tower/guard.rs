@@ -120,7 +120,7 @@ async fn the_login_page_is_configurable() {
             "https://id.example.com/login?next=%2Fsecret#form",
         ),
     ] {
-        let (server, _, _dir) = serve_guarded(RequireAuth::new().login_page(page)).await;
+        let (server, _, _dir) = serve_guarded(RequireAuth::new().with_login_page(page)).await;
         let a = get_accepting(&server.http, "/secret", Some(BROWSER), "").await;
         assert_eq!(a.status, StatusCode::SEE_OTHER);
         assert_eq!(a.header("location"), Some(location));
@@ -292,9 +292,9 @@ async fn recent_auth_lets_a_fresh_session_through_and_refuses_a_stale_one() {
 async fn recent_auth_window_and_pages_are_configurable() {
     let (server, echo, clock, _dir) = serve_recent(|auth| {
         RequireRecentAuth::new(auth)
-            .window(std::time::Duration::from_secs(10))
-            .reauth_page("/auth/again?lang=en")
-            .login_page("/auth/login")
+            .with_window(std::time::Duration::from_secs(10))
+            .with_reauth_page("/auth/again?lang=en")
+            .with_login_page("/auth/login")
     })
     .await;
     let a = get_accepting(&server.http, "/secret", Some(BROWSER), "").await;

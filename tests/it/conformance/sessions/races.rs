@@ -6,6 +6,7 @@ use std::{sync::Arc, time::Duration};
 
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
+use tower_user_auth::auth::Login;
 use tower_user_auth::{
     Auth, AuthError, ManualClock, StoreError,
     auth::Reauthentication,
@@ -189,7 +190,7 @@ pub async fn step_ups_at_once_leave_one_fresh_session<S: Store>(store: S) {
     let pw = "correct horse battery staple";
     auth.register("step@b.io", pw, None).await.unwrap();
     let mut token = auth
-        .log_in("step@b.io", pw, None)
+        .log_in(Login::new("step@b.io", pw))
         .await
         .unwrap()
         .expect("logged in")

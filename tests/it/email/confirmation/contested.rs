@@ -189,11 +189,8 @@ async fn a_registration_attempt_racing_the_confirmation_never_lets_the_squatter_
 /// alone logs in.
 #[tokio::test]
 async fn a_reset_by_mail_confirms_the_account_and_ends_the_contest() {
-    let (hook, mut inbox) = crate::support::Inbox::hook();
-    let config = hardened_config()
-        .with_email_confirmation(true)
-        .with_reset_token_hook(hook);
-    let mut site = Site::new(config).await;
+    let config = hardened_config().with_email_confirmation(true);
+    let (mut site, mut inbox) = Site::with_reset_inbox(config).await;
     let owner = "owner@example.com";
     site.register(owner, OTHER_PW).await;
     let token = site.mail.confirmation_for(owner).await;

@@ -249,7 +249,7 @@ async fn api_clients_keep_json_whatever_else_they_accept() {
 /// The whole flow over a real socket: log in by form, end the session by form.
 #[tokio::test]
 async fn the_flow_over_a_real_socket() {
-    let (auth, _dir) = support::auth(unthrottled(AuthConfig::seed().with_bcrypt_cost(4)));
+    let (auth, _dir) = support::auth(unthrottled(AuthConfig::compat().with_bcrypt_cost(4)));
     let server = serve_echo(&auth).await;
     let c = &server.http;
     let accept = [("accept", support::BROWSER_ACCEPT)];

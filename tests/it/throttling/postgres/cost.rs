@@ -2,6 +2,7 @@
 
 use crate::support;
 use std::time::Instant;
+use tower_user_auth::auth::Login;
 use tower_user_auth::{Auth, ThrottleConfig};
 
 use super::ip;
@@ -46,7 +47,7 @@ async fn failed_login_cost() {
             let t = Instant::now();
             assert!(
                 memory
-                    .log_in(&email, "wrong guess", client)
+                    .log_in(Login::new(&email, "wrong guess").with_client(client))
                     .await
                     .unwrap()
                     .is_none()
@@ -55,7 +56,7 @@ async fn failed_login_cost() {
             let t = Instant::now();
             assert!(
                 shared
-                    .log_in(&email, "wrong guess", client)
+                    .log_in(Login::new(&email, "wrong guess").with_client(client))
                     .await
                     .unwrap()
                     .is_none()

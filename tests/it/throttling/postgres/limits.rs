@@ -5,6 +5,7 @@ use crate::support;
 use futures_util::future::join_all;
 use std::{sync::Arc, time::Duration};
 use tokio::sync::Barrier;
+use tower_user_auth::auth::Login;
 use tower_user_auth::{AuthError, ThrottleConfig};
 
 use super::{ip, login, two_instances};
@@ -194,7 +195,7 @@ async fn shared_concurrent_password_changes_with_the_right_password_are_not_thro
         let email = format!("typist{round}@example.com");
         a.register(&email, support::GOOD_PW, None).await.unwrap();
         let session = a
-            .log_in(&email, support::GOOD_PW, ip("192.0.2.5"))
+            .log_in(Login::new(&email, support::GOOD_PW).with_client(ip("192.0.2.5")))
             .await
             .unwrap()
             .expect("logged in")
@@ -244,7 +245,7 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
     let (email, pw) = ("owner@example.com", support::GOOD_PW);
     a.register(email, pw, None).await.unwrap();
     let first = a
-        .log_in(email, pw, ip("203.0.113.7"))
+        .log_in(Login::new(email, pw).with_client(ip("203.0.113.7")))
         .await
         .unwrap()
         .expect("logged in");
@@ -263,7 +264,11 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
         );
     }
     let owner = b
-        .log_in_with_device(email, pw, ip("203.0.113.7"), Some(&device))
+        .log_in(
+            Login::new(email, pw)
+                .with_client(ip("203.0.113.7"))
+                .with_device(Some(&device)),
+        )
         .await
         .expect("no error")
         .expect("the owner logs in with the device token from A");
@@ -273,7 +278,7 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
     let (email, home) = ("typist@example.com", "203.0.113.8");
     a.register(email, pw, None).await.unwrap();
     let first = b
-        .log_in(email, pw, ip(home))
+        .log_in(Login::new(email, pw).with_client(ip(home)))
         .await
         .unwrap()
         .expect("logged in");
@@ -284,7 +289,11 @@ async fn a_device_token_from_one_instance_works_on_the_other() {
     }
     assert!(login(&a, email, pw, home).await.is_err(), "held back");
     let with_device = a
-        .log_in_with_device(email, pw, ip(home), Some(&device))
+        .log_in(
+            Login::new(email, pw)
+                .with_client(ip(home))
+                .with_device(Some(&device)),
+        )
         .await;
     assert!(matches!(with_device, Ok(Some(_))), "{with_device:?}");
     assert_eq!(login(&b, email, "mistyped again", home).await, Ok(false));

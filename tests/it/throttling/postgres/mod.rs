@@ -10,6 +10,7 @@ mod quotas;
 
 use crate::support;
 use std::net::IpAddr;
+use tower_user_auth::auth::Login;
 use tower_user_auth::{Auth, AuthConfig, AuthError, ManualClock, store::PgStore};
 
 /// Two instances on `db` with `config`, reading one manual clock.
@@ -30,7 +31,10 @@ fn ip(s: &str) -> Option<IpAddr> {
 /// A login on `auth`: `Ok(true)` logged in, `Ok(false)` refused (401), `Err(wait)` throttled
 /// (429); any other error fails the test.
 async fn login(auth: &Auth<PgStore>, email: &str, pw: &str, client: &str) -> Result<bool, u64> {
-    match auth.log_in(email, pw, ip(client)).await {
+    match auth
+        .log_in(Login::new(email, pw).with_client(ip(client)))
+        .await
+    {
         Ok(found) => Ok(found.is_some()),
         Err(AuthError::Throttled { retry_after }) => Err(retry_after.as_secs()),
         Err(e) => panic!("login of {email} from {client}: {e}"),

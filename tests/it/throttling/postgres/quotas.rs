@@ -3,6 +3,7 @@
 
 use crate::support;
 use std::{sync::Arc, time::Duration};
+use tower_user_auth::auth::Login;
 use tower_user_auth::{
     Auth, AuthError, ThrottleConfig,
     store::{PgStore, UserQuery, UserUpdate, prelude::*},
@@ -79,8 +80,8 @@ async fn shared_email_change_mail_and_oracle_quotas() {
     let sent = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let hook = {
         let sent = Arc::clone(&sent);
-        move |_: &str, message: &tower_user_auth::hook::AccountEmail| {
-            if let tower_user_auth::hook::AccountEmail::EmailChange(_) = message {
+        move |_: &str, message: &tower_user_auth::hook::Mail| {
+            if let tower_user_auth::hook::Mail::EmailChange(_) = message {
                 sent.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             }
             Ok::<(), tower_user_auth::BoxError>(())
@@ -92,7 +93,7 @@ async fn shared_email_change_mail_and_oracle_quotas() {
     let config = support::hardened_config()
         .with_throttle(throttle)
         .with_email_confirmation(true)
-        .with_account_email_hook(hook)
+        .with_mailer(hook)
         // The session outlives the hour the test waits.
         .with_session_idle_timeout(Duration::from_secs(2 * 3600));
     let (a, b, clock) = two_instances(&db, config).await;
@@ -111,7 +112,7 @@ async fn shared_email_change_mail_and_oracle_quotas() {
             .unwrap();
     }
     let session = a
-        .log_in("bob@example.com", pw, None)
+        .log_in(Login::new("bob@example.com", pw))
         .await
         .unwrap()
         .unwrap()

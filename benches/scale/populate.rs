@@ -1,5 +1,5 @@
-//! Seeding: N users with one session each, written through the `Store` (group-committed,
-//! many writes in flight) with one precomputed bcrypt hash: the only shortcut the harness
+//! Populating the store: N users with one session each, written through the `Store`
+//! (group-committed, many writes in flight) with one precomputed bcrypt hash: the only shortcut the harness
 //! takes, as its users' passwords are never checked.
 
 use std::time::{Duration, SystemTime};
@@ -14,15 +14,15 @@ use tower_user_auth::{
 /// Writes in flight at once: under the redb writer's queue (4096 by default).
 pub const IN_FLIGHT: usize = 2048;
 
-/// A seeded user: what a new session of theirs needs.
+/// A user of the population: what a new session of theirs needs.
 #[derive(Clone, Copy)]
-pub struct Seeded {
+pub struct PopulatedUser {
     pub id: UserId,
     pub generation: u64,
 }
 
 /// A session record for `user` starting now, ending in a day.
-pub fn session_of(user: Seeded) -> SessionRecord {
+pub fn session_of(user: PopulatedUser) -> SessionRecord {
     let now = SystemTime::now();
     SessionRecord {
         user_id: user.id,
@@ -35,14 +35,14 @@ pub fn session_of(user: Seeded) -> SessionRecord {
 
 /// Users `user{from}@example.com` to `user{to - 1}@example.com`, one session each: the
 /// sessions' tokens and the users, in order.
-pub async fn seed<S: Store>(
+pub async fn populate<S: Store>(
     store: &S,
     from: usize,
     to: usize,
     hash: &str,
-) -> (Vec<SessionToken>, Vec<Seeded>) {
+) -> (Vec<SessionToken>, Vec<PopulatedUser>) {
     let mut tokens = Vec::with_capacity(to - from);
-    let mut seeded = Vec::with_capacity(to - from);
+    let mut populated = Vec::with_capacity(to - from);
     let mut start = from;
     while start < to {
         let end = (start + IN_FLIGHT).min(to);
@@ -51,11 +51,11 @@ pub async fn seed<S: Store>(
                 store.add_user(&format!("user{i}@example.com"), hash).await
             }))
             .await;
-        let chunk: Vec<(SessionToken, Seeded)> = users
+        let chunk: Vec<(SessionToken, PopulatedUser)> = users
             .into_iter()
             .map(|u| {
-                let user = u.expect("seeding a user");
-                let user = Seeded {
+                let user = u.expect("populating: a user");
+                let user = PopulatedUser {
                     id: user.id,
                     generation: user.generation,
                 };
@@ -69,12 +69,12 @@ pub async fn seed<S: Store>(
         )
         .await
         .into_iter()
-        .for_each(|r| r.expect("seeding a session"));
+        .for_each(|r| r.expect("populating: a session"));
         for (token, user) in chunk {
             tokens.push(token);
-            seeded.push(user);
+            populated.push(user);
         }
         start = end;
     }
-    (tokens, seeded)
+    (tokens, populated)
 }
