@@ -9,7 +9,7 @@ use crate::{
     error::StoreError,
     store::{AccountVersion, EndSessions, PasswordReset, ResetRecord},
     token::TokenDigest,
-    user::{User, UserId, email_key},
+    user::{User, UserId},
 };
 
 /// Stores `record` as the user's one reset token, replacing any earlier one, if the user is
@@ -21,11 +21,7 @@ pub(in crate::store::postgres) async fn replace(
     record: &ResetRecord,
     read: &AccountVersion,
 ) -> Result<(), StoreError> {
-    let user = users::lock(tx, record.user_id).await?;
-    if user.generation != read.generation || email_key(&user.email) != email_key(&read.email) {
-        return Err(StoreError::Conflict);
-    }
-    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let id = users::lock_as_read(tx, record.user_id, read).await?;
     users::remove_reset_token(tx, id).await?;
     let stmt = tx
         .prepare_cached(
