@@ -6,7 +6,7 @@ use std::time::SystemTime;
 use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Row;
 
-use crate::store::postgres::{count, db_generation, db_time, errors::PgError, unsigned, users};
+use crate::store::postgres::{db_generation, db_time, errors::PgError, unsigned, users};
 use crate::{
     error::StoreError,
     store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
@@ -247,8 +247,5 @@ pub(in crate::store::postgres) async fn purge(
     tx: &Transaction<'_>,
     now: SystemTime,
 ) -> Result<usize, StoreError> {
-    let stmt = tx
-        .prepare_cached("DELETE FROM email_tokens WHERE expires <= $1")
-        .await?;
-    Ok(count(tx.execute(&stmt, &[&db_time(now)]).await?))
+    super::purge_expired(tx, "email_tokens", now).await
 }

@@ -4,7 +4,7 @@ use std::time::SystemTime;
 
 use deadpool_postgres::{Client, Transaction};
 
-use crate::store::postgres::{count, db_generation, db_id, db_time, unsigned, users};
+use crate::store::postgres::{db_generation, db_id, db_time, unsigned, users};
 use crate::{
     error::StoreError,
     store::{AccountVersion, EndSessions, PasswordReset, ResetRecord},
@@ -113,8 +113,5 @@ pub(in crate::store::postgres) async fn purge(
     tx: &Transaction<'_>,
     now: SystemTime,
 ) -> Result<usize, StoreError> {
-    let stmt = tx
-        .prepare_cached("DELETE FROM reset_tokens WHERE expires <= $1")
-        .await?;
-    Ok(count(tx.execute(&stmt, &[&db_time(now)]).await?))
+    super::purge_expired(tx, "reset_tokens", now).await
 }
