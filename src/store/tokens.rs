@@ -9,12 +9,10 @@ use std::{fmt, future::Future, time::SystemTime};
 use super::users::REDACTED;
 #[cfg(doc)]
 use super::{UserStore, UserUpdate};
-#[cfg(doc)]
-use crate::user::email_key;
 use crate::{
     error::StoreError,
     token::TokenDigest,
-    user::{User, UserId},
+    user::{User, UserId, email_key},
 };
 
 /// Reset, confirmation, email-change and device tokens, keyed by the SHA-256
@@ -190,6 +188,16 @@ impl AccountVersion {
         Self {
             generation: user.generation,
             email: user.email.clone(),
+        }
+    }
+
+    /// Whether `user` (as the store has it now) is still as read: [`StoreError::Conflict`]
+    /// if its credential generation or email (compared by [`email_key`]) changed since.
+    pub(crate) fn check(&self, user: &User) -> Result<(), StoreError> {
+        if user.generation == self.generation && email_key(&user.email) == email_key(&self.email) {
+            Ok(())
+        } else {
+            Err(StoreError::Conflict)
         }
     }
 }

@@ -147,8 +147,5 @@ pub(in crate::store::postgres) async fn purge(
     tx: &Transaction<'_>,
     now: SystemTime,
 ) -> Result<usize, StoreError> {
-    let stmt = tx
-        .prepare_cached("DELETE FROM device_tokens WHERE expires <= $1")
-        .await?;
-    Ok(count(tx.execute(&stmt, &[&db_time(now)]).await?))
+    super::purge_expired(tx, "device_tokens", now).await
 }

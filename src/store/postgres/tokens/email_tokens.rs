@@ -6,14 +6,12 @@ use std::time::SystemTime;
 use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Row;
 
-use crate::store::postgres::{
-    count, db_generation, db_id, db_time, errors::PgError, unsigned, users,
-};
+use crate::store::postgres::{db_generation, db_time, errors::PgError, unsigned, users};
 use crate::{
     error::StoreError,
     store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
     token::TokenDigest,
-    user::{User, UserId, email_key},
+    user::{User, UserId},
 };
 
 /// The `kind` of a [`EmailTokenPurpose::Confirm`] token.
@@ -93,11 +91,7 @@ pub(in crate::store::postgres) async fn replace(
     record: &EmailTokenRecord,
     read: &AccountVersion,
 ) -> Result<(), StoreError> {
-    let user = users::lock(tx, record.user_id).await?;
-    if user.generation != read.generation || email_key(&user.email) != email_key(&read.email) {
-        return Err(StoreError::Conflict);
-    }
-    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let id = users::lock_as_read(tx, record.user_id, read).await?;
     insert(tx, id, token, record).await
 }
 
@@ -253,8 +247,5 @@ pub(in crate::store::postgres) async fn purge(
     tx: &Transaction<'_>,
     now: SystemTime,
 ) -> Result<usize, StoreError> {
-    let stmt = tx
-        .prepare_cached("DELETE FROM email_tokens WHERE expires <= $1")
-        .await?;
-    Ok(count(tx.execute(&stmt, &[&db_time(now)]).await?))
+    super::purge_expired(tx, "email_tokens", now).await
 }

@@ -8,7 +8,9 @@ pub(super) mod resets;
 
 use std::time::SystemTime;
 
-use crate::store::postgres::{PgStore, db_id, dirty_user};
+use deadpool_postgres::Transaction;
+
+use crate::store::postgres::{PgStore, count, db_id, db_time, dirty_user};
 use crate::{
     error::StoreError,
     store::{
@@ -19,6 +21,19 @@ use crate::{
     user::User,
     user::UserId,
 };
+
+/// Removes the tokens of the token table `table` (each kind of token has one, with an
+/// `expires` column) that expired at or before `now`; how many.
+async fn purge_expired(
+    tx: &Transaction<'_>,
+    table: &'static str,
+    now: SystemTime,
+) -> Result<usize, StoreError> {
+    let stmt = tx
+        .prepare_cached(&format!("DELETE FROM {table} WHERE expires <= $1"))
+        .await?;
+    Ok(count(tx.execute(&stmt, &[&db_time(now)]).await?))
+}
 
 impl TokenStore for PgStore {
     async fn replace_reset_token(

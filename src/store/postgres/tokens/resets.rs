@@ -4,12 +4,12 @@ use std::time::SystemTime;
 
 use deadpool_postgres::{Client, Transaction};
 
-use crate::store::postgres::{count, db_generation, db_id, db_time, unsigned, users};
+use crate::store::postgres::{db_generation, db_id, db_time, unsigned, users};
 use crate::{
     error::StoreError,
     store::{AccountVersion, EndSessions, PasswordReset, ResetRecord},
     token::TokenDigest,
-    user::{User, UserId, email_key},
+    user::{User, UserId},
 };
 
 /// Stores `record` as the user's one reset token, replacing any earlier one, if the user is
@@ -21,11 +21,7 @@ pub(in crate::store::postgres) async fn replace(
     record: &ResetRecord,
     read: &AccountVersion,
 ) -> Result<(), StoreError> {
-    let user = users::lock(tx, record.user_id).await?;
-    if user.generation != read.generation || email_key(&user.email) != email_key(&read.email) {
-        return Err(StoreError::Conflict);
-    }
-    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
+    let id = users::lock_as_read(tx, record.user_id, read).await?;
     users::remove_reset_token(tx, id).await?;
     let stmt = tx
         .prepare_cached(
@@ -117,8 +113,5 @@ pub(in crate::store::postgres) async fn purge(
     tx: &Transaction<'_>,
     now: SystemTime,
 ) -> Result<usize, StoreError> {
-    let stmt = tx
-        .prepare_cached("DELETE FROM reset_tokens WHERE expires <= $1")
-        .await?;
-    Ok(count(tx.execute(&stmt, &[&db_time(now)]).await?))
+    super::purge_expired(tx, "reset_tokens", now).await
 }

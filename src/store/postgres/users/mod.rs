@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     error::StoreError,
-    store::{EndSessions, ListedUser, UserQuery, UserUpdate, VerifiedSession},
+    store::{AccountVersion, EndSessions, ListedUser, UserQuery, UserUpdate, VerifiedSession},
     user::{User, UserId, email_key},
 };
 
@@ -299,6 +299,19 @@ pub(super) async fn lock(tx: &Transaction<'_>, id: UserId) -> Result<User, Store
     let stmt = tx.prepare_cached(&sql).await?;
     let row = tx.query_opt(&stmt, &[&id]).await?;
     row.as_ref().map_or(Err(StoreError::NotFound), user_of)
+}
+
+/// Locks user `id`'s row ([`lock`]) and checks that the account is still as `read`
+/// ([`AccountVersion::check`]): the user's database id. [`StoreError::NotFound`] if the user
+/// does not exist, [`StoreError::Conflict`] if its generation or email changed.
+pub(super) async fn lock_as_read(
+    tx: &Transaction<'_>,
+    id: UserId,
+    read: &AccountVersion,
+) -> Result<i64, StoreError> {
+    let user = lock(tx, id).await?;
+    read.check(&user)?;
+    db_id(user.id).ok_or(StoreError::NotFound)
 }
 
 /// Sets a new password on `user` (locked): the hash, then [`new_generation`].

@@ -7,7 +7,8 @@ use redb::{ReadableTable, TableDefinition, TypeName, Value, WriteTransaction};
 use super::{
     super::{
         records::{
-            StoredEmailToken, StoredReset, u64_fields_value, u64_le_at, variable_width_value,
+            StoredEmailToken, StoredReset, new_email_of, purpose_from, u64_fields_value, u64_le_at,
+            variable_width_value,
         },
         schema::{
             EMAIL_TOKEN_EXPIRY, EMAIL_TOKENS, RESETS, SECOND_FACTORS, UNCONFIRMED,
@@ -60,14 +61,10 @@ impl EmailToken {
 
     /// Decodes the layout above.
     fn decode(data: &[u8]) -> Self {
-        let purpose = if u64_le_at(data, 24) == KIND_CHANGE_EMAIL {
-            let rest = data.get(Self::FIXED..).unwrap_or_default();
-            EmailTokenPurpose::ChangeEmail {
-                new_email: String::from_utf8_lossy(rest).into_owned(),
-            }
-        } else {
-            EmailTokenPurpose::Confirm
-        };
+        let purpose = purpose_from(
+            u64_le_at(data, 24) == KIND_CHANGE_EMAIL,
+            data.get(Self::FIXED..).unwrap_or_default(),
+        );
         Self {
             user_id: u64_le_at(data, 0),
             created_ms: u64_le_at(data, 8),
@@ -78,10 +75,11 @@ impl EmailToken {
 
     /// Encodes the layout above.
     fn encode(&self) -> Vec<u8> {
-        let (kind, new_email) = match &self.purpose {
-            EmailTokenPurpose::Confirm => (0, ""),
-            EmailTokenPurpose::ChangeEmail { new_email } => (KIND_CHANGE_EMAIL, new_email.as_str()),
+        let kind = match &self.purpose {
+            EmailTokenPurpose::Confirm => 0,
+            EmailTokenPurpose::ChangeEmail { .. } => KIND_CHANGE_EMAIL,
         };
+        let new_email = new_email_of(&self.purpose);
         let mut out = Vec::with_capacity(Self::FIXED + new_email.len());
         for field in [self.user_id, self.created_ms, self.expires_ms, kind] {
             out.extend_from_slice(&field.to_le_bytes());

@@ -28,7 +28,7 @@ pub(super) use self::{
     sessions::StoredSession,
     tokens::{
         KIND_CHANGE_EMAIL, KIND_CONFIRM, StoredDevice, StoredEmailToken, StoredReset, kind_of,
-        user_kind_key,
+        new_email_of, purpose_from, user_kind_key,
     },
     users::StoredUser,
 };

@@ -108,6 +108,30 @@ pub(in crate::store::redb) fn kind_of(purpose: &EmailTokenPurpose) -> u8 {
     }
 }
 
+/// The purpose of an email token from the parts its layout stores, whichever layout: a
+/// change of email to `new_email` (UTF-8, a damaged byte replaced) if `change_email`, else a
+/// confirmation (whose address bytes, if any, are ignored).
+pub(in crate::store::redb) fn purpose_from(
+    change_email: bool,
+    new_email: &[u8],
+) -> EmailTokenPurpose {
+    if change_email {
+        EmailTokenPurpose::ChangeEmail {
+            new_email: String::from_utf8_lossy(new_email).into_owned(),
+        }
+    } else {
+        EmailTokenPurpose::Confirm
+    }
+}
+
+/// The new address an email token of `purpose` stores: empty for a confirmation.
+pub(in crate::store::redb) fn new_email_of(purpose: &EmailTokenPurpose) -> &str {
+    match purpose {
+        EmailTokenPurpose::Confirm => "",
+        EmailTokenPurpose::ChangeEmail { new_email } => new_email.as_str(),
+    }
+}
+
 /// The key of the `email_tokens_by_user` index: the user id as a u64 **big**-endian, then the
 /// kind byte (9 bytes), so that a user's entries are adjacent.
 pub(in crate::store::redb) fn user_kind_key(user: u64, kind: u8) -> [u8; 9] {
@@ -167,14 +191,10 @@ impl StoredEmailToken {
 impl StoredEmailToken {
     /// Decodes the layout above.
     fn decode(data: &[u8]) -> Self {
-        let purpose = if u64_le_at(data, 24) == u64::from(KIND_CHANGE_EMAIL) {
-            let rest = data.get(Self::FIXED..).unwrap_or_default();
-            EmailTokenPurpose::ChangeEmail {
-                new_email: String::from_utf8_lossy(rest).into_owned(),
-            }
-        } else {
-            EmailTokenPurpose::Confirm
-        };
+        let purpose = purpose_from(
+            u64_le_at(data, 24) == u64::from(KIND_CHANGE_EMAIL),
+            data.get(Self::FIXED..).unwrap_or_default(),
+        );
         Self {
             user_id: u64_le_at(data, 0),
             created_ms: u64_le_at(data, 8),
@@ -186,10 +206,7 @@ impl StoredEmailToken {
 
     /// Encodes the layout above.
     fn encode(&self) -> Vec<u8> {
-        let new_email = match &self.purpose {
-            EmailTokenPurpose::Confirm => "",
-            EmailTokenPurpose::ChangeEmail { new_email } => new_email.as_str(),
-        };
+        let new_email = new_email_of(&self.purpose);
         let mut out = Vec::with_capacity(Self::FIXED + new_email.len());
         let kind = u64::from(kind_of(&self.purpose));
         let fields = [

@@ -15,7 +15,7 @@ use crate::{
     error::StoreError,
     store::{AccountVersion, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord, EndSessions},
     token::TokenDigest,
-    user::{User, email_key},
+    user::User,
 };
 
 /// Stores `record` under `token` as the user's one token of its kind, replacing an earlier
@@ -49,11 +49,7 @@ pub(in crate::store::redb) fn replace(
     record: &EmailTokenRecord,
     read: &AccountVersion,
 ) -> Result<(), StoreError> {
-    let current = users::get(txn, record.user_id.0)?;
-    if current.generation != read.generation || email_key(&current.email) != email_key(&read.email)
-    {
-        return Err(StoreError::Conflict);
-    }
+    read.check(&users::get(txn, record.user_id.0)?)?;
     insert(txn, token, record)
 }
 

@@ -13,7 +13,7 @@ use crate::{
     error::StoreError,
     store::{AccountVersion, EndSessions, PasswordReset, ResetRecord},
     token::TokenDigest,
-    user::{User, email_key},
+    user::User,
 };
 
 /// Stores `record` as the user's one reset token, replacing any earlier one, if the user is
@@ -26,11 +26,7 @@ pub(in crate::store::redb) fn replace(
     read: &AccountVersion,
 ) -> Result<(), StoreError> {
     let user = record.user_id.0;
-    let current = users::get(txn, user)?;
-    if current.generation != read.generation || email_key(&current.email) != email_key(&read.email)
-    {
-        return Err(StoreError::Conflict);
-    }
+    read.check(&users::get(txn, user)?)?;
     remove_of(txn, user)?;
     let stored = StoredReset::new(record);
     txn.open_table(RESETS)?.insert(token.0, stored)?;
