@@ -5,7 +5,10 @@
 //! - `postgres::CONCERN::NAME` (feature `postgres`): `PgStore` on a fresh database of a real
 //!   PostgreSQL server (see `tests/it/support/postgres.rs`: `TEST_DATABASE_URL`, or a
 //!   throwaway cluster; without a server each test prints `skipped: <reason>`, or fails under
-//!   `REQUIRE_POSTGRES=1`).
+//!   `REQUIRE_POSTGRES=1`);
+//! - `cached_redb::CONCERN::NAME` and `cached_postgres::CONCERN::NAME`: the same stores behind
+//!   the session cache that `Auth` puts in front of them (`CachedSessions`), which is a store
+//!   too and must answer exactly what the store behind it would.
 //!
 //! One module per concern of the store, as in `src/store/`:
 //!
@@ -90,6 +93,39 @@ macro_rules! conformance {
                             return;
                         };
                         crate::conformance::$area::$test(db.store().await).await;
+                    }
+                )*
+            })*
+        }
+
+        /// The session cache in front of each store is a store too, and passes the same.
+        mod cached_redb {
+            $(mod $area {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let dir = tempfile::tempdir().expect("temp dir");
+                        let path = dir.path().join("auth.redb");
+                        let store = tower_user_auth::store::RedbStore::open(path)
+                            .expect("open the redb store");
+                        let cached = tower_user_auth::store::CachedSessions::new(store);
+                        crate::conformance::$area::$test(cached).await;
+                    }
+                )*
+            })*
+        }
+
+        #[cfg(feature = "postgres")]
+        mod cached_postgres {
+            $(mod $area {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $test() {
+                        let Some(db) = crate::support::postgres::database().await else {
+                            return;
+                        };
+                        let cached = tower_user_auth::store::CachedSessions::new(db.store().await);
+                        crate::conformance::$area::$test(cached).await;
                     }
                 )*
             })*
