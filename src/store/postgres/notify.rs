@@ -54,7 +54,10 @@ use tokio_postgres::{AsyncMessage, Config, NoTls, Notification};
 
 use crate::{
     error::StoreError,
-    store::cache::{CacheSubscriber, Dirty, Subscribers},
+    store::{
+        PgStore,
+        cache::{CachePolicy, CacheSubscriber, ChangeNotifications, Coherence, Dirty, Subscribers},
+    },
 };
 
 /// The channel of session invalidations, shared by every instance on a database.
@@ -367,6 +370,22 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// Every writing transaction notifies what it changed (`pg_notify`, delivered at its commit)
+/// and, right after its commit, tells this instance's caches; the listener tells them what
+/// other instances changed, and keeps their lease (see the `notify` module).
+impl ChangeNotifications for PgStore {
+    fn cache_policy(&self) -> Option<CachePolicy> {
+        Some(CachePolicy {
+            coherence: Coherence::Leased,
+            budget_bytes: self.caches.budget_bytes,
+        })
+    }
+
+    fn subscribe(&self, subscriber: CacheSubscriber) {
+        self.caches.subscribe(subscriber);
     }
 }
 

@@ -1,7 +1,10 @@
 //! Accounts: [`UserStore`] for [`PgStore`] over the `users` table, its unique index of email
 //! keys, and changes of credentials; the accounts not confirmed yet in [`unconfirmed`].
 
+mod deletion;
 mod unconfirmed;
+
+pub(super) use self::deletion::{check_verified, delete};
 
 use std::time::SystemTime;
 
@@ -480,38 +483,4 @@ pub(super) async fn rehash(
         .await?
         .len()
         == 1)
-}
-
-/// Whether `user` (locked) is still as `verified` saw them, under the lock of the session's
-/// row too (so that a logout cannot end it before the change commits):
-/// [`StoreError::NotFound`] if the session is not theirs any more, [`StoreError::Conflict`]
-/// if their generation moved.
-pub(super) async fn check_verified(
-    tx: &Transaction<'_>,
-    user: &User,
-    verified: VerifiedSession,
-) -> Result<(), StoreError> {
-    let id = db_id(user.id).ok_or(StoreError::NotFound)?;
-    if !sessions::lock_of_user(tx, verified.session, id).await? {
-        return Err(StoreError::NotFound);
-    }
-    if user.generation != verified.generation {
-        return Err(StoreError::Conflict);
-    }
-    Ok(())
-}
-
-/// Deletes user `id` in one statement (in a transaction, so that it is run again if it is
-/// chosen as a deadlock victim against a purge); the foreign keys' `ON DELETE CASCADE`
-/// removes their sessions, reset token, device tokens, email tokens and second factor (with
-/// its recovery codes) in it.
-pub(super) async fn delete(tx: &Transaction<'_>, id: UserId) -> Result<(), StoreError> {
-    let Some(id) = db_id(id) else {
-        return Err(StoreError::NotFound);
-    };
-    let stmt = tx.prepare_cached("DELETE FROM users WHERE id = $1").await?;
-    match tx.execute(&stmt, &[&id]).await? {
-        0 => Err(StoreError::NotFound),
-        _ => Ok(()),
-    }
 }
