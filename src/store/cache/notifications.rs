@@ -173,6 +173,7 @@ impl CacheSubscriber {
     }
 
     /// Whether the cache would answer `digest` now.
+    #[cfg(feature = "postgres")]
     pub(crate) fn serves(&self, digest: &[u8; 32]) -> bool {
         self.0.upgrade().is_some_and(|c| c.serves(digest))
     }
@@ -218,6 +219,7 @@ impl Subscribers {
     }
 
     /// Whether some cache fed would answer `digest` now.
+    #[cfg(feature = "postgres")]
     pub(crate) fn serve(&self, digest: &[u8; 32]) -> bool {
         let mut served = false;
         self.each(|s| served |= s.serves(digest));
