@@ -64,68 +64,65 @@ pub async fn add_unconfirmed<S: Store>(
         .unwrap()
 }
 
-/// One `#[tokio::test]` per generic test, for each store: `redb::AREA::NAME` and
-/// `postgres::AREA::NAME`. Every test runs on a multi-thread runtime, so that the races race.
+/// The stores the suite runs against, each with what must outlive it (its temp dir, its
+/// database); `None` when the store's server is missing (the test then says `skipped`).
+mod stores {
+    use tower_user_auth::store::{CachedSessions, RedbStore};
+
+    pub async fn redb() -> Option<(RedbStore, tempfile::TempDir)> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = RedbStore::open(dir.path().join("auth.redb")).expect("open the redb store");
+        Some((store, dir))
+    }
+
+    #[cfg(feature = "postgres")]
+    pub async fn postgres() -> Option<(
+        tower_user_auth::store::PgStore,
+        crate::support::postgres::TestDatabase,
+    )> {
+        let db = crate::support::postgres::database().await?;
+        Some((db.store().await, db))
+    }
+
+    /// The session cache in front of a store is a store too, and passes the same.
+    pub async fn cached_redb() -> Option<(CachedSessions<RedbStore>, tempfile::TempDir)> {
+        let (store, dir) = redb().await?;
+        Some((CachedSessions::new(store), dir))
+    }
+
+    #[cfg(feature = "postgres")]
+    pub async fn cached_postgres() -> Option<(
+        CachedSessions<tower_user_auth::store::PgStore>,
+        crate::support::postgres::TestDatabase,
+    )> {
+        let (store, db) = postgres().await?;
+        Some((CachedSessions::new(store), db))
+    }
+}
+
+/// One `#[tokio::test]` per generic test, for each store of [`stores`]: `redb::AREA::NAME`,
+/// `postgres::AREA::NAME`, `cached_redb::AREA::NAME` and `cached_postgres::AREA::NAME`.
+/// Every test runs on a multi-thread runtime, so that the races race.
 macro_rules! conformance {
     ($($area:ident: [$($test:ident),* $(,)?]),* $(,)?) => {
-        mod redb {
+        conformance!(@store redb, $($area: [$($test),*]),*);
+        #[cfg(feature = "postgres")]
+        conformance!(@store postgres, $($area: [$($test),*]),*);
+        conformance!(@store cached_redb, $($area: [$($test),*]),*);
+        #[cfg(feature = "postgres")]
+        conformance!(@store cached_postgres, $($area: [$($test),*]),*);
+    };
+    (@store $store:ident, $($area:ident: [$($test:ident),*]),*) => {
+        mod $store {
             $(mod $area {
                 $(
                     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                     async fn $test() {
-                        let dir = tempfile::tempdir().expect("temp dir");
-                        let path = dir.path().join("auth.redb");
-                        let store = tower_user_auth::store::RedbStore::open(path)
-                            .expect("open the redb store");
+                        let Some((store, _outlives)) = crate::conformance::stores::$store().await
+                        else {
+                            return;
+                        };
                         crate::conformance::$area::$test(store).await;
-                    }
-                )*
-            })*
-        }
-
-        #[cfg(feature = "postgres")]
-        mod postgres {
-            $(mod $area {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                    async fn $test() {
-                        let Some(db) = crate::support::postgres::database().await else {
-                            return;
-                        };
-                        crate::conformance::$area::$test(db.store().await).await;
-                    }
-                )*
-            })*
-        }
-
-        /// The session cache in front of each store is a store too, and passes the same.
-        mod cached_redb {
-            $(mod $area {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                    async fn $test() {
-                        let dir = tempfile::tempdir().expect("temp dir");
-                        let path = dir.path().join("auth.redb");
-                        let store = tower_user_auth::store::RedbStore::open(path)
-                            .expect("open the redb store");
-                        let cached = tower_user_auth::store::CachedSessions::new(store);
-                        crate::conformance::$area::$test(cached).await;
-                    }
-                )*
-            })*
-        }
-
-        #[cfg(feature = "postgres")]
-        mod cached_postgres {
-            $(mod $area {
-                $(
-                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                    async fn $test() {
-                        let Some(db) = crate::support::postgres::database().await else {
-                            return;
-                        };
-                        let cached = tower_user_auth::store::CachedSessions::new(db.store().await);
-                        crate::conformance::$area::$test(cached).await;
                     }
                 )*
             })*
