@@ -74,13 +74,19 @@ pub async fn sample<S: Store>(
     let mut draw = Draw(0x9E37_79B9_7F4A_7C15);
     let mut times = Vec::with_capacity(samples);
     for _ in 0..samples {
-        let token = &tokens[draw.next(tokens.len())];
-        let t0 = Instant::now();
-        let found = auth.authenticate(token).await.expect("store read");
-        times.push(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        assert!(found.is_some(), "a populated session must be live");
+        times.push(time_one(auth, tokens, &mut draw).await);
     }
     Percentiles::of(times)
+}
+
+/// One call of `Auth::authenticate` on the live session `draw` picks: its latency in ns.
+async fn time_one<S: Store>(auth: &Auth<S>, tokens: &[SessionToken], draw: &mut Draw) -> u64 {
+    let token = &tokens[draw.next(tokens.len())];
+    let t0 = Instant::now();
+    let found = auth.authenticate(token).await.expect("store read");
+    let nanos = u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    assert!(found.is_some(), "a populated session must be live");
+    nanos
 }
 
 /// What the write load measured.
@@ -112,11 +118,7 @@ pub async fn write_load<S: Store + Clone>(
                 let mut draw = Draw(0x2545_F491_4F6C_DD1D);
                 let mut times = Vec::new();
                 while !done.load(Ordering::Relaxed) {
-                    let token = &tokens[draw.next(tokens.len())];
-                    let t0 = Instant::now();
-                    let found = auth.authenticate(token).await.expect("store read");
-                    times.push(u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX));
-                    assert!(found.is_some(), "a populated session must be live");
+                    times.push(time_one(&auth, &tokens, &mut draw).await);
                 }
                 Percentiles::of(times)
             })

@@ -80,6 +80,16 @@ fn us(ns: u64) -> String {
     format!("{:.2} µs", ns as f64 / 1000.0)
 }
 
+/// The line of `sessions` sessions' validation latencies, uncached and cached, on either store.
+fn print_latencies(sessions: usize, uncached: latency::Percentiles, cached: latency::Percentiles) {
+    println!(
+        "{sessions:>9} sessions: uncached p50 {} p99 {}; cached p50 {}",
+        us(uncached.p50),
+        us(uncached.p99),
+        us(cached.p50)
+    );
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Writing a million sessions takes over a minute; with the default renewal interval every
@@ -118,12 +128,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .open(&path)?;
     let auth = Auth::new(store, config.clone())?;
     let cached_1k = latency::measure(&auth, &tokens, plan.samples).await;
-    println!(
-        "{small:>9} sessions: uncached p50 {} p99 {}; cached p50 {}",
-        us(uncached_1k.p50),
-        us(uncached_1k.p99),
-        us(cached_1k.p50)
-    );
+    print_latencies(small, uncached_1k, cached_1k);
 
     // N: written, compacted, then no cache.
     let t0 = std::time::Instant::now();

@@ -10,7 +10,9 @@ use std::{path::Path, sync::Arc, time::Instant};
 use serde_json::json;
 use tower_user_auth::{Auth, AuthConfig, store::PgStore};
 
-use crate::{Plan, budget_holding, latency, memory::write_tokens, populate::populate, us};
+use crate::{
+    Plan, budget_holding, latency, memory::write_tokens, populate::populate, print_latencies, us,
+};
 
 async fn connect(url: &str, cache_bytes: usize) -> Result<PgStore, Box<dyn std::error::Error>> {
     Ok(PgStore::builder()
@@ -39,12 +41,7 @@ pub async fn run(
     write_tokens(&dir.join("pg_small_tokens.txt"), &tokens)?;
     let auth = Auth::new(connect(url, all).await?, config.clone())?;
     let cached_1k = latency::measure(&auth, &tokens, plan.samples).await;
-    println!(
-        "{small:>9} sessions: uncached p50 {} p99 {}; cached p50 {}",
-        us(uncached_1k.p50),
-        us(uncached_1k.p99),
-        us(cached_1k.p50)
-    );
+    print_latencies(small, uncached_1k, cached_1k);
 
     let t0 = Instant::now();
     let (more_tokens, more_users) = populate(auth.store(), small, n, hash).await;
@@ -61,12 +58,7 @@ pub async fn run(
     let auth = Auth::new(connect(url, all).await?, config.clone())?;
     let cached_n = latency::measure(&auth, &tokens, plan.samples).await;
     drop(auth);
-    println!(
-        "{n:>9} sessions: uncached p50 {} p99 {}; cached p50 {}",
-        us(uncached_n.p50),
-        us(uncached_n.p99),
-        us(cached_n.p50)
-    );
+    print_latencies(n, uncached_n, cached_n);
     println!(
         "writes: {} new sessions at {:.0}/s; validation p99 {} during, {} idle",
         plan.writes,

@@ -2,6 +2,7 @@
 //! refused at once (on the layer's fast path too), the email free again; deletion racing
 //! logins.
 
+use crate::support::FormSite as _;
 use std::{sync::Arc, time::Duration};
 
 use http::Method;
@@ -259,16 +260,12 @@ async fn forms_are_answered_with_redirects_and_the_cookie_cleared() {
     let bob = site.session("bob@example.com").await;
     let config = site.harness.auth.config();
     let wrong = [("_method", "DELETE"), ("current_password", OTHER_PW)];
-    let res = site
-        .send_as_browser(Method::POST, "/profile", &bob, &wrong)
-        .await;
+    let res = site.post_as_browser("/profile", &bob, &wrong).await;
     assert_eq!(res.status, 303);
     let back = format!("{}?error=wrong_password", config.pages().delete_account);
     assert_eq!(res.header("location"), Some(back.as_str()));
     let right = [("_method", "DELETE"), ("current_password", GOOD_PW)];
-    let res = site
-        .send_as_browser(Method::POST, "/profile", &bob, &right)
-        .await;
+    let res = site.post_as_browser("/profile", &bob, &right).await;
     assert_eq!(res.status, 303);
     assert_eq!(
         res.header("location"),

@@ -10,7 +10,9 @@ use tower_user_auth::store::SecondFactorRecord;
 
 use super::{
     Query, TOTP_SCRIPT_PATH,
-    views::{Site, code_unless_fresh, layout, layout_with, second_factor_fields},
+    views::{
+        Site, code_unless_fresh, current_password_field, layout, layout_with, second_factor_fields,
+    },
 };
 
 /// The paragraph of a page whose feature this site has turned off.
@@ -77,8 +79,7 @@ pub fn change_email(site: &Site<'_>, query: &Query, factor_enabled: bool) -> Str
                     input type="hidden" name="_method" value="PUT";
                     label for="new_email" { "New email" }
                     input id="new_email" type="email" name="new_email" autocomplete="email" required;
-                    label for="current_password" { "Current password" }
-                    input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+                    (current_password_field())
                     @if factor_enabled {
                         (code_unless_fresh(site))
                     }
@@ -143,8 +144,7 @@ pub fn second_factor(
             p class="hint" { "Recovery codes left: " span id="recovery-left" { (left) } }
             form id="totp-remove-form" method="post" action=(site.action(&routes.totp)) {
                 input type="hidden" name="_method" value="DELETE";
-                label for="current_password" { "Current password" }
-                input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+                (current_password_field())
                 (second_factor_fields(true))
                 button id="totp-remove-submit" type="submit" { "Remove the second factor" }
             }
@@ -152,8 +152,7 @@ pub fn second_factor(
             noscript { p { "Setting up a second factor needs JavaScript on this page." } }
             p id="totp-error" role="alert" hidden {}
             form id="totp-setup-form" method="post" action=(site.action(&routes.totp)) {
-                label for="current_password" { "Current password" }
-                input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+                (current_password_field())
                 button id="totp-setup-submit" type="submit" { "Set up a second factor" }
             }
             section id="totp-pending" hidden {
@@ -193,8 +192,7 @@ pub fn delete_account(site: &Site<'_>, query: &Query, factor_enabled: bool) -> S
             p { "Deleting your account removes it with every session, token and second factor, at once. It cannot be undone." }
             form id="delete-form" method="post" action=(site.action(&site.config.routes().profile)) {
                 input type="hidden" name="_method" value="DELETE";
-                label for="current_password" { "Current password" }
-                input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+                (current_password_field())
                 @if factor_enabled {
                     (second_factor_fields(site.config.totp()))
                 }

@@ -249,6 +249,14 @@ pub(super) fn second_factor_fields(totp: bool) -> Markup {
     }
 }
 
+/// The current password's label and field, which every form that changes the account asks for.
+pub(super) fn current_password_field() -> Markup {
+    html! {
+        label for="current_password" { "Current password" }
+        input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+    }
+}
+
 /// The second factor's fields of a form that needs them unless the session is fresh, with
 /// a hint saying so.
 pub(super) fn code_unless_fresh(site: &Site<'_>) -> Markup {
@@ -264,8 +272,7 @@ pub fn reauth(site: &Site<'_>, query: &Query, factor_enabled: bool) -> String {
     let content = html! {
         p { "This page needs you to confirm it is you: enter your password again." }
         form id="reauth-form" method="post" action=(site.action(&site.config.routes().reauth)) {
-            label for="current_password" { "Current password" }
-            input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+            (current_password_field())
             @if factor_enabled {
                 (second_factor_fields(site.config.totp()))
             }
@@ -335,8 +342,7 @@ pub fn change_password(site: &Site<'_>, query: &Query, factor_enabled: bool) -> 
     let content = html! {
         form id="password-form" method="post" action=(site.action(&site.config.routes().password)) {
             input type="hidden" name="_method" value="PUT";
-            label for="current_password" { "Current password" }
-            input id="current_password" type="password" name="current_password" autocomplete="current-password" required;
+            (current_password_field())
             label for="new_password" { "New password" }
             input id="new_password" type="password" name="new_password" autocomplete="new-password" required;
             @if factor_enabled {

@@ -3,25 +3,25 @@
 
 use super::*;
 
+/// alice (with [`GOOD_PW`]) and carol, who changed her password from [`OTHER_PW`] to
+/// [`GOOD_PW`] (her generation moved on).
+async fn alice_and_carol<S: Store>(auth: &Auth<S>) {
+    auth.register("alice@example.com", GOOD_PW, None)
+        .await
+        .expect("alice");
+    auth.register("carol@example.com", OTHER_PW, None)
+        .await
+        .expect("carol");
+    let session = log_in_with(auth, "carol@example.com", OTHER_PW).await;
+    auth.change_password(&session.token, OTHER_PW, GOOD_PW, None, None)
+        .await
+        .expect("carol's new password");
+}
+
 #[tokio::test]
 async fn export_then_import_into_a_second_file_keeps_passwords_and_generations() {
     let (auth, db, _dir) = database(SystemTime::now());
-    {
-        auth.register("alice@example.com", GOOD_PW, None)
-            .await
-            .expect("alice");
-        auth.register("carol@example.com", OTHER_PW, None)
-            .await
-            .expect("carol");
-        let session = auth
-            .log_in(Login::new("carol@example.com", OTHER_PW))
-            .await
-            .expect("log in")
-            .expect("right password");
-        auth.change_password(&session.token, OTHER_PW, GOOD_PW, None, None)
-            .await
-            .expect("carol's new password");
-    }
+    alice_and_carol(&auth).await;
     drop(auth);
     let export = admin(&db, &["export"], "");
     assert_eq!(export.code, Some(0), "{}", export.stderr);
@@ -125,18 +125,7 @@ async fn export_import_moves_users_from_a_redb_file_into_postgresql_and_back() {
         return;
     };
     let (auth, db, _dir) = database(SystemTime::now());
-    {
-        auth.register("alice@example.com", GOOD_PW, None)
-            .await
-            .expect("alice");
-        auth.register("carol@example.com", OTHER_PW, None)
-            .await
-            .expect("carol");
-        let session = log_in_with(&auth, "carol@example.com", OTHER_PW).await;
-        auth.change_password(&session.token, OTHER_PW, GOOD_PW, None, None)
-            .await
-            .expect("carol's new password");
-    }
+    alice_and_carol(&auth).await;
     drop(auth);
     let from_redb = admin(&db, &["export"], "");
     assert_eq!(from_redb.code, Some(0), "{}", from_redb.stderr);

@@ -1,6 +1,7 @@
 //! The audit trail of the lifecycle flows: an event for every outcome, naming the client
 //! and the account, and never a token, a cookie or a password.
 
+use crate::support::FormSite as _;
 use std::{
     sync::{Arc, Mutex},
     time::Duration,

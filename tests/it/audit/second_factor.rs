@@ -2,6 +2,7 @@
 //! it and removing it is an event naming the account (and the client where the request
 //! has one), and the log never holds the secret, a code, a recovery code or the password.
 
+use crate::support::FormSite as _;
 use http::{Method, StatusCode};
 use serde_json::Value;
 

@@ -2,6 +2,7 @@
 //! 21, section 4): every change or use of an authentication factor tells the owner, with no
 //! secret in the notice, and a slow or failing mailer neither slows nor fails the request.
 
+use crate::support::FormSite as _;
 use std::{net::IpAddr, time::Duration};
 
 use tokio::sync::mpsc;

@@ -20,7 +20,7 @@ pub(crate) mod mail;
 use http::Method;
 use serde_json::Value;
 use support::{
-    Answer, BROWSER_ACCEPT, Body, GOOD_PW, Harness, Inbox, Server, hardened_config, serve_echo,
+    Answer, Body, Client, FormSite, GOOD_PW, Harness, Inbox, Server, hardened_config, serve_echo,
     split_mail,
 };
 use tower_user_auth::AuthConfig;
@@ -33,6 +33,12 @@ pub(crate) struct Site {
     pub(crate) harness: Harness,
     pub(crate) server: Server,
     pub(crate) mail: Mailbox,
+}
+
+impl FormSite for Site {
+    fn http(&self) -> &Client {
+        &self.server.http
+    }
 }
 
 impl Site {
@@ -69,35 +75,6 @@ impl Site {
     /// The hardened profile (bcrypt cost 4), email confirmation off (its default).
     pub(crate) async fn hardened() -> Self {
         Self::new(hardened_config()).await
-    }
-
-    /// `method path` with the form `fields` and the `Cookie` header `cookie` (none if empty).
-    pub(crate) async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        cookie: &str,
-        fields: &[(&str, &str)],
-    ) -> Answer {
-        self.server
-            .http
-            .send_form(method, path, cookie, &[], fields)
-            .await
-    }
-
-    /// As [`send`](Self::send), as a browser's HTML form (`Accept` preferring HTML).
-    pub(crate) async fn send_as_browser(
-        &self,
-        method: Method,
-        path: &str,
-        cookie: &str,
-        fields: &[(&str, &str)],
-    ) -> Answer {
-        let accept = [("accept", BROWSER_ACCEPT)];
-        self.server
-            .http
-            .send_form(method, path, cookie, &accept, fields)
-            .await
     }
 
     /// `POST /users` with `password`.

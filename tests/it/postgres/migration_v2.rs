@@ -1,15 +1,12 @@
 //! A database of the previous release (schema version 2, `tests/fixtures/pg_v2.sql`) migrated
 //! in place: its sessions, tokens and accounts as they were, with the tables of version 3.
 
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use crate::support::records::email_token;
+use crate::support::records::{email_change, email_token};
 use tower_user_auth::{
     UserId,
-    store::{
-        AccountVersion, EmailTokenPurpose, EmailTokenRecord, SecondFactorChange, UserQuery,
-        prelude::*,
-    },
+    store::{AccountVersion, EmailTokenPurpose, SecondFactorChange, UserQuery, prelude::*},
     token::TokenDigest,
 };
 
@@ -124,15 +121,7 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
     assert!(store.update_second_factor(alice.id, begin).await.unwrap());
     let now = SystemTime::now();
     let change = TokenDigest::of("bob-change");
-    let record = EmailTokenRecord {
-        user_id: bob.id,
-        purpose: EmailTokenPurpose::ChangeEmail {
-            new_email: "robert@example.com".into(),
-        },
-        created: now,
-        expires: now + Duration::from_secs(600),
-        generation: bob.generation,
-    };
+    let record = email_change(&bob, "robert@example.com", now);
     store
         .replace_email_token(change, record, AccountVersion::of(&bob))
         .await

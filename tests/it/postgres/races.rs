@@ -2,17 +2,13 @@
 //! applied once.
 
 use super::instances;
-use crate::support::records::email_token;
-use std::{
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use crate::support::records::{email_change, email_token};
+use std::{sync::Arc, time::SystemTime};
 use tokio::sync::Barrier;
 use tower_user_auth::{
     StoreError, UserId,
     store::{
-        AccountVersion, EmailTokenPurpose, EmailTokenRecord, PgStore, SecondFactorChange,
-        UserQuery, prelude::*,
+        AccountVersion, EmailTokenPurpose, PgStore, SecondFactorChange, UserQuery, prelude::*,
     },
     token::TokenDigest,
 };
@@ -137,15 +133,7 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
                 .await
                 .unwrap();
             let token = TokenDigest::of(&format!("move-{round}-{who}"));
-            let record = EmailTokenRecord {
-                user_id: user.id,
-                purpose: EmailTokenPurpose::ChangeEmail {
-                    new_email: target.clone(),
-                },
-                created: now,
-                expires: now + Duration::from_secs(600),
-                generation: user.generation,
-            };
+            let record = email_change(&user, &target, now);
             a.replace_email_token(token, record, AccountVersion::of(&user))
                 .await
                 .unwrap();

@@ -5,6 +5,7 @@
 //! evictions reach B in chunks or as all.
 
 use crate::support;
+use crate::support::records::email_change;
 use std::time::{Duration, Instant, SystemTime};
 use tower_user_auth::{
     StoreError,
@@ -12,7 +13,7 @@ use tower_user_auth::{
     token::TokenDigest,
 };
 
-use tower_user_auth::store::{EmailTokenPurpose, EmailTokenRecord, SecondFactorChange};
+use tower_user_auth::store::SecondFactorChange;
 
 use super::{cache, instances, live_session, quantile, until};
 
@@ -350,15 +351,7 @@ async fn an_email_change_or_deletion_through_a_reaches_b_at_once() {
         let new_email = format!("moved{round}@x.io");
         let now = SystemTime::now();
         let email_token = TokenDigest::of(&format!("change-{round}"));
-        let record = EmailTokenRecord {
-            user_id: user.id,
-            purpose: EmailTokenPurpose::ChangeEmail {
-                new_email: new_email.clone(),
-            },
-            created: now,
-            expires: now + Duration::from_secs(600),
-            generation: user.generation,
-        };
+        let record = email_change(&user, &new_email, now);
         a.replace_email_token(email_token, record, AccountVersion::of(&user))
             .await
             .unwrap();

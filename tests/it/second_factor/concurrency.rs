@@ -2,6 +2,7 @@
 //! an enabled factor). Each round releases its requests together from a barrier, each on its
 //! own connection; rounds are bounded.
 
+use crate::support::FormSite as _;
 use std::sync::Arc;
 
 use http::{Method, StatusCode};

@@ -2,6 +2,7 @@
 //! code is accepted once within one step of skew, a recovery code once; a password reset
 //! keeps the factor.
 
+use crate::support::FormSite as _;
 use http::{Method, StatusCode};
 use tower_user_auth::{AuthError, auth::Login};
 

@@ -4,6 +4,7 @@
 //! with a second factor needs a code or a recovery code unless the session is fresh. A
 //! step-up replaces the session: a new cookie, the old one refused.
 
+use crate::support::FormSite as _;
 use std::time::Duration;
 
 use http::{Method, StatusCode};

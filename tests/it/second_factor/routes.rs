@@ -1,6 +1,7 @@
 //! `POST /profile/totp`, `POST /profile/totp/confirm`, `DELETE /profile/totp`: every answer
 //! and every refusal.
 
+use crate::support::FormSite as _;
 use http::{Method, StatusCode};
 use percent_encoding::percent_decode_str;
 use tower_user_auth::{AuthConfig, config::SecretKey, token::TokenDigest};

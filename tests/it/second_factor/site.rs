@@ -8,7 +8,7 @@ use std::{
     time::{Duration, UNIX_EPOCH},
 };
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use tempfile::TempDir;
 use tower_user_auth::{
     Auth, AuthConfig, ManualClock,
@@ -18,8 +18,8 @@ use tower_user_auth::{
 };
 
 use crate::support::{
-    Answer, Body, Client, DB_FILE, GOOD_PW, Server, hardened_config, second_factor, serve_echo,
-    unthrottled,
+    Answer, Body, Client, DB_FILE, FormSite, GOOD_PW, Server, hardened_config, second_factor,
+    serve_echo, unthrottled,
 };
 
 /// The key the site seals secrets under.
@@ -62,6 +62,12 @@ pub struct Site {
     pub server: Server,
 }
 
+impl FormSite for Site {
+    fn http(&self) -> &Client {
+        &self.server.http
+    }
+}
+
 impl Site {
     pub async fn new(config: AuthConfig) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -91,10 +97,6 @@ impl Site {
         let auth =
             Auth::with_clock(self.store.clone(), config, self.clock.clone()).expect("valid config");
         serve_echo(&auth).await
-    }
-
-    pub fn http(&self) -> &Client {
-        &self.server.http
     }
 
     /// Sets the clock to `secs` after the epoch.
@@ -139,19 +141,6 @@ impl Site {
         let a = self.log_in(email, &[]).await;
         assert_eq!(a.status, StatusCode::OK, "login {email}: {}", a.body);
         cookie(&a)
-    }
-
-    /// `method path` with the session `cookie` and form `fields`.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        cookie: &str,
-        fields: &[(&str, &str)],
-    ) -> Answer {
-        self.http()
-            .send_form(method, path, cookie, &[], fields)
-            .await
     }
 
     /// `POST /profile/totp` with the right password; asserts 200 and returns the secret.

@@ -13,12 +13,10 @@ use std::{
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
 
-use crate::support::records::{email_token, now, session};
+use crate::support::records::{email_change, email_token, now, session};
 use tower_user_auth::{
     UserId,
-    store::{
-        AccountVersion, CachedSessions, EmailTokenPurpose, EmailTokenRecord, RedbStore, prelude::*,
-    },
+    store::{AccountVersion, CachedSessions, EmailTokenPurpose, RedbStore, prelude::*},
     token::TokenDigest,
 };
 
@@ -103,15 +101,7 @@ async fn an_email_changed_by_a_token_is_what_cached_sessions_answer_next() {
     let sessions = cached_sessions(&cache, user.id, 3).await;
     let token = TokenDigest::of("change");
     let now = SystemTime::now();
-    let record = EmailTokenRecord {
-        user_id: user.id,
-        purpose: EmailTokenPurpose::ChangeEmail {
-            new_email: "After@example.com".into(),
-        },
-        created: now,
-        expires: now + Duration::from_secs(600),
-        generation: user.generation,
-    };
+    let record = email_change(&user, "After@example.com", now);
     store
         .replace_email_token(token, record, AccountVersion::of(&user))
         .await

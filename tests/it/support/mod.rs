@@ -15,6 +15,7 @@
 //! | [`inbox`] | a mailer delivering the reset tokens into an [`Inbox`] |
 //! | [`fixture_v5`] | the checks of the migrated fixtures of the release before issue 21 (`v5.redb`, `pg_v3.sql`), on either store |
 //! | [`records`] | the store's records as tests make them: `now` (to the second), `session`, `live_session`, `reset`, `email_token`, `device` |
+//! | [`site`] | [`FormSite`]: the form requests (`send`: method, path, session cookie, fields) of the site helpers of the email and second-factor flows |
 //! | [`second_factor`] | a TOTP factor begun, confirmed and enabled over HTTP with the authenticator app's codes |
 //! | [`stats`] | median and ratio for the timing tests |
 //! | [`postgres`] | (feature `postgres`) a PostgreSQL server (`TEST_DATABASE_URL`, or a throwaway cluster started once per binary) and a fresh database per test ([`postgres::database`]: `skipped: <reason>` without a server, a failure under `REQUIRE_POSTGRES=1`) |
@@ -43,6 +44,7 @@ pub mod records;
 pub mod request;
 pub mod second_factor;
 pub mod server;
+pub mod site;
 pub mod stats;
 
 pub use answer::*;
@@ -55,4 +57,5 @@ pub use inbox::*;
 pub use log_capture::*;
 pub use request::*;
 pub use server::*;
+pub use site::FormSite;
 pub use stats::*;

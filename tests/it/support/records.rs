@@ -3,7 +3,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tower_user_auth::{
-    UserId,
+    User, UserId,
     store::{DeviceRecord, EmailTokenPurpose, EmailTokenRecord, ResetRecord, SessionRecord},
 };
 
@@ -50,6 +50,18 @@ pub fn email_token(
         created: at,
         expires: at + Duration::from_secs(secs),
         generation: 0,
+    }
+}
+
+/// The email-change token record of `user` (at its current generation) to `new_email`,
+/// issued at `at`, living 600 s.
+pub fn email_change(user: &User, new_email: &str, at: SystemTime) -> EmailTokenRecord {
+    let purpose = EmailTokenPurpose::ChangeEmail {
+        new_email: new_email.to_owned(),
+    };
+    EmailTokenRecord {
+        generation: user.generation,
+        ..email_token(user.id, purpose, at, 600)
     }
 }
 

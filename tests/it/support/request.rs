@@ -19,6 +19,10 @@ pub const DEFAULT_PEER: &str = "192.0.2.10:40000";
 pub const BROWSER_ACCEPT: &str =
     "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8";
 
+/// The headers of a browser's form submission ([`BROWSER_ACCEPT`]), as `extra` headers of
+/// [`Client::send_form`](super::Client::send_form).
+pub const AS_BROWSER: &[(&str, &str)] = &[("accept", BROWSER_ACCEPT)];
+
 /// The boundary style of curl's `-F`.
 pub const CURL_BOUNDARY: &str = "------------------------d74496d66958873e";
 

@@ -3,6 +3,7 @@
 //! success clears the backoff. Three free failures, then the (account, client) pair waits,
 //! and each attempt held back is an audit event.
 
+use crate::support::FormSite as _;
 use std::time::Duration;
 
 use http::{Method, StatusCode};

@@ -244,17 +244,7 @@ pub async fn an_email_change_token_moves_the_account<S: Store>(store: S) {
 pub async fn update_confirms_and_a_new_email_revokes_email_tokens<S: Store>(store: S) {
     let at = now();
     let token = TokenDigest::of("confirm me");
-    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
-    let user = store
-        .add_unconfirmed_user(
-            "admin@example.com",
-            "$2b$04$a",
-            token,
-            record,
-            std::time::UNIX_EPOCH,
-        )
-        .await
-        .unwrap();
+    let user = add_unconfirmed(&store, "admin@example.com", "$2b$04$a", token, at, 600).await;
     let confirmed = store
         .update_user(user.id, UserUpdate::new().email_confirmed(true))
         .await
@@ -292,17 +282,7 @@ pub async fn update_confirms_and_a_new_email_revokes_email_tokens<S: Store>(stor
 pub async fn delete_removes_email_tokens_and_the_factor<S: Store>(store: S) {
     let at = now();
     let token = TokenDigest::of("delete confirm");
-    let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
-    let user = store
-        .add_unconfirmed_user(
-            "del@example.com",
-            "$2b$04$a",
-            token,
-            record,
-            std::time::UNIX_EPOCH,
-        )
-        .await
-        .unwrap();
+    let user = add_unconfirmed(&store, "del@example.com", "$2b$04$a", token, at, 600).await;
     let change = TokenDigest::of("delete change");
     store
         .replace_email_token(

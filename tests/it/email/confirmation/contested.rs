@@ -4,6 +4,7 @@
 //! racing the confirmation; a reset by mail confirms the account and ends the contest.
 
 use super::*;
+use crate::support::FormSite as _;
 
 /// A fixed key for the TOTP secrets of the sites below.
 const SECRET_KEY: [u8; 32] = [7; 32];

@@ -3,6 +3,7 @@
 
 mod contested;
 
+use crate::support::FormSite as _;
 use std::time::Duration;
 
 use http::Method;
@@ -268,7 +269,7 @@ async fn forms_are_answered_with_redirects() {
     site.register("bob@example.com", GOOD_PW).await;
     let token = site.mail.confirmation_for("bob@example.com").await;
     let res = site
-        .send_as_browser(Method::POST, "/confirm_email", "", &[("token", "nope")])
+        .post_as_browser("/confirm_email", "", &[("token", "nope")])
         .await;
     assert_eq!(res.status, 303);
     let pages = site.harness.auth.config().pages().clone();
@@ -277,7 +278,7 @@ async fn forms_are_answered_with_redirects() {
         Some(format!("{}?error=invalid_token", pages.confirm_email).as_str())
     );
     let res = site
-        .send_as_browser(Method::POST, "/confirm_email", "", &[("token", &token)])
+        .post_as_browser("/confirm_email", "", &[("token", &token)])
         .await;
     assert_eq!(res.status, 303);
     assert_eq!(
@@ -285,12 +286,7 @@ async fn forms_are_answered_with_redirects() {
         Some(format!("{}?notice=email_confirmed", pages.login).as_str())
     );
     let res = site
-        .send_as_browser(
-            Method::POST,
-            "/confirm_email/resend",
-            "",
-            &[("email", "x@example.com")],
-        )
+        .post_as_browser("/confirm_email/resend", "", &[("email", "x@example.com")])
         .await;
     assert_eq!(res.status, 303);
     assert_eq!(

@@ -4,6 +4,7 @@
 
 mod races;
 
+use crate::support::FormSite as _;
 use std::{sync::Arc, time::Duration};
 
 use http::Method;
@@ -319,9 +320,7 @@ async fn forms_reach_the_routes_with_method_override() {
         ("current_password", GOOD_PW),
         ("new_email", "robert@example.com"),
     ];
-    let res = site
-        .send_as_browser(Method::POST, "/profile/email", &bob, &fields)
-        .await;
+    let res = site.post_as_browser("/profile/email", &bob, &fields).await;
     assert_eq!(res.status, 303, "{}", res.text());
     let sent = format!("{}?notice=email_change_sent", pages.change_email);
     assert_eq!(res.header("location"), Some(sent.as_str()));
@@ -331,18 +330,11 @@ async fn forms_reach_the_routes_with_method_override() {
         ("current_password", OTHER_PW),
         ("new_email", "x@example.com"),
     ];
-    let res = site
-        .send_as_browser(Method::POST, "/profile/email", &bob, &wrong)
-        .await;
+    let res = site.post_as_browser("/profile/email", &bob, &wrong).await;
     let refused = format!("{}?error=wrong_password", pages.change_email);
     assert_eq!(res.header("location"), Some(refused.as_str()));
     let res = site
-        .send_as_browser(
-            Method::POST,
-            "/profile/email/confirm",
-            "",
-            &[("token", &token)],
-        )
+        .post_as_browser("/profile/email/confirm", "", &[("token", &token)])
         .await;
     let changed = format!("{}?notice=email_changed", pages.change_email);
     assert_eq!(res.header("location"), Some(changed.as_str()));

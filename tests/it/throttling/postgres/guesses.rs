@@ -15,6 +15,21 @@ use tower_user_auth::{
 
 use super::{ip, login, two_instances};
 
+/// The wrong guesses' results once every task has ended, with how many reached the password
+/// check (`Ok(false)`) and how many were held back (an error).
+async fn tally(
+    tasks: impl IntoIterator<Item = tokio::task::JoinHandle<Result<bool, u64>>>,
+) -> (Vec<Result<bool, u64>>, usize, usize) {
+    let results: Vec<_> = join_all(tasks)
+        .await
+        .into_iter()
+        .map(|r| r.expect("no panic"))
+        .collect();
+    let checked = results.iter().filter(|r| **r == Ok(false)).count();
+    let held = results.iter().filter(|r| r.is_err()).count();
+    (results, checked, held)
+}
+
 /// Concurrent wrong guesses released together (a barrier), spread over both instances, never
 /// get more than the limit through to the password check: from one address on one account,
 /// exactly the 5 free failures, the rest held back; from 16 addresses on one account with a
@@ -47,13 +62,7 @@ async fn concurrent_guesses_over_both_instances_never_exceed_the_limit() {
                     login(&on, &email, "wrong guess", &client).await
                 })
             });
-            let results: Vec<_> = join_all(tasks)
-                .await
-                .into_iter()
-                .map(|r| r.expect("no panic"))
-                .collect();
-            let checked = results.iter().filter(|r| **r == Ok(false)).count();
-            let held = results.iter().filter(|r| r.is_err()).count();
+            let (results, checked, held) = tally(tasks).await;
             let limit = if spread { 4 } else { 5 };
             assert_eq!(
                 (checked, held),
@@ -88,13 +97,7 @@ async fn a_flood_of_guesses_with_a_deep_hashing_queue_checks_only_the_free_failu
                 login(&on, &email, "wrong guess", "192.0.2.66").await
             })
         });
-        let results: Vec<_> = join_all(tasks)
-            .await
-            .into_iter()
-            .map(|r| r.expect("no panic"))
-            .collect();
-        let checked = results.iter().filter(|r| **r == Ok(false)).count();
-        let held = results.iter().filter(|r| r.is_err()).count();
+        let (_, checked, held) = tally(tasks).await;
         assert_eq!((checked, held), (5, N - 5), "round {round}");
     }
 }
