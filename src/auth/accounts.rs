@@ -1,5 +1,6 @@
 //! Accounts: registration and deletion.
 
+use crate::store::UnconfirmedUser;
 use std::net::IpAddr;
 
 use super::{
@@ -78,7 +79,13 @@ impl<S: Store> Auth<S> {
             let (token, record) = self.new_confirmation_token(UserId(0), 0, self.now());
             let stale_before = self.unconfirmed_stale_before();
             store
-                .add_unconfirmed_user(email, &hash, token.digest(), record, stale_before)
+                .add_unconfirmed_user(UnconfirmedUser {
+                    email,
+                    hashed_password: &hash,
+                    token: token.digest(),
+                    record,
+                    stale_before,
+                })
                 .await
                 .map(|user| (user, Some(token)))
         } else {

@@ -61,7 +61,7 @@ pub use self::{
         AccountVersion, DeviceRecord, EmailRedeemed, EmailTokenPurpose, EmailTokenRecord,
         PasswordReset, ResetRecord, TokenStore,
     },
-    users::{ImportedUser, ListedUser, UserQuery, UserStore, UserUpdate},
+    users::{ImportedUser, ListedUser, UnconfirmedUser, UserQuery, UserStore, UserUpdate},
 };
 
 /// The store traits in one import, for code that calls their methods on a concrete store:

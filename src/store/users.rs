@@ -155,20 +155,17 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Inserts a user whose email is not confirmed yet ([`User::email_confirmed`] `false`),
-    /// created at `record.created`, with the confirmation token `token` (`record.purpose` is
-    /// [`EmailTokenPurpose::Confirm`], `record.user_id` and `record.generation` are ignored:
-    /// the new id and generation 0 are used), in one transaction.
+    /// created at `user.record.created`, with the confirmation token `user.token`
+    /// (`user.record.purpose` is [`EmailTokenPurpose::Confirm`], `record.user_id` and
+    /// `record.generation` are ignored: the new id and generation 0 are used), in one
+    /// transaction.
     /// [`StoreError::EmailTaken`] as [`add_user`](Self::add_user), except
     /// that an account whose email is not confirmed and that was created at or before
-    /// `stale_before` (past its unconfirmed lifetime) is deleted with everything of theirs
+    /// `user.stale_before` (past its unconfirmed lifetime) is deleted with everything of theirs
     /// (as [`delete_user`](Self::delete_user) does) and replaced, in the same transaction.
     fn add_unconfirmed_user(
         &self,
-        email: &str,
-        hashed_password: &str,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        stale_before: SystemTime,
+        user: UnconfirmedUser<'_>,
     ) -> impl Future<Output = Result<User, StoreError>> + Send;
 
     /// Marks the account of `email` (by its [`email_key`]) contested ([`User::contested`])
@@ -349,5 +346,32 @@ mod tests {
             assert!(!shown.contains("secret-hash"), "{shown}");
             assert!(shown.contains(REDACTED), "{shown}");
         }
+    }
+}
+
+/// An account to register before its email is confirmed, with its confirmation token: what
+/// [`UserStore::add_unconfirmed_user`] inserts. Its `Debug` leaves out the hash and the token.
+#[derive(Clone)]
+pub struct UnconfirmedUser<'a> {
+    /// The email, stored trimmed, unique by its [`email_key`].
+    pub email: &'a str,
+    /// The bcrypt hash of the password its registrant chose.
+    pub hashed_password: &'a str,
+    /// The digest of the confirmation token mailed to the address.
+    pub token: TokenDigest,
+    /// The confirmation token's record (purpose [`EmailTokenPurpose::Confirm`], its creation
+    /// the account's, its expiry).
+    pub record: EmailTokenRecord,
+    /// An unconfirmed account of the same email created at or before this is past its
+    /// lifetime: it is replaced.
+    pub stale_before: SystemTime,
+}
+
+impl std::fmt::Debug for UnconfirmedUser<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnconfirmedUser")
+            .field("email", &self.email)
+            .field("stale_before", &self.stale_before)
+            .finish_non_exhaustive()
     }
 }

@@ -2,6 +2,7 @@
 //! look-ups through the cache, everything else passed to the store behind it, whose
 //! notifications keep the cache exact.
 
+use crate::store::UnconfirmedUser;
 use std::{future::Future, time::SystemTime};
 
 use super::CachedSessions;
@@ -84,14 +85,9 @@ impl<S: Store> UserStore for CachedSessions<S> {
 
     fn add_unconfirmed_user(
         &self,
-        email: &str,
-        hashed_password: &str,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        stale_before: SystemTime,
+        user: UnconfirmedUser<'_>,
     ) -> impl Future<Output = Result<User, StoreError>> + Send {
-        self.store
-            .add_unconfirmed_user(email, hashed_password, token, record, stale_before)
+        self.store.add_unconfirmed_user(user)
     }
 
     fn contest_unconfirmed(

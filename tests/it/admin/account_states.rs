@@ -5,6 +5,7 @@
 //! files, and read the lines of an older export.
 
 use std::time::{Duration, SystemTime};
+use tower_user_auth::store::UnconfirmedUser;
 
 use tower_user_auth::{
     AuthError,
@@ -49,19 +50,19 @@ async fn lifecycle_users() -> (
     assert!(alice.email_confirmed, "registered with confirmation off");
     let now = SystemTime::now();
     let bob = store
-        .add_unconfirmed_user(
-            "bob@example.com",
-            &alice.hashed_password,
-            TokenDigest::of("bob's confirmation token"),
-            EmailTokenRecord {
+        .add_unconfirmed_user(UnconfirmedUser {
+            email: "bob@example.com",
+            hashed_password: &alice.hashed_password,
+            token: TokenDigest::of("bob's confirmation token"),
+            record: EmailTokenRecord {
                 user_id: alice.id,
                 purpose: EmailTokenPurpose::Confirm,
                 created: now,
                 expires: now + Duration::from_secs(3600),
                 generation: 0,
             },
-            std::time::UNIX_EPOCH,
-        )
+            stale_before: std::time::UNIX_EPOCH,
+        })
         .await
         .expect("bob");
     assert!(!bob.email_confirmed);

@@ -1,6 +1,7 @@
 //! `sessions list` (by public id, never by token) and `sessions end`; `purge` and `stats`.
 
 use super::*;
+use tower_user_auth::store::UnconfirmedUser;
 
 #[tokio::test]
 async fn sessions_list_names_sessions_by_public_id_never_by_token() {
@@ -91,19 +92,19 @@ async fn purge_removes_expired_records_prints_the_counts_and_is_audited() {
         // default): both go, each counted.
         let created = start_time();
         auth.store()
-            .add_unconfirmed_user(
-                "unconfirmed@example.com",
-                "not a hash: never checked here",
-                TokenDigest::of("a confirmation token of 2023"),
-                EmailTokenRecord {
+            .add_unconfirmed_user(UnconfirmedUser {
+                email: "unconfirmed@example.com",
+                hashed_password: "not a hash: never checked here",
+                token: TokenDigest::of("a confirmation token of 2023"),
+                record: EmailTokenRecord {
                     user_id: UserId(0),
                     purpose: EmailTokenPurpose::Confirm,
                     created,
                     expires: created + Duration::from_secs(3600),
                     generation: 0,
                 },
-                std::time::UNIX_EPOCH,
-            )
+                stale_before: std::time::UNIX_EPOCH,
+            })
             .await
             .expect("unconfirmed account");
     }

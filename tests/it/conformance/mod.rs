@@ -29,6 +29,7 @@
 //! Times are whole seconds: the stores keep milliseconds.
 
 use crate::support;
+use tower_user_auth::store::UnconfirmedUser;
 
 pub use crate::support::records::{device, email_token, now, reset, session};
 
@@ -59,7 +60,13 @@ pub async fn add_unconfirmed<S: Store>(
 ) -> User {
     let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, secs);
     store
-        .add_unconfirmed_user(email, hash, token, record, UNIX_EPOCH)
+        .add_unconfirmed_user(UnconfirmedUser {
+            email,
+            hashed_password: hash,
+            token,
+            record,
+            stale_before: UNIX_EPOCH,
+        })
         .await
         .unwrap()
 }

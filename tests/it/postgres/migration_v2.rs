@@ -2,6 +2,7 @@
 //! in place: its sessions, tokens and accounts as they were, with the tables of version 3.
 
 use std::time::SystemTime;
+use tower_user_auth::store::UnconfirmedUser;
 
 use crate::support::records::{email_change, email_token};
 use tower_user_auth::{
@@ -131,13 +132,13 @@ async fn a_database_of_the_previous_release_is_migrated_in_place() {
     assert_eq!(redeemed.user.email, "robert@example.com");
     let confirm = email_token(UserId(0), EmailTokenPurpose::Confirm, now, 600);
     let dave = store
-        .add_unconfirmed_user(
-            "dave@example.com",
-            "$2b$04$d",
-            TokenDigest::of("dave"),
-            confirm,
-            std::time::UNIX_EPOCH,
-        )
+        .add_unconfirmed_user(UnconfirmedUser {
+            email: "dave@example.com",
+            hashed_password: "$2b$04$d",
+            token: TokenDigest::of("dave"),
+            record: confirm,
+            stale_before: std::time::UNIX_EPOCH,
+        })
         .await
         .unwrap();
     assert_eq!(dave.id, UserId(4), "ids go on after the fixture's");

@@ -5,6 +5,7 @@ use super::instances;
 use crate::support::records::{email_change, email_token};
 use std::{sync::Arc, time::SystemTime};
 use tokio::sync::Barrier;
+use tower_user_auth::store::UnconfirmedUser;
 use tower_user_auth::{
     StoreError, UserId,
     store::{
@@ -101,13 +102,13 @@ async fn compare_and_sets_raced_over_two_instances_apply_once() {
         let confirm = TokenDigest::of(&format!("confirm-{round}"));
         let record = email_token(UserId(0), EmailTokenPurpose::Confirm, now, 600);
         let user = a
-            .add_unconfirmed_user(
-                &format!("u{round}@x.io"),
-                "$2b$04$h",
-                confirm,
+            .add_unconfirmed_user(UnconfirmedUser {
+                email: &format!("u{round}@x.io"),
+                hashed_password: "$2b$04$h",
+                token: confirm,
                 record,
-                std::time::UNIX_EPOCH,
-            )
+                stale_before: std::time::UNIX_EPOCH,
+            })
             .await
             .unwrap();
         let redeemed = race(&a, b.store(), 6, move |s, _| async move {

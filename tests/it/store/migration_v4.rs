@@ -2,6 +2,7 @@
 //! lifecycle (see tests/fixtures/README.md): every account counts as confirmed with no
 //! second factor, and the sessions, reset token and device token written then still work.
 
+use tower_user_auth::store::UnconfirmedUser;
 use tower_user_auth::{
     Auth, UserId,
     compat::SeedApi,
@@ -108,13 +109,13 @@ async fn a_version_4_file_is_migrated_in_place() {
             generation: 0,
         };
         let dave = store
-            .add_unconfirmed_user(
-                "dave@example.com",
-                "$2b$04$d",
-                TokenDigest::of("d"),
+            .add_unconfirmed_user(UnconfirmedUser {
+                email: "dave@example.com",
+                hashed_password: "$2b$04$d",
+                token: TokenDigest::of("d"),
                 record,
-                std::time::UNIX_EPOCH,
-            )
+                stale_before: std::time::UNIX_EPOCH,
+            })
             .await
             .unwrap();
         assert_eq!((dave.id, dave.email_confirmed), (UserId(5), false));

@@ -9,6 +9,7 @@ use std::{
     },
     time::{Duration, SystemTime},
 };
+use tower_user_auth::store::UnconfirmedUser;
 
 use futures_util::future::join_all;
 use tokio::sync::Barrier;
@@ -181,13 +182,13 @@ async fn stats_count_email_tokens_and_unconfirmed_accounts() {
     let record = email_token(UserId(0), EmailTokenPurpose::Confirm, now, 600);
     let token = TokenDigest::of("stats confirm");
     store
-        .add_unconfirmed_user(
-            "stats@example.com",
-            "$2b$04$s",
+        .add_unconfirmed_user(UnconfirmedUser {
+            email: "stats@example.com",
+            hashed_password: "$2b$04$s",
             token,
             record,
-            std::time::UNIX_EPOCH,
-        )
+            stale_before: std::time::UNIX_EPOCH,
+        })
         .await
         .unwrap();
     store

@@ -117,16 +117,10 @@ macro_rules! forward_store {
 
                 async fn add_unconfirmed_user(
                     &self,
-                    email: &str,
-                    hash: &str,
-                    t: TokenDigest,
-                    r: EmailTokenRecord,
-                    stale: SystemTime,
+                    user: tower_user_auth::store::UnconfirmedUser<'_>,
                 ) -> Result<User, StoreError> {
                     Forward::before_write(self)?;
-                    Forward::inner(self)
-                        .add_unconfirmed_user(email, hash, t, r, stale)
-                        .await
+                    Forward::inner(self).add_unconfirmed_user(user).await
                 }
 
                 async fn contest_unconfirmed(&self, email: &str) -> Result<bool, StoreError> {

@@ -6,6 +6,7 @@ mod unconfirmed;
 
 pub(super) use self::deletion::{check_verified, delete};
 
+use crate::store::UnconfirmedUser;
 use std::time::SystemTime;
 
 pub(super) use self::unconfirmed::purge_unconfirmed;
@@ -23,10 +24,7 @@ use crate::{
 };
 
 use crate::store::postgres::{PgStore, dirty_user, second_factor};
-use crate::{
-    store::{EmailTokenRecord, ImportedUser, UserStore},
-    token::TokenDigest,
-};
+use crate::store::{EmailTokenRecord, ImportedUser, UserStore};
 
 impl UserStore for PgStore {
     async fn add_user(&self, email: &str, hashed_password: &str) -> Result<User, StoreError> {
@@ -129,14 +127,14 @@ impl UserStore for PgStore {
         rehashed
     }
 
-    async fn add_unconfirmed_user(
-        &self,
-        email: &str,
-        hashed_password: &str,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        stale_before: SystemTime,
-    ) -> Result<User, StoreError> {
+    async fn add_unconfirmed_user(&self, user: UnconfirmedUser<'_>) -> Result<User, StoreError> {
+        let UnconfirmedUser {
+            email,
+            hashed_password,
+            token,
+            record,
+            stale_before,
+        } = user;
         let created = record.created;
         let account = move || NewAccount {
             hashed_password: hashed_password.to_owned(),

@@ -7,6 +7,7 @@ mod unconfirmed;
 
 pub(super) use self::deletion::{check_verified, delete, delete_verified};
 
+use crate::store::UnconfirmedUser;
 use std::time::SystemTime;
 
 pub(super) use self::unconfirmed::purge_unconfirmed;
@@ -30,7 +31,6 @@ use crate::{
         EmailTokenRecord, EndSessions, ImportedUser, ListedUser, UserQuery, UserStore, UserUpdate,
         VerifiedSession,
     },
-    token::TokenDigest,
     user::{User, UserId, email_key},
 };
 
@@ -84,14 +84,14 @@ impl UserStore for RedbStore {
             .await
     }
 
-    async fn add_unconfirmed_user(
-        &self,
-        email: &str,
-        hashed_password: &str,
-        token: TokenDigest,
-        record: EmailTokenRecord,
-        stale_before: SystemTime,
-    ) -> Result<User, StoreError> {
+    async fn add_unconfirmed_user(&self, user: UnconfirmedUser<'_>) -> Result<User, StoreError> {
+        let UnconfirmedUser {
+            email,
+            hashed_password,
+            token,
+            record,
+            stale_before,
+        } = user;
         let email = email.trim().to_owned();
         let hash = hashed_password.to_owned();
         self.write(move |txn| {

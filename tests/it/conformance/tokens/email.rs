@@ -3,6 +3,7 @@
 //! is in `second_factor.rs`).
 
 use std::time::Duration;
+use tower_user_auth::store::UnconfirmedUser;
 
 use tower_user_auth::{
     StoreError, UserId,
@@ -50,13 +51,13 @@ pub async fn unconfirmed_accounts_are_confirmed_by_their_token<S: Store>(store: 
 
     let other = TokenDigest::of("confirm taken");
     let taken = store
-        .add_unconfirmed_user(
-            "NEW@example.com",
-            "$2b$04$t",
-            other,
-            email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600),
-            std::time::UNIX_EPOCH,
-        )
+        .add_unconfirmed_user(UnconfirmedUser {
+            email: "NEW@example.com",
+            hashed_password: "$2b$04$t",
+            token: other,
+            record: email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600),
+            stale_before: std::time::UNIX_EPOCH,
+        })
         .await;
     assert!(matches!(taken, Err(StoreError::EmailTaken)), "{taken:?}");
     assert!(store.email_token(other).await.unwrap().is_none());

@@ -4,6 +4,7 @@
 //! with a barrier; the rounds are bounded.
 
 use std::sync::Arc;
+use tower_user_auth::store::UnconfirmedUser;
 
 use tower_user_auth::{
     StoreError, UserId,
@@ -129,7 +130,13 @@ pub async fn delete_user_racing_token_and_factor_writes_leaves_no_token<S: Store
         );
         let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
         let user = store
-            .add_unconfirmed_user(&email, "$2b$04$a", confirm, record, std::time::UNIX_EPOCH)
+            .add_unconfirmed_user(UnconfirmedUser {
+                email: &email,
+                hashed_password: "$2b$04$a",
+                token: confirm,
+                record,
+                stale_before: std::time::UNIX_EPOCH,
+            })
             .await
             .unwrap();
         let (id, read) = (user.id, AccountVersion::of(&user));

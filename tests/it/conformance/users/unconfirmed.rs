@@ -4,6 +4,7 @@
 //! a registration replacing a stale one), and the contest racing a token-only confirmation.
 
 use std::{sync::Arc, time::Duration};
+use tower_user_auth::store::UnconfirmedUser;
 
 use tower_user_auth::{
     StoreError, UserId,
@@ -226,13 +227,25 @@ pub async fn a_registration_replaces_an_expired_unconfirmed_account<S: Store>(st
     let record = email_token(UserId(0), EmailTokenPurpose::Confirm, at, 600);
     for (email, stale_before) in [("ann@u.io", at), ("bob@u.io", at - secs(101))] {
         let taken = store
-            .add_unconfirmed_user(email, "$2b$04$n", token, record.clone(), stale_before)
+            .add_unconfirmed_user(UnconfirmedUser {
+                email,
+                hashed_password: "$2b$04$n",
+                token,
+                record: record.clone(),
+                stale_before,
+            })
             .await;
         assert!(matches!(taken, Err(StoreError::EmailTaken)), "{taken:?}");
     }
     assert!(store.email_token(token).await.unwrap().is_none());
     let new = store
-        .add_unconfirmed_user("BOB@u.io", "$2b$04$n", token, record, at - secs(100))
+        .add_unconfirmed_user(UnconfirmedUser {
+            email: "BOB@u.io",
+            hashed_password: "$2b$04$n",
+            token,
+            record,
+            stale_before: at - secs(100),
+        })
         .await
         .unwrap();
     assert_ne!(new.id, old.id);
