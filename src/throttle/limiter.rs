@@ -19,13 +19,10 @@ use tokio::sync::Notify;
 
 use super::{
     ThrottleConfig,
+    backoff::{CONSECUTIVE_DECAY, backoff},
     keys::{Account, Quota, account_key, client_key},
     table::{HOUR, Held, Table, Window, bump, remaining, window, window_blocks, window_expired},
 };
-
-/// How long the per-account count of consecutive failures lasts after the last of them:
-/// a day (see the module documentation of [`crate::throttle`]).
-pub(super) const CONSECUTIVE_DECAY: Duration = Duration::from_secs(24 * 3600);
 
 #[derive(Clone, Copy, Debug)]
 struct Backoff {
@@ -114,18 +111,6 @@ pub(crate) enum Outcome {
     Success,
     /// Neither (an error, a conflict): it counts for nothing.
     Release,
-}
-
-/// The backoff after `failures` failures in a row, when they are at least the free ones:
-/// the first backoff, doubled for each failure beyond them, up to the longest.
-pub(super) fn backoff(config: &ThrottleConfig, failures: u32) -> Duration {
-    let doublings = failures
-        .saturating_sub(config.free_failures().max(1))
-        .min(30);
-    config
-        .backoff_start()
-        .saturating_mul(1u32 << doublings)
-        .min(config.backoff_max())
 }
 
 /// Folds one limit's verdict into `refused` (the longest wait of the limits that hold the

@@ -78,6 +78,7 @@
 //! 500 with a JSON body), never let through uncounted. A failure to take a count back after a
 //! success is logged and leaves the count (the limits err on the side of holding back).
 
+mod backoff;
 mod config;
 mod keys;
 mod limiter;

@@ -15,8 +15,8 @@ use std::{
 
 use super::{
     ThrottleConfig,
+    backoff::{CONSECUTIVE_DECAY, backoff},
     keys::{Quota, account_key, client_bytes},
-    limiter::{CONSECUTIVE_DECAY, backoff},
     shared::{WAIT, WAITED_OUT},
 };
 use crate::{
