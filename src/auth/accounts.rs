@@ -73,7 +73,7 @@ impl<S: Store> Auth<S> {
             None => {}
         }
         let hash = self.shared.hasher.hash(password.to_owned()).await?;
-        let store = &self.shared.sessions.store();
+        let store = &self.store();
         let inserted = if confirming {
             // The record's user id and generation are the new account's, set by the store.
             let (token, record) = self.new_confirmation_token(UserId(0), 0, self.now());
@@ -106,7 +106,7 @@ impl<S: Store> Auth<S> {
     /// # Errors
     /// [`AuthError::Store`] (with [`StoreError::NotFound`] for an unknown id).
     pub async fn delete_user(&self, user_id: UserId) -> Result<(), AuthError> {
-        self.shared.sessions.store().delete_user(user_id).await?;
+        self.store().delete_user(user_id).await?;
         audit!(info, "user_deleted", user_id = %user_id, client = %Client(None));
         Ok(())
     }
@@ -189,13 +189,7 @@ impl<S: Store> Auth<S> {
             session: token.digest(),
             generation: user.generation,
         };
-        match self
-            .shared
-            .sessions
-            .store()
-            .delete_user_verified(user.id, verified)
-            .await
-        {
+        match self.store().delete_user_verified(user.id, verified).await {
             Ok(()) => {}
             Err(e) => {
                 throttle.released(attempt).await;

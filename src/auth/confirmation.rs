@@ -182,12 +182,7 @@ impl<S: Store> Auth<S> {
             return Ok(false);
         };
         let now = self.now();
-        let record = self
-            .shared
-            .sessions
-            .store()
-            .email_token(token.digest())
-            .await?;
+        let record = self.store().email_token(token.digest()).await?;
         let Some(record) =
             record.filter(|r| r.expires > now && r.purpose == EmailTokenPurpose::Confirm)
         else {
@@ -244,12 +239,7 @@ impl<S: Store> Auth<S> {
     /// on, that account is marked contested first if it is unconfirmed.
     pub(super) async fn refuse_taken(&self, email: &str) -> AuthError {
         if self.shared.config.email_confirmation()
-            && let Err(e) = self
-                .shared
-                .sessions
-                .store()
-                .contest_unconfirmed(email)
-                .await
+            && let Err(e) = self.store().contest_unconfirmed(email).await
         {
             return e.into();
         }
@@ -321,8 +311,6 @@ impl<S: Store> Auth<S> {
             let (token, record) =
                 self.new_confirmation_token(user.id, user.generation, user.created);
             let stored = self
-                .shared
-                .sessions
                 .store()
                 .replace_email_token(token.digest(), record, AccountVersion::of(&user))
                 .await;

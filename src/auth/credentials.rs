@@ -37,8 +37,6 @@ impl<S: Store> Auth<S> {
         if let Some(rehash) = verified.rehash {
             let verified_hash = user.hashed_password.clone();
             match self
-                .shared
-                .sessions
                 .store()
                 .rehash_password(user.id, verified_hash, rehash.clone())
                 .await
@@ -104,13 +102,7 @@ impl<S: Store> Auth<S> {
             .hashed_password(hash)
             .end_sessions(EndSessions::AllExcept(token.digest()))
             .expected_generation(user.generation);
-        let changed = match self
-            .shared
-            .sessions
-            .store()
-            .update_user(user.id, update)
-            .await
-        {
+        let changed = match self.store().update_user(user.id, update).await {
             Ok(changed) => changed,
             Err(e) => {
                 throttle.released(attempt).await;

@@ -60,7 +60,7 @@ impl<S: Store> Auth<S> {
             return Ok(None);
         };
         let digest = device.digest();
-        let store = &self.shared.sessions.store();
+        let store = &self.store();
         let Some(record) = store.device_token(digest).await? else {
             return Ok(None);
         };
@@ -94,9 +94,7 @@ impl<S: Store> Auth<S> {
             return Ok(());
         }
         let digest = trusted.token.digest();
-        self.shared
-            .sessions
-            .store()
+        self.store()
             .record_device_failure(digest, trusted.user_id, DEVICE_TOKEN_FAILURES)
             .await?;
         audit!(warn, "device_token_revoked", user_id = %trusted.user_id, failures = trusted.failures);
@@ -115,7 +113,7 @@ impl<S: Store> Auth<S> {
         if !self.shared.config.device_tokens() {
             return None;
         }
-        let store = &self.shared.sessions.store();
+        let store = &self.store();
         if let Some(trusted) = trusted {
             match store.reset_device_failures(trusted.token.digest()).await {
                 Ok(true) => {

@@ -166,7 +166,7 @@ impl<S: Store> Auth<S> {
         {
             return Err(taken());
         }
-        let store = &self.shared.sessions.store();
+        let store = &self.store();
         if !self.shared.config.email_confirmation() {
             let update = UserUpdate::new()
                 .email(new_email)

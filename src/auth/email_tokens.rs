@@ -152,8 +152,6 @@ impl<S: Store> Auth<S> {
             .digest();
         let now = self.now();
         let record = self
-            .shared
-            .sessions
             .store()
             .email_token(digest)
             .await?
@@ -163,13 +161,7 @@ impl<S: Store> Auth<S> {
         if let Redeeming::Confirmation { new_password } = route {
             return self.confirm_checked(digest, &record, new_password).await;
         }
-        match self
-            .shared
-            .sessions
-            .store()
-            .redeem_email_token(digest, now)
-            .await
-        {
+        match self.store().redeem_email_token(digest, now).await {
             Ok(redeemed) => Ok(redeemed),
             // Used, or revoked, since it was read.
             Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
@@ -196,7 +188,7 @@ impl<S: Store> Auth<S> {
             .await?
             .filter(|user| !self.unconfirmed_expired(user))
             .ok_or(AuthError::InvalidToken)?;
-        let store = &self.shared.sessions.store();
+        let store = &self.store();
         let Some(password) = new_password else {
             if user.contested {
                 return Err(AuthError::NewPasswordRequired);

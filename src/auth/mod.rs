@@ -201,7 +201,7 @@ impl<S: Store> Auth<S> {
     }
 
     pub(crate) async fn find(&self, query: UserQuery) -> Result<Option<User>, AuthError> {
-        match self.shared.sessions.store().find_user_by(query).await {
+        match self.store().find_user_by(query).await {
             Ok(user) => Ok(Some(user)),
             Err(StoreError::NotFound) => Ok(None),
             Err(e) => Err(e.into()),

@@ -148,13 +148,7 @@ impl<S: Store> Auth<S> {
         // Ending the old session first makes it the one compare-and-set of concurrent
         // step-ups (one of them ends it), and a new session never counts the old one
         // against the cap on sessions per user.
-        match self
-            .shared
-            .sessions
-            .store()
-            .delete_session(token.digest())
-            .await
-        {
+        match self.store().delete_session(token.digest()).await {
             Ok(true) => {}
             Ok(false) => {
                 throttle.released(attempt).await;

@@ -145,8 +145,6 @@ impl<S: Store> Auth<S> {
             };
             let read = AccountVersion::of(&user);
             match self
-                .shared
-                .sessions
                 .store()
                 .replace_reset_token(token.digest(), record, read)
                 .await
@@ -170,8 +168,6 @@ impl<S: Store> Auth<S> {
         let digest = token.digest();
         let now = self.now();
         let record = self
-            .shared
-            .sessions
             .store()
             .reset_token(digest)
             .await?
@@ -203,7 +199,7 @@ impl<S: Store> Auth<S> {
             // went back in the answer).
             confirm_email: !self.shared.config.reset_token_in_response,
         };
-        match self.shared.sessions.store().reset_password(reset).await {
+        match self.store().reset_password(reset).await {
             Ok(user) => Ok(user),
             Err(StoreError::NotFound) => Err(AuthError::InvalidToken),
             Err(e) => Err(e.into()),

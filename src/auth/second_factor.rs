@@ -166,8 +166,6 @@ impl<S: Store> Auth<S> {
         throttle.succeeded(attempt).await;
         self.require_confirmed(&user)?;
         let existing = self
-            .shared
-            .sessions
             .store()
             .second_factor(user.id)
             .await
@@ -178,8 +176,6 @@ impl<S: Store> Auth<S> {
         let secret = TotpSecret::generate().map_err(|e| internal(e.into()))?;
         let sealed_secret = seal(key, secret.bytes()).map_err(internal)?;
         let begun = self
-            .shared
-            .sessions
             .store()
             .update_second_factor(user.id, SecondFactorChange::Begin { sealed_secret })
             .await
@@ -249,13 +245,7 @@ impl<S: Store> Auth<S> {
             step,
             recovery_codes: codes.digests(),
         };
-        let enabled = match self
-            .shared
-            .sessions
-            .store()
-            .update_second_factor(user.id, enable)
-            .await
-        {
+        let enabled = match self.store().update_second_factor(user.id, enable).await {
             Ok(enabled) => enabled,
             Err(e) => {
                 throttle.released(attempt).await;
@@ -302,7 +292,7 @@ impl<S: Store> Auth<S> {
             .reauthenticate_session(token, current_password, client, what)
             .await?;
         let throttle = &self.shared.throttle;
-        let factor = match self.shared.sessions.store().second_factor(user.id).await {
+        let factor = match self.store().second_factor(user.id).await {
             Ok(Some(factor)) => factor,
             Ok(None) => {
                 throttle.succeeded(attempt).await;
@@ -334,8 +324,6 @@ impl<S: Store> Auth<S> {
             generation: user.generation,
         };
         let removed = match self
-            .shared
-            .sessions
             .store()
             .update_second_factor(user.id, SecondFactorChange::RemoveVerified(verified))
             .await
@@ -379,7 +367,7 @@ impl<S: Store> Auth<S> {
         proof: Option<SecondFactorProof<'_>>,
         client: Option<IpAddr>,
     ) -> Result<(), AuthError> {
-        let factor = match self.shared.sessions.store().second_factor(user.id).await {
+        let factor = match self.store().second_factor(user.id).await {
             Ok(factor) => factor,
             Err(StoreError::NotFound) => return Err(AuthError::CredentialsChanged),
             Err(e) => return Err(e.into()),
@@ -428,13 +416,7 @@ impl<S: Store> Auth<S> {
         };
         let recovery = matches!(change, SecondFactorChange::UseRecoveryCode(_));
         let kind = if recovery { "recovery_code" } else { "otp" };
-        match self
-            .shared
-            .sessions
-            .store()
-            .update_second_factor(user.id, change)
-            .await
-        {
+        match self.store().update_second_factor(user.id, change).await {
             Ok(true) => {
                 audit!(info, "second_factor_used", kind = kind, user_id = %user.id, client = %Client(client));
                 if recovery {
@@ -453,7 +435,7 @@ impl<S: Store> Auth<S> {
     /// before it was used) is used: as stored now (other requests may have used some
     /// meanwhile), or one fewer than read if the store cannot say.
     async fn recovery_codes_left(&self, user_id: UserId, factor: &SecondFactorRecord) -> usize {
-        match self.shared.sessions.store().second_factor(user_id).await {
+        match self.store().second_factor(user_id).await {
             Ok(Some(now)) => now.recovery_codes.len(),
             _ => factor.recovery_codes.len().saturating_sub(1),
         }
@@ -477,7 +459,7 @@ impl<S: Store> Auth<S> {
     /// The user's pending factor: [`AuthError::SecondFactorEnabled`] if it is enabled,
     /// [`AuthError::NoSecondFactor`] if there is none.
     async fn pending_factor(&self, user_id: UserId) -> Result<SecondFactorRecord, AuthError> {
-        match self.shared.sessions.store().second_factor(user_id).await {
+        match self.store().second_factor(user_id).await {
             Ok(Some(factor)) if factor.enabled => Err(AuthError::SecondFactorEnabled),
             Ok(Some(factor)) => Ok(factor),
             Ok(None) => Err(AuthError::NoSecondFactor),

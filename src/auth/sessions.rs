@@ -92,12 +92,7 @@ impl<S: Store> Auth<S> {
         let Some(SessionEntry { record, .. }) = self.live_session(token).await? else {
             return Ok(false);
         };
-        let ended = self
-            .shared
-            .sessions
-            .store()
-            .delete_session(token.digest())
-            .await?;
+        let ended = self.store().delete_session(token.digest()).await?;
         if ended {
             audit!(info, "logout", user_id = %record.user_id, session = %token.digest().session_id(), client = %Client(client));
         }
@@ -114,8 +109,6 @@ impl<S: Store> Auth<S> {
         client: Option<IpAddr>,
     ) -> Result<usize, AuthError> {
         let ended = self
-            .shared
-            .sessions
             .store()
             .delete_sessions_of(user_id, EndSessions::All)
             .await?;
@@ -133,14 +126,14 @@ impl<S: Store> Auth<S> {
         user_id: UserId,
         session: SessionId,
     ) -> Result<bool, AuthError> {
-        let sessions = self.shared.sessions.store().sessions_of(user_id).await?;
+        let sessions = self.store().sessions_of(user_id).await?;
         let Some((digest, _)) = sessions
             .into_iter()
             .find(|(d, _)| d.session_id() == session)
         else {
             return Ok(false);
         };
-        let ended = self.shared.sessions.store().delete_session(digest).await?;
+        let ended = self.store().delete_session(digest).await?;
         if ended {
             audit!(info, "session_ended", user_id = %user_id, session = %session);
         }
@@ -154,8 +147,6 @@ impl<S: Store> Auth<S> {
     pub async fn sessions_of(&self, user_id: UserId) -> Result<Vec<SessionInfo>, AuthError> {
         let now = self.now();
         Ok(self
-            .shared
-            .sessions
             .store()
             .sessions_of(user_id)
             .await?
@@ -181,8 +172,6 @@ impl<S: Store> Auth<S> {
             generation: user.generation,
         };
         let inserted = self
-            .shared
-            .sessions
             .store()
             .insert_session(
                 token.digest(),
@@ -241,8 +230,6 @@ impl<S: Store> Auth<S> {
                 return Ok(None);
             };
             let user = match self
-                .shared
-                .sessions
                 .store()
                 .find_user_by(UserQuery::Id(entry.record.user_id))
                 .await
@@ -296,13 +283,7 @@ impl<S: Store> Auth<S> {
         }
         let auth = self.clone();
         runtime.spawn(async move {
-            if let Err(e) = auth
-                .shared
-                .sessions
-                .store()
-                .touch_session(digest, now)
-                .await
-            {
+            if let Err(e) = auth.store().touch_session(digest, now).await {
                 tracing::warn!(error = %e, "recording session activity failed");
             }
             auth.shared
@@ -330,8 +311,6 @@ impl<S: ExpiredDeletion> Auth<S> {
             .unwrap_or(SystemTime::UNIX_EPOCH);
         let unconfirmed_before = self.unconfirmed_stale_before();
         Ok(self
-            .shared
-            .sessions
             .store()
             .purge_expired(now, idle_before, unconfirmed_before)
             .await?)
